@@ -1,0 +1,466 @@
+//! The value model. Every [`Value`] is `Send + Sync` and at most 16 bytes:
+//! scalars inline, everything else behind an [`Arc`]. Lists, maps and strings
+//! have value semantics: copying one is O(1) and mutation goes through
+//! [`Arc::make_mut`], which is in place when the value is uniquely held and
+//! copies it first when it is shared.
+
+use crate::error::{ErrorValue, Result};
+use crate::function::Closure;
+use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
+use std::fmt::{self, Write as _};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// An insertion-ordered map from [`Key`] to [`Value`].
+pub type Map = IndexMap<Key, Value, FxBuildHasher>;
+
+/// A native function: a builtin or a stdlib module member.
+pub type NativeFnPtr = fn(&mut crate::vm::Vm, &[Value]) -> Result<Value>;
+
+/// A native (Rust) function value.
+#[derive(Debug)]
+pub struct NativeFn {
+    /// The name shown as `<fn name>` and in traces.
+    pub name: &'static str,
+    /// The implementation.
+    pub f: NativeFnPtr,
+}
+
+/// A lazy integer range `range(start, stop, step)`; `step` is never 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RangeVal {
+    /// First value.
+    pub start: i64,
+    /// Exclusive bound.
+    pub stop: i64,
+    /// Step (non-zero).
+    pub step: i64,
+}
+
+impl RangeVal {
+    /// Number of items, O(1).
+    pub fn len(&self) -> i64 {
+        let (start, stop, step) = (self.start as i128, self.stop as i128, self.step as i128);
+        let n = if step > 0 {
+            (stop - start + step - 1) / step
+        } else {
+            (start - stop - step - 1) / -step
+        };
+        n.max(0) as i64
+    }
+
+    /// Whether the range is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`-th item (0-based, already bounds-checked by the caller).
+    pub fn get(&self, i: i64) -> i64 {
+        self.start + i * self.step
+    }
+}
+
+/// A module: an `import`ed file or a built-in module such as `math`.
+#[derive(Debug)]
+pub struct Module {
+    /// The module's name (last path segment, or the built-in's name).
+    pub name: String,
+    /// Its exported top-level `let`s and `fn`s.
+    pub fields: Map,
+}
+
+/// A Weft value.
+#[derive(Clone, Default)]
+pub enum Value {
+    /// `nil`
+    #[default]
+    Nil,
+    /// `true` / `false`
+    Bool(bool),
+    /// 64-bit signed integer.
+    Int(i64),
+    /// 64-bit float.
+    Float(f64),
+    /// Immutable UTF-8 string (in-place append only when uniquely held).
+    Str(Arc<String>),
+    /// List with value semantics.
+    List(Arc<Vec<Value>>),
+    /// Map with value semantics, insertion-ordered.
+    Map(Arc<Map>),
+    /// Lazy integer range.
+    Range(Arc<RangeVal>),
+    /// A Weft closure.
+    Func(Arc<Closure>),
+    /// A native function.
+    Native(&'static NativeFn),
+    /// A module.
+    Module(Arc<Module>),
+    /// A caught error.
+    Error(Arc<ErrorValue>),
+}
+
+impl Value {
+    /// The name `type(x)` returns.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "nil",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+            Value::Range(_) => "range",
+            Value::Func(_) | Value::Native(_) => "function",
+            Value::Module(_) => "module",
+            Value::Error(_) => "error",
+        }
+    }
+
+    /// Truthiness: only `false` and `nil` are false.
+    #[inline]
+    pub fn truthy(&self) -> bool {
+        !matches!(self, Value::Nil | Value::Bool(false))
+    }
+
+    /// A new string value.
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::Str(Arc::new(s.into()))
+    }
+
+    /// A new list value.
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::new(items))
+    }
+
+    /// A new map value.
+    pub fn map(m: Map) -> Value {
+        Value::Map(Arc::new(m))
+    }
+
+    /// The string form used inside containers: strings quoted and escaped,
+    /// everything else as [`fmt::Display`].
+    pub fn repr(&self) -> String {
+        let mut s = String::new();
+        self.write_repr(&mut s).expect("writing to a String cannot fail");
+        s
+    }
+
+    fn write_repr(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        match self {
+            Value::Str(s) => write_quoted(out, s),
+            other => write!(out, "{other}"),
+        }
+    }
+}
+
+fn write_quoted(out: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    out.write_char('"')?;
+    for c in s.chars() {
+        match c {
+            '"' => out.write_str("\\\"")?,
+            '\\' => out.write_str("\\\\")?,
+            '\n' => out.write_str("\\n")?,
+            '\t' => out.write_str("\\t")?,
+            '\r' => out.write_str("\\r")?,
+            c if c.is_control() => write!(out, "\\u{{{:X}}}", c as u32)?,
+            c => out.write_char(c)?,
+        }
+    }
+    out.write_char('"')
+}
+
+/// Formats a float as Python's `repr` does: the shortest digits that read
+/// back to the same float; positional for exponents in `-4..16` (always with
+/// a `.`), otherwise `d.ddde±XX`.
+pub fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+    }
+    // `{:e}` gives the shortest round-trip digits, e.g. "1.5e16", "-2e-7".
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').expect("{:e} always has an exponent");
+    let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if (-4..16).contains(&exp) {
+        let n = digits.len() as i32;
+        let point = exp + 1; // digits before the decimal point
+        let body = if point <= 0 {
+            format!("0.{}{}", "0".repeat((-point) as usize), digits)
+        } else if point >= n {
+            format!("{}{}.0", digits, "0".repeat((point - n) as usize))
+        } else {
+            let (a, b) = digits.split_at(point as usize);
+            format!("{a}.{b}")
+        };
+        format!("{sign}{body}")
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{first}{frac}e{esign}{:02}", exp.abs())
+    }
+}
+
+impl fmt::Display for Value {
+    /// The `print`/`str` form: a top-level string prints bare.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Nil => f.write_str("nil"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => f.write_str(&format_float(*x)),
+            Value::Str(s) => f.write_str(s),
+            Value::List(items) => {
+                f.write_char('[')?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    v.write_repr(f)?;
+                }
+                f.write_char(']')
+            }
+            Value::Map(m) => {
+                f.write_char('{')?;
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    k.0.write_repr(f)?;
+                    f.write_str(": ")?;
+                    v.write_repr(f)?;
+                }
+                f.write_char('}')
+            }
+            Value::Range(r) => {
+                if r.step == 1 {
+                    write!(f, "range({}, {})", r.start, r.stop)
+                } else {
+                    write!(f, "range({}, {}, {})", r.start, r.stop, r.step)
+                }
+            }
+            Value::Func(c) => match c.name() {
+                Some(name) => write!(f, "<fn {name}>"),
+                None => f.write_str("<fn>"),
+            },
+            Value::Native(n) => write!(f, "<fn {}>", n.name),
+            Value::Module(m) => write!(f, "<module {}>", m.name),
+            Value::Error(e) => write!(f, "<error {}: {}>", e.kind, e.message),
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.repr())
+    }
+}
+
+impl PartialEq for Value {
+    /// Structural equality for data (`1 == 1.0`; maps ignore order, as
+    /// Python's dicts do); identity for functions, modules and errors.
+    fn eq(&self, other: &Value) -> bool {
+        use Value::*;
+        match (self, other) {
+            (Nil, Nil) => true,
+            (Bool(a), Bool(b)) => a == b,
+            (Int(a), Int(b)) => a == b,
+            (Float(a), Float(b)) => a == b,
+            (Int(a), Float(b)) | (Float(b), Int(a)) => int_eq_float(*a, *b),
+            (Str(a), Str(b)) => Arc::ptr_eq(a, b) || a == b,
+            (List(a), List(b)) => Arc::ptr_eq(a, b) || a == b,
+            (Map(a), Map(b)) => {
+                Arc::ptr_eq(a, b)
+                    || (a.len() == b.len()
+                        && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v == w)))
+            }
+            (Range(a), Range(b)) => {
+                let (n, m) = (a.len(), b.len());
+                n == m && (n == 0 || (a.start == b.start && (n == 1 || a.step == b.step)))
+            }
+            (Func(a), Func(b)) => Arc::ptr_eq(a, b),
+            (Native(a), Native(b)) => std::ptr::eq(*a, *b),
+            (Module(a), Module(b)) => Arc::ptr_eq(a, b),
+            (Error(a), Error(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// `i == f` without the rounding of `i as f64`.
+fn int_eq_float(i: i64, f: f64) -> bool {
+    f.fract() == 0.0 && f >= -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18 && f as i64 == i
+}
+
+/// A map key: nil, bool, int, float or string. Equal keys hash equally, so
+/// `m[1]` and `m[1.0]` find the same entry.
+#[derive(Clone)]
+pub struct Key(pub Value);
+
+impl Key {
+    /// Wraps `v` as a key, or `TypeError` if its type cannot be a key.
+    pub fn new(v: Value) -> Result<Key> {
+        match v {
+            Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) => Ok(Key(v)),
+            other => Err(crate::error::Error::type_error(format!(
+                "a {} cannot be a map key (keys are nil, bool, int, float or string)",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// A string key.
+    pub fn str(s: &str) -> Key {
+        Key(Value::str(s))
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Key {}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        match &self.0 {
+            Value::Nil => h.write_u8(0),
+            Value::Bool(b) => h.write_u8(1 + *b as u8),
+            Value::Int(i) => h.write_i64(*i),
+            Value::Float(f) => {
+                if f.fract() == 0.0 && *f >= -9.223_372_036_854_775_808e18 && *f < 9.223_372_036_854_775_808e18 {
+                    h.write_i64(*f as i64)
+                } else {
+                    h.write_u64(f.to_bits())
+                }
+            }
+            Value::Str(s) => s.as_str().hash(h),
+            // Key::new admits nothing else.
+            other => other.type_name().hash(h),
+        }
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::Int(i)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(f: f64) -> Value {
+        Value::Float(f)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::str(s)
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Str(Arc::new(s))
+    }
+}
+
+impl From<Vec<Value>> for Value {
+    fn from(v: Vec<Value>) -> Value {
+        Value::list(v)
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn value_is_at_most_16_bytes() {
+        assert!(std::mem::size_of::<Value>() <= 16, "{}", std::mem::size_of::<Value>());
+    }
+
+    #[test]
+    fn value_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Value>();
+    }
+
+    #[test]
+    fn floats_print_like_python_repr() {
+        let cases = [
+            (3.0, "3.0"),
+            (0.1, "0.1"),
+            (-2.5, "-2.5"),
+            (1e16, "1e+16"),
+            (1.5e16, "1.5e+16"),
+            (1e15, "1000000000000000.0"),
+            (1e-9, "1e-09"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (123.456, "123.456"),
+            (f64::INFINITY, "inf"),
+            (-0.0, "-0.0"),
+            (1.0 / 3.0, "0.3333333333333333"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(format_float(f), want, "formatting {f:?}");
+        }
+    }
+
+    #[test]
+    fn containers_quote_strings() {
+        let v = Value::list(vec![Value::Int(1), Value::from("a\"b"), Value::Float(2.0)]);
+        assert_eq!(v.to_string(), r#"[1, "a\"b", 2.0]"#);
+        assert_eq!(Value::from("hi").to_string(), "hi");
+        let mut m = Map::default();
+        m.insert(Key::str("a"), Value::Int(1));
+        assert_eq!(Value::map(m).to_string(), r#"{"a": 1}"#);
+    }
+
+    #[test]
+    fn int_and_float_keys_collide() {
+        let mut m = Map::default();
+        m.insert(Key::new(Value::Int(1)).unwrap(), Value::from("one"));
+        assert_eq!(m.get(&Key(Value::Float(1.0))), Some(&Value::from("one")));
+        assert!(Key::new(Value::list(vec![])).is_err());
+    }
+
+    #[test]
+    fn equality_is_structural() {
+        assert_eq!(Value::Int(1), Value::Float(1.0));
+        assert_ne!(Value::Int(1), Value::from("1"));
+        let r = |a, b, c| Value::Range(Arc::new(RangeVal { start: a, stop: b, step: c }));
+        assert_eq!(r(0, 0, 1), r(5, 2, 1));
+        assert_eq!(r(0, 10, 3), r(0, 11, 3));
+        assert_eq!(r(0, 10, 3).to_string(), "range(0, 10, 3)");
+        assert_eq!(r(10, 0, -2).to_string(), "range(10, 0, -2)");
+        assert_eq!(RangeVal { start: 10, stop: 0, step: -2 }.len(), 5);
+    }
+}
