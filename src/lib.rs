@@ -11,3 +11,6 @@ pub mod error;
 pub mod function;
 pub mod value;
 pub mod vm;
+pub mod diagnostic;
+pub mod pool;
+pub mod stdlib;
