@@ -9,6 +9,7 @@
 pub mod ast;
 pub mod error;
 pub mod function;
+pub mod ops;
 pub mod value;
 pub mod vm;
 pub mod diagnostic;
