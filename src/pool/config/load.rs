@@ -52,14 +52,16 @@ impl ThreadPoolConfig {
             .map(|(_, v)| v);
         let (shown, via) = match (&options.config_file, config_var) {
             (Some(path), _) => (path.clone(), Some("--config")),
-            (None, Some(value)) if value.is_empty() => return Err(ConfigError::new(
-                ConfigErrorKind::InvalidValue,
-                Origin::Env(CONFIG_VAR.to_string()),
-                None,
-                format!(
+            (None, Some(value)) if value.is_empty() => {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::InvalidValue,
+                    Origin::Env(CONFIG_VAR.to_string()),
+                    None,
+                    format!(
                     "environment variable {CONFIG_VAR}=\"\" is empty (unset it to use ./weft.toml)"
                 ),
-            )),
+                ))
+            }
             (None, Some(value)) => (PathBuf::from(value), Some(CONFIG_VAR)),
             (None, None) => (PathBuf::from("weft.toml"), None),
         };
