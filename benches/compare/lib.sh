@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for run.sh and run_parallel.sh (sourced, not run).
 #
 # Environment overrides:

@@ -88,18 +88,24 @@ check_sum() {
     fi
 }
 
+# prefix TAG TEXT: prints every line of TEXT after TAG.
+prefix() {
+    local line
+    while IFS= read -r line; do printf '%s %s\n' "$1" "$line"; done <<<"$2"
+}
+
 for script in "${scripts[@]}"; do
     echo "### $script"
     for ((r = 1; r <= runs; r++)); do
         for w in $(workers_for "$script"); do
             out=$(run_checked "$script (weft, $w workers)" env WEFT_WORKERS="$w" "$WEFT" "$COMPARE_DIR/$script.weft")
-            sed "s/^/[weft w=$w] /" <<<"$out"
+            prefix "[weft w=$w]" "$out"
             check_sum "$script" "weft, $w workers" "$out"
             record "w$w" "$out"
         done
         if [[ -f $COMPARE_DIR/$script.py ]]; then
             out=$(run_checked "$script (cpython)" "$PYTHON" "$COMPARE_DIR/$script.py")
-            sed "s/^/[cpython] /" <<<"$out"
+            prefix "[cpython]" "$out"
             check_sum "$script" "cpython" "$out"
             record py "$out"
         fi
