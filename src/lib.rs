@@ -13,5 +13,7 @@ pub mod ops;
 pub mod value;
 pub mod vm;
 pub mod diagnostic;
+pub mod lexer;
+pub mod parser;
 pub mod pool;
 pub mod stdlib;
