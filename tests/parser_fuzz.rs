@@ -250,6 +250,17 @@ fn name() -> impl Strategy<Value = String> {
     prop::sample::select(NAMES).prop_map(String::from)
 }
 
+/// Keywords, which are also valid field names and bare map keys (except
+/// `true`, `false` and `nil`, which stay values as keys).
+const KEYWORDS: &[&str] = &["if", "for", "import", "not", "true", "nil", "catch"];
+
+fn field_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        name(),
+        prop::sample::select(KEYWORDS).prop_map(String::from)
+    ]
+}
+
 fn binop() -> impl Strategy<Value = BinOp> {
     use BinOp::*;
     prop::sample::select(
@@ -266,6 +277,7 @@ fn leaf() -> impl Strategy<Value = E> {
         prop::sample::select(&[0.5, 2.25, 1e-7, 1e21, 3.0, 0.1][..]).prop_map(E::Float),
         "\\PC{0,6}".prop_map(E::Str),
         "[a-z\"\\\\\n\t\r\0\u{1}é😀]{0,5}".prop_map(E::Str),
+        prop::sample::select(KEYWORDS).prop_map(|k| E::Str(k.to_string())),
         name().prop_map(E::Name),
         any::<bool>().prop_map(E::Bool),
         Just(E::Nil),
@@ -282,10 +294,10 @@ fn expr() -> impl Strategy<Value = E> {
             2 => inner.clone().prop_map(move |e| E::Neg(b(e))),
             1 => inner.clone().prop_map(move |e| E::Not(b(e))),
             1 => (inner.clone(), prop::collection::vec(inner.clone(), 0..3)).prop_map(move |(f, a)| E::Call(b(f), a)),
-            1 => (inner.clone(), name(), prop::collection::vec(inner.clone(), 0..3))
+            1 => (inner.clone(), field_name(), prop::collection::vec(inner.clone(), 0..3))
                 .prop_map(move |(r, n, a)| E::Method(b(r), n, a)),
             1 => (inner.clone(), inner.clone()).prop_map(move |(x, i)| E::Index(b(x), b(i))),
-            1 => (inner.clone(), name()).prop_map(move |(x, n)| E::Field(b(x), n)),
+            1 => (inner.clone(), field_name()).prop_map(move |(x, n)| E::Field(b(x), n)),
             1 => prop::collection::vec(inner.clone(), 0..4).prop_map(E::List),
             1 => prop::collection::vec((inner.clone(), inner.clone()), 0..3).prop_map(E::Map),
             1 => (inner.clone(), inner.clone(), prop::option::of(inner.clone()))
@@ -349,11 +361,13 @@ struct Ctx {
     bracket: bool,
 }
 
-fn is_name(s: &str) -> bool {
+/// Whether a string key can be written bare: a name, or a keyword other
+/// than `true`, `false` and `nil`.
+fn is_bare_key(s: &str) -> bool {
     let mut b = s.bytes();
     matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
-        && weft::lexer::TokenKind::keyword(s).is_none()
+        && !matches!(s, "true" | "false" | "nil")
 }
 
 fn quote(s: &str) -> String {
@@ -426,7 +440,7 @@ impl Printer {
                     .iter()
                     .map(|(k, v)| {
                         let key = match k {
-                            E::Str(s) if is_name(s) => s.clone(),
+                            E::Str(s) if is_bare_key(s) => s.clone(),
                             E::Name(n) => format!("({n})"),
                             k => self.print(k, free),
                         };
