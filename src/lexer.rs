@@ -245,8 +245,8 @@ pub struct Token {
     pub start: u32,
     /// Byte offset just past its last byte.
     pub end: u32,
-    /// Whether a line break (possibly inside a comment line) separates it from
-    /// the previous token. Always false for the first token.
+    /// Whether a line break (possibly after a comment) comes between it and
+    /// the previous token, or the start of the input.
     pub newline_before: bool,
 }
 

@@ -1,4 +1,4 @@
-//! The parser: turns source text into an [`ast::Program`].
+//! The parser: turns source text into a [`Program`].
 //!
 //! A hand-written recursive-descent parser over the tokens of
 //! [`crate::lexer`], with precedence climbing for binary operators (as in
