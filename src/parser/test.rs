@@ -858,3 +858,14 @@ fn deep_inputs_do_not_overflow_a_small_stack() {
         .unwrap();
     assert_eq!(handle.join().unwrap(), vec![true; 8]);
 }
+
+#[test]
+fn rendered_syntax_error_points_at_the_gap() {
+    let src = "fn f() {\n\tif x {\n\t\tg(1,\n";
+    let d = parse(src).unwrap_err();
+    assert_eq!(
+        d.render("s.weft", src),
+        "s.weft:3:7: error: expected ')' to close the argument list opened at 3:4, \
+         found end of file\n    \t\tg(1,\n    \t\t    ^"
+    );
+}
