@@ -1,0 +1,131 @@
+//! Terminal and file I/O: `print input read_file write_file`.
+
+use super::args::{self, arity};
+use crate::error::{Error, ErrorKind, Result};
+use crate::value::{NativeFn, Value};
+use crate::vm::Vm;
+use std::fmt::Write as _;
+use std::io::{BufRead, Write};
+
+/// The table of this file's builtins.
+pub(crate) static FUNCTIONS: &[NativeFn] = &[
+    NativeFn {
+        name: "print",
+        f: print,
+    },
+    NativeFn {
+        name: "input",
+        f: input,
+    },
+    NativeFn {
+        name: "read_file",
+        f: read_file,
+    },
+    NativeFn {
+        name: "write_file",
+        f: write_file,
+    },
+];
+
+/// The line `print(args)` writes: the values' printed forms separated by
+/// spaces, and a newline.
+pub(crate) fn print_line(args: &[Value]) -> String {
+    let mut line = String::new();
+    for (i, v) in args.iter().enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        match v {
+            Value::Str(s) => line.push_str(s),
+            other => {
+                let _ = write!(line, "{other}");
+            }
+        }
+    }
+    line.push('\n');
+    line
+}
+
+/// `print(...)`. The whole line is written under one lock of stdout, so
+/// lines printed by several threads never interleave.
+fn print(_: &mut Vm, args: &[Value]) -> Result<Value> {
+    let line = print_line(args);
+    let mut out = std::io::stdout().lock();
+    out.write_all(line.as_bytes())
+        .map_err(|e| Error::new(ErrorKind::IOError, format!("print(): {}", os_reason(&e))))?;
+    Ok(Value::Nil)
+}
+
+/// `input(prompt?)`: one line of stdin without its line ending; `nil` at the
+/// end of input.
+fn input(_: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("input", args, 0, 1)?;
+    let io_err =
+        |e: std::io::Error| Error::new(ErrorKind::IOError, format!("input(): {}", os_reason(&e)));
+    if let Some(prompt) = args.first() {
+        let text = match prompt {
+            Value::Str(s) => s.to_string(),
+            other => other.to_string(),
+        };
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).map_err(io_err)?;
+        out.flush().map_err(io_err)?;
+    }
+    let mut line = String::new();
+    let n =
+        crate::pool::blocking(|| std::io::stdin().lock().read_line(&mut line)).map_err(io_err)?;
+    if n == 0 {
+        return Ok(Value::Nil);
+    }
+    Ok(Value::str(strip_line_ending(line)))
+}
+
+/// Removes one trailing `\n` or `\r\n`.
+pub(crate) fn strip_line_ending(mut line: String) -> String {
+    if line.ends_with('\n') {
+        line.pop();
+        if line.ends_with('\r') {
+            line.pop();
+        }
+    }
+    line
+}
+
+/// `read_file(path)`: the file's text (UTF-8).
+fn read_file(_: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("read_file", args, 1, 1)?;
+    let path = args::string("read_file", "path", &args[0])?;
+    std::fs::read_to_string(path)
+        .map(Value::str)
+        .map_err(|e| file_error("read", path, &e))
+}
+
+/// `write_file(path, text)`: creates or truncates the file.
+fn write_file(_: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("write_file", args, 2, 2)?;
+    let path = args::string("write_file", "path", &args[0])?;
+    let text = args::string("write_file", "contents", &args[1])?;
+    std::fs::write(path, text).map_err(|e| file_error("write", path, &e))?;
+    Ok(Value::Nil)
+}
+
+#[cold]
+fn file_error(verb: &str, path: &str, e: &std::io::Error) -> Error {
+    Error::new(
+        ErrorKind::IOError,
+        format!(
+            "cannot {verb} {}: {}",
+            Value::str(path).repr(),
+            os_reason(e)
+        ),
+    )
+}
+
+/// The OS's description of `e`, without Rust's ` (os error N)` suffix.
+fn os_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}

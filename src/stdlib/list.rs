@@ -1,0 +1,291 @@
+//! List methods (and the read-only ones ranges share).
+//!
+//! Mutating: `push(v) pop() pop(i) insert(i, v) remove(i) extend(ys) clear()
+//! sort() sort(key_fn) reverse()`. Read-only: `len() contains(v) index_of(v)
+//! slice(a, b?) join(sep) map(f) filter(f) reduce(f, init?) copy()`.
+//! Mutation goes through [`Arc::make_mut`]: in place when the list is
+//! uniquely held, after a copy when it is shared (value semantics).
+
+use super::args::{self, arity};
+use super::{no_method, sort, Method};
+use crate::error::{Error, ErrorKind, Result};
+use crate::ops::{resolve_index, try_vec};
+use crate::value::{RangeVal, Value};
+use crate::vm::Vm;
+use std::sync::Arc;
+
+/// Calls list method `m` on `xs`.
+pub(crate) fn call(
+    vm: &mut Vm,
+    xs: &mut Arc<Vec<Value>>,
+    m: Method,
+    args: &[Value],
+) -> Result<Value> {
+    match m {
+        Method::Push => {
+            arity("list.push", args, 1, 1)?;
+            Arc::make_mut(xs).push(args[0].clone());
+            Ok(Value::Nil)
+        }
+        Method::Pop => {
+            arity("list.pop", args, 0, 1)?;
+            if xs.is_empty() {
+                return Err(Error::new(ErrorKind::IndexError, "pop from an empty list"));
+            }
+            match args.first() {
+                None => Ok(Arc::make_mut(xs).pop().unwrap_or_default()),
+                Some(i) => {
+                    let i = args::int("list.pop", "index", i)?;
+                    let j = index_in("list.pop", i, xs.len())?;
+                    Ok(Arc::make_mut(xs).remove(j))
+                }
+            }
+        }
+        Method::Insert => {
+            arity("list.insert", args, 2, 2)?;
+            let i = args::int("list.insert", "index", &args[0])?;
+            // Like Python, an index past either end inserts at that end.
+            let n = xs.len() as i64;
+            let j = if i < 0 {
+                (i.saturating_add(n)).max(0)
+            } else {
+                i.min(n)
+            };
+            Arc::make_mut(xs).insert(j as usize, args[1].clone());
+            Ok(Value::Nil)
+        }
+        Method::Remove => {
+            arity("list.remove", args, 1, 1)?;
+            let i = args::int("list.remove", "index", &args[0])?;
+            let j = index_in("list.remove", i, xs.len())?;
+            Ok(Arc::make_mut(xs).remove(j))
+        }
+        Method::Extend => {
+            arity("list.extend", args, 1, 1)?;
+            match &args[0] {
+                Value::List(ys) if Arc::ptr_eq(xs, ys) => {
+                    let copy = ys.as_slice().to_vec();
+                    Arc::make_mut(xs).extend(copy);
+                }
+                Value::List(ys) => Arc::make_mut(xs).extend_from_slice(ys),
+                other => {
+                    let it = args::items("list.extend", "argument", other)?;
+                    let v = Arc::make_mut(xs);
+                    v.try_reserve(it.size_hint().0).map_err(|_| {
+                        Error::new(ErrorKind::OverflowError, "list.extend(): too many items")
+                    })?;
+                    v.extend(it);
+                }
+            }
+            Ok(Value::Nil)
+        }
+        Method::Clear => {
+            arity("list.clear", args, 0, 0)?;
+            match Arc::get_mut(xs) {
+                Some(v) => v.clear(),
+                None => *xs = Arc::new(Vec::new()),
+            }
+            Ok(Value::Nil)
+        }
+        Method::Sort => {
+            arity("list.sort", args, 0, 1)?;
+            match args.first() {
+                None => sort::sort_values(Arc::make_mut(xs))?,
+                Some(key) => {
+                    args::callable("list.sort", "key", key)?;
+                    let sorted = sort::sorted_by_key(vm, xs, key)?;
+                    *xs = Arc::new(sorted);
+                }
+            }
+            Ok(Value::Nil)
+        }
+        Method::Reverse => {
+            arity("list.reverse", args, 0, 0)?;
+            Arc::make_mut(xs).reverse();
+            Ok(Value::Nil)
+        }
+        Method::Len => {
+            arity("list.len", args, 0, 0)?;
+            Ok(Value::Int(xs.len() as i64))
+        }
+        Method::Contains => {
+            arity("list.contains", args, 1, 1)?;
+            Ok(Value::Bool(xs.contains(&args[0])))
+        }
+        Method::IndexOf => {
+            arity("list.index_of", args, 1, 1)?;
+            Ok(Value::Int(
+                xs.iter()
+                    .position(|x| *x == args[0])
+                    .map_or(-1, |i| i as i64),
+            ))
+        }
+        Method::Slice => {
+            arity("list.slice", args, 1, 2)?;
+            let (a, b) = args::slice_bounds("list.slice", xs.len(), &args[0], args.get(1))?;
+            if a == 0 && b == xs.len() {
+                return Ok(Value::List(xs.clone()));
+            }
+            Ok(Value::list(xs[a..b].to_vec()))
+        }
+        Method::Join => {
+            arity("list.join", args, 1, 1)?;
+            let sep = args::string("list.join", "separator", &args[0])?;
+            join(xs, sep)
+        }
+        Method::Map => map(vm, "list.map", xs.iter().cloned(), xs.len(), args),
+        Method::Filter => filter(vm, "list.filter", xs.iter().cloned(), xs.len(), args),
+        Method::Reduce => reduce(vm, "list.reduce", xs.iter().cloned(), args),
+        Method::Copy => {
+            arity("list.copy", args, 0, 0)?;
+            Ok(Value::List(xs.clone()))
+        }
+        other => Err(no_method(&Value::List(xs.clone()), other.name())),
+    }
+}
+
+/// The read-only list methods on a range: `len contains index_of map filter
+/// reduce`, the first three in O(1).
+pub(crate) fn call_range(vm: &mut Vm, r: RangeVal, m: Method, args: &[Value]) -> Result<Value> {
+    let items = || args::Items::Range {
+        next: r.start,
+        left: r.len(),
+        step: r.step,
+    };
+    match m {
+        Method::Len => {
+            arity("range.len", args, 0, 0)?;
+            Ok(Value::Int(r.len()))
+        }
+        Method::Contains => {
+            arity("range.contains", args, 1, 1)?;
+            Ok(Value::Bool(range_position(&r, &args[0]).is_some()))
+        }
+        Method::IndexOf => {
+            arity("range.index_of", args, 1, 1)?;
+            Ok(Value::Int(range_position(&r, &args[0]).unwrap_or(-1)))
+        }
+        Method::Map => map(vm, "range.map", items(), r.len() as usize, args),
+        Method::Filter => filter(vm, "range.filter", items(), r.len() as usize, args),
+        Method::Reduce => reduce(vm, "range.reduce", items(), args),
+        other => Err(no_method(&Value::Range(Arc::new(r)), other.name())),
+    }
+}
+
+/// The position of `v` in `r`, if it is there (ints, and floats equal to one).
+fn range_position(r: &RangeVal, v: &Value) -> Option<i64> {
+    let x = match v {
+        Value::Int(i) => *i,
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => *f as i64,
+        _ => return None,
+    };
+    let off = (x as i128) - (r.start as i128);
+    let step = r.step as i128;
+    if off % step != 0 {
+        return None;
+    }
+    let pos = off / step;
+    if pos >= 0 && pos < r.len() as i128 {
+        Some(pos as i64)
+    } else {
+        None
+    }
+}
+
+fn index_in(func: &str, i: i64, len: usize) -> Result<usize> {
+    resolve_index(i, len).ok_or_else(|| {
+        Error::new(
+            ErrorKind::IndexError,
+            format!("{func}() index {i} out of range (length {len})"),
+        )
+    })
+}
+
+/// `sep.join(xs)`; every item must be a string.
+fn join(xs: &[Value], sep: &str) -> Result<Value> {
+    let mut total = sep.len() * xs.len().saturating_sub(1);
+    for (i, x) in xs.iter().enumerate() {
+        match x {
+            Value::Str(s) => total += s.len(),
+            other => {
+                return Err(Error::type_error(format!(
+                    "list.join() item {i} is {}, not a string",
+                    args::article(other.type_name())
+                )))
+            }
+        }
+    }
+    let mut out = String::with_capacity(total);
+    for (i, x) in xs.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        if let Value::Str(s) = x {
+            out.push_str(s);
+        }
+    }
+    Ok(Value::str(out))
+}
+
+/// `xs.map(f)`: a new list of `f(x)`.
+fn map(
+    vm: &mut Vm,
+    func: &str,
+    it: impl Iterator<Item = Value>,
+    n: usize,
+    args: &[Value],
+) -> Result<Value> {
+    arity(func, args, 1, 1)?;
+    let f = &args[0];
+    args::callable(func, "argument", f)?;
+    let mut out = try_vec(n)?;
+    for x in it {
+        out.push(args::call(vm, f, std::slice::from_ref(&x))?);
+    }
+    Ok(Value::list(out))
+}
+
+/// `xs.filter(f)`: the items for which `f(x)` is truthy.
+fn filter(
+    vm: &mut Vm,
+    func: &str,
+    it: impl Iterator<Item = Value>,
+    n: usize,
+    args: &[Value],
+) -> Result<Value> {
+    arity(func, args, 1, 1)?;
+    let f = &args[0];
+    args::callable(func, "argument", f)?;
+    let mut out = Vec::with_capacity(n.min(1024));
+    for x in it {
+        if args::call(vm, f, std::slice::from_ref(&x))?.truthy() {
+            out.push(x);
+        }
+    }
+    Ok(Value::list(out))
+}
+
+/// `xs.reduce(f, init)`: folds left with `acc = f(acc, x)`. Without `init`,
+/// the first item starts the fold (an empty list is then a `TypeError`).
+fn reduce(
+    vm: &mut Vm,
+    func: &str,
+    mut it: impl Iterator<Item = Value>,
+    args: &[Value],
+) -> Result<Value> {
+    arity(func, args, 1, 2)?;
+    let f = &args[0];
+    args::callable(func, "argument", f)?;
+    let mut acc = match args.get(1) {
+        Some(init) => init.clone(),
+        None => it.next().ok_or_else(|| {
+            Error::type_error(format!(
+                "{func}() of an empty sequence with no initial value"
+            ))
+        })?,
+    };
+    for x in it {
+        acc = args::call(vm, f, &[acc, x])?;
+    }
+    Ok(acc)
+}
