@@ -665,5 +665,5 @@ fn str_key_finds_string_keys_only() {
     field_set(&mut mv, "new", i(6)).unwrap();
     assert_eq!(field_get(&mv, "a").unwrap(), i(5));
     assert_eq!(field_get(&mv, "new").unwrap(), i(6));
-    assert_eq!(len(&mv).unwrap(), 54);
+    assert_eq!(len(&mv).unwrap(), 53);
 }
