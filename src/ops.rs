@@ -605,14 +605,31 @@ pub fn index_set(v: &mut Value, i: &Value, x: Value) -> Result<()> {
     }
 }
 
+/// A borrowed string key: looks up a map's string key without allocating a
+/// [`Key`]. It hashes exactly as `Key(Value::Str(..))` does.
+#[derive(Clone, Copy, Debug)]
+pub struct StrKey<'a>(pub &'a str);
+
+impl std::hash::Hash for StrKey<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.hash(h)
+    }
+}
+
+impl indexmap::Equivalent<Key> for StrKey<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        matches!(&key.0, Value::Str(s) if s.as_str() == self.0)
+    }
+}
+
 /// `v.name`: a map's `"name"` key, a module's field, an error's field.
 pub fn field_get(v: &Value, name: &str) -> Result<Value> {
     match v {
-        Value::Map(m) => match m.get(&Key::str(name)) {
+        Value::Map(m) => match m.get(&StrKey(name)) {
             Some(x) => Ok(x.clone()),
             None => Err(key_error(&Value::str(name))),
         },
-        Value::Module(m) => match m.fields.get(&Key::str(name)) {
+        Value::Module(m) => match m.fields.get(&StrKey(name)) {
             Some(x) => Ok(x.clone()),
             None => Err(Error::new(
                 ErrorKind::KeyError,
@@ -642,7 +659,13 @@ pub fn field_get(v: &Value, name: &str) -> Result<Value> {
 pub fn field_set(v: &mut Value, name: &str, x: Value) -> Result<()> {
     match v {
         Value::Map(m) => {
-            Arc::make_mut(m).insert(Key::str(name), x);
+            let m = Arc::make_mut(m);
+            match m.get_mut(&StrKey(name)) {
+                Some(slot) => *slot = x,
+                None => {
+                    m.insert(Key::str(name), x);
+                }
+            }
             Ok(())
         }
         other => Err(Error::type_error(format!(

@@ -11,7 +11,7 @@ mod prelude;
 mod string;
 
 use super::*;
-use crate::value::{Map, RangeVal};
+use crate::value::{Key, Map, RangeVal};
 use std::sync::Arc;
 
 /// A VM for calling natives. Switch to the real constructor when it lands.
