@@ -17,6 +17,9 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic at `pos`.
     pub fn new(pos: Pos, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { pos, message: message.into() }
+        Diagnostic {
+            pos,
+            message: message.into(),
+        }
     }
 }

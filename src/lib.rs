@@ -7,11 +7,11 @@
 #![warn(missing_docs)]
 
 pub mod ast;
+pub mod diagnostic;
 pub mod error;
 pub mod function;
 pub mod ops;
-pub mod value;
-pub mod vm;
-pub mod diagnostic;
 pub mod pool;
 pub mod stdlib;
+pub mod value;
+pub mod vm;
