@@ -597,3 +597,19 @@ fn exit_status(code: i32) -> Option<ExitStatus> {
         .status()
         .ok()
 }
+
+#[test]
+fn harness_timeout_kills_a_hung_child() {
+    let Ok(mut child) = Command::new("sleep").arg("30").spawn() else {
+        return; // no `sleep` on this machine: nothing to check
+    };
+    let (status, timed_out) = wait_with_timeout(&mut child, Duration::from_millis(100));
+    assert!(timed_out);
+    assert!(status.is_some_and(|s| s.code().is_none()), "{status:?}");
+    let mut quick = Command::new("true")
+        .spawn()
+        .expect("`true` runs where `sleep` does");
+    let (status, timed_out) = wait_with_timeout(&mut quick, Duration::from_secs(20));
+    assert!(!timed_out);
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+}
