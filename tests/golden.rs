@@ -7,7 +7,9 @@
 //! - `NAME.err`: lines that must occur in stderr, in order (missing and
 //!   status 0: stderr must be empty);
 //! - `NAME.args`: command-line arguments, one per line;
-//! - `NAME.stdin`: standard input (missing: empty).
+//! - `NAME.stdin`: standard input (missing: empty);
+//! - `NAME.env`: extra environment variables, `KEY=VALUE` per line, where
+//!   `$DIR` stands for the script's directory (absolute).
 //!
 //! Files whose name starts with `_` are modules imported by other scripts and
 //! are not run on their own. Scripts under a directory named `async` or
@@ -50,6 +52,7 @@ struct Expectation {
     err_lines: Option<String>,
     args: Vec<String>,
     stdin: Vec<u8>,
+    env: Vec<(String, String)>,
 }
 
 /// What a finished run produced.
@@ -128,13 +131,47 @@ fn load_expectation(script: &Path) -> Result<Expectation, String> {
         .map(|text| text.lines().map(str::to_string).collect())
         .unwrap_or_default();
     let stdin = fs::read(sibling(script, "stdin")).unwrap_or_default();
+    let env = match read_optional(&sibling(script, "env"))? {
+        None => Vec::new(),
+        Some(text) => {
+            let dir = script.parent().map(absolute).unwrap_or_default();
+            parse_env(&text, &dir.to_string_lossy())
+                .map_err(|e| format!("{}: {e}", sibling(script, "env").display()))?
+        }
+    };
     Ok(Expectation {
         stdout,
         status,
         err_lines,
         args,
         stdin,
+        env,
     })
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Parses `KEY=VALUE` lines (blank lines and `#` comments skipped), with
+/// `$DIR` in a value replaced by `dir`.
+fn parse_env(text: &str, dir: &str) -> Result<Vec<(String, String)>, String> {
+    let mut vars = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| format!("not KEY=VALUE: {line:?}"))?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(format!("empty variable name: {line:?}"));
+        }
+        vars.push((key.to_string(), value.replace("$DIR", dir)));
+    }
+    Ok(vars)
 }
 
 /// Reads a pipe to the end on its own thread.
@@ -180,6 +217,9 @@ fn run_script(job: &Job, exp: &Expectation) -> Result<Outcome, String> {
         if key.to_string_lossy().starts_with("WEFT_") {
             cmd.env_remove(&key);
         }
+    }
+    for (key, value) in &exp.env {
+        cmd.env(key, value);
     }
     if let Some(workers) = job.workers {
         cmd.env("WEFT_WORKERS", workers);
@@ -535,6 +575,7 @@ fn harness_check_reports_each_difference() {
         err_lines: None,
         args: vec![],
         stdin: vec![],
+        env: vec![],
     };
     let ok = Outcome {
         stdout: "1\n".into(),
@@ -561,6 +602,7 @@ fn harness_check_reports_each_difference() {
         err_lines: Some("error: KeyError:\n".into()),
         args: vec![],
         stdin: vec![],
+        env: vec![],
     };
     let got = Outcome {
         stdout: String::new(),
@@ -612,4 +654,20 @@ fn harness_timeout_kills_a_hung_child() {
     let (status, timed_out) = wait_with_timeout(&mut quick, Duration::from_secs(20));
     assert!(!timed_out);
     assert_eq!(status.and_then(|s| s.code()), Some(0));
+}
+
+#[test]
+fn harness_env_files_parse() {
+    let vars = parse_env("# comment\n\nWEFT_PATH=$DIR/lib\nA = x=y\n", "/s").unwrap();
+    assert_eq!(
+        vars,
+        vec![
+            ("WEFT_PATH".to_string(), "/s/lib".to_string()),
+            ("A".to_string(), " x=y".to_string())
+        ]
+    );
+    assert!(parse_env("NOEQUALS\n", "/s")
+        .unwrap_err()
+        .contains("NOEQUALS"));
+    assert!(parse_env("=v\n", "/s").is_err());
 }
