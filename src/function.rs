@@ -1,17 +1,35 @@
-//! Weft closures: compiled code plus captured values.
-//!
-//! Owned by the compiler/VM work; this placeholder fixes only what
-//! `value.rs` needs (`Closure::name`).
+//! Weft closures: a compiled prototype plus the values captured when the
+//! closure was created (closures capture by value).
+
+use crate::bytecode::Proto;
+use crate::value::Value;
+use std::fmt;
 
 /// A Weft closure value.
-#[derive(Debug)]
 pub struct Closure {
-    name: Option<String>,
+    /// The compiled function (shared, immutable, lives for the process).
+    pub proto: &'static Proto,
+    /// Captured values, in the order of `proto.captures`.
+    pub captures: Box<[Value]>,
 }
 
 impl Closure {
     /// The function's name, if it was declared with one.
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.proto.name.as_deref()
+    }
+
+    /// How many arguments the function takes.
+    pub fn arity(&self) -> usize {
+        self.proto.nparams as usize
+    }
+}
+
+impl fmt::Debug for Closure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => write!(f, "<fn {n}>"),
+            None => f.write_str("<fn>"),
+        }
     }
 }

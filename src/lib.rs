@@ -7,11 +7,17 @@
 #![warn(missing_docs)]
 
 pub mod ast;
+pub mod bytecode;
+pub mod compiler;
+pub mod diagnostic;
 pub mod error;
 pub mod function;
+pub mod interp;
+pub mod lexer;
 pub mod ops;
+pub mod parser;
+pub mod pool;
+pub mod repl;
+pub mod stdlib;
 pub mod value;
 pub mod vm;
-pub mod diagnostic;
-pub mod pool;
-pub mod stdlib;

@@ -1,1 +1,64 @@
-fn main() {}
+//! The `weft` command: `weft FILE [ARGS...]`, `weft -e CODE [ARGS...]`, or
+//! `weft` alone for the REPL.
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Command-line options. (Pool options — `--workers`, `--config`,
+/// `--no-pin`, `--trace`, `--stats` — join this struct with the pool.)
+#[derive(Parser, Debug)]
+#[command(
+    name = "weft",
+    version,
+    about = "Weft: a small scripting language built for parallel work",
+    override_usage = "weft [OPTIONS] [FILE] [ARGS]...\n       weft [OPTIONS] -e CODE [ARGS]..."
+)]
+struct Cli {
+    /// Run CODE instead of a file (source name `<eval>`).
+    #[arg(short = 'e', value_name = "CODE")]
+    eval: Option<String>,
+
+    /// The script to run; without FILE (and without -e), start the REPL.
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+
+    /// Arguments passed to the script (`args()`), even if they look like flags.
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+}
+
+/// Scripts run on a thread with a large stack: deeply nested data (dropping
+/// or printing a list nested 100,000 deep) recurses on the Rust stack.
+const MAIN_STACK: usize = 256 * 1024 * 1024;
+
+fn main() {
+    let cli = Cli::parse();
+    weft::stdlib::start_clock();
+    let code = std::thread::Builder::new()
+        .name("weft-main".into())
+        .stack_size(MAIN_STACK)
+        .spawn(move || run(cli))
+        .map(|h| h.join().unwrap_or(weft::interp::EXIT_FAILURE))
+        .unwrap_or_else(|e| {
+            eprintln!("weft: cannot start the interpreter thread: {e}");
+            weft::interp::EXIT_FAILURE
+        });
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> i32 {
+    match (cli.eval, cli.file) {
+        (Some(code), file) => {
+            // With -e, everything after the options is a script argument.
+            let mut args: Vec<String> = file.map(|f| f.display().to_string()).into_iter().collect();
+            args.extend(cli.args);
+            weft::interp::run_source("<eval>", &code, args)
+        }
+        (None, Some(file)) => weft::interp::run_file(&file, cli.args),
+        (None, None) => weft::repl::run(),
+    }
+}

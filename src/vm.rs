@@ -1,15 +1,1416 @@
-//! The interpreter. Placeholder: the compiler/VM work replaces this file.
+//! The virtual machine: runs [`crate::bytecode`] on the current thread.
+//!
+//! # Frames
+//! Each thread has its own [`Vm`]: one register stack (`Vec<Value>`), one
+//! frame stack and one handler stack. Calls between Weft functions push a
+//! [`Frame`] and continue in the same dispatch loop — they never recurse on
+//! the Rust stack and allocate nothing once the stacks have grown. A call
+//! `R[f](R[f+1], ..., R[f+n])` makes the callee's base `f + 1`, so the
+//! arguments are already in the callee's first registers; `R[f]` (the
+//! register below the base) holds the callee closure when the callee needs
+//! it (captures, self-reference). Returning clears the callee's registers,
+//! so no stale reference keeps a list shared (copy-on-write stays O(1)).
+//!
+//! # Re-entry
+//! Natives that call back into Weft (`xs.map(f)`, `sort(key)`) use
+//! [`Vm::call`], which runs a nested dispatch loop for that call only.
+//! Re-entries count against the same depth limit as frames, and each one
+//! runs inside `stacker::maybe_grow`, so neither deep Weft recursion nor
+//! deep native re-entry can overflow the Rust stack on any thread.
+//!
+//! # Threads
+//! Compiled code is immutable and shared (`&'static Proto`); each thread
+//! has its own VM state ([`with_vm`], [`call_value`]). There is no global
+//! lock: module variables are read through write-once slots (one atomic
+//! load) or, for variables top-level code reassigns, a per-variable lock.
+//!
+//! # Cancellation
+//! [`Vm::set_cancel_flag`] installs a flag checked (one relaxed load) at
+//! every call and loop back-edge; when it is set the VM throws `Cancelled`.
 
-use crate::error::Result;
-use crate::value::Value;
+use crate::ast::BinOp;
+use crate::bytecode::*;
+use crate::error::{Error, ErrorKind, Result};
+use crate::function::Closure;
+use crate::ops;
+use crate::stdlib::{self, Method};
+use crate::value::{Key, Map, Module, NativeFn, Value};
+use std::cell::RefCell;
+use std::mem;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[cfg(test)]
+mod test;
+
+/// The default limit on nested calls per thread.
+pub const DEFAULT_MAX_DEPTH: usize = 10_000;
+
+/// Stack room kept free before a native re-entry grows the Rust stack.
+const RED_ZONE: usize = 128 * 1024;
+/// Size of each Rust stack segment added for deep native re-entry.
+const STACK_SEGMENT: usize = 4 * 1024 * 1024;
+
+/// One activation of a Weft function.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    proto: &'static Proto,
+    /// The next instruction (saved while the frame is not running).
+    pc: u32,
+    /// Absolute index of register 0.
+    base: u32,
+    /// Absolute index of the caller's destination register.
+    ret: u32,
+    /// Whether returning from this frame leaves the dispatch loop (a call
+    /// from Rust: [`Vm::call`], a module body).
+    entry: bool,
+}
+
+/// An installed `try` handler.
+#[derive(Clone, Copy, Debug)]
+struct Handler {
+    /// Index of the frame that installed it.
+    frame: u32,
+    /// Where the handler code starts.
+    pc: u32,
+    /// Absolute register receiving the error value.
+    reg: u32,
+}
 
 /// Per-thread interpreter state.
-pub struct Vm {}
+pub struct Vm {
+    stack: Vec<Value>,
+    frames: Vec<Frame>,
+    handlers: Vec<Handler>,
+    /// Native re-entries in progress (counted in the depth limit).
+    reentry: usize,
+    max_depth: usize,
+    cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Default for Vm {
+    fn default() -> Self {
+        Vm::new()
+    }
+}
+
+impl std::fmt::Debug for Vm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<vm: {} frames>", self.frames.len())
+    }
+}
+
+thread_local! {
+    static THREAD_VM: RefCell<Vm> = RefCell::new(Vm::new());
+}
+
+/// Runs `f` with this thread's VM. If the thread's VM is already in use
+/// further up the Rust stack (a native should use the `&mut Vm` it was
+/// given instead), `f` gets a fresh one.
+pub fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> R {
+    THREAD_VM.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut vm) => f(&mut vm),
+        Err(_) => f(&mut Vm::new()),
+    })
+}
+
+/// Calls any callable value on the current thread, with this thread's VM.
+pub fn call_value(f: &Value, args: &[Value]) -> Result<Value> {
+    with_vm(|vm| vm.call(f, args))
+}
+
+#[cold]
+fn not_callable(v: &Value) -> Error {
+    Error::type_error(format!("{} is not callable", article(v.type_name())))
+}
+
+fn article(t: &str) -> String {
+    match t.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {t}"),
+        _ => format!("a {t}"),
+    }
+}
+
+#[cold]
+fn arity_error(p: &Proto, given: usize) -> Error {
+    let n = p.nparams;
+    let name = p.name.as_deref().unwrap_or("<fn>");
+    Error::type_error(format!(
+        "{name}() takes {n} argument{} but {given} {} given",
+        if n == 1 { "" } else { "s" },
+        if given == 1 { "was" } else { "were" }
+    ))
+}
+
+#[cold]
+fn cancelled() -> Error {
+    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+}
+
+#[cold]
+fn stack_overflow(limit: usize) -> Error {
+    Error::new(
+        ErrorKind::StackOverflow,
+        format!("maximum recursion depth exceeded ({limit} frames)"),
+    )
+}
+
+#[cold]
+fn unset_global(p: &Proto, slot: u16) -> Error {
+    let name = p.env.names.get(slot as usize).map(|n| &**n).unwrap_or("?");
+    Error::new(
+        ErrorKind::NameError,
+        format!("module variable '{name}' is used before its `let` ran"),
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn binary_slow(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
+    ops::binary(op, a, b)
+}
+
+/// Int and float fast paths of the binary operators; `None` means "ask
+/// [`ops::binary`]" (other types, overflow, division by zero...).
+#[inline(always)]
+fn binary_fast(op: BinOp, a: &Value, b: &Value) -> Option<Value> {
+    const EXACT: i64 = 1 << 53;
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => {
+            let (x, y) = (*x, *y);
+            match op {
+                BinOp::Add => x.checked_add(y).map(Value::Int),
+                BinOp::Sub => x.checked_sub(y).map(Value::Int),
+                BinOp::Mul => x.checked_mul(y).map(Value::Int),
+                BinOp::Lt => Some(Value::Bool(x < y)),
+                BinOp::Le => Some(Value::Bool(x <= y)),
+                BinOp::Gt => Some(Value::Bool(x > y)),
+                BinOp::Ge => Some(Value::Bool(x >= y)),
+                BinOp::Eq => Some(Value::Bool(x == y)),
+                BinOp::Ne => Some(Value::Bool(x != y)),
+                BinOp::FloorDiv if y != 0 => {
+                    let q = x.checked_div(y)?;
+                    Some(Value::Int(if (x % y != 0) && ((x < 0) != (y < 0)) {
+                        q - 1
+                    } else {
+                        q
+                    }))
+                }
+                BinOp::Mod if y != 0 => {
+                    let r = x.checked_rem(y)?;
+                    Some(Value::Int(if r != 0 && ((r < 0) != (y < 0)) {
+                        r + y
+                    } else {
+                        r
+                    }))
+                }
+                BinOp::Div if y != 0 && x.abs() < EXACT && y.abs() < EXACT => {
+                    Some(Value::Float(x as f64 / y as f64))
+                }
+                _ => None,
+            }
+        }
+        (Value::Float(x), Value::Float(y)) => {
+            let (x, y) = (*x, *y);
+            match op {
+                BinOp::Add => Some(Value::Float(x + y)),
+                BinOp::Sub => Some(Value::Float(x - y)),
+                BinOp::Mul => Some(Value::Float(x * y)),
+                BinOp::Div if y != 0.0 => Some(Value::Float(x / y)),
+                BinOp::Lt => Some(Value::Bool(x < y)),
+                BinOp::Le => Some(Value::Bool(x <= y)),
+                BinOp::Gt => Some(Value::Bool(x > y)),
+                BinOp::Ge => Some(Value::Bool(x >= y)),
+                BinOp::Eq => Some(Value::Bool(x == y)),
+                BinOp::Ne => Some(Value::Bool(x != y)),
+                _ => None,
+            }
+        }
+        _ => match op {
+            BinOp::Eq => Some(Value::Bool(a == b)),
+            BinOp::Ne => Some(Value::Bool(a != b)),
+            _ => None,
+        },
+    }
+}
+
+/// `a op b` for a comparison `op`, as a Rust bool.
+#[inline(always)]
+fn compare(op: BinOp, a: &Value, b: &Value) -> Result<bool> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Ok(match op {
+            BinOp::Lt => x < y,
+            BinOp::Le => x <= y,
+            BinOp::Gt => x > y,
+            BinOp::Ge => x >= y,
+            BinOp::Eq => x == y,
+            _ => x != y,
+        }),
+        _ => compare_slow(op, a, b),
+    }
+}
+
+#[inline(never)]
+fn compare_slow(op: BinOp, a: &Value, b: &Value) -> Result<bool> {
+    match op {
+        BinOp::Eq => Ok(a == b),
+        BinOp::Ne => Ok(a != b),
+        _ => match binary_fast(op, a, b) {
+            Some(v) => Ok(v.truthy()),
+            None => ops::binary(op, a, b).map(|v| v.truthy()),
+        },
+    }
+}
+
+/// `R[a] op imm` for a comparison `op`.
+#[inline(always)]
+fn compare_imm(op: BinOp, a: &Value, imm: i16) -> Result<bool> {
+    match a {
+        Value::Int(x) => {
+            let y = imm as i64;
+            Ok(match op {
+                BinOp::Lt => *x < y,
+                BinOp::Le => *x <= y,
+                BinOp::Gt => *x > y,
+                BinOp::Ge => *x >= y,
+                BinOp::Eq => *x == y,
+                _ => *x != y,
+            })
+        }
+        _ => compare_slow(op, a, &Value::Int(imm as i64)),
+    }
+}
+
+fn resolve_index(i: i64, len: usize) -> Option<usize> {
+    let j = if i < 0 { i.checked_add(len as i64)? } else { i };
+    if j >= 0 && (j as usize) < len {
+        Some(j as usize)
+    } else {
+        None
+    }
+}
+
+enum Child {
+    List(usize),
+    Map(Key),
+    Bad,
+}
+
+/// A mutable reference to `v[k]` (or `v.k`), copying `v` first if shared.
+fn child_mut<'a>(v: &'a mut Value, k: &Value, is_field: bool) -> Result<&'a mut Value> {
+    let which = match (&*v, k) {
+        (Value::List(l), Value::Int(i)) => match resolve_index(*i, l.len()) {
+            Some(j) => Child::List(j),
+            None => Child::Bad,
+        },
+        (Value::Map(m), _) => match Key::new(k.clone()) {
+            Ok(key) if m.contains_key(&key) => Child::Map(key),
+            _ => Child::Bad,
+        },
+        _ => Child::Bad,
+    };
+    match (which, v) {
+        (Child::List(j), Value::List(l)) => Ok(&mut Arc::make_mut(l)[j]),
+        (Child::Map(key), Value::Map(m)) => match Arc::make_mut(m).get_mut(&key) {
+            Some(x) => Ok(x),
+            None => Err(ops::key_error(k)),
+        },
+        (_, v) => Err(path_error(v, k, is_field)),
+    }
+}
+
+#[cold]
+fn path_error(v: &Value, k: &Value, is_field: bool) -> Error {
+    let r = match (is_field, k) {
+        (true, Value::Str(name)) => ops::field_get(v, name),
+        _ => ops::index_get(v, k),
+    };
+    match r {
+        Err(e) => e,
+        Ok(_) => Error::type_error(format!(
+            "'{}' does not support item assignment",
+            v.type_name()
+        )),
+    }
+}
+
+/// Walks `keys` from `root`, copying shared containers on the way.
+fn path_mut<'a>(root: &'a mut Value, keys: &[Value], fields: u32) -> Result<&'a mut Value> {
+    let mut v = root;
+    for (i, k) in keys.iter().enumerate() {
+        v = child_mut(v, k, fields & (1 << i) != 0)?;
+    }
+    Ok(v)
+}
+
+/// The final store of a `SetPath`.
+fn path_set(
+    root: &mut Value,
+    keys: &[Value],
+    fields: u32,
+    op: Option<BinOp>,
+    x: Value,
+) -> Result<()> {
+    match op {
+        Some(op) => {
+            let target = path_mut(root, keys, fields)?;
+            ops::binary_in_place(op, target, &x)
+        }
+        None => {
+            let (last, init) = keys.split_last().expect("paths have at least one key");
+            let parent = path_mut(root, init, fields)?;
+            let is_field = fields & (1 << init.len()) != 0;
+            match (is_field, last) {
+                (true, Value::Str(name)) => ops::field_set(parent, name, x),
+                _ => ops::index_set(parent, last, x),
+            }
+        }
+    }
+}
+
+fn is_value_type(v: &Value) -> bool {
+    matches!(v, Value::List(_) | Value::Map(_) | Value::Str(_))
+}
+
+/// The fields of a module from the exports map its body returned.
+fn module_from_exports(name: &str, exports: Value) -> Value {
+    let fields = match exports {
+        Value::Map(m) => Arc::try_unwrap(m).unwrap_or_else(|m| (*m).clone()),
+        _ => Map::default(),
+    };
+    Value::Module(Arc::new(Module {
+        name: name.to_string(),
+        fields,
+    }))
+}
 
 impl Vm {
-    /// Calls any callable value with `args` on this thread.
+    /// A VM with empty stacks and the default depth limit.
+    pub fn new() -> Vm {
+        let mut stack = Vec::with_capacity(1024);
+        stack.resize(256, Value::Nil);
+        Vm {
+            stack,
+            frames: Vec::with_capacity(64),
+            handlers: Vec::new(),
+            reentry: 0,
+            max_depth: DEFAULT_MAX_DEPTH,
+            cancel: None,
+        }
+    }
+
+    /// Sets the limit on nested calls (Weft frames plus native re-entries)
+    /// beyond which a call throws `StackOverflow`.
+    pub fn set_max_depth(&mut self, depth: usize) {
+        self.max_depth = depth.max(1);
+    }
+
+    /// The current limit on nested calls.
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
+    /// Installs (or removes) a cancellation flag: while it is set, the VM
+    /// throws `Cancelled` at the next call or loop back-edge. Returns the
+    /// previous flag.
+    pub fn set_cancel_flag(&mut self, flag: Option<Arc<AtomicBool>>) -> Option<Arc<AtomicBool>> {
+        mem::replace(&mut self.cancel, flag)
+    }
+
+    /// How many calls are active on this VM (Weft frames plus native
+    /// re-entries).
+    pub fn depth(&self) -> usize {
+        self.frames.len() + self.reentry
+    }
+
+    #[inline(always)]
+    fn is_cancelled(&self) -> bool {
+        match &self.cancel {
+            Some(c) => c.load(Ordering::Relaxed),
+            None => false,
+        }
+    }
+
+    /// Calls any callable value (a Weft closure or a native) with `args` on
+    /// this thread. Safe to use from natives (re-entry).
     pub fn call(&mut self, f: &Value, args: &[Value]) -> Result<Value> {
-        let _ = (f, args);
-        unimplemented!("the VM is being written")
+        if self.is_cancelled() {
+            return Err(cancelled());
+        }
+        match f {
+            Value::Func(c) => {
+                if args.len() != c.proto.nparams as usize {
+                    return Err(arity_error(c.proto, args.len()));
+                }
+                self.enter(c.proto, Some(c), args)
+            }
+            Value::Native(n) => {
+                if self.depth() >= self.max_depth {
+                    return Err(stack_overflow(self.max_depth));
+                }
+                self.reentry += 1;
+                let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || (n.f)(self, args));
+                self.reentry -= 1;
+                r
+            }
+            other => Err(not_callable(other)),
+        }
+    }
+
+    /// Runs a file's top-level code (compiled by [`crate::compiler`]) and
+    /// returns what it returns (the exports map, or for a REPL input the
+    /// value of its last expression).
+    pub fn run_main(&mut self, main: &'static Proto) -> Result<Value> {
+        self.enter(main, None, &[])
+    }
+
+    /// Pushes an entry frame for `proto` above everything in use and runs
+    /// it to completion.
+    fn enter(
+        &mut self,
+        proto: &'static Proto,
+        callee: Option<&Arc<Closure>>,
+        args: &[Value],
+    ) -> Result<Value> {
+        if self.depth() >= self.max_depth {
+            return Err(stack_overflow(self.max_depth));
+        }
+        self.reentry += 1;
+        let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
+            let base = self.top() + 1;
+            self.ensure_stack(base + proto.nregs);
+            if let (Some(c), true) = (callee, proto.needs_callee) {
+                self.stack[base - 1] = Value::Func(c.clone());
+            }
+            for (i, a) in args.iter().enumerate() {
+                self.stack[base + i] = a.clone();
+            }
+            self.frames.push(Frame {
+                proto,
+                pc: 0,
+                base: base as u32,
+                ret: 0,
+                entry: true,
+            });
+            let entry = self.frames.len() - 1;
+            self.run(entry)
+        });
+        self.reentry -= 1;
+        r
+    }
+
+    /// The first register above the running frame's window.
+    fn top(&self) -> usize {
+        self.frames
+            .last()
+            .map_or(0, |f| f.base as usize + f.proto.nregs)
+    }
+
+    #[inline]
+    fn ensure_stack(&mut self, n: usize) {
+        if self.stack.len() < n {
+            self.grow_stack(n);
+        }
+    }
+
+    #[cold]
+    fn grow_stack(&mut self, n: usize) {
+        let new_len = n.max(self.stack.len() * 2);
+        self.stack.resize(new_len, Value::Nil);
+    }
+
+    /// Clears the window of a frame being popped: its callee register and
+    /// its registers.
+    #[inline]
+    fn clear_window(&mut self, f: &Frame) {
+        let lo = f.base as usize - 1;
+        let hi = (f.base as usize + f.proto.nregs).min(self.stack.len());
+        for v in &mut self.stack[lo..hi] {
+            if !matches!(
+                v,
+                Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_)
+            ) {
+                *v = Value::Nil;
+            }
+        }
+    }
+
+    /// Calls a native with `argc` arguments moved out of `R[at..]`.
+    #[inline]
+    fn call_native(&mut self, n: &'static NativeFn, at: usize, argc: usize) -> Result<Value> {
+        if argc <= 4 {
+            let mut buf: [Value; 4] = Default::default();
+            for (i, slot) in buf.iter_mut().enumerate().take(argc) {
+                *slot = mem::take(&mut self.stack[at + i]);
+            }
+            (n.f)(self, &buf[..argc])
+        } else {
+            let buf: Vec<Value> = (0..argc)
+                .map(|i| mem::take(&mut self.stack[at + i]))
+                .collect();
+            (n.f)(self, &buf)
+        }
+    }
+
+    /// Moves `argc` arguments out of `R[at..]`.
+    fn take_args(&mut self, at: usize, argc: usize) -> Vec<Value> {
+        (0..argc)
+            .map(|i| mem::take(&mut self.stack[at + i]))
+            .collect()
+    }
+
+    /// Builds the closure value of `sibling` sharing `me`'s captures.
+    fn sibling(me: &Closure, idx: u16) -> Result<Value> {
+        let group = me
+            .proto
+            .siblings
+            .get()
+            .ok_or_else(|| Error::type_error("internal: missing hoisting group"))?;
+        let proto = group
+            .get(idx as usize)
+            .copied()
+            .ok_or_else(|| Error::type_error("internal: bad sibling index"))?;
+        Ok(Value::Func(Arc::new(Closure {
+            proto,
+            captures: me.captures.clone(),
+        })))
+    }
+
+    fn running_closure(&self, base: usize) -> Result<&Closure> {
+        match &self.stack[base - 1] {
+            Value::Func(c) => Ok(c),
+            _ => Err(Error::type_error(
+                "internal: the running closure is missing",
+            )),
+        }
+    }
+
+    /// Runs a module's body once per process and returns the module value.
+    fn import(&mut self, unit: &'static ModuleUnit) -> Result<Value> {
+        if let Some(r) = unit.value.get() {
+            return r.clone();
+        }
+        let r = unit.value.get_or_init(|| {
+            self.run_main(unit.main)
+                .map(|v| module_from_exports(&unit.name, v))
+        });
+        r.clone()
+    }
+
+    /// Unwinds after `err`: appends a trace line per frame, stops at the
+    /// innermost handler (returning `Ok`, ready to resume) or pops the
+    /// entry frame `entry` and returns the error.
+    #[cold]
+    #[inline(never)]
+    fn unwind(&mut self, mut err: Error, entry: usize) -> Result<(), Error> {
+        loop {
+            let fi = self.frames.len() - 1;
+            let f = self.frames[fi];
+            let pos = f.proto.pos_at((f.pc as usize).saturating_sub(1));
+            err.push_trace(format!(
+                "at {} ({}:{}:{})",
+                f.proto.display_name(),
+                f.proto.file,
+                pos.line,
+                pos.col
+            ));
+            if let Some(h) = self.handlers.last().copied() {
+                if h.frame as usize == fi {
+                    self.handlers.pop();
+                    self.frames[fi].pc = h.pc;
+                    self.stack[h.reg as usize] = err.into_value();
+                    return Ok(());
+                }
+            }
+            self.clear_window(&f);
+            self.frames.pop();
+            if fi == entry {
+                return Err(err);
+            }
+        }
+    }
+
+    /// The dispatch loop. Runs until the entry frame (index `entry`)
+    /// returns.
+    fn run(&mut self, entry: usize) -> Result<Value> {
+        let top = *self.frames.last().expect("run starts with a frame");
+        let mut proto: &'static Proto = top.proto;
+        let mut code: &'static [Instr] = &proto.code;
+        let mut pc = top.pc as usize;
+        let mut base = top.base as usize;
+
+        macro_rules! reg {
+            ($i:expr) => {
+                self.stack[base + ($i as usize)]
+            };
+        }
+        macro_rules! save_pc {
+            () => {
+                if let Some(f) = self.frames.last_mut() {
+                    f.pc = pc as u32;
+                }
+            };
+        }
+        macro_rules! reload {
+            () => {{
+                let f = *self.frames.last().expect("a frame is running");
+                proto = f.proto;
+                code = &proto.code;
+                pc = f.pc as usize;
+                base = f.base as usize;
+            }};
+        }
+
+        loop {
+            let err: Error = 'dispatch: loop {
+                macro_rules! tri {
+                    ($e:expr) => {
+                        match $e {
+                            Ok(v) => v,
+                            Err(e) => break 'dispatch e,
+                        }
+                    };
+                }
+                macro_rules! throw {
+                    ($e:expr) => {
+                        break 'dispatch $e
+                    };
+                }
+                /// Pushes a frame for a closure whose arguments are in
+                /// `R[f+1..]`.
+                macro_rules! enter_closure {
+                    ($callee:expr, $f:expr, $argc:expr, $dst:expr) => {{
+                        let callee: &'static Proto = $callee;
+                        if $argc as usize != callee.nparams as usize {
+                            throw!(arity_error(callee, $argc as usize));
+                        }
+                        if self.frames.len() + self.reentry >= self.max_depth {
+                            throw!(stack_overflow(self.max_depth));
+                        }
+                        if self.is_cancelled() {
+                            throw!(cancelled());
+                        }
+                        let nb = base + $f as usize + 1;
+                        self.ensure_stack(nb + callee.nregs);
+                        if let Some(fr) = self.frames.last_mut() {
+                            fr.pc = pc as u32;
+                        }
+                        self.frames.push(Frame {
+                            proto: callee,
+                            pc: 0,
+                            base: nb as u32,
+                            ret: (base + $dst as usize) as u32,
+                            entry: false,
+                        });
+                        proto = callee;
+                        code = &callee.code;
+                        pc = 0;
+                        base = nb;
+                    }};
+                }
+                /// Calls whatever is in `R[f]`.
+                macro_rules! call_reg {
+                    ($f:expr, $argc:expr, $dst:expr) => {{
+                        let fv = base + $f as usize;
+                        match &self.stack[fv] {
+                            Value::Func(c) => {
+                                let p: &'static Proto = c.proto;
+                                enter_closure!(p, $f, $argc, $dst);
+                            }
+                            Value::Native(n) => {
+                                let n: &'static NativeFn = n;
+                                if self.is_cancelled() {
+                                    throw!(cancelled());
+                                }
+                                save_pc!();
+                                let v = tri!(self.call_native(n, fv + 1, $argc as usize));
+                                reg!($dst) = v;
+                            }
+                            other => throw!(not_callable(other)),
+                        }
+                    }};
+                }
+
+                let ins = code[pc];
+                pc += 1;
+                match ins {
+                    Instr::Nil { dst } => reg!(dst) = Value::Nil,
+                    Instr::Bool { dst, val } => reg!(dst) = Value::Bool(val),
+                    Instr::Int { dst, val } => reg!(dst) = Value::Int(val as i64),
+                    Instr::Const { dst, k } => reg!(dst) = proto.consts[k as usize].clone(),
+                    Instr::Move { dst, src } => {
+                        let v = reg!(src).clone();
+                        reg!(dst) = v;
+                    }
+                    Instr::GetCapture { dst, idx } => {
+                        let v = match self.running_closure(base) {
+                            Ok(c) => c.captures.get(idx as usize).cloned().unwrap_or_default(),
+                            Err(e) => throw!(e),
+                        };
+                        reg!(dst) = v;
+                    }
+                    Instr::GetSelf { dst } => {
+                        let v = self.stack[base - 1].clone();
+                        reg!(dst) = v;
+                    }
+                    Instr::GetSibling { dst, idx } => {
+                        let v = tri!(self.running_closure(base).and_then(|c| Vm::sibling(c, idx)));
+                        reg!(dst) = v;
+                    }
+                    Instr::GetGlobal { dst, slot } => {
+                        let v = match &*proto.env.slots[slot as usize] {
+                            Slot::Once(c) => c.get().cloned(),
+                            Slot::Cell(m) => m.lock().clone(),
+                        };
+                        match v {
+                            Some(v) => reg!(dst) = v,
+                            None => throw!(unset_global(proto, slot)),
+                        }
+                    }
+                    Instr::SetGlobal { slot, src } => {
+                        let v = reg!(src).clone();
+                        proto.env.slots[slot as usize].set(v);
+                    }
+                    Instr::OpGlobal { slot, src, op } => {
+                        let rhs = reg!(src).clone();
+                        match &*proto.env.slots[slot as usize] {
+                            Slot::Cell(m) => {
+                                let mut g = m.lock();
+                                match &mut *g {
+                                    Some(v) => tri!(ops::binary_in_place(op, v, &rhs)),
+                                    None => {
+                                        drop(g);
+                                        throw!(unset_global(proto, slot))
+                                    }
+                                }
+                            }
+                            Slot::Once(c) => {
+                                // Not emitted: a reassigned variable gets a cell.
+                                let cur = match c.get() {
+                                    Some(v) => v.clone(),
+                                    None => throw!(unset_global(proto, slot)),
+                                };
+                                let _ = tri!(ops::binary(op, &cur, &rhs));
+                            }
+                        }
+                    }
+                    Instr::Closure { dst, proto: idx } => {
+                        let child: &'static Proto = proto.protos[idx as usize];
+                        let mut caps = Vec::with_capacity(child.captures.len());
+                        for src in child.captures.iter() {
+                            let v = match *src {
+                                CaptureSrc::Local(r) => reg!(r).clone(),
+                                CaptureSrc::Capture(i) => match self.running_closure(base) {
+                                    Ok(c) => {
+                                        c.captures.get(i as usize).cloned().unwrap_or_default()
+                                    }
+                                    Err(e) => throw!(e),
+                                },
+                                CaptureSrc::SelfFn => self.stack[base - 1].clone(),
+                                CaptureSrc::Sibling(i) => {
+                                    tri!(self.running_closure(base).and_then(|c| Vm::sibling(c, i)))
+                                }
+                            };
+                            caps.push(v);
+                        }
+                        reg!(dst) = Value::Func(Arc::new(Closure {
+                            proto: child,
+                            captures: caps.into_boxed_slice(),
+                        }));
+                    }
+                    Instr::List { dst, start, count } => {
+                        let at = base + start as usize;
+                        let items: Vec<Value> = (0..count as usize)
+                            .map(|i| mem::take(&mut self.stack[at + i]))
+                            .collect();
+                        reg!(dst) = Value::List(Arc::new(items));
+                    }
+                    Instr::ListAppend { list, start, count } => {
+                        let at = base + start as usize;
+                        let items = self.take_args(at, count as usize);
+                        if let Value::List(l) = &mut reg!(list) {
+                            Arc::make_mut(l).extend(items);
+                        }
+                    }
+                    Instr::Map { dst, start, count } => {
+                        let at = base + start as usize;
+                        let mut m = Map::default();
+                        m.reserve(count as usize);
+                        for i in 0..count as usize {
+                            let k = mem::take(&mut self.stack[at + 2 * i]);
+                            let v = mem::take(&mut self.stack[at + 2 * i + 1]);
+                            m.insert(tri!(Key::new(k)), v);
+                        }
+                        reg!(dst) = Value::Map(Arc::new(m));
+                    }
+                    Instr::MapAppend { map, start, count } => {
+                        let at = base + start as usize;
+                        let mut pairs = Vec::with_capacity(count as usize);
+                        for i in 0..count as usize {
+                            let k = mem::take(&mut self.stack[at + 2 * i]);
+                            let v = mem::take(&mut self.stack[at + 2 * i + 1]);
+                            pairs.push((tri!(Key::new(k)), v));
+                        }
+                        if let Value::Map(m) = &mut reg!(map) {
+                            Arc::make_mut(m).extend(pairs);
+                        }
+                    }
+                    Instr::Add { dst, a, b } => {
+                        let v = match (&reg!(a), &reg!(b)) {
+                            (Value::Int(x), Value::Int(y)) => match x.checked_add(*y) {
+                                Some(s) => Value::Int(s),
+                                None => tri!(binary_slow(BinOp::Add, &reg!(a), &reg!(b))),
+                            },
+                            (Value::Float(x), Value::Float(y)) => Value::Float(x + y),
+                            (x, y) => tri!(binary_slow(BinOp::Add, x, y)),
+                        };
+                        reg!(dst) = v;
+                    }
+                    Instr::Sub { dst, a, b } => {
+                        let v = match (&reg!(a), &reg!(b)) {
+                            (Value::Int(x), Value::Int(y)) => match x.checked_sub(*y) {
+                                Some(s) => Value::Int(s),
+                                None => tri!(binary_slow(BinOp::Sub, &reg!(a), &reg!(b))),
+                            },
+                            (Value::Float(x), Value::Float(y)) => Value::Float(x - y),
+                            (x, y) => tri!(binary_slow(BinOp::Sub, x, y)),
+                        };
+                        reg!(dst) = v;
+                    }
+                    Instr::Mul { dst, a, b } => {
+                        let v = match (&reg!(a), &reg!(b)) {
+                            (Value::Int(x), Value::Int(y)) => match x.checked_mul(*y) {
+                                Some(s) => Value::Int(s),
+                                None => tri!(binary_slow(BinOp::Mul, &reg!(a), &reg!(b))),
+                            },
+                            (Value::Float(x), Value::Float(y)) => Value::Float(x * y),
+                            (x, y) => tri!(binary_slow(BinOp::Mul, x, y)),
+                        };
+                        reg!(dst) = v;
+                    }
+                    Instr::Binary { dst, a, b, op } => {
+                        let v = match binary_fast(op, &reg!(a), &reg!(b)) {
+                            Some(v) => v,
+                            None => tri!(binary_slow(op, &reg!(a), &reg!(b))),
+                        };
+                        reg!(dst) = v;
+                    }
+                    Instr::AddI { dst, a, imm } => {
+                        let v = match &reg!(a) {
+                            Value::Int(x) => match x.checked_add(imm as i64) {
+                                Some(s) => Value::Int(s),
+                                None => {
+                                    tri!(binary_slow(BinOp::Add, &reg!(a), &Value::Int(imm as i64)))
+                                }
+                            },
+                            Value::Float(x) => Value::Float(x + imm as f64),
+                            x => tri!(binary_slow(BinOp::Add, x, &Value::Int(imm as i64))),
+                        };
+                        reg!(dst) = v;
+                    }
+                    Instr::SubI { dst, a, imm } => {
+                        let v = match &reg!(a) {
+                            Value::Int(x) => match x.checked_sub(imm as i64) {
+                                Some(s) => Value::Int(s),
+                                None => {
+                                    tri!(binary_slow(BinOp::Sub, &reg!(a), &Value::Int(imm as i64)))
+                                }
+                            },
+                            Value::Float(x) => Value::Float(x - imm as f64),
+                            x => tri!(binary_slow(BinOp::Sub, x, &Value::Int(imm as i64))),
+                        };
+                        reg!(dst) = v;
+                    }
+                    Instr::OpAssign { dst, src, op } => {
+                        if let Some(v) = match (&reg!(dst), &reg!(src)) {
+                            (x @ (Value::Int(_) | Value::Float(_)), y) => binary_fast(op, x, y),
+                            _ => None,
+                        } {
+                            reg!(dst) = v;
+                        } else {
+                            let rhs = reg!(src).clone();
+                            tri!(ops::binary_in_place(op, &mut reg!(dst), &rhs));
+                        }
+                    }
+                    Instr::Neg { dst, src } => {
+                        let v = match &reg!(src) {
+                            Value::Int(x) if *x != i64::MIN => Value::Int(-x),
+                            Value::Float(x) => Value::Float(-x),
+                            x => tri!(ops::negate(x)),
+                        };
+                        reg!(dst) = v;
+                    }
+                    Instr::Not { dst, src } => {
+                        let v = !reg!(src).truthy();
+                        reg!(dst) = Value::Bool(v);
+                    }
+                    Instr::Jump { off } => pc = (pc as isize + off as isize) as usize,
+                    Instr::Loop { off } => {
+                        if self.is_cancelled() {
+                            throw!(cancelled());
+                        }
+                        pc = (pc as isize + off as isize) as usize;
+                    }
+                    Instr::JumpIfFalse { cond, off } => {
+                        if !reg!(cond).truthy() {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::JumpIfTrue { cond, off } => {
+                        if reg!(cond).truthy() {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::JumpIfNot { op, a, b, off } => {
+                        if !tri!(compare(op, &reg!(a), &reg!(b))) {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::JumpIfNotLtI { a, imm, off } => {
+                        let t = match &reg!(a) {
+                            Value::Int(x) => *x < imm as i64,
+                            x => tri!(compare_imm(BinOp::Lt, x, imm)),
+                        };
+                        if !t {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::JumpIfNotLeI { a, imm, off } => {
+                        if !tri!(compare_imm(BinOp::Le, &reg!(a), imm)) {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::JumpIfNotGtI { a, imm, off } => {
+                        if !tri!(compare_imm(BinOp::Gt, &reg!(a), imm)) {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::JumpIfNotGeI { a, imm, off } => {
+                        if !tri!(compare_imm(BinOp::Ge, &reg!(a), imm)) {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::JumpIfNotEqI { a, imm, off } => {
+                        if !tri!(compare_imm(BinOp::Eq, &reg!(a), imm)) {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::JumpIfNotNeI { a, imm, off } => {
+                        if !tri!(compare_imm(BinOp::Ne, &reg!(a), imm)) {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::Index { dst, obj, key } => {
+                        let v = match (&reg!(obj), &reg!(key)) {
+                            (Value::List(l), Value::Int(i)) if (*i as u64) < l.len() as u64 => {
+                                l[*i as usize].clone()
+                            }
+                            (o, k) => tri!(ops::index_get(o, k)),
+                        };
+                        reg!(dst) = v;
+                    }
+                    Instr::SetIndex { obj, key, val } => {
+                        let x = reg!(val).clone();
+                        let k = reg!(key).clone();
+                        match (&mut reg!(obj), &k) {
+                            (Value::List(l), Value::Int(i)) if (*i as u64) < l.len() as u64 => {
+                                Arc::make_mut(l)[*i as usize] = x;
+                            }
+                            (o, k) => tri!(ops::index_set(o, k, x)),
+                        }
+                    }
+                    Instr::GetField { dst, obj, name } => {
+                        let Value::Str(name) = &proto.consts[name as usize] else {
+                            throw!(Error::type_error("internal: field name is not a string"))
+                        };
+                        let v = match &reg!(obj) {
+                            Value::Map(m) => match m.get(&Key(Value::Str(name.clone()))) {
+                                Some(v) => v.clone(),
+                                None => tri!(ops::field_get(&reg!(obj), name)),
+                            },
+                            o => tri!(ops::field_get(o, name)),
+                        };
+                        reg!(dst) = v;
+                    }
+                    Instr::SetField { obj, val, name } => {
+                        let Value::Str(name) = &proto.consts[name as usize] else {
+                            throw!(Error::type_error("internal: field name is not a string"))
+                        };
+                        let x = reg!(val).clone();
+                        tri!(ops::field_set(&mut reg!(obj), name, x));
+                    }
+                    Instr::SetPath {
+                        root,
+                        keys,
+                        val,
+                        desc,
+                    } => {
+                        let d: &'static PathDesc = &proto.paths[desc as usize];
+                        let at = base + keys as usize;
+                        let ks: Vec<Value> = self.stack[at..at + d.depth as usize].to_vec();
+                        let x = reg!(val).clone();
+                        match d.root {
+                            PathRoot::Reg => {
+                                tri!(path_set(&mut reg!(root), &ks, d.fields, d.op, x));
+                            }
+                            PathRoot::Global(slot) => match &*proto.env.slots[slot as usize] {
+                                Slot::Cell(m) => {
+                                    let mut g = m.lock();
+                                    match &mut *g {
+                                        Some(v) => tri!(path_set(v, &ks, d.fields, d.op, x)),
+                                        None => {
+                                            drop(g);
+                                            throw!(unset_global(proto, slot))
+                                        }
+                                    }
+                                }
+                                Slot::Once(_) => throw!(Error::type_error(
+                                    "internal: assignment to a write-once slot"
+                                )),
+                            },
+                        }
+                    }
+                    Instr::Call { dst, f, argc } => call_reg!(f, argc, dst),
+                    Instr::CallGlobal { dst, f, argc, slot } => {
+                        match &*proto.env.slots[slot as usize] {
+                            Slot::Once(c) => match c.get() {
+                                Some(Value::Func(clo)) => {
+                                    let callee: &'static Proto = clo.proto;
+                                    if callee.needs_callee {
+                                        reg!(f) = Value::Func(clo.clone());
+                                    }
+                                    enter_closure!(callee, f, argc, dst);
+                                }
+                                Some(v @ Value::Native(_)) => {
+                                    reg!(f) = v.clone();
+                                    call_reg!(f, argc, dst);
+                                }
+                                Some(other) => throw!(not_callable(other)),
+                                None => throw!(unset_global(proto, slot)),
+                            },
+                            Slot::Cell(m) => {
+                                let v = m.lock().clone();
+                                match v {
+                                    Some(v) => {
+                                        reg!(f) = v;
+                                        call_reg!(f, argc, dst);
+                                    }
+                                    None => throw!(unset_global(proto, slot)),
+                                }
+                            }
+                        }
+                    }
+                    Instr::CallMethod {
+                        dst,
+                        recv,
+                        args,
+                        argc,
+                        site,
+                    } => {
+                        let s: &'static MethodSite = &proto.methods[site as usize];
+                        // Functions stored in modules and maps are called
+                        // like any Weft function (no Rust recursion).
+                        let member = match (&reg!(recv), s.id) {
+                            (Value::Module(m), _) => m.fields.get(&Key::str(&s.name)).cloned(),
+                            (Value::Map(m), None) => m.get(&Key::str(&s.name)).cloned(),
+                            _ => None,
+                        };
+                        if let Some(fv @ (Value::Func(_) | Value::Native(_))) = member {
+                            let f = args - 1;
+                            reg!(f) = fv;
+                            call_reg!(f, argc, dst);
+                            continue;
+                        }
+                        if self.is_cancelled() {
+                            throw!(cancelled());
+                        }
+                        save_pc!();
+                        let ri = base + recv as usize;
+                        let mut rv = mem::take(&mut self.stack[ri]);
+                        if s.readonly && is_value_type(&rv) {
+                            self.stack[ri] = rv;
+                            throw!(Error::type_error(format!(
+                                "'{}' would change a captured, module or temporary {} that this code cannot \
+                                 modify (closures capture by value; share mutable state through an atom)",
+                                s.name,
+                                self.stack[ri].type_name()
+                            )));
+                        }
+                        let at = base + args as usize;
+                        let argv = self.take_args(at, argc as usize);
+                        let res = match s.id {
+                            Some(m) => stdlib::call_method(self, &mut rv, m, &argv),
+                            None => stdlib::call_member(self, &mut rv, &s.name, &argv),
+                        };
+                        drop(argv);
+                        // The stack may have grown during the call.
+                        self.stack[ri] = rv;
+                        let v = tri!(res);
+                        reg!(dst) = v;
+                    }
+                    Instr::CallMethodPath {
+                        dst,
+                        root,
+                        keys,
+                        argc,
+                        desc,
+                    } => {
+                        if self.is_cancelled() {
+                            throw!(cancelled());
+                        }
+                        save_pc!();
+                        let d: &'static PathDesc = &proto.paths[desc as usize];
+                        let s: &'static MethodSite = &proto.methods[d.site.unwrap_or(0) as usize];
+                        let at = base + keys as usize;
+                        let depth = d.depth as usize;
+                        let ks: Vec<Value> = self.stack[at..at + depth].to_vec();
+                        let argv = self.take_args(at + depth, argc as usize);
+                        let res = match d.root {
+                            PathRoot::Reg => {
+                                let ri = base + root as usize;
+                                let mut rv = mem::take(&mut self.stack[ri]);
+                                let r = self.method_on_path(&mut rv, &ks, d.fields, s, &argv);
+                                self.stack[ri] = rv;
+                                r
+                            }
+                            PathRoot::Global(slot) => {
+                                self.method_on_global(proto, slot, &ks, d.fields, s, &argv)
+                            }
+                        };
+                        drop(argv);
+                        let v = tri!(res);
+                        reg!(dst) = v;
+                    }
+                    Instr::Return { src } => {
+                        let v = mem::take(&mut reg!(src));
+                        let depth = self.frames.len() - 1;
+                        while let Some(h) = self.handlers.last() {
+                            if h.frame as usize >= depth {
+                                self.handlers.pop();
+                            } else {
+                                break;
+                            }
+                        }
+                        let f = self.frames.pop().expect("a frame is running");
+                        self.clear_window(&f);
+                        if f.entry {
+                            return Ok(v);
+                        }
+                        reload!();
+                        self.stack[f.ret as usize] = v;
+                    }
+                    Instr::ReturnNil => {
+                        let depth = self.frames.len() - 1;
+                        while let Some(h) = self.handlers.last() {
+                            if h.frame as usize >= depth {
+                                self.handlers.pop();
+                            } else {
+                                break;
+                            }
+                        }
+                        let f = self.frames.pop().expect("a frame is running");
+                        self.clear_window(&f);
+                        if f.entry {
+                            return Ok(Value::Nil);
+                        }
+                        reload!();
+                        self.stack[f.ret as usize] = Value::Nil;
+                    }
+                    Instr::IterInit { it } => {
+                        match &reg!(it) {
+                            Value::List(_) | Value::Range(_) | Value::Str(_) | Value::Map(_) => {}
+                            other => throw!(Error::type_error(format!(
+                                "cannot iterate over {}",
+                                article(other.type_name())
+                            ))),
+                        }
+                        reg!(it + 1) = Value::Int(0);
+                        // For strings: the character index (the byte offset is in it+1).
+                        reg!(it + 2) = Value::Int(0);
+                    }
+                    Instr::IterNext { it, var, off } => {
+                        let Value::Int(i) = reg!(it + 1) else {
+                            throw!(Error::type_error("internal: iterator state"))
+                        };
+                        let i = i as usize;
+                        let next = match &reg!(it) {
+                            Value::List(l) => l.get(i).map(|v| (v.clone(), i + 1)),
+                            Value::Range(r) => {
+                                if (i as i64) < r.len() {
+                                    Some((Value::Int(r.get(i as i64)), i + 1))
+                                } else {
+                                    None
+                                }
+                            }
+                            Value::Str(s) => {
+                                s.get(i..).and_then(|rest| rest.chars().next()).map(|c| {
+                                    let mut b = [0u8; 4];
+                                    (Value::str(&*c.encode_utf8(&mut b)), i + c.len_utf8())
+                                })
+                            }
+                            Value::Map(m) => m.get_index(i).map(|(k, _)| (k.0.clone(), i + 1)),
+                            _ => None,
+                        };
+                        match next {
+                            Some((v, ni)) => {
+                                reg!(it + 1) = Value::Int(ni as i64);
+                                reg!(var) = v;
+                            }
+                            None => pc = (pc as isize + off as isize) as usize,
+                        }
+                    }
+                    Instr::IterNext2 { it, a, b, off } => {
+                        let Value::Int(i) = reg!(it + 1) else {
+                            throw!(Error::type_error("internal: iterator state"))
+                        };
+                        let Value::Int(count) = reg!(it + 2) else {
+                            throw!(Error::type_error("internal: iterator state"))
+                        };
+                        let i = i as usize;
+                        let next = match &reg!(it) {
+                            Value::List(l) => {
+                                l.get(i).map(|v| (Value::Int(i as i64), v.clone(), i + 1))
+                            }
+                            Value::Range(r) => {
+                                if (i as i64) < r.len() {
+                                    Some((Value::Int(i as i64), Value::Int(r.get(i as i64)), i + 1))
+                                } else {
+                                    None
+                                }
+                            }
+                            Value::Str(s) => {
+                                s.get(i..).and_then(|rest| rest.chars().next()).map(|c| {
+                                    let mut buf = [0u8; 4];
+                                    (
+                                        Value::Int(count),
+                                        Value::str(&*c.encode_utf8(&mut buf)),
+                                        i + c.len_utf8(),
+                                    )
+                                })
+                            }
+                            Value::Map(m) => {
+                                m.get_index(i).map(|(k, v)| (k.0.clone(), v.clone(), i + 1))
+                            }
+                            _ => None,
+                        };
+                        match next {
+                            Some((x, y, ni)) => {
+                                reg!(it + 1) = Value::Int(ni as i64);
+                                if matches!(reg!(it), Value::Str(_)) {
+                                    reg!(it + 2) = Value::Int(count + 1);
+                                }
+                                reg!(a) = x;
+                                reg!(b) = y;
+                            }
+                            None => pc = (pc as isize + off as isize) as usize,
+                        }
+                    }
+                    Instr::RangeInit { base: rb, argc } => {
+                        let at = base + rb as usize;
+                        let Some(Value::Native(range_fn)) = stdlib::lookup_global("range") else {
+                            throw!(Error::type_error("internal: range is not a builtin"))
+                        };
+                        let argv: Vec<Value> = self.stack[at..at + argc as usize].to_vec();
+                        let r = tri!((range_fn.f)(self, &argv));
+                        let Value::Range(r) = r else {
+                            throw!(Error::type_error("internal: range() gave no range"))
+                        };
+                        reg!(rb) = Value::Int(r.start);
+                        reg!(rb + 1) = Value::Int(r.stop);
+                        reg!(rb + 2) = Value::Int(r.step);
+                    }
+                    Instr::RangeNext { base: rb, var, off } => {
+                        let (Value::Int(cur), Value::Int(stop), Value::Int(step)) =
+                            (&reg!(rb), &reg!(rb + 1), &reg!(rb + 2))
+                        else {
+                            throw!(Error::type_error("internal: range loop state"))
+                        };
+                        let (cur, stop, step) = (*cur, *stop, *step);
+                        if (step > 0 && cur < stop) || (step < 0 && cur > stop) {
+                            reg!(var) = Value::Int(cur);
+                            reg!(rb) = Value::Int(cur.checked_add(step).unwrap_or(stop));
+                        } else {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::TryBegin { err, off } => {
+                        self.handlers.push(Handler {
+                            frame: (self.frames.len() - 1) as u32,
+                            pc: (pc as isize + off as isize) as u32,
+                            reg: (base + err as usize) as u32,
+                        });
+                    }
+                    Instr::TryEnd => {
+                        self.handlers.pop();
+                    }
+                    Instr::Throw { src } => {
+                        let v = reg!(src).clone();
+                        throw!(Error::thrown(v));
+                    }
+                    Instr::Import { dst, idx } => {
+                        save_pc!();
+                        let unit: &'static ModuleUnit = &proto.imports[idx as usize];
+                        let v = tri!(self.import(unit));
+                        reg!(dst) = v;
+                    }
+                }
+            };
+            save_pc!();
+            match self.unwind(err, entry) {
+                Ok(()) => reload!(),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A mutating method on `root[keys...]`.
+    fn method_on_path(
+        &mut self,
+        root: &mut Value,
+        keys: &[Value],
+        fields: u32,
+        s: &MethodSite,
+        args: &[Value],
+    ) -> Result<Value> {
+        let target = path_mut(root, keys, fields)?;
+        match s.id {
+            Some(m) => stdlib::call_method(self, target, m, args),
+            None => stdlib::call_member(self, target, &s.name, args),
+        }
+    }
+
+    /// A mutating method on a module variable held in a cell (top-level
+    /// code). Lists, maps and strings are changed in place under the
+    /// cell's lock, except when the method calls back into Weft (`sort`
+    /// with a key function), which works on a copy so the callback may read
+    /// the variable. Handles (atoms, channels...) are called outside the lock.
+    fn method_on_global(
+        &mut self,
+        proto: &'static Proto,
+        slot: u16,
+        keys: &[Value],
+        fields: u32,
+        s: &MethodSite,
+        args: &[Value],
+    ) -> Result<Value> {
+        let Slot::Cell(m) = &*proto.env.slots[slot as usize] else {
+            return Err(Error::type_error("internal: mutation of a write-once slot"));
+        };
+        let calls_back = s.id == Some(Method::Sort) && !args.is_empty();
+        let mut g = m.lock();
+        let Some(v) = &mut *g else {
+            drop(g);
+            return Err(unset_global(proto, slot));
+        };
+        if is_value_type(v) && !calls_back {
+            return self.method_on_path(v, keys, fields, s, args);
+        }
+        let mut copy = v.clone();
+        drop(g);
+        let r = self.method_on_path(&mut copy, keys, fields, s, args);
+        if is_value_type(&copy) && r.is_ok() {
+            *m.lock() = Some(copy);
+        }
+        r
     }
 }

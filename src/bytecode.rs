@@ -1,0 +1,713 @@
+//! The bytecode: register-machine instructions, function prototypes, module
+//! variable slots and compiled modules.
+//!
+//! # Instruction format
+//! Every [`Instr`] is 8 bytes: a one-byte tag and operands. Registers are
+//! `u8` indices relative to the frame's base (so a function has at most 255
+//! registers); constants, slots and side-table entries are `u16`; jump
+//! offsets are `i32`, relative to the instruction after the jump.
+//!
+//! # Prototypes
+//! A [`Proto`] is one compiled function (or a file's top-level code). Protos
+//! are immutable once built and live for the rest of the process (they are
+//! leaked into `&'static` references), so frames and closures point at them
+//! without reference counting and any thread can run them. Source positions
+//! live in a side table (`pos`, one per instruction) and are only formatted
+//! when an error is shown.
+//!
+//! # Module variables
+//! A file's top-level `let`s and `fn`s are *module variables*. Those that
+//! functions read live in [`Slot`]s: write-once slots (a `OnceLock`, read
+//! with one atomic load) for variables that are set once — the common case,
+//! including every top-level `fn` — and mutex-guarded cells for variables the
+//! top-level code reassigns or mutates. Variables that no function reads stay
+//! in registers of the top-level frame.
+
+use crate::ast::{BinOp, Pos};
+use crate::error::Error;
+use crate::stdlib::Method;
+use crate::value::Value;
+use parking_lot::Mutex;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+/// A register index, relative to the frame base.
+pub type Reg = u8;
+
+/// One VM instruction (8 bytes). Jump offsets are relative to the next
+/// instruction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Instr {
+    /// `R[dst] = nil`
+    Nil {
+        /// Destination.
+        dst: Reg,
+    },
+    /// `R[dst] = val`
+    Bool {
+        /// Destination.
+        dst: Reg,
+        /// The boolean.
+        val: bool,
+    },
+    /// `R[dst] = val` (a small int)
+    Int {
+        /// Destination.
+        dst: Reg,
+        /// The integer.
+        val: i32,
+    },
+    /// `R[dst] = K[k]`
+    Const {
+        /// Destination.
+        dst: Reg,
+        /// Constant index.
+        k: u16,
+    },
+    /// `R[dst] = R[src]`
+    Move {
+        /// Destination.
+        dst: Reg,
+        /// Source.
+        src: Reg,
+    },
+    /// `R[dst] = captures[idx]` of the running closure.
+    GetCapture {
+        /// Destination.
+        dst: Reg,
+        /// Capture index.
+        idx: u16,
+    },
+    /// `R[dst] =` the running closure itself.
+    GetSelf {
+        /// Destination.
+        dst: Reg,
+    },
+    /// `R[dst] =` a sibling of the running closure in its hoisting group.
+    GetSibling {
+        /// Destination.
+        dst: Reg,
+        /// Index in the group.
+        idx: u16,
+    },
+    /// `R[dst] = slot[slot]` (a module variable; `NameError` if unset).
+    GetGlobal {
+        /// Destination.
+        dst: Reg,
+        /// Slot index in the module environment.
+        slot: u16,
+    },
+    /// `slot[slot] = R[src]`
+    SetGlobal {
+        /// Slot index.
+        slot: u16,
+        /// Source.
+        src: Reg,
+    },
+    /// `slot[slot] op= R[src]`, in place under the slot's lock.
+    OpGlobal {
+        /// Slot index.
+        slot: u16,
+        /// Right-hand side.
+        src: Reg,
+        /// The operator.
+        op: BinOp,
+    },
+    /// `R[dst] =` a new closure of child prototype `proto`.
+    Closure {
+        /// Destination.
+        dst: Reg,
+        /// Index into the prototype's children.
+        proto: u16,
+    },
+    /// `R[dst] = [R[start], ..., R[start + count - 1]]`
+    List {
+        /// Destination.
+        dst: Reg,
+        /// First element register.
+        start: Reg,
+        /// Element count.
+        count: u8,
+    },
+    /// `R[list].extend(R[start..start + count])` (long list literals)
+    ListAppend {
+        /// The list being built.
+        list: Reg,
+        /// First element register.
+        start: Reg,
+        /// Element count.
+        count: u8,
+    },
+    /// `R[dst] = {R[start]: R[start+1], ...}` with `count` pairs.
+    Map {
+        /// Destination.
+        dst: Reg,
+        /// First key register.
+        start: Reg,
+        /// Pair count.
+        count: u8,
+    },
+    /// Adds `count` pairs to the map in `R[map]` (long map literals).
+    MapAppend {
+        /// The map being built.
+        map: Reg,
+        /// First key register.
+        start: Reg,
+        /// Pair count.
+        count: u8,
+    },
+    /// `R[dst] = R[a] + R[b]`
+    Add {
+        /// Destination.
+        dst: Reg,
+        /// Left operand.
+        a: Reg,
+        /// Right operand.
+        b: Reg,
+    },
+    /// `R[dst] = R[a] - R[b]`
+    Sub {
+        /// Destination.
+        dst: Reg,
+        /// Left operand.
+        a: Reg,
+        /// Right operand.
+        b: Reg,
+    },
+    /// `R[dst] = R[a] * R[b]`
+    Mul {
+        /// Destination.
+        dst: Reg,
+        /// Left operand.
+        a: Reg,
+        /// Right operand.
+        b: Reg,
+    },
+    /// Any other binary operator: `R[dst] = R[a] op R[b]`.
+    Binary {
+        /// Destination.
+        dst: Reg,
+        /// Left operand.
+        a: Reg,
+        /// Right operand.
+        b: Reg,
+        /// The operator.
+        op: BinOp,
+    },
+    /// `R[dst] = R[a] + imm`
+    AddI {
+        /// Destination.
+        dst: Reg,
+        /// Left operand.
+        a: Reg,
+        /// Immediate.
+        imm: i16,
+    },
+    /// `R[dst] = R[a] - imm`
+    SubI {
+        /// Destination.
+        dst: Reg,
+        /// Left operand.
+        a: Reg,
+        /// Immediate.
+        imm: i16,
+    },
+    /// `R[dst] op= R[src]`, in place when `R[dst]` is uniquely held.
+    OpAssign {
+        /// Target (and left operand).
+        dst: Reg,
+        /// Right operand.
+        src: Reg,
+        /// The operator.
+        op: BinOp,
+    },
+    /// `R[dst] = -R[src]`
+    Neg {
+        /// Destination.
+        dst: Reg,
+        /// Operand.
+        src: Reg,
+    },
+    /// `R[dst] = not R[src]`
+    Not {
+        /// Destination.
+        dst: Reg,
+        /// Operand.
+        src: Reg,
+    },
+    /// `pc += off`
+    Jump {
+        /// Offset.
+        off: i32,
+    },
+    /// `pc += off` and a cancellation check (loop back-edges).
+    Loop {
+        /// Offset (negative).
+        off: i32,
+    },
+    /// `if not R[cond]: pc += off`
+    JumpIfFalse {
+        /// Condition.
+        cond: Reg,
+        /// Offset.
+        off: i32,
+    },
+    /// `if R[cond]: pc += off`
+    JumpIfTrue {
+        /// Condition.
+        cond: Reg,
+        /// Offset.
+        off: i32,
+    },
+    /// `if not (R[a] op R[b]): pc += off` for a comparison `op`.
+    JumpIfNot {
+        /// The comparison.
+        op: BinOp,
+        /// Left operand.
+        a: Reg,
+        /// Right operand.
+        b: Reg,
+        /// Offset.
+        off: i32,
+    },
+    /// `if not (R[a] < imm): pc += off`
+    JumpIfNotLtI {
+        /// Left operand.
+        a: Reg,
+        /// Immediate.
+        imm: i16,
+        /// Offset.
+        off: i32,
+    },
+    /// `if not (R[a] <= imm): pc += off`
+    JumpIfNotLeI {
+        /// Left operand.
+        a: Reg,
+        /// Immediate.
+        imm: i16,
+        /// Offset.
+        off: i32,
+    },
+    /// `if not (R[a] > imm): pc += off`
+    JumpIfNotGtI {
+        /// Left operand.
+        a: Reg,
+        /// Immediate.
+        imm: i16,
+        /// Offset.
+        off: i32,
+    },
+    /// `if not (R[a] >= imm): pc += off`
+    JumpIfNotGeI {
+        /// Left operand.
+        a: Reg,
+        /// Immediate.
+        imm: i16,
+        /// Offset.
+        off: i32,
+    },
+    /// `if not (R[a] == imm): pc += off`
+    JumpIfNotEqI {
+        /// Left operand.
+        a: Reg,
+        /// Immediate.
+        imm: i16,
+        /// Offset.
+        off: i32,
+    },
+    /// `if not (R[a] != imm): pc += off`
+    JumpIfNotNeI {
+        /// Left operand.
+        a: Reg,
+        /// Immediate.
+        imm: i16,
+        /// Offset.
+        off: i32,
+    },
+    /// `R[dst] = R[obj][R[key]]`
+    Index {
+        /// Destination.
+        dst: Reg,
+        /// Container.
+        obj: Reg,
+        /// Index or key.
+        key: Reg,
+    },
+    /// `R[obj][R[key]] = R[val]` in place.
+    SetIndex {
+        /// Container (a variable's register).
+        obj: Reg,
+        /// Index or key.
+        key: Reg,
+        /// The value (moved out of its register).
+        val: Reg,
+    },
+    /// `R[dst] = R[obj].K[name]`
+    GetField {
+        /// Destination.
+        dst: Reg,
+        /// Object.
+        obj: Reg,
+        /// Constant index of the field name (a string).
+        name: u16,
+    },
+    /// `R[obj].K[name] = R[val]` in place.
+    SetField {
+        /// Object (a variable's register).
+        obj: Reg,
+        /// The value.
+        val: Reg,
+        /// Constant index of the field name.
+        name: u16,
+    },
+    /// Assignment through a path: see [`PathDesc`]. Keys are in
+    /// `R[keys..keys + depth]`.
+    SetPath {
+        /// Root register (ignored for a global root).
+        root: Reg,
+        /// First key register.
+        keys: Reg,
+        /// The value.
+        val: Reg,
+        /// Index into the prototype's paths.
+        desc: u16,
+    },
+    /// Call `R[f]` with `argc` arguments in `R[f+1..]`; result to `R[dst]`.
+    Call {
+        /// Destination.
+        dst: Reg,
+        /// Callee register; arguments follow it.
+        f: Reg,
+        /// Argument count.
+        argc: u8,
+    },
+    /// Call the module variable in `slot` with arguments in `R[f+1..]`
+    /// (`R[f]` is scratch).
+    CallGlobal {
+        /// Destination.
+        dst: Reg,
+        /// Callee scratch register; arguments follow it.
+        f: Reg,
+        /// Argument count.
+        argc: u8,
+        /// Slot index.
+        slot: u16,
+    },
+    /// `R[recv].method(R[args..args + argc])`; `R[args - 1]` is scratch.
+    CallMethod {
+        /// Destination.
+        dst: Reg,
+        /// Receiver register (taken out and put back).
+        recv: Reg,
+        /// First argument register.
+        args: Reg,
+        /// Argument count.
+        argc: u8,
+        /// Index into the prototype's method sites.
+        site: u16,
+    },
+    /// A mutating method on a path: see [`PathDesc`]. Keys are in
+    /// `R[keys..keys + depth]`, arguments follow them.
+    CallMethodPath {
+        /// Destination.
+        dst: Reg,
+        /// Root register (ignored for a global root).
+        root: Reg,
+        /// First key register.
+        keys: Reg,
+        /// Argument count.
+        argc: u8,
+        /// Index into the prototype's paths.
+        desc: u16,
+    },
+    /// Return `R[src]`.
+    Return {
+        /// The result.
+        src: Reg,
+    },
+    /// Return `nil`.
+    ReturnNil,
+    /// Turns `R[it]` into an iterator over it (state in `R[it..it+3]`).
+    IterInit {
+        /// Iterator base register.
+        it: Reg,
+    },
+    /// `R[var] =` next item, or jump by `off` when done.
+    IterNext {
+        /// Iterator base register.
+        it: Reg,
+        /// Item register.
+        var: Reg,
+        /// Exit offset.
+        off: i32,
+    },
+    /// `R[a], R[b] =` next index and item (key and value for maps).
+    IterNext2 {
+        /// Iterator base register.
+        it: Reg,
+        /// Index (or key) register.
+        a: Reg,
+        /// Item (or value) register.
+        b: Reg,
+        /// Exit offset.
+        off: i32,
+    },
+    /// Normalizes `range(...)` arguments in `R[base..base+argc]` into
+    /// `cur, stop, step` in `R[base..base+3]`.
+    RangeInit {
+        /// Base register.
+        base: Reg,
+        /// How many arguments were given (1 to 3).
+        argc: u8,
+    },
+    /// `R[var] = cur; cur += step`, or jump when done.
+    RangeNext {
+        /// Base register (`cur, stop, step`).
+        base: Reg,
+        /// Item register.
+        var: Reg,
+        /// Exit offset.
+        off: i32,
+    },
+    /// Installs an error handler: on error, jump by `off` with the error
+    /// value in `R[err]`.
+    TryBegin {
+        /// Register for the caught error.
+        err: Reg,
+        /// Offset to the handler.
+        off: i32,
+    },
+    /// Removes the innermost handler.
+    TryEnd,
+    /// Throws `R[src]`.
+    Throw {
+        /// The thrown value.
+        src: Reg,
+    },
+    /// Runs module `idx` (once per process) and puts it in `R[dst]`.
+    Import {
+        /// Destination.
+        dst: Reg,
+        /// Index into the prototype's imports.
+        idx: u16,
+    },
+}
+
+/// Where a closure's captured value comes from, evaluated in the creating
+/// frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureSrc {
+    /// A register of the creating frame.
+    Local(Reg),
+    /// A capture of the creating closure.
+    Capture(u16),
+    /// The creating closure itself.
+    SelfFn,
+    /// A sibling of the creating closure in its hoisting group.
+    Sibling(u16),
+}
+
+/// A method call site: the interned method (if the name is a known built-in
+/// method) and the name as written.
+#[derive(Clone, Debug)]
+pub struct MethodSite {
+    /// The built-in method, if the name is one.
+    pub id: Option<Method>,
+    /// The name as written.
+    pub name: Box<str>,
+    /// The receiver is not a variable this code may mutate (a temporary, a
+    /// captured or module variable): a mutating method on a list, map or
+    /// string throws instead of silently changing a copy.
+    pub readonly: bool,
+}
+
+/// The root of an assignment path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathRoot {
+    /// A register of the running frame.
+    Reg,
+    /// A module variable slot (top-level code only).
+    Global(u16),
+}
+
+/// An assignment or mutating-method path such as `grid[i][j]` or `m.k`.
+#[derive(Clone, Debug)]
+pub struct PathDesc {
+    /// Where the path starts.
+    pub root: PathRoot,
+    /// Number of keys.
+    pub depth: u8,
+    /// Bit `i` set: key `i` was written `.name` rather than `[expr]`.
+    pub fields: u32,
+    /// For compound assignment, the operator.
+    pub op: Option<BinOp>,
+    /// For a method call, the method site.
+    pub site: Option<u16>,
+}
+
+/// A module-variable slot.
+#[derive(Debug)]
+pub enum Slot {
+    /// Set once; reading is one atomic load.
+    Once(OnceLock<Value>),
+    /// Reassigned by top-level code; guarded by a lock.
+    Cell(Mutex<Option<Value>>),
+}
+
+impl Slot {
+    /// A new, unset write-once slot.
+    pub fn once() -> Arc<Slot> {
+        Arc::new(Slot::Once(OnceLock::new()))
+    }
+
+    /// A new, unset reassignable slot.
+    pub fn cell() -> Arc<Slot> {
+        Arc::new(Slot::Cell(Mutex::new(None)))
+    }
+
+    /// The current value, if set.
+    pub fn get(&self) -> Option<Value> {
+        match self {
+            Slot::Once(c) => c.get().cloned(),
+            Slot::Cell(m) => m.lock().clone(),
+        }
+    }
+
+    /// Sets the value. A write-once slot that is already set keeps its
+    /// value (the compiler never emits a second write to one).
+    pub fn set(&self, v: Value) {
+        match self {
+            Slot::Once(c) => {
+                let _ = c.set(v);
+            }
+            Slot::Cell(m) => *m.lock() = Some(v),
+        }
+    }
+}
+
+/// The module variables of one file (or of one REPL input).
+#[derive(Debug)]
+pub struct ModuleEnv {
+    /// The slots, indexed by `GetGlobal`/`SetGlobal`.
+    pub slots: Box<[Arc<Slot>]>,
+    /// The variables' names, for `NameError` messages.
+    pub names: Box<[Box<str>]>,
+}
+
+/// One compiled function or top-level chunk.
+pub struct Proto {
+    /// The function's name (`None` for anonymous functions and top-level code).
+    pub name: Option<Box<str>>,
+    /// Whether this is a file's top-level code (traces say `<main>`).
+    pub is_main: bool,
+    /// The source file name, as shown in traces.
+    pub file: Arc<str>,
+    /// Number of parameters (they arrive in registers `0..nparams`).
+    pub nparams: u8,
+    /// Number of registers the frame needs.
+    pub nregs: usize,
+    /// The code.
+    pub code: Box<[Instr]>,
+    /// Source position of each instruction.
+    pub pos: Box<[Pos]>,
+    /// Constants.
+    pub consts: Box<[Value]>,
+    /// Child prototypes (closures created by this code).
+    pub protos: Box<[&'static Proto]>,
+    /// How each capture is obtained when a closure of this proto is created.
+    pub captures: Box<[CaptureSrc]>,
+    /// Whether frames of this proto need the running closure (for captures,
+    /// `GetSelf` or `GetSibling`) in the register below their base.
+    pub needs_callee: bool,
+    /// For a hoisted function, its group (itself included), set once the
+    /// group is built.
+    pub siblings: OnceLock<&'static [&'static Proto]>,
+    /// The module variables this code reads and writes.
+    pub env: Arc<ModuleEnv>,
+    /// Method call sites.
+    pub methods: Box<[MethodSite]>,
+    /// Assignment paths.
+    pub paths: Box<[PathDesc]>,
+    /// Imported modules.
+    pub imports: Box<[Arc<ModuleUnit>]>,
+}
+
+impl Proto {
+    /// The name shown in traces: the function's name, `<fn>` for an
+    /// anonymous function, `<main>` for top-level code.
+    pub fn display_name(&self) -> &str {
+        match (&self.name, self.is_main) {
+            (_, true) => "<main>",
+            (Some(n), false) => n,
+            (None, false) => "<fn>",
+        }
+    }
+
+    /// The source position of the instruction at `pc`.
+    pub fn pos_at(&self, pc: usize) -> Pos {
+        self.pos.get(pc).copied().unwrap_or_default()
+    }
+
+    /// A human-readable listing of the code (for debugging and tests).
+    pub fn disassemble(&self) -> String {
+        let mut out = String::new();
+        for (i, ins) in self.code.iter().enumerate() {
+            out.push_str(&format!("{i:4} {ins:?}\n"));
+        }
+        out
+    }
+}
+
+impl fmt::Debug for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<proto {} ({} instrs)>",
+            self.display_name(),
+            self.code.len()
+        )
+    }
+}
+
+/// A compiled `.weft` module: its top-level code and the once-per-process
+/// cell holding the result of running it.
+pub struct ModuleUnit {
+    /// The name `import` binds by default (the last path segment).
+    pub name: String,
+    /// Where it came from (a path, or `<stdlib>/name.weft`).
+    pub path: String,
+    /// Its top-level code; returns the exports map.
+    pub main: &'static Proto,
+    /// The module value (or the error its body threw), set the first time
+    /// an `import` of it runs.
+    pub value: OnceLock<Result<Value, Error>>,
+}
+
+impl fmt::Debug for ModuleUnit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<module unit {} from {}>", self.name, self.path)
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn instructions_are_eight_bytes() {
+        assert_eq!(std::mem::size_of::<Instr>(), 8);
+    }
+
+    #[test]
+    fn slots_read_back_what_was_set() {
+        let once = Slot::once();
+        assert!(once.get().is_none());
+        once.set(Value::Int(1));
+        once.set(Value::Int(2));
+        assert_eq!(once.get(), Some(Value::Int(1)));
+        let cell = Slot::cell();
+        cell.set(Value::Int(1));
+        cell.set(Value::Int(2));
+        assert_eq!(cell.get(), Some(Value::Int(2)));
+    }
+}

@@ -1,0 +1,2150 @@
+//! The compiler: AST → register bytecode ([`crate::bytecode`]). Everything
+//! that can be checked before running is checked here and reported as a
+//! [`CompileError`]: undefined names, assignments to captured or module
+//! variables inside functions, mutating methods on temporaries, bad
+//! assignment targets, `break`/`continue` outside loops, `return` outside
+//! functions, and import problems (missing modules, cycles).
+//!
+//! # Scoping
+//! Scopes are lexical, per block. A `let` is visible from the statement
+//! after it to the end of its block; redeclaring a name shadows it.
+//! Names resolve to: locals of the current function, then variables of
+//! enclosing functions (captured *by value* when the closure is created),
+//! then the file's module variables, then the builtins
+//! ([`stdlib::lookup_global`]).
+//!
+//! # Hoisting
+//! Named `fn` declarations are visible in their whole block. At the top of
+//! a file they are module variables, created before any statement runs. In
+//! an inner block, the block's functions form a *group* that is created
+//! together, just before the first statement that mentions one of them
+//! (or at the end of the block): they capture the variables declared up to
+//! that point. Members of a group refer to each other (and to themselves)
+//! through the group rather than by capture, so mutually recursive local
+//! functions work without reference cycles: a member's closure shares its
+//! captured values with its siblings and re-creates a sibling's closure
+//! when it names it.
+//!
+//! # Module variables
+//! The top-level code of a file is compiled twice. The first pass finds
+//! which module variables functions read and how often top-level code
+//! writes each; the second places each variable: in a register of the
+//! top-level frame if no function reads it (fast loops at the top level),
+//! else in a write-once slot if it is written once (every `fn`, most
+//! `let`s), else in a locked cell.
+
+mod import;
+
+pub use import::{embedded_module, Loader};
+
+use crate::ast::*;
+use crate::bytecode::*;
+use crate::diagnostic::Diagnostic;
+use crate::stdlib;
+use crate::value::Value;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
+
+/// A compile-time error with the file it happened in.
+#[derive(Clone, Debug)]
+pub struct CompileError {
+    /// The file name as shown to the user.
+    pub file: String,
+    /// The file's source text (for the caret line).
+    pub source: Arc<str>,
+    /// What went wrong, and where.
+    pub diag: Diagnostic,
+}
+
+impl CompileError {
+    /// `FILE:LINE:COL: error: MESSAGE`, then the source line and a caret
+    /// under the column.
+    pub fn render(&self) -> String {
+        self.diag.render(&self.file, &self.source)
+    }
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: error: {}",
+            self.file, self.diag.pos.line, self.diag.pos.col, self.diag.message
+        )
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+type CResult<T> = Result<T, Box<CompileError>>;
+
+/// The module variables of a REPL session, kept between inputs.
+#[derive(Default)]
+pub struct ReplGlobals {
+    names: Vec<String>,
+    slots: Vec<Arc<Slot>>,
+    index: HashMap<String, usize>,
+}
+
+impl ReplGlobals {
+    /// The current value of a session variable, if it is defined and set.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        self.index.get(name).and_then(|&i| self.slots[i].get())
+    }
+
+    /// The names defined so far, in definition order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// What kind of chunk is compiled.
+pub enum Unit<'a> {
+    /// A script or module file: its top level returns the exports map.
+    File,
+    /// One REPL input: its top level returns the value of its last
+    /// expression statement; module variables persist in `globals`.
+    Repl(&'a mut ReplGlobals),
+}
+
+/// Compiles a parsed file. `file` is the name shown in messages, `dir` the
+/// directory `import` paths are resolved against.
+pub fn compile(
+    program: &Program,
+    file: &str,
+    source: Arc<str>,
+    dir: PathBuf,
+    loader: &mut Loader,
+    unit: Unit<'_>,
+) -> Result<&'static Proto, Box<CompileError>> {
+    match unit {
+        Unit::File => {
+            let info = {
+                let mut pass1 =
+                    Compiler::new(file, source.clone(), dir.clone(), loader, Mode::Analyze);
+                pass1.program(program)?;
+                pass1.info
+            };
+            let mut pass2 = Compiler::new(file, source, dir, loader, Mode::Final(info));
+            pass2.program(program)
+        }
+        Unit::Repl(globals) => {
+            let mut c = Compiler::new(file, source, dir, loader, Mode::Repl);
+            for (i, name) in globals.names.iter().enumerate() {
+                c.modvars.push(ModVar {
+                    name: name.clone(),
+                    slot: Some(i as u16),
+                });
+                c.modindex.insert(name.clone(), i);
+                c.slots.push(globals.slots[i].clone());
+            }
+            let known = globals.names.len();
+            let proto = c.program(program)?;
+            for v in &c.modvars[known..] {
+                let slot = v.slot.expect("REPL variables always live in slots") as usize;
+                globals.index.insert(v.name.clone(), globals.names.len());
+                globals.names.push(v.name.clone());
+                globals.slots.push(c.slots[slot].clone());
+            }
+            Ok(proto)
+        }
+    }
+}
+
+/// Pass-1 findings about module variables.
+#[derive(Default)]
+struct ModInfo {
+    fn_reads: HashSet<String>,
+    writes: HashMap<String, u32>,
+}
+
+enum Mode {
+    Analyze,
+    Final(ModInfo),
+    Repl,
+}
+
+struct ModVar {
+    name: String,
+    /// `Some` if the variable lives in a slot; `None` if in a register.
+    slot: Option<u16>,
+}
+
+/// Where a name resolves to.
+#[derive(Clone, Debug)]
+enum Res {
+    /// A register of the current function (or a register-resident module
+    /// variable, in top-level code).
+    Local(Reg),
+    /// A register of an enclosing function that belongs to a hoisting group.
+    GroupLocal(Reg, u32, u16),
+    Capture(u16),
+    SelfFn,
+    Sibling(u16),
+    /// A module variable slot.
+    Global(u16),
+    Builtin(Value),
+}
+
+#[derive(Clone, Debug)]
+enum LocalKind {
+    Reg(Reg, Option<(u32, u16)>),
+    Module(usize),
+}
+
+struct Local {
+    name: String,
+    kind: LocalKind,
+}
+
+struct LoopCtx {
+    continue_target: usize,
+    breaks: Vec<usize>,
+    try_depth: u32,
+}
+
+type CapTable = Rc<RefCell<Vec<(String, CaptureSrc)>>>;
+
+struct FnState {
+    name: Option<String>,
+    is_main: bool,
+    nparams: u8,
+    code: Vec<Instr>,
+    pos: Vec<Pos>,
+    consts: Vec<Value>,
+    str_consts: HashMap<String, u16>,
+    protos: Vec<&'static Proto>,
+    captures: CapTable,
+    uses_callee: bool,
+    methods: Vec<MethodSite>,
+    paths: Vec<PathDesc>,
+    imports: Vec<Arc<ModuleUnit>>,
+    blocks: Vec<Vec<Local>>,
+    next_reg: usize,
+    max_reg: usize,
+    loops: Vec<LoopCtx>,
+    try_depth: u32,
+    self_name: Option<String>,
+    group: Option<(u32, u16)>,
+}
+
+impl FnState {
+    fn new(name: Option<String>, is_main: bool) -> FnState {
+        FnState {
+            name,
+            is_main,
+            nparams: 0,
+            code: Vec::new(),
+            pos: Vec::new(),
+            consts: Vec::new(),
+            str_consts: HashMap::new(),
+            protos: Vec::new(),
+            captures: Rc::new(RefCell::new(Vec::new())),
+            uses_callee: false,
+            methods: Vec::new(),
+            paths: Vec::new(),
+            imports: Vec::new(),
+            blocks: Vec::new(),
+            next_reg: 0,
+            max_reg: 0,
+            loops: Vec::new(),
+            try_depth: 0,
+            self_name: None,
+            group: None,
+        }
+    }
+}
+
+/// Where an expression's value goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Out {
+    Discard,
+    To(Reg),
+    /// Return it from the function.
+    Tail,
+}
+
+/// How a function being compiled relates to its parent.
+enum FnKind {
+    /// A top-level `fn` (a module variable).
+    TopLevel,
+    /// A member of a hoisting group in an inner block.
+    Member { gid: u32, idx: u16, caps: CapTable },
+    /// A function expression (its name, if any, is visible inside it).
+    Expr,
+}
+
+/// Method names that the concurrency handles (atoms, channels, tasks) also
+/// use: calling one of these on a captured variable or a temporary is
+/// allowed at compile time, and checked at run time for lists/maps/strings.
+const HANDLE_METHODS: &[&str] = &[
+    "set",
+    "get",
+    "update",
+    "add",
+    "send",
+    "recv",
+    "try_recv",
+    "send_batch",
+    "recv_batch",
+    "close",
+    "cancel",
+];
+
+struct Compiler<'l> {
+    file: Arc<str>,
+    source: Arc<str>,
+    dir: PathBuf,
+    loader: &'l mut Loader,
+    mode: Mode,
+    info: ModInfo,
+    env: Option<Arc<ModuleEnv>>,
+    slots: Vec<Arc<Slot>>,
+    modvars: Vec<ModVar>,
+    modindex: HashMap<String, usize>,
+    fns: Vec<FnState>,
+    next_gid: u32,
+    pos: Pos,
+}
+
+fn leak(p: Proto) -> &'static Proto {
+    Box::leak(Box::new(p))
+}
+
+/// The name an `import "path"` binds: the last path segment without `.weft`.
+pub fn import_binding(path: &str) -> String {
+    let last = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    last.strip_suffix(".weft").unwrap_or(last).to_string()
+}
+
+impl<'l> Compiler<'l> {
+    fn new(
+        file: &str,
+        source: Arc<str>,
+        dir: PathBuf,
+        loader: &'l mut Loader,
+        mode: Mode,
+    ) -> Compiler<'l> {
+        Compiler {
+            file: Arc::from(file),
+            source,
+            dir,
+            loader,
+            mode,
+            info: ModInfo::default(),
+            env: None,
+            slots: Vec::new(),
+            modvars: Vec::new(),
+            modindex: HashMap::new(),
+            fns: Vec::new(),
+            next_gid: 0,
+            pos: Pos::default(),
+        }
+    }
+
+    #[cold]
+    fn err(&self, pos: Pos, msg: impl Into<String>) -> Box<CompileError> {
+        Box::new(CompileError {
+            file: self.file.to_string(),
+            source: self.source.clone(),
+            diag: Diagnostic::new(pos, msg),
+        })
+    }
+
+    fn f(&mut self) -> &mut FnState {
+        self.fns.last_mut().expect("a function is being compiled")
+    }
+
+    fn level(&self) -> usize {
+        self.fns.len() - 1
+    }
+
+    // ----- emitting -----
+
+    fn emit(&mut self, ins: Instr) -> usize {
+        let pos = self.pos;
+        let f = self.f();
+        f.code.push(ins);
+        f.pos.push(pos);
+        f.code.len() - 1
+    }
+
+    fn here(&mut self) -> usize {
+        self.f().code.len()
+    }
+
+    fn jump_off(&self, from: usize, to: usize) -> i32 {
+        to as i32 - (from as i32 + 1)
+    }
+
+    /// Points the jump at `at` to `target`.
+    fn patch_to(&mut self, at: usize, target: usize) {
+        let off = self.jump_off(at, target);
+        match &mut self.f().code[at] {
+            Instr::Jump { off: o }
+            | Instr::Loop { off: o }
+            | Instr::JumpIfFalse { off: o, .. }
+            | Instr::JumpIfTrue { off: o, .. }
+            | Instr::JumpIfNot { off: o, .. }
+            | Instr::JumpIfNotLtI { off: o, .. }
+            | Instr::JumpIfNotLeI { off: o, .. }
+            | Instr::JumpIfNotGtI { off: o, .. }
+            | Instr::JumpIfNotGeI { off: o, .. }
+            | Instr::JumpIfNotEqI { off: o, .. }
+            | Instr::JumpIfNotNeI { off: o, .. }
+            | Instr::IterNext { off: o, .. }
+            | Instr::IterNext2 { off: o, .. }
+            | Instr::RangeNext { off: o, .. }
+            | Instr::TryBegin { off: o, .. } => *o = off,
+            other => unreachable!("patching a non-jump {other:?}"),
+        }
+    }
+
+    fn patch_here(&mut self, at: usize) {
+        let h = self.here();
+        self.patch_to(at, h);
+    }
+
+    fn emit_loop_to(&mut self, target: usize) {
+        let at = self.here();
+        let off = self.jump_off(at, target);
+        self.emit(Instr::Loop { off });
+    }
+
+    fn alloc(&mut self) -> CResult<Reg> {
+        let f = self.f();
+        let r = f.next_reg;
+        if r >= 255 {
+            let pos = self.pos;
+            return Err(self.err(
+                pos,
+                "function too large: more than 255 registers are live at once",
+            ));
+        }
+        f.next_reg += 1;
+        f.max_reg = f.max_reg.max(f.next_reg);
+        Ok(r as Reg)
+    }
+
+    fn mark(&mut self) -> usize {
+        self.f().next_reg
+    }
+
+    fn free_to(&mut self, mark: usize) {
+        self.f().next_reg = mark;
+    }
+
+    fn konst(&mut self, v: Value) -> CResult<u16> {
+        if let Value::Str(s) = &v {
+            if let Some(&k) = self.f().str_consts.get(s.as_str()) {
+                return Ok(k);
+            }
+        }
+        let f = self.f();
+        let k = f.consts.len();
+        if k > u16::MAX as usize {
+            let pos = self.pos;
+            return Err(self.err(pos, "function too large: too many constants"));
+        }
+        if let Value::Str(s) = &v {
+            f.str_consts.insert(s.to_string(), k as u16);
+        }
+        f.consts.push(v);
+        Ok(k as u16)
+    }
+
+    fn str_const(&mut self, s: &str) -> CResult<u16> {
+        self.konst(Value::from(s))
+    }
+
+    fn push_scope(&mut self) {
+        self.f().blocks.push(Vec::new());
+    }
+
+    fn pop_scope(&mut self) {
+        self.f().blocks.pop();
+    }
+
+    fn declare(&mut self, name: &str, kind: LocalKind) {
+        self.f()
+            .blocks
+            .last_mut()
+            .expect("a scope is open")
+            .push(Local {
+                name: name.to_string(),
+                kind,
+            });
+    }
+
+    fn is_top_level_code(&self) -> bool {
+        self.fns.len() == 1
+    }
+
+    // ----- module variables -----
+
+    fn note_write(&mut self, name: &str) {
+        if matches!(self.mode, Mode::Analyze) {
+            *self.info.writes.entry(name.to_string()).or_insert(0) += 1;
+        }
+    }
+
+    fn note_fn_read(&mut self, var: usize) {
+        if matches!(self.mode, Mode::Analyze) {
+            let name = self.modvars[var].name.clone();
+            self.info.fn_reads.insert(name);
+        }
+    }
+
+    /// Creates the module variables of the top-level statements.
+    fn declare_modvars(&mut self, stmts: &[Stmt]) {
+        for s in stmts {
+            let (name, is_fn) = match &s.kind {
+                StmtKind::Let { name, .. } => (name.name.clone(), false),
+                StmtKind::FnDecl(def) => match &def.name {
+                    Some(n) => (n.name.clone(), true),
+                    None => continue,
+                },
+                StmtKind::Import { path, alias } => (
+                    alias
+                        .as_ref()
+                        .map(|a| a.name.clone())
+                        .unwrap_or_else(|| import_binding(path)),
+                    false,
+                ),
+                _ => continue,
+            };
+            if self.modindex.contains_key(&name) {
+                continue;
+            }
+            let slot = match &self.mode {
+                Mode::Analyze | Mode::Repl => true,
+                Mode::Final(info) => is_fn || info.fn_reads.contains(&name),
+            };
+            let slot = if slot {
+                let once = match &self.mode {
+                    Mode::Repl => false,
+                    Mode::Analyze => true,
+                    Mode::Final(info) => info.writes.get(&name).copied().unwrap_or(0) <= 1,
+                };
+                self.slots
+                    .push(if once { Slot::once() } else { Slot::cell() });
+                Some((self.slots.len() - 1) as u16)
+            } else {
+                None
+            };
+            self.modindex.insert(name.clone(), self.modvars.len());
+            self.modvars.push(ModVar { name, slot });
+        }
+    }
+
+    // ----- name resolution -----
+
+    fn resolve(&mut self, name: &str) -> Option<Res> {
+        let level = self.level();
+        self.resolve_at(level, name)
+    }
+
+    fn resolve_at(&mut self, level: usize, name: &str) -> Option<Res> {
+        let found = self.fns[level]
+            .blocks
+            .iter()
+            .rev()
+            .flat_map(|b| b.iter().rev())
+            .find(|l| l.name == name)
+            .map(|l| l.kind.clone());
+        match found {
+            Some(LocalKind::Reg(r, None)) => return Some(Res::Local(r)),
+            Some(LocalKind::Reg(r, Some((gid, idx)))) => return Some(Res::GroupLocal(r, gid, idx)),
+            Some(LocalKind::Module(v)) => {
+                if level != self.level() {
+                    self.note_fn_read(v);
+                }
+                return Some(match self.modvars[v].slot {
+                    Some(s) => Res::Global(s),
+                    // Only reachable in top-level code: pass 1 saw every
+                    // function read and gave those variables slots.
+                    None => unreachable!("register module variable read from a function"),
+                });
+            }
+            None => {}
+        }
+        if self.fns[level].self_name.as_deref() == Some(name) {
+            self.fns[level].uses_callee = true;
+            return Some(Res::SelfFn);
+        }
+        if level == 0 {
+            // Functions see every module variable, even one declared later
+            // (reading it before its `let` ran is a NameError at run time).
+            if self.level() > 0 {
+                if let Some(&v) = self.modindex.get(name) {
+                    self.note_fn_read(v);
+                    if let Some(s) = self.modvars[v].slot {
+                        return Some(Res::Global(s));
+                    }
+                }
+            }
+            return None;
+        }
+        let outer = self.resolve_at(level - 1, name)?;
+        let group = self.fns[level].group;
+        let src = match outer {
+            Res::Global(_) | Res::Builtin(_) => return Some(outer),
+            Res::GroupLocal(r, gid, idx) => match group {
+                Some((g, me)) if g == gid => {
+                    self.fns[level].uses_callee = true;
+                    return Some(if idx == me {
+                        Res::SelfFn
+                    } else {
+                        Res::Sibling(idx)
+                    });
+                }
+                _ => CaptureSrc::Local(r),
+            },
+            Res::Local(r) => CaptureSrc::Local(r),
+            Res::Capture(i) => CaptureSrc::Capture(i),
+            Res::SelfFn => CaptureSrc::SelfFn,
+            Res::Sibling(i) => CaptureSrc::Sibling(i),
+        };
+        let caps = self.fns[level].captures.clone();
+        let mut caps = caps.borrow_mut();
+        let idx = match caps.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                caps.push((name.to_string(), src));
+                caps.len() - 1
+            }
+        };
+        Some(Res::Capture(idx as u16))
+    }
+
+    /// Resolves a name for reading, falling back to the builtins.
+    fn resolve_read(&mut self, id: &Ident) -> CResult<Res> {
+        if let Some(r) = self.resolve(&id.name) {
+            return Ok(r);
+        }
+        if let Some(v) =
+            stdlib::lookup_global(&id.name).or_else(|| stdlib::builtin_module(&id.name))
+        {
+            return Ok(Res::Builtin(v));
+        }
+        Err(self.err(id.pos, format!("undefined name '{}'", id.name)))
+    }
+
+    /// Resolves the root of an assignment or in-place mutation.
+    fn resolve_write(&mut self, id: &Ident, what: &str) -> CResult<Res> {
+        let res = self.resolve_read(id)?;
+        let name = &id.name;
+        match res {
+            Res::Local(_) | Res::GroupLocal(..) => {
+                if self.is_top_level_code() {
+                    self.note_write(name);
+                }
+                Ok(res)
+            }
+            Res::Global(_) if self.is_top_level_code() => {
+                self.note_write(name);
+                Ok(res)
+            }
+            Res::Global(_) => Err(self.err(
+                id.pos,
+                format!(
+                    "cannot {what} module variable '{name}' inside a function: module variables are read-only \
+                     in functions (share mutable state through an atom: `let {name} = atom(...)`)"
+                ),
+            )),
+            Res::Capture(_) | Res::SelfFn | Res::Sibling(_) => Err(self.err(
+                id.pos,
+                format!(
+                    "cannot {what} captured variable '{name}' inside a closure: closures capture by value \
+                     (share mutable state through an atom: `let {name} = atom(...)`)"
+                ),
+            )),
+            Res::Builtin(_) => Err(self.err(id.pos, format!("cannot {what} built-in '{name}'"))),
+        }
+    }
+
+    // ----- programs and functions -----
+
+    fn program(&mut self, program: &Program) -> CResult<&'static Proto> {
+        let repl = matches!(self.mode, Mode::Repl);
+        self.fns.push(FnState::new(None, true));
+        self.push_scope();
+        let stmts = &program.body.stmts;
+        self.declare_modvars(stmts);
+        self.env = Some(Arc::new(ModuleEnv {
+            slots: self.slots.clone().into_boxed_slice(),
+            names: self.slots_names(),
+        }));
+        // REPL: every earlier session variable is visible.
+        if repl {
+            let known: Vec<(String, usize)> = self
+                .modvars
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v.name.clone(), i))
+                .collect();
+            for (name, i) in known {
+                self.declare(&name, LocalKind::Module(i));
+            }
+        }
+        // Hoist the top-level functions: declare them all, then create them.
+        for s in stmts {
+            if let StmtKind::FnDecl(def) = &s.kind {
+                if let Some(n) = &def.name {
+                    let v = self.modindex[&n.name];
+                    self.declare(&n.name, LocalKind::Module(v));
+                }
+            }
+        }
+        for s in stmts {
+            if let StmtKind::FnDecl(def) = &s.kind {
+                let Some(n) = &def.name else { continue };
+                self.pos = s.pos;
+                self.note_write(&n.name);
+                let proto = self.function(def, FnKind::TopLevel)?;
+                let idx = self.add_proto(leak(proto))?;
+                let mark = self.mark();
+                let t = self.alloc()?;
+                self.emit(Instr::Closure { dst: t, proto: idx });
+                let slot = self.modvars[self.modindex[&n.name]]
+                    .slot
+                    .expect("functions live in slots");
+                self.emit(Instr::SetGlobal { slot, src: t });
+                self.free_to(mark);
+            }
+        }
+        let result = if repl { Some(self.alloc()?) } else { None };
+        if let Some(r) = result {
+            self.emit(Instr::Nil { dst: r });
+        }
+        let n = stmts.len();
+        for (i, s) in stmts.iter().enumerate() {
+            self.pos = s.pos;
+            match &s.kind {
+                StmtKind::FnDecl(_) => {}
+                StmtKind::Let { name, value } => {
+                    self.top_let(&name.name, |c, dst| c.expr_to(value, dst))?
+                }
+                StmtKind::Import { path, alias } => {
+                    let bind = alias
+                        .as_ref()
+                        .map(|a| a.name.clone())
+                        .unwrap_or_else(|| import_binding(path));
+                    let pos = s.pos;
+                    self.top_let(&bind, |c, dst| c.import_to(path, dst, pos))?;
+                }
+                StmtKind::Expr(e) if i + 1 == n && result.is_some() => {
+                    let r = result.expect("checked");
+                    self.expr_to(e, r)?;
+                }
+                _ => self.stmt(s)?,
+            }
+        }
+        match result {
+            Some(r) => {
+                self.emit(Instr::Return { src: r });
+            }
+            None => self.emit_exports()?,
+        }
+        let f = self.fns.pop().expect("main function state");
+        Ok(leak(self.build_proto(f, Vec::new())))
+    }
+
+    fn slots_names(&self) -> Box<[Box<str>]> {
+        let mut names: Vec<Box<str>> = vec!["?".into(); self.slots.len()];
+        for v in &self.modvars {
+            if let Some(s) = v.slot {
+                names[s as usize] = v.name.as_str().into();
+            }
+        }
+        names.into_boxed_slice()
+    }
+
+    /// `let name = ...` at the top of a file.
+    fn top_let(
+        &mut self,
+        name: &str,
+        value: impl FnOnce(&mut Self, Reg) -> CResult<()>,
+    ) -> CResult<()> {
+        self.note_write(name);
+        let v = self.modindex[name];
+        match self.modvars[v].slot {
+            Some(slot) => {
+                let mark = self.mark();
+                let t = self.alloc()?;
+                value(self, t)?;
+                self.emit(Instr::SetGlobal { slot, src: t });
+                self.free_to(mark);
+                self.declare(name, LocalKind::Module(v));
+            }
+            None => {
+                let r = self.alloc()?;
+                value(self, r)?;
+                self.declare(name, LocalKind::Reg(r, None));
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the exports map of a file and returns it.
+    fn emit_exports(&mut self) -> CResult<()> {
+        let names: Vec<String> = self.modvars.iter().map(|v| v.name.clone()).collect();
+        let acc = self.alloc()?;
+        let mut first = true;
+        for chunk in names.chunks(64) {
+            let mark = self.mark();
+            let start = self.mark() as Reg;
+            for name in chunk {
+                let k = self.alloc()?;
+                let kc = self.str_const(name)?;
+                self.emit(Instr::Const { dst: k, k: kc });
+                let v = self.alloc()?;
+                let found = self.fns[0].blocks[0]
+                    .iter()
+                    .rev()
+                    .find(|l| &l.name == name)
+                    .map(|l| l.kind.clone());
+                match found {
+                    Some(LocalKind::Reg(r, _)) => {
+                        self.emit(Instr::Move { dst: v, src: r });
+                    }
+                    Some(LocalKind::Module(i)) => {
+                        let slot = self.modvars[i].slot.expect("module local with a slot");
+                        self.emit(Instr::GetGlobal { dst: v, slot });
+                    }
+                    None => {
+                        self.emit(Instr::Nil { dst: v });
+                    }
+                }
+            }
+            let count = chunk.len() as u8;
+            if first {
+                self.emit(Instr::Map {
+                    dst: acc,
+                    start,
+                    count,
+                });
+                first = false;
+            } else {
+                self.emit(Instr::MapAppend {
+                    map: acc,
+                    start,
+                    count,
+                });
+            }
+            self.free_to(mark);
+        }
+        if first {
+            self.emit(Instr::Map {
+                dst: acc,
+                start: acc,
+                count: 0,
+            });
+        }
+        self.emit(Instr::Return { src: acc });
+        Ok(())
+    }
+
+    fn add_proto(&mut self, p: &'static Proto) -> CResult<u16> {
+        let f = self.f();
+        f.protos.push(p);
+        let idx = f.protos.len() - 1;
+        if idx > u16::MAX as usize {
+            let pos = self.pos;
+            return Err(self.err(pos, "too many functions in one function"));
+        }
+        Ok(idx as u16)
+    }
+
+    fn build_proto(&self, f: FnState, captures: Vec<CaptureSrc>) -> Proto {
+        let needs_callee = f.uses_callee || !captures.is_empty();
+        Proto {
+            name: f.name.map(|n| n.into_boxed_str()),
+            is_main: f.is_main,
+            file: self.file.clone(),
+            nparams: f.nparams,
+            nregs: f.max_reg.max(f.nparams as usize).max(1),
+            code: f.code.into_boxed_slice(),
+            pos: f.pos.into_boxed_slice(),
+            consts: f.consts.into_boxed_slice(),
+            protos: f.protos.into_boxed_slice(),
+            captures: captures.into_boxed_slice(),
+            needs_callee,
+            siblings: OnceLock::new(),
+            env: self.env.clone().expect("module environment is built first"),
+            methods: f.methods.into_boxed_slice(),
+            paths: f.paths.into_boxed_slice(),
+            imports: f.imports.into_boxed_slice(),
+        }
+    }
+
+    /// Compiles a function body into an (unleaked) prototype.
+    fn function(&mut self, def: &FnDef, kind: FnKind) -> CResult<Proto> {
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.function_inner(def, kind))
+    }
+
+    fn function_inner(&mut self, def: &FnDef, kind: FnKind) -> CResult<Proto> {
+        let saved_pos = self.pos;
+        self.pos = def.pos;
+        let name = def.name.as_ref().map(|n| n.name.clone());
+        let mut st = FnState::new(name.clone(), false);
+        let shared = match kind {
+            FnKind::TopLevel => false,
+            FnKind::Member { gid, idx, caps } => {
+                st.group = Some((gid, idx));
+                st.captures = caps;
+                true
+            }
+            FnKind::Expr => {
+                st.self_name = name;
+                false
+            }
+        };
+        if def.params.len() > 200 {
+            return Err(self.err(def.pos, "too many parameters (at most 200)"));
+        }
+        st.nparams = def.params.len() as u8;
+        self.fns.push(st);
+        self.push_scope();
+        let mut seen = HashSet::new();
+        for p in &def.params {
+            if !seen.insert(p.name.as_str()) {
+                return Err(self.err(p.pos, format!("duplicate parameter '{}'", p.name)));
+            }
+            let r = self.alloc()?;
+            self.declare(&p.name, LocalKind::Reg(r, None));
+        }
+        self.block(&def.body, Out::Tail)?;
+        self.pop_scope();
+        let f = self.fns.pop().expect("function state");
+        let captures: Vec<CaptureSrc> = if shared {
+            Vec::new()
+        } else {
+            f.captures.borrow().iter().map(|(_, s)| *s).collect()
+        };
+        self.pos = saved_pos;
+        Ok(self.build_proto(f, captures))
+    }
+
+    // ----- blocks and statements -----
+
+    fn block(&mut self, b: &Block, out: Out) -> CResult<()> {
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.block_inner(b, out))
+    }
+
+    fn block_inner(&mut self, b: &Block, out: Out) -> CResult<()> {
+        let mark = self.mark();
+        self.push_scope();
+        let stmts = &b.stmts;
+        // Hoisting group.
+        let decls: Vec<(usize, &FnDef)> = stmts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match &s.kind {
+                StmtKind::FnDecl(d) if d.name.is_some() => Some((i, &**d)),
+                _ => None,
+            })
+            .collect();
+        let mut group: Option<(u32, Vec<Reg>)> = None;
+        let mut create_at = stmts.len();
+        if !decls.is_empty() {
+            let gid = self.next_gid;
+            self.next_gid += 1;
+            let mut regs = Vec::new();
+            for (i, (_, d)) in decls.iter().enumerate() {
+                let r = self.alloc()?;
+                let name = &d.name.as_ref().expect("filtered to named").name;
+                self.declare(name, LocalKind::Reg(r, Some((gid, i as u16))));
+                regs.push(r);
+            }
+            let names: HashSet<&str> = decls
+                .iter()
+                .map(|(_, d)| d.name.as_ref().expect("named").name.as_str())
+                .collect();
+            create_at = stmts
+                .iter()
+                .position(|s| !matches!(s.kind, StmtKind::FnDecl(_)) && stmt_mentions(s, &names))
+                .unwrap_or(stmts.len());
+            group = Some((gid, regs));
+        }
+        let n = stmts.len();
+        let mut produced = false;
+        for (i, s) in stmts.iter().enumerate() {
+            if i == create_at {
+                if let Some((gid, regs)) = &group {
+                    self.emit_group(&decls, regs, *gid)?;
+                }
+            }
+            self.pos = s.pos;
+            match &s.kind {
+                StmtKind::FnDecl(d) if d.name.is_some() => {}
+                StmtKind::Expr(e) if i + 1 == n => {
+                    self.expr_out(e, out)?;
+                    produced = true;
+                }
+                _ => self.stmt(s)?,
+            }
+        }
+        if create_at == n {
+            if let Some((gid, regs)) = &group {
+                self.emit_group(&decls, regs, *gid)?;
+            }
+        }
+        if !produced {
+            match out {
+                Out::Discard => {}
+                Out::To(r) => {
+                    self.emit(Instr::Nil { dst: r });
+                }
+                Out::Tail => {
+                    self.emit(Instr::ReturnNil);
+                }
+            }
+        }
+        self.pop_scope();
+        self.free_to(mark);
+        Ok(())
+    }
+
+    /// Creates a block's hoisted functions together.
+    fn emit_group(&mut self, decls: &[(usize, &FnDef)], regs: &[Reg], gid: u32) -> CResult<()> {
+        let caps: CapTable = Rc::new(RefCell::new(Vec::new()));
+        let mut protos = Vec::new();
+        for (i, (_, def)) in decls.iter().enumerate() {
+            let p = self.function(
+                def,
+                FnKind::Member {
+                    gid,
+                    idx: i as u16,
+                    caps: caps.clone(),
+                },
+            )?;
+            protos.push(p);
+        }
+        let captures: Vec<CaptureSrc> = caps.borrow().iter().map(|(_, s)| *s).collect();
+        let mut leaked: Vec<&'static Proto> = Vec::new();
+        for mut p in protos {
+            p.captures = captures.clone().into_boxed_slice();
+            p.needs_callee = p.needs_callee || !captures.is_empty();
+            leaked.push(leak(p));
+        }
+        let group: &'static [&'static Proto] = Box::leak(leaked.clone().into_boxed_slice());
+        for (i, p) in leaked.iter().enumerate() {
+            let _ = p.siblings.set(group);
+            let idx = self.add_proto(p)?;
+            self.pos = decls[i].1.pos;
+            self.emit(Instr::Closure {
+                dst: regs[i],
+                proto: idx,
+            });
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> CResult<()> {
+        self.pos = s.pos;
+        let mark = self.mark();
+        match &s.kind {
+            StmtKind::Let { name, value } => {
+                let r = self.alloc()?;
+                self.expr_to(value, r)?;
+                self.declare(&name.name, LocalKind::Reg(r, None));
+                // The register stays allocated until the block ends.
+                return Ok(());
+            }
+            StmtKind::Import { path, alias } => {
+                let r = self.alloc()?;
+                self.import_to(path, r, s.pos)?;
+                let bind = alias
+                    .as_ref()
+                    .map(|a| a.name.clone())
+                    .unwrap_or_else(|| import_binding(path));
+                self.declare(&bind, LocalKind::Reg(r, None));
+                return Ok(());
+            }
+            StmtKind::Assign { target, op, value } => self.assign(target, *op, value)?,
+            StmtKind::FnDecl(def) => {
+                // An anonymous declaration is just an expression statement.
+                let p = self.function(def, FnKind::Expr)?;
+                let idx = self.add_proto(leak(p))?;
+                let t = self.alloc()?;
+                self.emit(Instr::Closure { dst: t, proto: idx });
+            }
+            StmtKind::While { cond, body } => {
+                let top = self.here();
+                let exits = self.cond_false(cond)?;
+                let td = self.f().try_depth;
+                self.f().loops.push(LoopCtx {
+                    continue_target: top,
+                    breaks: Vec::new(),
+                    try_depth: td,
+                });
+                self.block(body, Out::Discard)?;
+                self.emit_loop_to(top);
+                let lp = self.f().loops.pop().expect("loop context");
+                for j in exits.into_iter().chain(lp.breaks) {
+                    self.patch_here(j);
+                }
+            }
+            StmtKind::For {
+                index,
+                var,
+                iter,
+                body,
+            } => self.for_loop(index.as_ref(), var, iter, body)?,
+            StmtKind::Break | StmtKind::Continue => {
+                let is_break = matches!(s.kind, StmtKind::Break);
+                let Some(lp) = self.f().loops.last() else {
+                    let word = if is_break { "break" } else { "continue" };
+                    return Err(self.err(s.pos, format!("'{word}' outside a loop")));
+                };
+                let (target, ltd) = (lp.continue_target, lp.try_depth);
+                let td = self.f().try_depth;
+                for _ in ltd..td {
+                    self.emit(Instr::TryEnd);
+                }
+                if is_break {
+                    let j = self.emit(Instr::Jump { off: 0 });
+                    self.f()
+                        .loops
+                        .last_mut()
+                        .expect("loop context")
+                        .breaks
+                        .push(j);
+                } else {
+                    self.emit_loop_to(target);
+                }
+            }
+            StmtKind::Return(value) => {
+                if self.is_top_level_code() {
+                    return Err(self.err(s.pos, "'return' outside a function"));
+                }
+                match value {
+                    Some(e) => self.expr_out(e, Out::Tail)?,
+                    None => {
+                        self.emit(Instr::ReturnNil);
+                    }
+                }
+            }
+            StmtKind::Throw(e) => {
+                let r = self.expr_any(e)?;
+                self.pos = s.pos;
+                self.emit(Instr::Throw { src: r });
+            }
+            StmtKind::Expr(e) => self.expr_out(e, Out::Discard)?,
+        }
+        self.free_to(mark);
+        Ok(())
+    }
+
+    fn import_to(&mut self, path: &str, dst: Reg, pos: Pos) -> CResult<()> {
+        if let Some(m) = stdlib::builtin_module(path) {
+            let k = self.konst(m)?;
+            self.emit(Instr::Const { dst, k });
+            return Ok(());
+        }
+        let dir = self.dir.clone();
+        let file = self.file.clone();
+        let source = self.source.clone();
+        let unit = self.loader.load(path, &dir, pos, &file, &source)?;
+        let f = self.f();
+        f.imports.push(unit);
+        let idx = (f.imports.len() - 1) as u16;
+        self.emit(Instr::Import { dst, idx });
+        Ok(())
+    }
+
+    fn for_loop(
+        &mut self,
+        index: Option<&Ident>,
+        var: &Ident,
+        iter: &Expr,
+        body: &Block,
+    ) -> CResult<()> {
+        // `for x in range(...)` with the builtin range: a numeric loop.
+        if index.is_none() {
+            if let ExprKind::Call { callee, args } = &iter.kind {
+                if let ExprKind::Name(id) = &callee.kind {
+                    if id.name == "range"
+                        && (1..=3).contains(&args.len())
+                        && self.resolve(&id.name).is_none()
+                        && stdlib::lookup_global("range").is_some()
+                    {
+                        let base = self.alloc()?;
+                        self.alloc()?;
+                        self.alloc()?;
+                        for (i, a) in args.iter().enumerate() {
+                            self.expr_to(a, base + i as Reg)?;
+                        }
+                        self.pos = iter.pos;
+                        self.emit(Instr::RangeInit {
+                            base,
+                            argc: args.len() as u8,
+                        });
+                        let v = self.alloc()?;
+                        let top = self.emit(Instr::RangeNext {
+                            base,
+                            var: v,
+                            off: 0,
+                        });
+                        return self.loop_body(top, &[(var, v)], body);
+                    }
+                }
+            }
+        }
+        let it = self.alloc()?;
+        self.alloc()?;
+        self.alloc()?;
+        self.expr_to(iter, it)?;
+        self.pos = iter.pos;
+        self.emit(Instr::IterInit { it });
+        match index {
+            None => {
+                let v = self.alloc()?;
+                let top = self.emit(Instr::IterNext { it, var: v, off: 0 });
+                self.loop_body(top, &[(var, v)], body)
+            }
+            Some(ix) => {
+                let a = self.alloc()?;
+                let b = self.alloc()?;
+                let top = self.emit(Instr::IterNext2 { it, a, b, off: 0 });
+                self.loop_body(top, &[(ix, a), (var, b)], body)
+            }
+        }
+    }
+
+    fn loop_body(&mut self, top: usize, vars: &[(&Ident, Reg)], body: &Block) -> CResult<()> {
+        self.push_scope();
+        for (id, r) in vars {
+            self.declare(&id.name, LocalKind::Reg(*r, None));
+        }
+        let td = self.f().try_depth;
+        self.f().loops.push(LoopCtx {
+            continue_target: top,
+            breaks: Vec::new(),
+            try_depth: td,
+        });
+        self.block(body, Out::Discard)?;
+        self.emit_loop_to(top);
+        let lp = self.f().loops.pop().expect("loop context");
+        self.patch_here(top);
+        for j in lp.breaks {
+            self.patch_here(j);
+        }
+        self.pop_scope();
+        Ok(())
+    }
+
+    // ----- assignment -----
+
+    fn assign(&mut self, target: &Expr, op: Option<BinOp>, value: &Expr) -> CResult<()> {
+        match &target.kind {
+            ExprKind::Name(id) => {
+                let res = self.resolve_write(id, "assign to")?;
+                self.pos = target.pos;
+                match res {
+                    Res::Local(r) | Res::GroupLocal(r, ..) => match op {
+                        None => {
+                            if writes_dst_once(value) {
+                                self.expr_to(value, r)?;
+                            } else {
+                                let t = self.alloc()?;
+                                self.expr_to(value, t)?;
+                                self.emit(Instr::Move { dst: r, src: t });
+                            }
+                        }
+                        Some(op) => {
+                            if let (Some(imm), BinOp::Add | BinOp::Sub) = (small_int(value), op) {
+                                self.emit(if op == BinOp::Add {
+                                    Instr::AddI { dst: r, a: r, imm }
+                                } else {
+                                    Instr::SubI { dst: r, a: r, imm }
+                                });
+                            } else {
+                                let v = self.expr_any_safe(value)?;
+                                self.pos = target.pos;
+                                self.emit(Instr::OpAssign { dst: r, src: v, op });
+                            }
+                        }
+                    },
+                    Res::Global(slot) => {
+                        let v = self.expr_any(value)?;
+                        self.pos = target.pos;
+                        match op {
+                            None => self.emit(Instr::SetGlobal { slot, src: v }),
+                            Some(op) => self.emit(Instr::OpGlobal { slot, src: v, op }),
+                        };
+                    }
+                    _ => unreachable!("resolve_write admits only writable roots"),
+                }
+                Ok(())
+            }
+            ExprKind::Index(..) | ExprKind::Field(..) => {
+                let Some((root, keys)) = place_of(target) else {
+                    return Err(self.err(
+                        target.pos,
+                        "invalid assignment target: assign to a variable, or to an index or field of one",
+                    ));
+                };
+                let res = self.resolve_write(root, "modify")?;
+                let (root_reg, path_root) = match res {
+                    Res::Local(r) | Res::GroupLocal(r, ..) => (r, PathRoot::Reg),
+                    Res::Global(s) => (0, PathRoot::Global(s)),
+                    _ => unreachable!("resolve_write admits only writable roots"),
+                };
+                if keys.len() == 1 && op.is_none() && path_root == PathRoot::Reg {
+                    match &keys[0] {
+                        PathKey::Index(k) => {
+                            let k = self.expr_any(k)?;
+                            let v = self.expr_any(value)?;
+                            self.pos = target.pos;
+                            self.emit(Instr::SetIndex {
+                                obj: root_reg,
+                                key: k,
+                                val: v,
+                            });
+                        }
+                        PathKey::Field(name) => {
+                            let v = self.expr_any(value)?;
+                            let name = self.str_const(name)?;
+                            self.pos = target.pos;
+                            self.emit(Instr::SetField {
+                                obj: root_reg,
+                                val: v,
+                                name,
+                            });
+                        }
+                    }
+                    return Ok(());
+                }
+                let (kreg, fields) = self.path_keys(&keys)?;
+                let v = self.expr_any(value)?;
+                let desc = self.add_path(PathDesc {
+                    root: path_root,
+                    depth: keys.len() as u8,
+                    fields,
+                    op,
+                    site: None,
+                })?;
+                self.pos = target.pos;
+                self.emit(Instr::SetPath {
+                    root: root_reg,
+                    keys: kreg,
+                    val: v,
+                    desc,
+                });
+                Ok(())
+            }
+            _ => Err(self.err(
+                target.pos,
+                "invalid assignment target: assign to a variable, or to an index or field of one",
+            )),
+        }
+    }
+
+    /// Evaluates path keys into consecutive fresh registers.
+    fn path_keys(&mut self, keys: &[PathKey<'_>]) -> CResult<(Reg, u32)> {
+        if keys.len() > 32 {
+            let pos = self.pos;
+            return Err(self.err(pos, "assignment path too deep (at most 32 levels)"));
+        }
+        let start = self.mark() as Reg;
+        let mut fields = 0u32;
+        let regs: Vec<Reg> = (0..keys.len())
+            .map(|_| self.alloc())
+            .collect::<CResult<_>>()?;
+        for (i, k) in keys.iter().enumerate() {
+            match k {
+                PathKey::Index(e) => self.expr_to(e, regs[i])?,
+                PathKey::Field(name) => {
+                    fields |= 1 << i;
+                    let kc = self.str_const(name)?;
+                    self.emit(Instr::Const {
+                        dst: regs[i],
+                        k: kc,
+                    });
+                }
+            }
+        }
+        Ok((start, fields))
+    }
+
+    fn add_path(&mut self, d: PathDesc) -> CResult<u16> {
+        let f = self.f();
+        f.paths.push(d);
+        Ok((f.paths.len() - 1) as u16)
+    }
+
+    fn add_site(&mut self, site: MethodSite) -> CResult<u16> {
+        let f = self.f();
+        f.methods.push(site);
+        let i = f.methods.len() - 1;
+        if i > u16::MAX as usize {
+            let pos = self.pos;
+            return Err(self.err(pos, "too many method calls in one function"));
+        }
+        Ok(i as u16)
+    }
+
+    // ----- expressions -----
+
+    fn expr_out(&mut self, e: &Expr, out: Out) -> CResult<()> {
+        match out {
+            Out::To(r) => self.expr_to(e, r),
+            Out::Discard => match &e.kind {
+                ExprKind::If { cond, then, else_ } => {
+                    self.if_expr(cond, then, else_.as_deref(), Out::Discard)
+                }
+                ExprKind::Block(b) => self.block(b, Out::Discard),
+                ExprKind::Try { body, var, handler } => {
+                    self.try_expr(body, var.as_ref(), handler, Out::Discard)
+                }
+                _ => {
+                    let mark = self.mark();
+                    let t = self.alloc()?;
+                    self.expr_to(e, t)?;
+                    self.free_to(mark);
+                    Ok(())
+                }
+            },
+            Out::Tail => match &e.kind {
+                ExprKind::If { cond, then, else_ } => {
+                    self.if_expr(cond, then, else_.as_deref(), Out::Tail)
+                }
+                ExprKind::Block(b) => self.block(b, Out::Tail),
+                ExprKind::Try { body, var, handler } => {
+                    self.try_expr(body, var.as_ref(), handler, Out::Tail)
+                }
+                _ => {
+                    let mark = self.mark();
+                    let r = self.expr_any(e)?;
+                    self.emit(Instr::Return { src: r });
+                    self.free_to(mark);
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// The register holding `e`'s value: a local's own register, or a
+    /// fresh temporary.
+    fn expr_any(&mut self, e: &Expr) -> CResult<Reg> {
+        if let ExprKind::Name(id) = &e.kind {
+            if let Some(Res::Local(r) | Res::GroupLocal(r, ..)) = self.resolve(&id.name) {
+                return Ok(r);
+            }
+        }
+        let t = self.alloc()?;
+        self.expr_to(e, t)?;
+        Ok(t)
+    }
+
+    /// Like [`Self::expr_any`], but copies a local into a temporary (used
+    /// for a left operand whose right operand may mutate the local).
+    fn expr_any_safe(&mut self, e: &Expr) -> CResult<Reg> {
+        let t = self.alloc()?;
+        self.expr_to(e, t)?;
+        Ok(t)
+    }
+
+    fn expr_to(&mut self, e: &Expr, dst: Reg) -> CResult<()> {
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_to_inner(e, dst))
+    }
+
+    fn expr_to_inner(&mut self, e: &Expr, dst: Reg) -> CResult<()> {
+        self.pos = e.pos;
+        let mark = self.mark();
+        match &e.kind {
+            ExprKind::Nil => {
+                self.emit(Instr::Nil { dst });
+            }
+            ExprKind::Bool(b) => {
+                self.emit(Instr::Bool { dst, val: *b });
+            }
+            ExprKind::Int(i) => self.load_int(dst, *i)?,
+            ExprKind::Float(x) => {
+                let k = self.konst(Value::Float(*x))?;
+                self.emit(Instr::Const { dst, k });
+            }
+            ExprKind::Str(s) => {
+                let k = self.str_const(s)?;
+                self.emit(Instr::Const { dst, k });
+            }
+            ExprKind::Name(id) => {
+                let res = self.resolve_read(id)?;
+                self.pos = e.pos;
+                match res {
+                    Res::Local(r) | Res::GroupLocal(r, ..) => {
+                        if r != dst {
+                            self.emit(Instr::Move { dst, src: r });
+                        }
+                    }
+                    Res::Capture(i) => {
+                        self.emit(Instr::GetCapture { dst, idx: i });
+                    }
+                    Res::SelfFn => {
+                        self.emit(Instr::GetSelf { dst });
+                    }
+                    Res::Sibling(i) => {
+                        self.emit(Instr::GetSibling { dst, idx: i });
+                    }
+                    Res::Global(slot) => {
+                        self.emit(Instr::GetGlobal { dst, slot });
+                    }
+                    Res::Builtin(v) => {
+                        let k = self.konst(v)?;
+                        self.emit(Instr::Const { dst, k });
+                    }
+                }
+            }
+            ExprKind::List(items) => {
+                self.seq_literal(items.iter().map(|x| (x, None)).collect(), dst, false)?
+            }
+            ExprKind::Map(pairs) => {
+                self.seq_literal(pairs.iter().map(|(k, v)| (k, Some(v))).collect(), dst, true)?
+            }
+            ExprKind::Unary(op, x) => match (op, &x.kind) {
+                (UnOp::Neg, ExprKind::Int(i)) if *i != i64::MIN => self.load_int(dst, -*i)?,
+                (UnOp::Neg, ExprKind::Float(f)) => {
+                    let k = self.konst(Value::Float(-*f))?;
+                    self.emit(Instr::Const { dst, k });
+                }
+                _ => {
+                    let r = self.expr_any(x)?;
+                    self.pos = e.pos;
+                    self.emit(match op {
+                        UnOp::Neg => Instr::Neg { dst, src: r },
+                        UnOp::Not => Instr::Not { dst, src: r },
+                    });
+                }
+            },
+            ExprKind::Binary(op, l, r) => {
+                if let (BinOp::Add | BinOp::Sub, Some(imm)) = (op, small_int(r)) {
+                    let a = self.expr_any(l)?;
+                    self.pos = e.pos;
+                    self.emit(if *op == BinOp::Add {
+                        Instr::AddI { dst, a, imm }
+                    } else {
+                        Instr::SubI { dst, a, imm }
+                    });
+                } else {
+                    let a = if may_mutate(r) {
+                        self.expr_any_safe(l)?
+                    } else {
+                        self.expr_any(l)?
+                    };
+                    let b = self.expr_any(r)?;
+                    self.pos = e.pos;
+                    self.emit(match op {
+                        BinOp::Add => Instr::Add { dst, a, b },
+                        BinOp::Sub => Instr::Sub { dst, a, b },
+                        BinOp::Mul => Instr::Mul { dst, a, b },
+                        _ => Instr::Binary { dst, a, b, op: *op },
+                    });
+                }
+            }
+            ExprKind::And(l, r) | ExprKind::Or(l, r) => {
+                self.expr_to(l, dst)?;
+                self.pos = e.pos;
+                let j = if matches!(e.kind, ExprKind::And(..)) {
+                    self.emit(Instr::JumpIfFalse { cond: dst, off: 0 })
+                } else {
+                    self.emit(Instr::JumpIfTrue { cond: dst, off: 0 })
+                };
+                self.expr_to(r, dst)?;
+                self.patch_here(j);
+            }
+            ExprKind::Call { callee, args } => self.call(callee, args, dst, e.pos)?,
+            ExprKind::MethodCall { recv, name, args } => {
+                self.method_call(recv, name, args, dst, e.pos)?
+            }
+            ExprKind::Index(o, k) => {
+                let obj = if may_mutate(k) {
+                    self.expr_any_safe(o)?
+                } else {
+                    self.expr_any(o)?
+                };
+                let key = self.expr_any(k)?;
+                self.pos = e.pos;
+                self.emit(Instr::Index { dst, obj, key });
+            }
+            ExprKind::Field(o, name) => {
+                let obj = self.expr_any(o)?;
+                let k = self.str_const(&name.name)?;
+                self.pos = e.pos;
+                self.emit(Instr::GetField { dst, obj, name: k });
+            }
+            ExprKind::Fn(def) => {
+                let p = self.function(def, FnKind::Expr)?;
+                let idx = self.add_proto(leak(p))?;
+                self.pos = e.pos;
+                self.emit(Instr::Closure { dst, proto: idx });
+            }
+            ExprKind::If { cond, then, else_ } => {
+                self.if_expr(cond, then, else_.as_deref(), Out::To(dst))?
+            }
+            ExprKind::Block(b) => self.block(b, Out::To(dst))?,
+            ExprKind::Try { body, var, handler } => {
+                self.try_expr(body, var.as_ref(), handler, Out::To(dst))?
+            }
+        }
+        self.free_to(mark);
+        Ok(())
+    }
+
+    fn load_int(&mut self, dst: Reg, i: i64) -> CResult<()> {
+        if let Ok(v) = i32::try_from(i) {
+            self.emit(Instr::Int { dst, val: v });
+        } else {
+            let k = self.konst(Value::Int(i))?;
+            self.emit(Instr::Const { dst, k });
+        }
+        Ok(())
+    }
+
+    /// List (`pairs` with `None` values) and map literals.
+    fn seq_literal(
+        &mut self,
+        items: Vec<(&Expr, Option<&Expr>)>,
+        dst: Reg,
+        is_map: bool,
+    ) -> CResult<()> {
+        let per = if is_map { 2 } else { 1 };
+        let chunk_len = 100;
+        if items.len() <= chunk_len {
+            let start = self.mark() as Reg;
+            for (k, v) in &items {
+                let r = self.alloc()?;
+                self.expr_to(k, r)?;
+                if let Some(v) = v {
+                    let r = self.alloc()?;
+                    self.expr_to(v, r)?;
+                }
+            }
+            let count = items.len() as u8;
+            let _ = per;
+            self.emit(if is_map {
+                Instr::Map { dst, start, count }
+            } else {
+                Instr::List { dst, start, count }
+            });
+            return Ok(());
+        }
+        let acc = self.alloc()?;
+        for (ci, chunk) in items.chunks(chunk_len).enumerate() {
+            let mark = self.mark();
+            let start = mark as Reg;
+            for (k, v) in chunk {
+                let r = self.alloc()?;
+                self.expr_to(k, r)?;
+                if let Some(v) = v {
+                    let r = self.alloc()?;
+                    self.expr_to(v, r)?;
+                }
+            }
+            let count = chunk.len() as u8;
+            self.emit(match (ci == 0, is_map) {
+                (true, false) => Instr::List {
+                    dst: acc,
+                    start,
+                    count,
+                },
+                (true, true) => Instr::Map {
+                    dst: acc,
+                    start,
+                    count,
+                },
+                (false, false) => Instr::ListAppend {
+                    list: acc,
+                    start,
+                    count,
+                },
+                (false, true) => Instr::MapAppend {
+                    map: acc,
+                    start,
+                    count,
+                },
+            });
+            self.free_to(mark);
+        }
+        self.emit(Instr::Move { dst, src: acc });
+        Ok(())
+    }
+
+    fn call(&mut self, callee: &Expr, args: &[Expr], dst: Reg, pos: Pos) -> CResult<()> {
+        if args.len() > 250 {
+            return Err(self.err(pos, "too many arguments (at most 250)"));
+        }
+        let f = self.alloc()?;
+        let mut global = None;
+        match &callee.kind {
+            ExprKind::Name(id) => match self.resolve_read(id)? {
+                Res::Global(slot) => global = Some(slot),
+                _ => self.expr_to(callee, f)?,
+            },
+            _ => self.expr_to(callee, f)?,
+        }
+        for a in args {
+            let r = self.alloc()?;
+            self.expr_to(a, r)?;
+        }
+        self.pos = pos;
+        let argc = args.len() as u8;
+        match global {
+            Some(slot) => self.emit(Instr::CallGlobal { dst, f, argc, slot }),
+            None => self.emit(Instr::Call { dst, f, argc }),
+        };
+        Ok(())
+    }
+
+    fn method_call(
+        &mut self,
+        recv: &Expr,
+        name: &Ident,
+        args: &[Expr],
+        dst: Reg,
+        pos: Pos,
+    ) -> CResult<()> {
+        if args.len() > 250 {
+            return Err(self.err(pos, "too many arguments (at most 250)"));
+        }
+        let id = stdlib::method_id(&name.name);
+        let mutating = id.is_some_and(stdlib::is_mutating);
+        let handle_name = HANDLE_METHODS.contains(&name.name.as_str());
+        let place = place_of(recv);
+        if mutating && !handle_name && place.is_none() {
+            return Err(self.err(
+                name.pos,
+                format!(
+                    "'{}' changes the value it is called on, but this is a temporary value: \
+                     call it on a variable (or an index or field of one)",
+                    name.name
+                ),
+            ));
+        }
+        if mutating {
+            if let Some((root, keys)) = &place {
+                // A writable root mutates in place; a captured or module
+                // variable read in a function is an error (or, for handle
+                // method names, a run-time check).
+                let res = if handle_name {
+                    match self.resolve_write_quiet(root) {
+                        Some(r) => Ok(r),
+                        None => Err(()),
+                    }
+                } else {
+                    Ok(self.resolve_write(root, "modify")?)
+                };
+                if let Ok(res) = res {
+                    let (root_reg, path_root) = match res {
+                        Res::Local(r) | Res::GroupLocal(r, ..) => (r, PathRoot::Reg),
+                        Res::Global(s) => (0, PathRoot::Global(s)),
+                        _ => unreachable!("writable roots only"),
+                    };
+                    let site = self.add_site(MethodSite {
+                        id,
+                        name: name.name.as_str().into(),
+                        readonly: false,
+                    })?;
+                    if keys.is_empty() && path_root == PathRoot::Reg {
+                        let fscratch = self.alloc()?;
+                        self.method_args(args)?;
+                        self.pos = pos;
+                        self.emit(Instr::CallMethod {
+                            dst,
+                            recv: root_reg,
+                            args: fscratch + 1,
+                            argc: args.len() as u8,
+                            site,
+                        });
+                        return Ok(());
+                    }
+                    let (kreg, fields) = self.path_keys(keys)?;
+                    self.method_args(args)?;
+                    let desc = self.add_path(PathDesc {
+                        root: path_root,
+                        depth: keys.len() as u8,
+                        fields,
+                        op: None,
+                        site: Some(site),
+                    })?;
+                    self.pos = pos;
+                    self.emit(Instr::CallMethodPath {
+                        dst,
+                        root: root_reg,
+                        keys: kreg,
+                        argc: args.len() as u8,
+                        desc,
+                    });
+                    return Ok(());
+                }
+            }
+        }
+        // Non-mutating (or handle) method: the receiver's register is taken
+        // and put back, so a local is used in place.
+        let r = match &recv.kind {
+            ExprKind::Name(nm) => match self.resolve(&nm.name) {
+                Some(Res::Local(r) | Res::GroupLocal(r, ..)) => r,
+                _ => self.expr_any_safe(recv)?,
+            },
+            _ => self.expr_any_safe(recv)?,
+        };
+        let site = self.add_site(MethodSite {
+            id,
+            name: name.name.as_str().into(),
+            readonly: mutating,
+        })?;
+        let fscratch = self.alloc()?;
+        self.method_args(args)?;
+        self.pos = pos;
+        self.emit(Instr::CallMethod {
+            dst,
+            recv: r,
+            args: fscratch + 1,
+            argc: args.len() as u8,
+            site,
+        });
+        Ok(())
+    }
+
+    /// Like `resolve_write` but returns `None` instead of an error for a
+    /// root that may not be written here.
+    fn resolve_write_quiet(&mut self, id: &Ident) -> Option<Res> {
+        match self.resolve(&id.name) {
+            Some(r @ (Res::Local(_) | Res::GroupLocal(..))) => {
+                if self.is_top_level_code() {
+                    self.note_write(&id.name);
+                }
+                Some(r)
+            }
+            Some(r @ Res::Global(_)) if self.is_top_level_code() => {
+                self.note_write(&id.name);
+                Some(r)
+            }
+            _ => None,
+        }
+    }
+
+    fn method_args(&mut self, args: &[Expr]) -> CResult<()> {
+        for a in args {
+            let r = self.alloc()?;
+            self.expr_to(a, r)?;
+        }
+        Ok(())
+    }
+
+    fn if_expr(
+        &mut self,
+        cond: &Expr,
+        then: &Block,
+        else_: Option<&Expr>,
+        out: Out,
+    ) -> CResult<()> {
+        let jf = self.cond_false(cond)?;
+        self.block(then, out)?;
+        match else_ {
+            Some(e) => {
+                let j_end = if out == Out::Tail {
+                    None
+                } else {
+                    Some(self.emit(Instr::Jump { off: 0 }))
+                };
+                for j in jf {
+                    self.patch_here(j);
+                }
+                match &e.kind {
+                    ExprKind::If { cond, then, else_ } => {
+                        self.if_expr(cond, then, else_.as_deref(), out)?
+                    }
+                    ExprKind::Block(b) => self.block(b, out)?,
+                    _ => self.expr_out(e, out)?,
+                }
+                if let Some(j) = j_end {
+                    self.patch_here(j);
+                }
+            }
+            None => match out {
+                Out::To(r) => {
+                    let j_end = self.emit(Instr::Jump { off: 0 });
+                    for j in jf {
+                        self.patch_here(j);
+                    }
+                    self.emit(Instr::Nil { dst: r });
+                    self.patch_here(j_end);
+                }
+                Out::Tail => {
+                    for j in jf {
+                        self.patch_here(j);
+                    }
+                    self.emit(Instr::ReturnNil);
+                }
+                Out::Discard => {
+                    for j in jf {
+                        self.patch_here(j);
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn try_expr(
+        &mut self,
+        body: &Block,
+        var: Option<&Ident>,
+        handler: &Block,
+        out: Out,
+    ) -> CResult<()> {
+        let mark = self.mark();
+        let e = self.alloc()?;
+        let tb = self.emit(Instr::TryBegin { err: e, off: 0 });
+        self.f().try_depth += 1;
+        self.block(body, out)?;
+        self.f().try_depth -= 1;
+        self.emit(Instr::TryEnd);
+        let j_end = if out == Out::Tail {
+            None
+        } else {
+            Some(self.emit(Instr::Jump { off: 0 }))
+        };
+        self.patch_here(tb);
+        self.push_scope();
+        if let Some(v) = var {
+            self.declare(&v.name, LocalKind::Reg(e, None));
+        }
+        self.block(handler, out)?;
+        self.pop_scope();
+        if let Some(j) = j_end {
+            self.patch_here(j);
+        }
+        self.free_to(mark);
+        Ok(())
+    }
+
+    /// Compiles a condition; returns the jumps to patch to the false branch.
+    fn cond_false(&mut self, cond: &Expr) -> CResult<Vec<usize>> {
+        let mark = self.mark();
+        let jumps = match &cond.kind {
+            ExprKind::Bool(true) => Vec::new(),
+            ExprKind::And(l, r) => {
+                let mut j = self.cond_false(l)?;
+                j.extend(self.cond_false(r)?);
+                j
+            }
+            ExprKind::Unary(UnOp::Not, x) => {
+                let r = self.expr_any(x)?;
+                self.pos = cond.pos;
+                vec![self.emit(Instr::JumpIfTrue { cond: r, off: 0 })]
+            }
+            ExprKind::Binary(
+                op @ (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne),
+                l,
+                r,
+            ) => {
+                if let Some(imm) = small_int(r) {
+                    let a = self.expr_any(l)?;
+                    self.pos = cond.pos;
+                    let off = 0;
+                    vec![self.emit(match op {
+                        BinOp::Lt => Instr::JumpIfNotLtI { a, imm, off },
+                        BinOp::Le => Instr::JumpIfNotLeI { a, imm, off },
+                        BinOp::Gt => Instr::JumpIfNotGtI { a, imm, off },
+                        BinOp::Ge => Instr::JumpIfNotGeI { a, imm, off },
+                        BinOp::Eq => Instr::JumpIfNotEqI { a, imm, off },
+                        _ => Instr::JumpIfNotNeI { a, imm, off },
+                    })]
+                } else {
+                    let a = if may_mutate(r) {
+                        self.expr_any_safe(l)?
+                    } else {
+                        self.expr_any(l)?
+                    };
+                    let b = self.expr_any(r)?;
+                    self.pos = cond.pos;
+                    vec![self.emit(Instr::JumpIfNot {
+                        op: *op,
+                        a,
+                        b,
+                        off: 0,
+                    })]
+                }
+            }
+            _ => {
+                let r = self.expr_any(cond)?;
+                self.pos = cond.pos;
+                vec![self.emit(Instr::JumpIfFalse { cond: r, off: 0 })]
+            }
+        };
+        self.free_to(mark);
+        Ok(jumps)
+    }
+}
+
+/// One step of an assignment path.
+enum PathKey<'a> {
+    Index(&'a Expr),
+    Field(&'a str),
+}
+
+/// Splits `a[i].b[j]` into its root name and keys; `None` if the expression
+/// is not a variable, index or field chain.
+fn place_of(e: &Expr) -> Option<(&Ident, Vec<PathKey<'_>>)> {
+    let mut keys = Vec::new();
+    let mut cur = e;
+    loop {
+        match &cur.kind {
+            ExprKind::Name(id) => {
+                keys.reverse();
+                return Some((id, keys));
+            }
+            ExprKind::Index(o, k) => {
+                keys.push(PathKey::Index(k));
+                cur = o;
+            }
+            ExprKind::Field(o, name) => {
+                keys.push(PathKey::Field(&name.name));
+                cur = o;
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// An int literal that fits an `i16` immediate.
+fn small_int(e: &Expr) -> Option<i16> {
+    match &e.kind {
+        ExprKind::Int(i) => i16::try_from(*i).ok(),
+        ExprKind::Unary(UnOp::Neg, x) => match &x.kind {
+            ExprKind::Int(i) => i16::try_from(-*i).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether compiling `e` straight into a variable's register is safe: the
+/// expression reads all its operands before its one final write.
+fn writes_dst_once(e: &Expr) -> bool {
+    matches!(
+        e.kind,
+        ExprKind::Nil
+            | ExprKind::Bool(_)
+            | ExprKind::Int(_)
+            | ExprKind::Float(_)
+            | ExprKind::Str(_)
+            | ExprKind::Name(_)
+            | ExprKind::List(_)
+            | ExprKind::Map(_)
+            | ExprKind::Unary(..)
+            | ExprKind::Binary(..)
+            | ExprKind::Call { .. }
+            | ExprKind::MethodCall { .. }
+            | ExprKind::Index(..)
+            | ExprKind::Field(..)
+            | ExprKind::Fn(_)
+    )
+}
+
+/// Whether evaluating `e` may change a local variable (only method calls
+/// can: they mutate their receiver in place).
+fn may_mutate(e: &Expr) -> bool {
+    let mut found = false;
+    visit_expr(e, &mut |x| {
+        if matches!(x.kind, ExprKind::MethodCall { .. }) {
+            found = true;
+        }
+    });
+    found
+}
+
+fn stmt_mentions(s: &Stmt, names: &HashSet<&str>) -> bool {
+    let mut found = false;
+    visit_stmt(s, &mut |x| {
+        if let ExprKind::Name(id) = &x.kind {
+            if names.contains(id.name.as_str()) {
+                found = true;
+            }
+        }
+    });
+    found
+}
+
+fn visit_block(b: &Block, f: &mut dyn FnMut(&Expr)) {
+    for s in &b.stmts {
+        visit_stmt(s, f);
+    }
+}
+
+fn visit_stmt(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
+    match &s.kind {
+        StmtKind::Let { value, .. } => visit_expr(value, f),
+        StmtKind::Assign { target, value, .. } => {
+            visit_expr(target, f);
+            visit_expr(value, f);
+        }
+        StmtKind::FnDecl(d) => visit_block(&d.body, f),
+        StmtKind::While { cond, body } => {
+            visit_expr(cond, f);
+            visit_block(body, f);
+        }
+        StmtKind::For { iter, body, .. } => {
+            visit_expr(iter, f);
+            visit_block(body, f);
+        }
+        StmtKind::Return(Some(e)) | StmtKind::Throw(e) | StmtKind::Expr(e) => visit_expr(e, f),
+        StmtKind::Return(None) | StmtKind::Break | StmtKind::Continue | StmtKind::Import { .. } => {
+        }
+    }
+}
+
+fn visit_expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(e);
+    match &e.kind {
+        ExprKind::Nil
+        | ExprKind::Bool(_)
+        | ExprKind::Int(_)
+        | ExprKind::Float(_)
+        | ExprKind::Str(_)
+        | ExprKind::Name(_) => {}
+        ExprKind::List(xs) => xs.iter().for_each(|x| visit_expr(x, f)),
+        ExprKind::Map(ps) => ps.iter().for_each(|(k, v)| {
+            visit_expr(k, f);
+            visit_expr(v, f);
+        }),
+        ExprKind::Unary(_, x) | ExprKind::Field(x, _) => visit_expr(x, f),
+        ExprKind::Binary(_, a, b)
+        | ExprKind::And(a, b)
+        | ExprKind::Or(a, b)
+        | ExprKind::Index(a, b) => {
+            visit_expr(a, f);
+            visit_expr(b, f);
+        }
+        ExprKind::Call { callee, args } => {
+            visit_expr(callee, f);
+            args.iter().for_each(|x| visit_expr(x, f));
+        }
+        ExprKind::MethodCall { recv, args, .. } => {
+            visit_expr(recv, f);
+            args.iter().for_each(|x| visit_expr(x, f));
+        }
+        ExprKind::Fn(d) => visit_block(&d.body, f),
+        ExprKind::If { cond, then, else_ } => {
+            visit_expr(cond, f);
+            visit_block(then, f);
+            if let Some(e) = else_ {
+                visit_expr(e, f);
+            }
+        }
+        ExprKind::Block(b) => visit_block(b, f),
+        ExprKind::Try { body, handler, .. } => {
+            visit_block(body, f);
+            visit_block(handler, f);
+        }
+    }
+}
+
+#[cfg(test)]
+mod test;

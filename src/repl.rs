@@ -1,0 +1,106 @@
+//! The interactive prompt. On a terminal it uses rustyline (line editing,
+//! history in `~/.weft_history`); otherwise it reads lines from stdin. An
+//! input that the parser finds unfinished (an open bracket, a trailing
+//! operator) continues on the next line. Non-nil values of expressions are
+//! printed in their `repr` form; errors are printed and the session goes on.
+
+use crate::interp::{RunError, Session};
+use crate::value::Value;
+use std::io::{BufRead, IsTerminal, Write};
+
+/// What to do with a line just read.
+enum Step {
+    /// The input so far is complete and was evaluated.
+    Done,
+    /// The input is unfinished: read another line.
+    More,
+}
+
+fn feed(session: &mut Session, buf: &mut String, line: &str) -> Step {
+    buf.push_str(line);
+    buf.push('\n');
+    if buf.trim().is_empty() {
+        buf.clear();
+        return Step::Done;
+    }
+    if Session::is_incomplete(buf) {
+        return Step::More;
+    }
+    let input = std::mem::take(buf);
+    match session.eval(&input) {
+        Ok(Value::Nil) => {}
+        Ok(v) => {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", v.repr());
+            let _ = out.flush();
+        }
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            let msg = match &e {
+                RunError::Compile(_) | RunError::Runtime(_) => e.render(),
+            };
+            eprintln!("{msg}");
+        }
+    }
+    Step::Done
+}
+
+/// Runs the REPL until end of input; returns the exit code (0).
+pub fn run() -> i32 {
+    let mut session = Session::new();
+    if std::io::stdin().is_terminal() {
+        if let Ok(code) = run_terminal(&mut session) {
+            return code;
+        }
+    }
+    let stdin = std::io::stdin();
+    let mut buf = String::new();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        let _ = feed(&mut session, &mut buf, &line);
+    }
+    if !buf.trim().is_empty() {
+        // Unfinished input at end of stream: evaluate it for its error.
+        let input = std::mem::take(&mut buf);
+        if let Err(e) = session.eval(&input) {
+            eprintln!("{}", e.render());
+        }
+    }
+    0
+}
+
+fn history_path() -> Option<std::path::PathBuf> {
+    std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".weft_history"))
+}
+
+fn run_terminal(session: &mut Session) -> Result<i32, rustyline::error::ReadlineError> {
+    use rustyline::error::ReadlineError;
+    let mut editor = rustyline::DefaultEditor::new()?;
+    let history = history_path();
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    println!("Weft {} — Ctrl-D to exit", env!("CARGO_PKG_VERSION"));
+    let mut buf = String::new();
+    loop {
+        let prompt = if buf.is_empty() { ">>> " } else { "... " };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                if !line.trim().is_empty() {
+                    let _ = editor.add_history_entry(line.as_str());
+                }
+                let _ = feed(session, &mut buf, &line);
+            }
+            Err(ReadlineError::Interrupted) => {
+                buf.clear();
+                println!("(interrupted)");
+            }
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(h) = &history {
+        let _ = editor.save_history(h);
+    }
+    Ok(0)
+}
