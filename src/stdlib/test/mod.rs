@@ -8,15 +8,16 @@ mod list;
 mod map;
 mod math;
 mod prelude;
+mod script;
 mod string;
 
 use super::*;
 use crate::value::{Key, Map, RangeVal};
 use std::sync::Arc;
 
-/// A VM for calling natives. Switch to the real constructor when it lands.
+/// A VM for calling natives (and, through them, Weft callbacks).
 pub(super) fn vm() -> Vm {
-    Vm {}
+    Vm::new()
 }
 
 pub(super) fn i(x: i64) -> Value {
