@@ -268,6 +268,9 @@ fn int_true_div(x: i64, y: i64) -> f64 {
         // Both operands may round; go through i128 quotient and remainder
         // so large exact quotients stay exact.
         let (q, r) = ((x as i128) / (y as i128), (x as i128) % (y as i128));
+        if q == 0 {
+            return x as f64 / y as f64; // keeps the sign of a zero result
+        }
         q as f64 + (r as f64 / y as f64)
     }
 }
@@ -395,22 +398,22 @@ pub(crate) fn float_divmod(x: f64, y: f64) -> (f64, f64) {
 
 /// `x ** y` for floats, with Python's errors.
 pub(crate) fn float_pow(x: f64, y: f64) -> Result<f64> {
-    if x == 0.0 && y < 0.0 {
+    if x == 0.0 && y < 0.0 && y.is_finite() {
         return Err(zero_div("0.0 cannot be raised to a negative power"));
     }
-    if x < 0.0 && x.is_finite() && y.is_finite() && y.fract() != 0.0 {
-        return Err(Error::value_error(
-            "negative number cannot be raised to a fractional power",
-        ));
-    }
-    let r = x.powf(y);
-    if r.is_infinite() && x.is_finite() && y.is_finite() {
+    let finite = x.is_finite() && y.is_finite();
+    if finite && x.abs().powf(y).is_infinite() {
         return Err(Error::new(
             ErrorKind::OverflowError,
             "float ** result too large",
         ));
     }
-    Ok(r)
+    if x < 0.0 && finite && y.fract() != 0.0 {
+        return Err(Error::value_error(
+            "negative number cannot be raised to a fractional power",
+        ));
+    }
+    Ok(x.powf(y))
 }
 
 /// A vector with room for `n` items, or an error instead of an abort when

@@ -65,6 +65,16 @@ fn true_division_is_always_float() {
         9.223_372_036_854_776e18
     ));
     assert!(is_float(&ok(bin(BinOp::Div, f(1.0), i(4))), 0.25));
+    assert!(is_float(&ok(bin(BinOp::Div, i(0), i(-5))), -0.0));
+    assert!(is_float(&ok(bin(BinOp::Div, i(0), i(-(1 << 62)))), -0.0));
+    assert!(is_float(
+        &ok(bin(BinOp::Div, i(i64::MIN), i(-1))),
+        9.223_372_036_854_776e18
+    ));
+    assert!(is_float(
+        &ok(bin(BinOp::Div, i(3), i(i64::MIN))),
+        -3.2526065174565133e-19
+    ));
     assert!(is_float(&ok(bin(BinOp::Pow, i(2), i(-2))), 0.25));
 }
 
