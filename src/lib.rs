@@ -14,6 +14,7 @@ pub mod error;
 pub mod function;
 pub mod interp;
 pub mod lexer;
+pub mod map;
 pub mod ops;
 pub mod parser;
 pub mod pool;

@@ -619,7 +619,7 @@ impl std::hash::Hash for StrKey<'_> {
     }
 }
 
-impl indexmap::Equivalent<Key> for StrKey<'_> {
+impl crate::map::Equivalent<Key> for StrKey<'_> {
     fn equivalent(&self, key: &Key) -> bool {
         matches!(&key.0, Value::Str(s) if s.as_str() == self.0)
     }

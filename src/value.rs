@@ -6,14 +6,11 @@
 
 use crate::error::{ErrorValue, Result};
 use crate::function::Closure;
-use indexmap::IndexMap;
-use rustc_hash::FxBuildHasher;
 use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-/// An insertion-ordered map from [`Key`] to [`Value`].
-pub type Map = IndexMap<Key, Value, FxBuildHasher>;
+pub use crate::map::Map;
 
 /// A native function: a builtin or a stdlib module member.
 pub type NativeFnPtr = fn(&mut crate::vm::Vm, &[Value]) -> Result<Value>;

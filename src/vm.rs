@@ -1248,7 +1248,9 @@ impl Vm {
                                     (Value::str(&*c.encode_utf8(&mut b)), i + c.len_utf8())
                                 })
                             }
-                            Value::Map(m) => m.get_index(i).map(|(k, _)| (k.0.clone(), i + 1)),
+                            Value::Map(m) => {
+                                m.entry_from(i).map(|(at, k, _)| (k.0.clone(), at + 1))
+                            }
                             _ => None,
                         };
                         match next {
@@ -1288,9 +1290,9 @@ impl Vm {
                                     )
                                 })
                             }
-                            Value::Map(m) => {
-                                m.get_index(i).map(|(k, v)| (k.0.clone(), v.clone(), i + 1))
-                            }
+                            Value::Map(m) => m
+                                .entry_from(i)
+                                .map(|(at, k, v)| (k.0.clone(), v.clone(), at + 1)),
                             _ => None,
                         };
                         match next {

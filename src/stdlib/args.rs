@@ -113,7 +113,7 @@ pub(crate) enum Items<'a> {
     /// A string's characters.
     Chars(std::str::Chars<'a>),
     /// A map's keys.
-    Keys(indexmap::map::Keys<'a, Key, Value>),
+    Keys(crate::map::Keys<'a>),
 }
 
 impl Iterator for Items<'_> {

@@ -31,7 +31,7 @@ pub(crate) fn call(
             if !map.contains_key(&k) {
                 return Err(key_error(&args[0]));
             }
-            Arc::make_mut(map).shift_remove(&k).unwrap_or_default()
+            Arc::make_mut(map).remove(&k).unwrap_or_default()
         }
         Method::Clear => {
             arity("map.clear", args, 0, 0)?;
