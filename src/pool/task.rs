@@ -249,7 +249,7 @@ impl TaskCore {
     /// Sets the outcome (once; later calls do nothing) and runs the
     /// completion callbacks on this thread.
     pub(crate) fn finish(&self, outcome: Outcome) {
-        let mut state = self.state.lock();
+        let state = self.state.lock();
         if state.outcome.is_some() {
             return;
         }

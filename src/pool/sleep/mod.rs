@@ -176,7 +176,7 @@ impl Sleep {
     }
 
     /// How many threads are announced or parked right now.
-    #[cfg(any(test, loom))]
+    #[cfg(loom)]
     pub(crate) fn sleepers(&self) -> usize {
         self.sleepers.load(Ordering::Relaxed)
     }
