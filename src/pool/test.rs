@@ -739,3 +739,162 @@ fn an_idle_pool_does_not_spin() {
         assert!(after - before <= 10, "workers={n}: {} ticks while idle", after - before);
     }
 }
+
+mod topology_tests {
+    use std::fs;
+    use std::path::PathBuf;
+
+    use super::super::topology::{parse_cpu_list, Placement, Topology, TopologyError};
+
+    /// A synthetic sysfs/procfs tree in a fresh temp dir, removed on drop.
+    struct Tree(PathBuf);
+
+    impl Tree {
+        fn new(name: &str) -> Tree {
+            let dir = std::env::temp_dir().join(format!(
+                "weft-topology-{name}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(dir.join("sys/devices/system/cpu")).unwrap();
+            Tree(dir)
+        }
+        fn online(self, list: &str) -> Self {
+            fs::write(self.0.join("sys/devices/system/cpu/online"), format!("{list}\n")).unwrap();
+            self
+        }
+        fn node(self, id: usize, list: &str) -> Self {
+            let dir = self.0.join(format!("sys/devices/system/node/node{id}"));
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join("cpulist"), format!("{list}\n")).unwrap();
+            self
+        }
+        fn allowed(self, list: &str) -> Self {
+            fs::create_dir_all(self.0.join("proc/self")).unwrap();
+            fs::write(
+                self.0.join("proc/self/status"),
+                format!("Name:\tweft\nCpus_allowed:\tff\nCpus_allowed_list:\t{list}\nMems_allowed_list:\t0\n"),
+            )
+            .unwrap();
+            self
+        }
+        fn read(&self) -> Topology {
+            Topology::from_root(&self.0).expect("valid tree")
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn cpus(p: &[Placement]) -> Vec<Option<usize>> {
+        p.iter().map(|p| p.cpu).collect()
+    }
+
+    fn nodes(p: &[Placement]) -> Vec<usize> {
+        p.iter().map(|p| p.node).collect()
+    }
+
+    #[test]
+    fn cpu_lists_parse() {
+        assert_eq!(parse_cpu_list("0-3,8,10-11\n"), Ok(vec![0, 1, 2, 3, 8, 10, 11]));
+        assert_eq!(parse_cpu_list("5"), Ok(vec![5]));
+        assert_eq!(parse_cpu_list(" "), Ok(vec![]));
+        assert_eq!(parse_cpu_list("3,1,1-2"), Ok(vec![1, 2, 3]));
+        assert!(parse_cpu_list("3-1").is_err());
+        assert!(parse_cpu_list("a-b").is_err());
+        assert!(parse_cpu_list("1,,2").is_err());
+        assert!(parse_cpu_list("0-99999999").is_err());
+    }
+
+    #[test]
+    fn one_node_two_cpus() {
+        let tree = Tree::new("1x2").online("0-1").node(0, "0-1").allowed("0-1");
+        let t = tree.read();
+        assert_eq!(t.online, vec![0, 1]);
+        assert_eq!(t.nodes.len(), 1);
+        assert_eq!(t.usable_cpus(), vec![0, 1]);
+        let p = t.place(2);
+        assert_eq!(cpus(&p), vec![Some(0), Some(1)]);
+        // More workers than CPUs: the rest run unpinned.
+        let p = t.place(4);
+        assert_eq!(cpus(&p), vec![Some(0), Some(1), None, None]);
+        assert_eq!(nodes(&p), vec![0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn two_nodes_eight_cpus_each_spread_round_robin() {
+        let tree = Tree::new("2x8").online("0-15").node(0, "0-7").node(1, "8-15").allowed("0-15");
+        let t = tree.read();
+        assert_eq!(t.nodes.len(), 2);
+        assert_eq!(t.nodes[1].cpus, (8..16).collect::<Vec<_>>());
+        let p = t.place(4);
+        assert_eq!(nodes(&p), vec![0, 1, 0, 1]);
+        assert_eq!(cpus(&p), vec![Some(0), Some(8), Some(1), Some(9)]);
+        let p = t.place(16);
+        let mut all: Vec<usize> = p.iter().filter_map(|p| p.cpu).collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..16).collect::<Vec<_>>(), "each CPU used once");
+    }
+
+    #[test]
+    fn four_nodes_with_holes() {
+        // Node 2 has no CPUs; CPU 5 is offline; node ids are not contiguous.
+        let tree = Tree::new("4holes")
+            .online("0-4,6-7")
+            .node(0, "0-1")
+            .node(1, "2-3")
+            .node(2, "")
+            .node(5, "4-7")
+            .allowed("0-7");
+        let t = tree.read();
+        assert_eq!(t.nodes.iter().map(|n| n.id).collect::<Vec<_>>(), vec![0, 1, 2, 5]);
+        assert_eq!(t.usable_cpus(), vec![0, 1, 2, 3, 4, 6, 7]);
+        let p = t.place(7);
+        // Three nodes with usable CPUs, round-robin; node 2 gets nobody.
+        assert_eq!(nodes(&p), vec![0, 1, 5, 0, 1, 5, 5]);
+        assert_eq!(cpus(&p), vec![Some(0), Some(2), Some(4), Some(1), Some(3), Some(6), Some(7)]);
+    }
+
+    #[test]
+    fn the_affinity_mask_excludes_cpus() {
+        let tree = Tree::new("mask").online("0-7").node(0, "0-3").node(1, "4-7").allowed("2-3,6");
+        let t = tree.read();
+        assert_eq!(t.allowed, vec![2, 3, 6]);
+        assert_eq!(t.usable_cpus(), vec![2, 3, 6]);
+        let p = t.place(4);
+        assert_eq!(cpus(&p), vec![Some(2), Some(6), Some(3), None]);
+        assert!(p.iter().filter_map(|p| p.cpu).all(|c| [2, 3, 6].contains(&c)));
+    }
+
+    #[test]
+    fn no_node_directory_means_one_node() {
+        let tree = Tree::new("nonuma").online("0-3");
+        let t = tree.read();
+        assert_eq!(t.nodes.len(), 1);
+        assert_eq!(t.nodes[0].cpus, vec![0, 1, 2, 3]);
+        assert_eq!(t.allowed, vec![0, 1, 2, 3], "no status file: all allowed");
+    }
+
+    #[test]
+    fn broken_trees_are_errors() {
+        let missing = Tree::new("missing");
+        assert!(matches!(Topology::from_root(&missing.0), Err(TopologyError::Read { .. })));
+        let bad = Tree::new("bad").online("0-x");
+        let err = Topology::from_root(&bad.0).unwrap_err();
+        assert!(matches!(err, TopologyError::Parse { .. }));
+        assert!(err.to_string().contains("online"));
+        let bad_mask = Tree::new("badmask").online("0-1").allowed("zz");
+        assert!(matches!(Topology::from_root(&bad_mask.0), Err(TopologyError::Parse { .. })));
+    }
+
+    #[test]
+    fn this_machine_reads() {
+        let t = Topology::detect();
+        assert!(!t.usable_cpus().is_empty());
+        assert!(!t.nodes.is_empty());
+    }
+}
