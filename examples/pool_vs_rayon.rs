@@ -94,7 +94,8 @@ fn units(i: usize, triangular: bool) -> usize {
 
 fn weft_spawn(pool: &ThreadPool) {
     pool.install(|| {
-        let handles: Vec<_> = (0..SPAWNS).map(|_| pool.spawn(|| ())).collect();
+        let mut handles = Vec::with_capacity(SPAWNS);
+        handles.extend((0..SPAWNS).map(|_| pool.spawn(|| ())));
         for h in handles {
             h.wait().expect("task");
         }
@@ -160,14 +161,22 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    // An optional argument keeps only the rows whose name contains it.
+    let only = std::env::args().nth(1).unwrap_or_default();
+    let want = |name: &str| name.contains(only.as_str());
     let weft2 = weft_pool(2, true);
     let rayon2 = rayon_pool(2);
 
-    row(
-        "spawn_wait_1m",
-        time(5, || weft_spawn(&weft2)),
-        time(5, || rayon_spawn(&rayon2)),
-    );
+    if want("spawn_wait_1m") {
+        row(
+            "spawn_wait_1m",
+            time(5, || weft_spawn(&weft2)),
+            time(5, || rayon_spawn(&rayon2)),
+        );
+    }
+    if !want("join_fib25") {
+        return;
+    }
     row(
         "join_fib25",
         time(9, || {

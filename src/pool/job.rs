@@ -14,7 +14,7 @@ use super::cancel::CancelToken;
 use super::latch::Latch;
 use super::registry::WorkerThread;
 use super::stats::EventKind;
-use super::task::{panic_message, TaskCore, TaskError};
+use super::task::{panic_message, Task, TaskError, TaskRef};
 
 /// A unit of work. `worker` is the pool thread running it, or `None` when the
 /// pool is shutting down and the job must be dropped (a task is then
@@ -166,69 +166,71 @@ impl<L: Latch, F: FnOnce(bool) -> R, R> Job for StackJob<L, F, R> {
     }
 }
 
-/// A spawned task: the closure plus the shared state its handles watch.
-pub(crate) struct SpawnJob<F> {
-    core: Arc<TaskCore>,
-    func: F,
-}
-
-impl<F, T> SpawnJob<F>
+/// Makes a spawned task: its shared state (for the handle) and the job that
+/// runs it. Both point to one allocation.
+pub(crate) fn spawn_job<F, T>(func: F) -> (TaskRef, JobRef)
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    pub(crate) fn into_job_ref(core: Arc<TaskCore>, func: F) -> JobRef {
-        let job = Box::into_raw(Box::new(SpawnJob { core, func }));
-        // SAFETY: the box is leaked here and reclaimed in `execute`.
-        unsafe { JobRef::new(job as *const Self) }
-    }
+    let task: Arc<Task<Option<F>>> = Arc::new(Task::queued(Some(func)));
+    let handle: TaskRef = task.clone();
+    // SAFETY: the reference leaked here is reclaimed in `execute`.
+    let job = unsafe { JobRef::new(Arc::into_raw(task)) };
+    (handle, job)
 }
 
-impl<F, T> Job for SpawnJob<F>
+impl<F, T> Job for Task<Option<F>>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
     unsafe fn execute(this: *const Self, worker: Option<&WorkerThread>) {
-        // SAFETY: made by `Box::into_raw` in `into_job_ref`; executed once.
-        let job = unsafe { Box::from_raw(this as *mut Self) };
-        let SpawnJob { core, func } = *job;
+        // SAFETY: made by `Arc::into_raw` in `spawn_job`; executed once.
+        let task = unsafe { Arc::from_raw(this) };
+        // SAFETY: the job (this call) is the only user of `body`.
+        let func = unsafe { (*task.body.get()).take() };
+        let Some(func) = func else { return };
         let Some(worker) = worker else {
-            // Shutdown: the task never starts.
-            // (Not counted: the pool's statistics are gone with it.)
+            // Shutdown: the task never starts. (Not counted: the pool's
+            // statistics are gone with it.)
             drop(func);
-            core.finish_unstarted();
+            task.finish_unstarted();
             return;
         };
-        if !core.start() {
+        if !task.start() {
             // Cancelled while queued: `cancel` already finished the handle.
             drop(func);
             worker.stats().bump_cancelled();
             return;
         }
-        if core.is_cancelled() {
+        if task.is_cancelled() {
             drop(func);
-            core.finish(Err(TaskError::Cancelled));
+            task.finish(Err(Box::new(TaskError::Cancelled)));
             worker.stats().bump_cancelled();
             return;
         }
-        let id = core.id();
+        let id = task.id();
         worker.emit(EventKind::TaskStart { task: Some(id) });
-        let previous = super::cancel::swap_current(CancelToken::from_core(Arc::clone(&core)));
+        let task: TaskRef = task;
+        let previous = super::cancel::swap_current(CancelToken::from_core(task));
         let outcome = panic::catch_unwind(AssertUnwindSafe(func));
-        super::cancel::restore_current(previous);
+        let Some(token) = super::cancel::restore_current(previous) else {
+            return;
+        };
+        let task = token.into_core();
         worker.emit(EventKind::TaskEnd { task: Some(id) });
         match outcome {
             Ok(value) => {
                 worker.stats().bump_completed();
-                core.finish(Ok(Box::new(value)));
+                task.finish(Ok(Box::new(value)));
             }
             Err(payload) => {
                 worker.stats().bump_failed();
                 let message = panic_message(payload.as_ref());
                 // The payload may itself panic when dropped; contain that.
                 let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
-                core.finish(Err(TaskError::Panicked(message)));
+                task.finish(Err(Box::new(TaskError::Panicked(message))));
             }
         }
     }

@@ -8,7 +8,9 @@
 //! none, woken by a completion callback. Nothing polls.
 
 use std::any::Any;
+use std::cell::UnsafeCell;
 use std::fmt;
+use std::ops::Deref;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -168,7 +170,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// A finished task's outcome; the value is boxed to keep [`TaskCore`] (and
 /// so the cancellation token) free of the result type.
-pub(crate) type Outcome = Result<Box<dyn Any + Send>, TaskError>;
+pub(crate) type Outcome = Result<Box<dyn Any + Send>, Box<TaskError>>;
 
 type Listener = Box<dyn FnOnce() + Send>;
 
@@ -180,11 +182,11 @@ static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(1);
 
 struct CoreState {
     outcome: Option<Outcome>,
-    on_done: Vec<(u64, Listener)>,
-    on_cancel: Vec<(u64, Listener)>,
-    next_key: u64,
+    /// Completion (`true`) and cancel (`false`) callbacks, by key.
+    listeners: Vec<(u32, bool, Listener)>,
+    next_key: u32,
     /// Threads blocked on `cv` (cancellable sleeps).
-    waiting: usize,
+    waiting: u32,
 }
 
 /// The state shared by a task's handles, its job and its cancellation token.
@@ -204,8 +206,7 @@ impl TaskCore {
             status: AtomicU8::new(status),
             state: Mutex::new(CoreState {
                 outcome: None,
-                on_done: Vec::new(),
-                on_cancel: Vec::new(),
+                listeners: Vec::new(),
                 next_key: 0,
                 waiting: 0,
             }),
@@ -214,12 +215,12 @@ impl TaskCore {
     }
 
     /// A task that has not started.
-    pub(crate) fn new_queued() -> Self {
+    fn new_queued() -> Self {
         TaskCore::with_status(QUEUED)
     }
 
     /// A free-standing token: "running" until cancelled.
-    pub(crate) fn new_running() -> Self {
+    fn new_running() -> Self {
         TaskCore::with_status(RUNNING)
     }
 
@@ -259,15 +260,16 @@ impl TaskCore {
     fn finish_locked(&self, mut state: parking_lot::MutexGuard<'_, CoreState>, outcome: Outcome) {
         state.outcome = Some(outcome);
         self.status.store(DONE, Ordering::Release);
-        let listeners = std::mem::take(&mut state.on_done);
-        let stale = std::mem::take(&mut state.on_cancel);
+        // Cancel callbacks are stale once the task is done: drop them.
+        let listeners = std::mem::take(&mut state.listeners);
         if state.waiting > 0 {
             self.cv.notify_all();
         }
         drop(state);
-        drop(stale);
-        for (_, listener) in listeners {
-            listener();
+        for (_, on_done, listener) in listeners {
+            if on_done {
+                listener();
+            }
         }
     }
 
@@ -280,7 +282,7 @@ impl TaskCore {
         }
         self.cancelled.store(true, Ordering::Release);
         self.status.store(RUNNING, Ordering::Release);
-        self.finish_locked(state, Err(TaskError::Cancelled));
+        self.finish_locked(state, Err(Box::new(TaskError::Cancelled)));
         true
     }
 
@@ -291,7 +293,15 @@ impl TaskCore {
             return false;
         }
         let mut state = self.state.lock();
-        let callbacks = std::mem::take(&mut state.on_cancel);
+        let mut callbacks = Vec::new();
+        let mut i = 0;
+        while i < state.listeners.len() {
+            if state.listeners[i].1 {
+                i += 1;
+            } else {
+                callbacks.push(state.listeners.swap_remove(i).2);
+            }
+        }
         if state.waiting > 0 {
             self.cv.notify_all();
         }
@@ -303,11 +313,11 @@ impl TaskCore {
         {
             // Never started: report it cancelled now; the queued job is
             // dropped when a worker pops it.
-            self.finish_locked(state, Err(TaskError::Cancelled));
+            self.finish_locked(state, Err(Box::new(TaskError::Cancelled)));
         } else {
             drop(state);
         }
-        for (_, callback) in callbacks {
+        for callback in callbacks {
             callback();
         }
         true
@@ -333,7 +343,7 @@ impl TaskCore {
 
     /// Registers a cancel callback; runs it now (and returns `None`) if the
     /// flag is already set.
-    pub(crate) fn on_cancel(&self, listener: Listener) -> Option<u64> {
+    pub(crate) fn on_cancel(&self, listener: Listener) -> Option<u32> {
         let mut state = self.state.lock();
         if self.is_cancelled() {
             drop(state);
@@ -341,14 +351,14 @@ impl TaskCore {
             return None;
         }
         let key = state.next_key;
-        state.next_key += 1;
-        state.on_cancel.push((key, listener));
+        state.next_key = state.next_key.wrapping_add(1);
+        state.listeners.push((key, false, listener));
         Some(key)
     }
 
     /// Registers a completion callback; runs it now (and returns `None`) if
     /// the task is done.
-    pub(crate) fn on_done(&self, listener: Listener) -> Option<u64> {
+    pub(crate) fn on_done(&self, listener: Listener) -> Option<u32> {
         let mut state = self.state.lock();
         if state.outcome.is_some() {
             drop(state);
@@ -356,20 +366,15 @@ impl TaskCore {
             return None;
         }
         let key = state.next_key;
-        state.next_key += 1;
-        state.on_done.push((key, listener));
+        state.next_key = state.next_key.wrapping_add(1);
+        state.listeners.push((key, true, listener));
         Some(key)
     }
 
-    pub(crate) fn unregister(&self, key: u64, on_done: bool) {
+    pub(crate) fn unregister(&self, key: u32) {
         let mut state = self.state.lock();
-        let list = if on_done {
-            &mut state.on_done
-        } else {
-            &mut state.on_cancel
-        };
-        if let Some(pos) = list.iter().position(|(k, _)| *k == key) {
-            let (_, listener) = list.swap_remove(pos);
+        if let Some(pos) = state.listeners.iter().position(|(k, _, _)| *k == key) {
+            let (_, _, listener) = state.listeners.swap_remove(pos);
             drop(state);
             drop(listener);
         }
@@ -385,15 +390,63 @@ impl TaskCore {
                     "weft pool: task result has an unexpected type".to_string(),
                 )),
             }),
-            Err(e) => Some(Err(e.clone())),
+            Err(e) => Some(Err(TaskError::clone(e))),
         }
     }
+}
+
+/// A task's state plus its closure, in one allocation. `B` is the closure
+/// slot (`Option<F>`); handles and tokens see it as `dyn Body`.
+pub(crate) struct Task<B: ?Sized> {
+    core: TaskCore,
+    /// Touched only by the holder of the task's one `JobRef` (which runs or
+    /// drops the closure), never through a handle or token.
+    pub(crate) body: UnsafeCell<B>,
+}
+
+/// What a task's closure slot is to everyone but its job: something `Send`
+/// to drop eventually.
+pub(crate) trait Body: Send {}
+
+impl<T: Send> Body for T {}
+
+// SAFETY: shared access goes through `core` (all atomics and a mutex); the
+// `body` cell is accessed only by the single owner of the task's `JobRef`
+// (see `Task::body`), and `B: Send` lets that owner be any thread.
+unsafe impl<B: ?Sized + Send> Sync for Task<B> {}
+
+impl<B: ?Sized> Deref for Task<B> {
+    type Target = TaskCore;
+    fn deref(&self) -> &TaskCore {
+        &self.core
+    }
+}
+
+impl<B> Task<B> {
+    /// A queued task holding `body`.
+    pub(crate) fn queued(body: B) -> Self {
+        Task {
+            core: TaskCore::new_queued(),
+            body: UnsafeCell::new(body),
+        }
+    }
+}
+
+/// A shared reference to a task, whatever its closure type.
+pub(crate) type TaskRef = Arc<Task<dyn Body>>;
+
+/// A free-standing cancellation token's state: a task with no closure.
+pub(crate) fn standalone_token() -> TaskRef {
+    Arc::new(Task {
+        core: TaskCore::new_running(),
+        body: UnsafeCell::new(()),
+    })
 }
 
 /// A handle to a spawned task: cheap to clone, `Send + Sync`. Every clone
 /// sees the same result, as often as asked.
 pub struct TaskHandle<T> {
-    core: Arc<TaskCore>,
+    core: TaskRef,
     _result: PhantomData<fn() -> T>,
 }
 
@@ -416,7 +469,7 @@ impl<T> fmt::Debug for TaskHandle<T> {
 }
 
 impl<T> TaskHandle<T> {
-    pub(crate) fn new(core: Arc<TaskCore>) -> Self {
+    pub(crate) fn new(core: TaskRef) -> Self {
         TaskHandle {
             core,
             _result: PhantomData,
@@ -452,7 +505,7 @@ impl<T> TaskHandle<T> {
     /// now if it already has. Dropping the [`Registration`] unregisters `f`.
     /// `f` must be short and must not block.
     pub fn on_done(&self, f: impl FnOnce() + Send + 'static) -> Registration {
-        Registration::done(Arc::clone(&self.core), self.core.on_done(Box::new(f)))
+        Registration::new(Arc::clone(&self.core), self.core.on_done(Box::new(f)))
     }
 }
 
@@ -506,7 +559,7 @@ pub fn wait_any<T>(handles: &[TaskHandle<T>]) -> Result<usize, WaitAnyError> {
     if handles.is_empty() {
         return Err(WaitAnyError::Empty);
     }
-    let cores: Vec<&Arc<TaskCore>> = handles.iter().map(|h| &h.core).collect();
+    let cores: Vec<&TaskRef> = handles.iter().map(|h| &h.core).collect();
     match wait_first(&cores, None) {
         Ok(i) => Ok(i),
         Err(_) => Err(WaitAnyError::Interrupted),
@@ -521,7 +574,7 @@ pub fn wait_any_timeout<T>(
     if handles.is_empty() {
         return Err(WaitAnyTimeoutError::Empty);
     }
-    let cores: Vec<&Arc<TaskCore>> = handles.iter().map(|h| &h.core).collect();
+    let cores: Vec<&TaskRef> = handles.iter().map(|h| &h.core).collect();
     let deadline = Instant::now().checked_add(timeout);
     match wait_first(&cores, deadline) {
         Ok(i) => Ok(i),
@@ -537,14 +590,14 @@ pub(crate) enum WaitFail {
     Interrupted,
 }
 
-fn first_done(cores: &[&Arc<TaskCore>]) -> Option<usize> {
+fn first_done(cores: &[&TaskRef]) -> Option<usize> {
     cores.iter().position(|c| c.is_done())
 }
 
 /// The one wait loop: until one of `cores` is done, the waiting task (if
 /// any) is cancelled, or `deadline` passes.
 pub(crate) fn wait_first(
-    cores: &[&Arc<TaskCore>],
+    cores: &[&TaskRef],
     deadline: Option<Instant>,
 ) -> Result<usize, WaitFail> {
     if let Some(i) = first_done(cores) {
@@ -555,7 +608,7 @@ pub(crate) fn wait_first(
 
 #[cold]
 fn wait_first_slow(
-    cores: &[&Arc<TaskCore>],
+    cores: &[&TaskRef],
     deadline: Option<Instant>,
 ) -> Result<usize, WaitFail> {
     let own = current_cancel_token();
@@ -569,7 +622,7 @@ fn wait_first_slow(
             .iter()
             .map(|core| {
                 let signal = Arc::clone(&signal);
-                Registration::done(Arc::clone(core), core.on_done(Box::new(move || signal.set())))
+                Registration::new(Arc::clone(core), core.on_done(Box::new(move || signal.set())))
             })
             .collect();
         let _cancel_registration = own.as_ref().map(|token| {

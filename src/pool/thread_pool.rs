@@ -7,12 +7,12 @@ use std::thread::{self, JoinHandle};
 
 use super::cancel::current_cancel_token;
 use super::config::{ThreadPoolConfig, WorkerCount};
-use super::job::{SpawnJob, StackJob};
+use super::job::{spawn_job, StackJob};
 use super::join::{join_on_worker, JoinContext};
 use super::latch::LockLatch;
 use super::registry::{run_worker, Registry, WorkerThread};
 use super::stats::{EventHook, PoolStats};
-use super::task::{TaskCore, TaskHandle};
+use super::task::TaskHandle;
 use super::topology::{PinOutcome, Topology};
 
 /// Why a pool could not be built.
@@ -177,9 +177,8 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let core = Arc::new(TaskCore::new_queued());
-        let handle = TaskHandle::new(Arc::clone(&core));
-        let job = SpawnJob::into_job_ref(core, f);
+        let (task, job) = spawn_job(f);
+        let handle = TaskHandle::new(task);
         self.on_this_pool(|worker| match worker {
             Some(w) => {
                 w.stats().bump_spawned();

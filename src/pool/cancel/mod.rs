@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::task::TaskCore;
+use super::task::{standalone_token, TaskRef};
 
 /// The error of an operation cut short because its task was cancelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +30,7 @@ impl std::error::Error for Cancelled {}
 /// register a wake-up callback with [`CancelToken::on_cancel`].
 #[derive(Clone)]
 pub struct CancelToken {
-    core: Arc<TaskCore>,
+    core: TaskRef,
 }
 
 impl fmt::Debug for CancelToken {
@@ -52,12 +52,16 @@ impl CancelToken {
     /// A token of its own, not tied to any task.
     pub fn new() -> Self {
         CancelToken {
-            core: Arc::new(TaskCore::new_running()),
+            core: standalone_token(),
         }
     }
 
-    pub(crate) fn from_core(core: Arc<TaskCore>) -> Self {
+    pub(crate) fn from_core(core: TaskRef) -> Self {
         CancelToken { core }
+    }
+
+    pub(crate) fn into_core(self) -> TaskRef {
+        self.core
     }
 
     /// Whether cancellation was requested. One atomic load.
@@ -115,7 +119,7 @@ impl CancelToken {
     /// run. `f` must be short and must not block: it is meant to wake
     /// whatever the task is blocked on (a channel, a condvar).
     pub fn on_cancel(&self, f: impl FnOnce() + Send + 'static) -> Registration {
-        Registration::cancel(Arc::clone(&self.core), self.core.on_cancel(Box::new(f)))
+        Registration::new(Arc::clone(&self.core), self.core.on_cancel(Box::new(f)))
     }
 }
 
@@ -124,25 +128,15 @@ impl CancelToken {
 /// leaves it registered for good.
 #[must_use = "dropping a Registration unregisters its callback"]
 pub struct Registration {
-    core: Option<Arc<TaskCore>>,
-    key: u64,
-    on_done: bool,
+    core: Option<TaskRef>,
+    key: u32,
 }
 
 impl Registration {
-    pub(crate) fn cancel(core: Arc<TaskCore>, key: Option<u64>) -> Self {
+    pub(crate) fn new(core: TaskRef, key: Option<u32>) -> Self {
         Registration {
             core: key.map(|_| core),
             key: key.unwrap_or(0),
-            on_done: false,
-        }
-    }
-
-    pub(crate) fn done(core: Arc<TaskCore>, key: Option<u64>) -> Self {
-        Registration {
-            core: key.map(|_| core),
-            key: key.unwrap_or(0),
-            on_done: true,
         }
     }
 
@@ -155,7 +149,7 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         if let Some(core) = self.core.take() {
-            core.unregister(self.key, self.on_done);
+            core.unregister(self.key);
         }
     }
 }
@@ -190,8 +184,7 @@ pub(crate) fn swap_current(token: CancelToken) -> Option<CancelToken> {
     CURRENT.with(|c| c.borrow_mut().replace(token))
 }
 
-/// Undoes [`swap_current`].
-pub(crate) fn restore_current(previous: Option<CancelToken>) {
-    let replaced = CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), previous));
-    drop(replaced);
+/// Undoes [`swap_current`]; returns the token that was current.
+pub(crate) fn restore_current(previous: Option<CancelToken>) -> Option<CancelToken> {
+    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), previous))
 }
