@@ -46,7 +46,9 @@ fn rayon_fib(n: u32) -> u64 {
 
 #[inline]
 fn cheap(i: usize) -> u64 {
-    (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17)
+    (i as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(17)
 }
 
 #[inline]
@@ -54,7 +56,9 @@ fn work(i: usize, triangular: bool) -> u64 {
     let units = if triangular { i } else { TRI_N / 2 };
     let mut x = i as u64 | 1;
     for _ in 0..units {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
     }
     x
 }
@@ -69,7 +73,12 @@ fn weft_loop(pool: &ThreadPool, n: usize, f: impl Fn(usize) -> u64 + Sync) -> u6
 }
 
 fn rayon_loop(pool: &rayon::ThreadPool, n: usize, f: impl Fn(usize) -> u64 + Sync + Send) -> u64 {
-    pool.install(|| (0..n).into_par_iter().map(f).reduce(|| 0, u64::wrapping_add))
+    pool.install(|| {
+        (0..n)
+            .into_par_iter()
+            .map(f)
+            .reduce(|| 0, u64::wrapping_add)
+    })
 }
 
 fn benches(c: &mut Criterion) {
@@ -102,19 +111,33 @@ fn benches(c: &mut Criterion) {
     });
     g.finish();
 
-    for (name, w, r) in [("join_fib25", &weft2, &rayon2), ("join_fib25_16w", &weft16, &rayon16)] {
+    for (name, w, r) in [
+        ("join_fib25", &weft2, &rayon2),
+        ("join_fib25_16w", &weft16, &rayon16),
+    ] {
         let mut g = c.benchmark_group(name);
         g.sample_size(10).measurement_time(Duration::from_secs(2));
-        g.bench_function("weft", |b| b.iter(|| black_box(w.install(|| weft_fib(w, 25)))));
-        g.bench_function("rayon", |b| b.iter(|| black_box(r.install(|| rayon_fib(25)))));
+        g.bench_function("weft", |b| {
+            b.iter(|| black_box(w.install(|| weft_fib(w, 25))))
+        });
+        g.bench_function("rayon", |b| {
+            b.iter(|| black_box(r.install(|| rayon_fib(25))))
+        });
         g.finish();
     }
 
-    for (name, w, r) in [("loop_1m", &weft2, &rayon2), ("loop_1m_16w", &weft16, &rayon16)] {
+    for (name, w, r) in [
+        ("loop_1m", &weft2, &rayon2),
+        ("loop_1m_16w", &weft16, &rayon16),
+    ] {
         let mut g = c.benchmark_group(name);
         g.sample_size(20).measurement_time(Duration::from_secs(2));
-        g.bench_function("weft", |b| b.iter(|| black_box(weft_loop(w, LOOP_N, cheap))));
-        g.bench_function("rayon", |b| b.iter(|| black_box(rayon_loop(r, LOOP_N, cheap))));
+        g.bench_function("weft", |b| {
+            b.iter(|| black_box(weft_loop(w, LOOP_N, cheap)))
+        });
+        g.bench_function("rayon", |b| {
+            b.iter(|| black_box(rayon_loop(r, LOOP_N, cheap)))
+        });
         g.finish();
     }
 

@@ -26,18 +26,23 @@ fn rayon_pool(workers: usize) -> rayon::ThreadPool {
         .expect("rayon pool")
 }
 
-/// Median wall time of `runs` runs (after one warm-up), in ns.
-fn time(runs: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut samples: Vec<f64> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_nanos() as f64
-        })
-        .collect();
-    samples.sort_by(|a, b| a.total_cmp(b));
-    samples[samples.len() / 2]
+/// Fastest times (ns) of `a` and `b`, run alternately `runs` times each
+/// after a warm-up. The minimum, not the median: on a shared machine other
+/// processes only ever add time, and alternating gives both the same
+/// chances at a quiet moment.
+fn time2(runs: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
+    a();
+    b();
+    let (mut ta, mut tb) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..runs {
+        let t = Instant::now();
+        a();
+        ta = ta.min(t.elapsed().as_nanos() as f64);
+        let t = Instant::now();
+        b();
+        tb = tb.min(t.elapsed().as_nanos() as f64);
+    }
+    (ta, tb)
 }
 
 fn row(name: &str, weft_ns: f64, rayon_ns: f64) {
@@ -70,7 +75,9 @@ fn rayon_fib(n: u32) -> u64 {
 /// A cheap item.
 #[inline]
 fn cheap(i: usize) -> u64 {
-    (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17)
+    (i as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(17)
 }
 
 /// An item costing about `units` steps.
@@ -78,7 +85,9 @@ fn cheap(i: usize) -> u64 {
 fn work(i: usize, units: usize) -> u64 {
     let mut x = i as u64 | 1;
     for _ in 0..units {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
     }
     x
 }
@@ -168,93 +177,134 @@ fn main() {
     let rayon2 = rayon_pool(2);
 
     if want("spawn_wait_1m") {
-        row(
-            "spawn_wait_1m",
-            time(5, || weft_spawn(&weft2)),
-            time(5, || rayon_spawn(&rayon2)),
+        let (w, r) = time2(5, || weft_spawn(&weft2), || rayon_spawn(&rayon2));
+        row("spawn_wait_1m", w, r);
+    }
+    if want("join_fib25") {
+        let (w, r) = time2(
+            15,
+            || {
+                black_box(weft2.install(|| weft_fib(&weft2, 25)));
+            },
+            || {
+                black_box(rayon2.install(|| rayon_fib(25)));
+            },
+        );
+        row("join_fib25", w, r);
+    }
+    let (weft_loop2, rayon_loop2) = time2(
+        25,
+        || {
+            black_box(weft_loop(&weft2, LOOP_N, None));
+        },
+        || {
+            black_box(rayon_loop(&rayon2, LOOP_N, None));
+        },
+    );
+    if want("loop_1m") {
+        row("loop_1m", weft_loop2, rayon_loop2);
+    }
+    if want("loop_uneven") {
+        let nosteal = weft_pool(2, false);
+        let (weft_even, rayon_even) = time2(
+            9,
+            || {
+                black_box(weft_loop(&weft2, TRI_N, Some(false)));
+            },
+            || {
+                black_box(rayon_loop(&rayon2, TRI_N, Some(false)));
+            },
+        );
+        let (weft_tri, rayon_tri) = time2(
+            9,
+            || {
+                black_box(weft_loop(&weft2, TRI_N, Some(true)));
+            },
+            || {
+                black_box(rayon_loop(&rayon2, TRI_N, Some(true)));
+            },
+        );
+        let (nosteal_even, nosteal_tri) = time2(
+            9,
+            || {
+                black_box(weft_loop(&nosteal, TRI_N, Some(false)));
+            },
+            || {
+                black_box(weft_loop(&nosteal, TRI_N, Some(true)));
+            },
+        );
+        row("loop_uneven_even_steal", weft_even, rayon_even);
+        row("loop_uneven_triangular_steal", weft_tri, rayon_tri);
+        row("loop_uneven_triangular_nosteal", nosteal_tri, rayon_tri);
+        println!(
+            "loop_uneven_triangular_vs_even steal_weft={:.3} steal_rayon={:.3} nosteal_weft={:.3}",
+            weft_tri / weft_even,
+            rayon_tri / rayon_even,
+            nosteal_tri / nosteal_even
         );
     }
-    if !want("join_fib25") {
-        return;
-    }
-    row(
-        "join_fib25",
-        time(9, || {
-            black_box(weft2.install(|| weft_fib(&weft2, 25)));
-        }),
-        time(9, || {
-            black_box(rayon2.install(|| rayon_fib(25)));
-        }),
-    );
-    let weft_loop2 = time(15, || {
-        black_box(weft_loop(&weft2, LOOP_N, None));
-    });
-    let rayon_loop2 = time(15, || {
-        black_box(rayon_loop(&rayon2, LOOP_N, None));
-    });
-    row("loop_1m", weft_loop2, rayon_loop2);
-
-    let weft_even = time(7, || {
-        black_box(weft_loop(&weft2, TRI_N, Some(false)));
-    });
-    let weft_tri = time(7, || {
-        black_box(weft_loop(&weft2, TRI_N, Some(true)));
-    });
-    let rayon_even = time(7, || {
-        black_box(rayon_loop(&rayon2, TRI_N, Some(false)));
-    });
-    let rayon_tri = time(7, || {
-        black_box(rayon_loop(&rayon2, TRI_N, Some(true)));
-    });
-    row("even_loop_steal", weft_even, rayon_even);
-    row("triangular_loop_steal", weft_tri, rayon_tri);
-    println!("triangular_vs_even_steal weft={:.3} rayon={:.3}", weft_tri / weft_even, rayon_tri / rayon_even);
-    {
-        let nosteal = weft_pool(2, false);
-        let even = time(7, || {
-            black_box(weft_loop(&nosteal, TRI_N, Some(false)));
-        });
-        let tri = time(7, || {
-            black_box(weft_loop(&nosteal, TRI_N, Some(true)));
-        });
-        row("triangular_loop_nosteal", tri, rayon_tri);
-        println!("triangular_vs_even_nosteal weft={:.3}", tri / even);
-    }
-    {
+    if want("16w") {
         let weft16 = weft_pool(16, true);
         let rayon16 = rayon_pool(16);
-        let w = time(15, || {
-            black_box(weft_loop(&weft16, LOOP_N, None));
-        });
-        let r = time(15, || {
-            black_box(rayon_loop(&rayon16, LOOP_N, None));
-        });
+        let (w, r) = time2(
+            25,
+            || {
+                black_box(weft_loop(&weft16, LOOP_N, None));
+            },
+            || {
+                black_box(rayon_loop(&rayon16, LOOP_N, None));
+            },
+        );
         row("loop_1m_16w", w, r);
-        println!("loop_1m_16w_vs_2w weft={:.3} rayon={:.3}", w / weft_loop2, r / rayon_loop2);
-        let wf = time(9, || {
-            black_box(weft16.install(|| weft_fib(&weft16, 25)));
-        });
-        let rf = time(9, || {
-            black_box(rayon16.install(|| rayon_fib(25)));
-        });
+        println!(
+            "loop_1m_16w_vs_2w weft={:.3} rayon={:.3}",
+            w / weft_loop2,
+            r / rayon_loop2
+        );
+        let (wf, rf) = time2(
+            15,
+            || {
+                black_box(weft16.install(|| weft_fib(&weft16, 25)));
+            },
+            || {
+                black_box(rayon16.install(|| rayon_fib(25)));
+            },
+        );
         row("join_fib25_16w", wf, rf);
-        let wf2 = time(9, || {
-            black_box(weft2.install(|| weft_fib(&weft2, 25)));
-        });
-        let rf2 = time(9, || {
-            black_box(rayon2.install(|| rayon_fib(25)));
-        });
-        println!("join_fib25_16w_vs_2w weft={:.3} rayon={:.3}", wf / wf2, rf / rf2);
+        let (wf2, rf2) = time2(
+            15,
+            || {
+                black_box(weft2.install(|| weft_fib(&weft2, 25)));
+            },
+            || {
+                black_box(rayon2.install(|| rayon_fib(25)));
+            },
+        );
+        println!(
+            "join_fib25_16w_vs_2w weft={:.3} rayon={:.3}",
+            wf / wf2,
+            rf / rf2
+        );
     }
 
     // Idle CPU over 1 s, after some work, once the threads have parked.
     std::thread::sleep(Duration::from_millis(100));
-    let (w0, r0) = (thread_cpu_seconds("weft-worker"), thread_cpu_seconds("rayon-w"));
+    let (w0, r0) = (
+        thread_cpu_seconds("weft-worker"),
+        thread_cpu_seconds("rayon-w"),
+    );
     std::thread::sleep(Duration::from_secs(1));
-    let (w1, r1) = (thread_cpu_seconds("weft-worker"), thread_cpu_seconds("rayon-w"));
+    let (w1, r1) = (
+        thread_cpu_seconds("weft-worker"),
+        thread_cpu_seconds("rayon-w"),
+    );
     match (w0, w1, r0, r1) {
         (Some(w0), Some(w1), Some(r0), Some(r1)) => {
-            println!("idle_cpu_1s weft_cpu_s={:.2} rayon_cpu_s={:.2}", w1 - w0, r1 - r0)
+            println!(
+                "idle_cpu_1s weft_cpu_s={:.2} rayon_cpu_s={:.2}",
+                w1 - w0,
+                r1 - r0
+            )
         }
         _ => println!("idle_cpu_1s unavailable (no /proc)"),
     }

@@ -7,8 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use weft::pool::{
-    blocking, current_cancel_token, wait_any, ThreadPool, ThreadPoolConfig, WaitError,
-    WorkerCount,
+    blocking, current_cancel_token, wait_any, ThreadPool, ThreadPoolConfig, WaitError, WorkerCount,
 };
 
 const SIZES: [usize; 3] = [1, 2, 16];
@@ -36,7 +35,9 @@ fn many_spawns_from_many_threads() {
                 })
                 .collect();
             let total: u64 = producers.into_iter().map(|p| p.join().unwrap()).sum();
-            let expected: u64 = (0..4u64).map(|t| (0..5_000u64).map(|i| i + t).sum::<u64>()).sum();
+            let expected: u64 = (0..4u64)
+                .map(|t| (0..5_000u64).map(|i| i + t).sum::<u64>())
+                .sum();
             assert_eq!(total, expected, "workers={n} stealing={stealing}");
             let stats = pool.stats();
             assert_eq!(stats.spawned, 20_000);
@@ -75,14 +76,23 @@ fn joins_inside_tasks_with_mixed_panics_and_cancels() {
                     if i % 7 == 0 {
                         panic!("task {i} fails");
                     }
-                    let (a, b) = p.join(|| i * 2, || {
-                        current_cancel_token().map(|t| t.is_cancelled()).unwrap_or(false)
-                    });
+                    let (a, b) = p.join(
+                        || i * 2,
+                        || {
+                            current_cancel_token()
+                                .map(|t| t.is_cancelled())
+                                .unwrap_or(false)
+                        },
+                    );
                     a + b as u64
                 })
             })
             .collect();
-        let cancelled: Vec<bool> = handles.iter().enumerate().map(|(i, h)| i % 5 == 0 && h.cancel()).collect();
+        let cancelled: Vec<bool> = handles
+            .iter()
+            .enumerate()
+            .map(|(i, h)| i % 5 == 0 && h.cancel())
+            .collect();
         let (mut ok, mut failed, mut never_ran) = (0u64, 0u64, 0u64);
         for (i, h) in handles.iter().enumerate() {
             match h.wait() {
@@ -112,7 +122,11 @@ fn joins_inside_tasks_with_mixed_panics_and_cancels() {
         }
         let s = pool.stats();
         assert_eq!(s.spawned, 300);
-        assert_eq!((s.completed, s.failed, s.cancelled), (ok, failed, never_ran), "workers={n}");
+        assert_eq!(
+            (s.completed, s.failed, s.cancelled),
+            (ok, failed, never_ran),
+            "workers={n}"
+        );
     }
 }
 
@@ -143,7 +157,9 @@ fn blocking_chains_finish_with_one_worker() {
     // after it: a chain of 32 blocked tasks, one worker.
     for n in SIZES {
         let pool = pool(n, true);
-        let (txs, rxs): (Vec<_>, Vec<_>) = (0..33).map(|_| crossbeam_channel::bounded::<u64>(1)).unzip();
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..33)
+            .map(|_| crossbeam_channel::bounded::<u64>(1))
+            .unzip();
         let handles: Vec<_> = (0..32)
             .map(|k| {
                 let rx = rxs[k + 1].clone();
@@ -168,10 +184,12 @@ fn wait_any_over_many_tasks() {
     for n in SIZES {
         let pool = pool(n, true);
         let handles: Vec<_> = (0..50u64)
-            .map(|i| pool.spawn(move || {
-                let _ = weft::pool::sleep(Duration::from_millis(50 - i));
-                i
-            }))
+            .map(|i| {
+                pool.spawn(move || {
+                    let _ = weft::pool::sleep(Duration::from_millis(50 - i));
+                    i
+                })
+            })
             .collect();
         let first = wait_any(&handles).unwrap();
         assert!(handles[first].is_done());

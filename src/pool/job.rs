@@ -81,9 +81,9 @@ impl<R> JobResult<R> {
             JobResult::Ok(r) => r,
             JobResult::Panic(p) => panic::resume_unwind(p),
             // Unreachable by construction: the latch is set after the result.
-            JobResult::None => panic::resume_unwind(Box::new(
-                "weft pool: stack job finished without a result",
-            )),
+            JobResult::None => {
+                panic::resume_unwind(Box::new("weft pool: stack job finished without a result"))
+            }
         }
     }
 }

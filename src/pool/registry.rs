@@ -284,7 +284,10 @@ impl Registry {
         if index >= self.workers {
             return (others.collect(), Box::new([]));
         }
-        let near = others.clone().filter(|&v| self.slots[v].node == node).collect();
+        let near = others
+            .clone()
+            .filter(|&v| self.slots[v].node == node)
+            .collect();
         let far = others.filter(|&v| self.slots[v].node != node).collect();
         (near, far)
     }
@@ -382,7 +385,7 @@ impl WorkerThread {
     pub(crate) fn push(&self, job: JobRef) {
         self.deque.push(job);
         if self.registry.stealing {
-            self.registry.sleep.notify_work();
+            self.registry.sleep.notify_local_work();
         }
     }
 
@@ -437,7 +440,7 @@ impl WorkerThread {
                 Steal::Success(job) => {
                     if !self.deque.is_empty() && self.registry.stealing {
                         // Others may steal the rest of the batch.
-                        self.registry.sleep.notify_work();
+                        self.registry.sleep.notify_local_work();
                     }
                     return Some(job);
                 }

@@ -35,16 +35,26 @@ impl Splitter {
     }
 }
 
-fn split_loop<F>(pool: &ThreadPool, range: Range<usize>, min_len: usize, mut splitter: Splitter, migrated: bool, f: &F)
-where
+fn split_loop<F>(
+    pool: &ThreadPool,
+    range: Range<usize>,
+    min_len: usize,
+    mut splitter: Splitter,
+    migrated: bool,
+    f: &F,
+) where
     F: Fn(Range<usize>) + Sync,
 {
     let len = range.end - range.start;
     if len / 2 >= min_len && splitter.try_split(migrated) {
         let mid = range.start + len / 2;
         pool.join_context(
-            |ctx: JoinContext| split_loop(pool, range.start..mid, min_len, splitter, ctx.migrated(), f),
-            |ctx: JoinContext| split_loop(pool, mid..range.end, min_len, splitter, ctx.migrated(), f),
+            |ctx: JoinContext| {
+                split_loop(pool, range.start..mid, min_len, splitter, ctx.migrated(), f)
+            },
+            |ctx: JoinContext| {
+                split_loop(pool, mid..range.end, min_len, splitter, ctx.migrated(), f)
+            },
         );
     } else {
         f(range);
@@ -106,7 +116,8 @@ where
             // set (the loop below waits for all of them, panics included,
             // since job panics are caught into their results).
             let job_ref = unsafe { job.as_job_ref() };
-            pool.registry().deal((worker.index() + i) % pool.worker_count(), job_ref);
+            pool.registry()
+                .deal((worker.index() + i) % pool.worker_count(), job_ref);
         }
         for job in &jobs {
             worker.wait_until(job.latch.core(), None);

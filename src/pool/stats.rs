@@ -24,7 +24,10 @@ pub(crate) struct SlotStats {
 /// Adds `n` to a counter that only the calling thread writes.
 #[inline]
 fn add(counter: &AtomicU64, n: u64) {
-    counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(n),
+        Ordering::Relaxed,
+    );
 }
 
 impl SlotStats {
@@ -40,7 +43,10 @@ impl SlotStats {
         add(&self.parks, 1);
     }
     pub(crate) fn add_busy(&self, d: Duration) {
-        add(&self.busy_ns, u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        add(
+            &self.busy_ns,
+            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+        );
     }
     #[inline]
     pub(crate) fn bump_spawned(&self) {

@@ -10,8 +10,8 @@
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::ops::Deref;
 use std::marker::PhantomData;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -92,7 +92,9 @@ impl fmt::Display for WaitError {
         match self {
             WaitError::Panicked(m) => write!(f, "task panicked: {m}"),
             WaitError::Cancelled => f.write_str("task cancelled"),
-            WaitError::Interrupted => f.write_str("wait interrupted: the waiting task was cancelled"),
+            WaitError::Interrupted => {
+                f.write_str("wait interrupted: the waiting task was cancelled")
+            }
         }
     }
 }
@@ -596,10 +598,7 @@ fn first_done(cores: &[&TaskRef]) -> Option<usize> {
 
 /// The one wait loop: until one of `cores` is done, the waiting task (if
 /// any) is cancelled, or `deadline` passes.
-pub(crate) fn wait_first(
-    cores: &[&TaskRef],
-    deadline: Option<Instant>,
-) -> Result<usize, WaitFail> {
+pub(crate) fn wait_first(cores: &[&TaskRef], deadline: Option<Instant>) -> Result<usize, WaitFail> {
     if let Some(i) = first_done(cores) {
         return Ok(i);
     }
@@ -607,13 +606,26 @@ pub(crate) fn wait_first(
 }
 
 #[cold]
-fn wait_first_slow(
-    cores: &[&TaskRef],
-    deadline: Option<Instant>,
-) -> Result<usize, WaitFail> {
+fn wait_first_slow(cores: &[&TaskRef], deadline: Option<Instant>) -> Result<usize, WaitFail> {
     let own = current_cancel_token();
     WorkerThread::with_current(|worker| {
         let worker = worker.filter(|w| !w.is_blocked());
+        if let Some(w) = worker {
+            // Help first, without registering anything, while there is work
+            // at hand (the common case when waiting on tasks one spawned).
+            while let Some(job) = w.find_work() {
+                w.execute(job);
+                if let Some(i) = first_done(cores) {
+                    return Ok(i);
+                }
+                if own.as_ref().is_some_and(CancelToken::is_cancelled) {
+                    return Err(WaitFail::Interrupted);
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(WaitFail::Timeout);
+                }
+            }
+        }
         let signal = match worker {
             Some(w) => SignalLatch::for_worker(Arc::clone(w.registry()), w.index()),
             None => SignalLatch::for_thread(),
@@ -622,7 +634,10 @@ fn wait_first_slow(
             .iter()
             .map(|core| {
                 let signal = Arc::clone(&signal);
-                Registration::new(Arc::clone(core), core.on_done(Box::new(move || signal.set())))
+                Registration::new(
+                    Arc::clone(core),
+                    core.on_done(Box::new(move || signal.set())),
+                )
             })
             .collect();
         let _cancel_registration = own.as_ref().map(|token| {

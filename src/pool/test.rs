@@ -27,7 +27,10 @@ struct Gate(Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
 
 impl Gate {
     fn new() -> Self {
-        Gate(Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new())))
+        Gate(Arc::new((
+            std::sync::Mutex::new(false),
+            std::sync::Condvar::new(),
+        )))
     }
     fn open(&self) {
         *self.0 .0.lock().unwrap() = true;
@@ -141,7 +144,10 @@ fn join_borrows_from_the_caller() {
     let pool = pool(2);
     let mut left = vec![1, 2, 3];
     let mut right = vec![4, 5, 6];
-    pool.join(|| left.iter_mut().for_each(|x| *x *= 2), || right.iter_mut().for_each(|x| *x += 1));
+    pool.join(
+        || left.iter_mut().for_each(|x| *x *= 2),
+        || right.iter_mut().for_each(|x| *x += 1),
+    );
     assert_eq!(left, [2, 4, 6]);
     assert_eq!(right, [5, 6, 7]);
 }
@@ -198,7 +204,9 @@ fn install_runs_on_the_pool_and_returns() {
     assert_eq!(current_worker_index(), None);
     let index = pool.install(current_worker_index);
     assert!(index.is_some_and(|i| i < 2));
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.install(|| panic!("inside"))));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.install(|| panic!("inside"))
+    }));
     assert!(r.is_err());
     assert_eq!(pool.install(|| 5), 5);
 }
@@ -208,7 +216,7 @@ fn install_from_another_pools_worker_works() {
     let a = Arc::new(pool(1));
     let b = Arc::new(pool(1));
     let b2 = Arc::clone(&b);
-    let h = a.spawn(move || b2.install(|| current_worker_index()));
+    let h = a.spawn(move || b2.install(current_worker_index));
     assert_eq!(h.wait().unwrap(), Some(0));
 }
 
@@ -304,7 +312,10 @@ fn a_cancelled_sleep_returns_early() {
     h.cancel();
     assert_eq!(h.wait(), Ok(Err(Cancelled)));
     // An uncancelled sleep completes.
-    assert_eq!(pool.spawn(|| super::sleep(Duration::from_millis(1))).wait(), Ok(Ok(())));
+    assert_eq!(
+        pool.spawn(|| super::sleep(Duration::from_millis(1))).wait(),
+        Ok(Ok(()))
+    );
     assert_eq!(super::sleep(Duration::from_millis(1)), Ok(()));
 }
 
@@ -385,7 +396,10 @@ fn wait_timeout_times_out_then_succeeds() {
         g.wait();
         9
     });
-    assert_eq!(h.wait_timeout(Duration::from_millis(20)), Err(WaitTimeoutError::Timeout));
+    assert_eq!(
+        h.wait_timeout(Duration::from_millis(20)),
+        Err(WaitTimeoutError::Timeout)
+    );
     // From inside the pool too.
     let h2 = h.clone();
     let inner = pool.spawn(move || h2.wait_timeout(Duration::from_millis(20)));
@@ -631,7 +645,10 @@ fn parallel_for_covers_every_index_once() {
                     hits[i].fetch_add(1, Ordering::Relaxed);
                 }
             });
-            assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "workers={n} stealing={stealing}");
+            assert!(
+                hits.iter().all(|h| h.load(Ordering::Relaxed) == 1),
+                "workers={n} stealing={stealing}"
+            );
             pool.parallel_for(5..5, 1, |_| panic!("empty range calls nothing"));
         }
     }
@@ -681,11 +698,26 @@ fn the_event_hook_sees_task_start_and_end() {
 #[test]
 fn bad_configs_are_errors_not_panics() {
     let cases = [
-        (ThreadPoolConfig::default().with_worker_count(WorkerCount::Fixed(0)), "worker_count"),
-        (ThreadPoolConfig::default().with_worker_count(WorkerCount::Fixed(1025)), "worker_count"),
-        (ThreadPoolConfig::default().with_stack_size(1024), "stack_size"),
-        (ThreadPoolConfig::default().with_spin_before_park_us(10_001), "spin_before_park_us"),
-        (ThreadPoolConfig::default().with_cache_line_size(48), "cache_line_size"),
+        (
+            ThreadPoolConfig::default().with_worker_count(WorkerCount::Fixed(0)),
+            "worker_count",
+        ),
+        (
+            ThreadPoolConfig::default().with_worker_count(WorkerCount::Fixed(1025)),
+            "worker_count",
+        ),
+        (
+            ThreadPoolConfig::default().with_stack_size(1024),
+            "stack_size",
+        ),
+        (
+            ThreadPoolConfig::default().with_spin_before_park_us(10_001),
+            "spin_before_park_us",
+        ),
+        (
+            ThreadPoolConfig::default().with_cache_line_size(48),
+            "cache_line_size",
+        ),
     ];
     for (config, key) in cases {
         match ThreadPool::new(config) {
@@ -705,15 +737,23 @@ fn numa_aware_pools_report_pinning_per_worker() {
         let pins = pool.pinning();
         assert_eq!(pins.len(), n);
         let usable = pool.topology().usable_cpus().len();
-        let pinned = pins.iter().filter(|p| matches!(p, PinOutcome::Pinned { .. })).count();
+        let pinned = pins
+            .iter()
+            .filter(|p| matches!(p, PinOutcome::Pinned { .. }))
+            .count();
         assert!(pinned <= usable.min(n));
         if n > usable {
-            assert!(pins[usable..].iter().all(|p| matches!(p, PinOutcome::Unpinned { .. })));
+            assert!(pins[usable..]
+                .iter()
+                .all(|p| matches!(p, PinOutcome::Unpinned { .. })));
         }
         assert_eq!(pool.install(|| 1 + 1), 2);
     }
     let plain = pool(2);
-    assert!(plain.pinning().iter().all(|p| *p == PinOutcome::NotRequested));
+    assert!(plain
+        .pinning()
+        .iter()
+        .all(|p| *p == PinOutcome::NotRequested));
 }
 
 /// CPU time (user + system, clock ticks) of the given threads of this
@@ -744,7 +784,10 @@ fn worker_tids(pool: &ThreadPool, n: usize) -> Option<Vec<String>> {
             })
         })
         .collect();
-    handles.into_iter().map(|h| h.wait().ok().flatten()).collect()
+    handles
+        .into_iter()
+        .map(|h| h.wait().ok().flatten())
+        .collect()
 }
 
 #[test]
@@ -765,7 +808,11 @@ fn an_idle_pool_does_not_spin() {
         thread::sleep(Duration::from_millis(500));
         let after = thread_cpu_ticks(&tids).unwrap_or(before);
         // A spinning worker would burn ~50 ticks (at 100 Hz) here.
-        assert!(after - before <= 10, "workers={n}: {} ticks while idle", after - before);
+        assert!(
+            after - before <= 10,
+            "workers={n}: {} ticks while idle",
+            after - before
+        );
     }
 }
 
@@ -790,7 +837,11 @@ mod topology_tests {
             Tree(dir)
         }
         fn online(self, list: &str) -> Self {
-            fs::write(self.0.join("sys/devices/system/cpu/online"), format!("{list}\n")).unwrap();
+            fs::write(
+                self.0.join("sys/devices/system/cpu/online"),
+                format!("{list}\n"),
+            )
+            .unwrap();
             self
         }
         fn node(self, id: usize, list: &str) -> Self {
@@ -829,7 +880,10 @@ mod topology_tests {
 
     #[test]
     fn cpu_lists_parse() {
-        assert_eq!(parse_cpu_list("0-3,8,10-11\n"), Ok(vec![0, 1, 2, 3, 8, 10, 11]));
+        assert_eq!(
+            parse_cpu_list("0-3,8,10-11\n"),
+            Ok(vec![0, 1, 2, 3, 8, 10, 11])
+        );
         assert_eq!(parse_cpu_list("5"), Ok(vec![5]));
         assert_eq!(parse_cpu_list(" "), Ok(vec![]));
         assert_eq!(parse_cpu_list("3,1,1-2"), Ok(vec![1, 2, 3]));
@@ -856,7 +910,11 @@ mod topology_tests {
 
     #[test]
     fn two_nodes_eight_cpus_each_spread_round_robin() {
-        let tree = Tree::new("2x8").online("0-15").node(0, "0-7").node(1, "8-15").allowed("0-15");
+        let tree = Tree::new("2x8")
+            .online("0-15")
+            .node(0, "0-7")
+            .node(1, "8-15")
+            .allowed("0-15");
         let t = tree.read();
         assert_eq!(t.nodes.len(), 2);
         assert_eq!(t.nodes[1].cpus, (8..16).collect::<Vec<_>>());
@@ -880,23 +938,44 @@ mod topology_tests {
             .node(5, "4-7")
             .allowed("0-7");
         let t = tree.read();
-        assert_eq!(t.nodes.iter().map(|n| n.id).collect::<Vec<_>>(), vec![0, 1, 2, 5]);
+        assert_eq!(
+            t.nodes.iter().map(|n| n.id).collect::<Vec<_>>(),
+            vec![0, 1, 2, 5]
+        );
         assert_eq!(t.usable_cpus(), vec![0, 1, 2, 3, 4, 6, 7]);
         let p = t.place(7);
         // Three nodes with usable CPUs, round-robin; node 2 gets nobody.
         assert_eq!(nodes(&p), vec![0, 1, 5, 0, 1, 5, 5]);
-        assert_eq!(cpus(&p), vec![Some(0), Some(2), Some(4), Some(1), Some(3), Some(6), Some(7)]);
+        assert_eq!(
+            cpus(&p),
+            vec![
+                Some(0),
+                Some(2),
+                Some(4),
+                Some(1),
+                Some(3),
+                Some(6),
+                Some(7)
+            ]
+        );
     }
 
     #[test]
     fn the_affinity_mask_excludes_cpus() {
-        let tree = Tree::new("mask").online("0-7").node(0, "0-3").node(1, "4-7").allowed("2-3,6");
+        let tree = Tree::new("mask")
+            .online("0-7")
+            .node(0, "0-3")
+            .node(1, "4-7")
+            .allowed("2-3,6");
         let t = tree.read();
         assert_eq!(t.allowed, vec![2, 3, 6]);
         assert_eq!(t.usable_cpus(), vec![2, 3, 6]);
         let p = t.place(4);
         assert_eq!(cpus(&p), vec![Some(2), Some(6), Some(3), None]);
-        assert!(p.iter().filter_map(|p| p.cpu).all(|c| [2, 3, 6].contains(&c)));
+        assert!(p
+            .iter()
+            .filter_map(|p| p.cpu)
+            .all(|c| [2, 3, 6].contains(&c)));
     }
 
     #[test]
@@ -911,13 +990,19 @@ mod topology_tests {
     #[test]
     fn broken_trees_are_errors() {
         let missing = Tree::new("missing");
-        assert!(matches!(Topology::from_root(&missing.0), Err(TopologyError::Read { .. })));
+        assert!(matches!(
+            Topology::from_root(&missing.0),
+            Err(TopologyError::Read { .. })
+        ));
         let bad = Tree::new("bad").online("0-x");
         let err = Topology::from_root(&bad.0).unwrap_err();
         assert!(matches!(err, TopologyError::Parse { .. }));
         assert!(err.to_string().contains("online"));
         let bad_mask = Tree::new("badmask").online("0-1").allowed("zz");
-        assert!(matches!(Topology::from_root(&bad_mask.0), Err(TopologyError::Parse { .. })));
+        assert!(matches!(
+            Topology::from_root(&bad_mask.0),
+            Err(TopologyError::Parse { .. })
+        ));
     }
 
     #[test]

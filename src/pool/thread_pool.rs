@@ -59,7 +59,10 @@ fn validate(config: &ThreadPoolConfig) -> Result<(), PoolError> {
     }
     let stack = config.stack_size();
     if !(256 << 10..=1 << 30).contains(&stack) {
-        return bad("stack_size", format!("{stack} bytes is not between 256KiB and 1GiB"));
+        return bad(
+            "stack_size",
+            format!("{stack} bytes is not between 256KiB and 1GiB"),
+        );
     }
     let spin = config.spin_before_park().as_micros();
     if spin > 10_000 {
@@ -102,7 +105,10 @@ impl ThreadPool {
 
     /// As [`new`](Self::new), with `hook` called for every [`Event`](super::Event)
     /// (task start/end, steal, park/unpark), e.g. to write a trace.
-    pub fn with_event_hook(config: ThreadPoolConfig, hook: EventHook) -> Result<ThreadPool, PoolError> {
+    pub fn with_event_hook(
+        config: ThreadPoolConfig,
+        hook: EventHook,
+    ) -> Result<ThreadPool, PoolError> {
         ThreadPool::build(config, Some(hook))
     }
 
@@ -163,9 +169,7 @@ impl ThreadPool {
 
     /// Whether the calling thread is one of this pool's threads.
     fn on_this_pool<R>(&self, f: impl FnOnce(Option<&WorkerThread>) -> R) -> R {
-        WorkerThread::with_current(|w| {
-            f(w.filter(|w| Arc::ptr_eq(w.registry(), &self.registry)))
-        })
+        WorkerThread::with_current(|w| f(w.filter(|w| Arc::ptr_eq(w.registry(), &self.registry))))
     }
 
     /// Runs `f` on the pool as a task and returns its handle at once. From a
@@ -253,7 +257,11 @@ impl ThreadPool {
         F: FnOnce() -> R + Send,
         R: Send,
     {
-        let job = StackJob::new(move |_migrated| f(), LockLatch::new(), current_cancel_token());
+        let job = StackJob::new(
+            move |_migrated| f(),
+            LockLatch::new(),
+            current_cancel_token(),
+        );
         // SAFETY: `job` stays on this frame until its latch is set: we block
         // on the latch right below, and a job is always run (never dropped)
         // even at shutdown.

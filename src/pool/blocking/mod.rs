@@ -135,8 +135,8 @@ impl Spares {
                 state.resumed.swap_remove(pos);
                 return true;
             }
-            let timed_out = registry.terminating()
-                || self.cv.wait_until(&mut state, deadline).timed_out();
+            let timed_out =
+                registry.terminating() || self.cv.wait_until(&mut state, deadline).timed_out();
             if timed_out {
                 if let Some(pos) = state.resumed.iter().position(|&s| s == slot) {
                     state.resumed.swap_remove(pos);

@@ -130,6 +130,16 @@ impl Sleep {
         }
     }
 
+    /// A hint after pushing work that the pushing thread will run itself if
+    /// nobody takes it (its own deque): no fence, so a racing sleeper may be
+    /// missed, which costs parallelism, never liveness.
+    #[inline]
+    pub(crate) fn notify_local_work(&self) {
+        if self.sleepers.load(Ordering::Relaxed) != 0 {
+            self.wake_one();
+        }
+    }
+
     #[cold]
     fn wake_one(&self) {
         let mut state = self.state.lock();
