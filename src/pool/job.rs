@@ -1,0 +1,237 @@
+//! Jobs: type-erased units of work that sit in the deques.
+//!
+//! A [`JobRef`] is a pointer plus the function that knows what it points to.
+//! Two kinds exist: [`StackJob`] (a `join` half or an `install` body, living
+//! on the stack of a thread that waits for it) and [`SpawnJob`] (a boxed,
+//! `'static` task owned by the queue until it runs).
+
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+
+use super::cancel::CancelToken;
+use super::latch::Latch;
+use super::registry::WorkerThread;
+use super::stats::EventKind;
+use super::task::{panic_message, Task, TaskError, TaskRef};
+
+/// A unit of work. `worker` is the pool thread running it, or `None` when the
+/// pool is shutting down and the job must be dropped (a task is then
+/// reported cancelled).
+pub(crate) trait Job {
+    /// # Safety
+    /// `this` must point to a live job that has not been executed yet; each
+    /// job is executed exactly once.
+    unsafe fn execute(this: *const Self, worker: Option<&WorkerThread>);
+}
+
+/// A pointer to a job and the function that runs it.
+pub(crate) struct JobRef {
+    pointer: *const (),
+    execute_fn: unsafe fn(*const (), Option<&WorkerThread>),
+}
+
+// SAFETY: a `JobRef` is only created for jobs whose contents are `Send`
+// (enforced by the bounds of `StackJob::as_job_ref` / `SpawnJob::into_job_ref`),
+// and it is executed at most once, by one thread.
+unsafe impl Send for JobRef {}
+
+impl JobRef {
+    /// # Safety
+    /// `data` must stay valid until the job is executed.
+    unsafe fn new<J: Job>(data: *const J) -> JobRef {
+        /// Calls `J::execute` on the erased pointer.
+        unsafe fn run<J: Job>(this: *const (), worker: Option<&WorkerThread>) {
+            // SAFETY: `this` was made from a `*const J` in `JobRef::new`.
+            unsafe { J::execute(this as *const J, worker) }
+        }
+        JobRef {
+            pointer: data as *const (),
+            execute_fn: run::<J>,
+        }
+    }
+
+    /// The address of the job, to recognise it when popped back.
+    #[inline]
+    pub(crate) fn id(&self) -> *const () {
+        self.pointer
+    }
+
+    /// Runs (or, with `None`, drops) the job.
+    #[inline]
+    pub(crate) fn execute(self, worker: Option<&WorkerThread>) {
+        // SAFETY: a `JobRef` is consumed here, so each job runs once; the
+        // creator guaranteed it stays valid until then.
+        unsafe { (self.execute_fn)(self.pointer, worker) }
+    }
+}
+
+/// The outcome of a stack job.
+pub(crate) enum JobResult<R> {
+    None,
+    Ok(R),
+    Panic(Box<dyn Any + Send>),
+}
+
+impl<R> JobResult<R> {
+    /// The value, or re-raises the job's panic on this thread.
+    pub(crate) fn into_return_value(self) -> R {
+        match self {
+            JobResult::Ok(r) => r,
+            JobResult::Panic(p) => panic::resume_unwind(p),
+            // Unreachable by construction: the latch is set after the result.
+            JobResult::None => {
+                panic::resume_unwind(Box::new("weft pool: stack job finished without a result"))
+            }
+        }
+    }
+}
+
+/// A job on the stack of the thread that waits for it (a `join` half, or an
+/// `install` body). `F` gets `true` if it runs on a thread other than the one
+/// that created it.
+pub(crate) struct StackJob<L, F, R> {
+    pub(crate) latch: L,
+    func: UnsafeCell<Option<F>>,
+    result: UnsafeCell<JobResult<R>>,
+    /// The cancellation token of the task that created the job, installed
+    /// while the job runs elsewhere.
+    token: Option<CancelToken>,
+}
+
+impl<L: Latch, F: FnOnce(bool) -> R, R> StackJob<L, F, R> {
+    pub(crate) fn new(func: F, latch: L, token: Option<CancelToken>) -> Self {
+        StackJob {
+            latch,
+            func: UnsafeCell::new(Some(func)),
+            result: UnsafeCell::new(JobResult::None),
+            token,
+        }
+    }
+
+    /// # Safety
+    /// The job must not move or be dropped until its latch is set (or it is
+    /// taken back with `run_inline`).
+    pub(crate) unsafe fn as_job_ref(&self) -> JobRef
+    where
+        F: Send,
+        R: Send,
+    {
+        // SAFETY: forwarded to the caller.
+        unsafe { JobRef::new(self) }
+    }
+
+    /// Runs the job on the creating thread, after popping it back.
+    pub(crate) fn run_inline(self) -> R {
+        match self.func.into_inner() {
+            Some(f) => f(false),
+            None => panic::resume_unwind(Box::new("weft pool: stack job ran twice")),
+        }
+    }
+
+    /// The result, once the latch is set.
+    pub(crate) fn into_result(self) -> R {
+        self.result.into_inner().into_return_value()
+    }
+}
+
+impl<L: Latch, F: FnOnce(bool) -> R, R> Job for StackJob<L, F, R> {
+    unsafe fn execute(this: *const Self, worker: Option<&WorkerThread>) {
+        // SAFETY: the creator keeps the job alive until its latch is set,
+        // which is the last thing done here; only this call touches `func`
+        // and `result` (the creator reads `result` after the latch).
+        let job = unsafe { &*this };
+        let func = unsafe { (*job.func.get()).take() };
+        if let Some(func) = func {
+            let previous = job.token.clone().map(super::cancel::swap_current);
+            if let Some(w) = worker {
+                w.emit(EventKind::TaskStart { task: None });
+            }
+            let result = match panic::catch_unwind(AssertUnwindSafe(|| func(true))) {
+                Ok(r) => JobResult::Ok(r),
+                Err(p) => JobResult::Panic(p),
+            };
+            if let Some(w) = worker {
+                w.emit(EventKind::TaskEnd { task: None });
+            }
+            if let Some(previous) = previous {
+                super::cancel::restore_current(previous);
+            }
+            // SAFETY: see above.
+            unsafe { *job.result.get() = result };
+        }
+        // SAFETY: `this` is valid until the latch is set.
+        unsafe { L::set(&job.latch) };
+    }
+}
+
+/// Makes a spawned task: its shared state (for the handle) and the job that
+/// runs it. Both point to one allocation.
+pub(crate) fn spawn_job<F, T>(func: F) -> (TaskRef, JobRef)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let task: Arc<Task<Option<F>>> = Arc::new(Task::queued(Some(func)));
+    let handle: TaskRef = task.clone();
+    // SAFETY: the reference leaked here is reclaimed in `execute`.
+    let job = unsafe { JobRef::new(Arc::into_raw(task)) };
+    (handle, job)
+}
+
+impl<F, T> Job for Task<Option<F>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    unsafe fn execute(this: *const Self, worker: Option<&WorkerThread>) {
+        // SAFETY: made by `Arc::into_raw` in `spawn_job`; executed once.
+        let task = unsafe { Arc::from_raw(this) };
+        // SAFETY: the job (this call) is the only user of `body`.
+        let func = unsafe { (*task.body.get()).take() };
+        let Some(func) = func else { return };
+        let Some(worker) = worker else {
+            // Shutdown: the task never starts. (Not counted: the pool's
+            // statistics are gone with it.)
+            drop(func);
+            task.finish_unstarted();
+            return;
+        };
+        if !task.start() {
+            // Cancelled while queued: `cancel` already finished the handle.
+            drop(func);
+            worker.stats().bump_cancelled();
+            return;
+        }
+        if task.is_cancelled() {
+            drop(func);
+            task.finish(Err(Box::new(TaskError::Cancelled)));
+            worker.stats().bump_cancelled();
+            return;
+        }
+        let id = task.id();
+        worker.emit(EventKind::TaskStart { task: Some(id) });
+        let task: TaskRef = task;
+        let previous = super::cancel::swap_current(CancelToken::from_core(task));
+        let outcome = panic::catch_unwind(AssertUnwindSafe(func));
+        let Some(token) = super::cancel::restore_current(previous) else {
+            return;
+        };
+        let task = token.into_core();
+        worker.emit(EventKind::TaskEnd { task: Some(id) });
+        match outcome {
+            Ok(value) => {
+                worker.stats().bump_completed();
+                task.finish(Ok(Box::new(value)));
+            }
+            Err(payload) => {
+                worker.stats().bump_failed();
+                let message = panic_message(payload.as_ref());
+                // The payload may itself panic when dropped; contain that.
+                let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+                task.finish(Err(Box::new(TaskError::Panicked(message))));
+            }
+        }
+    }
+}

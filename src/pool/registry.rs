@@ -1,0 +1,650 @@
+//! The shared state of one pool (queues, sleep, spares, counters) and the
+//! pool threads' loops: find work, run it, spin, park.
+//!
+//! Find-work order for a worker: its own deque (LIFO), then the global
+//! injector (taking a batch), then victims on its NUMA node, then the others,
+//! each list starting at a random victim, then spare threads' deques. With
+//! `work_stealing = false` a worker reads only its own deque and its own
+//! inbox (where outside work is dealt round-robin).
+
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_utils::CachePadded;
+use parking_lot::{Condvar, Mutex};
+
+use super::blocking::Spares;
+use super::config::ThreadPoolConfig;
+use super::job::JobRef;
+use super::latch::CoreLatch;
+use super::sleep::{Sleep, SleepOutcome};
+use super::stats::{Event, EventHook, EventKind, ExternalStats, PoolStats, SlotStats};
+use super::topology::{pin_current, PinOutcome, Placement, Topology};
+
+/// One pool thread's place: its deque's stealing end, its counters, its
+/// shutdown latch. Workers own slots `0..workers`; spares use the rest.
+pub(crate) struct Slot {
+    stealer: Stealer<JobRef>,
+    /// The owning end, parked here while no thread runs in the slot.
+    deque: Mutex<Option<Worker<JobRef>>>,
+    stats: CachePadded<SlotStats>,
+    terminate: CoreLatch,
+    /// Inside `blocking` (no-steal mode deals no work to it).
+    blocked: AtomicBool,
+    node: usize,
+}
+
+/// Everything the threads of one pool share.
+pub(crate) struct Registry {
+    config: ThreadPoolConfig,
+    workers: usize,
+    slots: Box<[Slot]>,
+    injector: Injector<JobRef>,
+    /// Per-worker queues for outside work when stealing is off.
+    inboxes: Box<[Injector<JobRef>]>,
+    stealing: bool,
+    pub(crate) sleep: Sleep,
+    pub(crate) spares: Spares,
+    terminating: AtomicBool,
+    next_inbox: AtomicUsize,
+    pub(crate) external: CachePadded<ExternalStats>,
+    hook: Option<EventHook>,
+    epoch: Instant,
+    spin: Duration,
+    placements: Vec<Placement>,
+    pinning: Mutex<Vec<PinOutcome>>,
+    started: Mutex<usize>,
+    started_cv: Condvar,
+    /// Spare slots ever handed out: `workers..workers + spare_high` may hold
+    /// stealable work.
+    spare_high: AtomicUsize,
+    topology: Topology,
+}
+
+impl Registry {
+    pub(crate) fn new(config: ThreadPoolConfig, hook: Option<EventHook>) -> Arc<Registry> {
+        let workers = config.resolved_worker_count().max(1);
+        let max_spares = config.max_spare_workers();
+        let topology = if config.numa_aware() {
+            Topology::detect()
+        } else {
+            Topology::flat(num_cpus::get())
+        };
+        let placements = if config.numa_aware() {
+            topology.place(workers)
+        } else {
+            vec![Placement { node: 0, cpu: None }; workers]
+        };
+        let slots: Box<[Slot]> = (0..workers + max_spares)
+            .map(|i| {
+                let deque = Worker::new_lifo();
+                Slot {
+                    stealer: deque.stealer(),
+                    deque: Mutex::new(Some(deque)),
+                    stats: CachePadded::new(SlotStats::default()),
+                    terminate: CoreLatch::new(),
+                    blocked: AtomicBool::new(false),
+                    node: placements.get(i).map_or(usize::MAX, |p| p.node),
+                }
+            })
+            .collect();
+        let stealing = config.work_stealing();
+        Arc::new(Registry {
+            workers,
+            slots,
+            injector: Injector::new(),
+            inboxes: if stealing {
+                Box::new([])
+            } else {
+                (0..workers).map(|_| Injector::new()).collect()
+            },
+            stealing,
+            sleep: Sleep::new(workers + max_spares),
+            spares: Spares::new(workers, max_spares),
+            terminating: AtomicBool::new(false),
+            next_inbox: AtomicUsize::new(0),
+            external: CachePadded::new(ExternalStats::default()),
+            hook,
+            epoch: Instant::now(),
+            spin: config.spin_before_park(),
+            pinning: Mutex::new(vec![PinOutcome::NotRequested; workers]),
+            placements,
+            started: Mutex::new(0),
+            started_cv: Condvar::new(),
+            spare_high: AtomicUsize::new(0),
+            topology,
+            config,
+        })
+    }
+
+    pub(crate) fn config(&self) -> &ThreadPoolConfig {
+        &self.config
+    }
+
+    pub(crate) fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    pub(crate) fn workers(&self) -> usize {
+        self.workers
+    }
+
+    pub(crate) fn stealing(&self) -> bool {
+        self.stealing
+    }
+
+    pub(crate) fn pinning(&self) -> Vec<PinOutcome> {
+        self.pinning.lock().clone()
+    }
+
+    pub(crate) fn terminating(&self) -> bool {
+        self.terminating.load(Ordering::Acquire)
+    }
+
+    /// Slots that may hold work: the workers' and the spares' used so far.
+    fn live_slots(&self) -> usize {
+        self.workers + self.spare_high.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn note_spare_slot(&self, slot: usize) {
+        self.spare_high
+            .fetch_max(slot + 1 - self.workers, Ordering::AcqRel);
+    }
+
+    pub(crate) fn slot_blocked(&self, slot: usize, blocked: bool) {
+        self.slots[slot].blocked.store(blocked, Ordering::SeqCst);
+    }
+
+    /// Queues work from outside the pool.
+    pub(crate) fn inject(&self, job: JobRef) {
+        if self.stealing {
+            self.injector.push(job);
+            self.sleep.notify_work();
+        } else {
+            // Deal round-robin, passing over workers that are blocked.
+            let start = self.next_inbox.fetch_add(1, Ordering::Relaxed);
+            let target = (0..self.workers)
+                .map(|k| (start + k) % self.workers)
+                .find(|&i| !self.slots[i].blocked.load(Ordering::SeqCst))
+                .unwrap_or(start % self.workers);
+            self.deal(target, job);
+        }
+    }
+
+    /// Queues work for worker `index` (no-steal mode: its inbox; with
+    /// stealing, the injector).
+    pub(crate) fn deal(&self, index: usize, job: JobRef) {
+        if self.stealing {
+            self.injector.push(job);
+            self.sleep.notify_work();
+            return;
+        }
+        self.inboxes[index % self.workers].push(job);
+        self.sleep.notify_slot(index % self.workers);
+        if self.spares.active() > 0 {
+            // Spares read every queue; one may be parked.
+            self.sleep.notify_work();
+        }
+    }
+
+    /// Whether thread `slot` would find work (run under the sleep lock).
+    fn has_work(&self, slot: usize) -> bool {
+        let deques = || {
+            self.slots[..self.live_slots()]
+                .iter()
+                .any(|s| !s.stealer.is_empty())
+        };
+        if self.stealing {
+            !self.injector.is_empty() || deques()
+        } else if slot < self.workers {
+            !self.inboxes[slot].is_empty() || !self.slots[slot].stealer.is_empty()
+        } else {
+            self.inboxes.iter().any(|q| !q.is_empty()) || deques()
+        }
+    }
+
+    /// Records that one worker is up (and how pinning went).
+    fn report_started(&self, index: usize, outcome: PinOutcome) {
+        if let Some(o) = self.pinning.lock().get_mut(index) {
+            *o = outcome;
+        }
+        let mut started = self.started.lock();
+        *started += 1;
+        self.started_cv.notify_all();
+    }
+
+    /// Blocks until `n` workers have reported in.
+    pub(crate) fn wait_started(&self, n: usize) {
+        let mut started = self.started.lock();
+        while *started < n {
+            self.started_cv.wait(&mut started);
+        }
+    }
+
+    /// Starts shutdown: every thread finishes its current job, drops queued
+    /// tasks, and exits.
+    pub(crate) fn terminate(&self) {
+        self.terminating.store(true, Ordering::SeqCst);
+        for slot in self.slots.iter() {
+            slot.terminate.set();
+        }
+        self.sleep.wake_all();
+        self.spares.wake_retired();
+    }
+
+    /// Drops every job still queued anywhere (after all threads exited).
+    pub(crate) fn drain_all(&self) {
+        let drop_all = |steal: &dyn Fn() -> Steal<JobRef>| loop {
+            match steal() {
+                Steal::Success(job) => job.execute(None),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        };
+        drop_all(&|| self.injector.steal());
+        for inbox in self.inboxes.iter() {
+            drop_all(&|| inbox.steal());
+        }
+        for slot in self.slots.iter() {
+            drop_all(&|| slot.stealer.steal());
+        }
+    }
+
+    pub(crate) fn stats(&self) -> PoolStats {
+        let mut stats = PoolStats::collect(
+            self.slots[..self.workers].iter().map(|s| &*s.stats),
+            self.slots[self.workers..].iter().map(|s| &*s.stats),
+            &self.external,
+        );
+        let (started, blocked) = self.spares.counts();
+        stats.spares = started;
+        stats.blocked_now = blocked;
+        stats
+    }
+
+    fn emit_at(&self, kind: EventKind, worker: usize, at: Instant) {
+        if let Some(hook) = &self.hook {
+            hook(&Event {
+                kind,
+                worker,
+                at: at.saturating_duration_since(self.epoch),
+            });
+        }
+    }
+
+    /// Steal orders for worker `index`: same node, then the rest.
+    fn victims(&self, index: usize) -> (Box<[usize]>, Box<[usize]>) {
+        let node = self.slots[index].node;
+        let others = (0..self.workers).filter(|&v| v != index);
+        if index >= self.workers {
+            return (others.collect(), Box::new([]));
+        }
+        let near = others
+            .clone()
+            .filter(|&v| self.slots[v].node == node)
+            .collect();
+        let far = others.filter(|&v| self.slots[v].node != node).collect();
+        (near, far)
+    }
+}
+
+thread_local! {
+    /// The pool thread running on this OS thread, if any.
+    static WORKER_THREAD: Cell<*const WorkerThread> = const { Cell::new(ptr::null()) };
+}
+
+/// A pool thread's private state. Lives on that thread's stack for as long
+/// as the thread serves the pool.
+pub(crate) struct WorkerThread {
+    registry: Arc<Registry>,
+    index: usize,
+    deque: Worker<JobRef>,
+    rng: Cell<u64>,
+    blocked: Cell<bool>,
+    near: Box<[usize]>,
+    far: Box<[usize]>,
+    busy_since: Cell<Option<Instant>>,
+}
+
+/// Clears the thread-local pointer even if the thread unwinds.
+struct CurrentGuard;
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        WORKER_THREAD.with(|c| c.set(ptr::null()));
+    }
+}
+
+impl WorkerThread {
+    fn new(registry: Arc<Registry>, index: usize, deque: Worker<JobRef>) -> Self {
+        let (near, far) = registry.victims(index);
+        WorkerThread {
+            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17) | 1),
+            registry,
+            index,
+            deque,
+            blocked: Cell::new(false),
+            near,
+            far,
+            busy_since: Cell::new(None),
+        }
+    }
+
+    /// Runs `f` with this thread registered as the current pool thread.
+    fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        WORKER_THREAD.with(|c| c.set(self as *const WorkerThread));
+        let _guard = CurrentGuard;
+        f()
+    }
+
+    /// Calls `f` with the pool thread running on this OS thread, if any.
+    #[inline]
+    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&WorkerThread>) -> R) -> R {
+        let current = WORKER_THREAD.with(Cell::get);
+        // SAFETY: the pointer is non-null only inside `WorkerThread::enter`,
+        // whose `self` outlives the call; `f` runs on this thread, within
+        // that call (we are nested inside it), and cannot keep the reference.
+        let worker = unsafe { current.as_ref() };
+        f(worker)
+    }
+
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.blocked.get()
+    }
+
+    pub(crate) fn set_blocked(&self, blocked: bool) {
+        self.blocked.set(blocked);
+    }
+
+    pub(crate) fn stats(&self) -> &SlotStats {
+        &self.registry.slots[self.index].stats
+    }
+
+    #[inline]
+    pub(crate) fn emit(&self, kind: EventKind) {
+        if self.registry.hook.is_some() {
+            self.registry.emit_at(kind, self.index, Instant::now());
+        }
+    }
+
+    /// Pushes onto this thread's deque, where it (LIFO) or thieves find it.
+    #[inline]
+    pub(crate) fn push(&self, job: JobRef) {
+        self.deque.push(job);
+        if self.registry.stealing {
+            self.registry.sleep.notify_local_work();
+        }
+    }
+
+    /// Pops this thread's newest job.
+    #[inline]
+    pub(crate) fn take_local_job(&self) -> Option<JobRef> {
+        self.deque.pop()
+    }
+
+    fn next_random(&self) -> usize {
+        // xorshift64
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        x as usize
+    }
+
+    #[inline]
+    pub(crate) fn find_work(&self) -> Option<JobRef> {
+        self.deque.pop().or_else(|| self.find_work_elsewhere())
+    }
+
+    fn find_work_elsewhere(&self) -> Option<JobRef> {
+        let r = &*self.registry;
+        if r.stealing {
+            if let Some(job) = self.take_batch(&r.injector) {
+                return Some(job);
+            }
+            self.steal_from(&self.near)
+                .or_else(|| self.steal_from(&self.far))
+                .or_else(|| self.steal_from_spares())
+        } else if self.index < r.workers {
+            self.take_batch(&r.inboxes[self.index])
+        } else {
+            // A spare in no-steal mode takes any queued work, so that work
+            // queued behind a blocked worker still runs.
+            let start = self.next_random();
+            let n = r.inboxes.len();
+            (0..n)
+                .find_map(|k| self.take_batch(&r.inboxes[(start + k) % n]))
+                .or_else(|| self.steal_from(&self.near))
+                .or_else(|| self.steal_from_spares())
+        }
+    }
+
+    /// Takes a batch from a shared queue into the own deque; returns one.
+    fn take_batch(&self, queue: &Injector<JobRef>) -> Option<JobRef> {
+        loop {
+            match queue.steal_batch_and_pop(&self.deque) {
+                Steal::Success(job) => {
+                    if !self.deque.is_empty() && self.registry.stealing {
+                        // Others may steal the rest of the batch.
+                        self.registry.sleep.notify_local_work();
+                    }
+                    return Some(job);
+                }
+                Steal::Empty => return None,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    fn steal_from(&self, victims: &[usize]) -> Option<JobRef> {
+        let n = victims.len();
+        if n == 0 {
+            return None;
+        }
+        let start = self.next_random() % n;
+        loop {
+            let mut retry = false;
+            for k in 0..n {
+                let victim = victims[(start + k) % n];
+                match self.registry.slots[victim].stealer.steal() {
+                    Steal::Success(job) => {
+                        self.stats().bump_stolen();
+                        self.emit(EventKind::Steal { victim });
+                        return Some(job);
+                    }
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    fn steal_from_spares(&self) -> Option<JobRef> {
+        let r = &*self.registry;
+        let high = r.spare_high.load(Ordering::Acquire);
+        (0..high)
+            .map(|k| r.workers + k)
+            .filter(|&s| s != self.index)
+            .find_map(|victim| loop {
+                match r.slots[victim].stealer.steal() {
+                    Steal::Success(job) => {
+                        self.stats().bump_stolen();
+                        self.emit(EventKind::Steal { victim });
+                        break Some(job);
+                    }
+                    Steal::Retry => {}
+                    Steal::Empty => break None,
+                }
+            })
+    }
+
+    /// Runs one job found in a queue (drops it during shutdown, except jobs
+    /// someone waits for on their stack, which always run).
+    #[inline]
+    pub(crate) fn execute(&self, job: JobRef) {
+        if self.busy_since.get().is_none() {
+            self.busy_since.set(Some(Instant::now()));
+        }
+        self.stats().bump_executed();
+        if self.registry.terminating.load(Ordering::Relaxed) {
+            job.execute(None);
+        } else {
+            job.execute(Some(self));
+        }
+    }
+
+    /// Runs pool work until `latch` is set (true) or `deadline` passes
+    /// (false). The help-first wait behind `join`, task waits, and the
+    /// worker's main loop.
+    pub(crate) fn wait_until(&self, latch: &CoreLatch, deadline: Option<Instant>) -> bool {
+        loop {
+            if latch.probe() {
+                return true;
+            }
+            if let Some(job) = self.find_work() {
+                self.execute(job);
+                continue;
+            }
+            if !self.idle(latch, deadline) {
+                return latch.probe();
+            }
+        }
+    }
+
+    /// No work found: spin for `spin_before_park` (yielding the CPU between
+    /// looks), then park. False if `deadline` passed.
+    #[cold]
+    fn idle(&self, latch: &CoreLatch, deadline: Option<Instant>) -> bool {
+        let r = &*self.registry;
+        if let Some(since) = self.busy_since.take() {
+            self.stats().add_busy(since.elapsed());
+        }
+        let spin_end = Instant::now() + r.spin;
+        let mut round = 0u32;
+        loop {
+            if latch.probe() {
+                return true;
+            }
+            if let Some(job) = self.find_work() {
+                self.execute(job);
+                return true;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return false;
+            }
+            if now >= spin_end {
+                break;
+            }
+            round += 1;
+            if round <= 6 {
+                for _ in 0..(1u32 << round) {
+                    std::hint::spin_loop();
+                }
+            } else {
+                thread::yield_now();
+            }
+        }
+        let parked_at = Instant::now();
+        let outcome = r
+            .sleep
+            .sleep(self.index, latch, deadline, || r.has_work(self.index));
+        if outcome != SleepOutcome::NotParked {
+            self.stats().bump_parks();
+            if r.hook.is_some() {
+                r.emit_at(EventKind::Park, self.index, parked_at);
+                r.emit_at(EventKind::Unpark, self.index, Instant::now());
+            }
+        }
+        outcome != SleepOutcome::TimedOut
+    }
+
+    /// Shutdown: drops every job left in this thread's queues.
+    fn drain(&self) {
+        while let Some(job) = self.deque.pop() {
+            job.execute(None);
+        }
+        if !self.registry.stealing && self.index < self.registry.workers {
+            loop {
+                match self.registry.inboxes[self.index].steal() {
+                    Steal::Success(job) => job.execute(None),
+                    Steal::Retry => {}
+                    Steal::Empty => break,
+                }
+            }
+        }
+    }
+}
+
+/// The body of worker thread `index`.
+pub(crate) fn run_worker(registry: Arc<Registry>, index: usize) {
+    let Some(deque) = registry.slots[index].deque.lock().take() else {
+        registry.report_started(index, PinOutcome::NotRequested);
+        return;
+    };
+    let outcome = if registry.config.numa_aware() {
+        pin_current(registry.placements[index])
+    } else {
+        PinOutcome::NotRequested
+    };
+    registry.report_started(index, outcome);
+    let worker = WorkerThread::new(Arc::clone(&registry), index, deque);
+    worker.enter(|| {
+        worker.wait_until(&registry.slots[index].terminate, None);
+        worker.drain();
+    });
+}
+
+/// The body of a spare thread in slot `slot`: serve while the pool is short
+/// of running workers, retire when idle and no longer needed, exit after a
+/// while retired.
+pub(crate) fn run_spare(registry: Arc<Registry>, slot: usize) {
+    let Some(deque) = registry.slots[slot].deque.lock().take() else {
+        registry.spares.exited(slot);
+        return;
+    };
+    let worker = WorkerThread::new(Arc::clone(&registry), slot, deque);
+    let terminate = &registry.slots[slot].terminate;
+    worker.enter(|| 'serve: loop {
+        loop {
+            if terminate.probe() {
+                break 'serve;
+            }
+            if let Some(job) = worker.find_work() {
+                worker.execute(job);
+                continue;
+            }
+            if registry.spares.over_quota() {
+                break;
+            }
+            worker.idle(terminate, None);
+        }
+        if let Some(since) = worker.busy_since.take() {
+            worker.stats().add_busy(since.elapsed());
+        }
+        if !registry.spares.retire(slot, &registry) {
+            break 'serve;
+        }
+    });
+    worker.drain();
+    let WorkerThread { deque, .. } = worker;
+    *registry.slots[slot].deque.lock() = Some(deque);
+    registry.spares.exited(slot);
+}

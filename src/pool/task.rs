@@ -1,0 +1,666 @@
+//! Spawned tasks: the shared state behind a [`TaskHandle`], and every wait on
+//! tasks (one wait loop, with an optional deadline, for `wait`,
+//! `wait_timeout` and `wait_any`).
+//!
+//! A task's result is set once, under its mutex. A thread outside the pool
+//! waits on a condvar; a pool thread runs other pool work meanwhile
+//! (help-first) and parks through the pool's sleep protocol when there is
+//! none, woken by a completion callback. Nothing polls.
+
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::cancel::{current_cancel_token, CancelToken, Registration};
+use super::latch::SignalLatch;
+use super::registry::WorkerThread;
+
+/// Why a task has no value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskError {
+    /// The task panicked; the panic's message.
+    Panicked(String),
+    /// The task was cancelled before it started (or the pool shut down).
+    Cancelled,
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Panicked(m) => write!(f, "task panicked: {m}"),
+            TaskError::Cancelled => f.write_str("task cancelled"),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+/// Why [`TaskHandle::wait`] returned no value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WaitError {
+    /// The task panicked; the panic's message.
+    Panicked(String),
+    /// The task was cancelled before it started (or the pool shut down).
+    Cancelled,
+    /// The *waiting* task was cancelled, so the wait gave up early. The
+    /// awaited task is untouched.
+    Interrupted,
+}
+
+/// Why [`TaskHandle::wait_timeout`] returned no value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WaitTimeoutError {
+    /// The task was not done in time (it keeps running).
+    Timeout,
+    /// The task panicked; the panic's message.
+    Panicked(String),
+    /// The task was cancelled before it started (or the pool shut down).
+    Cancelled,
+    /// The waiting task was cancelled, so the wait gave up early.
+    Interrupted,
+}
+
+/// Why [`wait_any`] returned no index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitAnyError {
+    /// The list of handles was empty.
+    Empty,
+    /// The waiting task was cancelled, so the wait gave up early.
+    Interrupted,
+}
+
+/// Why [`wait_any_timeout`] returned no index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitAnyTimeoutError {
+    /// The list of handles was empty.
+    Empty,
+    /// No task finished in time.
+    Timeout,
+    /// The waiting task was cancelled, so the wait gave up early.
+    Interrupted,
+}
+
+impl fmt::Display for WaitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitError::Panicked(m) => write!(f, "task panicked: {m}"),
+            WaitError::Cancelled => f.write_str("task cancelled"),
+            WaitError::Interrupted => {
+                f.write_str("wait interrupted: the waiting task was cancelled")
+            }
+        }
+    }
+}
+
+impl fmt::Display for WaitTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitTimeoutError::Timeout => f.write_str("timed out waiting for a task"),
+            WaitTimeoutError::Panicked(m) => write!(f, "task panicked: {m}"),
+            WaitTimeoutError::Cancelled => f.write_str("task cancelled"),
+            WaitTimeoutError::Interrupted => {
+                f.write_str("wait interrupted: the waiting task was cancelled")
+            }
+        }
+    }
+}
+
+impl fmt::Display for WaitAnyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitAnyError::Empty => f.write_str("no tasks to wait for"),
+            WaitAnyError::Interrupted => {
+                f.write_str("wait interrupted: the waiting task was cancelled")
+            }
+        }
+    }
+}
+
+impl fmt::Display for WaitAnyTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitAnyTimeoutError::Empty => f.write_str("no tasks to wait for"),
+            WaitAnyTimeoutError::Timeout => f.write_str("timed out waiting for tasks"),
+            WaitAnyTimeoutError::Interrupted => {
+                f.write_str("wait interrupted: the waiting task was cancelled")
+            }
+        }
+    }
+}
+
+impl std::error::Error for WaitError {}
+impl std::error::Error for WaitTimeoutError {}
+impl std::error::Error for WaitAnyError {}
+impl std::error::Error for WaitAnyTimeoutError {}
+
+impl From<TaskError> for WaitError {
+    fn from(e: TaskError) -> Self {
+        match e {
+            TaskError::Panicked(m) => WaitError::Panicked(m),
+            TaskError::Cancelled => WaitError::Cancelled,
+        }
+    }
+}
+
+impl From<WaitError> for WaitTimeoutError {
+    fn from(e: WaitError) -> Self {
+        match e {
+            WaitError::Panicked(m) => WaitTimeoutError::Panicked(m),
+            WaitError::Cancelled => WaitTimeoutError::Cancelled,
+            WaitError::Interrupted => WaitTimeoutError::Interrupted,
+        }
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`), else a fixed text.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    }
+}
+
+/// A finished task's outcome; the value is boxed to keep [`TaskCore`] (and
+/// so the cancellation token) free of the result type.
+pub(crate) type Outcome = Result<Box<dyn Any + Send>, Box<TaskError>>;
+
+type Listener = Box<dyn FnOnce() + Send>;
+
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const DONE: u8 = 2;
+
+static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(1);
+
+struct CoreState {
+    outcome: Option<Outcome>,
+    /// Completion (`true`) and cancel (`false`) callbacks, by key.
+    listeners: Vec<(u32, bool, Listener)>,
+    next_key: u32,
+    /// Threads blocked on `cv` (cancellable sleeps).
+    waiting: u32,
+}
+
+/// The state shared by a task's handles, its job and its cancellation token.
+pub(crate) struct TaskCore {
+    id: u64,
+    cancelled: AtomicBool,
+    status: AtomicU8,
+    state: Mutex<CoreState>,
+    cv: Condvar,
+}
+
+impl TaskCore {
+    fn with_status(status: u8) -> Self {
+        TaskCore {
+            id: NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed),
+            cancelled: AtomicBool::new(false),
+            status: AtomicU8::new(status),
+            state: Mutex::new(CoreState {
+                outcome: None,
+                listeners: Vec::new(),
+                next_key: 0,
+                waiting: 0,
+            }),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// A task that has not started.
+    fn new_queued() -> Self {
+        TaskCore::with_status(QUEUED)
+    }
+
+    /// A free-standing token: "running" until cancelled.
+    fn new_running() -> Self {
+        TaskCore::with_status(RUNNING)
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    #[inline]
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    pub(crate) fn is_done(&self) -> bool {
+        self.status.load(Ordering::Acquire) == DONE
+    }
+
+    /// `QUEUED -> RUNNING`; false if the task was already finished
+    /// (cancelled before it started).
+    #[inline]
+    pub(crate) fn start(&self) -> bool {
+        self.status
+            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Sets the outcome (once; later calls do nothing) and runs the
+    /// completion callbacks on this thread.
+    pub(crate) fn finish(&self, outcome: Outcome) {
+        let state = self.state.lock();
+        if state.outcome.is_some() {
+            return;
+        }
+        self.finish_locked(state, outcome);
+    }
+
+    fn finish_locked(&self, mut state: parking_lot::MutexGuard<'_, CoreState>, outcome: Outcome) {
+        state.outcome = Some(outcome);
+        self.status.store(DONE, Ordering::Release);
+        // Cancel callbacks are stale once the task is done: drop them.
+        let listeners = std::mem::take(&mut state.listeners);
+        if state.waiting > 0 {
+            self.cv.notify_all();
+        }
+        drop(state);
+        for (_, on_done, listener) in listeners {
+            if on_done {
+                listener();
+            }
+        }
+    }
+
+    /// Shutdown: finishes a task that never started as cancelled. True if it
+    /// had not been finished before.
+    pub(crate) fn finish_unstarted(&self) -> bool {
+        let state = self.state.lock();
+        if state.outcome.is_some() {
+            return false;
+        }
+        self.cancelled.store(true, Ordering::Release);
+        self.status.store(RUNNING, Ordering::Release);
+        self.finish_locked(state, Err(Box::new(TaskError::Cancelled)));
+        true
+    }
+
+    /// Sets the cancelled flag; the first call wakes cancellable sleeps, runs
+    /// the cancel callbacks and finishes a queued task. True if first.
+    pub(crate) fn cancel_flag(&self) -> bool {
+        if self.cancelled.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        let mut state = self.state.lock();
+        let mut callbacks = Vec::new();
+        let mut i = 0;
+        while i < state.listeners.len() {
+            if state.listeners[i].1 {
+                i += 1;
+            } else {
+                callbacks.push(state.listeners.swap_remove(i).2);
+            }
+        }
+        if state.waiting > 0 {
+            self.cv.notify_all();
+        }
+        if state.outcome.is_none()
+            && self
+                .status
+                .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            // Never started: report it cancelled now; the queued job is
+            // dropped when a worker pops it.
+            self.finish_locked(state, Err(Box::new(TaskError::Cancelled)));
+        } else {
+            drop(state);
+        }
+        for callback in callbacks {
+            callback();
+        }
+        true
+    }
+
+    /// Blocks until cancelled or `deadline`; true if cancelled.
+    pub(crate) fn wait_cancel(&self, deadline: Option<Instant>) -> bool {
+        let mut state = self.state.lock();
+        state.waiting += 1;
+        while !self.is_cancelled() {
+            match deadline {
+                None => self.cv.wait(&mut state),
+                Some(d) => {
+                    if self.cv.wait_until(&mut state, d).timed_out() {
+                        break;
+                    }
+                }
+            }
+        }
+        state.waiting -= 1;
+        self.is_cancelled()
+    }
+
+    /// Registers a cancel callback; runs it now (and returns `None`) if the
+    /// flag is already set.
+    pub(crate) fn on_cancel(&self, listener: Listener) -> Option<u32> {
+        let mut state = self.state.lock();
+        if self.is_cancelled() {
+            drop(state);
+            listener();
+            return None;
+        }
+        let key = state.next_key;
+        state.next_key = state.next_key.wrapping_add(1);
+        state.listeners.push((key, false, listener));
+        Some(key)
+    }
+
+    /// Registers a completion callback; runs it now (and returns `None`) if
+    /// the task is done.
+    pub(crate) fn on_done(&self, listener: Listener) -> Option<u32> {
+        let mut state = self.state.lock();
+        if state.outcome.is_some() {
+            drop(state);
+            listener();
+            return None;
+        }
+        let key = state.next_key;
+        state.next_key = state.next_key.wrapping_add(1);
+        state.listeners.push((key, true, listener));
+        Some(key)
+    }
+
+    pub(crate) fn unregister(&self, key: u32) {
+        let mut state = self.state.lock();
+        if let Some(pos) = state.listeners.iter().position(|(k, _, _)| *k == key) {
+            let (_, _, listener) = state.listeners.swap_remove(pos);
+            drop(state);
+            drop(listener);
+        }
+    }
+
+    /// The outcome, with the value cloned out, if done.
+    fn outcome<T: Clone + 'static>(&self) -> Option<Result<T, TaskError>> {
+        let state = self.state.lock();
+        match state.outcome.as_ref()? {
+            Ok(value) => Some(match value.downcast_ref::<T>() {
+                Some(v) => Ok(v.clone()),
+                None => Err(TaskError::Panicked(
+                    "weft pool: task result has an unexpected type".to_string(),
+                )),
+            }),
+            Err(e) => Some(Err(TaskError::clone(e))),
+        }
+    }
+}
+
+/// A task's state plus its closure, in one allocation. `B` is the closure
+/// slot (`Option<F>`); handles and tokens see it as `dyn Body`.
+pub(crate) struct Task<B: ?Sized> {
+    core: TaskCore,
+    /// Touched only by the holder of the task's one `JobRef` (which runs or
+    /// drops the closure), never through a handle or token.
+    pub(crate) body: UnsafeCell<B>,
+}
+
+/// What a task's closure slot is to everyone but its job: something `Send`
+/// to drop eventually.
+pub(crate) trait Body: Send {}
+
+impl<T: Send> Body for T {}
+
+// SAFETY: shared access goes through `core` (all atomics and a mutex); the
+// `body` cell is accessed only by the single owner of the task's `JobRef`
+// (see `Task::body`), and `B: Send` lets that owner be any thread.
+unsafe impl<B: ?Sized + Send> Sync for Task<B> {}
+
+impl<B: ?Sized> Deref for Task<B> {
+    type Target = TaskCore;
+    fn deref(&self) -> &TaskCore {
+        &self.core
+    }
+}
+
+impl<B> Task<B> {
+    /// A queued task holding `body`.
+    pub(crate) fn queued(body: B) -> Self {
+        Task {
+            core: TaskCore::new_queued(),
+            body: UnsafeCell::new(body),
+        }
+    }
+}
+
+/// A shared reference to a task, whatever its closure type.
+pub(crate) type TaskRef = Arc<Task<dyn Body>>;
+
+/// A free-standing cancellation token's state: a task with no closure.
+pub(crate) fn standalone_token() -> TaskRef {
+    Arc::new(Task {
+        core: TaskCore::new_running(),
+        body: UnsafeCell::new(()),
+    })
+}
+
+/// A handle to a spawned task: cheap to clone, `Send + Sync`. Every clone
+/// sees the same result, as often as asked.
+pub struct TaskHandle<T> {
+    core: TaskRef,
+    _result: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for TaskHandle<T> {
+    fn clone(&self) -> Self {
+        TaskHandle {
+            core: Arc::clone(&self.core),
+            _result: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("id", &self.core.id())
+            .field("done", &self.core.is_done())
+            .finish()
+    }
+}
+
+impl<T> TaskHandle<T> {
+    pub(crate) fn new(core: TaskRef) -> Self {
+        TaskHandle {
+            core,
+            _result: PhantomData,
+        }
+    }
+
+    /// A small integer, unique in the process.
+    pub fn id(&self) -> u64 {
+        self.core.id()
+    }
+
+    /// Whether the task finished (with a value, a panic, or cancelled).
+    pub fn is_done(&self) -> bool {
+        self.core.is_done()
+    }
+
+    /// Asks the task to stop. A task that has not started never starts and
+    /// reports [`TaskError::Cancelled`] at once; a running one sees its
+    /// token cancelled (its code decides when to stop). True if the task
+    /// had not finished.
+    pub fn cancel(&self) -> bool {
+        let was_done = self.core.is_done();
+        self.core.cancel_flag();
+        !was_done
+    }
+
+    /// The task's cancellation token.
+    pub fn cancel_token(&self) -> CancelToken {
+        CancelToken::from_core(Arc::clone(&self.core))
+    }
+
+    /// Runs `f` once when the task finishes (on the finishing thread), or
+    /// now if it already has. Dropping the [`Registration`] unregisters `f`.
+    /// `f` must be short and must not block.
+    pub fn on_done(&self, f: impl FnOnce() + Send + 'static) -> Registration {
+        Registration::new(Arc::clone(&self.core), self.core.on_done(Box::new(f)))
+    }
+}
+
+impl<T: Clone + 'static> TaskHandle<T> {
+    /// The result if the task is done, without waiting.
+    pub fn try_result(&self) -> Option<Result<T, TaskError>> {
+        self.core.outcome()
+    }
+
+    /// Waits for the task and returns (a clone of) its result. On a pool
+    /// thread, runs other pool work meanwhile; returns
+    /// [`WaitError::Interrupted`] early if the waiting task is cancelled.
+    pub fn wait(&self) -> Result<T, WaitError> {
+        match wait_first(&[&self.core], None) {
+            Ok(_) => self.result_now().map_err(WaitError::from),
+            Err(WaitFail::Interrupted) => Err(WaitError::Interrupted),
+            // No deadline, so no timeout; report what the task says.
+            Err(WaitFail::Timeout) => Err(WaitError::Interrupted),
+        }
+    }
+
+    /// As [`wait`](Self::wait), giving up after `timeout`.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<T, WaitTimeoutError> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.wait_deadline(deadline),
+            None => self.wait().map_err(WaitTimeoutError::from),
+        }
+    }
+
+    /// As [`wait`](Self::wait), giving up at `deadline`.
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<T, WaitTimeoutError> {
+        match wait_first(&[&self.core], Some(deadline)) {
+            Ok(_) => self
+                .result_now()
+                .map_err(|e| WaitTimeoutError::from(WaitError::from(e))),
+            Err(WaitFail::Timeout) => Err(WaitTimeoutError::Timeout),
+            Err(WaitFail::Interrupted) => Err(WaitTimeoutError::Interrupted),
+        }
+    }
+
+    fn result_now(&self) -> Result<T, TaskError> {
+        self.core.outcome().unwrap_or(Err(TaskError::Panicked(
+            "weft pool: task reported done without a result".to_string(),
+        )))
+    }
+}
+
+/// Blocks until one of `handles` is done and returns its index (the lowest
+/// one if several are). Pool threads run other work meanwhile.
+pub fn wait_any<T>(handles: &[TaskHandle<T>]) -> Result<usize, WaitAnyError> {
+    if handles.is_empty() {
+        return Err(WaitAnyError::Empty);
+    }
+    let cores: Vec<&TaskRef> = handles.iter().map(|h| &h.core).collect();
+    match wait_first(&cores, None) {
+        Ok(i) => Ok(i),
+        Err(_) => Err(WaitAnyError::Interrupted),
+    }
+}
+
+/// As [`wait_any`], giving up after `timeout`.
+pub fn wait_any_timeout<T>(
+    handles: &[TaskHandle<T>],
+    timeout: Duration,
+) -> Result<usize, WaitAnyTimeoutError> {
+    if handles.is_empty() {
+        return Err(WaitAnyTimeoutError::Empty);
+    }
+    let cores: Vec<&TaskRef> = handles.iter().map(|h| &h.core).collect();
+    let deadline = Instant::now().checked_add(timeout);
+    match wait_first(&cores, deadline) {
+        Ok(i) => Ok(i),
+        Err(WaitFail::Timeout) => Err(WaitAnyTimeoutError::Timeout),
+        Err(WaitFail::Interrupted) => Err(WaitAnyTimeoutError::Interrupted),
+    }
+}
+
+/// Why [`wait_first`] gave up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WaitFail {
+    Timeout,
+    Interrupted,
+}
+
+fn first_done(cores: &[&TaskRef]) -> Option<usize> {
+    cores.iter().position(|c| c.is_done())
+}
+
+/// The one wait loop: until one of `cores` is done, the waiting task (if
+/// any) is cancelled, or `deadline` passes.
+pub(crate) fn wait_first(cores: &[&TaskRef], deadline: Option<Instant>) -> Result<usize, WaitFail> {
+    if let Some(i) = first_done(cores) {
+        return Ok(i);
+    }
+    wait_first_slow(cores, deadline)
+}
+
+#[cold]
+fn wait_first_slow(cores: &[&TaskRef], deadline: Option<Instant>) -> Result<usize, WaitFail> {
+    let own = current_cancel_token();
+    WorkerThread::with_current(|worker| {
+        let worker = worker.filter(|w| !w.is_blocked());
+        if let Some(w) = worker {
+            // Help first, without registering anything, while there is work
+            // at hand (the common case when waiting on tasks one spawned).
+            while let Some(job) = w.find_work() {
+                w.execute(job);
+                if let Some(i) = first_done(cores) {
+                    return Ok(i);
+                }
+                if own.as_ref().is_some_and(CancelToken::is_cancelled) {
+                    return Err(WaitFail::Interrupted);
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(WaitFail::Timeout);
+                }
+            }
+        }
+        let signal = match worker {
+            Some(w) => SignalLatch::for_worker(Arc::clone(w.registry()), w.index()),
+            None => SignalLatch::for_thread(),
+        };
+        let _done_registrations: Vec<Registration> = cores
+            .iter()
+            .map(|core| {
+                let signal = Arc::clone(&signal);
+                Registration::new(
+                    Arc::clone(core),
+                    core.on_done(Box::new(move || signal.set())),
+                )
+            })
+            .collect();
+        let _cancel_registration = own.as_ref().map(|token| {
+            let signal = Arc::clone(&signal);
+            token.on_cancel(move || signal.set())
+        });
+        loop {
+            if let Some(i) = first_done(cores) {
+                return Ok(i);
+            }
+            if own.as_ref().is_some_and(CancelToken::is_cancelled) {
+                return Err(WaitFail::Interrupted);
+            }
+            let set = match worker {
+                Some(w) => w.wait_until(signal.core(), deadline),
+                None => signal.wait_thread(deadline),
+            };
+            if !set {
+                return match first_done(cores) {
+                    Some(i) => Ok(i),
+                    None => Err(WaitFail::Timeout),
+                };
+            }
+        }
+    })
+}
