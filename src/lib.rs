@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod ast;
+pub mod channel;
 pub mod error;
 pub mod function;
 pub mod ops;
