@@ -52,6 +52,8 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::slice;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,6 +79,32 @@ struct Shared<T> {
     state: Mutex<State<T>>,
     /// `usize::MAX` for an unbounded channel.
     capacity: usize,
+    /// Copies of `state.queue.len()` and `state.closed`, stored under the
+    /// lock at the end of every operation, read without it by `len()` and by
+    /// the short spin before a wait ([`wait::block`]).
+    len: AtomicUsize,
+    closed: AtomicBool,
+}
+
+impl<T> Shared<T> {
+    /// Ends an operation under the lock: publishes the length and applies
+    /// the wake rule ([`State::wake_next`]).
+    #[inline]
+    fn finish(&self, st: &mut State<T>) -> state::Wakes {
+        self.len.store(st.queue.len(), Relaxed);
+        st.wake_next(self.capacity)
+    }
+
+    /// Whether `side` looks ready, without the lock (a hint for spinning).
+    #[inline]
+    fn looks_ready(&self, side: Side) -> bool {
+        let len = self.len.load(Relaxed);
+        self.closed.load(Relaxed)
+            || match side {
+                Side::Recv => len > 0,
+                Side::Send => len < self.capacity,
+            }
+    }
 }
 
 impl<T> Clone for Channel<T> {
@@ -126,6 +154,8 @@ impl<T> Channel<T> {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::new(capacity)),
                 capacity,
+                len: AtomicUsize::new(0),
+                closed: AtomicBool::new(false),
             }),
         }
     }
@@ -137,7 +167,7 @@ impl<T> Channel<T> {
 
     /// How many values are queued now.
     pub fn len(&self) -> usize {
-        self.shared.state.lock().queue.len()
+        self.shared.len.load(Relaxed)
     }
 
     /// Whether no value is queued now.
@@ -167,6 +197,7 @@ impl<T> Channel<T> {
                 return false;
             }
             st.closed = true;
+            self.shared.closed.store(true, Relaxed);
             st.receivers.claim_all(&mut woken);
             st.senders.claim_all(&mut woken);
         }
@@ -190,7 +221,7 @@ impl<T> Channel<T> {
         let mut st = shared.state.lock();
         if st.ready(side, shared.capacity) {
             let out = perform(&mut st);
-            let wakes = st.wake_next(shared.capacity);
+            let wakes = shared.finish(&mut st);
             drop(st);
             wakes.unpark();
             return Ok(out);
@@ -218,7 +249,7 @@ impl<T> Channel<T> {
             return Err(TrySendError::Full(value));
         }
         st.queue.push_back(value);
-        let wakes = st.wake_next(shared.capacity);
+        let wakes = shared.finish(&mut st);
         drop(st);
         wakes.unpark();
         Ok(())
@@ -331,7 +362,7 @@ impl<T> Channel<T> {
         let mut st = shared.state.lock();
         match st.queue.pop_front() {
             Some(v) => {
-                let wakes = st.wake_next(shared.capacity);
+                let wakes = shared.finish(&mut st);
                 drop(st);
                 wakes.unpark();
                 Ok(v)

@@ -34,6 +34,7 @@ pub(crate) fn block<T, R>(
     let n = chans.len();
     debug_assert!(n > 0 && start < n);
     loop {
+        spin_until_ready(chans, side, deadline);
         // Register on each channel in turn, unless one is ready.
         let mut waiter: Option<Arc<Waiter>> = None;
         let mut registered = 0;
@@ -51,7 +52,7 @@ pub(crate) fn block<T, R>(
                     }
                 }
                 let out = perform(&mut st);
-                let wakes = st.wake_next(shared.capacity);
+                let wakes = shared.finish(&mut st);
                 drop(st);
                 wakes.unpark();
                 if let Some(w) = &waiter {
@@ -80,7 +81,7 @@ pub(crate) fn block<T, R>(
                 st.waiters(side).arrived();
                 let ready = st.ready(side, shared.capacity);
                 let out = if ready { Some(perform(&mut st)) } else { None };
-                let wakes = st.wake_next(shared.capacity);
+                let wakes = shared.finish(&mut st);
                 drop(st);
                 wakes.unpark();
                 if n > 1 {
@@ -108,6 +109,32 @@ pub(crate) fn block<T, R>(
                 unregister(chans, side, start, registered, &waiter);
             }
         }
+    }
+}
+
+/// Spins briefly (crossbeam's `Backoff`: about a hundred spin hints, then a
+/// few `yield_now`s) until one of `chans` looks ready: a value or a slot that
+/// frees up within a microsecond or so is taken without the cost of parking
+/// and of the waker's unpark (a syscall each). Bounded, so not a polling
+/// loop; skipped once the deadline has passed, and under loom.
+#[inline]
+fn spin_until_ready<T>(chans: &[&Channel<T>], side: Side, deadline: Option<Instant>) {
+    #[cfg(not(loom))]
+    {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return;
+        }
+        let backoff = crossbeam_utils::Backoff::new();
+        while !backoff.is_completed() {
+            backoff.snooze();
+            if chans.iter().any(|c| c.shared.looks_ready(side)) {
+                return;
+            }
+        }
+    }
+    #[cfg(loom)]
+    {
+        let _ = (chans, side, deadline);
     }
 }
 
