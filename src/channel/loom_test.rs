@@ -131,3 +131,55 @@ fn interrupt_races_a_send() {
         assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
     });
 }
+
+#[test]
+fn one_batch_wakeup_chains_to_both_parked_receivers() {
+    loom::model(|| {
+        let ch = Channel::unbounded();
+        let (rx1, rx2) = (ch.clone(), ch.clone());
+        let t1 = thread::spawn(move || rx1.recv(None).unwrap());
+        let t2 = thread::spawn(move || rx2.recv(None).unwrap());
+        ch.send_batch(vec![1, 2], None).unwrap();
+        let mut got = vec![t1.join().unwrap(), t2.join().unwrap()];
+        got.sort();
+        assert_eq!(got, vec![1, 2]);
+    });
+}
+
+#[test]
+fn bounded_batch_larger_than_capacity() {
+    loom::model(|| {
+        let ch = Channel::bounded(1).unwrap();
+        let tx = ch.clone();
+        let t = thread::spawn(move || tx.send_batch(vec![1, 2], None));
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            got.extend(ch.recv_batch(std::num::NonZeroUsize::MIN, None).unwrap());
+        }
+        assert_eq!(got, vec![1, 2]);
+        assert_eq!(t.join().unwrap(), Ok(()));
+    });
+}
+
+#[test]
+fn interrupt_races_a_select() {
+    loom::model(|| {
+        let a = Channel::unbounded();
+        let b = Channel::<i32>::unbounded();
+        let flag = Arc::new(InterruptFlag::new());
+        let (a2, f) = (a.clone(), Arc::clone(&flag));
+        let sender = thread::spawn(move || a2.send(1, None).unwrap());
+        let firer = thread::spawn(move || {
+            f.fire();
+        });
+        let outcome = select(&[&a, &b], None, Some(&*flag));
+        sender.join().unwrap();
+        firer.join().unwrap();
+        match outcome {
+            Ok((0, Some(1))) => assert_eq!(a.try_recv(), Err(TryRecvError::Empty)),
+            Err(SelectError::Cancelled) => assert_eq!(a.try_recv(), Ok(1)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(a.waiting_receivers() + b.waiting_receivers(), 0);
+    });
+}
