@@ -183,3 +183,29 @@ fn interrupt_races_a_select() {
         assert_eq!(a.waiting_receivers() + b.waiting_receivers(), 0);
     });
 }
+
+#[test]
+fn select_claimed_by_one_channel_never_takes_another() {
+    // If a select claimed by `a` took `b`'s value instead, `a`'s value would
+    // sit with its wakeup spent and the plain receiver parked forever.
+    loom::model(|| {
+        let a = Channel::unbounded();
+        let b = Channel::unbounded();
+        let (a2, b2) = (a.clone(), b.clone());
+        let plain = thread::spawn(move || a2.recv(None).unwrap());
+        let (a3, b3) = (a.clone(), b.clone());
+        let selector = thread::spawn(move || select(&[&a3, &b3], None, None).unwrap());
+        a.send(1, None).unwrap();
+        b2.send(2, None).unwrap();
+        let (i, v) = selector.join().unwrap();
+        if i == 0 {
+            // The select took `a`'s value: give the plain receiver another.
+            assert_eq!(v, Some(1));
+            a.send(3, None).unwrap();
+            assert_eq!(plain.join().unwrap(), 3);
+        } else {
+            assert_eq!(v, Some(2));
+            assert_eq!(plain.join().unwrap(), 1);
+        }
+    });
+}
