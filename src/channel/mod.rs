@@ -126,6 +126,7 @@ impl<T> Shared<T> {
     }
 
     /// Whether `side` looks ready, without the lock (a hint for spinning).
+    #[cfg_attr(loom, allow(dead_code))]
     #[inline]
     fn looks_ready(&self, side: Side) -> bool {
         let len = self.len.load(Relaxed);
