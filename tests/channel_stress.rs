@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use weft::channel::{select, Channel, RecvError, SendBatchError, SendError};
+use weft::channel::{select, Channel, InterruptFlag, RecvError, SendBatchError, SendError};
 
 /// Values per sender.
 const PER_SENDER: usize = if cfg!(debug_assertions) {
@@ -194,13 +194,23 @@ fn one_two_and_sixteen_threads() {
 /// `s % chans`), 8 receivers each selecting over all of them until every
 /// channel is closed and drained.
 fn run_select(chans: usize, capacity: Option<usize>, per_sender: usize, batches: bool) {
-    const SENDERS: usize = 8;
-    const RECEIVERS: usize = 8;
+    run_select_with(8, 8, chans, capacity, per_sender, batches);
+}
+
+/// As [`run_select`], with `SENDERS` senders and `RECEIVERS` receivers.
+fn run_select_with(
+    senders: usize,
+    receivers: usize,
+    chans: usize,
+    capacity: Option<usize>,
+    per_sender: usize,
+    batches: bool,
+) {
     let channels: Vec<Channel<u64>> = (0..chans)
         .map(|_| Channel::new(capacity).expect("valid capacity"))
         .collect();
-    let start = Arc::new(Barrier::new(SENDERS + RECEIVERS));
-    let producers: Vec<_> = (0..SENDERS)
+    let start = Arc::new(Barrier::new(senders + receivers));
+    let producers: Vec<_> = (0..senders)
         .map(|s| {
             let (tx, go) = (channels[s % chans].clone(), Arc::clone(&start));
             thread::spawn(move || {
@@ -222,7 +232,7 @@ fn run_select(chans: usize, capacity: Option<usize>, per_sender: usize, batches:
             })
         })
         .collect();
-    let consumers: Vec<_> = (0..RECEIVERS)
+    let consumers: Vec<_> = (0..receivers)
         .map(|_| {
             let (mine, go) = (channels.clone(), Arc::clone(&start));
             thread::spawn(move || {
@@ -251,7 +261,16 @@ fn run_select(chans: usize, capacity: Option<usize>, per_sender: usize, batches:
         .into_iter()
         .map(|c| c.join().expect("receiver"))
         .collect();
-    check(SENDERS, per_sender, received);
+    check(senders, per_sender, received);
+}
+
+#[test]
+fn select_with_one_two_and_sixteen_threads() {
+    let per = PER_SENDER / 10;
+    for threads in [1, 2, 16] {
+        run_select_with(threads, threads, 3, None, per, false);
+        run_select_with(threads, threads, 2, Some(2), per, true);
+    }
 }
 
 #[test]
@@ -350,4 +369,81 @@ fn close_races_senders_nothing_lost() {
         all.push(back);
         check(4, per, all);
     }
+}
+
+/// Receivers and senders are cancelled at random moments while they wait:
+/// a cancelled receive takes nothing, a cancelled send hands its value back,
+/// so every value is still received (or handed back) exactly once.
+#[test]
+fn interrupts_race_senders_and_receivers() {
+    const SENDERS: usize = 4;
+    const RECEIVERS: usize = 4;
+    let per = PER_SENDER / 4;
+    let ch = Channel::bounded(8).expect("valid capacity");
+    let flags: Vec<Arc<InterruptFlag>> = (0..SENDERS + RECEIVERS)
+        .map(|_| Arc::new(InterruptFlag::new()))
+        .collect();
+    let producers: Vec<_> = (0..SENDERS)
+        .map(|s| {
+            let (tx, flag) = (ch.clone(), Arc::clone(&flags[s]));
+            thread::spawn(move || {
+                let mut back = Vec::new();
+                for i in 0..per {
+                    match tx.send(value(s, i), Some(&*flag)) {
+                        Ok(()) => {}
+                        Err(SendError::Cancelled(v)) => {
+                            back.push(v);
+                            back.extend((i + 1..per).map(|k| value(s, k)));
+                            break;
+                        }
+                        Err(e) => panic!("send: {e}"),
+                    }
+                }
+                back
+            })
+        })
+        .collect();
+    let received = Arc::new(AtomicUsize::new(0));
+    let consumers: Vec<_> = (0..RECEIVERS)
+        .map(|r| {
+            let (rx, flag) = (ch.clone(), Arc::clone(&flags[SENDERS + r]));
+            let count = Arc::clone(&received);
+            thread::spawn(move || {
+                let mut got = Vec::new();
+                loop {
+                    match rx.recv(Some(&*flag)) {
+                        Ok(v) => {
+                            got.push(v);
+                            count.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(RecvError::Cancelled) | Err(RecvError::Closed) => break,
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+    // Fire the flags one by one as values flow (no timing: by count), the
+    // last receiver's flag never, so someone keeps draining.
+    for (k, flag) in flags.iter().enumerate().take(SENDERS + RECEIVERS - 1) {
+        let step = (k + 1) * per / 4;
+        while received.load(Ordering::Relaxed) < step && !producers.iter().all(|p| p.is_finished())
+        {
+            thread::yield_now();
+        }
+        flag.fire();
+    }
+    let backs: Vec<Vec<u64>> = producers
+        .into_iter()
+        .map(|p| p.join().expect("sender"))
+        .collect();
+    ch.close();
+    let mut all: Vec<Vec<u64>> = consumers
+        .into_iter()
+        .map(|c| c.join().expect("receiver"))
+        .collect();
+    // What cancelled receivers left behind is still queued: drain it.
+    all.push(ch.iter().collect());
+    all.extend(backs);
+    check(SENDERS, per, all);
 }
