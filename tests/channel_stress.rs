@@ -410,14 +410,10 @@ fn interrupts_race_senders_and_receivers() {
             let count = Arc::clone(&received);
             thread::spawn(move || {
                 let mut got = Vec::new();
-                loop {
-                    match rx.recv(Some(&*flag)) {
-                        Ok(v) => {
-                            got.push(v);
-                            count.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(RecvError::Cancelled) | Err(RecvError::Closed) => break,
-                    }
+                // Ends on Cancelled or Closed.
+                while let Ok(v) = rx.recv(Some(&*flag)) {
+                    got.push(v);
+                    count.fetch_add(1, Ordering::Relaxed);
                 }
                 got
             })
