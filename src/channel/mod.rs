@@ -40,6 +40,31 @@
 //! The wait/wake protocol, and why it loses no wakeup and cannot deadlock,
 //! is written down in `src/channel/README.md`.
 //!
+//! # Binding to Weft
+//!
+//! A script's channel value holds a `Channel<Value>` (cloning it is an `Arc`
+//! clone). Each blocking call passes the current task's cancel token as
+//! `Some(&token)` (the pool's token implements [`Interrupt`]: `register`
+//! adds the wake to the token's list under its mutex; cancelling sets the
+//! flag, then calls the wakes), or `None` off the pool. Mapping:
+//!
+//! | script | native | errors |
+//! |---|---|---|
+//! | `channel()` / `channel(n)` | [`Channel::unbounded`] / [`Channel::bounded`] | n < 1 (or not an int): `ValueError` ([`CapacityError`]'s text) |
+//! | `ch.send(v)` | [`Channel::send`] | `nil`: `ValueError`, checked first; `Closed`: `ValueError`; `Cancelled`: `Cancelled` |
+//! | `ch.recv()` | [`Channel::recv`] | `Closed` → `nil`; `Cancelled`: `Cancelled` |
+//! | `ch.recv(s)` | [`Channel::recv_timeout`] | `Timeout`: `Timeout`; `Closed` → `nil` |
+//! | `ch.try_recv()` | [`Channel::try_recv`] | `Empty` and `Closed` → `nil` |
+//! | `ch.send_batch(xs)` | [`Channel::send_batch`] | check every item for `nil` first (so a bad batch sends nothing); then as `send` |
+//! | `ch.recv_batch(max)` | [`Channel::recv_batch`] | `max` defaults to `max_batch_size`; < 1: `ValueError`; `Closed` → `[]` |
+//! | `ch.close()`, `ch.len()`, `ch.closed()` | [`Channel::close`], [`Channel::len`], [`Channel::is_closed`] | |
+//! | `for v in ch` | [`Channel::recv`] in a loop | ends on `Closed`; `Cancelled` throws |
+//! | `select(chs)` / `select(chs, s)` | [`select`] with no / a deadline | `[i, v]`, `v` = `nil` if closed and drained; `Timeout`; empty list: `ValueError` |
+//!
+//! Seconds convert with `Duration::try_from_secs_f64` (negative or NaN:
+//! `ValueError`). The binding must not wrap calls in `pool::blocking`: the
+//! channel does that itself, only around an actual park.
+//!
 //! # Semantics
 //!
 //! - Every value sent is received exactly once; values from one sender are
