@@ -172,15 +172,6 @@ impl<T> SendBatchError<T> {
     }
 }
 
-impl From<Abort> for RecvError {
-    fn from(abort: Abort) -> Self {
-        match abort {
-            // Only timed waits can time out; untimed ones pass no deadline.
-            Abort::Timeout | Abort::Cancelled => RecvError::Cancelled,
-        }
-    }
-}
-
 impl From<Abort> for RecvTimeoutError {
     fn from(abort: Abort) -> Self {
         match abort {
