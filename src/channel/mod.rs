@@ -141,12 +141,22 @@ struct Shared<T> {
     closed: AtomicBool,
 }
 
+/// An emptied queue with room for more than this many values shrinks...
+const SHRINK_ABOVE: usize = 1 << 16;
+/// ...to room for this many.
+const SHRINK_TO: usize = 1024;
+
 impl<T> Shared<T> {
     /// Ends an operation under the lock: publishes the length and applies
     /// the wake rule ([`State::wake_next`]).
     #[inline]
     fn finish(&self, st: &mut State<T>) -> state::Wakes {
-        self.len.store(st.queue.len(), Relaxed);
+        let len = st.queue.len();
+        self.len.store(len, Relaxed);
+        if len == 0 && st.queue.capacity() > SHRINK_ABOVE {
+            // A burst is over: give its memory back.
+            st.queue.shrink_to(SHRINK_TO);
+        }
         st.wake_next(self.capacity)
     }
 

@@ -71,6 +71,21 @@ fn fifo_order_and_len() {
 }
 
 #[test]
+fn an_emptied_queue_gives_its_memory_back() {
+    let ch = Channel::unbounded();
+    ch.send_batch((0..200_000).collect(), None).unwrap();
+    assert!(ch.shared.state.lock().queue.capacity() >= 200_000);
+    assert_eq!(
+        ch.recv_batch(nz(200_000), None).map(|b| b.len()),
+        Ok(200_000)
+    );
+    let capacity = ch.shared.state.lock().queue.capacity();
+    assert!(capacity < 200_000, "kept room for {capacity}");
+    ch.send(1, None).unwrap();
+    assert_eq!(ch.recv(None), Ok(1));
+}
+
+#[test]
 fn clones_share_the_channel() {
     let a = Channel::unbounded();
     let b = a.clone();
