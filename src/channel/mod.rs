@@ -161,7 +161,6 @@ impl<T> Shared<T> {
     }
 
     /// Whether `side` looks ready, without the lock (a hint for spinning).
-    #[cfg_attr(loom, allow(dead_code))]
     #[inline]
     fn looks_ready(&self, side: Side) -> bool {
         let len = self.len.load(Relaxed);
@@ -284,15 +283,18 @@ impl<T> Channel<T> {
         mut perform: impl FnMut(&mut State<T>) -> R,
     ) -> Result<R, Abort> {
         let shared = &*self.shared;
-        let mut st = shared.state.lock();
-        if st.ready(side, shared.capacity) {
-            let out = perform(&mut st);
-            let wakes = shared.finish(&mut st);
-            drop(st);
-            wakes.unpark();
-            return Ok(out);
+        // Not even looking ready: skip the lock, go spin (block re-checks
+        // under the lock before it registers).
+        if shared.looks_ready(side) {
+            let mut st = shared.state.lock();
+            if st.ready(side, shared.capacity) {
+                let out = perform(&mut st);
+                let wakes = shared.finish(&mut st);
+                drop(st);
+                wakes.unpark();
+                return Ok(out);
+            }
         }
-        drop(st);
         wait::block(
             slice::from_ref(&self),
             side,
