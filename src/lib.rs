@@ -8,6 +8,7 @@
 
 pub mod ast;
 pub mod bytecode;
+pub mod channel;
 pub mod compiler;
 pub mod diagnostic;
 pub mod error;

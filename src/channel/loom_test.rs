@@ -1,0 +1,211 @@
+//! loom models of the wait/wake core: every interleaving of a few threads,
+//! checked for lost wakeups (loom reports a deadlock), lost or duplicated
+//! values, and a wrong outcome. Run with
+//! `RUSTFLAGS="--cfg loom" cargo test --release --lib channel`.
+//! Deadlines are not modelled (loom has no clock).
+
+use std::sync::Arc;
+
+use loom::thread;
+
+use super::*;
+
+#[test]
+fn parked_recv_is_woken_by_send() {
+    loom::model(|| {
+        let ch = Channel::unbounded();
+        let tx = ch.clone();
+        let t = thread::spawn(move || tx.send(1, None).unwrap());
+        assert_eq!(ch.recv(None), Ok(1));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn close_wakes_both_parked_receivers() {
+    loom::model(|| {
+        let ch = Channel::<i32>::unbounded();
+        let rx = ch.clone();
+        let t = thread::spawn(move || rx.recv(None));
+        let closer = ch.clone();
+        let c = thread::spawn(move || {
+            closer.close();
+        });
+        assert_eq!(ch.recv(None), Err(RecvError::Closed));
+        assert_eq!(t.join().unwrap(), Err(RecvError::Closed));
+        c.join().unwrap();
+    });
+}
+
+#[test]
+fn bounded_one_passes_two_values_in_order() {
+    loom::model(|| {
+        let ch = Channel::bounded(1).unwrap();
+        let tx = ch.clone();
+        let t = thread::spawn(move || {
+            tx.send(1, None).unwrap();
+            tx.send(2, None).unwrap();
+        });
+        assert_eq!(ch.recv(None), Ok(1));
+        assert_eq!(ch.recv(None), Ok(2));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn close_wakes_a_parked_sender_with_its_value() {
+    loom::model(|| {
+        let ch = Channel::bounded(1).unwrap();
+        ch.send(0, None).unwrap();
+        let tx = ch.clone();
+        let t = thread::spawn(move || tx.send(1, None));
+        ch.close();
+        match t.join().unwrap() {
+            Err(SendError::Closed(1)) => assert_eq!(ch.len(), 1),
+            other => panic!("unexpected {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn select_gets_both_values_once() {
+    loom::model(|| {
+        let a = Channel::unbounded();
+        let b = Channel::unbounded();
+        let (a2, b2) = (a.clone(), b.clone());
+        let ta = thread::spawn(move || a2.send(10, None).unwrap());
+        let tb = thread::spawn(move || b2.send(20, None).unwrap());
+        let mut got = vec![
+            select(&[&a, &b], None, None).unwrap(),
+            select(&[&a, &b], None, None).unwrap(),
+        ];
+        got.sort();
+        assert_eq!(got, vec![(0, Some(10)), (1, Some(20))]);
+        ta.join().unwrap();
+        tb.join().unwrap();
+    });
+}
+
+#[test]
+fn select_and_plain_receiver_share_one_channel() {
+    // A select claimed by one channel while a plain receiver takes the value
+    // it was claimed for: the other value must still reach someone.
+    loom::model(|| {
+        let a = Channel::unbounded();
+        let b = Channel::<i32>::unbounded();
+        let a2 = a.clone();
+        let rx = thread::spawn(move || a2.recv(None).unwrap());
+        a.send_batch(vec![1, 2], None).unwrap();
+        let (i, v) = select(&[&a, &b], None, None).unwrap();
+        assert_eq!(i, 0);
+        let mut both = vec![v.unwrap(), rx.join().unwrap()];
+        both.sort();
+        assert_eq!(both, vec![1, 2]);
+    });
+}
+
+#[test]
+fn interrupt_races_a_send() {
+    loom::model(|| {
+        let ch = Channel::unbounded();
+        let flag = Arc::new(InterruptFlag::new());
+        let tx = ch.clone();
+        let f = Arc::clone(&flag);
+        let sender = thread::spawn(move || tx.send(1, None).unwrap());
+        let firer = thread::spawn(move || {
+            f.fire();
+        });
+        match ch.recv(Some(&*flag)) {
+            Ok(v) => assert_eq!(v, 1),
+            Err(RecvError::Cancelled) => {
+                sender.join().unwrap();
+                firer.join().unwrap();
+                // The value was not lost: it is still queued.
+                assert_eq!(ch.try_recv(), Ok(1));
+                return;
+            }
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+        sender.join().unwrap();
+        firer.join().unwrap();
+        assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+#[test]
+fn one_batch_wakeup_chains_to_both_parked_receivers() {
+    loom::model(|| {
+        let ch = Channel::unbounded();
+        let (rx1, rx2) = (ch.clone(), ch.clone());
+        let t1 = thread::spawn(move || rx1.recv(None).unwrap());
+        let t2 = thread::spawn(move || rx2.recv(None).unwrap());
+        ch.send_batch(vec![1, 2], None).unwrap();
+        let mut got = vec![t1.join().unwrap(), t2.join().unwrap()];
+        got.sort();
+        assert_eq!(got, vec![1, 2]);
+    });
+}
+
+#[test]
+fn bounded_batch_larger_than_capacity() {
+    loom::model(|| {
+        let ch = Channel::bounded(1).unwrap();
+        let tx = ch.clone();
+        let t = thread::spawn(move || tx.send_batch(vec![1, 2], None));
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            got.extend(ch.recv_batch(std::num::NonZeroUsize::MIN, None).unwrap());
+        }
+        assert_eq!(got, vec![1, 2]);
+        assert_eq!(t.join().unwrap(), Ok(()));
+    });
+}
+
+#[test]
+fn interrupt_races_a_select() {
+    loom::model(|| {
+        let a = Channel::unbounded();
+        let b = Channel::<i32>::unbounded();
+        let flag = Arc::new(InterruptFlag::new());
+        let (a2, f) = (a.clone(), Arc::clone(&flag));
+        let sender = thread::spawn(move || a2.send(1, None).unwrap());
+        let firer = thread::spawn(move || {
+            f.fire();
+        });
+        let outcome = select(&[&a, &b], None, Some(&*flag));
+        sender.join().unwrap();
+        firer.join().unwrap();
+        match outcome {
+            Ok((0, Some(1))) => assert_eq!(a.try_recv(), Err(TryRecvError::Empty)),
+            Err(SelectError::Cancelled) => assert_eq!(a.try_recv(), Ok(1)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(a.waiting_receivers() + b.waiting_receivers(), 0);
+    });
+}
+
+#[test]
+fn select_claimed_by_one_channel_never_takes_another() {
+    // If a select claimed by `a` took `b`'s value instead, `a`'s value would
+    // sit with its wakeup spent and the plain receiver parked forever.
+    loom::model(|| {
+        let a = Channel::unbounded();
+        let b = Channel::unbounded();
+        let (a2, b2) = (a.clone(), b.clone());
+        let plain = thread::spawn(move || a2.recv(None).unwrap());
+        let (a3, b3) = (a.clone(), b.clone());
+        let selector = thread::spawn(move || select(&[&a3, &b3], None, None).unwrap());
+        a.send(1, None).unwrap();
+        b2.send(2, None).unwrap();
+        let (i, v) = selector.join().unwrap();
+        if i == 0 {
+            // The select took `a`'s value: give the plain receiver another.
+            assert_eq!(v, Some(1));
+            a.send(3, None).unwrap();
+            assert_eq!(plain.join().unwrap(), 3);
+        } else {
+            assert_eq!(v, Some(2));
+            assert_eq!(plain.join().unwrap(), 1);
+        }
+    });
+}

@@ -1,0 +1,95 @@
+//! [`State`]: what a channel's mutex guards, and the wake rule every
+//! operation ends with.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::waiter::{Waiter, Waiters};
+
+/// Which side of a channel an operation waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// Waits for a value (or for close).
+    Recv,
+    /// Waits for free space (or for close).
+    Send,
+}
+
+/// A channel's queue, closed flag and blocked waiters, all under one mutex.
+pub(crate) struct State<T> {
+    pub(crate) queue: VecDeque<T>,
+    pub(crate) closed: bool,
+    pub(crate) receivers: Waiters,
+    pub(crate) senders: Waiters,
+}
+
+/// Waiters claimed under the lock, to unpark once it is released.
+#[must_use = "claimed waiters must be unparked"]
+pub(crate) struct Wakes(Option<Arc<Waiter>>, Option<Arc<Waiter>>);
+
+impl Wakes {
+    /// Unparks the claimed waiters. Call after dropping the channel lock.
+    #[inline]
+    pub(crate) fn unpark(self) {
+        if let Some(w) = self.0 {
+            w.unpark();
+        }
+        if let Some(w) = self.1 {
+            w.unpark();
+        }
+    }
+}
+
+impl<T> State<T> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        State {
+            // Bounded channels get their buffer up front, within reason.
+            queue: VecDeque::with_capacity(capacity.min(1024)),
+            closed: false,
+            receivers: Waiters::default(),
+            senders: Waiters::default(),
+        }
+    }
+
+    /// Whether an operation on `side` can complete now (closing makes both
+    /// sides ready: receivers drain then see "closed", senders get an error).
+    #[inline]
+    pub(crate) fn ready(&self, side: Side, capacity: usize) -> bool {
+        match side {
+            Side::Recv => !self.queue.is_empty() || self.closed,
+            Side::Send => self.queue.len() < capacity || self.closed,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn waiters(&mut self, side: Side) -> &mut Waiters {
+        match side {
+            Side::Recv => &mut self.receivers,
+            Side::Send => &mut self.senders,
+        }
+    }
+
+    /// The wake rule, run at the end of every operation under the lock:
+    /// if more values are queued than claimed receivers are on their way,
+    /// claim one more receiver; same for free slots and senders. One claim
+    /// per side per operation: a woken waiter runs this rule again, so a
+    /// batch wakes one receiver and the wakeups chain (in parallel with the
+    /// sender) instead of the sender paying one per item.
+    #[inline]
+    pub(crate) fn wake_next(&mut self, capacity: usize) -> Wakes {
+        let receiver = if !self.receivers.is_empty() && self.queue.len() > self.receivers.pending()
+        {
+            self.receivers.claim_one()
+        } else {
+            None
+        };
+        let sender = if !self.senders.is_empty()
+            && capacity.saturating_sub(self.queue.len()) > self.senders.pending()
+        {
+            self.senders.claim_one()
+        } else {
+            None
+        };
+        Wakes(receiver, sender)
+    }
+}

@@ -1,0 +1,172 @@
+//! [`Waiter`]: one parked thread's wait, and [`Waiters`]: a channel side's
+//! queue of them.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
+use std::sync::Arc;
+
+use super::sync::{current, AtomicUsize, Thread};
+
+/// Still waiting: nobody has decided how this wait ends.
+pub(crate) const WAITING: usize = 0;
+/// The deadline passed first.
+pub(crate) const TIMED_OUT: usize = 1;
+/// The interrupt fired first.
+pub(crate) const INTERRUPTED: usize = 2;
+/// `CLAIMED + i`: the channel at position `i` of the wait's list claimed it
+/// (it has a value, space, or was closed), or the waiter claimed itself
+/// because channel `i` was ready while it was still registering.
+const CLAIMED: usize = 3;
+
+/// One blocked operation. Its `state` leaves [`WAITING`] exactly once, by a
+/// compare-and-swap, so exactly one party (a channel, the deadline, the
+/// interrupt, or the waiter itself) decides how the wait ends; only that
+/// party unparks the thread.
+pub(crate) struct Waiter {
+    state: AtomicUsize,
+    thread: Thread,
+}
+
+/// How a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Waiting,
+    TimedOut,
+    Interrupted,
+    /// Claimed by the channel at this position of the wait's list.
+    Claimed(usize),
+}
+
+impl Waiter {
+    /// A waiter for the calling thread.
+    pub(crate) fn new() -> Arc<Waiter> {
+        Arc::new(Waiter {
+            state: AtomicUsize::new(WAITING),
+            thread: current(),
+        })
+    }
+
+    /// Ends the wait as claimed by position `index`; false if it had ended.
+    #[inline]
+    pub(crate) fn try_claim(&self, index: usize) -> bool {
+        self.try_end(CLAIMED + index)
+    }
+
+    /// Ends the wait with `why` ([`TIMED_OUT`] or [`INTERRUPTED`]); false if
+    /// it had ended.
+    #[inline]
+    pub(crate) fn try_abort(&self, why: usize) -> bool {
+        debug_assert!(why == TIMED_OUT || why == INTERRUPTED);
+        self.try_end(why)
+    }
+
+    #[inline]
+    fn try_end(&self, to: usize) -> bool {
+        self.state
+            .compare_exchange(WAITING, to, AcqRel, Acquire)
+            .is_ok()
+    }
+
+    /// How the wait ended so far.
+    #[inline]
+    pub(crate) fn outcome(&self) -> Outcome {
+        match self.state.load(Acquire) {
+            WAITING => Outcome::Waiting,
+            TIMED_OUT => Outcome::TimedOut,
+            INTERRUPTED => Outcome::Interrupted,
+            claimed => Outcome::Claimed(claimed - CLAIMED),
+        }
+    }
+
+    /// Wakes the waiting thread (call after a successful `try_*`, outside
+    /// any channel lock).
+    #[inline]
+    pub(crate) fn unpark(&self) {
+        self.thread.unpark();
+    }
+}
+
+/// One registration of a waiter on a channel side.
+struct Entry {
+    waiter: Arc<Waiter>,
+    /// The channel's position in the waiter's list (0 for single-channel
+    /// operations; the select index otherwise).
+    index: usize,
+}
+
+/// The waiters blocked on one side (receive or send) of one channel.
+/// Lives inside the channel's mutex.
+#[derive(Default)]
+pub(crate) struct Waiters {
+    /// Registered, not yet claimed; served first come, first served.
+    list: VecDeque<Entry>,
+    /// Claimed by this channel but not yet back under its lock: each one will
+    /// retry its operation here, so this many ready items (or free slots) are
+    /// already spoken for and need no further wakeup.
+    pending: usize,
+}
+
+impl Waiters {
+    /// Registers `waiter` (whose list holds this channel at `index`).
+    pub(crate) fn push(&mut self, waiter: &Arc<Waiter>, index: usize) {
+        self.list.push_back(Entry {
+            waiter: Arc::clone(waiter),
+            index,
+        });
+    }
+
+    /// Whether anyone is registered.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Claims already made here whose waiter has not come back yet.
+    #[inline]
+    pub(crate) fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// Claims the longest-waiting registered waiter still waiting, counting
+    /// it as pending. Entries whose wait ended elsewhere (another channel of a
+    /// select, a deadline, an interrupt) are dropped on the way.
+    #[cold]
+    pub(crate) fn claim_one(&mut self) -> Option<Arc<Waiter>> {
+        while let Some(entry) = self.list.pop_front() {
+            if entry.waiter.try_claim(entry.index) {
+                self.pending += 1;
+                return Some(entry.waiter);
+            }
+        }
+        None
+    }
+
+    /// Claims every registered waiter still waiting (for `close`).
+    #[cold]
+    pub(crate) fn claim_all(&mut self, out: &mut Vec<Arc<Waiter>>) {
+        for entry in self.list.drain(..) {
+            if entry.waiter.try_claim(entry.index) {
+                self.pending += 1;
+                out.push(entry.waiter);
+            }
+        }
+    }
+
+    /// A waiter this side claimed is back under the lock.
+    #[inline]
+    pub(crate) fn arrived(&mut self) {
+        debug_assert!(self.pending > 0, "arrival without a claim");
+        self.pending = self.pending.saturating_sub(1);
+    }
+
+    /// Removes every registration of `waiter`.
+    pub(crate) fn remove(&mut self, waiter: &Arc<Waiter>) {
+        self.list
+            .retain(|entry| !Arc::ptr_eq(&entry.waiter, waiter));
+    }
+
+    /// Registered waiters (for tests and diagnostics).
+    pub(crate) fn registered(&self) -> usize {
+        self.list.len()
+    }
+}
