@@ -20,6 +20,7 @@ pub mod ops;
 pub mod parser;
 pub mod pool;
 pub mod repl;
+pub mod runtime;
 pub mod stdlib;
 pub mod value;
 pub mod vm;

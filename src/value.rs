@@ -95,6 +95,12 @@ pub enum Value {
     Module(Arc<Module>),
     /// A caught error.
     Error(Arc<ErrorValue>),
+    /// A spawned task (a shared handle).
+    Task(Arc<crate::stdlib::task::TaskObj>),
+    /// A channel (a shared handle).
+    Channel(Arc<crate::stdlib::channel::ChannelObj>),
+    /// An atom (a shared handle).
+    Atom(Arc<crate::stdlib::atom::AtomObj>),
 }
 
 impl Value {
@@ -112,6 +118,9 @@ impl Value {
             Value::Func(_) | Value::Native(_) => "function",
             Value::Module(_) => "module",
             Value::Error(_) => "error",
+            Value::Task(_) => "task",
+            Value::Channel(_) => "channel",
+            Value::Atom(_) => "atom",
         }
     }
 
@@ -264,6 +273,9 @@ impl fmt::Display for Value {
             Value::Native(n) => write!(f, "<fn {}>", n.name),
             Value::Module(m) => write!(f, "<module {}>", m.name),
             Value::Error(e) => write!(f, "<error {}: {}>", e.kind, e.message),
+            Value::Task(t) => write!(f, "<task {}>", t.id()),
+            Value::Channel(_) => f.write_str("<channel>"),
+            Value::Atom(a) => write!(f, "<atom {}>", a.get().repr()),
         }
     }
 }
@@ -300,6 +312,9 @@ impl PartialEq for Value {
             (Native(a), Native(b)) => std::ptr::eq(*a, *b),
             (Module(a), Module(b)) => Arc::ptr_eq(a, b),
             (Error(a), Error(b)) => Arc::ptr_eq(a, b),
+            (Task(a), Task(b)) => Arc::ptr_eq(a, b),
+            (Channel(a), Channel(b)) => Arc::ptr_eq(a, b),
+            (Atom(a), Atom(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }

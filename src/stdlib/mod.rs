@@ -90,6 +90,8 @@
 //!   error` (`OverflowError`); `log(x, 1)` is a `ZeroDivisionError` (Python).
 
 mod args;
+pub mod atom;
+pub mod channel;
 mod format;
 mod io;
 mod list;
@@ -100,6 +102,7 @@ mod random;
 mod sort;
 mod string;
 mod system;
+pub mod task;
 
 #[cfg(test)]
 mod test;
