@@ -33,7 +33,7 @@
 //! - `int(x)`: parses decimal only (after trimming whitespace; a sign and `_`
 //!   between digits allowed, `"0x1f"` and `"1.5"` rejected) → `ValueError`;
 //!   a value outside i64 → `OverflowError`; a non-number, non-string
-//!   argument (`int(nil)`) → `TypeError`. `float(x)` accepts `inf`, `nan`,
+//!   argument (`int(nil)`) → `ValueError`, as LANGUAGE.md says. `float(x)` accepts `inf`, `nan`,
 //!   exponents and `_` between digits.
 //! - `sum([])` is `0` (Python); `min`/`max` of nothing is a `ValueError`.
 //!   `sum`, `min`, `max` of a range are O(1). `min`/`max` return the first

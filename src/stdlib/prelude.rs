@@ -119,12 +119,11 @@ fn int(_: &mut Vm, args: &[Value]) -> Result<Value> {
         Value::Float(f) => float_to_int(*f, f.trunc()).map(Value::Int),
         Value::Bool(b) => Ok(Value::Int(*b as i64)),
         Value::Str(s) => parse_int(s).map(Value::Int),
-        other => Err(args::type_error(
-            "int",
-            "argument",
-            "a number or a string",
-            other,
-        )),
+        // LANGUAGE.md: "int(x) (truncates floats, parses strings, else ValueError)".
+        other => Err(Error::value_error(format!(
+            "int() takes a number or a string, not a {}",
+            other.type_name()
+        ))),
     }
 }
 
