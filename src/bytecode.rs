@@ -279,6 +279,15 @@ pub enum Instr {
         /// Offset.
         off: i32,
     },
+    /// `if not (R[a] < K[k]): pc += off`
+    JumpIfNotLtK {
+        /// Left operand.
+        a: Reg,
+        /// Constant index.
+        k: u16,
+        /// Offset.
+        off: i32,
+    },
     /// `if not (R[a] <= imm): pc += off`
     JumpIfNotLeI {
         /// Left operand.

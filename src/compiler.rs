@@ -390,6 +390,7 @@ impl<'l> Compiler<'l> {
             | Instr::JumpIfTrue { off: o, .. }
             | Instr::JumpIfNot { off: o, .. }
             | Instr::JumpIfNotLtI { off: o, .. }
+            | Instr::JumpIfNotLtK { off: o, .. }
             | Instr::JumpIfNotLeI { off: o, .. }
             | Instr::JumpIfNotGtI { off: o, .. }
             | Instr::JumpIfNotGeI { off: o, .. }
@@ -1956,6 +1957,11 @@ impl<'l> Compiler<'l> {
                         BinOp::Eq => Instr::JumpIfNotEqI { a, imm, off },
                         _ => Instr::JumpIfNotNeI { a, imm, off },
                     })]
+                } else if let (BinOp::Lt, ExprKind::Int(big)) = (op, &r.kind) {
+                    let a = self.expr_any(l)?;
+                    let k = self.konst(Value::Int(*big))?;
+                    self.pos = cond.pos;
+                    vec![self.emit(Instr::JumpIfNotLtK { a, k, off: 0 })]
                 } else {
                     let a = if may_mutate(r) {
                         self.expr_any_safe(l)?

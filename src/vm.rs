@@ -384,6 +384,41 @@ fn module_from_exports(name: &str, exports: Value) -> Value {
     }))
 }
 
+/// Writes `v` into a register. When the register holds a scalar (the
+/// common case in arithmetic loops) the old value needs no destructor, so
+/// none is called.
+#[inline(always)]
+fn set_reg(slot: &mut Value, v: Value) {
+    if matches!(
+        slot,
+        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_)
+    ) {
+        mem::forget(mem::replace(slot, v));
+    } else {
+        *slot = v;
+    }
+}
+
+/// Writes an int into a register (a single store when it already holds one).
+#[inline(always)]
+fn set_int(slot: &mut Value, x: i64) {
+    if let Value::Int(r) = slot {
+        *r = x;
+    } else {
+        set_reg(slot, Value::Int(x));
+    }
+}
+
+/// Writes a float into a register.
+#[inline(always)]
+fn set_float(slot: &mut Value, x: f64) {
+    if let Value::Float(r) = slot {
+        *r = x;
+    } else {
+        set_reg(slot, Value::Float(x));
+    }
+}
+
 impl Vm {
     /// A VM with empty stacks and the default depth limit.
     pub fn new() -> Vm {
@@ -734,13 +769,13 @@ impl Vm {
                 let ins = code[pc];
                 pc += 1;
                 match ins {
-                    Instr::Nil { dst } => reg!(dst) = Value::Nil,
-                    Instr::Bool { dst, val } => reg!(dst) = Value::Bool(val),
-                    Instr::Int { dst, val } => reg!(dst) = Value::Int(val as i64),
+                    Instr::Nil { dst } => set_reg(&mut reg!(dst), Value::Nil),
+                    Instr::Bool { dst, val } => set_reg(&mut reg!(dst), Value::Bool(val)),
+                    Instr::Int { dst, val } => set_int(&mut reg!(dst), val as i64),
                     Instr::Const { dst, k } => reg!(dst) = proto.consts[k as usize].clone(),
                     Instr::Move { dst, src } => {
                         let v = reg!(src).clone();
-                        reg!(dst) = v;
+                        set_reg(&mut reg!(dst), v);
                     }
                     Instr::GetCapture { dst, idx } => {
                         let v = match self.running_closure(base) {
@@ -855,78 +890,113 @@ impl Vm {
                             Arc::make_mut(m).extend(pairs);
                         }
                     }
-                    Instr::Add { dst, a, b } => {
-                        let v = match (&reg!(a), &reg!(b)) {
-                            (Value::Int(x), Value::Int(y)) => match x.checked_add(*y) {
-                                Some(s) => Value::Int(s),
-                                None => tri!(binary_slow(BinOp::Add, &reg!(a), &reg!(b))),
-                            },
-                            (Value::Float(x), Value::Float(y)) => Value::Float(x + y),
-                            (x, y) => tri!(binary_slow(BinOp::Add, x, y)),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Instr::Sub { dst, a, b } => {
-                        let v = match (&reg!(a), &reg!(b)) {
-                            (Value::Int(x), Value::Int(y)) => match x.checked_sub(*y) {
-                                Some(s) => Value::Int(s),
-                                None => tri!(binary_slow(BinOp::Sub, &reg!(a), &reg!(b))),
-                            },
-                            (Value::Float(x), Value::Float(y)) => Value::Float(x - y),
-                            (x, y) => tri!(binary_slow(BinOp::Sub, x, y)),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Instr::Mul { dst, a, b } => {
-                        let v = match (&reg!(a), &reg!(b)) {
-                            (Value::Int(x), Value::Int(y)) => match x.checked_mul(*y) {
-                                Some(s) => Value::Int(s),
-                                None => tri!(binary_slow(BinOp::Mul, &reg!(a), &reg!(b))),
-                            },
-                            (Value::Float(x), Value::Float(y)) => Value::Float(x * y),
-                            (x, y) => tri!(binary_slow(BinOp::Mul, x, y)),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Instr::Binary { dst, a, b, op } => {
-                        let v = match binary_fast(op, &reg!(a), &reg!(b)) {
-                            Some(v) => v,
-                            None => tri!(binary_slow(op, &reg!(a), &reg!(b))),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Instr::AddI { dst, a, imm } => {
-                        let v = match &reg!(a) {
-                            Value::Int(x) => match x.checked_add(imm as i64) {
-                                Some(s) => Value::Int(s),
-                                None => {
-                                    tri!(binary_slow(BinOp::Add, &reg!(a), &Value::Int(imm as i64)))
-                                }
-                            },
-                            Value::Float(x) => Value::Float(x + imm as f64),
-                            x => tri!(binary_slow(BinOp::Add, x, &Value::Int(imm as i64))),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Instr::SubI { dst, a, imm } => {
-                        let v = match &reg!(a) {
-                            Value::Int(x) => match x.checked_sub(imm as i64) {
-                                Some(s) => Value::Int(s),
-                                None => {
-                                    tri!(binary_slow(BinOp::Sub, &reg!(a), &Value::Int(imm as i64)))
-                                }
-                            },
-                            Value::Float(x) => Value::Float(x - imm as f64),
-                            x => tri!(binary_slow(BinOp::Sub, x, &Value::Int(imm as i64))),
-                        };
-                        reg!(dst) = v;
-                    }
+                    Instr::Add { dst, a, b } => match (&reg!(a), &reg!(b)) {
+                        (Value::Int(x), Value::Int(y)) => match x.checked_add(*y) {
+                            Some(s) => set_int(&mut reg!(dst), s),
+                            None => {
+                                let v = tri!(binary_slow(BinOp::Add, &reg!(a), &reg!(b)));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        },
+                        (Value::Float(x), Value::Float(y)) => {
+                            let r = x + y;
+                            set_float(&mut reg!(dst), r);
+                        }
+                        (x, y) => {
+                            let v = tri!(binary_slow(BinOp::Add, x, y));
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
+                    Instr::Sub { dst, a, b } => match (&reg!(a), &reg!(b)) {
+                        (Value::Int(x), Value::Int(y)) => match x.checked_sub(*y) {
+                            Some(s) => set_int(&mut reg!(dst), s),
+                            None => {
+                                let v = tri!(binary_slow(BinOp::Sub, &reg!(a), &reg!(b)));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        },
+                        (Value::Float(x), Value::Float(y)) => {
+                            let r = x - y;
+                            set_float(&mut reg!(dst), r);
+                        }
+                        (x, y) => {
+                            let v = tri!(binary_slow(BinOp::Sub, x, y));
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
+                    Instr::Mul { dst, a, b } => match (&reg!(a), &reg!(b)) {
+                        (Value::Int(x), Value::Int(y)) => match x.checked_mul(*y) {
+                            Some(s) => set_int(&mut reg!(dst), s),
+                            None => {
+                                let v = tri!(binary_slow(BinOp::Mul, &reg!(a), &reg!(b)));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        },
+                        (Value::Float(x), Value::Float(y)) => {
+                            let r = x * y;
+                            set_float(&mut reg!(dst), r);
+                        }
+                        (x, y) => {
+                            let v = tri!(binary_slow(BinOp::Mul, x, y));
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
+                    Instr::Binary { dst, a, b, op } => match binary_fast(op, &reg!(a), &reg!(b)) {
+                        Some(Value::Int(i)) => set_int(&mut reg!(dst), i),
+                        Some(v) => set_reg(&mut reg!(dst), v),
+                        None => {
+                            let v = tri!(binary_slow(op, &reg!(a), &reg!(b)));
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
+                    Instr::AddI { dst, a, imm } => match &reg!(a) {
+                        Value::Int(x) => match x.checked_add(imm as i64) {
+                            Some(s) => set_int(&mut reg!(dst), s),
+                            None => {
+                                let v = tri!(binary_slow(
+                                    BinOp::Add,
+                                    &reg!(a),
+                                    &Value::Int(imm as i64)
+                                ));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        },
+                        Value::Float(x) => {
+                            let r = x + imm as f64;
+                            set_float(&mut reg!(dst), r);
+                        }
+                        x => {
+                            let v = tri!(binary_slow(BinOp::Add, x, &Value::Int(imm as i64)));
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
+                    Instr::SubI { dst, a, imm } => match &reg!(a) {
+                        Value::Int(x) => match x.checked_sub(imm as i64) {
+                            Some(s) => set_int(&mut reg!(dst), s),
+                            None => {
+                                let v = tri!(binary_slow(
+                                    BinOp::Sub,
+                                    &reg!(a),
+                                    &Value::Int(imm as i64)
+                                ));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        },
+                        Value::Float(x) => {
+                            let r = x - imm as f64;
+                            set_float(&mut reg!(dst), r);
+                        }
+                        x => {
+                            let v = tri!(binary_slow(BinOp::Sub, x, &Value::Int(imm as i64)));
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
                     Instr::OpAssign { dst, src, op } => {
                         if let Some(v) = match (&reg!(dst), &reg!(src)) {
                             (x @ (Value::Int(_) | Value::Float(_)), y) => binary_fast(op, x, y),
                             _ => None,
                         } {
-                            reg!(dst) = v;
+                            set_reg(&mut reg!(dst), v);
                         } else {
                             let rhs = reg!(src).clone();
                             tri!(ops::binary_in_place(op, &mut reg!(dst), &rhs));
@@ -938,11 +1008,11 @@ impl Vm {
                             Value::Float(x) => Value::Float(-x),
                             x => tri!(ops::negate(x)),
                         };
-                        reg!(dst) = v;
+                        set_reg(&mut reg!(dst), v);
                     }
                     Instr::Not { dst, src } => {
                         let v = !reg!(src).truthy();
-                        reg!(dst) = Value::Bool(v);
+                        set_reg(&mut reg!(dst), Value::Bool(v));
                     }
                     Instr::Jump { off } => pc = (pc as isize + off as isize) as usize,
                     Instr::Loop { off } => {
@@ -970,6 +1040,15 @@ impl Vm {
                         let t = match &reg!(a) {
                             Value::Int(x) => *x < imm as i64,
                             x => tri!(compare_imm(BinOp::Lt, x, imm)),
+                        };
+                        if !t {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::JumpIfNotLtK { a, k, off } => {
+                        let t = match (&reg!(a), &proto.consts[k as usize]) {
+                            (Value::Int(x), Value::Int(y)) => x < y,
+                            (x, y) => tri!(compare(BinOp::Lt, x, y)),
                         };
                         if !t {
                             pc = (pc as isize + off as isize) as usize;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 /// A VM for calling natives. Switch to the real constructor when it lands.
 pub(super) fn vm() -> Vm {
-    Vm {}
+    Vm::new()
 }
 
 pub(super) fn i(x: i64) -> Value {
