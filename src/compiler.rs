@@ -500,7 +500,10 @@ impl<'l> Compiler<'l> {
     }
 
     /// Creates the module variables of the top-level statements.
-    fn declare_modvars(&mut self, stmts: &[Stmt]) {
+    fn declare_modvars(&mut self, stmts: &[Stmt]) -> CResult<()> {
+        // Names in first-declaration order, and whether any declaration of
+        // the name is a `fn` (those always live in slots).
+        let mut names: Vec<(String, bool, Pos)> = Vec::new();
         for s in stmts {
             let (name, is_fn) = match &s.kind {
                 StmtKind::Let { name, .. } => (name.name.clone(), false),
@@ -517,6 +520,12 @@ impl<'l> Compiler<'l> {
                 ),
                 _ => continue,
             };
+            match names.iter_mut().find(|(n, _, _)| *n == name) {
+                Some(entry) => entry.1 |= is_fn,
+                None => names.push((name, is_fn, s.pos)),
+            }
+        }
+        for (name, is_fn, pos) in names {
             if self.modindex.contains_key(&name) {
                 continue;
             }
@@ -530,6 +539,9 @@ impl<'l> Compiler<'l> {
                     Mode::Analyze => true,
                     Mode::Final(info) => info.writes.get(&name).copied().unwrap_or(0) <= 1,
                 };
+                if self.slots.len() > u16::MAX as usize {
+                    return Err(self.err(pos, "too many module variables in one file"));
+                }
                 self.slots
                     .push(if once { Slot::once() } else { Slot::cell() });
                 Some((self.slots.len() - 1) as u16)
@@ -539,6 +551,7 @@ impl<'l> Compiler<'l> {
             self.modindex.insert(name.clone(), self.modvars.len());
             self.modvars.push(ModVar { name, slot });
         }
+        Ok(())
     }
 
     // ----- name resolution -----
@@ -674,7 +687,7 @@ impl<'l> Compiler<'l> {
         self.fns.push(FnState::new(None, true));
         self.push_scope();
         let stmts = &program.body.stmts;
-        self.declare_modvars(stmts);
+        self.declare_modvars(stmts)?;
         self.env = Some(Arc::new(ModuleEnv {
             slots: self.slots.clone().into_boxed_slice(),
             names: self.slots_names(),
@@ -1153,7 +1166,11 @@ impl<'l> Compiler<'l> {
         let unit = self.loader.load(path, &dir, pos, &file, &source)?;
         let f = self.f();
         f.imports.push(unit);
-        let idx = (f.imports.len() - 1) as u16;
+        let idx = f.imports.len() - 1;
+        if idx > u16::MAX as usize {
+            return Err(self.err(pos, "too many imports in one function"));
+        }
+        let idx = idx as u16;
         self.emit(Instr::Import { dst, idx });
         Ok(())
     }
@@ -1376,7 +1393,12 @@ impl<'l> Compiler<'l> {
     fn add_path(&mut self, d: PathDesc) -> CResult<u16> {
         let f = self.f();
         f.paths.push(d);
-        Ok((f.paths.len() - 1) as u16)
+        let i = f.paths.len() - 1;
+        if i > u16::MAX as usize {
+            let pos = self.pos;
+            return Err(self.err(pos, "too many assignments in one function"));
+        }
+        Ok(i as u16)
     }
 
     fn add_site(&mut self, site: MethodSite) -> CResult<u16> {

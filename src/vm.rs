@@ -1276,7 +1276,7 @@ impl Vm {
                             return Ok(v);
                         }
                         reload!();
-                        self.stack[f.ret as usize] = v;
+                        set_reg(&mut self.stack[f.ret as usize], v);
                     }
                     Instr::ReturnNil => {
                         let depth = self.frames.len() - 1;
@@ -1293,7 +1293,7 @@ impl Vm {
                             return Ok(Value::Nil);
                         }
                         reload!();
-                        self.stack[f.ret as usize] = Value::Nil;
+                        set_reg(&mut self.stack[f.ret as usize], Value::Nil);
                     }
                     Instr::IterInit { it } => {
                         match &reg!(it) {

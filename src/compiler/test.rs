@@ -160,3 +160,9 @@ fn render_matches_the_diagnostic_format() {
         "f.weft:2:7: error: undefined name 'zz'\n    print(zz)\n          ^"
     );
 }
+
+#[test]
+fn a_name_both_let_and_fn_at_top_level() {
+    compiles("let f = 1\nfn f() { 2 }\nprint(f)");
+    compiles("fn g() { 2 }\nlet g = 1\nprint(g)");
+}
