@@ -51,6 +51,24 @@ const RED_ZONE: usize = 128 * 1024;
 /// Size of each Rust stack segment added for deep native re-entry.
 const STACK_SEGMENT: usize = 4 * 1024 * 1024;
 
+/// How many arguments a method call passes without a heap allocation.
+const INLINE_ARGS: usize = 6;
+
+/// Values moved out of registers for a native call.
+enum Taken {
+    Inline([Value; INLINE_ARGS], usize),
+    Heap(Vec<Value>),
+}
+
+impl Taken {
+    fn as_slice(&self) -> &[Value] {
+        match self {
+            Taken::Inline(buf, n) => &buf[..*n],
+            Taken::Heap(v) => v,
+        }
+    }
+}
+
 /// One activation of a Weft function.
 #[derive(Clone, Copy, Debug)]
 struct Frame {
@@ -587,11 +605,24 @@ impl Vm {
         }
     }
 
-    /// Moves `argc` arguments out of `R[at..]`.
-    fn take_args(&mut self, at: usize, argc: usize) -> Vec<Value> {
-        (0..argc)
-            .map(|i| mem::take(&mut self.stack[at + i]))
-            .collect()
+    /// Moves `n` values out of `R[at..]` into a vector.
+    fn take_vec(&mut self, at: usize, n: usize) -> Vec<Value> {
+        (0..n).map(|i| mem::take(&mut self.stack[at + i])).collect()
+    }
+
+    /// Moves `n` values (arguments, path keys) out of `R[at..]`, without a
+    /// heap allocation when there are few.
+    #[inline]
+    fn take_args(&mut self, at: usize, n: usize) -> Taken {
+        if n <= INLINE_ARGS {
+            let mut buf: [Value; INLINE_ARGS] = Default::default();
+            for (i, slot) in buf.iter_mut().enumerate().take(n) {
+                *slot = mem::take(&mut self.stack[at + i]);
+            }
+            Taken::Inline(buf, n)
+        } else {
+            Taken::Heap(self.take_vec(at, n))
+        }
     }
 
     /// Builds the closure value of `sibling` sharing `me`'s captures.
@@ -759,7 +790,7 @@ impl Vm {
                                 }
                                 save_pc!();
                                 let v = tri!(self.call_native(n, fv + 1, $argc as usize));
-                                reg!($dst) = v;
+                                set_reg(&mut reg!($dst), v);
                             }
                             other => throw!(not_callable(other)),
                         }
@@ -782,15 +813,15 @@ impl Vm {
                             Ok(c) => c.captures.get(idx as usize).cloned().unwrap_or_default(),
                             Err(e) => throw!(e),
                         };
-                        reg!(dst) = v;
+                        set_reg(&mut reg!(dst), v);
                     }
                     Instr::GetSelf { dst } => {
                         let v = self.stack[base - 1].clone();
-                        reg!(dst) = v;
+                        set_reg(&mut reg!(dst), v);
                     }
                     Instr::GetSibling { dst, idx } => {
                         let v = tri!(self.running_closure(base).and_then(|c| Vm::sibling(c, idx)));
-                        reg!(dst) = v;
+                        set_reg(&mut reg!(dst), v);
                     }
                     Instr::GetGlobal { dst, slot } => {
                         let v = match &*proto.env.slots[slot as usize] {
@@ -848,21 +879,24 @@ impl Vm {
                             };
                             caps.push(v);
                         }
-                        reg!(dst) = Value::Func(Arc::new(Closure {
-                            proto: child,
-                            captures: caps.into_boxed_slice(),
-                        }));
+                        set_reg(
+                            &mut reg!(dst),
+                            Value::Func(Arc::new(Closure {
+                                proto: child,
+                                captures: caps.into_boxed_slice(),
+                            })),
+                        );
                     }
                     Instr::List { dst, start, count } => {
                         let at = base + start as usize;
                         let items: Vec<Value> = (0..count as usize)
                             .map(|i| mem::take(&mut self.stack[at + i]))
                             .collect();
-                        reg!(dst) = Value::List(Arc::new(items));
+                        set_reg(&mut reg!(dst), Value::List(Arc::new(items)));
                     }
                     Instr::ListAppend { list, start, count } => {
                         let at = base + start as usize;
-                        let items = self.take_args(at, count as usize);
+                        let items = self.take_vec(at, count as usize);
                         if let Value::List(l) = &mut reg!(list) {
                             Arc::make_mut(l).extend(items);
                         }
@@ -876,7 +910,7 @@ impl Vm {
                             let v = mem::take(&mut self.stack[at + 2 * i + 1]);
                             m.insert(tri!(Key::new(k)), v);
                         }
-                        reg!(dst) = Value::Map(Arc::new(m));
+                        set_reg(&mut reg!(dst), Value::Map(Arc::new(m)));
                     }
                     Instr::MapAppend { map, start, count } => {
                         let at = base + start as usize;
@@ -1086,7 +1120,7 @@ impl Vm {
                             }
                             (o, k) => tri!(ops::index_get(o, k)),
                         };
-                        reg!(dst) = v;
+                        set_reg(&mut reg!(dst), v);
                     }
                     Instr::SetIndex { obj, key, val } => {
                         let x = reg!(val).clone();
@@ -1109,7 +1143,7 @@ impl Vm {
                             },
                             o => tri!(ops::field_get(o, name)),
                         };
-                        reg!(dst) = v;
+                        set_reg(&mut reg!(dst), v);
                     }
                     Instr::SetField { obj, val, name } => {
                         let Value::Str(name) = &proto.consts[name as usize] else {
@@ -1126,17 +1160,18 @@ impl Vm {
                     } => {
                         let d: &'static PathDesc = &proto.paths[desc as usize];
                         let at = base + keys as usize;
-                        let ks: Vec<Value> = self.stack[at..at + d.depth as usize].to_vec();
+                        let ks = self.take_args(at, d.depth as usize);
+                        let ks = ks.as_slice();
                         let x = reg!(val).clone();
                         match d.root {
                             PathRoot::Reg => {
-                                tri!(path_set(&mut reg!(root), &ks, d.fields, d.op, x));
+                                tri!(path_set(&mut reg!(root), ks, d.fields, d.op, x));
                             }
                             PathRoot::Global(slot) => match &*proto.env.slots[slot as usize] {
                                 Slot::Cell(m) => {
                                     let mut g = m.lock();
                                     match &mut *g {
-                                        Some(v) => tri!(path_set(v, &ks, d.fields, d.op, x)),
+                                        Some(v) => tri!(path_set(v, ks, d.fields, d.op, x)),
                                         None => {
                                             drop(g);
                                             throw!(unset_global(proto, slot))
@@ -1156,12 +1191,12 @@ impl Vm {
                                 Some(Value::Func(clo)) => {
                                     let callee: &'static Proto = clo.proto;
                                     if callee.needs_callee {
-                                        reg!(f) = Value::Func(clo.clone());
+                                        set_reg(&mut reg!(f), Value::Func(clo.clone()));
                                     }
                                     enter_closure!(callee, f, argc, dst);
                                 }
                                 Some(v @ Value::Native(_)) => {
-                                    reg!(f) = v.clone();
+                                    set_reg(&mut reg!(f), v.clone());
                                     call_reg!(f, argc, dst);
                                 }
                                 Some(other) => throw!(not_callable(other)),
@@ -1171,7 +1206,7 @@ impl Vm {
                                 let v = m.lock().clone();
                                 match v {
                                     Some(v) => {
-                                        reg!(f) = v;
+                                        set_reg(&mut reg!(f), v);
                                         call_reg!(f, argc, dst);
                                     }
                                     None => throw!(unset_global(proto, slot)),
@@ -1196,7 +1231,7 @@ impl Vm {
                         };
                         if let Some(fv @ (Value::Func(_) | Value::Native(_))) = member {
                             let f = args - 1;
-                            reg!(f) = fv;
+                            set_reg(&mut reg!(f), fv);
                             call_reg!(f, argc, dst);
                             continue;
                         }
@@ -1218,14 +1253,14 @@ impl Vm {
                         let at = base + args as usize;
                         let argv = self.take_args(at, argc as usize);
                         let res = match s.id {
-                            Some(m) => stdlib::call_method(self, &mut rv, m, &argv),
-                            None => stdlib::call_member(self, &mut rv, &s.name, &argv),
+                            Some(m) => stdlib::call_method(self, &mut rv, m, argv.as_slice()),
+                            None => stdlib::call_member(self, &mut rv, &s.name, argv.as_slice()),
                         };
                         drop(argv);
                         // The stack may have grown during the call.
                         self.stack[ri] = rv;
                         let v = tri!(res);
-                        reg!(dst) = v;
+                        set_reg(&mut reg!(dst), v);
                     }
                     Instr::CallMethodPath {
                         dst,
@@ -1242,23 +1277,24 @@ impl Vm {
                         let s: &'static MethodSite = &proto.methods[d.site.unwrap_or(0) as usize];
                         let at = base + keys as usize;
                         let depth = d.depth as usize;
-                        let ks: Vec<Value> = self.stack[at..at + depth].to_vec();
+                        let ks = self.take_args(at, depth);
                         let argv = self.take_args(at + depth, argc as usize);
+                        let (ks, argv) = (ks.as_slice(), argv.as_slice());
                         let res = match d.root {
                             PathRoot::Reg => {
                                 let ri = base + root as usize;
                                 let mut rv = mem::take(&mut self.stack[ri]);
-                                let r = self.method_on_path(&mut rv, &ks, d.fields, s, &argv);
+                                let r = self.method_on_path(&mut rv, ks, d.fields, s, argv);
                                 self.stack[ri] = rv;
                                 r
                             }
                             PathRoot::Global(slot) => {
-                                self.method_on_global(proto, slot, &ks, d.fields, s, &argv)
+                                self.method_on_global(proto, slot, ks, d.fields, s, argv)
                             }
                         };
-                        drop(argv);
+
                         let v = tri!(res);
-                        reg!(dst) = v;
+                        set_reg(&mut reg!(dst), v);
                     }
                     Instr::Return { src } => {
                         let v = mem::take(&mut reg!(src));
@@ -1303,9 +1339,9 @@ impl Vm {
                                 article(other.type_name())
                             ))),
                         }
-                        reg!(it + 1) = Value::Int(0);
+                        set_int(&mut reg!(it + 1), 0);
                         // For strings: the character index (the byte offset is in it+1).
-                        reg!(it + 2) = Value::Int(0);
+                        set_int(&mut reg!(it + 2), 0);
                     }
                     Instr::IterNext { it, var, off } => {
                         let Value::Int(i) = reg!(it + 1) else {
@@ -1332,8 +1368,8 @@ impl Vm {
                         };
                         match next {
                             Some((v, ni)) => {
-                                reg!(it + 1) = Value::Int(ni as i64);
-                                reg!(var) = v;
+                                set_int(&mut reg!(it + 1), ni as i64);
+                                set_reg(&mut reg!(var), v);
                             }
                             None => pc = (pc as isize + off as isize) as usize,
                         }
@@ -1374,12 +1410,12 @@ impl Vm {
                         };
                         match next {
                             Some((x, y, ni)) => {
-                                reg!(it + 1) = Value::Int(ni as i64);
+                                set_int(&mut reg!(it + 1), ni as i64);
                                 if matches!(reg!(it), Value::Str(_)) {
-                                    reg!(it + 2) = Value::Int(count + 1);
+                                    set_int(&mut reg!(it + 2), count + 1);
                                 }
-                                reg!(a) = x;
-                                reg!(b) = y;
+                                set_reg(&mut reg!(a), x);
+                                set_reg(&mut reg!(b), y);
                             }
                             None => pc = (pc as isize + off as isize) as usize,
                         }
@@ -1394,9 +1430,9 @@ impl Vm {
                         let Value::Range(r) = r else {
                             throw!(Error::type_error("internal: range() gave no range"))
                         };
-                        reg!(rb) = Value::Int(r.start);
-                        reg!(rb + 1) = Value::Int(r.stop);
-                        reg!(rb + 2) = Value::Int(r.step);
+                        set_int(&mut reg!(rb), r.start);
+                        set_int(&mut reg!(rb + 1), r.stop);
+                        set_int(&mut reg!(rb + 2), r.step);
                     }
                     Instr::RangeNext { base: rb, var, off } => {
                         let (Value::Int(cur), Value::Int(stop), Value::Int(step)) =
@@ -1406,8 +1442,8 @@ impl Vm {
                         };
                         let (cur, stop, step) = (*cur, *stop, *step);
                         if (step > 0 && cur < stop) || (step < 0 && cur > stop) {
-                            reg!(var) = Value::Int(cur);
-                            reg!(rb) = Value::Int(cur.checked_add(step).unwrap_or(stop));
+                            set_int(&mut reg!(var), cur);
+                            set_int(&mut reg!(rb), cur.checked_add(step).unwrap_or(stop));
                         } else {
                             pc = (pc as isize + off as isize) as usize;
                         }
@@ -1430,7 +1466,7 @@ impl Vm {
                         save_pc!();
                         let unit: &'static ModuleUnit = &proto.imports[idx as usize];
                         let v = tri!(self.import(unit));
-                        reg!(dst) = v;
+                        set_reg(&mut reg!(dst), v);
                     }
                 }
             };
