@@ -32,6 +32,36 @@
 //! top-level frame if no function reads it (fast loops at the top level),
 //! else in a write-once slot if it is written once (every `fn`, most
 //! `let`s), else in a locked cell.
+//!
+//! # Decisions where LANGUAGE.md is silent
+//! - `return` outside a function is a compile error (as in Python).
+//! - Top-level code sees a module variable from its `let` on (block
+//!   scoping); functions see every module variable of their file, even one
+//!   declared further down: reading it before its `let` ran is a runtime
+//!   `NameError`. Redeclaring a module variable with `let` reuses it.
+//! - A hoisted local function sees the variables declared before its group
+//!   is created (see *Hoisting*); naming a later one is an undefined name.
+//! - A function must be called with exactly its number of parameters
+//!   (`TypeError` otherwise), as in Python.
+//! - Mutating methods (`push`, `set`, ...) need a variable, field or index
+//!   chain as receiver. Names that concurrency handles also use (`set`,
+//!   `send`, `close`, ...) are accepted on captured variables and
+//!   temporaries (an atom captured by a closure can be `set`), and throw a
+//!   `TypeError` at run time if the receiver turns out to be a list, map or
+//!   string.
+//! - `import "p"` resolves built-in native modules (`math`) first, then
+//!   `p.weft` next to the importing file, in `WEFT_PATH`, and in the
+//!   embedded standard library. A module's fields are the values of its
+//!   top-level `let`s and `fn`s when its body finished. If its body throws,
+//!   every `import` of it throws that error. A module body that waits for a
+//!   task which imports the same module deadlocks (as in Python).
+//! - In the REPL, every top-level variable lives in a cell so later inputs
+//!   can reassign it; names must exist when an input is compiled (a
+//!   function cannot refer to a function defined in a later input).
+//! - Compiled code lives until the process exits (prototypes are leaked
+//!   into `&'static` references so frames and closures need no reference
+//!   counting); compiling the same source repeatedly in one process grows
+//!   memory accordingly.
 
 mod import;
 

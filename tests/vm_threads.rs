@@ -173,3 +173,48 @@ fn cancelling_a_running_call_from_another_thread() {
     let e = h.join().expect("joined").expect_err("cancelled");
     assert_eq!(e.kind(), ErrorKind::Cancelled);
 }
+
+#[test]
+fn a_module_imported_from_many_threads_runs_once() {
+    let dir = std::env::temp_dir().join(format!("weft-threads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let module = dir.join("once_mod.weft");
+    // A slow body widens the window in which threads race to import it.
+    std::fs::write(
+        &module,
+        "let total = 0\nfor i in range(200000) { total += i }\nfn get() { total }\n",
+    )
+    .expect("write module");
+    let path = module.with_extension("");
+    let s = script(&format!(
+        "fn load() {{ import {:?} as m\n m }}",
+        path.display().to_string()
+    ));
+    let load = s.get("load").expect("load");
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let load = load.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                weft::vm::call_value(&load, &[]).expect("import succeeds")
+            })
+        })
+        .collect();
+    let modules: Vec<Value> = handles
+        .into_iter()
+        .map(|h| h.join().expect("joined"))
+        .collect();
+    for m in &modules {
+        // Modules compare by identity: one body run, one module value.
+        assert_eq!(m, &modules[0]);
+        let Value::Module(m) = m else {
+            panic!("not a module: {m}")
+        };
+        assert_eq!(
+            m.fields.get(&weft::value::Key::str("total")),
+            Some(&Value::Int(19999900000))
+        );
+    }
+}
