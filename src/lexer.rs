@@ -14,6 +14,8 @@
 //!   any other escape is an error naming it;
 //! - besides decimal and `0x` (hex), integer literals may be written `0o`
 //!   (octal) and `0b` (binary), as in Python; an `_` may separate two digits;
+//! - a decimal integer may not start with `0` unless it is zero (`0123` is
+//!   an error, as in Python: C users would read it as octal);
 //! - a number running straight into letters (`12abc`, `1e`) is one bad token,
 //!   not a number followed by a name;
 //! - `'`, `!`, `&&` and `||` are errors that point at the Weft spelling.
@@ -243,8 +245,8 @@ pub struct Token {
     pub start: u32,
     /// Byte offset just past its last byte.
     pub end: u32,
-    /// Whether a line break (possibly inside a comment line) separates it from
-    /// the previous token. Always false for the first token.
+    /// Whether a line break (possibly after a comment) comes between it and
+    /// the previous token, or the start of the input.
     pub newline_before: bool,
 }
 
@@ -598,6 +600,15 @@ impl<'s> Lexer<'s> {
                 Ok(v) => Ok(TokenKind::Float(v)),
                 Err(_) => Err(self.error(pos, format!("invalid number literal '{text}'"))),
             };
+        }
+        if clean.len() > 1 && clean.starts_with('0') && clean.bytes().any(|b| b != b'0') {
+            return Err(self.error(
+                pos,
+                format!(
+                    "leading zeros are not allowed in the integer literal '{text}' \
+                     (write 0o... for an octal number)"
+                ),
+            ));
         }
         match clean.parse::<u64>() {
             Ok(v) if v <= 1 << 63 => Ok(TokenKind::Int(v)),

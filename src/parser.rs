@@ -1,4 +1,4 @@
-//! The parser: turns source text into an [`ast::Program`].
+//! The parser: turns source text into a [`Program`].
 //!
 //! A hand-written recursive-descent parser over the tokens of
 //! [`crate::lexer`], with precedence climbing for binary operators (as in
@@ -32,9 +32,12 @@
 //!   that `{}` is an empty map; `{ stmts }` there is a block expression;
 //! - in the head of `if`, `while` and `for`, a `{` always starts the body:
 //!   write a map literal there in parentheses (as in Go and Rust);
-//! - map keys: a bare name means that string (`{a: 1}` is `{"a": 1}`); any
-//!   other expression is evaluated (`{1: "x"}`, `{-1: "y"}`, `{"a" + b: 2}`,
-//!   `{(name): 3}` uses the variable `name`).
+//! - map keys: a bare name means that string (`{a: 1}` is `{"a": 1}`), and so
+//!   does a bare keyword other than `true`, `false` and `nil` (`{for: 1}`);
+//!   any other expression is evaluated (`{1: "x"}`, `{-1: "y"}`,
+//!   `{"a" + b: 2}`; `{(name): 3}` uses the variable `name`);
+//! - likewise a keyword may follow `.` as a field or method name
+//!   (`m.import`, since `m.name` is `m["name"]`).
 //!
 //! Other forms:
 //! - `let x` without a value declares `x` as `nil` (as Lua's `local x`);
@@ -616,6 +619,26 @@ impl<'s> Parser<'s> {
         Ok((StmtKind::Assign { target, op, value }, d1.max(d2)))
     }
 
+    /// A name or any keyword, as a field name after `.` or a bare map key
+    /// (`m.import`, `{for: 1}`); `None` if the current token is neither.
+    fn word(&mut self) -> Option<Ident> {
+        let is_word = match self.peek() {
+            TokenKind::Ident(_) => true,
+            kind => kind
+                .symbol()
+                .is_some_and(|s| s.starts_with(|c: char| c.is_ascii_alphabetic())),
+        };
+        if !is_word {
+            return None;
+        }
+        let (kind, pos) = self.bump();
+        let name = match kind {
+            TokenKind::Ident(name) => name,
+            kind => kind.symbol().unwrap_or_default().to_string(),
+        };
+        Some(Ident { name, pos })
+    }
+
     fn name(&mut self, what: &str) -> PResult<Ident> {
         match self.peek() {
             TokenKind::Ident(_) => match self.bump() {
@@ -774,7 +797,9 @@ impl<'s> Parser<'s> {
             match self.peek() {
                 TokenKind::Dot => {
                     let (_, dot) = self.bump();
-                    let name = self.name("a field or method name after '.'")?;
+                    let Some(name) = self.word() else {
+                        return Err(self.expected("a field or method name after '.'"));
+                    };
                     if self.check(&TokenKind::LParen) && !self.at_line_break() {
                         let paren = self.pos();
                         let (args, d) = self.args()?;
@@ -981,7 +1006,7 @@ impl<'s> Parser<'s> {
     /// at its top level before its matching `}`. A block never has a `:` at
     /// its top level (only map entries use `:`), so this only decides between
     /// a map and a syntax error. The scan also stops at tokens a map cannot
-    /// hold at its top level (`;`, `=`, statement keywords).
+    /// hold at its top level (`;`, `=`, `+=`, ...).
     fn looks_like_map(&self) -> bool {
         use TokenKind as T;
         let mut depth = 0usize;
@@ -1003,14 +1028,6 @@ impl<'s> Parser<'s> {
                 | T::SlashEq
                 | T::SlashSlashEq
                 | T::PercentEq
-                | T::Let
-                | T::While
-                | T::For
-                | T::Return
-                | T::Break
-                | T::Continue
-                | T::Throw
-                | T::Import
                     if depth == 0 =>
                 {
                     return false
@@ -1036,10 +1053,12 @@ impl<'s> Parser<'s> {
                 if matches!(p.peek(), TokenKind::Eof) {
                     return Err(p.unclosed(&TokenKind::RBrace, open, "map"));
                 }
-                let (key, d1) = if matches!(p.peek(), TokenKind::Ident(_))
-                    && p.peek_at(1) == &TokenKind::Colon
-                {
-                    let name = p.name("a key")?;
+                let bare = !matches!(
+                    p.peek(),
+                    TokenKind::True | TokenKind::False | TokenKind::Nil
+                ) && p.peek_at(1) == &TokenKind::Colon;
+                let word = if bare { p.word() } else { None };
+                let (key, d1) = if let Some(name) = word {
                     (
                         Expr {
                             kind: ExprKind::Str(name.name),
@@ -1131,7 +1150,7 @@ impl<'s> Parser<'s> {
         let else_ = if self.eat(&TokenKind::Else).is_some() {
             let (e, d) = if self.check(&TokenKind::If) {
                 self.enter()?;
-                let r = self.ifexp()?;
+                let r = with_stack(|| self.ifexp())?;
                 self.leave();
                 r
             } else if self.check(&TokenKind::LBrace) {

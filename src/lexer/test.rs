@@ -113,6 +113,21 @@ fn bad_numbers() {
     assert_eq!(lex_err("0x").0, "1:1: invalid number literal '0x'");
     assert_eq!(lex_err("0xfg").0, "1:1: invalid number literal '0xfg'");
     assert_eq!(lex_err("0b102").0, "1:1: invalid number literal '0b102'");
+    assert_eq!(
+        lex_err("0123").0,
+        "1:1: leading zeros are not allowed in the integer literal '0123' (write 0o... for an octal number)"
+    );
+    assert_eq!(
+        kinds("0 00 0_0 0.5 00.5 0e3"),
+        vec![
+            T::Int(0),
+            T::Int(0),
+            T::Int(0),
+            T::Float(0.5),
+            T::Float(0.5),
+            T::Float(0.0)
+        ]
+    );
     assert_eq!(lex_err("1_.5").0, "1:1: invalid number literal '1_.5'");
 }
 

@@ -196,6 +196,18 @@ fn map_literals_and_keys() {
 }
 
 #[test]
+fn keywords_as_bare_keys_and_field_names() {
+    assert_eq!(
+        p("let m = {for: 1, import: 2, as: 3}"),
+        "(let m (map \"for\": 1, \"import\": 2, \"as\": 3))"
+    );
+    assert_eq!(p("m.import; m.if(1)"), "(. m import); (.if m [1])");
+    assert_eq!(p("{if: 1}"), "(map \"if\": 1)");
+    // `true`, `false` and `nil` stay values.
+    assert_eq!(p("let m = {true: 1}"), "(let m (map true: 1))");
+}
+
+#[test]
 fn maps_ignore_newlines() {
     let src = "let m = {\n  a: 1,\n\n  \"b\":\n    2\n  ,\n}\nm";
     assert_eq!(p(src), "(let m (map \"a\": 1, \"b\": 2)); m");
@@ -637,8 +649,7 @@ fn field_name_errors() {
         err("x.1"),
         "1:3: expected a field or method name after '.', found '1'"
     );
-    assert!(err("x.if")
-        .starts_with("1:3: expected a field or method name after '.', found keyword 'if'"));
+    assert!(err("x.(").starts_with("1:3: expected a field or method name after '.', found '('"));
     assert!(
         err("x.").starts_with("1:3: expected a field or method name after '.', found end of file")
     );
@@ -821,20 +832,40 @@ fn moderate_nesting_is_fine() {
 
 #[test]
 fn deep_inputs_do_not_overflow_a_small_stack() {
-    // The worst accepted nesting must fit a modest thread stack even in a
-    // debug build.
+    // The parser checks the room left on the stack at each nesting level, so
+    // the deepest accepted nesting works even on a small thread stack in a
+    // debug build (pool workers may parse imported modules).
     let handle = std::thread::Builder::new()
-        .stack_size(1 << 20)
+        .stack_size(256 * 1024)
         .spawn(|| {
+            let mut results = Vec::new();
             let near = "(".repeat(199) + "1" + &")".repeat(199);
-            let over = "(".repeat(100_000);
-            let blocks = "{".repeat(100_000);
-            (
-                parse(&near).is_ok(),
-                parse(&over).is_err(),
-                parse(&blocks).is_err(),
-            )
+            results.push(parse(&near).is_ok());
+            let near_blocks = "{".repeat(60) + &"}".repeat(60);
+            results.push(parse(&near_blocks).is_ok());
+            for over in [
+                "(".repeat(100_000),
+                "{".repeat(100_000),
+                "if x {} else ".repeat(100_000),
+                "fn() {".repeat(100_000),
+                "[{a: ".repeat(100_000),
+                "-".repeat(100_000),
+            ] {
+                results.push(parse(&over).is_err());
+            }
+            results
         })
         .unwrap();
-    assert_eq!(handle.join().unwrap(), (true, true, true));
+    assert_eq!(handle.join().unwrap(), vec![true; 8]);
+}
+
+#[test]
+fn rendered_syntax_error_points_at_the_gap() {
+    let src = "fn f() {\n\tif x {\n\t\tg(1,\n";
+    let d = parse(src).unwrap_err();
+    assert_eq!(
+        d.render("s.weft", src),
+        "s.weft:3:7: error: expected ')' to close the argument list opened at 3:4, \
+         found end of file\n    \t\tg(1,\n    \t\t    ^"
+    );
 }
