@@ -268,6 +268,9 @@ fn int_true_div(x: i64, y: i64) -> f64 {
         // Both operands may round; go through i128 quotient and remainder
         // so large exact quotients stay exact.
         let (q, r) = ((x as i128) / (y as i128), (x as i128) % (y as i128));
+        if q == 0 {
+            return x as f64 / y as f64; // keeps the sign of a zero result
+        }
         q as f64 + (r as f64 / y as f64)
     }
 }
@@ -395,22 +398,22 @@ pub(crate) fn float_divmod(x: f64, y: f64) -> (f64, f64) {
 
 /// `x ** y` for floats, with Python's errors.
 pub(crate) fn float_pow(x: f64, y: f64) -> Result<f64> {
-    if x == 0.0 && y < 0.0 {
+    if x == 0.0 && y < 0.0 && y.is_finite() {
         return Err(zero_div("0.0 cannot be raised to a negative power"));
     }
-    if x < 0.0 && x.is_finite() && y.is_finite() && y.fract() != 0.0 {
-        return Err(Error::value_error(
-            "negative number cannot be raised to a fractional power",
-        ));
-    }
-    let r = x.powf(y);
-    if r.is_infinite() && x.is_finite() && y.is_finite() {
+    let finite = x.is_finite() && y.is_finite();
+    if finite && x.abs().powf(y).is_infinite() {
         return Err(Error::new(
             ErrorKind::OverflowError,
             "float ** result too large",
         ));
     }
-    Ok(r)
+    if x < 0.0 && finite && y.fract() != 0.0 {
+        return Err(Error::value_error(
+            "negative number cannot be raised to a fractional power",
+        ));
+    }
+    Ok(x.powf(y))
 }
 
 /// A vector with room for `n` items, or an error instead of an abort when
@@ -605,14 +608,31 @@ pub fn index_set(v: &mut Value, i: &Value, x: Value) -> Result<()> {
     }
 }
 
+/// A borrowed string key: looks up a map's string key without allocating a
+/// [`Key`]. It hashes exactly as `Key(Value::Str(..))` does.
+#[derive(Clone, Copy, Debug)]
+pub struct StrKey<'a>(pub &'a str);
+
+impl std::hash::Hash for StrKey<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.hash(h)
+    }
+}
+
+impl indexmap::Equivalent<Key> for StrKey<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        matches!(&key.0, Value::Str(s) if s.as_str() == self.0)
+    }
+}
+
 /// `v.name`: a map's `"name"` key, a module's field, an error's field.
 pub fn field_get(v: &Value, name: &str) -> Result<Value> {
     match v {
-        Value::Map(m) => match m.get(&Key::str(name)) {
+        Value::Map(m) => match m.get(&StrKey(name)) {
             Some(x) => Ok(x.clone()),
             None => Err(key_error(&Value::str(name))),
         },
-        Value::Module(m) => match m.fields.get(&Key::str(name)) {
+        Value::Module(m) => match m.fields.get(&StrKey(name)) {
             Some(x) => Ok(x.clone()),
             None => Err(Error::new(
                 ErrorKind::KeyError,
@@ -642,7 +662,13 @@ pub fn field_get(v: &Value, name: &str) -> Result<Value> {
 pub fn field_set(v: &mut Value, name: &str, x: Value) -> Result<()> {
     match v {
         Value::Map(m) => {
-            Arc::make_mut(m).insert(Key::str(name), x);
+            let m = Arc::make_mut(m);
+            match m.get_mut(&StrKey(name)) {
+                Some(slot) => *slot = x,
+                None => {
+                    m.insert(Key::str(name), x);
+                }
+            }
             Ok(())
         }
         other => Err(Error::type_error(format!(

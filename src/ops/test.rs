@@ -65,6 +65,16 @@ fn true_division_is_always_float() {
         9.223_372_036_854_776e18
     ));
     assert!(is_float(&ok(bin(BinOp::Div, f(1.0), i(4))), 0.25));
+    assert!(is_float(&ok(bin(BinOp::Div, i(0), i(-5))), -0.0));
+    assert!(is_float(&ok(bin(BinOp::Div, i(0), i(-(1 << 62)))), -0.0));
+    assert!(is_float(
+        &ok(bin(BinOp::Div, i(i64::MIN), i(-1))),
+        9.223_372_036_854_776e18
+    ));
+    assert!(is_float(
+        &ok(bin(BinOp::Div, i(3), i(i64::MIN))),
+        -3.2526065174565133e-19
+    ));
     assert!(is_float(&ok(bin(BinOp::Pow, i(2), i(-2))), 0.25));
 }
 
@@ -646,4 +656,24 @@ fn len_of_everything() {
     let e = len(&i(3)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TypeError);
     assert!(e.message().contains("int"));
+}
+
+#[test]
+fn str_key_finds_string_keys_only() {
+    let mut m = Map::default();
+    m.insert(Key::str("a"), i(1));
+    m.insert(Key::new(i(7)).unwrap(), i(2));
+    for n in 0..50 {
+        m.insert(Key::str(&format!("k{n}")), i(n));
+    }
+    assert_eq!(m.get(&StrKey("a")), Some(&i(1)));
+    assert_eq!(m.get(&StrKey("k42")), Some(&i(42)));
+    assert_eq!(m.get(&StrKey("7")), None);
+    assert_eq!(m.get(&StrKey("b")), None);
+    let mut mv = Value::map(m);
+    field_set(&mut mv, "a", i(5)).unwrap();
+    field_set(&mut mv, "new", i(6)).unwrap();
+    assert_eq!(field_get(&mv, "a").unwrap(), i(5));
+    assert_eq!(field_get(&mv, "new").unwrap(), i(6));
+    assert_eq!(len(&mv).unwrap(), 53);
 }

@@ -194,9 +194,19 @@ impl Spec {
                 _ => Err(mismatch()),
             }
         };
+        let numeric = matches!(v, Value::Int(_) | Value::Float(_));
+        if !numeric && (self.sign.is_some() || self.grouping.is_some() || self.align == Some('=')) {
+            return Err(bad(format!(
+                "sign, grouping and '=' alignment need a number, not {}",
+                args::article(v.type_name())
+            )));
+        }
         let (negative, body) = match (self.ty, v) {
             (None | Some('s'), Value::Str(s)) => return Ok(self.pad_text(s)),
             (Some('s'), other) => return Ok(self.pad_text(&other.to_string())),
+            (None | Some('d'), Value::Int(_)) if self.precision.is_some() => {
+                return Err(bad("an int takes no precision (use {:.2f} for decimals)"))
+            }
             (None, Value::Int(i)) | (Some('d'), Value::Int(i)) => {
                 (*i < 0, self.group(i.unsigned_abs().to_string()))
             }
@@ -213,14 +223,7 @@ impl Spec {
             (None, Value::Float(f)) => {
                 let body = match self.precision {
                     None => format_float(f.abs()),
-                    Some(p) => {
-                        let g = general(f.abs(), p, false);
-                        if f.is_finite() && !g.contains(['.', 'e']) {
-                            format!("{g}.0")
-                        } else {
-                            g
-                        }
-                    }
+                    Some(p) => general(f.abs(), p, true),
                 };
                 (f.is_sign_negative() && !f.is_nan(), self.group(body))
             }
@@ -309,7 +312,7 @@ impl Spec {
         if len >= self.width {
             return s;
         }
-        let fill = self.fill.unwrap_or(' ');
+        let fill = self.fill.unwrap_or(if self.zero { '0' } else { ' ' });
         let n = self.width - len;
         let rep = |k: usize| std::iter::repeat(fill).take(k).collect::<String>();
         match self.align.unwrap_or(default_align) {
@@ -352,33 +355,34 @@ fn sci(f: f64, p: usize) -> String {
 }
 
 /// Python's `g`: `p` significant digits, fixed or scientific by exponent,
-/// trailing zeros removed (unless `keep_zeros`).
-fn general(f: f64, p: usize, keep_zeros: bool) -> String {
+/// trailing zeros removed. With `add_dot_0` (a float formatted with a
+/// precision but no type), a fixed result keeps a `.0` and switches to
+/// scientific one digit earlier, as Python does.
+fn general(f: f64, p: usize, add_dot_0: bool) -> String {
     if !f.is_finite() {
         return nonfinite(f);
     }
     let p = p.max(1);
-    if f == 0.0 {
-        return if keep_zeros {
-            format!("{:.1$}", 0.0, p - 1)
-        } else {
-            "0".into()
-        };
-    }
     let s = format!("{f:.0$e}", p - 1);
     let exp: i64 = s
         .split_once('e')
         .and_then(|(_, e)| e.parse().ok())
         .unwrap_or(0);
     let strip = |s: String| -> String {
-        if keep_zeros || !s.contains('.') {
+        if !s.contains('.') {
             s
         } else {
             s.trim_end_matches('0').trim_end_matches('.').to_string()
         }
     };
-    if -4 <= exp && exp < p as i64 {
-        strip(format!("{f:.0$}", (p as i64 - 1 - exp) as usize))
+    let limit = if add_dot_0 { p as i64 - 1 } else { p as i64 };
+    if -4 <= exp && exp < limit {
+        let fixed = strip(format!("{f:.0$}", (p as i64 - 1 - exp) as usize));
+        if add_dot_0 && !fixed.contains('.') {
+            format!("{fixed}.0")
+        } else {
+            fixed
+        }
     } else {
         let sci = sci(f, p - 1);
         let (m, e) = sci.split_once('e').unwrap_or((&sci, "+00"));

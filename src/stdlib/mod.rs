@@ -108,7 +108,7 @@ pub use format::format_values;
 pub use system::{set_script_args, start_clock};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::value::{Key, NativeFn, Value};
+use crate::value::{NativeFn, Value};
 use crate::vm::Vm;
 use std::sync::OnceLock;
 
@@ -253,7 +253,7 @@ pub fn call_method(vm: &mut Vm, recv: &mut Value, m: Method, args: &[Value]) -> 
 /// Calls `recv.name(args)` where `name` is not a known method.
 pub fn call_member(vm: &mut Vm, recv: &mut Value, name: &str, args: &[Value]) -> Result<Value> {
     match recv {
-        Value::Module(module) => match module.fields.get(&Key::str(name)) {
+        Value::Module(module) => match module.fields.get(&crate::ops::StrKey(name)) {
             Some(f @ (Value::Func(_) | Value::Native(_))) => {
                 let f = f.clone();
                 args::call(vm, &f, args)
@@ -268,7 +268,7 @@ pub fn call_member(vm: &mut Vm, recv: &mut Value, name: &str, args: &[Value]) ->
                 format!("module '{}' has no field '{name}'", module.name),
             )),
         },
-        Value::Map(map) => match map.get(&Key::str(name)) {
+        Value::Map(map) => match map.get(&crate::ops::StrKey(name)) {
             Some(f @ (Value::Func(_) | Value::Native(_))) => {
                 let f = f.clone();
                 args::call(vm, &f, args)

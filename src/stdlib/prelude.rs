@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ops;
 use crate::value::{NativeFn, RangeVal, Value};
 use crate::vm::Vm;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The table of this file's builtins.
 pub(crate) static FUNCTIONS: &[NativeFn] = &[
@@ -83,7 +83,21 @@ fn len(_: &mut Vm, args: &[Value]) -> Result<Value> {
 /// `type(x)`: the type's name.
 fn type_of(_: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("type", args, 1, 1)?;
-    Ok(Value::str(args[0].type_name()))
+    Ok(type_name_value(args[0].type_name()))
+}
+
+/// The type names as shared string values, so `type(x) == "int"` in a loop
+/// does not allocate.
+fn type_name_value(name: &'static str) -> Value {
+    const NAMES: [&str; 9] = [
+        "nil", "bool", "int", "float", "string", "list", "map", "range", "function",
+    ];
+    static VALUES: OnceLock<Vec<Value>> = OnceLock::new();
+    let values = VALUES.get_or_init(|| NAMES.iter().map(|n| Value::str(*n)).collect());
+    match NAMES.iter().position(|n| *n == name) {
+        Some(i) => values[i].clone(),
+        None => Value::str(name),
+    }
 }
 
 /// `str(x)`: the printed form.

@@ -40,6 +40,11 @@ fn template_errors() {
     assert_eq!(fmt_err("{:d}", &[f(1.5)]), ErrorKind::ValueError);
     assert_eq!(fmt_err("{:.2f}", &[s("x")]), ErrorKind::ValueError);
     assert_eq!(fmt_err("{:x}", &[s("x")]), ErrorKind::ValueError);
+    assert_eq!(fmt_err("{:+}", &[s("x")]), ErrorKind::ValueError);
+    assert_eq!(fmt_err("{:,}", &[s("x")]), ErrorKind::ValueError);
+    assert_eq!(fmt_err("{:=5}", &[s("x")]), ErrorKind::ValueError);
+    assert_eq!(fmt_err("{:.3}", &[i(5)]), ErrorKind::ValueError);
+    assert_eq!(fmt_err("{:.3d}", &[i(5)]), ErrorKind::ValueError);
     let e = format_values("{} {}", &[i(1)]).unwrap_err();
     assert!(e.message().contains("1 was given"), "{}", e.message());
 }
@@ -64,6 +69,14 @@ fn fixed_point_and_scientific() {
     assert_eq!(fmt("{:.3}", &[f(1.23456)]), "1.23");
     assert_eq!(fmt("{:.3}", &[f(1.0)]), "1.0");
     assert_eq!(fmt("{:.2F}", &[f(f64::INFINITY)]), "INF");
+    // Precision without a type: Python's switch to scientific one digit early.
+    assert_eq!(fmt("{:.3}", &[f(99.995)]), "1e+02");
+    assert_eq!(fmt("{:.1}", &[f(1.5)]), "2e+00");
+    assert_eq!(fmt("{:.3}", &[f(0.0)]), "0.0");
+    assert_eq!(fmt("{:.3}", &[f(12.0)]), "12.0");
+    assert_eq!(fmt("{:g}", &[f(0.0)]), "0");
+    assert_eq!(fmt("{:.3g}", &[f(99.995)]), "100");
+    assert_eq!(fmt("{:g}", &[f(1.5e-7)]), "1.5e-07");
 }
 
 #[test]
@@ -96,6 +109,8 @@ fn width_alignment_and_signs() {
     assert_eq!(fmt("[{:2}]", &[s("abcdef")]), "[abcdef]");
     assert_eq!(fmt("[{:>4}]", &[Value::Nil]), "[ nil]");
     assert_eq!(fmt("[{:s}]", &[i(3)]), "[3]");
+    assert_eq!(fmt("[{:05}]", &[s("ab")]), "[ab000]");
+    assert_eq!(fmt("[{:=+6}]", &[i(42)]), "[+   42]");
 }
 
 #[test]

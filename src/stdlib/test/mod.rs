@@ -8,13 +8,14 @@ mod list;
 mod map;
 mod math;
 mod prelude;
+mod script;
 mod string;
 
 use super::*;
-use crate::value::{Map, RangeVal};
+use crate::value::{Key, Map, RangeVal};
 use std::sync::Arc;
 
-/// A VM for calling natives. Switch to the real constructor when it lands.
+/// A VM for calling natives (and, through them, Weft callbacks).
 pub(super) fn vm() -> Vm {
     Vm::new()
 }
@@ -304,4 +305,39 @@ fn call_member_on_maps() {
         kind(call_member(&mut vm(), &mut i(1), "x", &[])),
         ErrorKind::TypeError
     );
+}
+
+#[test]
+fn shared_values_mutated_from_many_threads_stay_independent() {
+    for threads in [1, 2, 16] {
+        let shared = l((0..100).map(i).collect());
+        let shared_map = map(vec![(s("n"), i(0))]);
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let mut xs = shared.clone();
+                let mut m = shared_map.clone();
+                std::thread::spawn(move || {
+                    let mut vm = vm();
+                    for k in 0..200 {
+                        call_method(&mut vm, &mut xs, Method::Push, &[i(t * 1000 + k)]).unwrap();
+                    }
+                    call_method(&mut vm, &mut xs, Method::Sort, &[negate_fn()]).unwrap();
+                    call_method(&mut vm, &mut m, Method::Set, &[s("n"), i(t)]).unwrap();
+                    (xs, m)
+                })
+            })
+            .collect();
+        for (t, h) in handles.into_iter().enumerate() {
+            let (xs, m) = h.join().unwrap();
+            assert_eq!(crate::ops::len(&xs).unwrap(), 300);
+            assert_eq!(
+                crate::ops::index_get(&xs, &i(0)).unwrap(),
+                i(t as i64 * 1000 + 199)
+            );
+            assert_eq!(crate::ops::field_get(&m, "n").unwrap(), i(t as i64));
+        }
+        assert_eq!(crate::ops::len(&shared).unwrap(), 100, "{threads} threads");
+        assert_eq!(crate::ops::index_get(&shared, &i(0)).unwrap(), i(0));
+        assert_eq!(crate::ops::field_get(&shared_map, "n").unwrap(), i(0));
+    }
 }
