@@ -143,7 +143,8 @@ impl Value {
     /// everything else as [`fmt::Display`].
     pub fn repr(&self) -> String {
         let mut s = String::new();
-        self.write_repr(&mut s).expect("writing to a String cannot fail");
+        self.write_repr(&mut s)
+            .expect("writing to a String cannot fail");
         s
     }
 
@@ -182,7 +183,11 @@ pub fn format_float(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     // `{:e}` gives the shortest round-trip digits, e.g. "1.5e16", "-2e-7".
     let sci = format!("{f:e}");
@@ -207,7 +212,11 @@ pub fn format_float(f: f64) -> String {
         format!("{sign}{body}")
     } else {
         let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let esign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{first}{frac}e{esign}{:02}", exp.abs())
     }
@@ -301,7 +310,14 @@ impl PartialEq for Value {
 
 /// `i == f` without the rounding of `i as f64`.
 fn int_eq_float(i: i64, f: f64) -> bool {
-    f.fract() == 0.0 && f >= -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18 && f as i64 == i
+    float_as_int(f) == Some(i)
+}
+
+/// `f` as an int when it is integral and in `i64`'s range.
+pub fn float_as_int(f: f64) -> Option<i64> {
+    // -2^63 is exact as a float; 2^63 is the first float past i64::MAX.
+    const BOUND: f64 = -(i64::MIN as f64);
+    (f.fract() == 0.0 && (-BOUND..BOUND).contains(&f)).then_some(f as i64)
 }
 
 /// A map key: nil, bool, int, float or string. Equal keys hash equally, so
@@ -313,7 +329,9 @@ impl Key {
     /// Wraps `v` as a key, or `TypeError` if its type cannot be a key.
     pub fn new(v: Value) -> Result<Key> {
         match v {
-            Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) => Ok(Key(v)),
+            Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) => {
+                Ok(Key(v))
+            }
             other => Err(crate::error::Error::type_error(format!(
                 "a {} cannot be a map key (keys are nil, bool, int, float or string)",
                 other.type_name()
@@ -341,13 +359,10 @@ impl Hash for Key {
             Value::Nil => h.write_u8(0),
             Value::Bool(b) => h.write_u8(1 + *b as u8),
             Value::Int(i) => h.write_i64(*i),
-            Value::Float(f) => {
-                if f.fract() == 0.0 && *f >= -9.223_372_036_854_775_808e18 && *f < 9.223_372_036_854_775_808e18 {
-                    h.write_i64(*f as i64)
-                } else {
-                    h.write_u64(f.to_bits())
-                }
-            }
+            Value::Float(f) => match float_as_int(*f) {
+                Some(i) => h.write_i64(i),
+                None => h.write_u64(f.to_bits()),
+            },
             Value::Str(s) => s.as_str().hash(h),
             // Key::new admits nothing else.
             other => other.type_name().hash(h),
@@ -403,7 +418,11 @@ mod test {
 
     #[test]
     fn value_is_at_most_16_bytes() {
-        assert!(std::mem::size_of::<Value>() <= 16, "{}", std::mem::size_of::<Value>());
+        assert!(
+            std::mem::size_of::<Value>() <= 16,
+            "{}",
+            std::mem::size_of::<Value>()
+        );
     }
 
     #[test]
@@ -456,11 +475,25 @@ mod test {
     fn equality_is_structural() {
         assert_eq!(Value::Int(1), Value::Float(1.0));
         assert_ne!(Value::Int(1), Value::from("1"));
-        let r = |a, b, c| Value::Range(Arc::new(RangeVal { start: a, stop: b, step: c }));
+        let r = |a, b, c| {
+            Value::Range(Arc::new(RangeVal {
+                start: a,
+                stop: b,
+                step: c,
+            }))
+        };
         assert_eq!(r(0, 0, 1), r(5, 2, 1));
         assert_eq!(r(0, 10, 3), r(0, 11, 3));
         assert_eq!(r(0, 10, 3).to_string(), "range(0, 10, 3)");
         assert_eq!(r(10, 0, -2).to_string(), "range(10, 0, -2)");
-        assert_eq!(RangeVal { start: 10, stop: 0, step: -2 }.len(), 5);
+        assert_eq!(
+            RangeVal {
+                start: 10,
+                stop: 0,
+                step: -2
+            }
+            .len(),
+            5
+        );
     }
 }

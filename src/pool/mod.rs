@@ -5,7 +5,10 @@
 
 mod config;
 
-pub use config::{ThreadPoolConfig, WorkerCount};
+pub use config::{
+    available_cpus, ConfigEntry, ConfigError, ConfigErrorKind, ConfigKey, ConfigValue, LoadOptions,
+    Source, ThreadPoolConfig, WorkerCount,
+};
 
 /// Runs `f`, a call that may block for a reason the pool cannot help with
 /// (sleep, I/O, a channel). On a pool worker, the pool first lets another
