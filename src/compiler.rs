@@ -44,11 +44,11 @@
 //! - A function must be called with exactly its number of parameters
 //!   (`TypeError` otherwise), as in Python.
 //! - Mutating methods (`push`, `set`, ...) need a variable, field or index
-//!   chain as receiver. Names that concurrency handles also use (`set`,
-//!   `send`, `close`, ...) are accepted on captured variables and
-//!   temporaries (an atom captured by a closure can be `set`), and throw a
-//!   `TypeError` at run time if the receiver turns out to be a list, map or
-//!   string.
+//!   chain as receiver (`f().push(1)` and `f().set(k, v)` are compile
+//!   errors). Names that concurrency handles also use (`set`, `send`,
+//!   `close`, ...) are accepted on captured and module variables inside
+//!   functions (an atom captured by a closure can be `set`), and throw a
+//!   `TypeError` at run time if the variable holds a list, map or string.
 //! - `import "p"` resolves built-in native modules (`math`) first, then
 //!   `p.weft` next to the importing file, in `WEFT_PATH`, and in the
 //!   embedded standard library. A module's fields are the values of its
@@ -1768,7 +1768,7 @@ impl<'l> Compiler<'l> {
         let mutating = id.is_some_and(stdlib::is_mutating);
         let handle_name = HANDLE_METHODS.contains(&name.name.as_str());
         let place = place_of(recv);
-        if mutating && !handle_name && place.is_none() {
+        if mutating && place.is_none() {
             return Err(self.err(
                 name.pos,
                 format!(

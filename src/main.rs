@@ -4,8 +4,8 @@
 use clap::Parser;
 use std::path::PathBuf;
 
-/// Command-line options. (Pool options — `--workers`, `--config`,
-/// `--no-pin`, `--trace`, `--stats` — join this struct with the pool.)
+/// Command-line options. (`--trace FILE` and `--stats` join this struct
+/// with the async module.)
 #[derive(Parser, Debug)]
 #[command(
     name = "weft",
@@ -14,6 +14,19 @@ use std::path::PathBuf;
     override_usage = "weft [OPTIONS] [FILE] [ARGS]...\n       weft [OPTIONS] -e CODE [ARGS]..."
 )]
 struct Cli {
+    /// Number of pool workers (1 to 1024, or `auto`); overrides the config
+    /// file and WEFT_WORKERS.
+    #[arg(long, value_name = "N")]
+    workers: Option<String>,
+
+    /// Read the pool configuration from FILE instead of ./weft.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Do not pin workers to cores (sets numa_aware = false).
+    #[arg(long)]
+    no_pin: bool,
+
     /// Run CODE instead of a file (source name `<eval>`).
     #[arg(short = 'e', value_name = "CODE")]
     eval: Option<String>,
@@ -38,6 +51,21 @@ const MAIN_STACK: usize = 256 * 1024 * 1024;
 fn main() {
     let cli = Cli::parse();
     weft::stdlib::start_clock();
+    // A bad configuration is a usage error, reported before anything runs.
+    let options = weft::pool::LoadOptions {
+        config_file: cli.config.clone(),
+        workers: cli.workers.clone(),
+        no_pin: cli.no_pin,
+        cwd: None,
+        env: None,
+    };
+    match weft::pool::ThreadPoolConfig::load(options) {
+        Ok(config) => weft::interp::set_pool_config(config),
+        Err(e) => {
+            eprintln!("weft: {e}");
+            std::process::exit(weft::interp::EXIT_USAGE);
+        }
+    }
     let code = std::thread::Builder::new()
         .name("weft-main".into())
         .stack_size(MAIN_STACK)

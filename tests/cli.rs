@@ -176,3 +176,31 @@ fn repl_reads_a_pipe() {
     assert!(e.contains("undefined name 'undefined_thing'"), "{e}");
     assert!(e.contains("error: IndexError: "), "{e}");
 }
+
+#[test]
+fn pool_options_are_validated_before_running() {
+    let o = weft(&["--workers", "0", "-e", "print(\"ran\")"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(out(&o), "");
+    assert!(err(&o).contains("--workers"), "{}", err(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["-e", "print(\"ran\")"])
+        .env("WEFT_WORKERS", "many")
+        .output()
+        .expect("weft runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("WEFT_WORKERS"), "{}", err(&o));
+    let o = weft(&[
+        "--workers",
+        "3",
+        "--no-pin",
+        "-e",
+        "print(args())",
+        "--workers",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "[\"--workers\"]\n");
+    let o = weft(&["--config", "/no/such/weft.toml", "-e", "print(1)"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("/no/such/weft.toml"), "{}", err(&o));
+}

@@ -64,6 +64,10 @@ fn mutating_a_temporary_is_rejected() {
     let e = compile_err("fn f() { [] }\nf().push(1)");
     assert!(e.starts_with("2:5:") && e.contains("'push'"), "{e}");
     compiles("let xs = [[1]]\nxs[0].push(2)\nlet m = {}\nm.k = []\nm.k.push(1)");
+    let e = compile_err("fn mk() { {} }\nmk().set(1, 2)");
+    assert!(e.starts_with("2:6:") && e.contains("'set'"), "{e}");
+    // A captured variable may hold an atom: `set` is checked at run time.
+    compiles("fn f() { let a = {}\n fn() { a.set(1, 2) } }");
     // Non-mutating methods work on anything.
     compiles("fn f() { [] }\nprint(f().len())");
 }
