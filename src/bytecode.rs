@@ -194,6 +194,17 @@ pub enum Instr {
         /// The operator.
         op: BinOp,
     },
+    /// `R[dst] = R[a] op imm` for the other binary operators.
+    BinaryI {
+        /// Destination.
+        dst: Reg,
+        /// Left operand.
+        a: Reg,
+        /// The operator.
+        op: BinOp,
+        /// Immediate right operand.
+        imm: i16,
+    },
     /// `R[dst] = R[a] + imm`
     AddI {
         /// Destination.

@@ -1312,7 +1312,7 @@ impl<'l> Compiler<'l> {
                                     Instr::SubI { dst: r, a: r, imm }
                                 });
                             } else {
-                                let v = self.expr_any_safe(value)?;
+                                let v = self.expr_any(value)?;
                                 self.pos = target.pos;
                                 self.emit(Instr::OpAssign { dst: r, src: v, op });
                             }
@@ -1582,6 +1582,15 @@ impl<'l> Compiler<'l> {
                         Instr::AddI { dst, a, imm }
                     } else {
                         Instr::SubI { dst, a, imm }
+                    });
+                } else if let Some(imm) = small_int(r) {
+                    let a = self.expr_any(l)?;
+                    self.pos = e.pos;
+                    self.emit(Instr::BinaryI {
+                        dst,
+                        a,
+                        op: *op,
+                        imm,
                     });
                 } else {
                     let a = if may_mutate(r) {

@@ -3,7 +3,7 @@
 //! # Frames
 //! Each thread has its own [`Vm`]: one register stack (`Vec<Value>`), one
 //! frame stack and one handler stack. Calls between Weft functions push a
-//! [`Frame`] and continue in the same dispatch loop — they never recurse on
+//! frame and continue in the same dispatch loop — they never recurse on
 //! the Rust stack and allocate nothing once the stacks have grown. A call
 //! `R[f](R[f+1], ..., R[f+n])` makes the callee's base `f + 1`, so the
 //! arguments are already in the callee's first registers; `R[f]` (the
@@ -1025,6 +1025,17 @@ impl Vm {
                             set_reg(&mut reg!(dst), v);
                         }
                     },
+                    Instr::BinaryI { dst, a, op, imm } => {
+                        let y = Value::Int(imm as i64);
+                        match binary_fast(op, &reg!(a), &y) {
+                            Some(Value::Int(i)) => set_int(&mut reg!(dst), i),
+                            Some(v) => set_reg(&mut reg!(dst), v),
+                            None => {
+                                let v = tri!(binary_slow(op, &reg!(a), &y));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        }
+                    }
                     Instr::OpAssign { dst, src, op } => {
                         if let Some(v) = match (&reg!(dst), &reg!(src)) {
                             (x @ (Value::Int(_) | Value::Float(_)), y) => binary_fast(op, x, y),

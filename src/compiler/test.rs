@@ -170,3 +170,38 @@ fn a_name_both_let_and_fn_at_top_level() {
     compiles("let f = 1\nfn f() { 2 }\nprint(f)");
     compiles("fn g() { 2 }\nlet g = 1\nprint(g)");
 }
+
+#[test]
+fn small_int_operands_become_immediates() {
+    let p = main_proto("let i = 3\nlet s = i * 2 % 7\nlet t = 0\nt += i");
+    let has = |f: &dyn Fn(&Instr) -> bool| p.code.iter().any(f);
+    assert!(
+        has(&|i| matches!(
+            i,
+            Instr::BinaryI {
+                op: BinOp::Mul,
+                imm: 2,
+                ..
+            }
+        )),
+        "{}",
+        p.disassemble()
+    );
+    assert!(
+        has(&|i| matches!(
+            i,
+            Instr::BinaryI {
+                op: BinOp::Mod,
+                imm: 7,
+                ..
+            }
+        )),
+        "{}",
+        p.disassemble()
+    );
+    assert!(
+        !has(&|i| matches!(i, Instr::Move { .. } | Instr::Int { val: 2, .. })),
+        "{}",
+        p.disassemble()
+    );
+}
