@@ -808,21 +808,6 @@ impl Vm {
                         let v = reg!(src).clone();
                         set_reg(&mut reg!(dst), v);
                     }
-                    Instr::GetCapture { dst, idx } => {
-                        let v = match self.running_closure(base) {
-                            Ok(c) => c.captures.get(idx as usize).cloned().unwrap_or_default(),
-                            Err(e) => throw!(e),
-                        };
-                        set_reg(&mut reg!(dst), v);
-                    }
-                    Instr::GetSelf { dst } => {
-                        let v = self.stack[base - 1].clone();
-                        set_reg(&mut reg!(dst), v);
-                    }
-                    Instr::GetSibling { dst, idx } => {
-                        let v = tri!(self.running_closure(base).and_then(|c| Vm::sibling(c, idx)));
-                        set_reg(&mut reg!(dst), v);
-                    }
                     Instr::GetGlobal { dst, slot } => {
                         let v = match &*proto.env.slots[slot as usize] {
                             Slot::Once(c) => c.get().cloned(),
@@ -831,97 +816,6 @@ impl Vm {
                         match v {
                             Some(v) => reg!(dst) = v,
                             None => throw!(unset_global(proto, slot)),
-                        }
-                    }
-                    Instr::SetGlobal { slot, src } => {
-                        let v = reg!(src).clone();
-                        proto.env.slots[slot as usize].set(v);
-                    }
-                    Instr::OpGlobal { slot, src, op } => {
-                        let rhs = reg!(src).clone();
-                        match &*proto.env.slots[slot as usize] {
-                            Slot::Cell(m) => {
-                                let mut g = m.lock();
-                                match &mut *g {
-                                    Some(v) => tri!(ops::binary_in_place(op, v, &rhs)),
-                                    None => {
-                                        drop(g);
-                                        throw!(unset_global(proto, slot))
-                                    }
-                                }
-                            }
-                            Slot::Once(c) => {
-                                // Not emitted: a reassigned variable gets a cell.
-                                let cur = match c.get() {
-                                    Some(v) => v.clone(),
-                                    None => throw!(unset_global(proto, slot)),
-                                };
-                                let _ = tri!(ops::binary(op, &cur, &rhs));
-                            }
-                        }
-                    }
-                    Instr::Closure { dst, proto: idx } => {
-                        let child: &'static Proto = proto.protos[idx as usize];
-                        let mut caps = Vec::with_capacity(child.captures.len());
-                        for src in child.captures.iter() {
-                            let v = match *src {
-                                CaptureSrc::Local(r) => reg!(r).clone(),
-                                CaptureSrc::Capture(i) => match self.running_closure(base) {
-                                    Ok(c) => {
-                                        c.captures.get(i as usize).cloned().unwrap_or_default()
-                                    }
-                                    Err(e) => throw!(e),
-                                },
-                                CaptureSrc::SelfFn => self.stack[base - 1].clone(),
-                                CaptureSrc::Sibling(i) => {
-                                    tri!(self.running_closure(base).and_then(|c| Vm::sibling(c, i)))
-                                }
-                            };
-                            caps.push(v);
-                        }
-                        set_reg(
-                            &mut reg!(dst),
-                            Value::Func(Arc::new(Closure {
-                                proto: child,
-                                captures: caps.into_boxed_slice(),
-                            })),
-                        );
-                    }
-                    Instr::List { dst, start, count } => {
-                        let at = base + start as usize;
-                        let items: Vec<Value> = (0..count as usize)
-                            .map(|i| mem::take(&mut self.stack[at + i]))
-                            .collect();
-                        set_reg(&mut reg!(dst), Value::List(Arc::new(items)));
-                    }
-                    Instr::ListAppend { list, start, count } => {
-                        let at = base + start as usize;
-                        let items = self.take_vec(at, count as usize);
-                        if let Value::List(l) = &mut reg!(list) {
-                            Arc::make_mut(l).extend(items);
-                        }
-                    }
-                    Instr::Map { dst, start, count } => {
-                        let at = base + start as usize;
-                        let mut m = Map::default();
-                        m.reserve(count as usize);
-                        for i in 0..count as usize {
-                            let k = mem::take(&mut self.stack[at + 2 * i]);
-                            let v = mem::take(&mut self.stack[at + 2 * i + 1]);
-                            m.insert(tri!(Key::new(k)), v);
-                        }
-                        set_reg(&mut reg!(dst), Value::Map(Arc::new(m)));
-                    }
-                    Instr::MapAppend { map, start, count } => {
-                        let at = base + start as usize;
-                        let mut pairs = Vec::with_capacity(count as usize);
-                        for i in 0..count as usize {
-                            let k = mem::take(&mut self.stack[at + 2 * i]);
-                            let v = mem::take(&mut self.stack[at + 2 * i + 1]);
-                            pairs.push((tri!(Key::new(k)), v));
-                        }
-                        if let Value::Map(m) = &mut reg!(map) {
-                            Arc::make_mut(m).extend(pairs);
                         }
                     }
                     Instr::Add { dst, a, b } => match (&reg!(a), &reg!(b)) {
@@ -1047,14 +941,6 @@ impl Vm {
                             tri!(ops::binary_in_place(op, &mut reg!(dst), &rhs));
                         }
                     }
-                    Instr::Neg { dst, src } => {
-                        let v = match &reg!(src) {
-                            Value::Int(x) if *x != i64::MIN => Value::Int(-x),
-                            Value::Float(x) => Value::Float(-x),
-                            x => tri!(ops::negate(x)),
-                        };
-                        set_reg(&mut reg!(dst), v);
-                    }
                     Instr::Not { dst, src } => {
                         let v = !reg!(src).truthy();
                         set_reg(&mut reg!(dst), Value::Bool(v));
@@ -1156,45 +1042,6 @@ impl Vm {
                         };
                         set_reg(&mut reg!(dst), v);
                     }
-                    Instr::SetField { obj, val, name } => {
-                        let Value::Str(name) = &proto.consts[name as usize] else {
-                            throw!(Error::type_error("internal: field name is not a string"))
-                        };
-                        let x = reg!(val).clone();
-                        tri!(ops::field_set(&mut reg!(obj), name, x));
-                    }
-                    Instr::SetPath {
-                        root,
-                        keys,
-                        val,
-                        desc,
-                    } => {
-                        let d: &'static PathDesc = &proto.paths[desc as usize];
-                        let at = base + keys as usize;
-                        let ks = self.take_args(at, d.depth as usize);
-                        let ks = ks.as_slice();
-                        let x = reg!(val).clone();
-                        match d.root {
-                            PathRoot::Reg => {
-                                tri!(path_set(&mut reg!(root), ks, d.fields, d.op, x));
-                            }
-                            PathRoot::Global(slot) => match &*proto.env.slots[slot as usize] {
-                                Slot::Cell(m) => {
-                                    let mut g = m.lock();
-                                    match &mut *g {
-                                        Some(v) => tri!(path_set(v, ks, d.fields, d.op, x)),
-                                        None => {
-                                            drop(g);
-                                            throw!(unset_global(proto, slot))
-                                        }
-                                    }
-                                }
-                                Slot::Once(_) => throw!(Error::type_error(
-                                    "internal: assignment to a write-once slot"
-                                )),
-                            },
-                        }
-                    }
                     Instr::Call { dst, f, argc } => call_reg!(f, argc, dst),
                     Instr::CallGlobal { dst, f, argc, slot } => {
                         match &*proto.env.slots[slot as usize] {
@@ -1236,75 +1083,19 @@ impl Vm {
                         // Functions stored in modules and maps are called
                         // like any Weft function (no Rust recursion).
                         let member = match (&reg!(recv), s.id) {
-                            (Value::Module(m), _) => m.fields.get(&Key::str(&s.name)).cloned(),
-                            (Value::Map(m), None) => m.get(&Key::str(&s.name)).cloned(),
+                            (Value::Module(_), _) | (Value::Map(_), None) => {
+                                Vm::member_function(&reg!(recv), s)
+                            }
                             _ => None,
                         };
-                        if let Some(fv @ (Value::Func(_) | Value::Native(_))) = member {
+                        if let Some(fv) = member {
                             let f = args - 1;
                             set_reg(&mut reg!(f), fv);
                             call_reg!(f, argc, dst);
                             continue;
                         }
-                        if self.is_cancelled() {
-                            throw!(cancelled());
-                        }
                         save_pc!();
-                        let ri = base + recv as usize;
-                        let mut rv = mem::take(&mut self.stack[ri]);
-                        if s.readonly && is_value_type(&rv) {
-                            self.stack[ri] = rv;
-                            throw!(Error::type_error(format!(
-                                "'{}' would change a captured, module or temporary {} that this code cannot \
-                                 modify (closures capture by value; share mutable state through an atom)",
-                                s.name,
-                                self.stack[ri].type_name()
-                            )));
-                        }
-                        let at = base + args as usize;
-                        let argv = self.take_args(at, argc as usize);
-                        let res = match s.id {
-                            Some(m) => stdlib::call_method(self, &mut rv, m, argv.as_slice()),
-                            None => stdlib::call_member(self, &mut rv, &s.name, argv.as_slice()),
-                        };
-                        drop(argv);
-                        // The stack may have grown during the call.
-                        self.stack[ri] = rv;
-                        let v = tri!(res);
-                        set_reg(&mut reg!(dst), v);
-                    }
-                    Instr::CallMethodPath {
-                        dst,
-                        root,
-                        keys,
-                        argc,
-                        desc,
-                    } => {
-                        if self.is_cancelled() {
-                            throw!(cancelled());
-                        }
-                        save_pc!();
-                        let d: &'static PathDesc = &proto.paths[desc as usize];
-                        let s: &'static MethodSite = &proto.methods[d.site.unwrap_or(0) as usize];
-                        let at = base + keys as usize;
-                        let depth = d.depth as usize;
-                        let ks = self.take_args(at, depth);
-                        let argv = self.take_args(at + depth, argc as usize);
-                        let (ks, argv) = (ks.as_slice(), argv.as_slice());
-                        let res = match d.root {
-                            PathRoot::Reg => {
-                                let ri = base + root as usize;
-                                let mut rv = mem::take(&mut self.stack[ri]);
-                                let r = self.method_on_path(&mut rv, ks, d.fields, s, argv);
-                                self.stack[ri] = rv;
-                                r
-                            }
-                            PathRoot::Global(slot) => {
-                                self.method_on_global(proto, slot, ks, d.fields, s, argv)
-                            }
-                        };
-
-                        let v = tri!(res);
+                        let v = tri!(self.builtin_method(s, base, recv, args, argc));
                         set_reg(&mut reg!(dst), v);
                     }
                     Instr::Return { src } => {
@@ -1342,18 +1133,6 @@ impl Vm {
                         reload!();
                         set_reg(&mut self.stack[f.ret as usize], Value::Nil);
                     }
-                    Instr::IterInit { it } => {
-                        match &reg!(it) {
-                            Value::List(_) | Value::Range(_) | Value::Str(_) | Value::Map(_) => {}
-                            other => throw!(Error::type_error(format!(
-                                "cannot iterate over {}",
-                                article(other.type_name())
-                            ))),
-                        }
-                        set_int(&mut reg!(it + 1), 0);
-                        // For strings: the character index (the byte offset is in it+1).
-                        set_int(&mut reg!(it + 2), 0);
-                    }
                     Instr::IterNext { it, var, off } => {
                         let Value::Int(i) = reg!(it + 1) else {
                             throw!(Error::type_error("internal: iterator state"))
@@ -1385,66 +1164,6 @@ impl Vm {
                             None => pc = (pc as isize + off as isize) as usize,
                         }
                     }
-                    Instr::IterNext2 { it, a, b, off } => {
-                        let Value::Int(i) = reg!(it + 1) else {
-                            throw!(Error::type_error("internal: iterator state"))
-                        };
-                        let Value::Int(count) = reg!(it + 2) else {
-                            throw!(Error::type_error("internal: iterator state"))
-                        };
-                        let i = i as usize;
-                        let next = match &reg!(it) {
-                            Value::List(l) => {
-                                l.get(i).map(|v| (Value::Int(i as i64), v.clone(), i + 1))
-                            }
-                            Value::Range(r) => {
-                                if (i as i64) < r.len() {
-                                    Some((Value::Int(i as i64), Value::Int(r.get(i as i64)), i + 1))
-                                } else {
-                                    None
-                                }
-                            }
-                            Value::Str(s) => {
-                                s.get(i..).and_then(|rest| rest.chars().next()).map(|c| {
-                                    let mut buf = [0u8; 4];
-                                    (
-                                        Value::Int(count),
-                                        Value::str(&*c.encode_utf8(&mut buf)),
-                                        i + c.len_utf8(),
-                                    )
-                                })
-                            }
-                            Value::Map(m) => {
-                                m.get_index(i).map(|(k, v)| (k.0.clone(), v.clone(), i + 1))
-                            }
-                            _ => None,
-                        };
-                        match next {
-                            Some((x, y, ni)) => {
-                                set_int(&mut reg!(it + 1), ni as i64);
-                                if matches!(reg!(it), Value::Str(_)) {
-                                    set_int(&mut reg!(it + 2), count + 1);
-                                }
-                                set_reg(&mut reg!(a), x);
-                                set_reg(&mut reg!(b), y);
-                            }
-                            None => pc = (pc as isize + off as isize) as usize,
-                        }
-                    }
-                    Instr::RangeInit { base: rb, argc } => {
-                        let at = base + rb as usize;
-                        let Some(Value::Native(range_fn)) = stdlib::lookup_global("range") else {
-                            throw!(Error::type_error("internal: range is not a builtin"))
-                        };
-                        let argv: Vec<Value> = self.stack[at..at + argc as usize].to_vec();
-                        let r = tri!((range_fn.f)(self, &argv));
-                        let Value::Range(r) = r else {
-                            throw!(Error::type_error("internal: range() gave no range"))
-                        };
-                        set_int(&mut reg!(rb), r.start);
-                        set_int(&mut reg!(rb + 1), r.stop);
-                        set_int(&mut reg!(rb + 2), r.step);
-                    }
                     Instr::RangeNext { base: rb, var, off } => {
                         let (Value::Int(cur), Value::Int(stop), Value::Int(step)) =
                             (&reg!(rb), &reg!(rb + 1), &reg!(rb + 2))
@@ -1459,25 +1178,9 @@ impl Vm {
                             pc = (pc as isize + off as isize) as usize;
                         }
                     }
-                    Instr::TryBegin { err, off } => {
-                        self.handlers.push(Handler {
-                            frame: (self.frames.len() - 1) as u32,
-                            pc: (pc as isize + off as isize) as u32,
-                            reg: (base + err as usize) as u32,
-                        });
-                    }
-                    Instr::TryEnd => {
-                        self.handlers.pop();
-                    }
-                    Instr::Throw { src } => {
-                        let v = reg!(src).clone();
-                        throw!(Error::thrown(v));
-                    }
-                    Instr::Import { dst, idx } => {
+                    other => {
                         save_pc!();
-                        let unit: &'static ModuleUnit = &proto.imports[idx as usize];
-                        let v = tri!(self.import(unit));
-                        set_reg(&mut reg!(dst), v);
+                        tri!(self.cold(other, proto, base, &mut pc));
                     }
                 }
             };
@@ -1487,6 +1190,358 @@ impl Vm {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The instructions that are rare in hot loops, kept out of the
+    /// dispatch loop so that its state stays in machine registers.
+    #[inline(never)]
+    fn cold(
+        &mut self,
+        ins: Instr,
+        proto: &'static Proto,
+        base: usize,
+        pc: &mut usize,
+    ) -> Result<()> {
+        macro_rules! reg {
+            ($i:expr) => {
+                self.stack[base + ($i as usize)]
+            };
+        }
+        macro_rules! tri {
+            ($e:expr) => {
+                $e?
+            };
+        }
+        macro_rules! throw {
+            ($e:expr) => {
+                return Err($e)
+            };
+        }
+        match ins {
+            Instr::GetCapture { dst, idx } => {
+                let v = match self.running_closure(base) {
+                    Ok(c) => c.captures.get(idx as usize).cloned().unwrap_or_default(),
+                    Err(e) => throw!(e),
+                };
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::GetSelf { dst } => {
+                let v = self.stack[base - 1].clone();
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::GetSibling { dst, idx } => {
+                let v = tri!(self.running_closure(base).and_then(|c| Vm::sibling(c, idx)));
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::SetGlobal { slot, src } => {
+                let v = reg!(src).clone();
+                proto.env.slots[slot as usize].set(v);
+            }
+            Instr::OpGlobal { slot, src, op } => {
+                let rhs = reg!(src).clone();
+                match &*proto.env.slots[slot as usize] {
+                    Slot::Cell(m) => {
+                        let mut g = m.lock();
+                        match &mut *g {
+                            Some(v) => tri!(ops::binary_in_place(op, v, &rhs)),
+                            None => {
+                                drop(g);
+                                throw!(unset_global(proto, slot))
+                            }
+                        }
+                    }
+                    Slot::Once(c) => {
+                        // Not emitted: a reassigned variable gets a cell.
+                        let cur = match c.get() {
+                            Some(v) => v.clone(),
+                            None => throw!(unset_global(proto, slot)),
+                        };
+                        let _ = tri!(ops::binary(op, &cur, &rhs));
+                    }
+                }
+            }
+            Instr::Closure { dst, proto: idx } => {
+                let child: &'static Proto = proto.protos[idx as usize];
+                let mut caps = Vec::with_capacity(child.captures.len());
+                for src in child.captures.iter() {
+                    let v = match *src {
+                        CaptureSrc::Local(r) => reg!(r).clone(),
+                        CaptureSrc::Capture(i) => match self.running_closure(base) {
+                            Ok(c) => c.captures.get(i as usize).cloned().unwrap_or_default(),
+                            Err(e) => throw!(e),
+                        },
+                        CaptureSrc::SelfFn => self.stack[base - 1].clone(),
+                        CaptureSrc::Sibling(i) => {
+                            tri!(self.running_closure(base).and_then(|c| Vm::sibling(c, i)))
+                        }
+                    };
+                    caps.push(v);
+                }
+                set_reg(
+                    &mut reg!(dst),
+                    Value::Func(Arc::new(Closure {
+                        proto: child,
+                        captures: caps.into_boxed_slice(),
+                    })),
+                );
+            }
+            Instr::List { dst, start, count } => {
+                let at = base + start as usize;
+                let items: Vec<Value> = (0..count as usize)
+                    .map(|i| mem::take(&mut self.stack[at + i]))
+                    .collect();
+                set_reg(&mut reg!(dst), Value::List(Arc::new(items)));
+            }
+            Instr::ListAppend { list, start, count } => {
+                let at = base + start as usize;
+                let items = self.take_vec(at, count as usize);
+                if let Value::List(l) = &mut reg!(list) {
+                    Arc::make_mut(l).extend(items);
+                }
+            }
+            Instr::Map { dst, start, count } => {
+                let at = base + start as usize;
+                let mut m = Map::default();
+                m.reserve(count as usize);
+                for i in 0..count as usize {
+                    let k = mem::take(&mut self.stack[at + 2 * i]);
+                    let v = mem::take(&mut self.stack[at + 2 * i + 1]);
+                    m.insert(tri!(Key::new(k)), v);
+                }
+                set_reg(&mut reg!(dst), Value::Map(Arc::new(m)));
+            }
+            Instr::MapAppend { map, start, count } => {
+                let at = base + start as usize;
+                let mut pairs = Vec::with_capacity(count as usize);
+                for i in 0..count as usize {
+                    let k = mem::take(&mut self.stack[at + 2 * i]);
+                    let v = mem::take(&mut self.stack[at + 2 * i + 1]);
+                    pairs.push((tri!(Key::new(k)), v));
+                }
+                if let Value::Map(m) = &mut reg!(map) {
+                    Arc::make_mut(m).extend(pairs);
+                }
+            }
+            Instr::Neg { dst, src } => {
+                let v = match &reg!(src) {
+                    Value::Int(x) if *x != i64::MIN => Value::Int(-x),
+                    Value::Float(x) => Value::Float(-x),
+                    x => tri!(ops::negate(x)),
+                };
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::SetField { obj, val, name } => {
+                let Value::Str(name) = &proto.consts[name as usize] else {
+                    throw!(Error::type_error("internal: field name is not a string"))
+                };
+                let x = reg!(val).clone();
+                tri!(ops::field_set(&mut reg!(obj), name, x));
+            }
+            Instr::SetPath {
+                root,
+                keys,
+                val,
+                desc,
+            } => {
+                let d: &'static PathDesc = &proto.paths[desc as usize];
+                let at = base + keys as usize;
+                let ks = self.take_args(at, d.depth as usize);
+                let ks = ks.as_slice();
+                let x = reg!(val).clone();
+                match d.root {
+                    PathRoot::Reg => {
+                        tri!(path_set(&mut reg!(root), ks, d.fields, d.op, x));
+                    }
+                    PathRoot::Global(slot) => match &*proto.env.slots[slot as usize] {
+                        Slot::Cell(m) => {
+                            let mut g = m.lock();
+                            match &mut *g {
+                                Some(v) => tri!(path_set(v, ks, d.fields, d.op, x)),
+                                None => {
+                                    drop(g);
+                                    throw!(unset_global(proto, slot))
+                                }
+                            }
+                        }
+                        Slot::Once(_) => throw!(Error::type_error(
+                            "internal: assignment to a write-once slot"
+                        )),
+                    },
+                }
+            }
+            Instr::CallMethodPath {
+                dst,
+                root,
+                keys,
+                argc,
+                desc,
+            } => {
+                if self.is_cancelled() {
+                    throw!(cancelled());
+                }
+                let d: &'static PathDesc = &proto.paths[desc as usize];
+                let s: &'static MethodSite = &proto.methods[d.site.unwrap_or(0) as usize];
+                let at = base + keys as usize;
+                let depth = d.depth as usize;
+                let ks = self.take_args(at, depth);
+                let argv = self.take_args(at + depth, argc as usize);
+                let (ks, argv) = (ks.as_slice(), argv.as_slice());
+                let res = match d.root {
+                    PathRoot::Reg => {
+                        let ri = base + root as usize;
+                        let mut rv = mem::take(&mut self.stack[ri]);
+                        let r = self.method_on_path(&mut rv, ks, d.fields, s, argv);
+                        self.stack[ri] = rv;
+                        r
+                    }
+                    PathRoot::Global(slot) => {
+                        self.method_on_global(proto, slot, ks, d.fields, s, argv)
+                    }
+                };
+
+                let v = tri!(res);
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::IterInit { it } => {
+                match &reg!(it) {
+                    Value::List(_) | Value::Range(_) | Value::Str(_) | Value::Map(_) => {}
+                    other => throw!(Error::type_error(format!(
+                        "cannot iterate over {}",
+                        article(other.type_name())
+                    ))),
+                }
+                set_int(&mut reg!(it + 1), 0);
+                // For strings: the character index (the byte offset is in it+1).
+                set_int(&mut reg!(it + 2), 0);
+            }
+            Instr::IterNext2 { it, a, b, off } => {
+                let Value::Int(i) = reg!(it + 1) else {
+                    throw!(Error::type_error("internal: iterator state"))
+                };
+                let Value::Int(count) = reg!(it + 2) else {
+                    throw!(Error::type_error("internal: iterator state"))
+                };
+                let i = i as usize;
+                let next = match &reg!(it) {
+                    Value::List(l) => l.get(i).map(|v| (Value::Int(i as i64), v.clone(), i + 1)),
+                    Value::Range(r) => {
+                        if (i as i64) < r.len() {
+                            Some((Value::Int(i as i64), Value::Int(r.get(i as i64)), i + 1))
+                        } else {
+                            None
+                        }
+                    }
+                    Value::Str(s) => s.get(i..).and_then(|rest| rest.chars().next()).map(|c| {
+                        let mut buf = [0u8; 4];
+                        (
+                            Value::Int(count),
+                            Value::str(&*c.encode_utf8(&mut buf)),
+                            i + c.len_utf8(),
+                        )
+                    }),
+                    Value::Map(m) => m.get_index(i).map(|(k, v)| (k.0.clone(), v.clone(), i + 1)),
+                    _ => None,
+                };
+                match next {
+                    Some((x, y, ni)) => {
+                        set_int(&mut reg!(it + 1), ni as i64);
+                        if matches!(reg!(it), Value::Str(_)) {
+                            set_int(&mut reg!(it + 2), count + 1);
+                        }
+                        set_reg(&mut reg!(a), x);
+                        set_reg(&mut reg!(b), y);
+                    }
+                    None => *pc = (*pc as isize + off as isize) as usize,
+                }
+            }
+            Instr::RangeInit { base: rb, argc } => {
+                let at = base + rb as usize;
+                let Some(Value::Native(range_fn)) = stdlib::lookup_global("range") else {
+                    throw!(Error::type_error("internal: range is not a builtin"))
+                };
+                let argv: Vec<Value> = self.stack[at..at + argc as usize].to_vec();
+                let r = tri!((range_fn.f)(self, &argv));
+                let Value::Range(r) = r else {
+                    throw!(Error::type_error("internal: range() gave no range"))
+                };
+                set_int(&mut reg!(rb), r.start);
+                set_int(&mut reg!(rb + 1), r.stop);
+                set_int(&mut reg!(rb + 2), r.step);
+            }
+            Instr::TryBegin { err, off } => {
+                self.handlers.push(Handler {
+                    frame: (self.frames.len() - 1) as u32,
+                    pc: (*pc as isize + off as isize) as u32,
+                    reg: (base + err as usize) as u32,
+                });
+            }
+            Instr::TryEnd => {
+                self.handlers.pop();
+            }
+            Instr::Throw { src } => {
+                let v = reg!(src).clone();
+                throw!(Error::thrown(v));
+            }
+            Instr::Import { dst, idx } => {
+                let unit: &'static ModuleUnit = &proto.imports[idx as usize];
+                let v = tri!(self.import(unit));
+                set_reg(&mut reg!(dst), v);
+            }
+            other => throw!(Error::type_error(format!(
+                "internal: {other:?} is not a cold instruction"
+            ))),
+        }
+        Ok(())
+    }
+
+    /// A function stored in a module field or a map key, for `recv.name(...)`.
+    #[inline(never)]
+    fn member_function(recv: &Value, s: &MethodSite) -> Option<Value> {
+        let f = match recv {
+            Value::Module(m) => m.fields.get(&Key::str(&s.name)),
+            Value::Map(m) => m.get(&Key::str(&s.name)),
+            _ => None,
+        };
+        match f {
+            Some(f @ (Value::Func(_) | Value::Native(_))) => Some(f.clone()),
+            _ => None,
+        }
+    }
+
+    /// A built-in method call: the receiver is taken out of its register,
+    /// called with `&mut`, and put back (in place when uniquely held).
+    #[inline(never)]
+    fn builtin_method(
+        &mut self,
+        s: &MethodSite,
+        base: usize,
+        recv: Reg,
+        args: Reg,
+        argc: u8,
+    ) -> Result<Value> {
+        if self.is_cancelled() {
+            return Err(cancelled());
+        }
+        let ri = base + recv as usize;
+        let mut rv = mem::take(&mut self.stack[ri]);
+        if s.readonly && is_value_type(&rv) {
+            let t = rv.type_name();
+            self.stack[ri] = rv;
+            return Err(Error::type_error(format!(
+                "'{}' would change a captured, module or temporary {t} that this code cannot \
+                 modify (closures capture by value; share mutable state through an atom)",
+                s.name
+            )));
+        }
+        let argv = self.take_args(base + args as usize, argc as usize);
+        let res = match s.id {
+            Some(m) => stdlib::call_method(self, &mut rv, m, argv.as_slice()),
+            None => stdlib::call_member(self, &mut rv, &s.name, argv.as_slice()),
+        };
+        drop(argv);
+        // The stack may have grown during the call: index it again.
+        self.stack[ri] = rv;
+        res
     }
 
     /// A mutating method on `root[keys...]`.
