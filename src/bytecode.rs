@@ -539,6 +539,10 @@ pub struct MethodSite {
     /// captured or module variable): a mutating method on a list, map or
     /// string throws instead of silently changing a copy.
     pub readonly: bool,
+    /// The receiver was computed into a temporary: after the call it is
+    /// dropped rather than put back, so no stale reference keeps a list or
+    /// map shared.
+    pub temp_recv: bool,
 }
 
 /// The root of an assignment path.

@@ -1624,17 +1624,13 @@ impl<'l> Compiler<'l> {
                 self.method_call(recv, name, args, dst, e.pos)?
             }
             ExprKind::Index(o, k) => {
-                let obj = if may_mutate(k) {
-                    self.expr_any_safe(o)?
-                } else {
-                    self.expr_any(o)?
-                };
+                let obj = self.container_operand(o, dst, may_mutate(k))?;
                 let key = self.expr_any(k)?;
                 self.pos = e.pos;
                 self.emit(Instr::Index { dst, obj, key });
             }
             ExprKind::Field(o, name) => {
-                let obj = self.expr_any(o)?;
+                let obj = self.container_operand(o, dst, false)?;
                 let k = self.str_const(&name.name)?;
                 self.pos = e.pos;
                 self.emit(Instr::GetField { dst, obj, name: k });
@@ -1655,6 +1651,38 @@ impl<'l> Compiler<'l> {
         }
         self.free_to(mark);
         Ok(())
+    }
+
+    /// Whether `r` is a temporary (no variable lives in it).
+    fn is_temp(&self, r: Reg) -> bool {
+        let f = self.fns.last().expect("a function is being compiled");
+        !f.blocks
+            .iter()
+            .flatten()
+            .any(|l| matches!(l.kind, LocalKind::Reg(x, _) if x == r))
+    }
+
+    /// The register holding the container of `o[k]` / `o.k`. When the
+    /// result goes to a temporary, the container is computed into that same
+    /// register, so that the intermediate value (`grid[i]` in
+    /// `grid[i][j]`) is overwritten by the result instead of lingering in a
+    /// register, where it would make a later in-place update copy it.
+    fn container_operand(&mut self, o: &Expr, dst: Reg, copy_local: bool) -> CResult<Reg> {
+        if let ExprKind::Name(id) = &o.kind {
+            if let Some(Res::Local(r) | Res::GroupLocal(r, ..)) = self.resolve(&id.name) {
+                return if copy_local {
+                    self.expr_any_safe(o)
+                } else {
+                    Ok(r)
+                };
+            }
+        }
+        if self.is_temp(dst) {
+            self.expr_to(o, dst)?;
+            Ok(dst)
+        } else {
+            self.expr_any_safe(o)
+        }
     }
 
     fn load_int(&mut self, dst: Reg, i: i64) -> CResult<()> {
@@ -1810,6 +1838,7 @@ impl<'l> Compiler<'l> {
                         id,
                         name: name.name.as_str().into(),
                         readonly: false,
+                        temp_recv: false,
                     })?;
                     if keys.is_empty() && path_root == PathRoot::Reg {
                         let fscratch = self.alloc()?;
@@ -1847,17 +1876,18 @@ impl<'l> Compiler<'l> {
         }
         // Non-mutating (or handle) method: the receiver's register is taken
         // and put back, so a local is used in place.
-        let r = match &recv.kind {
+        let (r, temp_recv) = match &recv.kind {
             ExprKind::Name(nm) => match self.resolve(&nm.name) {
-                Some(Res::Local(r) | Res::GroupLocal(r, ..)) => r,
-                _ => self.expr_any_safe(recv)?,
+                Some(Res::Local(r) | Res::GroupLocal(r, ..)) => (r, false),
+                _ => (self.expr_any_safe(recv)?, true),
             },
-            _ => self.expr_any_safe(recv)?,
+            _ => (self.expr_any_safe(recv)?, true),
         };
         let site = self.add_site(MethodSite {
             id,
             name: name.name.as_str().into(),
             readonly: mutating,
+            temp_recv,
         })?;
         let fscratch = self.alloc()?;
         self.method_args(args)?;

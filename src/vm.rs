@@ -372,6 +372,12 @@ fn path_set(
     match op {
         Some(op) => {
             let target = path_mut(root, keys, fields)?;
+            if let (Value::Int(_) | Value::Float(_), Some(v)) =
+                (&*target, binary_fast(op, target, &x))
+            {
+                set_reg(target, v);
+                return Ok(());
+            }
             ops::binary_in_place(op, target, &x)
         }
         None => {
@@ -414,6 +420,16 @@ fn set_reg(slot: &mut Value, v: Value) {
         mem::forget(mem::replace(slot, v));
     } else {
         *slot = v;
+    }
+}
+
+/// Copies `v` into a register, scalars with a plain store.
+#[inline(always)]
+fn set_from(slot: &mut Value, v: &Value) {
+    match *v {
+        Value::Int(i) => set_int(slot, i),
+        Value::Float(x) => set_float(slot, x),
+        _ => set_reg(slot, v.clone()),
     }
 }
 
@@ -803,11 +819,18 @@ impl Vm {
                     Instr::Nil { dst } => set_reg(&mut reg!(dst), Value::Nil),
                     Instr::Bool { dst, val } => set_reg(&mut reg!(dst), Value::Bool(val)),
                     Instr::Int { dst, val } => set_int(&mut reg!(dst), val as i64),
-                    Instr::Const { dst, k } => reg!(dst) = proto.consts[k as usize].clone(),
-                    Instr::Move { dst, src } => {
-                        let v = reg!(src).clone();
-                        set_reg(&mut reg!(dst), v);
+                    Instr::Const { dst, k } => {
+                        let c: &'static Value = &proto.consts[k as usize];
+                        set_from(&mut reg!(dst), c);
                     }
+                    Instr::Move { dst, src } => match reg!(src) {
+                        Value::Int(i) => set_int(&mut reg!(dst), i),
+                        Value::Float(x) => set_float(&mut reg!(dst), x),
+                        _ => {
+                            let v = reg!(src).clone();
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
                     Instr::GetGlobal { dst, slot } => {
                         let v = match &*proto.env.slots[slot as usize] {
                             Slot::Once(c) => c.get().cloned(),
@@ -1013,7 +1036,17 @@ impl Vm {
                     Instr::Index { dst, obj, key } => {
                         let v = match (&reg!(obj), &reg!(key)) {
                             (Value::List(l), Value::Int(i)) if (*i as u64) < l.len() as u64 => {
-                                l[*i as usize].clone()
+                                match l[*i as usize] {
+                                    Value::Int(x) => {
+                                        set_int(&mut reg!(dst), x);
+                                        continue;
+                                    }
+                                    Value::Float(x) => {
+                                        set_float(&mut reg!(dst), x);
+                                        continue;
+                                    }
+                                    ref other => other.clone(),
+                                }
                             }
                             (o, k) => tri!(ops::index_get(o, k)),
                         };
@@ -1034,7 +1067,7 @@ impl Vm {
                             throw!(Error::type_error("internal: field name is not a string"))
                         };
                         let v = match &reg!(obj) {
-                            Value::Map(m) => match m.get(&Key(Value::Str(name.clone()))) {
+                            Value::Map(m) => match m.get(&ops::StrKey(name)) {
                                 Some(v) => v.clone(),
                                 None => tri!(ops::field_get(&reg!(obj), name)),
                             },
@@ -1177,6 +1210,28 @@ impl Vm {
                         } else {
                             pc = (pc as isize + off as isize) as usize;
                         }
+                    }
+                    Instr::SetPath {
+                        root,
+                        keys,
+                        val,
+                        desc,
+                    } if root < keys
+                        && matches!(proto.paths[desc as usize].root, PathRoot::Reg) =>
+                    {
+                        // The root variable's register is below the fresh
+                        // key registers: borrow both without copying keys.
+                        let d: &'static PathDesc = &proto.paths[desc as usize];
+                        let x = reg!(val).clone();
+                        let (lo, hi) = self.stack.split_at_mut(base + keys as usize);
+                        let ks = &hi[..d.depth as usize];
+                        tri!(path_set(
+                            &mut lo[base + root as usize],
+                            ks,
+                            d.fields,
+                            d.op,
+                            x
+                        ));
                     }
                     other => {
                         save_pc!();
@@ -1498,8 +1553,8 @@ impl Vm {
     #[inline(never)]
     fn member_function(recv: &Value, s: &MethodSite) -> Option<Value> {
         let f = match recv {
-            Value::Module(m) => m.fields.get(&Key::str(&s.name)),
-            Value::Map(m) => m.get(&Key::str(&s.name)),
+            Value::Module(m) => m.fields.get(&ops::StrKey(&s.name)),
+            Value::Map(m) => m.get(&ops::StrKey(&s.name)),
             _ => None,
         };
         match f {
@@ -1539,8 +1594,10 @@ impl Vm {
             None => stdlib::call_member(self, &mut rv, &s.name, argv.as_slice()),
         };
         drop(argv);
-        // The stack may have grown during the call: index it again.
-        self.stack[ri] = rv;
+        if !s.temp_recv {
+            // The stack may have grown during the call: index it again.
+            self.stack[ri] = rv;
+        }
         res
     }
 

@@ -361,3 +361,9 @@ fn readonly_handle_method_on_captured_list_throws() {
     let e = run_err("fn f() { let m = {}\n let g = fn() { m.set(1, 2) }\n g() }\nf()");
     assert_eq!(e.kind(), ErrorKind::TypeError);
 }
+
+#[test]
+fn reads_through_index_chains_then_update_in_place() {
+    let src = "let g = [[1.5, 2.5], [3.0]]\nlet s = g[0][1] + g[1][0]\ng[0][1] -= s\nlet t = g[1].len()\ng[1].push(t)\nlet r = [s, g]";
+    assert_eq!(show(&run_get(src, "r")), "[5.5, [[1.5, -3.0], [3.0, 1]]]");
+}
