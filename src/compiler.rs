@@ -167,6 +167,7 @@ pub fn compile(
                 c.modvars.push(ModVar {
                     name: name.clone(),
                     slot: Some(i as u16),
+                    reg: None,
                 });
                 c.modindex.insert(name.clone(), i);
                 c.slots.push(globals.slots[i].clone());
@@ -201,7 +202,13 @@ struct ModVar {
     name: String,
     /// `Some` if the variable lives in a slot; `None` if in a register.
     slot: Option<u16>,
+    /// For a register variable, its register once its first `let` ran.
+    reg: Option<Reg>,
 }
+
+/// How many module variables at most live in registers of the top-level
+/// frame; further ones get slots, leaving registers for temporaries.
+const MODULE_REGISTER_BUDGET: usize = 128;
 
 /// Where a name resolves to.
 #[derive(Clone, Debug)]
@@ -534,6 +541,8 @@ impl<'l> Compiler<'l> {
         // Names in first-declaration order, and whether any declaration of
         // the name is a `fn` (those always live in slots).
         let mut names: Vec<(String, bool, Pos)> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut in_registers = 0;
         for s in stmts {
             let (name, is_fn) = match &s.kind {
                 StmtKind::Let { name, .. } => (name.name.clone(), false),
@@ -550,9 +559,12 @@ impl<'l> Compiler<'l> {
                 ),
                 _ => continue,
             };
-            match names.iter_mut().find(|(n, _, _)| *n == name) {
-                Some(entry) => entry.1 |= is_fn,
-                None => names.push((name, is_fn, s.pos)),
+            match seen.get(&name) {
+                Some(&i) => names[i].1 |= is_fn,
+                None => {
+                    seen.insert(name.clone(), names.len());
+                    names.push((name, is_fn, s.pos));
+                }
             }
         }
         for (name, is_fn, pos) in names {
@@ -561,8 +573,13 @@ impl<'l> Compiler<'l> {
             }
             let slot = match &self.mode {
                 Mode::Analyze | Mode::Repl => true,
-                Mode::Final(info) => is_fn || info.fn_reads.contains(&name),
+                Mode::Final(info) => {
+                    is_fn || info.fn_reads.contains(&name) || in_registers >= MODULE_REGISTER_BUDGET
+                }
             };
+            if !slot {
+                in_registers += 1;
+            }
             let slot = if slot {
                 let once = match &self.mode {
                     Mode::Repl => false,
@@ -579,7 +596,11 @@ impl<'l> Compiler<'l> {
                 None
             };
             self.modindex.insert(name.clone(), self.modvars.len());
-            self.modvars.push(ModVar { name, slot });
+            self.modvars.push(ModVar {
+                name,
+                slot,
+                reg: None,
+            });
         }
         Ok(())
     }
@@ -824,11 +845,24 @@ impl<'l> Compiler<'l> {
                 self.free_to(mark);
                 self.declare(name, LocalKind::Module(v));
             }
-            None => {
-                let r = self.alloc()?;
-                value(self, r)?;
-                self.declare(name, LocalKind::Reg(r, None));
-            }
+            None => match self.modvars[v].reg {
+                // Redeclared: same register (the old value may be read by
+                // the new one's expression, so compute it aside first).
+                Some(r) => {
+                    let mark = self.mark();
+                    let t = self.alloc()?;
+                    value(self, t)?;
+                    self.emit(Instr::Move { dst: r, src: t });
+                    self.free_to(mark);
+                    self.declare(name, LocalKind::Reg(r, None));
+                }
+                None => {
+                    let r = self.alloc()?;
+                    value(self, r)?;
+                    self.modvars[v].reg = Some(r);
+                    self.declare(name, LocalKind::Reg(r, None));
+                }
+            },
         }
         Ok(())
     }
@@ -836,9 +870,14 @@ impl<'l> Compiler<'l> {
     /// Builds the exports map of a file and returns it.
     fn emit_exports(&mut self) -> CResult<()> {
         let names: Vec<String> = self.modvars.iter().map(|v| v.name.clone()).collect();
+        // The last binding of each name in the top-level block.
+        let last: HashMap<String, LocalKind> = self.fns[0].blocks[0]
+            .iter()
+            .map(|l| (l.name.clone(), l.kind.clone()))
+            .collect();
         let acc = self.alloc()?;
         let mut first = true;
-        for chunk in names.chunks(64) {
+        for chunk in names.chunks(32) {
             let mark = self.mark();
             let start = self.mark() as Reg;
             for name in chunk {
@@ -846,11 +885,7 @@ impl<'l> Compiler<'l> {
                 let kc = self.str_const(name)?;
                 self.emit(Instr::Const { dst: k, k: kc });
                 let v = self.alloc()?;
-                let found = self.fns[0].blocks[0]
-                    .iter()
-                    .rev()
-                    .find(|l| &l.name == name)
-                    .map(|l| l.kind.clone());
+                let found = last.get(name.as_str()).cloned();
                 match found {
                     Some(LocalKind::Reg(r, _)) => {
                         self.emit(Instr::Move { dst: v, src: r });

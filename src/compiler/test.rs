@@ -219,3 +219,10 @@ fn index_chains_overwrite_their_intermediate() {
         .any(|i| matches!(i, Instr::Index { dst, obj, .. } if dst == obj));
     assert!(chained, "{}", p.disassemble());
 }
+
+#[test]
+fn many_top_level_variables() {
+    let mut src: String = (0..300).map(|i| format!("let v{i} = {i}\n")).collect();
+    src.push_str("fn f() { v299 }\nprint(v0 + v298 + f())\nlet v5 = v5 + 1\n");
+    compiles(&src);
+}
