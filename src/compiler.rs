@@ -1611,7 +1611,7 @@ impl<'l> Compiler<'l> {
             },
             ExprKind::Binary(op, l, r) => {
                 if let (BinOp::Add | BinOp::Sub, Some(imm)) = (op, small_int(r)) {
-                    let a = self.expr_any(l)?;
+                    let a = self.operand(l, dst, false)?;
                     self.pos = e.pos;
                     self.emit(if *op == BinOp::Add {
                         Instr::AddI { dst, a, imm }
@@ -1619,7 +1619,7 @@ impl<'l> Compiler<'l> {
                         Instr::SubI { dst, a, imm }
                     });
                 } else if let Some(imm) = small_int(r) {
-                    let a = self.expr_any(l)?;
+                    let a = self.operand(l, dst, false)?;
                     self.pos = e.pos;
                     self.emit(Instr::BinaryI {
                         dst,
@@ -1628,11 +1628,7 @@ impl<'l> Compiler<'l> {
                         imm,
                     });
                 } else {
-                    let a = if may_mutate(r) {
-                        self.expr_any_safe(l)?
-                    } else {
-                        self.expr_any(l)?
-                    };
+                    let a = self.operand(l, dst, may_mutate(r))?;
                     let b = self.expr_any(r)?;
                     self.pos = e.pos;
                     self.emit(match op {
@@ -1695,6 +1691,14 @@ impl<'l> Compiler<'l> {
             .iter()
             .flatten()
             .any(|l| matches!(l.kind, LocalKind::Reg(x, _) if x == r))
+    }
+
+    /// The register holding a left operand: a local's own register (or a
+    /// copy when `copy_local`, because the right operand may change it), or
+    /// the destination itself when that is a temporary, so that chains like
+    /// `a + b + c + ...` need no register per level.
+    fn operand(&mut self, l: &Expr, dst: Reg, copy_local: bool) -> CResult<Reg> {
+        self.container_operand(l, dst, copy_local)
     }
 
     /// The register holding the container of `o[k]` / `o.k`. When the

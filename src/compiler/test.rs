@@ -226,3 +226,10 @@ fn many_top_level_variables() {
     src.push_str("fn f() { v299 }\nprint(v0 + v298 + f())\nlet v5 = v5 + 1\n");
     compiles(&src);
 }
+
+#[test]
+fn long_operator_chains_need_few_registers() {
+    let locals: String = (0..150).map(|i| format!(" let l{i} = {i}\n")).collect();
+    let chain = vec!["x * 2"; 190].join(" + ");
+    compiles(&format!("fn f(x) {{\n{locals} {chain}\n}}"));
+}
