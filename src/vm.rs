@@ -27,6 +27,29 @@
 //! # Cancellation
 //! [`Vm::set_cancel_flag`] installs a flag checked (one relaxed load) at
 //! every call and loop back-edge; when it is set the VM throws `Cancelled`.
+//!
+//! # Calling Weft from Rust (natives, the pool, embedders)
+//! - Inside a native: use the `&mut Vm` the native was given:
+//!   `vm.call(&f, &args)`.
+//! - Anywhere else (a pool worker running a task): [`call_value`] uses the
+//!   thread's VM; [`with_vm`] gives it to a closure, e.g. to install a
+//!   task's cancel flag around the call:
+//!   ```
+//!   # use std::sync::{Arc, atomic::AtomicBool};
+//!   # let f = weft::stdlib::lookup_global("len").unwrap();
+//!   # let args = [weft::value::Value::from("abc")];
+//!   let flag = Arc::new(AtomicBool::new(false));
+//!   let result = weft::vm::with_vm(|vm| {
+//!       let previous = vm.set_cancel_flag(Some(flag.clone()));
+//!       let r = vm.call(&f, &args);
+//!       vm.set_cancel_flag(previous);
+//!       r
+//!   });
+//!   assert_eq!(result.unwrap(), weft::value::Value::Int(3));
+//!   ```
+//! - Errors come back as [`Error`] values whose trace already lists the
+//!   Weft frames they passed through (innermost first); a caller that adds
+//!   context (where a task was spawned) appends with [`Error::push_trace`].
 
 use crate::ast::BinOp;
 use crate::bytecode::*;
