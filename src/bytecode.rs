@@ -194,6 +194,17 @@ pub enum Instr {
         /// The operator.
         op: BinOp,
     },
+    /// `R[dst] = R[a] op imm` for the other binary operators.
+    BinaryI {
+        /// Destination.
+        dst: Reg,
+        /// Left operand.
+        a: Reg,
+        /// The operator.
+        op: BinOp,
+        /// Immediate right operand.
+        imm: i16,
+    },
     /// `R[dst] = R[a] + imm`
     AddI {
         /// Destination.
@@ -276,6 +287,15 @@ pub enum Instr {
         a: Reg,
         /// Immediate.
         imm: i16,
+        /// Offset.
+        off: i32,
+    },
+    /// `if not (R[a] < K[k]): pc += off`
+    JumpIfNotLtK {
+        /// Left operand.
+        a: Reg,
+        /// Constant index.
+        k: u16,
         /// Offset.
         off: i32,
     },
@@ -519,6 +539,10 @@ pub struct MethodSite {
     /// captured or module variable): a mutating method on a list, map or
     /// string throws instead of silently changing a copy.
     pub readonly: bool,
+    /// The receiver was computed into a temporary: after the call it is
+    /// dropped rather than put back, so no stale reference keeps a list or
+    /// map shared.
+    pub temp_recv: bool,
 }
 
 /// The root of an assignment path.

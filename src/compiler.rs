@@ -32,6 +32,36 @@
 //! top-level frame if no function reads it (fast loops at the top level),
 //! else in a write-once slot if it is written once (every `fn`, most
 //! `let`s), else in a locked cell.
+//!
+//! # Decisions where LANGUAGE.md is silent
+//! - `return` outside a function is a compile error (as in Python).
+//! - Top-level code sees a module variable from its `let` on (block
+//!   scoping); functions see every module variable of their file, even one
+//!   declared further down: reading it before its `let` ran is a runtime
+//!   `NameError`. Redeclaring a module variable with `let` reuses it.
+//! - A hoisted local function sees the variables declared before its group
+//!   is created (see *Hoisting*); naming a later one is an undefined name.
+//! - A function must be called with exactly its number of parameters
+//!   (`TypeError` otherwise), as in Python.
+//! - Mutating methods (`push`, `set`, ...) need a variable, field or index
+//!   chain as receiver (`f().push(1)` and `f().set(k, v)` are compile
+//!   errors). Names that concurrency handles also use (`set`, `send`,
+//!   `close`, ...) are accepted on captured and module variables inside
+//!   functions (an atom captured by a closure can be `set`), and throw a
+//!   `TypeError` at run time if the variable holds a list, map or string.
+//! - `import "p"` resolves built-in native modules (`math`) first, then
+//!   `p.weft` next to the importing file, in `WEFT_PATH`, and in the
+//!   embedded standard library. A module's fields are the values of its
+//!   top-level `let`s and `fn`s when its body finished. If its body throws,
+//!   every `import` of it throws that error. A module body that waits for a
+//!   task which imports the same module deadlocks (as in Python).
+//! - In the REPL, every top-level variable lives in a cell so later inputs
+//!   can reassign it; names must exist when an input is compiled (a
+//!   function cannot refer to a function defined in a later input).
+//! - Compiled code lives until the process exits (prototypes are leaked
+//!   into `&'static` references so frames and closures need no reference
+//!   counting); compiling the same source repeatedly in one process grows
+//!   memory accordingly.
 
 mod import;
 
@@ -137,6 +167,7 @@ pub fn compile(
                 c.modvars.push(ModVar {
                     name: name.clone(),
                     slot: Some(i as u16),
+                    reg: None,
                 });
                 c.modindex.insert(name.clone(), i);
                 c.slots.push(globals.slots[i].clone());
@@ -171,7 +202,13 @@ struct ModVar {
     name: String,
     /// `Some` if the variable lives in a slot; `None` if in a register.
     slot: Option<u16>,
+    /// For a register variable, its register once its first `let` ran.
+    reg: Option<Reg>,
 }
+
+/// How many module variables at most live in registers of the top-level
+/// frame; further ones get slots, leaving registers for temporaries.
+const MODULE_REGISTER_BUDGET: usize = 128;
 
 /// Where a name resolves to.
 #[derive(Clone, Debug)]
@@ -390,6 +427,7 @@ impl<'l> Compiler<'l> {
             | Instr::JumpIfTrue { off: o, .. }
             | Instr::JumpIfNot { off: o, .. }
             | Instr::JumpIfNotLtI { off: o, .. }
+            | Instr::JumpIfNotLtK { off: o, .. }
             | Instr::JumpIfNotLeI { off: o, .. }
             | Instr::JumpIfNotGtI { off: o, .. }
             | Instr::JumpIfNotGeI { off: o, .. }
@@ -499,7 +537,12 @@ impl<'l> Compiler<'l> {
     }
 
     /// Creates the module variables of the top-level statements.
-    fn declare_modvars(&mut self, stmts: &[Stmt]) {
+    fn declare_modvars(&mut self, stmts: &[Stmt]) -> CResult<()> {
+        // Names in first-declaration order, and whether any declaration of
+        // the name is a `fn` (those always live in slots).
+        let mut names: Vec<(String, bool, Pos)> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut in_registers = 0;
         for s in stmts {
             let (name, is_fn) = match &s.kind {
                 StmtKind::Let { name, .. } => (name.name.clone(), false),
@@ -516,19 +559,36 @@ impl<'l> Compiler<'l> {
                 ),
                 _ => continue,
             };
+            match seen.get(&name) {
+                Some(&i) => names[i].1 |= is_fn,
+                None => {
+                    seen.insert(name.clone(), names.len());
+                    names.push((name, is_fn, s.pos));
+                }
+            }
+        }
+        for (name, is_fn, pos) in names {
             if self.modindex.contains_key(&name) {
                 continue;
             }
             let slot = match &self.mode {
                 Mode::Analyze | Mode::Repl => true,
-                Mode::Final(info) => is_fn || info.fn_reads.contains(&name),
+                Mode::Final(info) => {
+                    is_fn || info.fn_reads.contains(&name) || in_registers >= MODULE_REGISTER_BUDGET
+                }
             };
+            if !slot {
+                in_registers += 1;
+            }
             let slot = if slot {
                 let once = match &self.mode {
                     Mode::Repl => false,
                     Mode::Analyze => true,
                     Mode::Final(info) => info.writes.get(&name).copied().unwrap_or(0) <= 1,
                 };
+                if self.slots.len() > u16::MAX as usize {
+                    return Err(self.err(pos, "too many module variables in one file"));
+                }
                 self.slots
                     .push(if once { Slot::once() } else { Slot::cell() });
                 Some((self.slots.len() - 1) as u16)
@@ -536,8 +596,13 @@ impl<'l> Compiler<'l> {
                 None
             };
             self.modindex.insert(name.clone(), self.modvars.len());
-            self.modvars.push(ModVar { name, slot });
+            self.modvars.push(ModVar {
+                name,
+                slot,
+                reg: None,
+            });
         }
+        Ok(())
     }
 
     // ----- name resolution -----
@@ -673,7 +738,7 @@ impl<'l> Compiler<'l> {
         self.fns.push(FnState::new(None, true));
         self.push_scope();
         let stmts = &program.body.stmts;
-        self.declare_modvars(stmts);
+        self.declare_modvars(stmts)?;
         self.env = Some(Arc::new(ModuleEnv {
             slots: self.slots.clone().into_boxed_slice(),
             names: self.slots_names(),
@@ -780,11 +845,24 @@ impl<'l> Compiler<'l> {
                 self.free_to(mark);
                 self.declare(name, LocalKind::Module(v));
             }
-            None => {
-                let r = self.alloc()?;
-                value(self, r)?;
-                self.declare(name, LocalKind::Reg(r, None));
-            }
+            None => match self.modvars[v].reg {
+                // Redeclared: same register (the old value may be read by
+                // the new one's expression, so compute it aside first).
+                Some(r) => {
+                    let mark = self.mark();
+                    let t = self.alloc()?;
+                    value(self, t)?;
+                    self.emit(Instr::Move { dst: r, src: t });
+                    self.free_to(mark);
+                    self.declare(name, LocalKind::Reg(r, None));
+                }
+                None => {
+                    let r = self.alloc()?;
+                    value(self, r)?;
+                    self.modvars[v].reg = Some(r);
+                    self.declare(name, LocalKind::Reg(r, None));
+                }
+            },
         }
         Ok(())
     }
@@ -792,9 +870,14 @@ impl<'l> Compiler<'l> {
     /// Builds the exports map of a file and returns it.
     fn emit_exports(&mut self) -> CResult<()> {
         let names: Vec<String> = self.modvars.iter().map(|v| v.name.clone()).collect();
+        // The last binding of each name in the top-level block.
+        let last: HashMap<String, LocalKind> = self.fns[0].blocks[0]
+            .iter()
+            .map(|l| (l.name.clone(), l.kind.clone()))
+            .collect();
         let acc = self.alloc()?;
         let mut first = true;
-        for chunk in names.chunks(64) {
+        for chunk in names.chunks(32) {
             let mark = self.mark();
             let start = self.mark() as Reg;
             for name in chunk {
@@ -802,11 +885,7 @@ impl<'l> Compiler<'l> {
                 let kc = self.str_const(name)?;
                 self.emit(Instr::Const { dst: k, k: kc });
                 let v = self.alloc()?;
-                let found = self.fns[0].blocks[0]
-                    .iter()
-                    .rev()
-                    .find(|l| &l.name == name)
-                    .map(|l| l.kind.clone());
+                let found = last.get(name.as_str()).cloned();
                 match found {
                     Some(LocalKind::Reg(r, _)) => {
                         self.emit(Instr::Move { dst: v, src: r });
@@ -1152,7 +1231,11 @@ impl<'l> Compiler<'l> {
         let unit = self.loader.load(path, &dir, pos, &file, &source)?;
         let f = self.f();
         f.imports.push(unit);
-        let idx = (f.imports.len() - 1) as u16;
+        let idx = f.imports.len() - 1;
+        if idx > u16::MAX as usize {
+            return Err(self.err(pos, "too many imports in one function"));
+        }
+        let idx = idx as u16;
         self.emit(Instr::Import { dst, idx });
         Ok(())
     }
@@ -1264,7 +1347,7 @@ impl<'l> Compiler<'l> {
                                     Instr::SubI { dst: r, a: r, imm }
                                 });
                             } else {
-                                let v = self.expr_any_safe(value)?;
+                                let v = self.expr_any(value)?;
                                 self.pos = target.pos;
                                 self.emit(Instr::OpAssign { dst: r, src: v, op });
                             }
@@ -1375,7 +1458,12 @@ impl<'l> Compiler<'l> {
     fn add_path(&mut self, d: PathDesc) -> CResult<u16> {
         let f = self.f();
         f.paths.push(d);
-        Ok((f.paths.len() - 1) as u16)
+        let i = f.paths.len() - 1;
+        if i > u16::MAX as usize {
+            let pos = self.pos;
+            return Err(self.err(pos, "too many assignments in one function"));
+        }
+        Ok(i as u16)
     }
 
     fn add_site(&mut self, site: MethodSite) -> CResult<u16> {
@@ -1523,19 +1611,24 @@ impl<'l> Compiler<'l> {
             },
             ExprKind::Binary(op, l, r) => {
                 if let (BinOp::Add | BinOp::Sub, Some(imm)) = (op, small_int(r)) {
-                    let a = self.expr_any(l)?;
+                    let a = self.operand(l, dst, false)?;
                     self.pos = e.pos;
                     self.emit(if *op == BinOp::Add {
                         Instr::AddI { dst, a, imm }
                     } else {
                         Instr::SubI { dst, a, imm }
                     });
+                } else if let Some(imm) = small_int(r) {
+                    let a = self.operand(l, dst, false)?;
+                    self.pos = e.pos;
+                    self.emit(Instr::BinaryI {
+                        dst,
+                        a,
+                        op: *op,
+                        imm,
+                    });
                 } else {
-                    let a = if may_mutate(r) {
-                        self.expr_any_safe(l)?
-                    } else {
-                        self.expr_any(l)?
-                    };
+                    let a = self.operand(l, dst, may_mutate(r))?;
                     let b = self.expr_any(r)?;
                     self.pos = e.pos;
                     self.emit(match op {
@@ -1562,17 +1655,13 @@ impl<'l> Compiler<'l> {
                 self.method_call(recv, name, args, dst, e.pos)?
             }
             ExprKind::Index(o, k) => {
-                let obj = if may_mutate(k) {
-                    self.expr_any_safe(o)?
-                } else {
-                    self.expr_any(o)?
-                };
+                let obj = self.container_operand(o, dst, may_mutate(k))?;
                 let key = self.expr_any(k)?;
                 self.pos = e.pos;
                 self.emit(Instr::Index { dst, obj, key });
             }
             ExprKind::Field(o, name) => {
-                let obj = self.expr_any(o)?;
+                let obj = self.container_operand(o, dst, false)?;
                 let k = self.str_const(&name.name)?;
                 self.pos = e.pos;
                 self.emit(Instr::GetField { dst, obj, name: k });
@@ -1593,6 +1682,46 @@ impl<'l> Compiler<'l> {
         }
         self.free_to(mark);
         Ok(())
+    }
+
+    /// Whether `r` is a temporary (no variable lives in it).
+    fn is_temp(&self, r: Reg) -> bool {
+        let f = self.fns.last().expect("a function is being compiled");
+        !f.blocks
+            .iter()
+            .flatten()
+            .any(|l| matches!(l.kind, LocalKind::Reg(x, _) if x == r))
+    }
+
+    /// The register holding a left operand: a local's own register (or a
+    /// copy when `copy_local`, because the right operand may change it), or
+    /// the destination itself when that is a temporary, so that chains like
+    /// `a + b + c + ...` need no register per level.
+    fn operand(&mut self, l: &Expr, dst: Reg, copy_local: bool) -> CResult<Reg> {
+        self.container_operand(l, dst, copy_local)
+    }
+
+    /// The register holding the container of `o[k]` / `o.k`. When the
+    /// result goes to a temporary, the container is computed into that same
+    /// register, so that the intermediate value (`grid[i]` in
+    /// `grid[i][j]`) is overwritten by the result instead of lingering in a
+    /// register, where it would make a later in-place update copy it.
+    fn container_operand(&mut self, o: &Expr, dst: Reg, copy_local: bool) -> CResult<Reg> {
+        if let ExprKind::Name(id) = &o.kind {
+            if let Some(Res::Local(r) | Res::GroupLocal(r, ..)) = self.resolve(&id.name) {
+                return if copy_local {
+                    self.expr_any_safe(o)
+                } else {
+                    Ok(r)
+                };
+            }
+        }
+        if self.is_temp(dst) {
+            self.expr_to(o, dst)?;
+            Ok(dst)
+        } else {
+            self.expr_any_safe(o)
+        }
     }
 
     fn load_int(&mut self, dst: Reg, i: i64) -> CResult<()> {
@@ -1715,7 +1844,7 @@ impl<'l> Compiler<'l> {
         let mutating = id.is_some_and(stdlib::is_mutating);
         let handle_name = HANDLE_METHODS.contains(&name.name.as_str());
         let place = place_of(recv);
-        if mutating && !handle_name && place.is_none() {
+        if mutating && place.is_none() {
             return Err(self.err(
                 name.pos,
                 format!(
@@ -1748,6 +1877,7 @@ impl<'l> Compiler<'l> {
                         id,
                         name: name.name.as_str().into(),
                         readonly: false,
+                        temp_recv: false,
                     })?;
                     if keys.is_empty() && path_root == PathRoot::Reg {
                         let fscratch = self.alloc()?;
@@ -1785,17 +1915,18 @@ impl<'l> Compiler<'l> {
         }
         // Non-mutating (or handle) method: the receiver's register is taken
         // and put back, so a local is used in place.
-        let r = match &recv.kind {
+        let (r, temp_recv) = match &recv.kind {
             ExprKind::Name(nm) => match self.resolve(&nm.name) {
-                Some(Res::Local(r) | Res::GroupLocal(r, ..)) => r,
-                _ => self.expr_any_safe(recv)?,
+                Some(Res::Local(r) | Res::GroupLocal(r, ..)) => (r, false),
+                _ => (self.expr_any_safe(recv)?, true),
             },
-            _ => self.expr_any_safe(recv)?,
+            _ => (self.expr_any_safe(recv)?, true),
         };
         let site = self.add_site(MethodSite {
             id,
             name: name.name.as_str().into(),
             readonly: mutating,
+            temp_recv,
         })?;
         let fscratch = self.alloc()?;
         self.method_args(args)?;
@@ -1956,6 +2087,11 @@ impl<'l> Compiler<'l> {
                         BinOp::Eq => Instr::JumpIfNotEqI { a, imm, off },
                         _ => Instr::JumpIfNotNeI { a, imm, off },
                     })]
+                } else if let (BinOp::Lt, ExprKind::Int(big)) = (op, &r.kind) {
+                    let a = self.expr_any(l)?;
+                    let k = self.konst(Value::Int(*big))?;
+                    self.pos = cond.pos;
+                    vec![self.emit(Instr::JumpIfNotLtK { a, k, off: 0 })]
                 } else {
                     let a = if may_mutate(r) {
                         self.expr_any_safe(l)?

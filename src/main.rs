@@ -2,10 +2,11 @@
 //! `weft` alone for the REPL.
 
 use clap::Parser;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-/// Command-line options. (Pool options — `--workers`, `--config`,
-/// `--no-pin`, `--trace`, `--stats` — join this struct with the pool.)
+/// Command-line options. (`--trace FILE` and `--stats` join this struct
+/// with the async module.)
 #[derive(Parser, Debug)]
 #[command(
     name = "weft",
@@ -14,6 +15,19 @@ use std::path::PathBuf;
     override_usage = "weft [OPTIONS] [FILE] [ARGS]...\n       weft [OPTIONS] -e CODE [ARGS]..."
 )]
 struct Cli {
+    /// Number of pool workers (1 to 1024, or `auto`); overrides the config
+    /// file and WEFT_WORKERS.
+    #[arg(long, value_name = "N")]
+    workers: Option<String>,
+
+    /// Read the pool configuration from FILE instead of ./weft.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Do not pin workers to cores (sets numa_aware = false).
+    #[arg(long)]
+    no_pin: bool,
+
     /// Run CODE instead of a file (source name `<eval>`).
     #[arg(short = 'e', value_name = "CODE")]
     eval: Option<String>,
@@ -35,9 +49,71 @@ struct Cli {
 /// or printing a list nested 100,000 deep) recurses on the Rust stack.
 const MAIN_STACK: usize = 256 * 1024 * 1024;
 
+/// Inserts `--` where the script's own arguments start (after `-e CODE`,
+/// or before FILE), so that they reach the script even if they look like
+/// flags.
+fn split_script_args(args: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(args.len() + 1);
+    let mut it = args.into_iter();
+    if let Some(program) = it.next() {
+        out.push(program);
+    }
+    while let Some(arg) = it.next() {
+        let text = arg.to_string_lossy().into_owned();
+        match text.as_str() {
+            "--" => {
+                out.push(arg);
+                break;
+            }
+            "-e" => {
+                out.push(arg);
+                if let Some(code) = it.next() {
+                    out.push(code);
+                }
+                out.push("--".into());
+                break;
+            }
+            "--workers" | "--config" => {
+                out.push(arg);
+                if let Some(value) = it.next() {
+                    out.push(value);
+                }
+            }
+            t if t.starts_with("-e") => {
+                out.push(arg);
+                out.push("--".into());
+                break;
+            }
+            t if t.starts_with('-') && t.len() > 1 => out.push(arg),
+            _ => {
+                out.push("--".into());
+                out.push(arg);
+                break;
+            }
+        }
+    }
+    out.extend(it);
+    out
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(split_script_args(std::env::args_os().collect()));
     weft::stdlib::start_clock();
+    // A bad configuration is a usage error, reported before anything runs.
+    let options = weft::pool::LoadOptions {
+        config_file: cli.config.clone(),
+        workers: cli.workers.clone(),
+        no_pin: cli.no_pin,
+        cwd: None,
+        env: None,
+    };
+    match weft::pool::ThreadPoolConfig::load(options) {
+        Ok(config) => weft::interp::set_pool_config(config),
+        Err(e) => {
+            eprintln!("weft: {e}");
+            std::process::exit(weft::interp::EXIT_USAGE);
+        }
+    }
     let code = std::thread::Builder::new()
         .name("weft-main".into())
         .stack_size(MAIN_STACK)

@@ -3,7 +3,7 @@
 //! # Frames
 //! Each thread has its own [`Vm`]: one register stack (`Vec<Value>`), one
 //! frame stack and one handler stack. Calls between Weft functions push a
-//! [`Frame`] and continue in the same dispatch loop — they never recurse on
+//! frame and continue in the same dispatch loop — they never recurse on
 //! the Rust stack and allocate nothing once the stacks have grown. A call
 //! `R[f](R[f+1], ..., R[f+n])` makes the callee's base `f + 1`, so the
 //! arguments are already in the callee's first registers; `R[f]` (the
@@ -27,6 +27,29 @@
 //! # Cancellation
 //! [`Vm::set_cancel_flag`] installs a flag checked (one relaxed load) at
 //! every call and loop back-edge; when it is set the VM throws `Cancelled`.
+//!
+//! # Calling Weft from Rust (natives, the pool, embedders)
+//! - Inside a native: use the `&mut Vm` the native was given:
+//!   `vm.call(&f, &args)`.
+//! - Anywhere else (a pool worker running a task): [`call_value`] uses the
+//!   thread's VM; [`with_vm`] gives it to a closure, e.g. to install a
+//!   task's cancel flag around the call:
+//!   ```
+//!   # use std::sync::{Arc, atomic::AtomicBool};
+//!   # let f = weft::stdlib::lookup_global("len").unwrap();
+//!   # let args = [weft::value::Value::from("abc")];
+//!   let flag = Arc::new(AtomicBool::new(false));
+//!   let result = weft::vm::with_vm(|vm| {
+//!       let previous = vm.set_cancel_flag(Some(flag.clone()));
+//!       let r = vm.call(&f, &args);
+//!       vm.set_cancel_flag(previous);
+//!       r
+//!   });
+//!   assert_eq!(result.unwrap(), weft::value::Value::Int(3));
+//!   ```
+//! - Errors come back as [`Error`] values whose trace already lists the
+//!   Weft frames they passed through (innermost first); a caller that adds
+//!   context (where a task was spawned) appends with [`Error::push_trace`].
 
 use crate::ast::BinOp;
 use crate::bytecode::*;
@@ -50,6 +73,24 @@ pub const DEFAULT_MAX_DEPTH: usize = 10_000;
 const RED_ZONE: usize = 128 * 1024;
 /// Size of each Rust stack segment added for deep native re-entry.
 const STACK_SEGMENT: usize = 4 * 1024 * 1024;
+
+/// How many arguments a method call passes without a heap allocation.
+const INLINE_ARGS: usize = 6;
+
+/// Values moved out of registers for a native call.
+enum Taken {
+    Inline([Value; INLINE_ARGS], usize),
+    Heap(Vec<Value>),
+}
+
+impl Taken {
+    fn as_slice(&self) -> &[Value] {
+        match self {
+            Taken::Inline(buf, n) => &buf[..*n],
+            Taken::Heap(v) => v,
+        }
+    }
+}
 
 /// One activation of a Weft function.
 #[derive(Clone, Copy, Debug)]
@@ -354,6 +395,12 @@ fn path_set(
     match op {
         Some(op) => {
             let target = path_mut(root, keys, fields)?;
+            if let (Value::Int(_) | Value::Float(_), Some(v)) =
+                (&*target, binary_fast(op, target, &x))
+            {
+                set_reg(target, v);
+                return Ok(());
+            }
             ops::binary_in_place(op, target, &x)
         }
         None => {
@@ -382,6 +429,51 @@ fn module_from_exports(name: &str, exports: Value) -> Value {
         name: name.to_string(),
         fields,
     }))
+}
+
+/// Writes `v` into a register. When the register holds a scalar (the
+/// common case in arithmetic loops) the old value needs no destructor, so
+/// none is called.
+#[inline(always)]
+fn set_reg(slot: &mut Value, v: Value) {
+    if matches!(
+        slot,
+        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_)
+    ) {
+        mem::forget(mem::replace(slot, v));
+    } else {
+        *slot = v;
+    }
+}
+
+/// Copies `v` into a register, scalars with a plain store.
+#[inline(always)]
+fn set_from(slot: &mut Value, v: &Value) {
+    match *v {
+        Value::Int(i) => set_int(slot, i),
+        Value::Float(x) => set_float(slot, x),
+        _ => set_reg(slot, v.clone()),
+    }
+}
+
+/// Writes an int into a register (a single store when it already holds one).
+#[inline(always)]
+fn set_int(slot: &mut Value, x: i64) {
+    if let Value::Int(r) = slot {
+        *r = x;
+    } else {
+        set_reg(slot, Value::Int(x));
+    }
+}
+
+/// Writes a float into a register.
+#[inline(always)]
+fn set_float(slot: &mut Value, x: f64) {
+    if let Value::Float(r) = slot {
+        *r = x;
+    } else {
+        set_reg(slot, Value::Float(x));
+    }
 }
 
 impl Vm {
@@ -552,11 +644,24 @@ impl Vm {
         }
     }
 
-    /// Moves `argc` arguments out of `R[at..]`.
-    fn take_args(&mut self, at: usize, argc: usize) -> Vec<Value> {
-        (0..argc)
-            .map(|i| mem::take(&mut self.stack[at + i]))
-            .collect()
+    /// Moves `n` values out of `R[at..]` into a vector.
+    fn take_vec(&mut self, at: usize, n: usize) -> Vec<Value> {
+        (0..n).map(|i| mem::take(&mut self.stack[at + i])).collect()
+    }
+
+    /// Moves `n` values (arguments, path keys) out of `R[at..]`, without a
+    /// heap allocation when there are few.
+    #[inline]
+    fn take_args(&mut self, at: usize, n: usize) -> Taken {
+        if n <= INLINE_ARGS {
+            let mut buf: [Value; INLINE_ARGS] = Default::default();
+            for (i, slot) in buf.iter_mut().enumerate().take(n) {
+                *slot = mem::take(&mut self.stack[at + i]);
+            }
+            Taken::Inline(buf, n)
+        } else {
+            Taken::Heap(self.take_vec(at, n))
+        }
     }
 
     /// Builds the closure value of `sibling` sharing `me`'s captures.
@@ -724,7 +829,7 @@ impl Vm {
                                 }
                                 save_pc!();
                                 let v = tri!(self.call_native(n, fv + 1, $argc as usize));
-                                reg!($dst) = v;
+                                set_reg(&mut reg!($dst), v);
                             }
                             other => throw!(not_callable(other)),
                         }
@@ -734,29 +839,21 @@ impl Vm {
                 let ins = code[pc];
                 pc += 1;
                 match ins {
-                    Instr::Nil { dst } => reg!(dst) = Value::Nil,
-                    Instr::Bool { dst, val } => reg!(dst) = Value::Bool(val),
-                    Instr::Int { dst, val } => reg!(dst) = Value::Int(val as i64),
-                    Instr::Const { dst, k } => reg!(dst) = proto.consts[k as usize].clone(),
-                    Instr::Move { dst, src } => {
-                        let v = reg!(src).clone();
-                        reg!(dst) = v;
+                    Instr::Nil { dst } => set_reg(&mut reg!(dst), Value::Nil),
+                    Instr::Bool { dst, val } => set_reg(&mut reg!(dst), Value::Bool(val)),
+                    Instr::Int { dst, val } => set_int(&mut reg!(dst), val as i64),
+                    Instr::Const { dst, k } => {
+                        let c: &'static Value = &proto.consts[k as usize];
+                        set_from(&mut reg!(dst), c);
                     }
-                    Instr::GetCapture { dst, idx } => {
-                        let v = match self.running_closure(base) {
-                            Ok(c) => c.captures.get(idx as usize).cloned().unwrap_or_default(),
-                            Err(e) => throw!(e),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Instr::GetSelf { dst } => {
-                        let v = self.stack[base - 1].clone();
-                        reg!(dst) = v;
-                    }
-                    Instr::GetSibling { dst, idx } => {
-                        let v = tri!(self.running_closure(base).and_then(|c| Vm::sibling(c, idx)));
-                        reg!(dst) = v;
-                    }
+                    Instr::Move { dst, src } => match reg!(src) {
+                        Value::Int(i) => set_int(&mut reg!(dst), i),
+                        Value::Float(x) => set_float(&mut reg!(dst), x),
+                        _ => {
+                            let v = reg!(src).clone();
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
                     Instr::GetGlobal { dst, slot } => {
                         let v = match &*proto.env.slots[slot as usize] {
                             Slot::Once(c) => c.get().cloned(),
@@ -767,182 +864,132 @@ impl Vm {
                             None => throw!(unset_global(proto, slot)),
                         }
                     }
-                    Instr::SetGlobal { slot, src } => {
-                        let v = reg!(src).clone();
-                        proto.env.slots[slot as usize].set(v);
-                    }
-                    Instr::OpGlobal { slot, src, op } => {
-                        let rhs = reg!(src).clone();
-                        match &*proto.env.slots[slot as usize] {
-                            Slot::Cell(m) => {
-                                let mut g = m.lock();
-                                match &mut *g {
-                                    Some(v) => tri!(ops::binary_in_place(op, v, &rhs)),
-                                    None => {
-                                        drop(g);
-                                        throw!(unset_global(proto, slot))
-                                    }
-                                }
+                    Instr::Add { dst, a, b } => match (&reg!(a), &reg!(b)) {
+                        (Value::Int(x), Value::Int(y)) => match x.checked_add(*y) {
+                            Some(s) => set_int(&mut reg!(dst), s),
+                            None => {
+                                let v = tri!(binary_slow(BinOp::Add, &reg!(a), &reg!(b)));
+                                set_reg(&mut reg!(dst), v);
                             }
-                            Slot::Once(c) => {
-                                // Not emitted: a reassigned variable gets a cell.
-                                let cur = match c.get() {
-                                    Some(v) => v.clone(),
-                                    None => throw!(unset_global(proto, slot)),
-                                };
-                                let _ = tri!(ops::binary(op, &cur, &rhs));
+                        },
+                        (Value::Float(x), Value::Float(y)) => {
+                            let r = x + y;
+                            set_float(&mut reg!(dst), r);
+                        }
+                        (x, y) => {
+                            let v = tri!(binary_slow(BinOp::Add, x, y));
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
+                    Instr::Sub { dst, a, b } => match (&reg!(a), &reg!(b)) {
+                        (Value::Int(x), Value::Int(y)) => match x.checked_sub(*y) {
+                            Some(s) => set_int(&mut reg!(dst), s),
+                            None => {
+                                let v = tri!(binary_slow(BinOp::Sub, &reg!(a), &reg!(b)));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        },
+                        (Value::Float(x), Value::Float(y)) => {
+                            let r = x - y;
+                            set_float(&mut reg!(dst), r);
+                        }
+                        (x, y) => {
+                            let v = tri!(binary_slow(BinOp::Sub, x, y));
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
+                    Instr::Mul { dst, a, b } => match (&reg!(a), &reg!(b)) {
+                        (Value::Int(x), Value::Int(y)) => match x.checked_mul(*y) {
+                            Some(s) => set_int(&mut reg!(dst), s),
+                            None => {
+                                let v = tri!(binary_slow(BinOp::Mul, &reg!(a), &reg!(b)));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        },
+                        (Value::Float(x), Value::Float(y)) => {
+                            let r = x * y;
+                            set_float(&mut reg!(dst), r);
+                        }
+                        (x, y) => {
+                            let v = tri!(binary_slow(BinOp::Mul, x, y));
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
+                    Instr::Binary { dst, a, b, op } => match binary_fast(op, &reg!(a), &reg!(b)) {
+                        Some(Value::Int(i)) => set_int(&mut reg!(dst), i),
+                        Some(v) => set_reg(&mut reg!(dst), v),
+                        None => {
+                            let v = tri!(binary_slow(op, &reg!(a), &reg!(b)));
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
+                    Instr::AddI { dst, a, imm } => match &reg!(a) {
+                        Value::Int(x) => match x.checked_add(imm as i64) {
+                            Some(s) => set_int(&mut reg!(dst), s),
+                            None => {
+                                let v = tri!(binary_slow(
+                                    BinOp::Add,
+                                    &reg!(a),
+                                    &Value::Int(imm as i64)
+                                ));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        },
+                        Value::Float(x) => {
+                            let r = x + imm as f64;
+                            set_float(&mut reg!(dst), r);
+                        }
+                        x => {
+                            let v = tri!(binary_slow(BinOp::Add, x, &Value::Int(imm as i64)));
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
+                    Instr::SubI { dst, a, imm } => match &reg!(a) {
+                        Value::Int(x) => match x.checked_sub(imm as i64) {
+                            Some(s) => set_int(&mut reg!(dst), s),
+                            None => {
+                                let v = tri!(binary_slow(
+                                    BinOp::Sub,
+                                    &reg!(a),
+                                    &Value::Int(imm as i64)
+                                ));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        },
+                        Value::Float(x) => {
+                            let r = x - imm as f64;
+                            set_float(&mut reg!(dst), r);
+                        }
+                        x => {
+                            let v = tri!(binary_slow(BinOp::Sub, x, &Value::Int(imm as i64)));
+                            set_reg(&mut reg!(dst), v);
+                        }
+                    },
+                    Instr::BinaryI { dst, a, op, imm } => {
+                        let y = Value::Int(imm as i64);
+                        match binary_fast(op, &reg!(a), &y) {
+                            Some(Value::Int(i)) => set_int(&mut reg!(dst), i),
+                            Some(v) => set_reg(&mut reg!(dst), v),
+                            None => {
+                                let v = tri!(binary_slow(op, &reg!(a), &y));
+                                set_reg(&mut reg!(dst), v);
                             }
                         }
-                    }
-                    Instr::Closure { dst, proto: idx } => {
-                        let child: &'static Proto = proto.protos[idx as usize];
-                        let mut caps = Vec::with_capacity(child.captures.len());
-                        for src in child.captures.iter() {
-                            let v = match *src {
-                                CaptureSrc::Local(r) => reg!(r).clone(),
-                                CaptureSrc::Capture(i) => match self.running_closure(base) {
-                                    Ok(c) => {
-                                        c.captures.get(i as usize).cloned().unwrap_or_default()
-                                    }
-                                    Err(e) => throw!(e),
-                                },
-                                CaptureSrc::SelfFn => self.stack[base - 1].clone(),
-                                CaptureSrc::Sibling(i) => {
-                                    tri!(self.running_closure(base).and_then(|c| Vm::sibling(c, i)))
-                                }
-                            };
-                            caps.push(v);
-                        }
-                        reg!(dst) = Value::Func(Arc::new(Closure {
-                            proto: child,
-                            captures: caps.into_boxed_slice(),
-                        }));
-                    }
-                    Instr::List { dst, start, count } => {
-                        let at = base + start as usize;
-                        let items: Vec<Value> = (0..count as usize)
-                            .map(|i| mem::take(&mut self.stack[at + i]))
-                            .collect();
-                        reg!(dst) = Value::List(Arc::new(items));
-                    }
-                    Instr::ListAppend { list, start, count } => {
-                        let at = base + start as usize;
-                        let items = self.take_args(at, count as usize);
-                        if let Value::List(l) = &mut reg!(list) {
-                            Arc::make_mut(l).extend(items);
-                        }
-                    }
-                    Instr::Map { dst, start, count } => {
-                        let at = base + start as usize;
-                        let mut m = Map::default();
-                        m.reserve(count as usize);
-                        for i in 0..count as usize {
-                            let k = mem::take(&mut self.stack[at + 2 * i]);
-                            let v = mem::take(&mut self.stack[at + 2 * i + 1]);
-                            m.insert(tri!(Key::new(k)), v);
-                        }
-                        reg!(dst) = Value::Map(Arc::new(m));
-                    }
-                    Instr::MapAppend { map, start, count } => {
-                        let at = base + start as usize;
-                        let mut pairs = Vec::with_capacity(count as usize);
-                        for i in 0..count as usize {
-                            let k = mem::take(&mut self.stack[at + 2 * i]);
-                            let v = mem::take(&mut self.stack[at + 2 * i + 1]);
-                            pairs.push((tri!(Key::new(k)), v));
-                        }
-                        if let Value::Map(m) = &mut reg!(map) {
-                            Arc::make_mut(m).extend(pairs);
-                        }
-                    }
-                    Instr::Add { dst, a, b } => {
-                        let v = match (&reg!(a), &reg!(b)) {
-                            (Value::Int(x), Value::Int(y)) => match x.checked_add(*y) {
-                                Some(s) => Value::Int(s),
-                                None => tri!(binary_slow(BinOp::Add, &reg!(a), &reg!(b))),
-                            },
-                            (Value::Float(x), Value::Float(y)) => Value::Float(x + y),
-                            (x, y) => tri!(binary_slow(BinOp::Add, x, y)),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Instr::Sub { dst, a, b } => {
-                        let v = match (&reg!(a), &reg!(b)) {
-                            (Value::Int(x), Value::Int(y)) => match x.checked_sub(*y) {
-                                Some(s) => Value::Int(s),
-                                None => tri!(binary_slow(BinOp::Sub, &reg!(a), &reg!(b))),
-                            },
-                            (Value::Float(x), Value::Float(y)) => Value::Float(x - y),
-                            (x, y) => tri!(binary_slow(BinOp::Sub, x, y)),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Instr::Mul { dst, a, b } => {
-                        let v = match (&reg!(a), &reg!(b)) {
-                            (Value::Int(x), Value::Int(y)) => match x.checked_mul(*y) {
-                                Some(s) => Value::Int(s),
-                                None => tri!(binary_slow(BinOp::Mul, &reg!(a), &reg!(b))),
-                            },
-                            (Value::Float(x), Value::Float(y)) => Value::Float(x * y),
-                            (x, y) => tri!(binary_slow(BinOp::Mul, x, y)),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Instr::Binary { dst, a, b, op } => {
-                        let v = match binary_fast(op, &reg!(a), &reg!(b)) {
-                            Some(v) => v,
-                            None => tri!(binary_slow(op, &reg!(a), &reg!(b))),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Instr::AddI { dst, a, imm } => {
-                        let v = match &reg!(a) {
-                            Value::Int(x) => match x.checked_add(imm as i64) {
-                                Some(s) => Value::Int(s),
-                                None => {
-                                    tri!(binary_slow(BinOp::Add, &reg!(a), &Value::Int(imm as i64)))
-                                }
-                            },
-                            Value::Float(x) => Value::Float(x + imm as f64),
-                            x => tri!(binary_slow(BinOp::Add, x, &Value::Int(imm as i64))),
-                        };
-                        reg!(dst) = v;
-                    }
-                    Instr::SubI { dst, a, imm } => {
-                        let v = match &reg!(a) {
-                            Value::Int(x) => match x.checked_sub(imm as i64) {
-                                Some(s) => Value::Int(s),
-                                None => {
-                                    tri!(binary_slow(BinOp::Sub, &reg!(a), &Value::Int(imm as i64)))
-                                }
-                            },
-                            Value::Float(x) => Value::Float(x - imm as f64),
-                            x => tri!(binary_slow(BinOp::Sub, x, &Value::Int(imm as i64))),
-                        };
-                        reg!(dst) = v;
                     }
                     Instr::OpAssign { dst, src, op } => {
                         if let Some(v) = match (&reg!(dst), &reg!(src)) {
                             (x @ (Value::Int(_) | Value::Float(_)), y) => binary_fast(op, x, y),
                             _ => None,
                         } {
-                            reg!(dst) = v;
+                            set_reg(&mut reg!(dst), v);
                         } else {
                             let rhs = reg!(src).clone();
                             tri!(ops::binary_in_place(op, &mut reg!(dst), &rhs));
                         }
                     }
-                    Instr::Neg { dst, src } => {
-                        let v = match &reg!(src) {
-                            Value::Int(x) if *x != i64::MIN => Value::Int(-x),
-                            Value::Float(x) => Value::Float(-x),
-                            x => tri!(ops::negate(x)),
-                        };
-                        reg!(dst) = v;
-                    }
                     Instr::Not { dst, src } => {
                         let v = !reg!(src).truthy();
-                        reg!(dst) = Value::Bool(v);
+                        set_reg(&mut reg!(dst), Value::Bool(v));
                     }
                     Instr::Jump { off } => pc = (pc as isize + off as isize) as usize,
                     Instr::Loop { off } => {
@@ -970,6 +1017,15 @@ impl Vm {
                         let t = match &reg!(a) {
                             Value::Int(x) => *x < imm as i64,
                             x => tri!(compare_imm(BinOp::Lt, x, imm)),
+                        };
+                        if !t {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::JumpIfNotLtK { a, k, off } => {
+                        let t = match (&reg!(a), &proto.consts[k as usize]) {
+                            (Value::Int(x), Value::Int(y)) => x < y,
+                            (x, y) => tri!(compare(BinOp::Lt, x, y)),
                         };
                         if !t {
                             pc = (pc as isize + off as isize) as usize;
@@ -1003,11 +1059,21 @@ impl Vm {
                     Instr::Index { dst, obj, key } => {
                         let v = match (&reg!(obj), &reg!(key)) {
                             (Value::List(l), Value::Int(i)) if (*i as u64) < l.len() as u64 => {
-                                l[*i as usize].clone()
+                                match l[*i as usize] {
+                                    Value::Int(x) => {
+                                        set_int(&mut reg!(dst), x);
+                                        continue;
+                                    }
+                                    Value::Float(x) => {
+                                        set_float(&mut reg!(dst), x);
+                                        continue;
+                                    }
+                                    ref other => other.clone(),
+                                }
                             }
                             (o, k) => tri!(ops::index_get(o, k)),
                         };
-                        reg!(dst) = v;
+                        set_reg(&mut reg!(dst), v);
                     }
                     Instr::SetIndex { obj, key, val } => {
                         let x = reg!(val).clone();
@@ -1024,51 +1090,13 @@ impl Vm {
                             throw!(Error::type_error("internal: field name is not a string"))
                         };
                         let v = match &reg!(obj) {
-                            Value::Map(m) => match m.get(&Key(Value::Str(name.clone()))) {
+                            Value::Map(m) => match m.get(&ops::StrKey(name)) {
                                 Some(v) => v.clone(),
                                 None => tri!(ops::field_get(&reg!(obj), name)),
                             },
                             o => tri!(ops::field_get(o, name)),
                         };
-                        reg!(dst) = v;
-                    }
-                    Instr::SetField { obj, val, name } => {
-                        let Value::Str(name) = &proto.consts[name as usize] else {
-                            throw!(Error::type_error("internal: field name is not a string"))
-                        };
-                        let x = reg!(val).clone();
-                        tri!(ops::field_set(&mut reg!(obj), name, x));
-                    }
-                    Instr::SetPath {
-                        root,
-                        keys,
-                        val,
-                        desc,
-                    } => {
-                        let d: &'static PathDesc = &proto.paths[desc as usize];
-                        let at = base + keys as usize;
-                        let ks: Vec<Value> = self.stack[at..at + d.depth as usize].to_vec();
-                        let x = reg!(val).clone();
-                        match d.root {
-                            PathRoot::Reg => {
-                                tri!(path_set(&mut reg!(root), &ks, d.fields, d.op, x));
-                            }
-                            PathRoot::Global(slot) => match &*proto.env.slots[slot as usize] {
-                                Slot::Cell(m) => {
-                                    let mut g = m.lock();
-                                    match &mut *g {
-                                        Some(v) => tri!(path_set(v, &ks, d.fields, d.op, x)),
-                                        None => {
-                                            drop(g);
-                                            throw!(unset_global(proto, slot))
-                                        }
-                                    }
-                                }
-                                Slot::Once(_) => throw!(Error::type_error(
-                                    "internal: assignment to a write-once slot"
-                                )),
-                            },
-                        }
+                        set_reg(&mut reg!(dst), v);
                     }
                     Instr::Call { dst, f, argc } => call_reg!(f, argc, dst),
                     Instr::CallGlobal { dst, f, argc, slot } => {
@@ -1077,12 +1105,12 @@ impl Vm {
                                 Some(Value::Func(clo)) => {
                                     let callee: &'static Proto = clo.proto;
                                     if callee.needs_callee {
-                                        reg!(f) = Value::Func(clo.clone());
+                                        set_reg(&mut reg!(f), Value::Func(clo.clone()));
                                     }
                                     enter_closure!(callee, f, argc, dst);
                                 }
                                 Some(v @ Value::Native(_)) => {
-                                    reg!(f) = v.clone();
+                                    set_reg(&mut reg!(f), v.clone());
                                     call_reg!(f, argc, dst);
                                 }
                                 Some(other) => throw!(not_callable(other)),
@@ -1092,7 +1120,7 @@ impl Vm {
                                 let v = m.lock().clone();
                                 match v {
                                     Some(v) => {
-                                        reg!(f) = v;
+                                        set_reg(&mut reg!(f), v);
                                         call_reg!(f, argc, dst);
                                     }
                                     None => throw!(unset_global(proto, slot)),
@@ -1111,75 +1139,20 @@ impl Vm {
                         // Functions stored in modules and maps are called
                         // like any Weft function (no Rust recursion).
                         let member = match (&reg!(recv), s.id) {
-                            (Value::Module(m), _) => m.fields.get(&Key::str(&s.name)).cloned(),
-                            (Value::Map(m), None) => m.get(&Key::str(&s.name)).cloned(),
+                            (Value::Module(_), _) | (Value::Map(_), None) => {
+                                Vm::member_function(&reg!(recv), s)
+                            }
                             _ => None,
                         };
-                        if let Some(fv @ (Value::Func(_) | Value::Native(_))) = member {
+                        if let Some(fv) = member {
                             let f = args - 1;
-                            reg!(f) = fv;
+                            set_reg(&mut reg!(f), fv);
                             call_reg!(f, argc, dst);
                             continue;
                         }
-                        if self.is_cancelled() {
-                            throw!(cancelled());
-                        }
                         save_pc!();
-                        let ri = base + recv as usize;
-                        let mut rv = mem::take(&mut self.stack[ri]);
-                        if s.readonly && is_value_type(&rv) {
-                            self.stack[ri] = rv;
-                            throw!(Error::type_error(format!(
-                                "'{}' would change a captured, module or temporary {} that this code cannot \
-                                 modify (closures capture by value; share mutable state through an atom)",
-                                s.name,
-                                self.stack[ri].type_name()
-                            )));
-                        }
-                        let at = base + args as usize;
-                        let argv = self.take_args(at, argc as usize);
-                        let res = match s.id {
-                            Some(m) => stdlib::call_method(self, &mut rv, m, &argv),
-                            None => stdlib::call_member(self, &mut rv, &s.name, &argv),
-                        };
-                        drop(argv);
-                        // The stack may have grown during the call.
-                        self.stack[ri] = rv;
-                        let v = tri!(res);
-                        reg!(dst) = v;
-                    }
-                    Instr::CallMethodPath {
-                        dst,
-                        root,
-                        keys,
-                        argc,
-                        desc,
-                    } => {
-                        if self.is_cancelled() {
-                            throw!(cancelled());
-                        }
-                        save_pc!();
-                        let d: &'static PathDesc = &proto.paths[desc as usize];
-                        let s: &'static MethodSite = &proto.methods[d.site.unwrap_or(0) as usize];
-                        let at = base + keys as usize;
-                        let depth = d.depth as usize;
-                        let ks: Vec<Value> = self.stack[at..at + depth].to_vec();
-                        let argv = self.take_args(at + depth, argc as usize);
-                        let res = match d.root {
-                            PathRoot::Reg => {
-                                let ri = base + root as usize;
-                                let mut rv = mem::take(&mut self.stack[ri]);
-                                let r = self.method_on_path(&mut rv, &ks, d.fields, s, &argv);
-                                self.stack[ri] = rv;
-                                r
-                            }
-                            PathRoot::Global(slot) => {
-                                self.method_on_global(proto, slot, &ks, d.fields, s, &argv)
-                            }
-                        };
-                        drop(argv);
-                        let v = tri!(res);
-                        reg!(dst) = v;
+                        let v = tri!(self.builtin_method(s, base, recv, args, argc));
+                        set_reg(&mut reg!(dst), v);
                     }
                     Instr::Return { src } => {
                         let v = mem::take(&mut reg!(src));
@@ -1197,7 +1170,7 @@ impl Vm {
                             return Ok(v);
                         }
                         reload!();
-                        self.stack[f.ret as usize] = v;
+                        set_reg(&mut self.stack[f.ret as usize], v);
                     }
                     Instr::ReturnNil => {
                         let depth = self.frames.len() - 1;
@@ -1214,19 +1187,7 @@ impl Vm {
                             return Ok(Value::Nil);
                         }
                         reload!();
-                        self.stack[f.ret as usize] = Value::Nil;
-                    }
-                    Instr::IterInit { it } => {
-                        match &reg!(it) {
-                            Value::List(_) | Value::Range(_) | Value::Str(_) | Value::Map(_) => {}
-                            other => throw!(Error::type_error(format!(
-                                "cannot iterate over {}",
-                                article(other.type_name())
-                            ))),
-                        }
-                        reg!(it + 1) = Value::Int(0);
-                        // For strings: the character index (the byte offset is in it+1).
-                        reg!(it + 2) = Value::Int(0);
+                        set_reg(&mut self.stack[f.ret as usize], Value::Nil);
                     }
                     Instr::IterNext { it, var, off } => {
                         let Value::Int(i) = reg!(it + 1) else {
@@ -1255,71 +1216,11 @@ impl Vm {
                         };
                         match next {
                             Some((v, ni)) => {
-                                reg!(it + 1) = Value::Int(ni as i64);
-                                reg!(var) = v;
+                                set_int(&mut reg!(it + 1), ni as i64);
+                                set_reg(&mut reg!(var), v);
                             }
                             None => pc = (pc as isize + off as isize) as usize,
                         }
-                    }
-                    Instr::IterNext2 { it, a, b, off } => {
-                        let Value::Int(i) = reg!(it + 1) else {
-                            throw!(Error::type_error("internal: iterator state"))
-                        };
-                        let Value::Int(count) = reg!(it + 2) else {
-                            throw!(Error::type_error("internal: iterator state"))
-                        };
-                        let i = i as usize;
-                        let next = match &reg!(it) {
-                            Value::List(l) => {
-                                l.get(i).map(|v| (Value::Int(i as i64), v.clone(), i + 1))
-                            }
-                            Value::Range(r) => {
-                                if (i as i64) < r.len() {
-                                    Some((Value::Int(i as i64), Value::Int(r.get(i as i64)), i + 1))
-                                } else {
-                                    None
-                                }
-                            }
-                            Value::Str(s) => {
-                                s.get(i..).and_then(|rest| rest.chars().next()).map(|c| {
-                                    let mut buf = [0u8; 4];
-                                    (
-                                        Value::Int(count),
-                                        Value::str(&*c.encode_utf8(&mut buf)),
-                                        i + c.len_utf8(),
-                                    )
-                                })
-                            }
-                            Value::Map(m) => m
-                                .entry_from(i)
-                                .map(|(at, k, v)| (k.0.clone(), v.clone(), at + 1)),
-                            _ => None,
-                        };
-                        match next {
-                            Some((x, y, ni)) => {
-                                reg!(it + 1) = Value::Int(ni as i64);
-                                if matches!(reg!(it), Value::Str(_)) {
-                                    reg!(it + 2) = Value::Int(count + 1);
-                                }
-                                reg!(a) = x;
-                                reg!(b) = y;
-                            }
-                            None => pc = (pc as isize + off as isize) as usize,
-                        }
-                    }
-                    Instr::RangeInit { base: rb, argc } => {
-                        let at = base + rb as usize;
-                        let Some(Value::Native(range_fn)) = stdlib::lookup_global("range") else {
-                            throw!(Error::type_error("internal: range is not a builtin"))
-                        };
-                        let argv: Vec<Value> = self.stack[at..at + argc as usize].to_vec();
-                        let r = tri!((range_fn.f)(self, &argv));
-                        let Value::Range(r) = r else {
-                            throw!(Error::type_error("internal: range() gave no range"))
-                        };
-                        reg!(rb) = Value::Int(r.start);
-                        reg!(rb + 1) = Value::Int(r.stop);
-                        reg!(rb + 2) = Value::Int(r.step);
                     }
                     Instr::RangeNext { base: rb, var, off } => {
                         let (Value::Int(cur), Value::Int(stop), Value::Int(step)) =
@@ -1329,31 +1230,37 @@ impl Vm {
                         };
                         let (cur, stop, step) = (*cur, *stop, *step);
                         if (step > 0 && cur < stop) || (step < 0 && cur > stop) {
-                            reg!(var) = Value::Int(cur);
-                            reg!(rb) = Value::Int(cur.checked_add(step).unwrap_or(stop));
+                            set_int(&mut reg!(var), cur);
+                            set_int(&mut reg!(rb), cur.checked_add(step).unwrap_or(stop));
                         } else {
                             pc = (pc as isize + off as isize) as usize;
                         }
                     }
-                    Instr::TryBegin { err, off } => {
-                        self.handlers.push(Handler {
-                            frame: (self.frames.len() - 1) as u32,
-                            pc: (pc as isize + off as isize) as u32,
-                            reg: (base + err as usize) as u32,
-                        });
+                    Instr::SetPath {
+                        root,
+                        keys,
+                        val,
+                        desc,
+                    } if root < keys
+                        && matches!(proto.paths[desc as usize].root, PathRoot::Reg) =>
+                    {
+                        // The root variable's register is below the fresh
+                        // key registers: borrow both without copying keys.
+                        let d: &'static PathDesc = &proto.paths[desc as usize];
+                        let x = reg!(val).clone();
+                        let (lo, hi) = self.stack.split_at_mut(base + keys as usize);
+                        let ks = &hi[..d.depth as usize];
+                        tri!(path_set(
+                            &mut lo[base + root as usize],
+                            ks,
+                            d.fields,
+                            d.op,
+                            x
+                        ));
                     }
-                    Instr::TryEnd => {
-                        self.handlers.pop();
-                    }
-                    Instr::Throw { src } => {
-                        let v = reg!(src).clone();
-                        throw!(Error::thrown(v));
-                    }
-                    Instr::Import { dst, idx } => {
+                    other => {
                         save_pc!();
-                        let unit: &'static ModuleUnit = &proto.imports[idx as usize];
-                        let v = tri!(self.import(unit));
-                        reg!(dst) = v;
+                        tri!(self.cold(other, proto, base, &mut pc));
                     }
                 }
             };
@@ -1363,6 +1270,362 @@ impl Vm {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The instructions that are rare in hot loops, kept out of the
+    /// dispatch loop so that its state stays in machine registers.
+    #[inline(never)]
+    fn cold(
+        &mut self,
+        ins: Instr,
+        proto: &'static Proto,
+        base: usize,
+        pc: &mut usize,
+    ) -> Result<()> {
+        macro_rules! reg {
+            ($i:expr) => {
+                self.stack[base + ($i as usize)]
+            };
+        }
+        macro_rules! tri {
+            ($e:expr) => {
+                $e?
+            };
+        }
+        macro_rules! throw {
+            ($e:expr) => {
+                return Err($e)
+            };
+        }
+        match ins {
+            Instr::GetCapture { dst, idx } => {
+                let v = match self.running_closure(base) {
+                    Ok(c) => c.captures.get(idx as usize).cloned().unwrap_or_default(),
+                    Err(e) => throw!(e),
+                };
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::GetSelf { dst } => {
+                let v = self.stack[base - 1].clone();
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::GetSibling { dst, idx } => {
+                let v = tri!(self.running_closure(base).and_then(|c| Vm::sibling(c, idx)));
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::SetGlobal { slot, src } => {
+                let v = reg!(src).clone();
+                proto.env.slots[slot as usize].set(v);
+            }
+            Instr::OpGlobal { slot, src, op } => {
+                let rhs = reg!(src).clone();
+                match &*proto.env.slots[slot as usize] {
+                    Slot::Cell(m) => {
+                        let mut g = m.lock();
+                        match &mut *g {
+                            Some(v) => tri!(ops::binary_in_place(op, v, &rhs)),
+                            None => {
+                                drop(g);
+                                throw!(unset_global(proto, slot))
+                            }
+                        }
+                    }
+                    Slot::Once(c) => {
+                        // Not emitted: a reassigned variable gets a cell.
+                        let cur = match c.get() {
+                            Some(v) => v.clone(),
+                            None => throw!(unset_global(proto, slot)),
+                        };
+                        let _ = tri!(ops::binary(op, &cur, &rhs));
+                    }
+                }
+            }
+            Instr::Closure { dst, proto: idx } => {
+                let child: &'static Proto = proto.protos[idx as usize];
+                let mut caps = Vec::with_capacity(child.captures.len());
+                for src in child.captures.iter() {
+                    let v = match *src {
+                        CaptureSrc::Local(r) => reg!(r).clone(),
+                        CaptureSrc::Capture(i) => match self.running_closure(base) {
+                            Ok(c) => c.captures.get(i as usize).cloned().unwrap_or_default(),
+                            Err(e) => throw!(e),
+                        },
+                        CaptureSrc::SelfFn => self.stack[base - 1].clone(),
+                        CaptureSrc::Sibling(i) => {
+                            tri!(self.running_closure(base).and_then(|c| Vm::sibling(c, i)))
+                        }
+                    };
+                    caps.push(v);
+                }
+                set_reg(
+                    &mut reg!(dst),
+                    Value::Func(Arc::new(Closure {
+                        proto: child,
+                        captures: caps.into_boxed_slice(),
+                    })),
+                );
+            }
+            Instr::List { dst, start, count } => {
+                let at = base + start as usize;
+                let items: Vec<Value> = (0..count as usize)
+                    .map(|i| mem::take(&mut self.stack[at + i]))
+                    .collect();
+                set_reg(&mut reg!(dst), Value::List(Arc::new(items)));
+            }
+            Instr::ListAppend { list, start, count } => {
+                let at = base + start as usize;
+                let items = self.take_vec(at, count as usize);
+                if let Value::List(l) = &mut reg!(list) {
+                    Arc::make_mut(l).extend(items);
+                }
+            }
+            Instr::Map { dst, start, count } => {
+                let at = base + start as usize;
+                let mut m = Map::default();
+                m.reserve(count as usize);
+                for i in 0..count as usize {
+                    let k = mem::take(&mut self.stack[at + 2 * i]);
+                    let v = mem::take(&mut self.stack[at + 2 * i + 1]);
+                    m.insert(tri!(Key::new(k)), v);
+                }
+                set_reg(&mut reg!(dst), Value::Map(Arc::new(m)));
+            }
+            Instr::MapAppend { map, start, count } => {
+                let at = base + start as usize;
+                let mut pairs = Vec::with_capacity(count as usize);
+                for i in 0..count as usize {
+                    let k = mem::take(&mut self.stack[at + 2 * i]);
+                    let v = mem::take(&mut self.stack[at + 2 * i + 1]);
+                    pairs.push((tri!(Key::new(k)), v));
+                }
+                if let Value::Map(m) = &mut reg!(map) {
+                    Arc::make_mut(m).extend(pairs);
+                }
+            }
+            Instr::Neg { dst, src } => {
+                let v = match &reg!(src) {
+                    Value::Int(x) if *x != i64::MIN => Value::Int(-x),
+                    Value::Float(x) => Value::Float(-x),
+                    x => tri!(ops::negate(x)),
+                };
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::SetField { obj, val, name } => {
+                let Value::Str(name) = &proto.consts[name as usize] else {
+                    throw!(Error::type_error("internal: field name is not a string"))
+                };
+                let x = reg!(val).clone();
+                tri!(ops::field_set(&mut reg!(obj), name, x));
+            }
+            Instr::SetPath {
+                root,
+                keys,
+                val,
+                desc,
+            } => {
+                let d: &'static PathDesc = &proto.paths[desc as usize];
+                let at = base + keys as usize;
+                let ks = self.take_args(at, d.depth as usize);
+                let ks = ks.as_slice();
+                let x = reg!(val).clone();
+                match d.root {
+                    PathRoot::Reg => {
+                        tri!(path_set(&mut reg!(root), ks, d.fields, d.op, x));
+                    }
+                    PathRoot::Global(slot) => match &*proto.env.slots[slot as usize] {
+                        Slot::Cell(m) => {
+                            let mut g = m.lock();
+                            match &mut *g {
+                                Some(v) => tri!(path_set(v, ks, d.fields, d.op, x)),
+                                None => {
+                                    drop(g);
+                                    throw!(unset_global(proto, slot))
+                                }
+                            }
+                        }
+                        Slot::Once(_) => throw!(Error::type_error(
+                            "internal: assignment to a write-once slot"
+                        )),
+                    },
+                }
+            }
+            Instr::CallMethodPath {
+                dst,
+                root,
+                keys,
+                argc,
+                desc,
+            } => {
+                if self.is_cancelled() {
+                    throw!(cancelled());
+                }
+                let d: &'static PathDesc = &proto.paths[desc as usize];
+                let s: &'static MethodSite = &proto.methods[d.site.unwrap_or(0) as usize];
+                let at = base + keys as usize;
+                let depth = d.depth as usize;
+                let ks = self.take_args(at, depth);
+                let argv = self.take_args(at + depth, argc as usize);
+                let (ks, argv) = (ks.as_slice(), argv.as_slice());
+                let res = match d.root {
+                    PathRoot::Reg => {
+                        let ri = base + root as usize;
+                        let mut rv = mem::take(&mut self.stack[ri]);
+                        let r = self.method_on_path(&mut rv, ks, d.fields, s, argv);
+                        self.stack[ri] = rv;
+                        r
+                    }
+                    PathRoot::Global(slot) => {
+                        self.method_on_global(proto, slot, ks, d.fields, s, argv)
+                    }
+                };
+
+                let v = tri!(res);
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::IterInit { it } => {
+                match &reg!(it) {
+                    Value::List(_) | Value::Range(_) | Value::Str(_) | Value::Map(_) => {}
+                    other => throw!(Error::type_error(format!(
+                        "cannot iterate over {}",
+                        article(other.type_name())
+                    ))),
+                }
+                set_int(&mut reg!(it + 1), 0);
+                // For strings: the character index (the byte offset is in it+1).
+                set_int(&mut reg!(it + 2), 0);
+            }
+            Instr::IterNext2 { it, a, b, off } => {
+                let Value::Int(i) = reg!(it + 1) else {
+                    throw!(Error::type_error("internal: iterator state"))
+                };
+                let Value::Int(count) = reg!(it + 2) else {
+                    throw!(Error::type_error("internal: iterator state"))
+                };
+                let i = i as usize;
+                let next = match &reg!(it) {
+                    Value::List(l) => l.get(i).map(|v| (Value::Int(i as i64), v.clone(), i + 1)),
+                    Value::Range(r) => {
+                        if (i as i64) < r.len() {
+                            Some((Value::Int(i as i64), Value::Int(r.get(i as i64)), i + 1))
+                        } else {
+                            None
+                        }
+                    }
+                    Value::Str(s) => s.get(i..).and_then(|rest| rest.chars().next()).map(|c| {
+                        let mut buf = [0u8; 4];
+                        (
+                            Value::Int(count),
+                            Value::str(&*c.encode_utf8(&mut buf)),
+                            i + c.len_utf8(),
+                        )
+                    }),
+                    Value::Map(m) => m
+                        .entry_from(i)
+                        .map(|(at, k, v)| (k.0.clone(), v.clone(), at + 1)),
+                    _ => None,
+                };
+                match next {
+                    Some((x, y, ni)) => {
+                        set_int(&mut reg!(it + 1), ni as i64);
+                        if matches!(reg!(it), Value::Str(_)) {
+                            set_int(&mut reg!(it + 2), count + 1);
+                        }
+                        set_reg(&mut reg!(a), x);
+                        set_reg(&mut reg!(b), y);
+                    }
+                    None => *pc = (*pc as isize + off as isize) as usize,
+                }
+            }
+            Instr::RangeInit { base: rb, argc } => {
+                let at = base + rb as usize;
+                let Some(Value::Native(range_fn)) = stdlib::lookup_global("range") else {
+                    throw!(Error::type_error("internal: range is not a builtin"))
+                };
+                let argv: Vec<Value> = self.stack[at..at + argc as usize].to_vec();
+                let r = tri!((range_fn.f)(self, &argv));
+                let Value::Range(r) = r else {
+                    throw!(Error::type_error("internal: range() gave no range"))
+                };
+                set_int(&mut reg!(rb), r.start);
+                set_int(&mut reg!(rb + 1), r.stop);
+                set_int(&mut reg!(rb + 2), r.step);
+            }
+            Instr::TryBegin { err, off } => {
+                self.handlers.push(Handler {
+                    frame: (self.frames.len() - 1) as u32,
+                    pc: (*pc as isize + off as isize) as u32,
+                    reg: (base + err as usize) as u32,
+                });
+            }
+            Instr::TryEnd => {
+                self.handlers.pop();
+            }
+            Instr::Throw { src } => {
+                let v = reg!(src).clone();
+                throw!(Error::thrown(v));
+            }
+            Instr::Import { dst, idx } => {
+                let unit: &'static ModuleUnit = &proto.imports[idx as usize];
+                let v = tri!(self.import(unit));
+                set_reg(&mut reg!(dst), v);
+            }
+            other => throw!(Error::type_error(format!(
+                "internal: {other:?} is not a cold instruction"
+            ))),
+        }
+        Ok(())
+    }
+
+    /// A function stored in a module field or a map key, for `recv.name(...)`.
+    #[inline(never)]
+    fn member_function(recv: &Value, s: &MethodSite) -> Option<Value> {
+        let f = match recv {
+            Value::Module(m) => m.fields.get(&ops::StrKey(&s.name)),
+            Value::Map(m) => m.get(&ops::StrKey(&s.name)),
+            _ => None,
+        };
+        match f {
+            Some(f @ (Value::Func(_) | Value::Native(_))) => Some(f.clone()),
+            _ => None,
+        }
+    }
+
+    /// A built-in method call: the receiver is taken out of its register,
+    /// called with `&mut`, and put back (in place when uniquely held).
+    #[inline(never)]
+    fn builtin_method(
+        &mut self,
+        s: &MethodSite,
+        base: usize,
+        recv: Reg,
+        args: Reg,
+        argc: u8,
+    ) -> Result<Value> {
+        if self.is_cancelled() {
+            return Err(cancelled());
+        }
+        let ri = base + recv as usize;
+        let mut rv = mem::take(&mut self.stack[ri]);
+        if s.readonly && is_value_type(&rv) {
+            let t = rv.type_name();
+            self.stack[ri] = rv;
+            return Err(Error::type_error(format!(
+                "'{}' would change a captured, module or temporary {t} that this code cannot \
+                 modify (closures capture by value; share mutable state through an atom)",
+                s.name
+            )));
+        }
+        let argv = self.take_args(base + args as usize, argc as usize);
+        let res = match s.id {
+            Some(m) => stdlib::call_method(self, &mut rv, m, argv.as_slice()),
+            None => stdlib::call_member(self, &mut rv, &s.name, argv.as_slice()),
+        };
+        drop(argv);
+        if !s.temp_recv {
+            // The stack may have grown during the call: index it again.
+            self.stack[ri] = rv;
+        }
+        res
     }
 
     /// A mutating method on `root[keys...]`.
