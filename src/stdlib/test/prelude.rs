@@ -81,8 +81,8 @@ fn int_conversions() {
     );
     assert_eq!(kind(call("int", &[f(1e19)])), ErrorKind::OverflowError);
     assert_eq!(ok(call("int", &[f(i64::MIN as f64)])), i(i64::MIN));
-    assert_eq!(kind(call("int", &[Value::Nil])), ErrorKind::TypeError);
-    assert_eq!(kind(call("int", &[l(vec![])])), ErrorKind::TypeError);
+    assert_eq!(kind(call("int", &[Value::Nil])), ErrorKind::ValueError);
+    assert_eq!(kind(call("int", &[l(vec![])])), ErrorKind::ValueError);
 }
 
 #[test]
