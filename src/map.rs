@@ -270,9 +270,7 @@ impl<'a> IntoIterator for &'a Map {
 
 impl fmt::Debug for Map {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.iter().map(|(k, v)| (k, v)))
-            .finish()
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -308,7 +306,7 @@ mod test {
         // A removed key that comes back goes last.
         m.insert(k(1), Value::Nil);
         assert_eq!(
-            m.iter().last().map(|(k, _)| k.0.clone()),
+            m.iter().next_back().map(|(k, _)| k.0.clone()),
             Some(Value::Int(1))
         );
     }

@@ -27,8 +27,8 @@ static POOL: OnceLock<std::result::Result<ThreadPool, String>> = OnceLock::new()
 
 /// Fixes the runtime's options. Fails if they were already fixed (by an
 /// earlier call, or by the pool having started with the defaults).
-pub fn configure(options: RuntimeOptions) -> std::result::Result<(), RuntimeOptions> {
-    OPTIONS.set(options)
+pub fn configure(options: RuntimeOptions) -> std::result::Result<(), Box<RuntimeOptions>> {
+    OPTIONS.set(options).map_err(Box::new)
 }
 
 /// The runtime's options (the defaults if [`configure`] was never called).
