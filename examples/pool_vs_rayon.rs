@@ -205,6 +205,27 @@ fn main() {
         row("loop_1m", weft_loop2, rayon_loop2);
     }
     if want("loop_uneven") {
+        // How much parallelism the machine gives right now: the even loop
+        // on one plain thread vs two plain threads (no pool at all).
+        let seq = |lo: usize, hi: usize| {
+            (lo..hi)
+                .map(|i| work(i, units(i, false)))
+                .fold(0u64, u64::wrapping_add)
+        };
+        let (one, two) = time2(
+            5,
+            || {
+                black_box(seq(0, TRI_N));
+            },
+            || {
+                std::thread::scope(|s| {
+                    let h = s.spawn(|| seq(0, TRI_N / 2));
+                    black_box(seq(TRI_N / 2, TRI_N));
+                    black_box(h.join().ok());
+                });
+            },
+        );
+        println!("machine_parallelism even_loop_1_thread_ns={one:.0} 2_threads_ns={two:.0} speedup={:.2}", one / two);
         let nosteal = weft_pool(2, false);
         let (weft_even, rayon_even) = time2(
             9,

@@ -1012,3 +1012,13 @@ mod topology_tests {
         assert!(!t.nodes.is_empty());
     }
 }
+
+#[test]
+fn handles_tokens_and_pools_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<TaskHandle<u32>>();
+    assert_send_sync::<TaskHandle<std::cell::Cell<u8>>>();
+    assert_send_sync::<CancelToken>();
+    assert_send_sync::<ThreadPool>();
+    assert_send_sync::<PoolStats>();
+}
