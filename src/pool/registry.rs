@@ -538,16 +538,20 @@ impl WorkerThread {
         }
         let spin_end = Instant::now() + r.spin;
         let mut round = 0u32;
+        r.sleep.start_searching();
         loop {
             if latch.probe() {
+                r.sleep.stop_searching();
                 return true;
             }
             if let Some(job) = self.find_work() {
+                r.sleep.stop_searching();
                 self.execute(job);
                 return true;
             }
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
+                r.sleep.stop_searching();
                 return false;
             }
             if now >= spin_end {
@@ -562,6 +566,7 @@ impl WorkerThread {
                 thread::yield_now();
             }
         }
+        r.sleep.stop_searching();
         let parked_at = Instant::now();
         let outcome = r
             .sleep
