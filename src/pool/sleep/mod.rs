@@ -163,6 +163,10 @@ impl Sleep {
         if let Some(slot) = state.sleeping.pop() {
             state.status[slot] = SlotState::Woken;
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
+            drop(state);
+            // Notified after unlocking, so the woken thread need not wait for
+            // the lock. A late notify can only hit a later sleep of the same
+            // thread, which sees itself still `Sleeping` and waits again.
             self.condvars[slot].notify_one();
         }
     }
@@ -178,6 +182,7 @@ impl Sleep {
             }
             state.status[slot] = SlotState::Woken;
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
+            drop(state);
             self.condvars[slot].notify_one();
         }
     }
