@@ -269,11 +269,13 @@ impl Registry {
 
     fn emit_at(&self, kind: EventKind, worker: usize, at: Instant) {
         if let Some(hook) = &self.hook {
-            hook(&Event {
+            let event = Event {
                 kind,
                 worker,
                 at: at.saturating_duration_since(self.epoch),
-            });
+            };
+            // A panicking hook must not take a pool thread down with it.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&event)));
         }
     }
 

@@ -1022,3 +1022,14 @@ fn handles_tokens_and_pools_are_send_and_sync() {
     assert_send_sync::<ThreadPool>();
     assert_send_sync::<PoolStats>();
 }
+
+#[test]
+fn a_panicking_event_hook_does_not_kill_workers() {
+    let hook: EventHook = Arc::new(|_: &Event| panic!("hook fails"));
+    let config = ThreadPoolConfig::default().with_worker_count(WorkerCount::Fixed(1));
+    let pool = ThreadPool::with_event_hook(config, hook).unwrap();
+    for i in 0..20 {
+        assert_eq!(pool.spawn(move || i).wait(), Ok(i));
+    }
+    assert_eq!(pool.join(|| 1, || 2), (1, 2));
+}

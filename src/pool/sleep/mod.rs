@@ -140,8 +140,7 @@ impl Sleep {
     /// Also skipped while some thread is spinning in search of work.
     #[inline]
     pub(crate) fn notify_local_work(&self) {
-        if self.sleepers.load(Ordering::Relaxed) != 0
-            && self.searching.load(Ordering::Relaxed) == 0
+        if self.sleepers.load(Ordering::Relaxed) != 0 && self.searching.load(Ordering::Relaxed) == 0
         {
             self.wake_one();
         }
