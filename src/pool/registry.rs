@@ -19,6 +19,7 @@ use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
 
 use super::blocking::Spares;
+use super::cancel::CancelToken;
 use super::config::ThreadPoolConfig;
 use super::job::JobRef;
 use super::latch::CoreLatch;
@@ -64,6 +65,8 @@ pub(crate) struct Registry {
     /// stealable work.
     spare_high: AtomicUsize,
     topology: Topology,
+    /// Cancelled when shutdown starts.
+    shutdown: CancelToken,
 }
 
 impl Registry {
@@ -118,6 +121,7 @@ impl Registry {
             started_cv: Condvar::new(),
             spare_high: AtomicUsize::new(0),
             topology,
+            shutdown: CancelToken::new(),
             config,
         })
     }
@@ -140,6 +144,10 @@ impl Registry {
 
     pub(crate) fn pinning(&self) -> Vec<PinOutcome> {
         self.pinning.lock().clone()
+    }
+
+    pub(crate) fn shutdown_token(&self) -> &CancelToken {
+        &self.shutdown
     }
 
     pub(crate) fn terminating(&self) -> bool {
@@ -235,6 +243,7 @@ impl Registry {
         }
         self.sleep.wake_all();
         self.spares.wake_retired();
+        self.shutdown.cancel();
     }
 
     /// Drops every job still queued anywhere (after all threads exited).

@@ -1033,3 +1033,23 @@ fn a_panicking_event_hook_does_not_kill_workers() {
     }
     assert_eq!(pool.join(|| 1, || 2), (1, 2));
 }
+
+#[test]
+fn the_shutdown_token_wakes_jobs_blocked_at_drop() {
+    for n in [1, 2] {
+        let pool = pool(n);
+        let token = pool.shutdown_token();
+        assert!(!token.is_cancelled());
+        let (tx, rx) = mpsc::channel();
+        let t = token.clone();
+        let h = pool.spawn(move || {
+            tx.send(()).unwrap();
+            // Blocked on something only the pool's shutdown ends.
+            blocking(|| t.sleep_until_cancelled())
+        });
+        rx.recv().unwrap();
+        drop(pool);
+        assert!(token.is_cancelled());
+        assert_eq!(h.wait(), Ok(Err(Cancelled)));
+    }
+}

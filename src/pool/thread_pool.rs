@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use super::cancel::current_cancel_token;
+use super::cancel::{current_cancel_token, CancelToken};
 use super::config::{ThreadPoolConfig, WorkerCount};
 use super::job::{spawn_job, StackJob};
 use super::join::{join_on_worker, JoinContext};
@@ -160,6 +160,15 @@ impl ThreadPool {
     /// when `numa_aware` is off).
     pub fn topology(&self) -> &Topology {
         self.registry.topology()
+    }
+
+    /// A token cancelled when the pool starts shutting down (is dropped).
+    /// Running jobs are not interrupted at shutdown, so a job blocked on
+    /// something only queued work would provide should also listen to this
+    /// token (e.g. `on_cancel` to wake a channel receive), or the drop waits
+    /// for it forever.
+    pub fn shutdown_token(&self) -> CancelToken {
+        self.registry.shutdown_token().clone()
     }
 
     /// A snapshot of the pool's counters.
