@@ -192,6 +192,23 @@ fn main() {
         );
         row("join_fib25", w, r);
     }
+    if want("join_fib25_in_task") {
+        // The same, run inside a spawned task (joins carry its cancel token).
+        let weft2 = std::sync::Arc::new(weft_pool(2, true));
+        let (w, r) = time2(
+            15,
+            || {
+                let p = std::sync::Arc::clone(&weft2);
+                black_box(weft2.spawn(move || weft_fib(&p, 25)).wait().ok());
+            },
+            || {
+                let (tx, rx) = mpsc::channel();
+                rayon2.spawn(move || tx.send(rayon_fib(25)).expect("send"));
+                black_box(rx.recv().ok());
+            },
+        );
+        row("join_fib25_in_task", w, r);
+    }
     let (weft_loop2, rayon_loop2) = time2(
         25,
         || {

@@ -1053,3 +1053,31 @@ fn the_shutdown_token_wakes_jobs_blocked_at_drop() {
         assert_eq!(h.wait(), Ok(Err(Cancelled)));
     }
 }
+
+#[test]
+fn a_stolen_join_half_runs_under_the_creating_tasks_token() {
+    let pool = Arc::new(pool(2));
+    let p = Arc::clone(&pool);
+    let h = pool.spawn(move || {
+        let b_started = AtomicBool::new(false);
+        let ((), b) = p.join_context(
+            |_| {
+                while !b_started.load(Ordering::SeqCst) {
+                    thread::yield_now();
+                }
+            },
+            |ctx| {
+                b_started.store(true, Ordering::SeqCst);
+                (ctx.migrated(), current_cancel_token().map(|t| t.id()))
+            },
+        );
+        b
+    });
+    let (migrated, token_id) = h.wait().unwrap();
+    assert!(migrated);
+    assert_eq!(token_id, Some(h.id()));
+    // The thief's own state is restored afterwards.
+    for _ in 0..10 {
+        assert_eq!(pool.install(current_cancel_token).map(|t| t.id()), None);
+    }
+}

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use super::cancel::{current_cancel_token, CancelToken};
+use super::cancel::{current_task_ptr, CancelToken};
 use super::config::{ThreadPoolConfig, WorkerCount};
 use super::job::{spawn_job, StackJob};
 use super::join::{join_on_worker, JoinContext};
@@ -266,11 +266,7 @@ impl ThreadPool {
         F: FnOnce() -> R + Send,
         R: Send,
     {
-        let job = StackJob::new(
-            move |_migrated| f(),
-            LockLatch::new(),
-            current_cancel_token(),
-        );
+        let job = StackJob::new(move |_migrated| f(), LockLatch::new(), current_task_ptr());
         // SAFETY: `job` stays on this frame until its latch is set: we block
         // on the latch right below, and a job is always run (never dropped)
         // even at shutdown.
