@@ -216,8 +216,9 @@ where
             worker.stats().bump_cancelled();
             return;
         }
-        let id = task.id();
-        worker.emit(EventKind::TaskStart { task: Some(id) });
+        // Ids are assigned lazily: only ask for one when tracing.
+        let id = worker.tracing().then(|| task.id());
+        worker.emit(EventKind::TaskStart { task: id });
         let task: TaskRef = task;
         let previous = super::cancel::swap_current(CancelToken::from_core(task));
         let outcome = panic::catch_unwind(AssertUnwindSafe(func));
@@ -225,7 +226,7 @@ where
             return;
         };
         let task = token.into_core();
-        worker.emit(EventKind::TaskEnd { task: Some(id) });
+        worker.emit(EventKind::TaskEnd { task: id });
         match outcome {
             Ok(value) => {
                 worker.stats().bump_completed();

@@ -384,6 +384,12 @@ impl WorkerThread {
         &self.registry.slots[self.index].stats
     }
 
+    /// Whether an event hook is installed.
+    #[inline]
+    pub(crate) fn tracing(&self) -> bool {
+        self.registry.hook.is_some()
+    }
+
     #[inline]
     pub(crate) fn emit(&self, kind: EventKind) {
         if self.registry.hook.is_some() {

@@ -193,7 +193,9 @@ struct CoreState {
 
 /// The state shared by a task's handles, its job and its cancellation token.
 pub(crate) struct TaskCore {
-    id: u64,
+    /// Assigned on first use (0 = not yet), so spawning touches no shared
+    /// counter.
+    id: AtomicU64,
     cancelled: AtomicBool,
     status: AtomicU8,
     state: Mutex<CoreState>,
@@ -203,7 +205,7 @@ pub(crate) struct TaskCore {
 impl TaskCore {
     fn with_status(status: u8) -> Self {
         TaskCore {
-            id: NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed),
+            id: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
             status: AtomicU8::new(status),
             state: Mutex::new(CoreState {
@@ -227,7 +229,22 @@ impl TaskCore {
     }
 
     pub(crate) fn id(&self) -> u64 {
-        self.id
+        match self.id.load(Ordering::Acquire) {
+            0 => self.assign_id(),
+            id => id,
+        }
+    }
+
+    #[cold]
+    fn assign_id(&self) -> u64 {
+        let fresh = NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed);
+        match self
+            .id
+            .compare_exchange(0, fresh, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => fresh,
+            Err(taken) => taken,
+        }
     }
 
     #[inline]

@@ -49,6 +49,10 @@ impl std::error::Error for PoolError {
     }
 }
 
+/// The most spare threads a pool may start (each has a slot reserved up
+/// front).
+const MAX_SPARES: usize = 4096;
+
 /// Checks the values the pool relies on (the ranges of CONFIG.md).
 fn validate(config: &ThreadPoolConfig) -> Result<(), PoolError> {
     let bad = |key, reason: String| Err(PoolError::InvalidConfig { key, reason });
@@ -67,6 +71,13 @@ fn validate(config: &ThreadPoolConfig) -> Result<(), PoolError> {
     let spin = config.spin_before_park().as_micros();
     if spin > 10_000 {
         return bad("spin_before_park_us", format!("{spin} is more than 10000"));
+    }
+    let spares = config.max_spare_workers();
+    if spares > MAX_SPARES {
+        return bad(
+            "max_spare_workers",
+            format!("{spares} is more than {MAX_SPARES}"),
+        );
     }
     let line = config.cache_line_size();
     if !line.is_power_of_two() || !(16..=1024).contains(&line) {
