@@ -271,6 +271,32 @@ fn main() {
                 black_box(weft_loop(&nosteal, TRI_N, Some(true)));
             },
         );
+        // Who ran the work: the largest share of work units one worker ran
+        // in the triangular loop. Without stealing it is fixed by the static
+        // split (0.75); with stealing it follows the CPU each worker got
+        // (0.5 when both got the same).
+        let max_share = |pool: &ThreadPool| {
+            let shares = [AtomicU64::new(0), AtomicU64::new(0)];
+            pool.parallel_for(0..TRI_N, 1, |r| {
+                let mut s = 0u64;
+                let mut u = 0u64;
+                for i in r {
+                    u += units(i, true) as u64;
+                    s = s.wrapping_add(work(i, units(i, true)));
+                }
+                black_box(s);
+                let w = weft::pool::current_worker_index().unwrap_or(0).min(1);
+                shares[w].fetch_add(u, Ordering::Relaxed);
+            });
+            let a = shares[0].load(Ordering::Relaxed) as f64;
+            let b = shares[1].load(Ordering::Relaxed) as f64;
+            a.max(b) / (a + b)
+        };
+        println!(
+            "loop_uneven_triangular_max_worker_share steal={:.3} nosteal={:.3}",
+            max_share(&weft2),
+            max_share(&nosteal)
+        );
         row("loop_uneven_even_steal", weft_even, rayon_even);
         row("loop_uneven_triangular_steal", weft_tri, rayon_tri);
         row("loop_uneven_triangular_nosteal", nosteal_tri, rayon_tri);
