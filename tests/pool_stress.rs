@@ -198,3 +198,40 @@ fn wait_any_over_many_tasks() {
         }
     }
 }
+
+#[test]
+fn racing_cancels_never_let_a_cancelled_task_run() {
+    for n in SIZES {
+        let pool = pool(n, true);
+        let ran: Arc<Vec<AtomicUsize>> = Arc::new((0..3000).map(|_| AtomicUsize::new(0)).collect());
+        let handles: Vec<_> = (0..3000)
+            .map(|i| {
+                let ran = Arc::clone(&ran);
+                pool.spawn(move || {
+                    ran[i].fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        // Cancel every other task from another thread while they run.
+        let to_cancel: Vec<_> = handles.iter().step_by(2).cloned().collect();
+        let canceller = thread::spawn(move || to_cancel.iter().filter(|h| h.cancel()).count());
+        let cancelled_calls = canceller.join().unwrap();
+        let mut never_ran = 0;
+        for (i, h) in handles.iter().enumerate() {
+            match h.wait() {
+                Ok(()) => assert_eq!(ran[i].load(Ordering::SeqCst), 1, "task {i} ran once"),
+                Err(WaitError::Cancelled) => {
+                    never_ran += 1;
+                    assert_eq!(i % 2, 0, "only cancelled tasks report Cancelled");
+                    assert_eq!(
+                        ran[i].load(Ordering::SeqCst),
+                        0,
+                        "task {i} must never start"
+                    );
+                }
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert!(never_ran <= cancelled_calls, "workers={n}");
+    }
+}
