@@ -304,6 +304,9 @@ impl Registry {
     }
 }
 
+/// A victim deque longer than this is stolen from in batches.
+const BATCH_STEAL_MIN: usize = 32;
+
 thread_local! {
     /// The pool thread running on this OS thread, if any.
     static WORKER_THREAD: Cell<*const WorkerThread> = const { Cell::new(ptr::null()) };
@@ -477,7 +480,15 @@ impl WorkerThread {
             let mut retry = false;
             for k in 0..n {
                 let victim = victims[(start + k) % n];
-                match self.registry.slots[victim].stealer.steal() {
+                let stealer = &self.registry.slots[victim].stealer;
+                // A long deque is a pile of spawned tasks, not the few halves
+                // of nested joins: take a batch (half of it) at once.
+                let stolen = if stealer.len() > BATCH_STEAL_MIN {
+                    stealer.steal_batch_and_pop(&self.deque)
+                } else {
+                    stealer.steal()
+                };
+                match stolen {
                     Steal::Success(job) => {
                         self.stats().bump_stolen();
                         self.emit(EventKind::Steal { victim });

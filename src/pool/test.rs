@@ -1081,3 +1081,12 @@ fn a_stolen_join_half_runs_under_the_creating_tasks_token() {
         assert_eq!(pool.install(current_cancel_token).map(|t| t.id()), None);
     }
 }
+
+#[test]
+fn a_task_may_return_an_error_value_as_its_result() {
+    let pool = pool(1);
+    let h = pool.spawn(|| TaskError::Cancelled);
+    assert_eq!(h.wait(), Ok(TaskError::Cancelled));
+    let r: Result<u8, String> = Err("mine".to_string());
+    assert_eq!(pool.spawn(move || r).wait(), Ok(Err("mine".to_string())));
+}
