@@ -484,7 +484,12 @@ impl WorkerThread {
                 // A long deque is a pile of spawned tasks, not the few halves
                 // of nested joins: take a batch (half of it) at once.
                 let stolen = if stealer.len() > BATCH_STEAL_MIN {
-                    stealer.steal_batch_and_pop(&self.deque)
+                    let stolen = stealer.steal_batch_and_pop(&self.deque);
+                    if stolen.is_success() && !self.deque.is_empty() {
+                        // Others may steal the rest of the batch.
+                        self.registry.sleep.notify_local_work();
+                    }
+                    stolen
                 } else {
                     stealer.steal()
                 };
