@@ -3,7 +3,8 @@
 //!
 //! Find-work order for a worker: its own deque (LIFO), then the global
 //! injector (taking a batch), then victims on its NUMA node, then the others,
-//! each list starting at a random victim, then spare threads' deques. With
+//! each list starting at a random victim, then spare threads' deques. A
+//! steal takes one job, or half of a long (> 32) deque of spawned tasks. With
 //! `work_stealing = false` a worker reads only its own deque and its own
 //! inbox (where outside work is dealt round-robin).
 
