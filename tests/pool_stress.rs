@@ -235,3 +235,30 @@ fn racing_cancels_never_let_a_cancelled_task_run() {
         assert!(never_ran <= cancelled_calls, "workers={n}");
     }
 }
+
+#[test]
+fn blocking_churn_respects_the_spare_cap() {
+    for n in SIZES {
+        let config = ThreadPoolConfig::default()
+            .with_worker_count(WorkerCount::Fixed(n))
+            .with_max_spare_workers(4);
+        let pool = ThreadPool::new(config).expect("pool");
+        let handles: Vec<_> = (0..200u64)
+            .map(|i| {
+                pool.spawn(move || {
+                    blocking(|| thread::sleep(Duration::from_micros(200)));
+                    i
+                })
+            })
+            .collect();
+        let sum: u64 = handles.iter().map(|h| h.wait().unwrap()).sum();
+        assert_eq!(sum, (0..200).sum::<u64>());
+        let stats = pool.stats();
+        assert!(
+            stats.spares >= 1 && stats.spares <= 4,
+            "workers={n}: {}",
+            stats.spares
+        );
+        assert_eq!(stats.blocked_now, 0);
+    }
+}

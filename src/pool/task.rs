@@ -569,7 +569,9 @@ impl<T: Clone + 'static> TaskHandle<T> {
         }
     }
 
-    /// As [`wait`](Self::wait), giving up after `timeout`.
+    /// As [`wait`](Self::wait), giving up after `timeout`. On a pool thread
+    /// the timeout is checked between the jobs it runs meanwhile, so it can
+    /// be overshot by the length of one such job.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<T, WaitTimeoutError> {
         match Instant::now().checked_add(timeout) {
             Some(deadline) => self.wait_deadline(deadline),
