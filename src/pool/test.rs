@@ -1090,3 +1090,20 @@ fn a_task_may_return_an_error_value_as_its_result() {
     let r: Result<u8, String> = Err("mine".to_string());
     assert_eq!(pool.spawn(move || r).wait(), Ok(Err("mine".to_string())));
 }
+
+#[test]
+fn a_wait_inside_blocking_blocks_and_a_spare_runs_the_awaited_task() {
+    let pool = Arc::new(pool(1));
+    let p = Arc::clone(&pool);
+    let h = pool.spawn(move || {
+        let me = current_worker_index();
+        let child = p.spawn(current_worker_index);
+        // No helping: this thread blocks, a spare runs `child`.
+        let ran_on = blocking(|| child.wait()).unwrap();
+        (me, ran_on)
+    });
+    let (me, ran_on) = h.wait().unwrap();
+    assert_eq!(me, Some(0));
+    assert!(ran_on.is_some_and(|i| i >= 1), "ran on a spare: {ran_on:?}");
+    assert!(pool.stats().spares >= 1);
+}
