@@ -262,3 +262,25 @@ fn blocking_churn_respects_the_spare_cap() {
         assert_eq!(stats.blocked_now, 0);
     }
 }
+
+#[test]
+fn very_deep_nested_joins_and_waits_with_one_worker() {
+    fn nest(pool: &ThreadPool, depth: usize) -> usize {
+        if depth == 0 {
+            return 0;
+        }
+        let (a, b) = pool.join(|| nest(pool, depth - 1), || 1);
+        a + b
+    }
+    fn chain(pool: &Arc<ThreadPool>, depth: u32) -> u32 {
+        if depth == 0 {
+            return 0;
+        }
+        let p = Arc::clone(pool);
+        pool.spawn(move || chain(&p, depth - 1)).wait().unwrap() + 1
+    }
+    let pool = pool(1, true);
+    assert_eq!(pool.install(|| nest(&pool, 2_000)), 2_000);
+    let p = Arc::clone(&pool);
+    assert_eq!(pool.spawn(move || chain(&p, 500)).wait(), Ok(500));
+}
