@@ -180,6 +180,42 @@ fn main() {
         let (w, r) = time2(5, || weft_spawn(&weft2), || rayon_spawn(&rayon2));
         row("spawn_wait_1m", w, r);
     }
+    if want("spawn_wait_outside") {
+        // Spawned from a thread outside the pool (a script's main thread);
+        // rayon: `spawn` plus a countdown latch, its closest equivalent.
+        const N: usize = 200_000;
+        let (w, r) = time2(
+            5,
+            || {
+                let mut handles = Vec::with_capacity(N);
+                handles.extend((0..N).map(|_| weft2.spawn(|| ())));
+                for h in handles {
+                    h.wait().expect("task");
+                }
+            },
+            || {
+                let left = std::sync::Arc::new((
+                    std::sync::atomic::AtomicUsize::new(N),
+                    std::sync::Mutex::new(false),
+                    std::sync::Condvar::new(),
+                ));
+                for _ in 0..N {
+                    let l = std::sync::Arc::clone(&left);
+                    rayon2.spawn(move || {
+                        if l.0.fetch_sub(1, Ordering::AcqRel) == 1 {
+                            *l.1.lock().expect("lock") = true;
+                            l.2.notify_all();
+                        }
+                    });
+                }
+                let mut done = left.1.lock().expect("lock");
+                while !*done {
+                    done = left.2.wait(done).expect("wait");
+                }
+            },
+        );
+        row("spawn_wait_outside_200k", w, r);
+    }
     if want("join_fib25") {
         let (w, r) = time2(
             15,
