@@ -143,6 +143,7 @@ impl<L: Latch, F: FnOnce(bool) -> R, R> Job for StackJob<L, F, R> {
         // which is the last thing done here; only this call touches `func`
         // and `result` (the creator reads `result` after the latch).
         let job = unsafe { &*this };
+        // SAFETY: as above: no one else touches `func`.
         let func = unsafe { (*job.func.get()).take() };
         if let Some(func) = func {
             // SAFETY: `job.task` came from `current_task_ptr` on the creating
