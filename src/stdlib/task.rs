@@ -273,6 +273,40 @@ fn cancel_own(tasks: &[Arc<TaskObj>]) {
     }
 }
 
+/// While the current task (running on `vm`) waits for `tasks`: cancelling
+/// it cancels those of `tasks` that it spawned itself. (A waiting task may
+/// be busy running one of them, help-first, deeper on its own stack; the
+/// pool's wait can only notice its cancellation once that returns.)
+fn cancel_children_with_me(vm: &Vm, tasks: &[Arc<TaskObj>]) -> Option<pool::Registration> {
+    let me = current_owner();
+    if me == 0 {
+        return None;
+    }
+    let token = vm.cancel_token()?;
+    let mine: Vec<TaskHandle<Outcome>> = tasks
+        .iter()
+        .filter(|t| t.owner == me && !t.handle.is_done())
+        .map(|t| t.handle.clone())
+        .collect();
+    if mine.is_empty() {
+        return None;
+    }
+    Some(token.on_cancel(move || {
+        for h in &mine {
+            h.cancel();
+        }
+    }))
+}
+
+/// `Cancelled` if the task running on `vm` was cancelled (checked after a
+/// wait: a cancelled task does not go on with what it waited for).
+fn check_cancelled(vm: &Vm) -> Result<()> {
+    if vm.cancel_token().is_some_and(|t| t.is_cancelled()) {
+        return Err(interrupted());
+    }
+    Ok(())
+}
+
 /// `t`'s finished outcome as the awaiter sees it: its value, or its error
 /// with the spawn and await frames added.
 fn settle(t: &TaskObj, outcome: Outcome, await_site: Option<CallSite>) -> Result<Value> {
@@ -305,13 +339,20 @@ fn outcome_now(t: &TaskObj) -> Outcome {
 
 /// Waits for `t` until `deadline`. `Ok(())` once it is done.
 fn wait_done(t: &TaskObj, deadline: Option<Instant>) -> std::result::Result<(), WaitTimeoutError> {
-    let r = match deadline {
-        None => t.handle.wait().map_err(WaitTimeoutError::from),
-        Some(d) => t.handle.wait_deadline(d),
+    let wait = || {
+        let r = match deadline {
+            None => t.handle.wait().map_err(WaitTimeoutError::from),
+            Some(d) => t.handle.wait_deadline(d),
+        };
+        match r {
+            Ok(_) | Err(WaitTimeoutError::Panicked(_)) | Err(WaitTimeoutError::Cancelled) => Ok(()),
+            Err(e) => Err(e),
+        }
     };
-    match r {
-        Ok(_) | Err(WaitTimeoutError::Panicked(_)) | Err(WaitTimeoutError::Cancelled) => Ok(()),
-        Err(e) => Err(e),
+    if t.owner == current_owner() {
+        wait()
+    } else {
+        pool::blocking(wait)
     }
 }
 
@@ -321,14 +362,17 @@ fn await_one(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     let t = task_arg("await", "first argument", &args[0])?;
     let deadline = deadline("await", args.get(1))?;
     if !t.handle.is_done() {
+        let tasks = std::slice::from_ref(t);
+        let _link = cancel_children_with_me(vm, tasks);
         match wait_done(t, deadline) {
             Ok(()) => {}
             Err(WaitTimeoutError::Timeout) => return Err(timeout("await", args.get(1))),
             Err(_) => {
-                cancel_own(std::slice::from_ref(t));
+                cancel_own(tasks);
                 return Err(interrupted());
             }
         }
+        check_cancelled(vm)?;
     }
     settle(t, outcome_now(t), vm.call_site())
 }
@@ -339,6 +383,7 @@ fn await_all(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("await_all", args, 1, 2)?;
     let tasks = task_list("await_all", &args[0])?;
     let deadline = deadline("await_all", args.get(1))?;
+    let _link = cancel_children_with_me(vm, &tasks);
     for t in &tasks {
         match wait_done(t, deadline) {
             Ok(()) => {}
@@ -349,6 +394,7 @@ fn await_all(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             }
         }
     }
+    check_cancelled(vm)?;
     let site = vm.call_site();
     let mut results = Vec::with_capacity(tasks.len());
     for t in &tasks {
@@ -366,17 +412,23 @@ fn await_any(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         return Err(Error::value_error("await_any() needs at least one task"));
     }
     let handles: Vec<TaskHandle<Outcome>> = tasks.iter().map(|t| t.handle.clone()).collect();
-    let index = match args.get(1).filter(|v| !matches!(v, Value::Nil)) {
+    let _link = cancel_children_with_me(vm, &tasks);
+    let seconds = args.get(1).filter(|v| !matches!(v, Value::Nil));
+    let limit = seconds.map(|s| duration("await_any", s)).transpose()?;
+    let wait = || match limit {
         None => pool::wait_any(&handles).map_err(|e| match e {
             WaitAnyError::Empty | WaitAnyError::Interrupted => None,
         }),
-        Some(s) => {
-            let d = duration("await_any", s)?;
-            pool::wait_any_timeout(&handles, d).map_err(|e| match e {
-                WaitAnyTimeoutError::Timeout => Some(timeout("await_any", Some(s))),
-                WaitAnyTimeoutError::Empty | WaitAnyTimeoutError::Interrupted => None,
-            })
-        }
+        Some(d) => pool::wait_any_timeout(&handles, d).map_err(|e| match e {
+            WaitAnyTimeoutError::Timeout => Some(timeout("await_any", seconds)),
+            WaitAnyTimeoutError::Empty | WaitAnyTimeoutError::Interrupted => None,
+        }),
+    };
+    let me = current_owner();
+    let index = if tasks.iter().all(|t| t.owner == me) {
+        wait()
+    } else {
+        pool::blocking(wait)
     };
     let i = match index {
         Ok(i) => i,
@@ -386,6 +438,7 @@ fn await_any(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             return Err(interrupted());
         }
     };
+    check_cancelled(vm)?;
     let t = &tasks[i];
     let v = settle(t, outcome_now(t), vm.call_site())?;
     Ok(Value::list(vec![Value::Int(i as i64), v]))
