@@ -12,13 +12,31 @@
 //!
 //! # Waiting
 //! `await` and friends use the pool's waits ([`TaskHandle::wait`],
-//! [`TaskHandle::wait_deadline`], [`pool::wait_any`]): condvar-based off
-//! the pool; on a pool thread the waiter runs other pool work meanwhile
-//! (help-first). If the *waiting* task is cancelled, its wait returns at
-//! once with `Cancelled`, and the tasks it is waiting for that it spawned
-//! itself are cancelled too (tasks spawned by someone else are left alone:
-//! another task may still want their result).
+//! [`TaskHandle::wait_deadline`], [`pool::wait_any`]), by one of three
+//! policies:
+//! - off the pool (the main script): spin for up to 20 µs (a short task is
+//!   done sooner than a sleeping thread is woken), then a condvar wait;
+//! - on a pool thread, awaiting tasks the awaiting task spawned itself:
+//!   help-first: the thread runs other pool work meanwhile, usually that
+//!   very child (fork-join recursion needs no extra thread);
+//! - on a pool thread, awaiting a task someone else spawned: through
+//!   [`pool::blocking`]: the thread runs nothing else and a spare thread
+//!   takes its place. Help-first here could run an unrelated task nested on
+//!   this thread's stack; if that task then waited for the one beneath it,
+//!   neither could finish (e.g. `b` awaits `a` while its thread runs `c`
+//!   nested, and `c` awaits `b`).
 //!
+//! If the *waiting* task is cancelled, its wait returns at once with
+//! `Cancelled`, and the tasks it is waiting for that it spawned itself are
+//! cancelled too (tasks spawned by someone else are left alone: another
+//! task may still want their result). This is also registered on the
+//! waiting task's token, so it works while the waiting thread is busy
+//! running one of those children help-first.
+//!
+//! Limit: with more tasks blocked at once (in `sleep`, channel operations,
+//! atom locks, awaits of tasks they did not spawn) than
+//! `max_spare_workers`, the pool runs short of threads until some return.
+
 //! # Errors and traces
 //! A failed task's error reaches its awaiter with two frames added after
 //! the task's own frames: `at <spawn> (FILE:LINE:COL)`, where the task was
@@ -49,7 +67,7 @@ use crate::vm::{with_vm, CallSite, Vm};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The table of the task builtins (also fields of the `async` module).
 pub(crate) static FUNCTIONS: &[NativeFn] = &[
@@ -137,15 +155,17 @@ fn current_owner() -> u64 {
 
 /// Runs `f(args)` as the body of task `me`: with a VM of this thread, the
 /// task's cancellation token installed, native panics turned into errors.
-fn run_task(me: u64, f: Value, args: Vec<Value>) -> Outcome {
+fn run_task(me: u64, f: Value, args: Vec<Value>, updates: Option<Arc<[(usize, u64)]>>) -> Outcome {
     let token = pool::current_cancel_token();
     let outer = CURRENT_OWNER.with(|c| c.replace(me));
+    let outer_updates = super::atom::enter_task(updates.as_ref());
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         with_vm(|vm| {
             vm.set_cancel_token(token.clone());
             vm.call(&f, &args)
         })
     }));
+    super::atom::leave_task(outer_updates);
     CURRENT_OWNER.with(|c| c.set(outer));
     let outcome = match outcome {
         Ok(r) => r,
@@ -174,7 +194,8 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 pub fn spawn_value(f: Value, args: Vec<Value>, site: Option<CallSite>) -> Result<Arc<TaskObj>> {
     let pool = crate::runtime::pool()?;
     let me = new_owner_id();
-    let handle = pool.spawn(move || run_task(me, f, args));
+    let updates = super::atom::inherited_updates();
+    let handle = pool.spawn(move || run_task(me, f, args, updates));
     Ok(Arc::new(TaskObj {
         handle,
         spawned_at: site,
@@ -337,8 +358,35 @@ fn outcome_now(t: &TaskObj) -> Outcome {
     }
 }
 
+/// How long a thread outside the pool spins on a task before it sleeps.
+const OFF_POOL_SPIN: Duration = Duration::from_micros(20);
+
+/// Off the pool, spins briefly for `t` to finish (a short task finishes
+/// sooner than a sleeping thread could be woken). True if it did.
+fn spin_off_pool(t: &TaskObj) -> bool {
+    if pool::current_worker_index().is_some() {
+        // On a pool thread, waiting runs other work (or our own child).
+        return false;
+    }
+    let start = Instant::now();
+    loop {
+        for _ in 0..64 {
+            if t.handle.is_done() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() >= OFF_POOL_SPIN {
+            return false;
+        }
+    }
+}
+
 /// Waits for `t` until `deadline`. `Ok(())` once it is done.
 fn wait_done(t: &TaskObj, deadline: Option<Instant>) -> std::result::Result<(), WaitTimeoutError> {
+    if spin_off_pool(t) {
+        return Ok(());
+    }
     let wait = || {
         let r = match deadline {
             None => t.handle.wait().map_err(WaitTimeoutError::from),
@@ -464,5 +512,69 @@ pub(crate) fn call(t: &TaskObj, m: super::Method, args: &[Value]) -> Result<Valu
             "task has no method '{}'",
             other.name()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boom(_: &mut Vm, _: &[Value]) -> Result<Value> {
+        panic!("native exploded")
+    }
+
+    static BOOM: NativeFn = NativeFn {
+        name: "boom",
+        f: boom,
+    };
+
+    fn forty_two(_: &mut Vm, _: &[Value]) -> Result<Value> {
+        Ok(Value::Int(42))
+    }
+
+    static FORTY_TWO: NativeFn = NativeFn {
+        name: "forty_two",
+        f: forty_two,
+    };
+
+    #[test]
+    fn a_native_panic_becomes_an_error_and_the_worker_survives() {
+        let t = spawn_value(Value::Native(&BOOM), Vec::new(), None).unwrap();
+        match t.handle.wait() {
+            Ok(Err(e)) => {
+                assert_eq!(e.kind(), ErrorKind::Error);
+                assert_eq!(e.message(), "native exploded");
+            }
+            other => panic!("expected the panic as an error, got {other:?}"),
+        }
+        // The pool still runs tasks afterwards, as many as it has workers.
+        let workers = crate::runtime::config().resolved_worker_count();
+        let ts: Vec<_> = (0..workers * 4)
+            .map(|_| spawn_value(Value::Native(&FORTY_TWO), Vec::new(), None).unwrap())
+            .collect();
+        for t in ts {
+            assert!(matches!(t.handle.wait(), Ok(Ok(Value::Int(42)))));
+        }
+    }
+
+    #[test]
+    fn settle_adds_the_spawn_frame_only_when_known() {
+        let t = spawn_value(Value::Native(&BOOM), Vec::new(), None).unwrap();
+        let _ = t.handle.wait();
+        let err = settle(&t, outcome_now(&t), None).unwrap_err();
+        assert!(err.0.trace.is_empty(), "{:?}", err.0.trace);
+    }
+
+    #[test]
+    fn owner_ids_are_distinct_across_threads() {
+        let here: Vec<u64> = (0..100).map(|_| new_owner_id()).collect();
+        let there: Vec<u64> = std::thread::spawn(|| (0..100).map(|_| new_owner_id()).collect())
+            .join()
+            .unwrap();
+        let mut all: Vec<u64> = here.iter().chain(&there).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 200);
+        assert!(all.iter().all(|&id| id != 0));
     }
 }
