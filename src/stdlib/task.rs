@@ -54,6 +54,9 @@
 //!   the message `task N was cancelled`.
 //! - A task whose error nobody awaits fails silently (as Python's
 //!   `concurrent.futures`); only awaiting reports it.
+//! - When the main script ends (or calls `exit`), the process exits without
+//!   waiting for tasks still running or queued (as Go's `main`); await
+//!   them to be sure they finish.
 //! - `spawn` checks at once that `f` is callable and, for a Weft function,
 //!   that it takes as many parameters as were given (a `TypeError` at the
 //!   spawn site rather than a failed task).
