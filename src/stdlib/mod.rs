@@ -88,11 +88,16 @@
 //!   `round(x, n)` returns a float for a float (an int for an int). Domain
 //!   errors say `math domain error` (`ValueError`); overflows say `math range
 //!   error` (`OverflowError`); `log(x, 1)` is a `ZeroDivisionError` (Python).
+//! - Tasks, atoms and pool introspection (prelude names that are also
+//!   fields of the module `async`, see `async_module.rs`): their decisions
+//!   are in the docs of `task.rs`, `atom.rs` and `introspect.rs`.
 
 mod args;
+mod async_module;
 pub mod atom;
 pub mod channel;
 mod format;
+mod introspect;
 mod io;
 mod list;
 mod map;
@@ -188,6 +193,12 @@ methods! {
     Find = "find", mutating = false;
     Chars = "chars", mutating = false;
     BytesLen = "bytes_len", mutating = false;
+    // Tasks and atoms (task.rs, atom.rs).
+    Done = "done", mutating = false;
+    Cancel = "cancel", mutating = false;
+    Id = "id", mutating = false;
+    Update = "update", mutating = false;
+    Add = "add", mutating = false;
 }
 
 /// The tables of global builtins, searched in order.
@@ -206,6 +217,9 @@ pub fn lookup_global(name: &str) -> Option<Value> {
             return Some(Value::Native(f));
         }
     }
+    if let Some(f) = async_module::lookup(name) {
+        return Some(Value::Native(f));
+    }
     builtin_module(name)
 }
 
@@ -216,16 +230,20 @@ pub fn global_names() -> Vec<&'static str> {
         .iter()
         .flat_map(|t| t.iter().map(|f| f.name))
         .collect();
+    names.extend(async_module::names());
     names.push("math");
+    names.push("async");
     names
 }
 
-/// The built-in module called `name` (`math`), if any. The same module value
+/// The built-in module called `name` (`math`, `async`), if any. The same module value
 /// is returned every time.
 pub fn builtin_module(name: &str) -> Option<Value> {
     static MATH: OnceLock<Value> = OnceLock::new();
+    static ASYNC: OnceLock<Value> = OnceLock::new();
     match name {
         "math" => Some(MATH.get_or_init(math::make_module).clone()),
+        "async" => Some(ASYNC.get_or_init(async_module::make_module).clone()),
         _ => None,
     }
 }
@@ -249,6 +267,11 @@ pub fn call_method(vm: &mut Vm, recv: &mut Value, m: Method, args: &[Value]) -> 
         },
         Value::Range(r) => list::call_range(vm, **r, m, args),
         Value::Module(_) => call_member(vm, recv, m.name(), args),
+        Value::Task(t) => task::call(t, m, args),
+        Value::Atom(a) => {
+            let a = a.clone();
+            atom::call(vm, &a, m, args)
+        }
         other => Err(no_method(other, m.name())),
     }
 }
