@@ -180,6 +180,42 @@ fn main() {
         let (w, r) = time2(5, || weft_spawn(&weft2), || rayon_spawn(&rayon2));
         row("spawn_wait_1m", w, r);
     }
+    if want("spawn_wait_outside") {
+        // Spawned from a thread outside the pool (a script's main thread);
+        // rayon: `spawn` plus a countdown latch, its closest equivalent.
+        const N: usize = 200_000;
+        let (w, r) = time2(
+            5,
+            || {
+                let mut handles = Vec::with_capacity(N);
+                handles.extend((0..N).map(|_| weft2.spawn(|| ())));
+                for h in handles {
+                    h.wait().expect("task");
+                }
+            },
+            || {
+                let left = std::sync::Arc::new((
+                    std::sync::atomic::AtomicUsize::new(N),
+                    std::sync::Mutex::new(false),
+                    std::sync::Condvar::new(),
+                ));
+                for _ in 0..N {
+                    let l = std::sync::Arc::clone(&left);
+                    rayon2.spawn(move || {
+                        if l.0.fetch_sub(1, Ordering::AcqRel) == 1 {
+                            *l.1.lock().expect("lock") = true;
+                            l.2.notify_all();
+                        }
+                    });
+                }
+                let mut done = left.1.lock().expect("lock");
+                while !*done {
+                    done = left.2.wait(done).expect("wait");
+                }
+            },
+        );
+        row("spawn_wait_outside_200k", w, r);
+    }
     if want("join_fib25") {
         let (w, r) = time2(
             15,
@@ -191,6 +227,23 @@ fn main() {
             },
         );
         row("join_fib25", w, r);
+    }
+    if want("join_fib25_in_task") {
+        // The same, run inside a spawned task (joins carry its cancel token).
+        let weft2 = std::sync::Arc::new(weft_pool(2, true));
+        let (w, r) = time2(
+            15,
+            || {
+                let p = std::sync::Arc::clone(&weft2);
+                black_box(weft2.spawn(move || weft_fib(&p, 25)).wait().ok());
+            },
+            || {
+                let (tx, rx) = mpsc::channel();
+                rayon2.spawn(move || tx.send(rayon_fib(25)).expect("send"));
+                black_box(rx.recv().ok());
+            },
+        );
+        row("join_fib25_in_task", w, r);
     }
     let (weft_loop2, rayon_loop2) = time2(
         25,
@@ -205,6 +258,27 @@ fn main() {
         row("loop_1m", weft_loop2, rayon_loop2);
     }
     if want("loop_uneven") {
+        // How much parallelism the machine gives right now: the even loop
+        // on one plain thread vs two plain threads (no pool at all).
+        let seq = |lo: usize, hi: usize| {
+            (lo..hi)
+                .map(|i| work(i, units(i, false)))
+                .fold(0u64, u64::wrapping_add)
+        };
+        let (one, two) = time2(
+            5,
+            || {
+                black_box(seq(0, TRI_N));
+            },
+            || {
+                std::thread::scope(|s| {
+                    let h = s.spawn(|| seq(0, TRI_N / 2));
+                    black_box(seq(TRI_N / 2, TRI_N));
+                    black_box(h.join().ok());
+                });
+            },
+        );
+        println!("machine_parallelism even_loop_1_thread_ns={one:.0} 2_threads_ns={two:.0} speedup={:.2}", one / two);
         let nosteal = weft_pool(2, false);
         let (weft_even, rayon_even) = time2(
             9,
@@ -232,6 +306,32 @@ fn main() {
             || {
                 black_box(weft_loop(&nosteal, TRI_N, Some(true)));
             },
+        );
+        // Who ran the work: the largest share of work units one worker ran
+        // in the triangular loop. Without stealing it is fixed by the static
+        // split (0.75); with stealing it follows the CPU each worker got
+        // (0.5 when both got the same).
+        let max_share = |pool: &ThreadPool| {
+            let shares = [AtomicU64::new(0), AtomicU64::new(0)];
+            pool.parallel_for(0..TRI_N, 1, |r| {
+                let mut s = 0u64;
+                let mut u = 0u64;
+                for i in r {
+                    u += units(i, true) as u64;
+                    s = s.wrapping_add(work(i, units(i, true)));
+                }
+                black_box(s);
+                let w = weft::pool::current_worker_index().unwrap_or(0).min(1);
+                shares[w].fetch_add(u, Ordering::Relaxed);
+            });
+            let a = shares[0].load(Ordering::Relaxed) as f64;
+            let b = shares[1].load(Ordering::Relaxed) as f64;
+            a.max(b) / (a + b)
+        };
+        println!(
+            "loop_uneven_triangular_max_worker_share steal={:.3} nosteal={:.3}",
+            max_share(&weft2),
+            max_share(&nosteal)
         );
         row("loop_uneven_even_steal", weft_even, rayon_even);
         row("loop_uneven_triangular_steal", weft_tri, rayon_tri);

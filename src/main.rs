@@ -5,6 +5,12 @@ use clap::Parser;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+/// The binary allocates many small strings, lists and closures; mimalloc
+/// serves those faster than the system allocator (see BENCHMARKS.md). The
+/// library leaves the choice to embedders.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Command-line options. (`--trace FILE` and `--stats` join this struct
 /// with the async module.)
 #[derive(Parser, Debug)]

@@ -198,3 +198,89 @@ fn wait_any_over_many_tasks() {
         }
     }
 }
+
+#[test]
+fn racing_cancels_never_let_a_cancelled_task_run() {
+    for n in SIZES {
+        let pool = pool(n, true);
+        let ran: Arc<Vec<AtomicUsize>> = Arc::new((0..3000).map(|_| AtomicUsize::new(0)).collect());
+        let handles: Vec<_> = (0..3000)
+            .map(|i| {
+                let ran = Arc::clone(&ran);
+                pool.spawn(move || {
+                    ran[i].fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        // Cancel every other task from another thread while they run.
+        let to_cancel: Vec<_> = handles.iter().step_by(2).cloned().collect();
+        let canceller = thread::spawn(move || to_cancel.iter().filter(|h| h.cancel()).count());
+        let cancelled_calls = canceller.join().unwrap();
+        let mut never_ran = 0;
+        for (i, h) in handles.iter().enumerate() {
+            match h.wait() {
+                Ok(()) => assert_eq!(ran[i].load(Ordering::SeqCst), 1, "task {i} ran once"),
+                Err(WaitError::Cancelled) => {
+                    never_ran += 1;
+                    assert_eq!(i % 2, 0, "only cancelled tasks report Cancelled");
+                    assert_eq!(
+                        ran[i].load(Ordering::SeqCst),
+                        0,
+                        "task {i} must never start"
+                    );
+                }
+                Err(e) => panic!("unexpected {e}"),
+            }
+        }
+        assert!(never_ran <= cancelled_calls, "workers={n}");
+    }
+}
+
+#[test]
+fn blocking_churn_respects_the_spare_cap() {
+    for n in SIZES {
+        let config = ThreadPoolConfig::default()
+            .with_worker_count(WorkerCount::Fixed(n))
+            .with_max_spare_workers(4);
+        let pool = ThreadPool::new(config).expect("pool");
+        let handles: Vec<_> = (0..200u64)
+            .map(|i| {
+                pool.spawn(move || {
+                    blocking(|| thread::sleep(Duration::from_micros(200)));
+                    i
+                })
+            })
+            .collect();
+        let sum: u64 = handles.iter().map(|h| h.wait().unwrap()).sum();
+        assert_eq!(sum, (0..200).sum::<u64>());
+        let stats = pool.stats();
+        assert!(
+            stats.spares >= 1 && stats.spares <= 4,
+            "workers={n}: {}",
+            stats.spares
+        );
+        assert_eq!(stats.blocked_now, 0);
+    }
+}
+
+#[test]
+fn very_deep_nested_joins_and_waits_with_one_worker() {
+    fn nest(pool: &ThreadPool, depth: usize) -> usize {
+        if depth == 0 {
+            return 0;
+        }
+        let (a, b) = pool.join(|| nest(pool, depth - 1), || 1);
+        a + b
+    }
+    fn chain(pool: &Arc<ThreadPool>, depth: u32) -> u32 {
+        if depth == 0 {
+            return 0;
+        }
+        let p = Arc::clone(pool);
+        pool.spawn(move || chain(&p, depth - 1)).wait().unwrap() + 1
+    }
+    let pool = pool(1, true);
+    assert_eq!(pool.install(|| nest(&pool, 2_000)), 2_000);
+    let p = Arc::clone(&pool);
+    assert_eq!(pool.spawn(move || chain(&p, 500)).wait(), Ok(500));
+}

@@ -14,7 +14,7 @@ use super::cancel::CancelToken;
 use super::latch::Latch;
 use super::registry::WorkerThread;
 use super::stats::EventKind;
-use super::task::{panic_message, Task, TaskError, TaskRef};
+use super::task::{panic_message, Body, Task, TaskError, TaskRef};
 
 /// A unit of work. `worker` is the pool thread running it, or `None` when the
 /// pool is shutting down and the job must be dropped (a task is then
@@ -95,18 +95,19 @@ pub(crate) struct StackJob<L, F, R> {
     pub(crate) latch: L,
     func: UnsafeCell<Option<F>>,
     result: UnsafeCell<JobResult<R>>,
-    /// The cancellation token of the task that created the job, installed
-    /// while the job runs elsewhere.
-    token: Option<CancelToken>,
+    /// The task that created the job, made current while the job runs on
+    /// another thread (see `cancel::current_task_ptr` for why the pointer
+    /// stays valid).
+    task: Option<*const Task<dyn Body>>,
 }
 
 impl<L: Latch, F: FnOnce(bool) -> R, R> StackJob<L, F, R> {
-    pub(crate) fn new(func: F, latch: L, token: Option<CancelToken>) -> Self {
+    pub(crate) fn new(func: F, latch: L, task: Option<*const Task<dyn Body>>) -> Self {
         StackJob {
             latch,
             func: UnsafeCell::new(Some(func)),
             result: UnsafeCell::new(JobResult::None),
-            token,
+            task,
         }
     }
 
@@ -142,9 +143,15 @@ impl<L: Latch, F: FnOnce(bool) -> R, R> Job for StackJob<L, F, R> {
         // which is the last thing done here; only this call touches `func`
         // and `result` (the creator reads `result` after the latch).
         let job = unsafe { &*this };
+        // SAFETY: as above: no one else touches `func`.
         let func = unsafe { (*job.func.get()).take() };
         if let Some(func) = func {
-            let previous = job.token.clone().map(super::cancel::swap_current);
+            // SAFETY: `job.task` came from `current_task_ptr` on the creating
+            // thread, which waits for this job (keeping the task alive) until
+            // the latch below is set, after we restore.
+            let previous = job
+                .task
+                .and_then(|t| unsafe { super::cancel::enter_task(t) });
             if let Some(w) = worker {
                 w.emit(EventKind::TaskStart { task: None });
             }
@@ -210,8 +217,9 @@ where
             worker.stats().bump_cancelled();
             return;
         }
-        let id = task.id();
-        worker.emit(EventKind::TaskStart { task: Some(id) });
+        // Ids are assigned lazily: only ask for one when tracing.
+        let id = worker.tracing().then(|| task.id());
+        worker.emit(EventKind::TaskStart { task: id });
         let task: TaskRef = task;
         let previous = super::cancel::swap_current(CancelToken::from_core(task));
         let outcome = panic::catch_unwind(AssertUnwindSafe(func));
@@ -219,7 +227,7 @@ where
             return;
         };
         let task = token.into_core();
-        worker.emit(EventKind::TaskEnd { task: Some(id) });
+        worker.emit(EventKind::TaskEnd { task: id });
         match outcome {
             Ok(value) => {
                 worker.stats().bump_completed();

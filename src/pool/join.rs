@@ -7,7 +7,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 
-use super::cancel::current_cancel_token;
+use super::cancel::current_task_ptr;
 use super::job::StackJob;
 use super::latch::SpinLatch;
 use super::registry::WorkerThread;
@@ -44,7 +44,7 @@ where
     let job_b = StackJob::new(
         move |migrated| b(JoinContext::new(migrated)),
         latch,
-        current_cancel_token(),
+        current_task_ptr(),
     );
     // SAFETY: `job_b` lives on this frame until its latch is set (we wait
     // below, even if `a` panics) or until we pop it back and run it inline.

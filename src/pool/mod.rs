@@ -31,7 +31,12 @@
 //!   compensated sleep.
 //! - At each function call / loop iteration: [`is_cancelled`] (or keep the
 //!   [`current_cancel_token`] and call [`CancelToken::is_cancelled`]); a
-//!   blocking primitive registers [`CancelToken::on_cancel`] to wake itself.
+//!   blocking primitive registers [`CancelToken::on_cancel`] to wake itself,
+//!   on the task's token and on [`ThreadPool::shutdown_token`] (running jobs
+//!   are not interrupted when the pool is dropped; the drop waits for them).
+//! - When a task's wait returns [`WaitError::Interrupted`] (the waiting task
+//!   was cancelled), the runtime decides whether to cancel the awaited task
+//!   too (ASYNC.md says it does).
 
 mod blocking;
 mod cancel;

@@ -3,7 +3,8 @@
 //!
 //! Find-work order for a worker: its own deque (LIFO), then the global
 //! injector (taking a batch), then victims on its NUMA node, then the others,
-//! each list starting at a random victim, then spare threads' deques. With
+//! each list starting at a random victim, then spare threads' deques. A
+//! steal takes one job, or half of a long (> 32) deque of spawned tasks. With
 //! `work_stealing = false` a worker reads only its own deque and its own
 //! inbox (where outside work is dealt round-robin).
 
@@ -19,6 +20,7 @@ use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
 
 use super::blocking::Spares;
+use super::cancel::CancelToken;
 use super::config::ThreadPoolConfig;
 use super::job::JobRef;
 use super::latch::CoreLatch;
@@ -64,6 +66,8 @@ pub(crate) struct Registry {
     /// stealable work.
     spare_high: AtomicUsize,
     topology: Topology,
+    /// Cancelled when shutdown starts.
+    shutdown: CancelToken,
 }
 
 impl Registry {
@@ -118,6 +122,7 @@ impl Registry {
             started_cv: Condvar::new(),
             spare_high: AtomicUsize::new(0),
             topology,
+            shutdown: CancelToken::new(),
             config,
         })
     }
@@ -140,6 +145,10 @@ impl Registry {
 
     pub(crate) fn pinning(&self) -> Vec<PinOutcome> {
         self.pinning.lock().clone()
+    }
+
+    pub(crate) fn shutdown_token(&self) -> &CancelToken {
+        &self.shutdown
     }
 
     pub(crate) fn terminating(&self) -> bool {
@@ -235,6 +244,7 @@ impl Registry {
         }
         self.sleep.wake_all();
         self.spares.wake_retired();
+        self.shutdown.cancel();
     }
 
     /// Drops every job still queued anywhere (after all threads exited).
@@ -269,11 +279,13 @@ impl Registry {
 
     fn emit_at(&self, kind: EventKind, worker: usize, at: Instant) {
         if let Some(hook) = &self.hook {
-            hook(&Event {
+            let event = Event {
                 kind,
                 worker,
                 at: at.saturating_duration_since(self.epoch),
-            });
+            };
+            // A panicking hook must not take a pool thread down with it.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&event)));
         }
     }
 
@@ -292,6 +304,9 @@ impl Registry {
         (near, far)
     }
 }
+
+/// A victim deque longer than this is stolen from in batches.
+const BATCH_STEAL_MIN: usize = 32;
 
 thread_local! {
     /// The pool thread running on this OS thread, if any.
@@ -371,6 +386,12 @@ impl WorkerThread {
 
     pub(crate) fn stats(&self) -> &SlotStats {
         &self.registry.slots[self.index].stats
+    }
+
+    /// Whether an event hook is installed.
+    #[inline]
+    pub(crate) fn tracing(&self) -> bool {
+        self.registry.hook.is_some()
     }
 
     #[inline]
@@ -460,7 +481,20 @@ impl WorkerThread {
             let mut retry = false;
             for k in 0..n {
                 let victim = victims[(start + k) % n];
-                match self.registry.slots[victim].stealer.steal() {
+                let stealer = &self.registry.slots[victim].stealer;
+                // A long deque is a pile of spawned tasks, not the few halves
+                // of nested joins: take a batch (half of it) at once.
+                let stolen = if stealer.len() > BATCH_STEAL_MIN {
+                    let stolen = stealer.steal_batch_and_pop(&self.deque);
+                    if stolen.is_success() && !self.deque.is_empty() {
+                        // Others may steal the rest of the batch.
+                        self.registry.sleep.notify_local_work();
+                    }
+                    stolen
+                } else {
+                    stealer.steal()
+                };
+                match stolen {
                     Steal::Success(job) => {
                         self.stats().bump_stolen();
                         self.emit(EventKind::Steal { victim });
@@ -538,16 +572,20 @@ impl WorkerThread {
         }
         let spin_end = Instant::now() + r.spin;
         let mut round = 0u32;
+        r.sleep.start_searching();
         loop {
             if latch.probe() {
+                r.sleep.stop_searching();
                 return true;
             }
             if let Some(job) = self.find_work() {
+                r.sleep.stop_searching();
                 self.execute(job);
                 return true;
             }
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
+                r.sleep.stop_searching();
                 return false;
             }
             if now >= spin_end {
@@ -562,6 +600,7 @@ impl WorkerThread {
                 thread::yield_now();
             }
         }
+        r.sleep.stop_searching();
         let parked_at = Instant::now();
         let outcome = r
             .sleep

@@ -9,6 +9,7 @@
 
 use std::ops::Range;
 
+use super::cancel::current_task_ptr;
 use super::job::StackJob;
 use super::join::JoinContext;
 use super::latch::SpinLatch;
@@ -100,6 +101,7 @@ where
             f(range.clone());
             return;
         };
+        let task = current_task_ptr();
         let jobs: Vec<_> = (0..chunks)
             .map(|i| {
                 let lo = range.start + len * i / chunks;
@@ -107,7 +109,7 @@ where
                 StackJob::new(
                     move |_migrated| f(lo..hi),
                     SpinLatch::new(worker.registry(), worker.index()),
-                    None,
+                    task,
                 )
             })
             .collect();

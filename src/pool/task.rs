@@ -182,10 +182,18 @@ const DONE: u8 = 2;
 
 static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(1);
 
+/// How a failure is stored among the outcomes: a type no task can return.
+struct Failed(TaskError);
+
+/// Completion (`true`) and cancel (`false`) callbacks, by key.
+type Listeners = Vec<(u32, bool, Listener)>;
+
 struct CoreState {
-    outcome: Option<Outcome>,
-    /// Completion (`true`) and cancel (`false`) callbacks, by key.
-    listeners: Vec<(u32, bool, Listener)>,
+    /// The value (`Box<T>`), or a `Box<Failed>`; one fat pointer keeps the
+    /// state small (a million live tasks are a million of these).
+    outcome: Option<Box<dyn Any + Send>>,
+    /// Boxed: most tasks never get one.
+    listeners: Option<Box<Listeners>>,
     next_key: u32,
     /// Threads blocked on `cv` (cancellable sleeps).
     waiting: u32,
@@ -193,7 +201,9 @@ struct CoreState {
 
 /// The state shared by a task's handles, its job and its cancellation token.
 pub(crate) struct TaskCore {
-    id: u64,
+    /// Assigned on first use (0 = not yet), so spawning touches no shared
+    /// counter.
+    id: AtomicU64,
     cancelled: AtomicBool,
     status: AtomicU8,
     state: Mutex<CoreState>,
@@ -203,12 +213,12 @@ pub(crate) struct TaskCore {
 impl TaskCore {
     fn with_status(status: u8) -> Self {
         TaskCore {
-            id: NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed),
+            id: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
             status: AtomicU8::new(status),
             state: Mutex::new(CoreState {
                 outcome: None,
-                listeners: Vec::new(),
+                listeners: None,
                 next_key: 0,
                 waiting: 0,
             }),
@@ -227,7 +237,22 @@ impl TaskCore {
     }
 
     pub(crate) fn id(&self) -> u64 {
-        self.id
+        match self.id.load(Ordering::Acquire) {
+            0 => self.assign_id(),
+            id => id,
+        }
+    }
+
+    #[cold]
+    fn assign_id(&self) -> u64 {
+        let fresh = NEXT_TASK_ID.fetch_add(1, Ordering::Relaxed);
+        match self
+            .id
+            .compare_exchange(0, fresh, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => fresh,
+            Err(taken) => taken,
+        }
     }
 
     #[inline]
@@ -260,15 +285,18 @@ impl TaskCore {
     }
 
     fn finish_locked(&self, mut state: parking_lot::MutexGuard<'_, CoreState>, outcome: Outcome) {
-        state.outcome = Some(outcome);
+        state.outcome = Some(match outcome {
+            Ok(value) => value,
+            Err(error) => Box::new(Failed(*error)),
+        });
         self.status.store(DONE, Ordering::Release);
         // Cancel callbacks are stale once the task is done: drop them.
-        let listeners = std::mem::take(&mut state.listeners);
+        let listeners = state.listeners.take();
         if state.waiting > 0 {
             self.cv.notify_all();
         }
         drop(state);
-        for (_, on_done, listener) in listeners {
+        for (_, on_done, listener) in listeners.map(|l| *l).unwrap_or_default() {
             if on_done {
                 listener();
             }
@@ -296,12 +324,14 @@ impl TaskCore {
         }
         let mut state = self.state.lock();
         let mut callbacks = Vec::new();
-        let mut i = 0;
-        while i < state.listeners.len() {
-            if state.listeners[i].1 {
-                i += 1;
-            } else {
-                callbacks.push(state.listeners.swap_remove(i).2);
+        if let Some(listeners) = state.listeners.as_mut() {
+            let mut i = 0;
+            while i < listeners.len() {
+                if listeners[i].1 {
+                    i += 1;
+                } else {
+                    callbacks.push(listeners.swap_remove(i).2);
+                }
             }
         }
         if state.waiting > 0 {
@@ -354,7 +384,10 @@ impl TaskCore {
         }
         let key = state.next_key;
         state.next_key = state.next_key.wrapping_add(1);
-        state.listeners.push((key, false, listener));
+        state
+            .listeners
+            .get_or_insert_with(Default::default)
+            .push((key, false, listener));
         Some(key)
     }
 
@@ -369,14 +402,20 @@ impl TaskCore {
         }
         let key = state.next_key;
         state.next_key = state.next_key.wrapping_add(1);
-        state.listeners.push((key, true, listener));
+        state
+            .listeners
+            .get_or_insert_with(Default::default)
+            .push((key, true, listener));
         Some(key)
     }
 
     pub(crate) fn unregister(&self, key: u32) {
         let mut state = self.state.lock();
-        if let Some(pos) = state.listeners.iter().position(|(k, _, _)| *k == key) {
-            let (_, _, listener) = state.listeners.swap_remove(pos);
+        let Some(listeners) = state.listeners.as_mut() else {
+            return;
+        };
+        if let Some(pos) = listeners.iter().position(|(k, _, _)| *k == key) {
+            let (_, _, listener) = listeners.swap_remove(pos);
             drop(state);
             drop(listener);
         }
@@ -385,15 +424,16 @@ impl TaskCore {
     /// The outcome, with the value cloned out, if done.
     fn outcome<T: Clone + 'static>(&self) -> Option<Result<T, TaskError>> {
         let state = self.state.lock();
-        match state.outcome.as_ref()? {
-            Ok(value) => Some(match value.downcast_ref::<T>() {
-                Some(v) => Ok(v.clone()),
-                None => Err(TaskError::Panicked(
-                    "weft pool: task result has an unexpected type".to_string(),
-                )),
-            }),
-            Err(e) => Some(Err(TaskError::clone(e))),
+        let outcome = state.outcome.as_ref()?;
+        if let Some(v) = outcome.downcast_ref::<T>() {
+            return Some(Ok(v.clone()));
         }
+        Some(Err(match outcome.downcast_ref::<Failed>() {
+            Some(Failed(e)) => e.clone(),
+            None => {
+                TaskError::Panicked("weft pool: task result has an unexpected type".to_string())
+            }
+        }))
     }
 }
 
@@ -529,7 +569,9 @@ impl<T: Clone + 'static> TaskHandle<T> {
         }
     }
 
-    /// As [`wait`](Self::wait), giving up after `timeout`.
+    /// As [`wait`](Self::wait), giving up after `timeout`. On a pool thread
+    /// the timeout is checked between the jobs it runs meanwhile, so it can
+    /// be overshot by the length of one such job.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<T, WaitTimeoutError> {
         match Instant::now().checked_add(timeout) {
             Some(deadline) => self.wait_deadline(deadline),

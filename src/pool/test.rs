@@ -1012,3 +1012,98 @@ mod topology_tests {
         assert!(!t.nodes.is_empty());
     }
 }
+
+#[test]
+fn handles_tokens_and_pools_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<TaskHandle<u32>>();
+    assert_send_sync::<TaskHandle<std::cell::Cell<u8>>>();
+    assert_send_sync::<CancelToken>();
+    assert_send_sync::<ThreadPool>();
+    assert_send_sync::<PoolStats>();
+}
+
+#[test]
+fn a_panicking_event_hook_does_not_kill_workers() {
+    let hook: EventHook = Arc::new(|_: &Event| panic!("hook fails"));
+    let config = ThreadPoolConfig::default().with_worker_count(WorkerCount::Fixed(1));
+    let pool = ThreadPool::with_event_hook(config, hook).unwrap();
+    for i in 0..20 {
+        assert_eq!(pool.spawn(move || i).wait(), Ok(i));
+    }
+    assert_eq!(pool.join(|| 1, || 2), (1, 2));
+}
+
+#[test]
+fn the_shutdown_token_wakes_jobs_blocked_at_drop() {
+    for n in [1, 2] {
+        let pool = pool(n);
+        let token = pool.shutdown_token();
+        assert!(!token.is_cancelled());
+        let (tx, rx) = mpsc::channel();
+        let t = token.clone();
+        let h = pool.spawn(move || {
+            tx.send(()).unwrap();
+            // Blocked on something only the pool's shutdown ends.
+            blocking(|| t.sleep_until_cancelled())
+        });
+        rx.recv().unwrap();
+        drop(pool);
+        assert!(token.is_cancelled());
+        assert_eq!(h.wait(), Ok(Err(Cancelled)));
+    }
+}
+
+#[test]
+fn a_stolen_join_half_runs_under_the_creating_tasks_token() {
+    let pool = Arc::new(pool(2));
+    let p = Arc::clone(&pool);
+    let h = pool.spawn(move || {
+        let b_started = AtomicBool::new(false);
+        let ((), b) = p.join_context(
+            |_| {
+                while !b_started.load(Ordering::SeqCst) {
+                    thread::yield_now();
+                }
+            },
+            |ctx| {
+                b_started.store(true, Ordering::SeqCst);
+                (ctx.migrated(), current_cancel_token().map(|t| t.id()))
+            },
+        );
+        b
+    });
+    let (migrated, token_id) = h.wait().unwrap();
+    assert!(migrated);
+    assert_eq!(token_id, Some(h.id()));
+    // The thief's own state is restored afterwards.
+    for _ in 0..10 {
+        assert_eq!(pool.install(current_cancel_token).map(|t| t.id()), None);
+    }
+}
+
+#[test]
+fn a_task_may_return_an_error_value_as_its_result() {
+    let pool = pool(1);
+    let h = pool.spawn(|| TaskError::Cancelled);
+    assert_eq!(h.wait(), Ok(TaskError::Cancelled));
+    let r: Result<u8, String> = Err("mine".to_string());
+    assert_eq!(pool.spawn(move || r).wait(), Ok(Err("mine".to_string())));
+}
+
+#[test]
+fn a_wait_inside_blocking_blocks_and_a_spare_runs_the_awaited_task() {
+    let pool = Arc::new(pool(1));
+    let p = Arc::clone(&pool);
+    let h = pool.spawn(move || {
+        let me = current_worker_index();
+        let child = p.spawn(current_worker_index);
+        // No helping: this thread blocks, a spare runs `child`.
+        let ran_on = blocking(|| child.wait()).unwrap();
+        (me, ran_on)
+    });
+    let (me, ran_on) = h.wait().unwrap();
+    assert_eq!(me, Some(0));
+    assert!(ran_on.is_some_and(|i| i >= 1), "ran on a spare: {ran_on:?}");
+    assert!(pool.stats().spares >= 1);
+}

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use super::cancel::current_cancel_token;
+use super::cancel::{current_task_ptr, CancelToken};
 use super::config::{ThreadPoolConfig, WorkerCount};
 use super::job::{spawn_job, StackJob};
 use super::join::{join_on_worker, JoinContext};
@@ -49,6 +49,10 @@ impl std::error::Error for PoolError {
     }
 }
 
+/// The most spare threads a pool may start (each has a slot reserved up
+/// front).
+const MAX_SPARES: usize = 4096;
+
 /// Checks the values the pool relies on (the ranges of CONFIG.md).
 fn validate(config: &ThreadPoolConfig) -> Result<(), PoolError> {
     let bad = |key, reason: String| Err(PoolError::InvalidConfig { key, reason });
@@ -67,6 +71,13 @@ fn validate(config: &ThreadPoolConfig) -> Result<(), PoolError> {
     let spin = config.spin_before_park().as_micros();
     if spin > 10_000 {
         return bad("spin_before_park_us", format!("{spin} is more than 10000"));
+    }
+    let spares = config.max_spare_workers();
+    if spares > MAX_SPARES {
+        return bad(
+            "max_spare_workers",
+            format!("{spares} is more than {MAX_SPARES}"),
+        );
     }
     let line = config.cache_line_size();
     if !line.is_power_of_two() || !(16..=1024).contains(&line) {
@@ -160,6 +171,15 @@ impl ThreadPool {
     /// when `numa_aware` is off).
     pub fn topology(&self) -> &Topology {
         self.registry.topology()
+    }
+
+    /// A token cancelled when the pool starts shutting down (is dropped).
+    /// Running jobs are not interrupted at shutdown, so a job blocked on
+    /// something only queued work would provide should also listen to this
+    /// token (e.g. `on_cancel` to wake a channel receive), or the drop waits
+    /// for it forever.
+    pub fn shutdown_token(&self) -> CancelToken {
+        self.registry.shutdown_token().clone()
     }
 
     /// A snapshot of the pool's counters.
@@ -257,11 +277,7 @@ impl ThreadPool {
         F: FnOnce() -> R + Send,
         R: Send,
     {
-        let job = StackJob::new(
-            move |_migrated| f(),
-            LockLatch::new(),
-            current_cancel_token(),
-        );
+        let job = StackJob::new(move |_migrated| f(), LockLatch::new(), current_task_ptr());
         // SAFETY: `job` stays on this frame until its latch is set: we block
         // on the latch right below, and a job is always run (never dropped)
         // even at shutdown.

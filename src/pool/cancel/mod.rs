@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::task::{standalone_token, TaskRef};
+use super::task::{standalone_token, Body, Task, TaskRef};
 
 /// The error of an operation cut short because its task was cancelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +62,13 @@ impl CancelToken {
 
     pub(crate) fn into_core(self) -> TaskRef {
         self.core
+    }
+
+    /// The id of the task this token belongs to (the same as its
+    /// [`TaskHandle::id`](super::TaskHandle::id); a token made with
+    /// [`CancelToken::new`] has an id of its own).
+    pub fn id(&self) -> u64 {
+        self.core.id()
     }
 
     /// Whether cancellation was requested. One atomic load.
@@ -177,6 +184,42 @@ pub fn current_cancel_token() -> Option<CancelToken> {
 /// pool). One thread-local access and one atomic load.
 pub fn is_cancelled() -> bool {
     CURRENT.with(|c| c.borrow().as_ref().is_some_and(CancelToken::is_cancelled))
+}
+
+/// The task running on this thread, as a raw pointer, for a job that
+/// another thread may run while this task waits for it. No reference count
+/// is taken: this thread keeps the task alive (it is in `CURRENT`, or in the
+/// `previous` slot of a nested job that restores it) until the task's
+/// closure returns, and a job created here is always finished before that.
+#[inline]
+pub(crate) fn current_task_ptr() -> Option<*const Task<dyn Body>> {
+    CURRENT.with(|c| c.borrow().as_ref().map(|t| Arc::as_ptr(&t.core)))
+}
+
+/// Makes the task behind `task` current on this thread, unless it already
+/// is. Returns what to hand to [`restore_current`], or `None` if nothing
+/// changed.
+///
+/// # Safety
+/// `task` must come from [`current_task_ptr`] on a thread that keeps that
+/// task alive until this thread calls `restore_current`.
+pub(crate) unsafe fn enter_task(task: *const Task<dyn Body>) -> Option<Option<CancelToken>> {
+    CURRENT.with(|c| {
+        let mut current = c.borrow_mut();
+        if current
+            .as_ref()
+            .is_some_and(|t| std::ptr::addr_eq(Arc::as_ptr(&t.core), task))
+        {
+            return None;
+        }
+        // SAFETY: `task` points into a live `Arc` (caller's contract); taking
+        // a new strong reference makes the token below an owner of its own.
+        let core = unsafe {
+            Arc::increment_strong_count(task);
+            Arc::from_raw(task)
+        };
+        Some(current.replace(CancelToken { core }))
+    })
 }
 
 /// Makes `token` current; returns what was current before.

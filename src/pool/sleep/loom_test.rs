@@ -128,3 +128,18 @@ fn one_push_wakes_at_most_one_sleeper() {
         }
     });
 }
+
+#[test]
+fn work_dealt_to_one_worker_reaches_it() {
+    model(|| {
+        let sleep = Arc::new(Sleep::new(2));
+        let inbox = Arc::new(AtomicUsize::new(0));
+        let worker = {
+            let (sleep, inbox) = (sleep.clone(), inbox.clone());
+            thread::spawn(move || work_one(&sleep, 1, &CoreLatch::new(), &inbox))
+        };
+        inbox.fetch_add(1, Ordering::Release);
+        sleep.notify_slot(1);
+        worker.join().unwrap();
+    });
+}

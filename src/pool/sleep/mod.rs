@@ -48,6 +48,9 @@ pub(crate) struct Sleep {
     /// Threads between "announced" and "woken": the waker's fast path reads
     /// only this.
     sleepers: AtomicUsize,
+    /// Threads spinning in search of work (idle but awake). Local pushes
+    /// wake no sleeper while one of these is around: it will find the job.
+    searching: AtomicUsize,
     state: Mutex<SleepState>,
     condvars: Box<[Condvar]>,
 }
@@ -56,6 +59,7 @@ impl Sleep {
     pub(crate) fn new(slots: usize) -> Self {
         Sleep {
             sleepers: AtomicUsize::new(0),
+            searching: AtomicUsize::new(0),
             state: Mutex::new(SleepState {
                 status: vec![SlotState::Awake; slots],
                 sleeping: Vec::with_capacity(slots),
@@ -133,11 +137,23 @@ impl Sleep {
     /// A hint after pushing work that the pushing thread will run itself if
     /// nobody takes it (its own deque): no fence, so a racing sleeper may be
     /// missed, which costs parallelism, never liveness.
+    /// Also skipped while some thread is spinning in search of work.
     #[inline]
     pub(crate) fn notify_local_work(&self) {
-        if self.sleepers.load(Ordering::Relaxed) != 0 {
+        if self.sleepers.load(Ordering::Relaxed) != 0 && self.searching.load(Ordering::Relaxed) == 0
+        {
             self.wake_one();
         }
+    }
+
+    /// A thread starts spinning in search of work.
+    pub(crate) fn start_searching(&self) {
+        self.searching.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The thread found work, or gives up spinning to park.
+    pub(crate) fn stop_searching(&self) {
+        self.searching.fetch_sub(1, Ordering::Relaxed);
     }
 
     #[cold]
@@ -146,6 +162,10 @@ impl Sleep {
         if let Some(slot) = state.sleeping.pop() {
             state.status[slot] = SlotState::Woken;
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
+            drop(state);
+            // Notified after unlocking, so the woken thread need not wait for
+            // the lock. A late notify can only hit a later sleep of the same
+            // thread, which sees itself still `Sleeping` and waits again.
             self.condvars[slot].notify_one();
         }
     }
@@ -161,6 +181,7 @@ impl Sleep {
             }
             state.status[slot] = SlotState::Woken;
             self.sleepers.fetch_sub(1, Ordering::SeqCst);
+            drop(state);
             self.condvars[slot].notify_one();
         }
     }
