@@ -372,7 +372,9 @@ fn config_file_option_and_bad_configs_exit_2_before_running() {
         r.stderr
     );
 
-    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+    // (command line, environment, what the error must name)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 5] = [
         (
             &["--config", "missing.toml", "-e", "print(1)"],
             &[],
