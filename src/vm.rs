@@ -1219,6 +1219,8 @@ impl Vm {
                     Instr::IterInit { it } => {
                         match &reg!(it) {
                             Value::List(_) | Value::Range(_) | Value::Str(_) | Value::Map(_) => {}
+                            // Receives until closed and drained (IterNext).
+                            Value::Channel(_) => {}
                             other => throw!(Error::type_error(format!(
                                 "cannot iterate over {}",
                                 article(other.type_name())
@@ -1250,6 +1252,10 @@ impl Vm {
                             }
                             Value::Map(m) => {
                                 m.entry_from(i).map(|(at, k, _)| (k.0.clone(), at + 1))
+                            }
+                            Value::Channel(c) => {
+                                save_pc!();
+                                tri!(stdlib::channel::iter_next(c)).map(|v| (v, i + 1))
                             }
                             _ => None,
                         };
@@ -1293,6 +1299,12 @@ impl Vm {
                             Value::Map(m) => m
                                 .entry_from(i)
                                 .map(|(at, k, v)| (k.0.clone(), v.clone(), at + 1)),
+                            // `for i, v in ch`: a running count and the value.
+                            Value::Channel(c) => {
+                                save_pc!();
+                                tri!(stdlib::channel::iter_next(c))
+                                    .map(|v| (Value::Int(i as i64), v, i + 1))
+                            }
                             _ => None,
                         };
                         match next {

@@ -90,6 +90,7 @@
 //!   error` (`OverflowError`); `log(x, 1)` is a `ZeroDivisionError` (Python).
 
 mod args;
+mod async_module;
 pub mod atom;
 pub mod channel;
 mod format;
@@ -188,6 +189,14 @@ methods! {
     Find = "find", mutating = false;
     Chars = "chars", mutating = false;
     BytesLen = "bytes_len", mutating = false;
+    // Channels (channel.rs; `len` above also serves them).
+    Send = "send", mutating = false;
+    Recv = "recv", mutating = false;
+    TryRecv = "try_recv", mutating = false;
+    SendBatch = "send_batch", mutating = false;
+    RecvBatch = "recv_batch", mutating = false;
+    Close = "close", mutating = false;
+    Closed = "closed", mutating = false;
 }
 
 /// The tables of global builtins, searched in order.
@@ -197,6 +206,7 @@ const GLOBAL_TABLES: &[&[NativeFn]] = &[
     system::FUNCTIONS,
     random::FUNCTIONS,
     format::FUNCTIONS,
+    channel::FUNCTIONS,
 ];
 
 /// The global builtin called `name`, if any.
@@ -217,6 +227,7 @@ pub fn global_names() -> Vec<&'static str> {
         .flat_map(|t| t.iter().map(|f| f.name))
         .collect();
     names.push("math");
+    names.push("async");
     names
 }
 
@@ -226,6 +237,7 @@ pub fn builtin_module(name: &str) -> Option<Value> {
     static MATH: OnceLock<Value> = OnceLock::new();
     match name {
         "math" => Some(MATH.get_or_init(math::make_module).clone()),
+        "async" => Some(async_module::module()),
         _ => None,
     }
 }
@@ -249,6 +261,7 @@ pub fn call_method(vm: &mut Vm, recv: &mut Value, m: Method, args: &[Value]) -> 
         },
         Value::Range(r) => list::call_range(vm, **r, m, args),
         Value::Module(_) => call_member(vm, recv, m.name(), args),
+        Value::Channel(c) => channel::call(c, m, args),
         other => Err(no_method(other, m.name())),
     }
 }
