@@ -414,3 +414,7 @@ pub fn iter_next(c: &ChannelObj) -> Result<Option<Value>> {
         Err(RecvError::Cancelled) => Err(cancelled()),
     }
 }
+
+#[cfg(test)]
+#[path = "test/channel.rs"]
+mod test;
