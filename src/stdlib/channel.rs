@@ -358,6 +358,15 @@ fn send_batch(ch: &Channel<Value>, xs: &Value) -> Result<Value> {
             }
             list.as_slice().to_vec()
         }
+        // Ints straight from the range: an exact-size loop, no iterator
+        // state per item (a `send_batch(range(a, b))` producer does no
+        // per-item work at all).
+        Value::Range(r) => {
+            let n = usize::try_from(r.len()).unwrap_or(0);
+            let mut items = crate::ops::try_vec(n)?;
+            items.extend((0..n).map(|k| Value::Int(r.get(k as i64))));
+            items
+        }
         other => args::collect(FUNC, "items", other)?,
     };
     check_cancelled()?;
