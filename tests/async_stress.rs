@@ -4,8 +4,7 @@
 //! Everything runs through the `weft` binary: the runtime (one pool per
 //! process) is process-global, so each worker count needs its own process.
 //! Every stress script runs with `WEFT_WORKERS` = 1, 2 and 8, under a time
-//! limit (a hang fails the test instead of blocking the suite). Release runs
-//! use the full sizes; debug runs the same shapes, smaller where noted.
+//! limit (a hang fails the test instead of blocking the suite).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -44,7 +43,8 @@ fn weft_in(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run 
     }
     let mut child = cmd.spawn().expect("cannot start weft");
     let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin.as_bytes()).expect("write stdin");
+    // The child may exit without reading (a bad config): ignore EPIPE.
+    let _ = input.write_all(stdin.as_bytes());
     drop(input);
     let mut out = child.stdout.take().expect("stdout");
     let mut err = child.stderr.take().expect("stderr");
@@ -101,12 +101,8 @@ fn stress(name: &str, code: &str, expected: &str) {
     }
 }
 
-/// Tasks per stress run (100,000 in release builds).
-const MANY: usize = if cfg!(debug_assertions) {
-    20_000
-} else {
-    100_000
-};
+/// Tasks per stress run.
+const MANY: usize = 100_000;
 
 #[test]
 fn many_tasks_spawned_then_awaited() {

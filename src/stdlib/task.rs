@@ -54,6 +54,9 @@
 //!   the message `task N was cancelled`.
 //! - A task whose error nobody awaits fails silently (as Python's
 //!   `concurrent.futures`); only awaiting reports it.
+//! - When the main script ends (or calls `exit`), the process exits without
+//!   waiting for tasks still running or queued (as Go's `main`); await
+//!   them to be sure they finish.
 //! - `spawn` checks at once that `f` is callable and, for a Weft function,
 //!   that it takes as many parameters as were given (a `TypeError` at the
 //!   spawn site rather than a failed task).
@@ -155,14 +158,14 @@ fn current_owner() -> u64 {
 
 /// Runs `f(args)` as the body of task `me`: with a VM of this thread, the
 /// task's cancellation token installed, native panics turned into errors.
-fn run_task(me: u64, f: Value, args: Vec<Value>, updates: Option<Arc<[(usize, u64)]>>) -> Outcome {
+fn run_task(me: u64, f: Value, args: Args, updates: Option<Arc<[(usize, u64)]>>) -> Outcome {
     let token = pool::current_cancel_token();
     let outer = CURRENT_OWNER.with(|c| c.replace(me));
     let outer_updates = super::atom::enter_task(updates.as_ref());
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         with_vm(|vm| {
             vm.set_cancel_token(token.clone());
-            vm.call(&f, &args)
+            vm.call(&f, args.as_slice())
         })
     }));
     super::atom::leave_task(outer_updates);
@@ -190,9 +193,34 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// A task's arguments: up to two inline (no allocation), more in a `Vec`.
+enum Args {
+    Few([Value; 2], usize),
+    Many(Vec<Value>),
+}
+
+impl Args {
+    fn new(args: &[Value]) -> Args {
+        match args {
+            [] => Args::Few(Default::default(), 0),
+            [a] => Args::Few([a.clone(), Value::Nil], 1),
+            [a, b] => Args::Few([a.clone(), b.clone()], 2),
+            more => Args::Many(more.to_vec()),
+        }
+    }
+
+    fn as_slice(&self) -> &[Value] {
+        match self {
+            Args::Few(items, n) => &items[..*n],
+            Args::Many(items) => items,
+        }
+    }
+}
+
 /// Spawns `f(args)` on the pool. `site` is where `spawn` was called.
-pub fn spawn_value(f: Value, args: Vec<Value>, site: Option<CallSite>) -> Result<Arc<TaskObj>> {
+pub fn spawn_value(f: Value, args: &[Value], site: Option<CallSite>) -> Result<Arc<TaskObj>> {
     let pool = crate::runtime::pool()?;
+    let args = Args::new(args);
     let me = new_owner_id();
     let updates = super::atom::inherited_updates();
     let handle = pool.spawn(move || run_task(me, f, args, updates));
@@ -220,7 +248,7 @@ fn spawn(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             )));
         }
     }
-    let task = spawn_value(f.clone(), args[1..].to_vec(), vm.call_site())?;
+    let task = spawn_value(f.clone(), &args[1..], vm.call_site())?;
     Ok(Value::Task(task))
 }
 
@@ -539,7 +567,7 @@ mod tests {
 
     #[test]
     fn a_native_panic_becomes_an_error_and_the_worker_survives() {
-        let t = spawn_value(Value::Native(&BOOM), Vec::new(), None).unwrap();
+        let t = spawn_value(Value::Native(&BOOM), &[], None).unwrap();
         match t.handle.wait() {
             Ok(Err(e)) => {
                 assert_eq!(e.kind(), ErrorKind::Error);
@@ -550,7 +578,7 @@ mod tests {
         // The pool still runs tasks afterwards, as many as it has workers.
         let workers = crate::runtime::config().resolved_worker_count();
         let ts: Vec<_> = (0..workers * 4)
-            .map(|_| spawn_value(Value::Native(&FORTY_TWO), Vec::new(), None).unwrap())
+            .map(|_| spawn_value(Value::Native(&FORTY_TWO), &[], None).unwrap())
             .collect();
         for t in ts {
             assert!(matches!(t.handle.wait(), Ok(Ok(Value::Int(42)))));
@@ -559,7 +587,7 @@ mod tests {
 
     #[test]
     fn settle_adds_the_spawn_frame_only_when_known() {
-        let t = spawn_value(Value::Native(&BOOM), Vec::new(), None).unwrap();
+        let t = spawn_value(Value::Native(&BOOM), &[], None).unwrap();
         let _ = t.handle.wait();
         let err = settle(&t, outcome_now(&t), None).unwrap_err();
         assert!(err.0.trace.is_empty(), "{:?}", err.0.trace);
