@@ -47,10 +47,13 @@
 //!   panics on a second close; ASYNC.md makes it idempotent).
 //! - `select(chs)`: `chs` must be a list (`TypeError`) of channels
 //!   (`TypeError` naming the first bad index), not empty (`ValueError`); a
-//!   channel may appear twice. When several are ready one is picked at
-//!   random (Go's rule, so no channel starves). A channel that is closed and
-//!   drained is always ready, with value `nil` (as a Go receive from a
-//!   closed channel).
+//!   channel may appear twice. When several are ready, the scan for a
+//!   ready one starts at a random index (as Go picks at random), so an
+//!   early busy channel does not starve later ones. A channel that is
+//!   closed and drained is always ready, with value `nil` (as a Go receive
+//!   from a closed channel).
+//! - `len(ch)` (the global) is not defined for channels; `ch.len()` is
+//!   (ASYNC.md names only the method).
 //! - `for i, v in ch` gives a running count from 0 with each value, like
 //!   `for i, x in xs` over a list (Go allows only one variable here; Weft's
 //!   two-variable form means "index and item" for every iterable).
