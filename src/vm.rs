@@ -1284,6 +1284,11 @@ impl Vm {
                             Value::Map(m) => {
                                 m.entry_from(i).map(|(at, k, _)| (k.0.clone(), at + 1))
                             }
+                            // Receives until closed and drained.
+                            Value::Channel(c) => {
+                                save_pc!();
+                                tri!(stdlib::channel::iter_next(c)).map(|v| (v, i + 1))
+                            }
                             _ => None,
                         };
                         match next {
@@ -1557,6 +1562,8 @@ impl Vm {
             Instr::IterInit { it } => {
                 match &reg!(it) {
                     Value::List(_) | Value::Range(_) | Value::Str(_) | Value::Map(_) => {}
+                    // Receives until closed and drained (IterNext).
+                    Value::Channel(_) => {}
                     other => throw!(Error::type_error(format!(
                         "cannot iterate over {}",
                         article(other.type_name())
@@ -1594,6 +1601,14 @@ impl Vm {
                     Value::Map(m) => m
                         .entry_from(i)
                         .map(|(at, k, v)| (k.0.clone(), v.clone(), at + 1)),
+                    // `for i, v in ch`: a running count and the value.
+                    Value::Channel(c) => {
+                        if let Some(f) = self.frames.last_mut() {
+                            f.pc = *pc as u32;
+                        }
+                        tri!(stdlib::channel::iter_next(c))
+                            .map(|v| (Value::Int(i as i64), v, i + 1))
+                    }
                     _ => None,
                 };
                 match next {

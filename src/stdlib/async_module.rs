@@ -15,6 +15,7 @@ pub(crate) static TABLES: &[&[NativeFn]] = &[
     super::task::FUNCTIONS,
     super::atom::FUNCTIONS,
     super::introspect::FUNCTIONS,
+    super::channel::FUNCTIONS,
 ];
 
 /// The `async` builtin called `name`, if any.

@@ -193,6 +193,14 @@ methods! {
     Find = "find", mutating = false;
     Chars = "chars", mutating = false;
     BytesLen = "bytes_len", mutating = false;
+    // Channels (channel.rs; `len` above also serves them).
+    Send = "send", mutating = false;
+    Recv = "recv", mutating = false;
+    TryRecv = "try_recv", mutating = false;
+    SendBatch = "send_batch", mutating = false;
+    RecvBatch = "recv_batch", mutating = false;
+    Close = "close", mutating = false;
+    Closed = "closed", mutating = false;
     // Tasks and atoms (task.rs, atom.rs).
     Done = "done", mutating = false;
     Cancel = "cancel", mutating = false;
@@ -267,6 +275,7 @@ pub fn call_method(vm: &mut Vm, recv: &mut Value, m: Method, args: &[Value]) -> 
         },
         Value::Range(r) => list::call_range(vm, **r, m, args),
         Value::Module(_) => call_member(vm, recv, m.name(), args),
+        Value::Channel(c) => channel::call(c, m, args),
         Value::Task(t) => task::call(t, m, args),
         Value::Atom(a) => {
             let a = a.clone();
