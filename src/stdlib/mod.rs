@@ -90,6 +90,7 @@
 //!   error` (`OverflowError`); `log(x, 1)` is a `ZeroDivisionError` (Python).
 
 mod args;
+mod async_module;
 pub mod atom;
 pub mod channel;
 mod format;
@@ -97,6 +98,7 @@ mod io;
 mod list;
 mod map;
 mod math;
+mod parallel;
 mod prelude;
 mod random;
 mod sort;
@@ -197,6 +199,7 @@ const GLOBAL_TABLES: &[&[NativeFn]] = &[
     system::FUNCTIONS,
     random::FUNCTIONS,
     format::FUNCTIONS,
+    parallel::FUNCTIONS,
 ];
 
 /// The global builtin called `name`, if any.
@@ -217,6 +220,7 @@ pub fn global_names() -> Vec<&'static str> {
         .flat_map(|t| t.iter().map(|f| f.name))
         .collect();
     names.push("math");
+    names.push("async");
     names
 }
 
@@ -226,6 +230,7 @@ pub fn builtin_module(name: &str) -> Option<Value> {
     static MATH: OnceLock<Value> = OnceLock::new();
     match name {
         "math" => Some(MATH.get_or_init(math::make_module).clone()),
+        "async" => Some(async_module::module()),
         _ => None,
     }
 }

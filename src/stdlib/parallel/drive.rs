@@ -1,0 +1,528 @@
+//! Running one parallel call: measure on the caller, then split the rest
+//! over the pool with results written in place.
+//!
+//! 1. **Measure.** The caller runs items itself, timing them (a clock read
+//!    after 1, 2, 4, 8, ... items). If everything is done within
+//!    [`MEASURE_BUDGET`], or the measured cost of what is left is below
+//!    [`INLINE_WORK`], the call finishes on the caller: no task, and a
+//!    script that only ever maps small inputs never starts the pool.
+//! 2. **Split.** The rest goes to the pool as a binary tree of
+//!    `join_context`s. A [`Splitter`] allows `worker_count` splits along
+//!    each path and is refilled on a half that was stolen (`migrated`), so
+//!    the tree is cut finer exactly where threads run dry (rayon's adaptive
+//!    splitter). Every split point lies on the [`Grid`]: a cache-line
+//!    boundary of the output buffer, so no two threads write results into
+//!    the same cache line.
+//! 3. **Slice.** A leaf that has run for [`LEAF_SLICE`] and still has
+//!    enough items left stops and splits its remainder (it keeps the first
+//!    half, offers the second to thieves). A leaf is therefore never much
+//!    longer than a slice, which bounds the imbalance at the end of an
+//!    uneven (e.g. triangular) workload whatever the first items cost.
+//!
+//! Results: map and filter get one preallocated buffer of `len` slots,
+//! split with `split_at_mut` down the tree, each item's result written in
+//! its slot (filter writes a keep flag, then keeps items in one pass).
+//! Reduce folds each leaf from `identity` and combines the halves of every
+//! join with `f` (left before right), so the result is the sequential
+//! fold's when `f` is associative with identity `identity`.
+//!
+//! Errors and cancellation: see [`Failure`]. The caller's cancellation
+//! (its pool task's token, its VM's cancel flag) is checked before every
+//! item and installed in every VM that runs items.
+
+use std::mem;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::failure::Failure;
+use super::input::Input;
+use super::progress::Progress;
+use crate::error::{Error, ErrorKind, Result};
+use crate::pool::{CancelToken, JoinContext, ThreadPool};
+use crate::runtime;
+use crate::stdlib::args;
+use crate::value::Value;
+use crate::vm::{with_vm, Vm};
+
+/// How long the caller runs items before it decides (step 1).
+pub(super) const MEASURE_BUDGET: Duration = Duration::from_micros(20);
+/// Measured work left below this runs on the caller: splitting and waking
+/// a worker would cost about as much as it saves.
+pub(super) const INLINE_WORK: Duration = Duration::from_micros(50);
+/// How long a leaf runs before it splits what it has left (step 3).
+pub(super) const LEAF_SLICE: Duration = Duration::from_micros(100);
+
+/// The operation applied to every item.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Op<'a> {
+    /// `slot = f(x)`.
+    Map(&'a Value),
+    /// `slot = truthy(f(x))`.
+    Filter(&'a Value),
+    /// `f(x)`, result dropped.
+    ForEach(&'a Value),
+    /// `acc = f(acc, x)` from `identity`; halves combined with `f`.
+    Reduce {
+        /// The combining function.
+        f: &'a Value,
+        /// Its identity: every leaf starts from it.
+        identity: &'a Value,
+    },
+}
+
+/// Where a split may fall: indices `i` with `i % step == phase`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Grid {
+    step: usize,
+    phase: usize,
+}
+
+impl Grid {
+    /// Boundaries at the cache lines of `slots` (lines of `line` bytes):
+    /// every `line / size_of::<Value>()` items, starting where the buffer's
+    /// first full line starts. Without slots (for_each, reduce) any index
+    /// will do.
+    pub(super) fn cache_lines(slots: Option<&[Value]>, line: usize) -> Grid {
+        let size = mem::size_of::<Value>();
+        let Some(slots) = slots else {
+            return Grid { step: 1, phase: 0 };
+        };
+        let step = (line / size).max(1);
+        let addr = slots.as_ptr() as usize;
+        // Allocators align to 16 bytes, so slot boundaries meet line
+        // boundaries; if not, index multiples are the best we can do.
+        let phase = if line % size == 0 && addr % size == 0 {
+            ((line - addr % line) % line) / size
+        } else {
+            0
+        };
+        Grid { step, phase }
+    }
+
+    /// Boundaries every `chunk` items from 0 (the `chunk_size` option).
+    pub(super) fn chunks(chunk: usize) -> Grid {
+        Grid {
+            step: chunk.max(1),
+            phase: 0,
+        }
+    }
+
+    /// The grid point nearest below the middle of `lo..hi`, strictly inside
+    /// it (the one above if that is `lo`), or `None` if there is none.
+    pub(super) fn mid(&self, lo: usize, hi: usize) -> Option<usize> {
+        if hi.saturating_sub(lo) < 2 {
+            return None;
+        }
+        let target = lo + (hi - lo) / 2;
+        let mut m = target - (target + self.step - self.phase % self.step) % self.step;
+        if m <= lo {
+            m = m.checked_add(self.step)?;
+        }
+        (m < hi).then_some(m)
+    }
+}
+
+/// How many more times a path of the tree may split (rayon's adaptive
+/// splitter); `Fixed` splits down to single grid cells (`chunk_size`).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Splitter {
+    /// Split while `splits > 0`, halving it; refill to `threads` when stolen.
+    Adaptive {
+        /// Splits left on this path.
+        splits: usize,
+        /// The pool's worker count.
+        threads: usize,
+    },
+    /// Split until one chunk is left.
+    Fixed,
+}
+
+impl Splitter {
+    /// A fresh splitter for a pool of `threads` workers.
+    pub(super) fn new(threads: usize) -> Splitter {
+        Splitter::Adaptive {
+            splits: threads,
+            threads,
+        }
+    }
+
+    /// Whether to split once more (`migrated`: this part was stolen).
+    pub(super) fn try_split(&mut self, migrated: bool) -> bool {
+        match self {
+            Splitter::Fixed => true,
+            Splitter::Adaptive { splits, threads } => {
+                if migrated {
+                    *splits = (*threads).max(*splits / 2);
+                    true
+                } else if *splits > 0 {
+                    *splits /= 2;
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+}
+
+/// When [`Call::run_slice`] may stop early to let the caller decide.
+#[derive(Clone, Copy, Debug)]
+enum Budget {
+    /// Run to the end.
+    None,
+    /// Pause once this much time has passed (the caller's measurement).
+    Measure(Duration),
+    /// Pause once this much time has passed, if the rest can be split.
+    Leaf(Duration),
+}
+
+/// How [`Call::run_slice`] ended.
+#[derive(Clone, Copy, Debug)]
+enum Slice {
+    /// Every item ran.
+    Done,
+    /// An item failed, the call was cancelled, or an earlier item failed.
+    Stopped,
+    /// The budget ran out before item `at`, after `elapsed`.
+    Paused { at: usize, elapsed: Duration },
+}
+
+/// One call of a parallel function: what runs, and the state its chunks
+/// share.
+#[derive(Debug)]
+pub(super) struct Call<'a> {
+    input: &'a Input,
+    op: Op<'a>,
+    chunk: Option<usize>,
+    failure: Failure,
+    token: Option<CancelToken>,
+    flag: Option<Arc<AtomicBool>>,
+    progress: Option<Progress>,
+}
+
+impl<'a> Call<'a> {
+    /// A call of `op` over `input` made from `vm` (whose cancellation it
+    /// follows). `chunk`: the `chunk_size` option; `progress`: the bar.
+    pub(super) fn new(
+        vm: &mut Vm,
+        input: &'a Input,
+        op: Op<'a>,
+        chunk: Option<usize>,
+        progress: Option<Progress>,
+    ) -> Call<'a> {
+        // Read the caller's flag (there is no getter: swap it out and back).
+        let flag = vm.set_cancel_flag(None);
+        vm.set_cancel_flag(flag.clone());
+        Call {
+            input,
+            op,
+            chunk,
+            failure: Failure::new(),
+            token: crate::pool::current_cancel_token(),
+            flag,
+            progress,
+        }
+    }
+
+    /// Runs the call on the calling thread's `vm` and the pool. `slots`
+    /// (map, filter) has one slot per item. Returns the reduction (nil for
+    /// the others) or the first error in input order.
+    pub(super) fn run(&self, vm: &mut Vm, mut slots: Option<&mut [Value]>) -> Result<Value> {
+        let n = self.input.len();
+        let mut acc = self.start_value();
+        let grid = match self.chunk {
+            Some(c) => Grid::chunks(c),
+            None => Grid::cache_lines(slots.as_deref(), runtime::config().cache_line_size()),
+        };
+        let rest_from = match self.chunk {
+            Some(c) if n > c => Some(0),
+            Some(_) => {
+                self.run_slice(vm, 0, n, slots.as_deref_mut(), &mut acc, Budget::None, grid);
+                None
+            }
+            None => {
+                let budget = Budget::Measure(MEASURE_BUDGET);
+                match self.run_slice(vm, 0, n, slots.as_deref_mut(), &mut acc, budget, grid) {
+                    Slice::Paused { at, elapsed } if !worth_splitting(elapsed, at, n) => {
+                        let rest = slots.as_deref_mut().map(|s| &mut s[at..]);
+                        self.run_slice(vm, at, n, rest, &mut acc, Budget::None, grid);
+                        None
+                    }
+                    Slice::Paused { at, .. } => Some(at),
+                    Slice::Done | Slice::Stopped => None,
+                }
+            }
+        };
+        if let Some(from) = rest_from {
+            let rest = self.run_on_pool(from, n, slots.map(|s| &mut s[from..]), grid)?;
+            acc = self.combine(vm, Some(acc), rest, from).unwrap_or_default();
+        }
+        let failed = self.failure.take();
+        if let Some(p) = &self.progress {
+            p.finish(failed.is_none());
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(acc),
+        }
+    }
+
+    /// Items `from..n` on the pool (step 2).
+    fn run_on_pool(
+        &self,
+        from: usize,
+        n: usize,
+        slots: Option<&mut [Value]>,
+        grid: Grid,
+    ) -> Result<Option<Value>> {
+        let pool = runtime::pool()?;
+        let splitter = match self.chunk {
+            Some(_) => Splitter::Fixed,
+            None => Splitter::new(pool.worker_count()),
+        };
+        // A native panic is a bug, but it must not take the script down.
+        panic::catch_unwind(AssertUnwindSafe(|| {
+            pool.install(|| self.drive(pool, from, n, slots, splitter, false, grid))
+        }))
+        .map_err(|payload| {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Error::new(ErrorKind::Error, format!("internal error: {what}"))
+        })
+    }
+
+    /// Items `lo..hi`, split or run as a leaf. `None`: stopped.
+    #[allow(clippy::too_many_arguments)]
+    fn drive(
+        &self,
+        pool: &ThreadPool,
+        lo: usize,
+        hi: usize,
+        slots: Option<&mut [Value]>,
+        mut splitter: Splitter,
+        migrated: bool,
+        grid: Grid,
+    ) -> Option<Value> {
+        if self.failure.skips(lo) {
+            return None;
+        }
+        if let Some(mid) = grid.mid(lo, hi) {
+            if splitter.try_split(migrated) {
+                let (left, right) = split_slots(slots, mid - lo);
+                let (a, b) = pool.join_context(
+                    |ctx: JoinContext| {
+                        self.drive(pool, lo, mid, left, splitter, ctx.migrated(), grid)
+                    },
+                    |ctx: JoinContext| {
+                        self.drive(pool, mid, hi, right, splitter, ctx.migrated(), grid)
+                    },
+                );
+                return with_vm(|vm| self.combine(vm, a, b, mid));
+            }
+        }
+        self.leaf(pool, lo, hi, slots, splitter, grid)
+    }
+
+    /// Runs items `lo..hi` on this thread (step 3: splits the remainder
+    /// once it has run for a slice).
+    fn leaf(
+        &self,
+        pool: &ThreadPool,
+        lo: usize,
+        hi: usize,
+        mut slots: Option<&mut [Value]>,
+        splitter: Splitter,
+        grid: Grid,
+    ) -> Option<Value> {
+        let mut acc = self.start_value();
+        let budget = match splitter {
+            Splitter::Fixed => Budget::None,
+            Splitter::Adaptive { .. } => Budget::Leaf(LEAF_SLICE),
+        };
+        let slice = with_vm(|vm| {
+            let old = vm.set_cancel_flag(self.flag.clone());
+            let slice = self.run_slice(vm, lo, hi, slots.as_deref_mut(), &mut acc, budget, grid);
+            vm.set_cancel_flag(old);
+            slice
+        });
+        match slice {
+            Slice::Done => Some(acc),
+            Slice::Stopped => None,
+            Slice::Paused { at, .. } => {
+                let threads = match splitter {
+                    Splitter::Adaptive { threads, .. } => threads,
+                    Splitter::Fixed => 1,
+                };
+                // One split: this thread keeps the first half, the second
+                // is offered to thieves (and refilled if one takes it).
+                let once = Splitter::Adaptive { splits: 1, threads };
+                let rest = slots.map(|s| &mut s[at - lo..]);
+                let rest = self.drive(pool, at, hi, rest, once, false, grid);
+                with_vm(|vm| self.combine(vm, Some(acc), rest, at))
+            }
+        }
+    }
+
+    /// Runs items `lo..hi` in order on `vm`, writing `slots` (which start
+    /// at item `lo`) or folding into `acc`, until done, stopped, or
+    /// `budget` says to pause.
+    #[allow(clippy::too_many_arguments)]
+    fn run_slice(
+        &self,
+        vm: &mut Vm,
+        lo: usize,
+        hi: usize,
+        mut slots: Option<&mut [Value]>,
+        acc: &mut Value,
+        budget: Budget,
+        grid: Grid,
+    ) -> Slice {
+        let (mut limit, pause_needs_split) = match budget {
+            Budget::None => (None, false),
+            Budget::Measure(d) => (Some(d), false),
+            Budget::Leaf(d) => (Some(d), true),
+        };
+        let start = limit.map(|_| Instant::now());
+        let mut next_check = lo + 1;
+        let mut reported = lo;
+        let mut i = lo;
+        let end = loop {
+            if i >= hi {
+                break Slice::Done;
+            }
+            if self.failure.skips(i) {
+                break Slice::Stopped;
+            }
+            if self.cancelled() {
+                self.failure.record(i, cancelled());
+                break Slice::Stopped;
+            }
+            if let (Some(d), Some(start)) = (limit, start) {
+                if i == next_check {
+                    let elapsed = start.elapsed();
+                    if elapsed >= d {
+                        if !pause_needs_split || grid.mid(i, hi).is_some() {
+                            break Slice::Paused { at: i, elapsed };
+                        }
+                        // Too little left to split: finish without the clock.
+                        limit = None;
+                    }
+                    next_check = i + (i - lo);
+                    if let Some(p) = &self.progress {
+                        p.add(i - reported);
+                        reported = i;
+                    }
+                }
+            }
+            let slot = slots.as_deref_mut().map(|s| &mut s[i - lo]);
+            if let Err(e) = self.step(vm, i, acc, slot) {
+                self.failure.record(i, e);
+                break Slice::Stopped;
+            }
+            i += 1;
+        };
+        if let Some(p) = &self.progress {
+            p.add(i - reported);
+        }
+        end
+    }
+
+    /// Runs item `i`.
+    #[inline]
+    fn step(&self, vm: &mut Vm, i: usize, acc: &mut Value, slot: Option<&mut Value>) -> Result<()> {
+        let x = self.input.get(i);
+        match self.op {
+            Op::Map(f) => {
+                let v = args::call(vm, f, std::slice::from_ref(&x))?;
+                if let Some(slot) = slot {
+                    *slot = v;
+                }
+            }
+            Op::Filter(f) => {
+                let keep = args::call(vm, f, std::slice::from_ref(&x))?.truthy();
+                if let Some(slot) = slot {
+                    *slot = Value::Bool(keep);
+                }
+            }
+            Op::ForEach(f) => {
+                args::call(vm, f, std::slice::from_ref(&x))?;
+            }
+            Op::Reduce { f, .. } => {
+                let a = mem::take(acc);
+                *acc = args::call(vm, f, &[a, x])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Combines the results of two adjacent parts (`at`: where the second
+    /// starts, blamed if `f` fails).
+    fn combine(&self, vm: &mut Vm, a: Option<Value>, b: Option<Value>, at: usize) -> Option<Value> {
+        let (a, b) = (a?, b?);
+        match self.op {
+            Op::Reduce { f, .. } => {
+                let old = vm.set_cancel_flag(self.flag.clone());
+                let r = args::call(vm, f, &[a, b]);
+                vm.set_cancel_flag(old);
+                match r {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        self.failure.record(at, e);
+                        None
+                    }
+                }
+            }
+            _ => Some(Value::Nil),
+        }
+    }
+
+    /// What a part starts from: `identity` for reduce, nil otherwise.
+    fn start_value(&self) -> Value {
+        match self.op {
+            Op::Reduce { identity, .. } => identity.clone(),
+            _ => Value::Nil,
+        }
+    }
+
+    /// Whether the caller's task was cancelled.
+    #[inline]
+    fn cancelled(&self) -> bool {
+        self.token.as_ref().is_some_and(CancelToken::is_cancelled)
+            || self
+                .flag
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+}
+
+/// Whether `n - done` more items, after `done` took `elapsed`, are worth
+/// sending to the pool.
+fn worth_splitting(elapsed: Duration, done: usize, n: usize) -> bool {
+    let per_item = elapsed.as_secs_f64() / done.max(1) as f64;
+    per_item * (n - done) as f64 >= INLINE_WORK.as_secs_f64()
+}
+
+/// Splits the output slots (if any) at `at`.
+#[allow(clippy::type_complexity)]
+fn split_slots(
+    slots: Option<&mut [Value]>,
+    at: usize,
+) -> (Option<&mut [Value]>, Option<&mut [Value]>) {
+    match slots {
+        Some(s) => {
+            let (a, b) = s.split_at_mut(at);
+            (Some(a), Some(b))
+        }
+        None => (None, None),
+    }
+}
+
+#[cold]
+fn cancelled() -> Error {
+    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+}
