@@ -116,10 +116,12 @@ impl Grid {
             return None;
         }
         let target = lo + (hi - lo) / 2;
-        let mut m = target - (target + self.step - self.phase % self.step) % self.step;
-        if m <= lo {
-            m = m.checked_add(self.step)?;
-        }
+        // How far `target` is above the grid point at or below it.
+        let above = (target + self.step - self.phase % self.step) % self.step;
+        let m = match target.checked_sub(above) {
+            Some(m) if m > lo => m,
+            _ => target + (self.step - above),
+        };
         (m < hi).then_some(m)
     }
 }

@@ -108,20 +108,33 @@ impl Options {
                         return Err(args::type_error(func, "option progress", "a bool", other))
                     }
                 },
-                other => {
-                    let name = match other {
-                        Value::Str(s) => format!("'{s}'"),
-                        v => v.repr(),
-                    };
-                    return Err(Error::value_error(format!(
-                        "{func}() got an unknown option {name} (known: {})",
-                        Self::KEYS.join(", ")
-                    )));
-                }
+                other => return Err(unknown_option(func, other)),
             }
         }
         Ok(options)
     }
+}
+
+/// The `ValueError` for an option key that is not one of [`Options::KEYS`],
+/// suggesting the closest one.
+#[cold]
+fn unknown_option(func: &str, key: &Value) -> Error {
+    let (name, hint) = match key {
+        Value::Str(s) => {
+            let closest = Options::KEYS
+                .iter()
+                .map(|k| (strsim::jaro_winkler(s, k), *k))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .filter(|(score, _)| *score >= 0.8);
+            (format!("'{s}'"), closest.map(|(_, k)| k))
+        }
+        other => (other.repr(), None),
+    };
+    let help = match hint {
+        Some(k) => format!("did you mean '{k}'?"),
+        None => format!("known: {}", Options::KEYS.join(", ")),
+    };
+    Error::value_error(format!("{func}() got an unknown option {name} ({help})"))
 }
 
 /// What every call checks first: the input, the function, the options.
