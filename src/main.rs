@@ -1,11 +1,20 @@
-//! The `weft` command: `weft FILE [ARGS...]`, `weft -e CODE [ARGS...]`, or
-//! `weft` alone for the REPL.
+//! The `weft` command: `weft [OPTIONS] FILE [ARGS...]`,
+//! `weft [OPTIONS] -e CODE [ARGS...]`, or `weft [OPTIONS]` alone for the
+//! REPL.
+//!
+//! Options come before the script name; everything after it is a script
+//! argument (`args()`), even if it looks like an option. The thread pool's
+//! configuration (CONFIG.md: defaults, config file, `WEFT_*` variables,
+//! `--workers` / `--no-pin`) is loaded and checked before anything runs: a
+//! mistake prints the error and exits with status 2. The pool itself starts
+//! only when a script first needs it.
 
 use clap::Parser;
 use std::path::PathBuf;
+use weft::pool::{LoadOptions, ThreadPoolConfig};
+use weft::runtime::RuntimeOptions;
 
-/// Command-line options. (Pool options — `--workers`, `--config`,
-/// `--no-pin`, `--trace`, `--stats` — join this struct with the pool.)
+/// Command-line options.
 #[derive(Parser, Debug)]
 #[command(
     name = "weft",
@@ -18,17 +27,37 @@ struct Cli {
     #[arg(short = 'e', value_name = "CODE")]
     eval: Option<String>,
 
-    /// The script to run; without FILE (and without -e), start the REPL.
-    #[arg(value_name = "FILE")]
-    file: Option<PathBuf>,
+    /// Pool workers: 1 to 1024, or `auto` (overrides the config file and
+    /// WEFT_WORKERS).
+    #[arg(long, value_name = "N")]
+    workers: Option<String>,
 
-    /// Arguments passed to the script (`args()`), even if they look like flags.
+    /// Read the pool configuration from FILE instead of $WEFT_CONFIG or
+    /// ./weft.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Do not pin workers to cores (sets numa_aware = false).
+    #[arg(long)]
+    no_pin: bool,
+
+    /// Write a Chrome trace-event JSON of the pool's activity to FILE at
+    /// exit (open it in Perfetto or chrome://tracing).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+
+    /// Print the pool's statistics as a table on stderr at exit.
+    #[arg(long)]
+    stats: bool,
+
+    /// The script to run (without FILE and -e, start the REPL), then the
+    /// arguments passed to it (`args()`), even if they look like options.
     #[arg(
-        value_name = "ARGS",
+        value_name = "FILE [ARGS]",
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    args: Vec<String>,
+    rest: Vec<String>,
 }
 
 /// Scripts run on a thread with a large stack: deeply nested data (dropping
@@ -38,6 +67,9 @@ const MAIN_STACK: usize = 256 * 1024 * 1024;
 fn main() {
     let cli = Cli::parse();
     weft::stdlib::start_clock();
+    if let Err(code) = configure(&cli) {
+        std::process::exit(code);
+    }
     let code = std::thread::Builder::new()
         .name("weft-main".into())
         .stack_size(MAIN_STACK)
@@ -47,18 +79,44 @@ fn main() {
             eprintln!("weft: cannot start the interpreter thread: {e}");
             weft::interp::EXIT_FAILURE
         });
+    weft::runtime::finish();
     std::process::exit(code);
 }
 
+/// Loads the layered pool configuration and hands it to the runtime; a
+/// bad file, variable or flag is a usage error (status 2).
+fn configure(cli: &Cli) -> Result<(), i32> {
+    let config = ThreadPoolConfig::load(LoadOptions {
+        config_file: cli.config.clone(),
+        workers: cli.workers.clone(),
+        no_pin: cli.no_pin,
+        cwd: None,
+        env: None,
+    })
+    .map_err(|e| {
+        eprintln!("{e}");
+        weft::interp::EXIT_USAGE
+    })?;
+    let options = RuntimeOptions {
+        config,
+        trace: cli.trace.clone(),
+        stats: cli.stats,
+    };
+    if weft::runtime::configure(options).is_err() {
+        eprintln!("weft: internal error: the runtime was configured twice");
+        return Err(weft::interp::EXIT_FAILURE);
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> i32 {
-    match (cli.eval, cli.file) {
-        (Some(code), file) => {
-            // With -e, everything after the options is a script argument.
-            let mut args: Vec<String> = file.map(|f| f.display().to_string()).into_iter().collect();
-            args.extend(cli.args);
-            weft::interp::run_source("<eval>", &code, args)
-        }
-        (None, Some(file)) => weft::interp::run_file(&file, cli.args),
-        (None, None) => weft::repl::run(),
+    let mut rest = cli.rest.into_iter();
+    match cli.eval {
+        // With -e, everything after the options is a script argument.
+        Some(code) => weft::interp::run_source("<eval>", &code, rest.collect()),
+        None => match rest.next() {
+            Some(file) => weft::interp::run_file(&PathBuf::from(file), rest.collect()),
+            None => weft::repl::run(),
+        },
     }
 }

@@ -5,11 +5,29 @@
 //! `--trace` / `--stats` options) before the script runs; an embedder may
 //! skip it and get the defaults. [`pool`] starts the pool the first time a
 //! script needs it; [`started_pool`] answers without starting it.
+//! [`finish`] (called by the CLI at exit, also on `exit(n)`) writes the
+//! trace and prints the statistics table.
+//!
+//! # `--trace FILE`
+//! The pool is started with an event hook that appends each event to a
+//! buffer of the thread it happened on (one lock per thread, never
+//! contended). At exit the buffers are written as Chrome trace-event JSON
+//! (`{"traceEvents": [...]}`, timestamps in microseconds since the pool
+//! started): one row (`tid`) per pool thread, named `worker N` (spares:
+//! `spare N`); a `B`/`E` slice per job, named `task ID` for a spawned task
+//! and `chunk` for a `join` half (parallel_map chunks); steals
+//! (`steal from N`), parks and unparks as instant events. A job still
+//! running at exit is closed at the last timestamp. Open the file in
+//! Perfetto or chrome://tracing.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::pool::{ThreadPool, ThreadPoolConfig};
+use crate::pool::{Event, EventHook, EventKind, ThreadPool, ThreadPoolConfig};
+use parking_lot::Mutex;
+use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// Everything the runtime is configured with, fixed before the pool starts.
 #[derive(Clone, Debug, Default)]
@@ -24,11 +42,13 @@ pub struct RuntimeOptions {
 
 static OPTIONS: OnceLock<RuntimeOptions> = OnceLock::new();
 static POOL: OnceLock<std::result::Result<ThreadPool, String>> = OnceLock::new();
+static TRACE: OnceLock<Arc<TraceBuffer>> = OnceLock::new();
 
-/// Fixes the runtime's options. Fails if they were already fixed (by an
-/// earlier call, or by the pool having started with the defaults).
-pub fn configure(options: RuntimeOptions) -> std::result::Result<(), RuntimeOptions> {
-    OPTIONS.set(options)
+/// Fixes the runtime's options. Fails (handing them back) if they were
+/// already fixed: by an earlier call, or by the pool having started with
+/// the defaults.
+pub fn configure(options: RuntimeOptions) -> std::result::Result<(), Box<RuntimeOptions>> {
+    OPTIONS.set(options).map_err(Box::new)
 }
 
 /// The runtime's options (the defaults if [`configure`] was never called).
@@ -44,8 +64,9 @@ pub fn config() -> &'static ThreadPoolConfig {
 /// The pool, started now if it was not yet. Fails (with an `Error` a script
 /// can catch) only if the pool could not start, e.g. no thread could be
 /// spawned.
+#[inline]
 pub fn pool() -> Result<&'static ThreadPool> {
-    match POOL.get_or_init(|| ThreadPool::new(config().clone()).map_err(|e| e.to_string())) {
+    match POOL.get_or_init(start_pool) {
         Ok(pool) => Ok(pool),
         Err(why) => Err(Error::new(
             ErrorKind::Error,
@@ -54,7 +75,354 @@ pub fn pool() -> Result<&'static ThreadPool> {
     }
 }
 
+#[cold]
+fn start_pool() -> std::result::Result<ThreadPool, String> {
+    let options = options();
+    let config = options.config.clone();
+    let started = if options.trace.is_some() {
+        let slots = config.resolved_worker_count() + config.max_spare_workers();
+        let buffer = TRACE.get_or_init(|| Arc::new(TraceBuffer::new(slots)));
+        let sink = Arc::clone(buffer);
+        let hook: EventHook = Arc::new(move |e: &Event| sink.record(e));
+        ThreadPool::with_event_hook(config, hook)
+    } else {
+        ThreadPool::new(config)
+    };
+    started.map_err(|e| e.to_string())
+}
+
 /// The pool if it has started; never starts it.
 pub fn started_pool() -> Option<&'static ThreadPool> {
     POOL.get().and_then(|p| p.as_ref().ok())
+}
+
+/// Script tasks that ended with an error other than their own
+/// cancellation, and running tasks that stopped because they were
+/// cancelled.
+static TASKS_FAILED: AtomicU64 = AtomicU64::new(0);
+static TASKS_CANCELLED: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a script task that ended with an error: `cancelled` if it
+/// stopped because it was cancelled while running.
+pub fn note_task_failure(cancelled: bool) {
+    let counter = if cancelled {
+        &TASKS_CANCELLED
+    } else {
+        &TASKS_FAILED
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The pool's counters as scripts see them (`pool_stats()`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskStats {
+    /// Whether the pool has started (all counters are 0 if not).
+    pub started: bool,
+    /// Worker threads (not counting spares).
+    pub workers: usize,
+    /// Tasks spawned.
+    pub spawned: u64,
+    /// Tasks that returned a value.
+    pub completed: u64,
+    /// Tasks that threw an error (or whose native code panicked).
+    pub failed: u64,
+    /// Tasks cancelled: before they started, or stopped while running.
+    pub cancelled: u64,
+    /// Jobs taken from another thread's deque.
+    pub stolen: u64,
+    /// Times a pool thread parked.
+    pub parks: u64,
+    /// Spare threads started to stand in for blocked workers.
+    pub spares: u64,
+    /// Jobs run per worker (tasks and parallel chunks).
+    pub executed: Vec<u64>,
+    /// Seconds each worker spent running jobs.
+    pub busy_seconds: Vec<f64>,
+    /// Threads blocked (sleep, channel, lock, input) right now.
+    pub blocked_now: usize,
+}
+
+/// A snapshot of the counters; zeros (and `started: false`) if the pool has
+/// not started. Never starts it.
+pub fn stats() -> TaskStats {
+    let Some(pool) = started_pool() else {
+        let workers = config().resolved_worker_count();
+        return TaskStats {
+            workers,
+            executed: vec![0; workers],
+            busy_seconds: vec![0.0; workers],
+            ..TaskStats::default()
+        };
+    };
+    let s = pool.stats();
+    let failed = TASKS_FAILED.load(Ordering::Relaxed);
+    let cancelled_running = TASKS_CANCELLED.load(Ordering::Relaxed);
+    // The pool counts a task whose closure returned as completed, error or
+    // not; panics (caught by the task wrapper) never reach it.
+    let completed = s
+        .completed
+        .saturating_sub(failed)
+        .saturating_sub(cancelled_running);
+    TaskStats {
+        started: true,
+        workers: s.workers.len(),
+        spawned: s.spawned,
+        completed,
+        failed: failed + s.failed,
+        cancelled: s.cancelled + cancelled_running,
+        stolen: s.stolen(),
+        parks: s.parks(),
+        spares: s.spares,
+        executed: s.workers.iter().map(|w| w.executed).collect(),
+        busy_seconds: s.workers.iter().map(|w| w.busy.as_secs_f64()).collect(),
+        blocked_now: s.blocked_now,
+    }
+}
+
+/// The `--stats` table: one line per counter, then one per worker.
+pub fn stats_table(s: &TaskStats) -> String {
+    let mut out = String::from("weft pool statistics\n");
+    let rows: [(&str, String); 8] = [
+        ("workers", s.workers.to_string()),
+        ("spawned", s.spawned.to_string()),
+        ("completed", s.completed.to_string()),
+        ("failed", s.failed.to_string()),
+        ("cancelled", s.cancelled.to_string()),
+        ("stolen", s.stolen.to_string()),
+        ("parks", s.parks.to_string()),
+        ("spares", s.spares.to_string()),
+    ];
+    for (name, value) in rows {
+        let _ = writeln!(out, "  {name:<10} {value:>12}");
+    }
+    let _ = writeln!(out, "  {:<10} {:>12} {:>12}", "worker", "jobs", "busy_s");
+    for (i, (jobs, busy)) in s.executed.iter().zip(&s.busy_seconds).enumerate() {
+        let _ = writeln!(out, "  {i:<10} {jobs:>12} {busy:>12.6}");
+    }
+    out
+}
+
+/// End of the process: writes the `--trace` file and prints the `--stats`
+/// table, as configured. Called by the CLI once the script is done (also
+/// by `exit(n)`); later calls do nothing. Problems writing the trace are
+/// reported on stderr.
+pub fn finish() {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, Ordering::SeqCst) || OPTIONS.get().is_none() {
+        return;
+    }
+    let options = options();
+    if let Some(path) = &options.trace {
+        match (started_pool(), TRACE.get()) {
+            (Some(pool), Some(buffer)) => {
+                let json = buffer.to_json(pool.worker_count());
+                if let Err(e) = std::fs::write(path, json) {
+                    eprintln!("weft: --trace: cannot write '{}': {e}", path.display());
+                }
+            }
+            _ => {
+                // No pool, no events: still a valid (empty) trace.
+                let json = TraceBuffer::new(0).to_json(0);
+                if let Err(e) = std::fs::write(path, json) {
+                    eprintln!("weft: --trace: cannot write '{}': {e}", path.display());
+                }
+            }
+        }
+    }
+    if options.stats {
+        let s = stats();
+        if s.started {
+            eprint!("{}", stats_table(&s));
+        } else {
+            eprintln!(
+                "weft: --stats: the thread pool was not started (the script did no parallel work)"
+            );
+        }
+    }
+}
+
+/// Pool events, one buffer per pool thread.
+struct TraceBuffer {
+    slots: Vec<Mutex<Vec<Event>>>,
+    /// Events from threads beyond the expected slots (should not happen).
+    overflow: Mutex<Vec<Event>>,
+}
+
+impl TraceBuffer {
+    fn new(slots: usize) -> TraceBuffer {
+        TraceBuffer {
+            slots: (0..slots).map(|_| Mutex::new(Vec::new())).collect(),
+            overflow: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn record(&self, e: &Event) {
+        match self.slots.get(e.worker) {
+            Some(slot) => slot.lock().push(*e),
+            None => self.overflow.lock().push(*e),
+        }
+    }
+
+    /// The Chrome trace-event JSON of everything recorded so far.
+    fn to_json(&self, workers: usize) -> String {
+        let mut events: Vec<Vec<Event>> = self.slots.iter().map(|s| s.lock().clone()).collect();
+        for e in self.overflow.lock().iter() {
+            if events.len() <= e.worker {
+                events.resize(e.worker + 1, Vec::new());
+            }
+            events[e.worker].push(*e);
+        }
+        let end = events
+            .iter()
+            .flat_map(|v| v.iter().map(|e| e.at))
+            .max()
+            .unwrap_or(Duration::ZERO);
+        let mut out = String::from("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
+        let mut first = true;
+        let mut push = |out: &mut String, item: String| {
+            if !first {
+                out.push_str(",\n");
+            }
+            first = false;
+            out.push_str(&item);
+        };
+        push(
+            &mut out,
+            "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{\"name\":\"weft pool\"}}"
+                .to_string(),
+        );
+        for (tid, list) in events.iter().enumerate() {
+            if list.is_empty() && tid >= workers {
+                continue;
+            }
+            let name = if tid < workers {
+                format!("worker {tid}")
+            } else {
+                format!("spare {tid}")
+            };
+            push(
+                &mut out,
+                format!(
+                    "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\"args\":{{\"name\":\"{name}\"}}}}"
+                ),
+            );
+            push(
+                &mut out,
+                format!(
+                    "{{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\"args\":{{\"sort_index\":{tid}}}}}"
+                ),
+            );
+            let mut open: Vec<String> = Vec::new();
+            for e in list {
+                let ts = micros(e.at);
+                let item = match e.kind {
+                    EventKind::TaskStart { task } => {
+                        let name = match task {
+                            Some(id) => format!("task {id}"),
+                            None => "chunk".to_string(),
+                        };
+                        let item = format!(
+                            "{{\"name\":\"{name}\",\"cat\":\"job\",\"ph\":\"B\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
+                        );
+                        open.push(name);
+                        item
+                    }
+                    EventKind::TaskEnd { .. } => {
+                        let Some(name) = open.pop() else { continue };
+                        format!(
+                            "{{\"name\":\"{name}\",\"cat\":\"job\",\"ph\":\"E\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
+                        )
+                    }
+                    EventKind::Steal { victim } => format!(
+                        "{{\"name\":\"steal from {victim}\",\"cat\":\"steal\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
+                    ),
+                    EventKind::Park => format!(
+                        "{{\"name\":\"park\",\"cat\":\"park\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
+                    ),
+                    EventKind::Unpark => format!(
+                        "{{\"name\":\"unpark\",\"cat\":\"park\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
+                    ),
+                };
+                push(&mut out, item);
+            }
+            let ts = micros(end);
+            while let Some(name) = open.pop() {
+                push(
+                    &mut out,
+                    format!(
+                        "{{\"name\":\"{name}\",\"cat\":\"job\",\"ph\":\"E\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
+                    ),
+                );
+            }
+        }
+        out.push_str("\n]}\n");
+        out
+    }
+}
+
+/// A duration in microseconds, as a JSON number with nanosecond precision.
+fn micros(d: Duration) -> String {
+    format!("{}.{:03}", d.as_micros(), d.subsec_nanos() % 1000)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn trace_json_closes_open_slices_and_names_threads() {
+        let b = TraceBuffer::new(2);
+        let at = |us| Duration::from_micros(us);
+        b.record(&Event {
+            kind: EventKind::TaskStart { task: Some(7) },
+            worker: 0,
+            at: at(1),
+        });
+        b.record(&Event {
+            kind: EventKind::Steal { victim: 0 },
+            worker: 1,
+            at: at(2),
+        });
+        b.record(&Event {
+            kind: EventKind::TaskStart { task: None },
+            worker: 1,
+            at: at(3),
+        });
+        b.record(&Event {
+            kind: EventKind::TaskEnd { task: None },
+            worker: 1,
+            at: at(4),
+        });
+        let json = b.to_json(2);
+        assert!(json.contains("\"name\":\"worker 1\""));
+        assert!(json.contains("\"name\":\"task 7\",\"cat\":\"job\",\"ph\":\"B\",\"ts\":1.000"));
+        // task 7 never ended: closed at the last timestamp (4 us).
+        assert!(json.contains("\"name\":\"task 7\",\"cat\":\"job\",\"ph\":\"E\",\"ts\":4.000"));
+        assert!(json.contains("\"name\":\"steal from 0\""));
+        assert_eq!(json.matches("\"ph\":\"B\"").count(), 2);
+        assert_eq!(json.matches("\"ph\":\"E\"").count(), 2);
+    }
+
+    #[test]
+    fn micros_keeps_nanoseconds() {
+        assert_eq!(micros(Duration::from_nanos(1_234_567)), "1234.567");
+        assert_eq!(micros(Duration::ZERO), "0.000");
+    }
+
+    #[test]
+    fn stats_table_lists_every_worker() {
+        let s = TaskStats {
+            started: true,
+            workers: 2,
+            spawned: 5,
+            executed: vec![3, 2],
+            busy_seconds: vec![0.5, 0.25],
+            ..TaskStats::default()
+        };
+        let t = stats_table(&s);
+        assert!(t.contains("spawned"));
+        assert!(t
+            .lines()
+            .any(|l| l.trim_start().starts_with("1 ") && l.contains("0.250000")));
+    }
 }

@@ -27,6 +27,9 @@
 //! # Cancellation
 //! [`Vm::set_cancel_flag`] installs a flag checked (one relaxed load) at
 //! every call and loop back-edge; when it is set the VM throws `Cancelled`.
+//! [`Vm::set_cancel_token`] does the same with a pool task's
+//! [`CancelToken`](crate::pool::CancelToken) (a spawned task's VM has its
+//! task's token installed while it runs); either one stops the VM.
 
 use crate::ast::BinOp;
 use crate::bytecode::*;
@@ -86,6 +89,7 @@ pub struct Vm {
     reentry: usize,
     max_depth: usize,
     cancel: Option<Arc<AtomicBool>>,
+    token: Option<crate::pool::CancelToken>,
 }
 
 impl Default for Vm {
@@ -101,17 +105,54 @@ impl std::fmt::Debug for Vm {
 }
 
 thread_local! {
-    static THREAD_VM: RefCell<Vm> = RefCell::new(Vm::new());
+    /// This thread's idle VMs: [`with_vm`] takes one (or makes one) and
+    /// puts it back, so a pool worker reuses its VMs from task to task, also
+    /// for tasks it runs nested (help-first, while it awaits).
+    static THREAD_VMS: RefCell<Vec<Vm>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with this thread's VM. If the thread's VM is already in use
-/// further up the Rust stack (a native should use the `&mut Vm` it was
-/// given instead), `f` gets a fresh one.
+/// A position in running code, cheap to keep (formatted only when a trace
+/// needs it): see [`Vm::call_site`].
+#[derive(Clone, Copy, Debug)]
+pub struct CallSite {
+    proto: &'static Proto,
+    pc: u32,
+}
+
+impl CallSite {
+    /// A trace frame for this position, named `name`:
+    /// `at NAME (file:line:col)`.
+    pub fn frame(&self, name: &str) -> String {
+        let pos = self.proto.pos_at((self.pc as usize).saturating_sub(1));
+        format!("at {name} ({}:{}:{})", self.proto.file, pos.line, pos.col)
+    }
+}
+
+/// Idle VMs kept per thread, at most.
+const MAX_IDLE_VMS: usize = 8;
+
+/// Runs `f` with one of this thread's VMs. The VM is this thread's alone
+/// while `f` runs; code further up the Rust stack that also runs in
+/// `with_vm` has another one (a native should use the `&mut Vm` it was
+/// given instead). If `f` panics the VM is dropped, not reused.
 pub fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> R {
-    THREAD_VM.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut vm) => f(&mut vm),
-        Err(_) => f(&mut Vm::new()),
-    })
+    let mut vm = THREAD_VMS
+        .try_with(|vms| vms.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let r = f(&mut vm);
+    if vm.frames.is_empty() && vm.reentry == 0 {
+        vm.cancel = None;
+        vm.token = None;
+        let _ = THREAD_VMS.try_with(|vms| {
+            let mut vms = vms.borrow_mut();
+            if vms.len() < MAX_IDLE_VMS {
+                vms.push(vm);
+            }
+        });
+    }
+    r
 }
 
 /// Calls any callable value on the current thread, with this thread's VM.
@@ -396,6 +437,7 @@ impl Vm {
             reentry: 0,
             max_depth: DEFAULT_MAX_DEPTH,
             cancel: None,
+            token: None,
         }
     }
 
@@ -423,12 +465,42 @@ impl Vm {
         self.frames.len() + self.reentry
     }
 
+    /// Installs (or removes) a task's cancellation token: once it is
+    /// cancelled, the VM throws `Cancelled` at the next call or loop
+    /// back-edge. Returns the previous token.
+    pub fn set_cancel_token(
+        &mut self,
+        token: Option<crate::pool::CancelToken>,
+    ) -> Option<crate::pool::CancelToken> {
+        mem::replace(&mut self.token, token)
+    }
+
+    /// The installed cancellation token, if any.
+    pub fn cancel_token(&self) -> Option<&crate::pool::CancelToken> {
+        self.token.as_ref()
+    }
+
     #[inline(always)]
     fn is_cancelled(&self) -> bool {
+        if let Some(t) = &self.token {
+            if t.is_cancelled() {
+                return true;
+            }
+        }
         match &self.cancel {
             Some(c) => c.load(Ordering::Relaxed),
             None => false,
         }
+    }
+
+    /// Where the innermost running Weft function is: for a native, the
+    /// position of its own call. `None` when no Weft code runs on this VM.
+    pub fn call_site(&self) -> Option<CallSite> {
+        let f = self.frames.last()?;
+        Some(CallSite {
+            proto: f.proto,
+            pc: f.pc,
+        })
     }
 
     /// Calls any callable value (a Weft closure or a native) with `args` on

@@ -1,30 +1,43 @@
-//! The built-in module `async` (ASYNC.md: every function of the async
-//! library is in the global prelude and also a field of `async`).
+//! The built-in module `async`: every concurrency builtin, also in the
+//! global prelude (ASYNC.md: "the same functions are also fields of the
+//! built-in module `async`").
 //!
-//! Registration: each async file appends its table of natives to
-//! [`TABLES`] (one line each) and its globals to `GLOBAL_TABLES` in
-//! `stdlib/mod.rs`.
-
-use std::sync::{Arc, OnceLock};
+//! To add builtins, append their table to [`TABLES`]: [`super::lookup_global`]
+//! searches these tables after the other prelude tables, and
+//! [`make_module`] makes every entry a field of `async`.
 
 use crate::value::{Key, Map, Module, NativeFn, Value};
+use std::sync::Arc;
 
-/// The natives that are fields of `async`, one table per file.
-const TABLES: &[&[NativeFn]] = &[super::parallel::FUNCTIONS];
+/// The tables of the `async` builtins, in registration order. One line
+/// per file; a name must appear only once over all tables.
+pub(crate) static TABLES: &[&[NativeFn]] = &[
+    super::task::FUNCTIONS,
+    super::atom::FUNCTIONS,
+    super::introspect::FUNCTIONS,
+    super::parallel::FUNCTIONS,
+];
 
-/// The module value (the same one every time).
-pub(crate) fn module() -> Value {
-    static MODULE: OnceLock<Value> = OnceLock::new();
-    MODULE
-        .get_or_init(|| {
-            let mut fields = Map::default();
-            for f in TABLES.iter().flat_map(|t| t.iter()) {
-                fields.insert(Key::str(f.name), Value::Native(f));
-            }
-            Value::Module(Arc::new(Module {
-                name: "async".to_string(),
-                fields,
-            }))
-        })
-        .clone()
+/// The `async` builtin called `name`, if any.
+pub(crate) fn lookup(name: &str) -> Option<&'static NativeFn> {
+    TABLES
+        .iter()
+        .find_map(|t| t.iter().find(|f| f.name == name))
+}
+
+/// The names of every `async` builtin.
+pub(crate) fn names() -> impl Iterator<Item = &'static str> {
+    TABLES.iter().flat_map(|t| t.iter().map(|f| f.name))
+}
+
+/// The module value `async`.
+pub(crate) fn make_module() -> Value {
+    let mut fields = Map::default();
+    for f in TABLES.iter().flat_map(|t| t.iter()) {
+        fields.insert(Key::str(f.name), Value::Native(f));
+    }
+    Value::Module(Arc::new(Module {
+        name: "async".to_string(),
+        fields,
+    }))
 }

@@ -94,6 +94,7 @@ mod async_module;
 pub mod atom;
 pub mod channel;
 mod format;
+mod introspect;
 mod io;
 mod list;
 mod map;
@@ -190,6 +191,12 @@ methods! {
     Find = "find", mutating = false;
     Chars = "chars", mutating = false;
     BytesLen = "bytes_len", mutating = false;
+    // Tasks and atoms (task.rs, atom.rs).
+    Done = "done", mutating = false;
+    Cancel = "cancel", mutating = false;
+    Id = "id", mutating = false;
+    Update = "update", mutating = false;
+    Add = "add", mutating = false;
 }
 
 /// The tables of global builtins, searched in order.
@@ -199,7 +206,6 @@ const GLOBAL_TABLES: &[&[NativeFn]] = &[
     system::FUNCTIONS,
     random::FUNCTIONS,
     format::FUNCTIONS,
-    parallel::FUNCTIONS,
 ];
 
 /// The global builtin called `name`, if any.
@@ -208,6 +214,9 @@ pub fn lookup_global(name: &str) -> Option<Value> {
         if let Some(f) = table.iter().find(|f| f.name == name) {
             return Some(Value::Native(f));
         }
+    }
+    if let Some(f) = async_module::lookup(name) {
+        return Some(Value::Native(f));
     }
     builtin_module(name)
 }
@@ -219,18 +228,20 @@ pub fn global_names() -> Vec<&'static str> {
         .iter()
         .flat_map(|t| t.iter().map(|f| f.name))
         .collect();
+    names.extend(async_module::names());
     names.push("math");
     names.push("async");
     names
 }
 
-/// The built-in module called `name` (`math`), if any. The same module value
+/// The built-in module called `name` (`math`, `async`), if any. The same module value
 /// is returned every time.
 pub fn builtin_module(name: &str) -> Option<Value> {
     static MATH: OnceLock<Value> = OnceLock::new();
+    static ASYNC: OnceLock<Value> = OnceLock::new();
     match name {
         "math" => Some(MATH.get_or_init(math::make_module).clone()),
-        "async" => Some(async_module::module()),
+        "async" => Some(ASYNC.get_or_init(async_module::make_module).clone()),
         _ => None,
     }
 }
@@ -254,6 +265,11 @@ pub fn call_method(vm: &mut Vm, recv: &mut Value, m: Method, args: &[Value]) -> 
         },
         Value::Range(r) => list::call_range(vm, **r, m, args),
         Value::Module(_) => call_member(vm, recv, m.name(), args),
+        Value::Task(t) => task::call(t, m, args),
+        Value::Atom(a) => {
+            let a = a.clone();
+            atom::call(vm, &a, m, args)
+        }
         other => Err(no_method(other, m.name())),
     }
 }

@@ -65,13 +65,19 @@ pub(crate) fn duration(func: &str, seconds: &Value) -> Result<Duration> {
     })
 }
 
-/// `sleep(seconds)`. Tells the pool first, so a sleeping worker does not
-/// take a worker's place.
-fn sleep(_: &mut Vm, args: &[Value]) -> Result<Value> {
+/// `sleep(seconds)`. On a pool thread it tells the pool first, so a spare
+/// thread runs pool work meanwhile ([`crate::pool::sleep`]); inside a task
+/// it wakes as soon as the task is cancelled and throws `Cancelled`.
+/// `sleep(0)` returns at once (but still throws in a cancelled task).
+fn sleep(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("sleep", args, 1, 1)?;
     let d = duration("sleep", &args[0])?;
+    let cancelled = || Error::new(ErrorKind::Cancelled, "the task was cancelled");
+    if vm.cancel_token().is_some_and(|t| t.is_cancelled()) {
+        return Err(cancelled());
+    }
     if !d.is_zero() {
-        crate::pool::blocking(|| std::thread::sleep(d));
+        crate::pool::sleep(d).map_err(|_| cancelled())?;
     }
     Ok(Value::Nil)
 }
@@ -116,5 +122,6 @@ fn exit(_: &mut Vm, args: &[Value]) -> Result<Value> {
     if let Some(m) = message {
         let _ = writeln!(std::io::stderr().lock(), "{m}");
     }
+    crate::runtime::finish();
     std::process::exit(code)
 }

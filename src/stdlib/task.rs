@@ -1,17 +1,88 @@
 //! Tasks as scripts see them: `spawn`, `await`, `await_all`, `await_any`,
 //! and the methods `done`, `cancel`, `id` (ASYNC.md, "Tasks").
+//!
+//! # How a task runs
+//! `spawn(f, ...args)` hands the pool a closure that runs `f(...args)` on a
+//! pool thread with one of that thread's VMs ([`with_vm`]: a worker reuses
+//! its VMs, so a task costs no VM set-up) and the task's
+//! [`CancelToken`](crate::pool::CancelToken) installed in that VM, so a
+//! cancelled task stops at its next call or loop iteration. A native panic
+//! inside the task is caught here and becomes an error of kind `Error`
+//! whose message is the panic's message.
+//!
+//! # Waiting
+//! `await` and friends use the pool's waits ([`TaskHandle::wait`],
+//! [`TaskHandle::wait_deadline`], [`pool::wait_any`]): condvar-based off
+//! the pool; on a pool thread the waiter runs other pool work meanwhile
+//! (help-first). If the *waiting* task is cancelled, its wait returns at
+//! once with `Cancelled`, and the tasks it is waiting for that it spawned
+//! itself are cancelled too (tasks spawned by someone else are left alone:
+//! another task may still want their result).
+//!
+//! # Errors and traces
+//! A failed task's error reaches its awaiter with two frames added after
+//! the task's own frames: `at <spawn> (FILE:LINE:COL)`, where the task was
+//! spawned, and `at <await> (FILE:LINE:COL)`, where it is awaited (also for
+//! `await_all` / `await_any`); the awaiter's own frames follow as the error
+//! unwinds. Awaiting a task again gives the same result and the same
+//! task frames (each await adds its own `<await>` frame to its copy).
+//!
+//! DECISIONS where ASYNC.md is silent:
+//! - `await`, `await_all` and `await_any` take an optional timeout in
+//!   seconds (int or float, not negative); running out throws `Timeout`
+//!   and leaves the tasks running.
+//! - `await_all([])` is `[]`; `await_any([])` is a `ValueError`.
+//! - A task cancelled before it started, awaited, throws `Cancelled` with
+//!   the message `task N was cancelled`.
+//! - A task whose error nobody awaits fails silently (as Python's
+//!   `concurrent.futures`); only awaiting reports it.
+//! - `spawn` checks at once that `f` is callable and, for a Weft function,
+//!   that it takes as many parameters as were given (a `TypeError` at the
+//!   spawn site rather than a failed task).
 
-use crate::error::Error;
-use crate::pool::TaskHandle;
-use crate::value::Value;
+use super::args::{arity, callable, type_error};
+use super::system::duration;
+use crate::error::{Error, ErrorKind, Result};
+use crate::pool::{self, TaskHandle, WaitAnyError, WaitAnyTimeoutError, WaitTimeoutError};
+use crate::value::{NativeFn, Value};
+use crate::vm::{with_vm, CallSite, Vm};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The table of the task builtins (also fields of the `async` module).
+pub(crate) static FUNCTIONS: &[NativeFn] = &[
+    NativeFn {
+        name: "spawn",
+        f: spawn,
+    },
+    NativeFn {
+        name: "await",
+        f: await_one,
+    },
+    NativeFn {
+        name: "await_all",
+        f: await_all,
+    },
+    NativeFn {
+        name: "await_any",
+        f: await_any,
+    },
+];
+
+/// A task's outcome as the pool stores it.
+type Outcome = Result<Value, Error>;
 
 /// A spawned task: the pool's handle to its result, and where it was
 /// spawned (for traces).
 pub struct TaskObj {
     /// The pool's handle; the result is the script function's outcome.
-    pub handle: TaskHandle<Result<Value, Error>>,
-    /// The trace frame of the `spawn` call, e.g. `at <main> (x.weft:3:9)`.
-    pub spawned_at: String,
+    pub handle: TaskHandle<Outcome>,
+    /// Where `spawn` was called (`None` when called from Rust).
+    spawned_at: Option<CallSite>,
+    /// The script task that spawned this one (see [`current_owner`]).
+    owner: u64,
 }
 
 impl TaskObj {
@@ -19,10 +90,326 @@ impl TaskObj {
     pub fn id(&self) -> u64 {
         self.handle.id()
     }
+
+    /// The trace frame of the `spawn` call, e.g. `at <spawn> (x.weft:3:9)`.
+    pub fn spawn_frame(&self) -> Option<String> {
+        self.spawned_at.map(|s| s.frame("<spawn>"))
+    }
 }
 
 impl std::fmt::Debug for TaskObj {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "<task {}>", self.id())
+    }
+}
+
+// Which script task runs on this thread, for "cancel the tasks it spawned
+// and is awaiting". Ids are made per thread (a thread number in the high
+// bits, a local count in the low ones), so spawning touches no shared
+// counter; 0 is "not in a task" (the main script).
+static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static CURRENT_OWNER: Cell<u64> = const { Cell::new(0) };
+    static THREAD_BASE: Cell<u64> = const { Cell::new(0) };
+    static LOCAL_COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A new owner id, unique in the process.
+fn new_owner_id() -> u64 {
+    let base = THREAD_BASE.with(|b| {
+        if b.get() == 0 {
+            b.set(NEXT_THREAD.fetch_add(1, Ordering::Relaxed) << 40);
+        }
+        b.get()
+    });
+    LOCAL_COUNT.with(|c| {
+        let n = c.get().wrapping_add(1) & ((1 << 40) - 1);
+        c.set(n);
+        base | n
+    })
+}
+
+/// The id of the script task running on this thread (0 off any task).
+fn current_owner() -> u64 {
+    CURRENT_OWNER.with(Cell::get)
+}
+
+/// Runs `f(args)` as the body of task `me`: with a VM of this thread, the
+/// task's cancellation token installed, native panics turned into errors.
+fn run_task(me: u64, f: Value, args: Vec<Value>) -> Outcome {
+    let token = pool::current_cancel_token();
+    let outer = CURRENT_OWNER.with(|c| c.replace(me));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        with_vm(|vm| {
+            vm.set_cancel_token(token.clone());
+            vm.call(&f, &args)
+        })
+    }));
+    CURRENT_OWNER.with(|c| c.set(outer));
+    let outcome = match outcome {
+        Ok(r) => r,
+        Err(payload) => Err(Error::new(ErrorKind::Error, panic_text(payload.as_ref()))),
+    };
+    if let Err(e) = &outcome {
+        let cancelled =
+            e.kind() == ErrorKind::Cancelled && token.as_ref().is_some_and(|t| t.is_cancelled());
+        crate::runtime::note_task_failure(cancelled);
+    }
+    outcome
+}
+
+/// The text of a panic payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a native function panicked".to_string()
+    }
+}
+
+/// Spawns `f(args)` on the pool. `site` is where `spawn` was called.
+pub fn spawn_value(f: Value, args: Vec<Value>, site: Option<CallSite>) -> Result<Arc<TaskObj>> {
+    let pool = crate::runtime::pool()?;
+    let me = new_owner_id();
+    let handle = pool.spawn(move || run_task(me, f, args));
+    Ok(Arc::new(TaskObj {
+        handle,
+        spawned_at: site,
+        owner: current_owner(),
+    }))
+}
+
+/// `spawn(f, ...args)`: a task running `f(...args)` on the pool.
+fn spawn(vm: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("spawn", args, 1, usize::MAX)?;
+    let f = &args[0];
+    callable("spawn", "first argument", f)?;
+    if let Value::Func(c) = f {
+        let n = c.proto.nparams as usize;
+        if n != args.len() - 1 {
+            let name = c.proto.name.as_deref().unwrap_or("<fn>");
+            return Err(Error::type_error(format!(
+                "spawn(): {name}() takes {n} argument{} but {} {} given",
+                if n == 1 { "" } else { "s" },
+                args.len() - 1,
+                if args.len() == 2 { "was" } else { "were" }
+            )));
+        }
+    }
+    let task = spawn_value(f.clone(), args[1..].to_vec(), vm.call_site())?;
+    Ok(Value::Task(task))
+}
+
+/// The task in argument `what` of `func`.
+fn task_arg<'a>(func: &str, what: &str, v: &'a Value) -> Result<&'a Arc<TaskObj>> {
+    match v {
+        Value::Task(t) => Ok(t),
+        other => Err(type_error(func, what, "a task", other)),
+    }
+}
+
+/// The tasks of a list argument.
+fn task_list(func: &str, v: &Value) -> Result<Vec<Arc<TaskObj>>> {
+    let Value::List(items) = v else {
+        return Err(type_error(func, "argument", "a list of tasks", v));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::Task(t) => Ok(t.clone()),
+            other => Err(Error::type_error(format!(
+                "{func}() item {i} must be a task, not {}",
+                super::args::article(other.type_name())
+            ))),
+        })
+        .collect()
+}
+
+/// The deadline of an optional timeout argument.
+fn deadline(func: &str, seconds: Option<&Value>) -> Result<Option<Instant>> {
+    match seconds {
+        None | Some(Value::Nil) => Ok(None),
+        Some(s) => {
+            let d = duration(func, s)?;
+            // A deadline too far to represent is no deadline.
+            Ok(Instant::now().checked_add(d))
+        }
+    }
+}
+
+/// The error thrown in a task whose wait was cut short by its own
+/// cancellation.
+#[cold]
+fn interrupted() -> Error {
+    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+}
+
+#[cold]
+fn timeout(func: &str, seconds: Option<&Value>) -> Error {
+    let secs = match seconds {
+        Some(Value::Int(n)) => n.to_string(),
+        Some(Value::Float(x)) => crate::value::format_float(*x),
+        _ => "the given time".to_string(),
+    };
+    Error::new(
+        ErrorKind::Timeout,
+        format!("{func}(): not done after {secs} seconds"),
+    )
+}
+
+/// Cancels the tasks among `tasks` that the current task spawned (its
+/// wait was interrupted by its own cancellation).
+#[cold]
+fn cancel_own(tasks: &[Arc<TaskObj>]) {
+    let me = current_owner();
+    for t in tasks {
+        if t.owner == me && me != 0 {
+            t.handle.cancel();
+        }
+    }
+}
+
+/// `t`'s finished outcome as the awaiter sees it: its value, or its error
+/// with the spawn and await frames added.
+fn settle(t: &TaskObj, outcome: Outcome, await_site: Option<CallSite>) -> Result<Value> {
+    outcome.map_err(|mut e| {
+        if let Some(frame) = t.spawn_frame() {
+            e.push_trace(frame);
+        }
+        if let Some(site) = await_site {
+            e.push_trace(site.frame("<await>"));
+        }
+        e
+    })
+}
+
+/// A task's outcome once it is known to be done.
+fn outcome_now(t: &TaskObj) -> Outcome {
+    match t.handle.try_result() {
+        Some(Ok(r)) => r,
+        Some(Err(pool::TaskError::Cancelled)) => Err(Error::new(
+            ErrorKind::Cancelled,
+            format!("task {} was cancelled", t.id()),
+        )),
+        Some(Err(pool::TaskError::Panicked(m))) => Err(Error::new(ErrorKind::Error, m)),
+        None => Err(Error::new(
+            ErrorKind::Error,
+            format!("internal: task {} has no result", t.id()),
+        )),
+    }
+}
+
+/// Waits for `t` until `deadline`. `Ok(())` once it is done.
+fn wait_done(t: &TaskObj, deadline: Option<Instant>) -> std::result::Result<(), WaitTimeoutError> {
+    let r = match deadline {
+        None => t.handle.wait().map_err(WaitTimeoutError::from),
+        Some(d) => t.handle.wait_deadline(d),
+    };
+    match r {
+        Ok(_) | Err(WaitTimeoutError::Panicked(_)) | Err(WaitTimeoutError::Cancelled) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// `await(t)` / `await(t, seconds)`.
+fn await_one(vm: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("await", args, 1, 2)?;
+    let t = task_arg("await", "first argument", &args[0])?;
+    let deadline = deadline("await", args.get(1))?;
+    if !t.handle.is_done() {
+        match wait_done(t, deadline) {
+            Ok(()) => {}
+            Err(WaitTimeoutError::Timeout) => return Err(timeout("await", args.get(1))),
+            Err(_) => {
+                cancel_own(std::slice::from_ref(t));
+                return Err(interrupted());
+            }
+        }
+    }
+    settle(t, outcome_now(t), vm.call_site())
+}
+
+/// `await_all(ts)` / `await_all(ts, seconds)`: every result, in order; the
+/// first failure in list order is thrown once all are done.
+fn await_all(vm: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("await_all", args, 1, 2)?;
+    let tasks = task_list("await_all", &args[0])?;
+    let deadline = deadline("await_all", args.get(1))?;
+    for t in &tasks {
+        match wait_done(t, deadline) {
+            Ok(()) => {}
+            Err(WaitTimeoutError::Timeout) => return Err(timeout("await_all", args.get(1))),
+            Err(_) => {
+                cancel_own(&tasks);
+                return Err(interrupted());
+            }
+        }
+    }
+    let site = vm.call_site();
+    let mut results = Vec::with_capacity(tasks.len());
+    for t in &tasks {
+        results.push(settle(t, outcome_now(t), site)?);
+    }
+    Ok(Value::list(results))
+}
+
+/// `await_any(ts)` / `await_any(ts, seconds)`: `[index, result]` of the
+/// first task to finish (the lowest index if several are done).
+fn await_any(vm: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("await_any", args, 1, 2)?;
+    let tasks = task_list("await_any", &args[0])?;
+    if tasks.is_empty() {
+        return Err(Error::value_error("await_any() needs at least one task"));
+    }
+    let handles: Vec<TaskHandle<Outcome>> = tasks.iter().map(|t| t.handle.clone()).collect();
+    let index = match args.get(1).filter(|v| !matches!(v, Value::Nil)) {
+        None => pool::wait_any(&handles).map_err(|e| match e {
+            WaitAnyError::Empty | WaitAnyError::Interrupted => None,
+        }),
+        Some(s) => {
+            let d = duration("await_any", s)?;
+            pool::wait_any_timeout(&handles, d).map_err(|e| match e {
+                WaitAnyTimeoutError::Timeout => Some(timeout("await_any", Some(s))),
+                WaitAnyTimeoutError::Empty | WaitAnyTimeoutError::Interrupted => None,
+            })
+        }
+    };
+    let i = match index {
+        Ok(i) => i,
+        Err(Some(e)) => return Err(e),
+        Err(None) => {
+            cancel_own(&tasks);
+            return Err(interrupted());
+        }
+    };
+    let t = &tasks[i];
+    let v = settle(t, outcome_now(t), vm.call_site())?;
+    Ok(Value::list(vec![Value::Int(i as i64), v]))
+}
+
+/// Calls task method `m` on `t`.
+pub(crate) fn call(t: &TaskObj, m: super::Method, args: &[Value]) -> Result<Value> {
+    use super::Method;
+    match m {
+        Method::Done => {
+            arity("task.done", args, 0, 0)?;
+            Ok(Value::Bool(t.handle.is_done()))
+        }
+        Method::Cancel => {
+            arity("task.cancel", args, 0, 0)?;
+            Ok(Value::Bool(t.handle.cancel()))
+        }
+        Method::Id => {
+            arity("task.id", args, 0, 0)?;
+            Ok(Value::Int(t.id() as i64))
+        }
+        other => Err(Error::type_error(format!(
+            "task has no method '{}'",
+            other.name()
+        ))),
     }
 }
