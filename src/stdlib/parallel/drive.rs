@@ -27,8 +27,9 @@
 //! fold's when `f` is associative with identity `identity`.
 //!
 //! Errors and cancellation: see [`Failure`]. The caller's cancellation
-//! (its pool task's token, its VM's cancel flag) is checked before every
-//! item and installed in every VM that runs items.
+//! (its VM's task token and cancel flag) is checked before every item and
+//! installed in every VM that runs items, so cancelling the enclosing task
+//! stops the work between items and inside long ones.
 
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
@@ -222,7 +223,10 @@ impl<'a> Call<'a> {
             op,
             chunk,
             failure: Failure::new(),
-            token: crate::pool::current_cancel_token(),
+            token: vm
+                .cancel_token()
+                .cloned()
+                .or_else(crate::pool::current_cancel_token),
             flag,
             progress,
         }
@@ -347,10 +351,9 @@ impl<'a> Call<'a> {
             Splitter::Adaptive { .. } => Budget::Leaf(LEAF_SLICE),
         };
         let slice = with_vm(|vm| {
-            let old = vm.set_cancel_flag(self.flag.clone());
-            let slice = self.run_slice(vm, lo, hi, slots.as_deref_mut(), &mut acc, budget, grid);
-            vm.set_cancel_flag(old);
-            slice
+            self.as_caller(vm, |vm| {
+                self.run_slice(vm, lo, hi, slots.as_deref_mut(), &mut acc, budget, grid)
+            })
         });
         match slice {
             Slice::Done => Some(acc),
@@ -468,10 +471,7 @@ impl<'a> Call<'a> {
         let (a, b) = (a?, b?);
         match self.op {
             Op::Reduce { f, .. } => {
-                let old = vm.set_cancel_flag(self.flag.clone());
-                let r = args::call(vm, f, &[a, b]);
-                vm.set_cancel_flag(old);
-                match r {
+                match self.as_caller(vm, |vm| args::call(vm, f, &[a, b])) {
                     Ok(v) => Some(v),
                     Err(e) => {
                         self.failure.record(at, e);
@@ -481,6 +481,18 @@ impl<'a> Call<'a> {
             }
             _ => Some(Value::Nil),
         }
+    }
+
+    /// Runs `f` on `vm` with the caller's cancellation installed (the
+    /// caller's own VM already has it), so a long item stops when the
+    /// caller's task is cancelled.
+    fn as_caller<R>(&self, vm: &mut Vm, f: impl FnOnce(&mut Vm) -> R) -> R {
+        let old_flag = vm.set_cancel_flag(self.flag.clone());
+        let old_token = vm.set_cancel_token(self.token.clone());
+        let r = f(vm);
+        vm.set_cancel_flag(old_flag);
+        vm.set_cancel_token(old_token);
+        r
     }
 
     /// What a part starts from: `identity` for reduce, nil otherwise.
