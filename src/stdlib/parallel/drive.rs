@@ -102,6 +102,12 @@ impl Grid {
         Grid { step, phase }
     }
 
+    /// Boundaries at `i % step == phase`.
+    #[cfg(test)]
+    pub(super) fn with(step: usize, phase: usize) -> Grid {
+        Grid { step, phase }
+    }
+
     /// Boundaries every `chunk` items from 0 (the `chunk_size` option).
     pub(super) fn chunks(chunk: usize) -> Grid {
         Grid {
@@ -235,7 +241,18 @@ impl<'a> Call<'a> {
     /// Runs the call on the calling thread's `vm` and the pool. `slots`
     /// (map, filter) has one slot per item. Returns the reduction (nil for
     /// the others) or the first error in input order.
-    pub(super) fn run(&self, vm: &mut Vm, mut slots: Option<&mut [Value]>) -> Result<Value> {
+    pub(super) fn run(&self, vm: &mut Vm, slots: Option<&mut [Value]>) -> Result<Value> {
+        self.run_on(vm, slots, runtime::pool)
+    }
+
+    /// As [`run`](Self::run), with the pool `pool()` (started only if the
+    /// work is split).
+    pub(super) fn run_on<'p>(
+        &self,
+        vm: &mut Vm,
+        mut slots: Option<&mut [Value]>,
+        pool: impl FnOnce() -> Result<&'p ThreadPool>,
+    ) -> Result<Value> {
         let n = self.input.len();
         let mut acc = self.start_value();
         let grid = match self.chunk {
@@ -262,7 +279,7 @@ impl<'a> Call<'a> {
             }
         };
         if let Some(from) = rest_from {
-            let rest = self.run_on_pool(from, n, slots.map(|s| &mut s[from..]), grid)?;
+            let rest = self.run_on_pool(pool()?, from, n, slots.map(|s| &mut s[from..]), grid)?;
             acc = self.combine(vm, Some(acc), rest, from).unwrap_or_default();
         }
         let failed = self.failure.take();
@@ -278,12 +295,12 @@ impl<'a> Call<'a> {
     /// Items `from..n` on the pool (step 2).
     fn run_on_pool(
         &self,
+        pool: &ThreadPool,
         from: usize,
         n: usize,
         slots: Option<&mut [Value]>,
         grid: Grid,
     ) -> Result<Option<Value>> {
-        let pool = runtime::pool()?;
         let splitter = match self.chunk {
             Some(_) => Splitter::Fixed,
             None => Splitter::new(pool.worker_count()),
@@ -470,15 +487,13 @@ impl<'a> Call<'a> {
     fn combine(&self, vm: &mut Vm, a: Option<Value>, b: Option<Value>, at: usize) -> Option<Value> {
         let (a, b) = (a?, b?);
         match self.op {
-            Op::Reduce { f, .. } => {
-                match self.as_caller(vm, |vm| args::call(vm, f, &[a, b])) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        self.failure.record(at, e);
-                        None
-                    }
+            Op::Reduce { f, .. } => match self.as_caller(vm, |vm| args::call(vm, f, &[a, b])) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    self.failure.record(at, e);
+                    None
                 }
-            }
+            },
             _ => Some(Value::Nil),
         }
     }
