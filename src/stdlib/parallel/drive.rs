@@ -280,7 +280,11 @@ impl<'a> Call<'a> {
         };
         if let Some(from) = rest_from {
             let rest = self.run_on_pool(pool()?, from, n, slots.map(|s| &mut s[from..]), grid)?;
-            acc = self.combine(vm, Some(acc), rest, from).unwrap_or_default();
+            acc = match from {
+                // Nothing ran on the caller: `acc` is just the identity.
+                0 => rest.unwrap_or_default(),
+                _ => self.combine(vm, Some(acc), rest, from).unwrap_or_default(),
+            };
         }
         let failed = self.failure.take();
         if let Some(p) = &self.progress {
