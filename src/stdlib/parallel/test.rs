@@ -166,7 +166,7 @@ fn map_matches_the_sequential_map_on_every_pool() {
     let mut vm = Vm::new();
     let expect: Vec<Value> = xs
         .iter()
-        .map(|x| vm.call(&f, &[x.clone()]).unwrap())
+        .map(|x| vm.call(&f, std::slice::from_ref(x)).unwrap())
         .collect();
     for workers in WORKER_COUNTS {
         let pool = pool(workers);
@@ -305,7 +305,7 @@ fn the_first_error_in_input_order_wins_and_nothing_before_it_is_skipped() {
                 );
                 for i in 0..3000 {
                     let runs = script.call("count", &[Value::Int(i)]).unwrap();
-                    if i <= lowest as i64 {
+                    if i <= lowest {
                         assert_eq!(runs, Value::Int(1), "{workers} {chunk:?}: item {i}");
                     } else {
                         assert!(matches!(runs, Value::Int(0 | 1)), "item {i} ran {runs:?}");
