@@ -31,7 +31,7 @@
 //! installed in every VM that runs items, so cancelling the enclosing task
 //! stops the work between items and inside long ones.
 
-use std::mem;
+use std::mem::{self, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -85,7 +85,7 @@ impl Grid {
     /// every `line / size_of::<Value>()` items, starting where the buffer's
     /// first full line starts. Without slots (for_each, reduce) any index
     /// will do.
-    pub(super) fn cache_lines(slots: Option<&[Value]>, line: usize) -> Grid {
+    pub(super) fn cache_lines(slots: Option<&[MaybeUninit<Value>]>, line: usize) -> Grid {
         let size = mem::size_of::<Value>();
         let Some(slots) = slots else {
             return Grid { step: 1, phase: 0 };
@@ -238,11 +238,12 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// Runs the call on the calling thread's `vm` and the pool. `slots`
-    /// (map, filter) has one slot per item. Returns the reduction (nil for
-    /// the others) or the first error in input order.
-    pub(super) fn run(&self, vm: &mut Vm, slots: Option<&mut [Value]>) -> Result<Value> {
-        self.run_on(vm, slots, runtime::pool)
+    /// Runs the call on the calling thread's `vm` and the pool. `out`
+    /// (map, filter) is an empty vector with room for one result per item;
+    /// it is filled in place. Returns the reduction (nil for the others) or
+    /// the first error in input order.
+    pub(super) fn run(&self, vm: &mut Vm, out: Option<&mut Vec<Value>>) -> Result<Value> {
+        self.run_on(vm, out, runtime::pool)
     }
 
     /// As [`run`](Self::run), with the pool `pool()` (started only if the
@@ -250,7 +251,35 @@ impl<'a> Call<'a> {
     pub(super) fn run_on<'p>(
         &self,
         vm: &mut Vm,
-        mut slots: Option<&mut [Value]>,
+        mut out: Option<&mut Vec<Value>>,
+        pool: impl FnOnce() -> Result<&'p ThreadPool>,
+    ) -> Result<Value> {
+        let n = self.input.len();
+        let slots = out.as_deref_mut().map(|v| {
+            v.clear();
+            v.reserve_exact(n);
+            &mut v.spare_capacity_mut()[..n]
+        });
+        let acc = self.run_slots(vm, slots, pool);
+        if let (Some(v), true) = (out, self.failure.ended_cleanly()) {
+            // SAFETY: the first `n` slots of the spare capacity were all
+            // written: every path through `run_slots` that returns (the only
+            // exception is a panic in a worker, reported as `Err` with
+            // `ended_cleanly() == false`, where we leak instead) writes each
+            // slot exactly once, with the item's result or with nil for an
+            // item that did not run (`fill_nil`). `n <= capacity` by
+            // `reserve_exact` above.
+            unsafe { v.set_len(n) };
+        }
+        acc
+    }
+
+    /// [`run_on`](Self::run_on) on the uninitialised `slots`; every slot
+    /// is written before it returns (unless a worker panicked).
+    fn run_slots<'p>(
+        &self,
+        vm: &mut Vm,
+        mut slots: Slots<'_>,
         pool: impl FnOnce() -> Result<&'p ThreadPool>,
     ) -> Result<Value> {
         let n = self.input.len();
@@ -279,7 +308,16 @@ impl<'a> Call<'a> {
             }
         };
         if let Some(from) = rest_from {
-            let rest = self.run_on_pool(pool()?, from, n, slots.map(|s| &mut s[from..]), grid)?;
+            let mut rest = slots.map(|s| &mut s[from..]);
+            let pool = match pool() {
+                Ok(pool) => pool,
+                Err(e) => {
+                    fill_nil(rest.as_deref_mut());
+                    self.failure.record(from, e);
+                    return Err(self.failure.take().expect("just recorded"));
+                }
+            };
+            let rest = self.run_on_pool(pool, from, n, rest, grid)?;
             acc = match from {
                 // Nothing ran on the caller: `acc` is just the identity.
                 0 => rest.unwrap_or_default(),
@@ -302,7 +340,7 @@ impl<'a> Call<'a> {
         pool: &ThreadPool,
         from: usize,
         n: usize,
-        slots: Option<&mut [Value]>,
+        slots: Slots<'_>,
         grid: Grid,
     ) -> Result<Option<Value>> {
         let splitter = match self.chunk {
@@ -314,6 +352,7 @@ impl<'a> Call<'a> {
             pool.install(|| self.drive(pool, from, n, slots, splitter, false, grid))
         }))
         .map_err(|payload| {
+            self.failure.mark_panicked();
             let what = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
@@ -330,12 +369,13 @@ impl<'a> Call<'a> {
         pool: &ThreadPool,
         lo: usize,
         hi: usize,
-        slots: Option<&mut [Value]>,
+        mut slots: Slots<'_>,
         mut splitter: Splitter,
         migrated: bool,
         grid: Grid,
     ) -> Option<Value> {
         if self.failure.skips(lo) {
+            fill_nil(slots.as_deref_mut());
             return None;
         }
         if let Some(mid) = grid.mid(lo, hi) {
@@ -362,7 +402,7 @@ impl<'a> Call<'a> {
         pool: &ThreadPool,
         lo: usize,
         hi: usize,
-        mut slots: Option<&mut [Value]>,
+        mut slots: Slots<'_>,
         splitter: Splitter,
         grid: Grid,
     ) -> Option<Value> {
@@ -396,14 +436,15 @@ impl<'a> Call<'a> {
 
     /// Runs items `lo..hi` in order on `vm`, writing `slots` (which start
     /// at item `lo`) or folding into `acc`, until done, stopped, or
-    /// `budget` says to pause.
+    /// `budget` says to pause. Writes every slot before returning, except
+    /// after a pause, where the slots from `at` on are the caller's.
     #[allow(clippy::too_many_arguments)]
     fn run_slice(
         &self,
         vm: &mut Vm,
         lo: usize,
         hi: usize,
-        mut slots: Option<&mut [Value]>,
+        mut slots: Slots<'_>,
         acc: &mut Value,
         budget: Budget,
         grid: Grid,
@@ -455,24 +496,34 @@ impl<'a> Call<'a> {
         if let Some(p) = &self.progress {
             p.add(i - reported);
         }
+        if let (Slice::Stopped, Some(s)) = (end, slots) {
+            // Item `i` failed or did not run; nor do the rest.
+            fill_nil(Some(&mut s[i - lo..]));
+        }
         end
     }
 
     /// Runs item `i`.
     #[inline]
-    fn step(&self, vm: &mut Vm, i: usize, acc: &mut Value, slot: Option<&mut Value>) -> Result<()> {
+    fn step(
+        &self,
+        vm: &mut Vm,
+        i: usize,
+        acc: &mut Value,
+        slot: Option<&mut MaybeUninit<Value>>,
+    ) -> Result<()> {
         let x = self.input.get(i);
         match self.op {
             Op::Map(f) => {
                 let v = args::call(vm, f, std::slice::from_ref(&x))?;
                 if let Some(slot) = slot {
-                    *slot = v;
+                    slot.write(v);
                 }
             }
             Op::Filter(f) => {
                 let keep = args::call(vm, f, std::slice::from_ref(&x))?.truthy();
                 if let Some(slot) = slot {
-                    *slot = Value::Bool(keep);
+                    slot.write(Value::Bool(keep));
                 }
             }
             Op::ForEach(f) => {
@@ -540,12 +591,19 @@ fn worth_splitting(elapsed: Duration, done: usize, n: usize) -> bool {
     per_item * (n - done) as f64 >= INLINE_WORK.as_secs_f64()
 }
 
+/// Output slots of map and filter, not yet written: each is written
+/// exactly once, with the item's result or (if it did not run) nil.
+type Slots<'s> = Option<&'s mut [MaybeUninit<Value>]>;
+
+/// Writes nil in every slot of `slots` (items that did not run).
+fn fill_nil(slots: Slots<'_>) {
+    for slot in slots.into_iter().flatten() {
+        slot.write(Value::Nil);
+    }
+}
+
 /// Splits the output slots (if any) at `at`.
-#[allow(clippy::type_complexity)]
-fn split_slots(
-    slots: Option<&mut [Value]>,
-    at: usize,
-) -> (Option<&mut [Value]>, Option<&mut [Value]>) {
+fn split_slots(slots: Slots<'_>, at: usize) -> (Slots<'_>, Slots<'_>) {
     match slots {
         Some(s) => {
             let (a, b) = s.split_at_mut(at);

@@ -7,7 +7,7 @@
 //! thrown is exactly the one sequential code would have thrown first,
 //! whatever the scheduling.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -22,6 +22,8 @@ pub(super) struct Failure {
     lowest: AtomicUsize,
     /// The error of the lowest failed index.
     first: Mutex<Option<(usize, Error)>>,
+    /// Whether a worker panicked (the call's output is then incomplete).
+    panicked: AtomicBool,
 }
 
 impl Failure {
@@ -30,6 +32,7 @@ impl Failure {
         Failure {
             lowest: AtomicUsize::new(usize::MAX),
             first: Mutex::new(None),
+            panicked: AtomicBool::new(false),
         }
     }
 
@@ -47,6 +50,18 @@ impl Failure {
             *first = Some((i, e));
         }
         self.lowest.fetch_min(i, Ordering::Relaxed);
+    }
+
+    /// Notes that a worker panicked: some of the call's work may not have
+    /// run to its end.
+    #[cold]
+    pub(super) fn mark_panicked(&self) {
+        self.panicked.store(true, Ordering::Relaxed);
+    }
+
+    /// True unless a worker panicked: every part of the call returned.
+    pub(super) fn ended_cleanly(&self) -> bool {
+        !self.panicked.load(Ordering::Relaxed)
     }
 
     /// The lowest-index error, if any item failed.

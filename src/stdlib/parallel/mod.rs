@@ -152,7 +152,7 @@ fn run(
     input: &Input,
     op: Op<'_>,
     options: &Options,
-    slots: Option<&mut [Value]>,
+    out: Option<&mut Vec<Value>>,
 ) -> Result<Value> {
     if input.len() == 0 {
         return Ok(match op {
@@ -165,14 +165,7 @@ fn run(
     } else {
         None
     };
-    Call::new(vm, input, op, options.chunk_size, progress).run(vm, slots)
-}
-
-/// `len` output slots, all nil.
-fn slots(len: usize) -> Result<Vec<Value>> {
-    let mut out = try_vec(len)?;
-    out.resize(len, Value::Nil);
-    Ok(out)
+    Call::new(vm, input, op, options.chunk_size, progress).run(vm, out)
 }
 
 /// `parallel_map(xs, f, opts?)`: `[f(x) for x in xs]`.
@@ -180,7 +173,7 @@ fn parallel_map(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_map";
     arity(NAME, a, 2, 3)?;
     let (input, options) = prepare(NAME, &a[0], &a[1], a.get(2))?;
-    let mut out = slots(input.len())?;
+    let mut out = try_vec(input.len())?;
     run(vm, NAME, &input, Op::Map(&a[1]), &options, Some(&mut out))?;
     Ok(Value::list(out))
 }
@@ -190,7 +183,7 @@ fn parallel_filter(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_filter";
     arity(NAME, a, 2, 3)?;
     let (input, options) = prepare(NAME, &a[0], &a[1], a.get(2))?;
-    let mut keep = slots(input.len())?;
+    let mut keep = try_vec(input.len())?;
     run(
         vm,
         NAME,

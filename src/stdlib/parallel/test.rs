@@ -42,16 +42,15 @@ fn run_op(
     input: &Value,
     op: Op<'_>,
     chunk: Option<usize>,
-    slots: Option<&mut [Value]>,
+    out: Option<&mut Vec<Value>>,
 ) -> Result<Value> {
     let input = Input::new("test", input)?;
     let mut vm = Vm::new();
-    Call::new(&mut vm, &input, op, chunk, None).run_on(&mut vm, slots, || Ok(pool))
+    Call::new(&mut vm, &input, op, chunk, None).run_on(&mut vm, out, || Ok(pool))
 }
 
 fn map_on(pool: &ThreadPool, input: &Value, f: &Value, chunk: Option<usize>) -> Result<Vec<Value>> {
-    let n = Input::new("test", input)?.len();
-    let mut out = vec![Value::Nil; n];
+    let mut out = Vec::new();
     run_op(pool, input, Op::Map(f), chunk, Some(&mut out))?;
     Ok(out)
 }
@@ -108,10 +107,11 @@ fn grid_mid_is_a_grid_point_strictly_inside() {
 #[test]
 fn cache_line_grid_starts_at_a_line_boundary_of_the_buffer() {
     let size = std::mem::size_of::<Value>();
-    let buf = vec![Value::Nil; 64];
+    let mut buf: Vec<Value> = Vec::with_capacity(64);
+    let spare = buf.spare_capacity_mut();
     for line in [16, 32, 64, 128, 256] {
         for off in 0..8 {
-            let slots = &buf[off..];
+            let slots = &spare[off..];
             let grid = Grid::cache_lines(Some(slots), line);
             // Every split point of the grid is at a line boundary.
             let m = grid.mid(0, slots.len()).expect("a split point");
@@ -197,8 +197,9 @@ fn threads_meet_only_at_grid_points() {
     for workers in WORKER_COUNTS {
         let pool = pool(workers);
         let n = 4_000;
-        let mut out = vec![Value::Nil; n];
-        let grid = Grid::cache_lines(Some(&out), crate::runtime::config().cache_line_size());
+        let mut out = Vec::with_capacity(n);
+        let line = crate::runtime::config().cache_line_size();
+        let grid = Grid::cache_lines(Some(&out.spare_capacity_mut()[..n]), line);
         run_op(
             &pool,
             &range(0, n as i64),
@@ -226,7 +227,7 @@ fn threads_meet_only_at_grid_points() {
             }
         }
         // With chunk_size, threads meet only at multiples of the chunk.
-        let mut out = vec![Value::Nil; n];
+        let mut out = Vec::new();
         run_op(
             &pool,
             &range(0, n as i64),
@@ -246,7 +247,7 @@ fn threads_meet_only_at_grid_points() {
 #[test]
 fn small_cheap_inputs_stay_on_the_caller() {
     let f = Value::Native(&WHO);
-    let mut out = vec![Value::Nil; 100];
+    let mut out = Vec::new();
     let input = Input::new("test", &range(0, 100)).unwrap();
     let mut vm = Vm::new();
     let call = Call::new(&mut vm, &input, Op::Map(&f), None, None);
@@ -393,7 +394,7 @@ fn filter_and_for_each_on_every_pool() {
     let even = script_value("fn e(x) { x % 2 == 0 }", "e");
     for workers in WORKER_COUNTS {
         let pool = pool(workers);
-        let mut keep = vec![Value::Nil; 10_000];
+        let mut keep = Vec::new();
         run_op(
             &pool,
             &range(0, 10_000),
@@ -426,4 +427,42 @@ fn bad_inputs_are_type_errors() {
     assert_eq!(big.len(), 10);
     assert_eq!(big.get(0), Value::Int(-5));
     assert_eq!(big.get(9), Value::Int(4));
+}
+
+#[test]
+fn every_output_slot_is_written_once_and_dropped_once() {
+    // The results share one string: its reference count shows leaks
+    // (a slot never dropped) and double drops (a count too low, or a
+    // crash). Failures at several places leave slots nil.
+    let shared = Value::str("shared");
+    let count = || match &shared {
+        Value::Str(s) => Arc::strong_count(s),
+        _ => unreachable!(),
+    };
+    let f = script_value(
+        "fn f(pair) { if pair[0] % 1000 == 999 and pair[0] > 15000 { throw \"no\" }; pair[1] }",
+        "f",
+    );
+    let n = 20_000;
+    let input = Value::list(
+        (0..n)
+            .map(|i| Value::list(vec![Value::Int(i), shared.clone()]))
+            .collect(),
+    );
+    let base = count();
+    for workers in WORKER_COUNTS {
+        let pool = pool(workers);
+        for chunk in [None, Some(1), Some(512)] {
+            let out = map_on(&pool, &input, &f, chunk);
+            assert_eq!(out.unwrap_err().message(), "no");
+            assert_eq!(count(), base, "{workers} {chunk:?}: a result leaked");
+            // Without failures every slot holds the shared string.
+            let ok = script_value("fn g(pair) { pair[1] }", "g");
+            let out = map_on(&pool, &input, &ok, chunk).unwrap();
+            assert_eq!(count(), base + n as usize);
+            assert!(out.iter().all(|v| *v == shared));
+            drop(out);
+            assert_eq!(count(), base, "{workers} {chunk:?}");
+        }
+    }
 }
