@@ -35,6 +35,8 @@ use std::mem::{self, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use super::failure::Failure;
@@ -106,6 +108,16 @@ impl Grid {
     #[cfg(test)]
     pub(super) fn with(step: usize, phase: usize) -> Grid {
         Grid { step, phase }
+    }
+
+    /// The first grid point at or after `i`.
+    pub(super) fn ceil(&self, i: usize) -> usize {
+        let above = (i + self.step - self.phase % self.step) % self.step;
+        if above == 0 {
+            i
+        } else {
+            i + (self.step - above)
+        }
     }
 
     /// Boundaries every `chunk` items from 0 (the `chunk_size` option).
@@ -349,7 +361,11 @@ impl<'a> Call<'a> {
         };
         // A native panic is a bug, but it must not take the script down.
         panic::catch_unwind(AssertUnwindSafe(|| {
-            pool.install(|| self.drive(pool, from, n, slots, splitter, false, grid))
+            if pool.config().work_stealing() {
+                pool.install(|| self.drive(pool, from, n, slots, splitter, false, grid))
+            } else {
+                self.deal(pool, from, n, slots, grid)
+            }
         }))
         .map_err(|payload| {
             self.failure.mark_panicked();
@@ -359,6 +375,58 @@ impl<'a> Call<'a> {
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             Error::new(ErrorKind::Error, format!("internal error: {what}"))
+        })
+    }
+
+    /// Without work stealing (`work_stealing = false`, thread-per-core
+    /// style): items `from..n` are cut into one part per worker on grid
+    /// points (or into the `chunk_size` chunks), and the pool deals the
+    /// parts round-robin to its workers ([`ThreadPool::parallel_for`]).
+    /// Nobody steals, so nothing adapts: this is the baseline that shows
+    /// what stealing buys.
+    fn deal(
+        &self,
+        pool: &ThreadPool,
+        from: usize,
+        n: usize,
+        slots: Slots<'_>,
+        grid: Grid,
+    ) -> Option<Value> {
+        let mut bounds = vec![from];
+        match self.chunk {
+            Some(c) => bounds.extend((from + c..n).step_by(c)),
+            None => {
+                let k = pool.worker_count();
+                for j in 1..k {
+                    let at = grid.ceil(from + (n - from) * j / k);
+                    if at > bounds[bounds.len() - 1] && at < n {
+                        bounds.push(at);
+                    }
+                }
+            }
+        }
+        bounds.push(n);
+        let mut parts = Vec::with_capacity(bounds.len() - 1);
+        let mut rest = slots;
+        for w in bounds.windows(2) {
+            let (part, tail) = split_slots(rest, w[1] - w[0]);
+            parts.push(Mutex::new(Some((w[0], w[1], part))));
+            rest = tail;
+        }
+        let results: Vec<Mutex<Option<Value>>> = parts.iter().map(|_| Mutex::new(None)).collect();
+        pool.parallel_for(0..parts.len(), 1, |range| {
+            for j in range {
+                if let Some((lo, hi, part)) = parts[j].lock().take() {
+                    *results[j].lock() = self.leaf(pool, lo, hi, part, Splitter::Fixed, grid);
+                }
+            }
+        });
+        let mut results = results.into_iter().map(Mutex::into_inner);
+        let first = results.next().flatten();
+        with_vm(|vm| {
+            results
+                .zip(&bounds[1..])
+                .fold(first, |acc, (r, &at)| self.combine(vm, acc, r, at))
         })
     }
 

@@ -466,3 +466,44 @@ fn every_output_slot_is_written_once_and_dropped_once() {
         }
     }
 }
+
+#[test]
+fn without_stealing_parts_are_dealt_to_every_worker() {
+    let f = script_value("fn f(x) { x * x % 1009 }", "f");
+    let concat = script_value("fn c(a, b) { a + b }", "c");
+    let slow = Value::Native(&SLOW_WHO);
+    for workers in WORKER_COUNTS {
+        let config = ThreadPoolConfig::default()
+            .with_worker_count(WorkerCount::Fixed(workers))
+            .with_work_stealing(false);
+        let pool = ThreadPool::new(config).expect("pool starts");
+        let n = 30_000;
+        let expect: Vec<Value> = (0..n).map(|x| Value::Int(x * x % 1009)).collect();
+        for chunk in [None, Some(1000)] {
+            let got = map_on(&pool, &range(0, n), &f, chunk).unwrap();
+            assert_eq!(got, expect, "{workers} {chunk:?}");
+        }
+        // Each worker gets a part (5 µs x 3000 items is worth splitting).
+        let ids = map_on(&pool, &range(0, 3000), &slow, None).unwrap();
+        let mut seen: Vec<&Value> = ids.iter().filter(|v| **v != Value::Int(-1)).collect();
+        seen.sort_by_key(|v| v.to_string());
+        seen.dedup();
+        assert_eq!(seen.len(), workers, "{workers}: {seen:?}");
+        // Reduce keeps order; the first error is the lowest.
+        let words = Value::list((0..3000).map(|i| Value::str(format!("{i},"))).collect());
+        let identity = Value::str("");
+        let op = Op::Reduce {
+            f: &concat,
+            identity: &identity,
+        };
+        let joined = run_op(&pool, &words, op, None, None).unwrap();
+        let want: String = (0..3000).map(|i| format!("{i},")).collect();
+        assert_eq!(joined, Value::str(want));
+        let failing = script_value(
+            "fn g(x) { if x == 2500 or x == 29000 { throw str(x) }; x }",
+            "g",
+        );
+        let err = map_on(&pool, &range(0, n), &failing, None).unwrap_err();
+        assert_eq!(err.message(), "2500");
+    }
+}
