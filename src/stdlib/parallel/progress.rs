@@ -42,6 +42,9 @@ impl Progress {
     pub(super) fn finish(&self, ok: bool) {
         if ok {
             self.bar.finish();
+            // indicatif leaves the cursor after the bar: end its line so the
+            // script's next output starts on a line of its own.
+            eprintln!();
         } else {
             self.bar.finish_and_clear();
         }
