@@ -31,6 +31,7 @@
 //! installed in every VM that runs items, so cancelling the enclosing task
 //! stops the work between items and inside long ones.
 
+use std::cell::Cell;
 use std::mem::{self, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -220,7 +221,20 @@ pub(super) struct Call<'a> {
     failure: Failure,
     token: Option<CancelToken>,
     flag: Option<Arc<AtomicBool>>,
+    /// How many more nested calls the caller's VM allowed: VMs running
+    /// items get the same budget, so unbounded recursion through parallel
+    /// calls is a `StackOverflow`, as it is through `xs.map`.
+    depth_left: usize,
+    /// The depth limit of the outermost VM (named in `StackOverflow`
+    /// messages, which VMs with a lowered limit would otherwise misstate).
+    limit: usize,
     progress: Option<Progress>,
+}
+
+thread_local! {
+    /// While a VM runs items of a call: that call's `limit`, inherited by
+    /// calls nested in the items.
+    static LIMIT: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
 impl<'a> Call<'a> {
@@ -246,6 +260,8 @@ impl<'a> Call<'a> {
                 .cloned()
                 .or_else(crate::pool::current_cancel_token),
             flag,
+            depth_left: vm.max_depth().saturating_sub(vm.depth()),
+            limit: LIMIT.with(Cell::get).unwrap_or(vm.max_depth()),
             progress,
         }
     }
@@ -556,7 +572,7 @@ impl<'a> Call<'a> {
             }
             let slot = slots.as_deref_mut().map(|s| &mut s[i - lo]);
             if let Err(e) = self.step(vm, i, acc, slot) {
-                self.failure.record(i, e);
+                self.failure.record(i, self.restate(e));
                 break Slice::Stopped;
             }
             i += 1;
@@ -613,7 +629,7 @@ impl<'a> Call<'a> {
             Op::Reduce { f, .. } => match self.as_caller(vm, |vm| args::call(vm, f, &[a, b])) {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    self.failure.record(at, e);
+                    self.failure.record(at, self.restate(e));
                     None
                 }
             },
@@ -621,16 +637,35 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// Runs `f` on `vm` with the caller's cancellation installed (the
-    /// caller's own VM already has it), so a long item stops when the
-    /// caller's task is cancelled.
+    /// Runs `f` on `vm` as if on the caller's: with the caller's
+    /// cancellation installed (so a long item stops when the caller's task
+    /// is cancelled) and the caller's remaining call depth.
     fn as_caller<R>(&self, vm: &mut Vm, f: impl FnOnce(&mut Vm) -> R) -> R {
         let old_flag = vm.set_cancel_flag(self.flag.clone());
         let old_token = vm.set_cancel_token(self.token.clone());
+        let old_max = vm.max_depth();
+        vm.set_max_depth(vm.depth().saturating_add(self.depth_left));
+        let old_limit = LIMIT.with(|l| l.replace(Some(self.limit)));
         let r = f(vm);
+        LIMIT.with(|l| l.set(old_limit));
+        vm.set_max_depth(old_max);
         vm.set_cancel_flag(old_flag);
         vm.set_cancel_token(old_token);
         r
+    }
+
+    /// `e`, with a `StackOverflow` message naming the outermost limit
+    /// rather than the lowered one of the VM that ran out.
+    fn restate(&self, mut e: Error) -> Error {
+        if e.kind() == ErrorKind::StackOverflow {
+            let message = format!("maximum recursion depth exceeded ({} frames)", self.limit);
+            if e.message() != message {
+                let inner = Arc::make_mut(&mut e.0);
+                inner.value = Value::from(message.as_str());
+                inner.message = message;
+            }
+        }
+        e
     }
 
     /// What a part starts from: `identity` for reduce, nil otherwise.
