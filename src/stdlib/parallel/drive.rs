@@ -19,9 +19,12 @@
 //!    longer than a slice, which bounds the imbalance at the end of an
 //!    uneven (e.g. triangular) workload whatever the first items cost.
 //!
-//! Results: map and filter get one preallocated buffer of `len` slots,
-//! split with `split_at_mut` down the tree, each item's result written in
-//! its slot (filter writes a keep flag, then keeps items in one pass).
+//! Results: map and filter get one preallocated buffer of `len` slots (the
+//! spare capacity of the result list itself, left uninitialised so that no
+//! thread fills it twice), split with `split_at_mut` down the tree; each
+//! item's result is written in its slot, nil for an item that did not run
+//! (filter writes a keep flag, then keeps items in one pass). Nothing is
+//! concatenated at the end.
 //! Reduce folds each leaf from `identity` and combines the halves of every
 //! join with `f` (left before right), so the result is the sequential
 //! fold's when `f` is associative with identity `identity`.
@@ -36,9 +39,9 @@ use std::mem::{self, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use std::time::{Duration, Instant};
 
 use super::failure::Failure;
 use super::input::Input;
@@ -473,7 +476,7 @@ impl<'a> Call<'a> {
                         self.drive(pool, mid, hi, right, splitter, ctx.migrated(), grid)
                     },
                 );
-                return with_vm(|vm| self.combine(vm, a, b, mid));
+                return self.combine_here(a, b, mid);
             }
         }
         self.leaf(pool, lo, hi, slots, splitter, grid)
@@ -513,7 +516,7 @@ impl<'a> Call<'a> {
                 let once = Splitter::Adaptive { splits: 1, threads };
                 let rest = slots.map(|s| &mut s[at - lo..]);
                 let rest = self.drive(pool, at, hi, rest, once, false, grid);
-                with_vm(|vm| self.combine(vm, Some(acc), rest, at))
+                self.combine_here(Some(acc), rest, at)
             }
         }
     }
@@ -619,6 +622,15 @@ impl<'a> Call<'a> {
             }
         }
         Ok(())
+    }
+
+    /// [`combine`](Self::combine) on this thread, taking a VM only when
+    /// there is something to call.
+    fn combine_here(&self, a: Option<Value>, b: Option<Value>, at: usize) -> Option<Value> {
+        match self.op {
+            Op::Reduce { .. } => with_vm(|vm| self.combine(vm, a, b, at)),
+            _ => a.and(b),
+        }
     }
 
     /// Combines the results of two adjacent parts (`at`: where the second
