@@ -16,6 +16,7 @@ pub(crate) static TABLES: &[&[NativeFn]] = &[
     super::atom::FUNCTIONS,
     super::introspect::FUNCTIONS,
     super::channel::FUNCTIONS,
+    super::parallel::FUNCTIONS,
 ];
 
 /// The `async` builtin called `name`, if any.

@@ -102,6 +102,7 @@ mod io;
 mod list;
 mod map;
 mod math;
+mod parallel;
 mod prelude;
 mod random;
 mod sort;
