@@ -64,8 +64,48 @@ struct Cli {
 /// or printing a list nested 100,000 deep) recurses on the Rust stack.
 const MAIN_STACK: usize = 256 * 1024 * 1024;
 
+/// The command line with `--` inserted where the options end: after
+/// `-e CODE`, or before the first argument that is not an option (the
+/// script). So everything after the code or the script name is a script
+/// argument, even `--stats`.
+fn split_options(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    const TAKES_VALUE: [&str; 4] = ["-e", "--workers", "--config", "--trace"];
+    let mut out = Vec::with_capacity(argv.len() + 1);
+    let mut it = argv.into_iter();
+    out.extend(it.next()); // the program name
+    while let Some(arg) = it.next() {
+        let text = arg.to_string_lossy().into_owned();
+        if text == "--" {
+            out.push(arg);
+            break;
+        }
+        if !text.starts_with('-') || text == "-" {
+            out.push("--".into());
+            out.push(arg);
+            break;
+        }
+        if let Some(code) = text.strip_prefix("-e").filter(|c| !c.is_empty()) {
+            // `-eCODE`: the same as `-e CODE`.
+            out.push("-e".into());
+            out.push(code.into());
+            out.push("--".into());
+            break;
+        }
+        out.push(arg);
+        if TAKES_VALUE.contains(&text.as_str()) {
+            out.extend(it.next());
+        }
+        if text == "-e" {
+            out.push("--".into());
+            break;
+        }
+    }
+    out.extend(it);
+    out
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(split_options(std::env::args_os().collect()));
     weft::stdlib::start_clock();
     if let Err(code) = configure(&cli) {
         std::process::exit(code);

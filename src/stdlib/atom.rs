@@ -22,11 +22,15 @@
 //!   value.
 //! - `set`, `add` or `update` on the same atom inside its own `update`
 //!   function would wait for itself forever; it throws a `ValueError`
-//!   instead ("... inside its own update function"). The same happens when
-//!   a task that this thread runs while the update function awaits (the
-//!   pool's help-first waiting) writes that atom: blocking there would
-//!   deadlock the thread, so it gets the error instead. Waiting inside an
-//!   update function is best avoided.
+//!   instead ("... inside its own update function"). So does such a write
+//!   from a task spawned inside the update function while that function
+//!   still runs (the function may be awaiting the task: a lock held while
+//!   waiting). Once the function is done, the task writes normally. And
+//!   if, while an update function awaits, its thread runs an unrelated
+//!   task (the pool's help-first waiting) that writes the same atom, that
+//!   write throws too, since waiting there would block the thread under
+//!   the function that holds the lock. Waiting inside an update function is
+//!   best avoided; a cycle through other means (a channel) is not detected.
 //! - If `f` throws, the atom keeps its old value and the error propagates.
 //! - `add(n)` requires both the atom's value and `n` to be numbers (int or
 //!   float; `bool` is not a number): `TypeError` otherwise, naming which.
@@ -43,7 +47,8 @@ use crate::pool;
 use crate::value::{NativeFn, Value};
 use crate::vm::Vm;
 use parking_lot::{Mutex, MutexGuard};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,13 +71,21 @@ pub struct AtomObj {
     writer: Mutex<()>,
     /// The thread holding `writer` (see [`thread_tag`]), 0 if none.
     holder: AtomicUsize,
-    /// The VM running this atom's update function (its address), 0 if
-    /// none.
-    updating_vm: AtomicUsize,
+    /// Numbers the updates of this atom.
+    update_seq: AtomicU64,
+    /// The number of the update whose function runs now, 0 if none.
+    running_update: AtomicU64,
 }
+
+/// An update in progress: the atom (its address) and the update's number.
+type UpdateMark = (usize, u64);
 
 thread_local! {
     static TAG: u8 = const { 0 };
+    /// The updates whose function the code running on this thread is
+    /// inside: its own, and those of the update functions that spawned the
+    /// running task (see [`inherited_updates`]).
+    static UPDATING: RefCell<Vec<UpdateMark>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A number unique to this thread among live threads.
@@ -80,9 +93,38 @@ fn thread_tag() -> usize {
     TAG.with(|t| t as *const u8 as usize)
 }
 
-/// The address of `vm`, to recognise it.
-fn vm_tag(vm: &Vm) -> usize {
-    vm as *const Vm as usize
+/// For `spawn`: the updates the spawning code is inside (`None`, the
+/// common case, costs nothing). A task spawned inside an update function
+/// cannot write that atom while the function runs: it could only wait for
+/// a function that may be waiting for it.
+pub(crate) fn inherited_updates() -> Option<Arc<[UpdateMark]>> {
+    UPDATING.with(|u| {
+        let u = u.borrow();
+        (!u.is_empty()).then(|| Arc::from(&u[..]))
+    })
+}
+
+/// A task starts on this thread with the marks it inherited; returns the
+/// marks of the code it interrupts, for [`leave_task`].
+pub(crate) fn enter_task(inherited: Option<&Arc<[UpdateMark]>>) -> Vec<UpdateMark> {
+    UPDATING.with(|u| {
+        let mut u = u.borrow_mut();
+        match inherited {
+            None if u.is_empty() => Vec::new(),
+            None => std::mem::take(&mut *u),
+            Some(marks) => std::mem::replace(&mut *u, marks.to_vec()),
+        }
+    })
+}
+
+/// The task that [`enter_task`] started is done.
+pub(crate) fn leave_task(saved: Vec<UpdateMark>) {
+    UPDATING.with(|u| {
+        let mut u = u.borrow_mut();
+        if !(u.is_empty() && saved.is_empty()) {
+            *u = saved;
+        }
+    });
 }
 
 /// Holds an atom's writer lock; clears the holder on drop.
@@ -97,6 +139,20 @@ impl Drop for WriteGuard<'_> {
     }
 }
 
+/// Pops this thread's update mark on drop (also when `f` unwinds).
+struct UpdateScope<'a> {
+    atom: &'a AtomObj,
+}
+
+impl Drop for UpdateScope<'_> {
+    fn drop(&mut self) {
+        self.atom.running_update.store(0, Ordering::Release);
+        UPDATING.with(|u| {
+            u.borrow_mut().pop();
+        });
+    }
+}
+
 impl AtomObj {
     /// A new atom holding `v`.
     pub fn new(v: Value) -> AtomObj {
@@ -104,7 +160,8 @@ impl AtomObj {
             cell: Mutex::new(v),
             writer: Mutex::new(()),
             holder: AtomicUsize::new(0),
-            updating_vm: AtomicUsize::new(0),
+            update_seq: AtomicU64::new(0),
+            running_update: AtomicU64::new(0),
         }
     }
 
@@ -113,12 +170,16 @@ impl AtomObj {
         self.cell.lock().clone()
     }
 
+    fn addr(&self) -> usize {
+        self as *const AtomObj as usize
+    }
+
     /// Takes the writer lock for `method`, waiting if another task holds
-    /// it; an error instead of waiting for this very thread.
-    fn lock_writer(&self, vm: &Vm, method: &str) -> Result<WriteGuard<'_>> {
+    /// it; an error instead of waiting for itself.
+    fn lock_writer(&self, method: &str) -> Result<WriteGuard<'_>> {
         let lock = match self.writer.try_lock() {
             Some(lock) => lock,
-            None => self.lock_writer_slow(vm, method)?,
+            None => self.lock_writer_slow(method)?,
         };
         self.holder.store(thread_tag(), Ordering::Release);
         Ok(WriteGuard {
@@ -128,16 +189,23 @@ impl AtomObj {
     }
 
     #[cold]
-    fn lock_writer_slow(&self, vm: &Vm, method: &str) -> Result<MutexGuard<'_, ()>> {
+    fn lock_writer_slow(&self, method: &str) -> Result<MutexGuard<'_, ()>> {
+        let running = self.running_update.load(Ordering::Acquire);
+        let inside = running != 0
+            && UPDATING.with(|u| u.borrow().iter().any(|&m| m == (self.addr(), running)));
         // Only this thread stores its own tag, and clears it before it
         // unlocks: seeing it here means this thread holds the lock.
-        if self.holder.load(Ordering::Acquire) == thread_tag() {
-            let why = if self.updating_vm.load(Ordering::Acquire) == vm_tag(vm) {
-                "inside its own update function"
-            } else {
+        let why = if inside {
+            Some("inside its own update function (or a task spawned there while it runs)")
+        } else if self.holder.load(Ordering::Acquire) == thread_tag() {
+            Some(
                 "while its update function, further up this thread, waits \
-                 (waiting inside an update function runs other tasks)"
-            };
+                 (waiting inside an update function runs other tasks)",
+            )
+        } else {
+            None
+        };
+        if let Some(why) = why {
             return Err(Error::value_error(format!(
                 "atom.{method}() called on an atom {why}; it would wait for itself forever"
             )));
@@ -149,20 +217,20 @@ impl AtomObj {
     }
 
     /// `a.set(v)`.
-    pub fn set(&self, vm: &Vm, v: Value) -> Result<()> {
-        let _w = self.lock_writer(vm, "set")?;
+    pub fn set(&self, v: Value) -> Result<()> {
+        let w = self.lock_writer("set")?;
         let old = std::mem::replace(&mut *self.cell.lock(), v);
-        drop(_w);
+        drop(w);
         drop(old);
         Ok(())
     }
 
     /// `a.add(n)`: the new value.
-    pub fn add(&self, vm: &Vm, n: &Value) -> Result<Value> {
+    pub fn add(&self, n: &Value) -> Result<Value> {
         if !is_number(n) {
             return Err(args::type_error("atom.add", "argument", "a number", n));
         }
-        let _w = self.lock_writer(vm, "add")?;
+        let _w = self.lock_writer("add")?;
         let mut cell = self.cell.lock();
         if !is_number(&cell) {
             return Err(Error::type_error(format!(
@@ -178,14 +246,17 @@ impl AtomObj {
     /// `a.update(f)`: sets the value to `f(old)`; the new value.
     pub fn update(&self, vm: &mut Vm, f: &Value) -> Result<Value> {
         args::callable("atom.update", "argument", f)?;
-        let _w = self.lock_writer(vm, "update")?;
+        let w = self.lock_writer("update")?;
         let old = self.get();
-        self.updating_vm.store(vm_tag(vm), Ordering::Release);
+        let seq = self.update_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        self.running_update.store(seq, Ordering::Release);
+        UPDATING.with(|u| u.borrow_mut().push((self.addr(), seq)));
+        let scope = UpdateScope { atom: self };
         let r = args::call(vm, f, &[old]);
-        self.updating_vm.store(0, Ordering::Release);
+        drop(scope);
         let new = r?;
         let old = std::mem::replace(&mut *self.cell.lock(), new.clone());
-        drop(_w);
+        drop(w);
         drop(old);
         Ok(new)
     }
@@ -211,7 +282,7 @@ pub(crate) fn call(vm: &mut Vm, a: &AtomObj, m: super::Method, argv: &[Value]) -
         }
         Method::Set => {
             arity("atom.set", argv, 1, 1)?;
-            a.set(vm, argv[0].clone())?;
+            a.set(argv[0].clone())?;
             Ok(Value::Nil)
         }
         Method::Update => {
@@ -220,7 +291,7 @@ pub(crate) fn call(vm: &mut Vm, a: &AtomObj, m: super::Method, argv: &[Value]) -
         }
         Method::Add => {
             arity("atom.add", argv, 1, 1)?;
-            a.add(vm, &argv[0])
+            a.add(&argv[0])
         }
         other => Err(Error::type_error(format!(
             "atom has no method '{}'",

@@ -88,6 +88,9 @@
 //!   `round(x, n)` returns a float for a float (an int for an int). Domain
 //!   errors say `math domain error` (`ValueError`); overflows say `math range
 //!   error` (`OverflowError`); `log(x, 1)` is a `ZeroDivisionError` (Python).
+//! - Tasks, atoms and pool introspection (prelude names that are also
+//!   fields of the module `async`, see `async_module.rs`): their decisions
+//!   are in the docs of `task.rs`, `atom.rs` and `introspect.rs`.
 
 mod args;
 mod async_module;

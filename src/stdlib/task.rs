@@ -12,13 +12,31 @@
 //!
 //! # Waiting
 //! `await` and friends use the pool's waits ([`TaskHandle::wait`],
-//! [`TaskHandle::wait_deadline`], [`pool::wait_any`]): condvar-based off
-//! the pool; on a pool thread the waiter runs other pool work meanwhile
-//! (help-first). If the *waiting* task is cancelled, its wait returns at
-//! once with `Cancelled`, and the tasks it is waiting for that it spawned
-//! itself are cancelled too (tasks spawned by someone else are left alone:
-//! another task may still want their result).
+//! [`TaskHandle::wait_deadline`], [`pool::wait_any`]), by one of three
+//! policies:
+//! - off the pool (the main script): spin for up to 20 µs (a short task is
+//!   done sooner than a sleeping thread is woken), then a condvar wait;
+//! - on a pool thread, awaiting tasks the awaiting task spawned itself:
+//!   help-first: the thread runs other pool work meanwhile, usually that
+//!   very child (fork-join recursion needs no extra thread);
+//! - on a pool thread, awaiting a task someone else spawned: through
+//!   [`pool::blocking`]: the thread runs nothing else and a spare thread
+//!   takes its place. Help-first here could run an unrelated task nested on
+//!   this thread's stack; if that task then waited for the one beneath it,
+//!   neither could finish (e.g. `b` awaits `a` while its thread runs `c`
+//!   nested, and `c` awaits `b`).
 //!
+//! If the *waiting* task is cancelled, its wait returns at once with
+//! `Cancelled`, and the tasks it is waiting for that it spawned itself are
+//! cancelled too (tasks spawned by someone else are left alone: another
+//! task may still want their result). This is also registered on the
+//! waiting task's token, so it works while the waiting thread is busy
+//! running one of those children help-first.
+//!
+//! Limit: with more tasks blocked at once (in `sleep`, channel operations,
+//! atom locks, awaits of tasks they did not spawn) than
+//! `max_spare_workers`, the pool runs short of threads until some return.
+
 //! # Errors and traces
 //! A failed task's error reaches its awaiter with two frames added after
 //! the task's own frames: `at <spawn> (FILE:LINE:COL)`, where the task was
@@ -36,6 +54,9 @@
 //!   the message `task N was cancelled`.
 //! - A task whose error nobody awaits fails silently (as Python's
 //!   `concurrent.futures`); only awaiting reports it.
+//! - When the main script ends (or calls `exit`), the process exits without
+//!   waiting for tasks still running or queued (as Go's `main`); await
+//!   them to be sure they finish.
 //! - `spawn` checks at once that `f` is callable and, for a Weft function,
 //!   that it takes as many parameters as were given (a `TypeError` at the
 //!   spawn site rather than a failed task).
@@ -49,7 +70,7 @@ use crate::vm::{with_vm, CallSite, Vm};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The table of the task builtins (also fields of the `async` module).
 pub(crate) static FUNCTIONS: &[NativeFn] = &[
@@ -137,15 +158,17 @@ fn current_owner() -> u64 {
 
 /// Runs `f(args)` as the body of task `me`: with a VM of this thread, the
 /// task's cancellation token installed, native panics turned into errors.
-fn run_task(me: u64, f: Value, args: Vec<Value>) -> Outcome {
+fn run_task(me: u64, f: Value, args: Args, updates: Option<Arc<[(usize, u64)]>>) -> Outcome {
     let token = pool::current_cancel_token();
     let outer = CURRENT_OWNER.with(|c| c.replace(me));
+    let outer_updates = super::atom::enter_task(updates.as_ref());
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         with_vm(|vm| {
             vm.set_cancel_token(token.clone());
-            vm.call(&f, &args)
+            vm.call(&f, args.as_slice())
         })
     }));
+    super::atom::leave_task(outer_updates);
     CURRENT_OWNER.with(|c| c.set(outer));
     let outcome = match outcome {
         Ok(r) => r,
@@ -170,11 +193,37 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// A task's arguments: up to two inline (no allocation), more in a `Vec`.
+enum Args {
+    Few([Value; 2], usize),
+    Many(Vec<Value>),
+}
+
+impl Args {
+    fn new(args: &[Value]) -> Args {
+        match args {
+            [] => Args::Few(Default::default(), 0),
+            [a] => Args::Few([a.clone(), Value::Nil], 1),
+            [a, b] => Args::Few([a.clone(), b.clone()], 2),
+            more => Args::Many(more.to_vec()),
+        }
+    }
+
+    fn as_slice(&self) -> &[Value] {
+        match self {
+            Args::Few(items, n) => &items[..*n],
+            Args::Many(items) => items,
+        }
+    }
+}
+
 /// Spawns `f(args)` on the pool. `site` is where `spawn` was called.
-pub fn spawn_value(f: Value, args: Vec<Value>, site: Option<CallSite>) -> Result<Arc<TaskObj>> {
+pub fn spawn_value(f: Value, args: &[Value], site: Option<CallSite>) -> Result<Arc<TaskObj>> {
     let pool = crate::runtime::pool()?;
+    let args = Args::new(args);
     let me = new_owner_id();
-    let handle = pool.spawn(move || run_task(me, f, args));
+    let updates = super::atom::inherited_updates();
+    let handle = pool.spawn(move || run_task(me, f, args, updates));
     Ok(Arc::new(TaskObj {
         handle,
         spawned_at: site,
@@ -199,7 +248,7 @@ fn spawn(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             )));
         }
     }
-    let task = spawn_value(f.clone(), args[1..].to_vec(), vm.call_site())?;
+    let task = spawn_value(f.clone(), &args[1..], vm.call_site())?;
     Ok(Value::Task(task))
 }
 
@@ -273,6 +322,40 @@ fn cancel_own(tasks: &[Arc<TaskObj>]) {
     }
 }
 
+/// While the current task (running on `vm`) waits for `tasks`: cancelling
+/// it cancels those of `tasks` that it spawned itself. (A waiting task may
+/// be busy running one of them, help-first, deeper on its own stack; the
+/// pool's wait can only notice its cancellation once that returns.)
+fn cancel_children_with_me(vm: &Vm, tasks: &[Arc<TaskObj>]) -> Option<pool::Registration> {
+    let me = current_owner();
+    if me == 0 {
+        return None;
+    }
+    let token = vm.cancel_token()?;
+    let mine: Vec<TaskHandle<Outcome>> = tasks
+        .iter()
+        .filter(|t| t.owner == me && !t.handle.is_done())
+        .map(|t| t.handle.clone())
+        .collect();
+    if mine.is_empty() {
+        return None;
+    }
+    Some(token.on_cancel(move || {
+        for h in &mine {
+            h.cancel();
+        }
+    }))
+}
+
+/// `Cancelled` if the task running on `vm` was cancelled (checked after a
+/// wait: a cancelled task does not go on with what it waited for).
+fn check_cancelled(vm: &Vm) -> Result<()> {
+    if vm.cancel_token().is_some_and(|t| t.is_cancelled()) {
+        return Err(interrupted());
+    }
+    Ok(())
+}
+
 /// `t`'s finished outcome as the awaiter sees it: its value, or its error
 /// with the spawn and await frames added.
 fn settle(t: &TaskObj, outcome: Outcome, await_site: Option<CallSite>) -> Result<Value> {
@@ -303,15 +386,49 @@ fn outcome_now(t: &TaskObj) -> Outcome {
     }
 }
 
+/// How long a thread outside the pool spins on a task before it sleeps.
+const OFF_POOL_SPIN: Duration = Duration::from_micros(20);
+
+/// Off the pool, spins briefly for `t` to finish (a short task finishes
+/// sooner than a sleeping thread could be woken). True if it did.
+fn spin_off_pool(t: &TaskObj) -> bool {
+    if pool::current_worker_index().is_some() {
+        // On a pool thread, waiting runs other work (or our own child).
+        return false;
+    }
+    let start = Instant::now();
+    loop {
+        for _ in 0..64 {
+            if t.handle.is_done() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() >= OFF_POOL_SPIN {
+            return false;
+        }
+    }
+}
+
 /// Waits for `t` until `deadline`. `Ok(())` once it is done.
 fn wait_done(t: &TaskObj, deadline: Option<Instant>) -> std::result::Result<(), WaitTimeoutError> {
-    let r = match deadline {
-        None => t.handle.wait().map_err(WaitTimeoutError::from),
-        Some(d) => t.handle.wait_deadline(d),
+    if spin_off_pool(t) {
+        return Ok(());
+    }
+    let wait = || {
+        let r = match deadline {
+            None => t.handle.wait().map_err(WaitTimeoutError::from),
+            Some(d) => t.handle.wait_deadline(d),
+        };
+        match r {
+            Ok(_) | Err(WaitTimeoutError::Panicked(_)) | Err(WaitTimeoutError::Cancelled) => Ok(()),
+            Err(e) => Err(e),
+        }
     };
-    match r {
-        Ok(_) | Err(WaitTimeoutError::Panicked(_)) | Err(WaitTimeoutError::Cancelled) => Ok(()),
-        Err(e) => Err(e),
+    if t.owner == current_owner() {
+        wait()
+    } else {
+        pool::blocking(wait)
     }
 }
 
@@ -321,14 +438,17 @@ fn await_one(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     let t = task_arg("await", "first argument", &args[0])?;
     let deadline = deadline("await", args.get(1))?;
     if !t.handle.is_done() {
+        let tasks = std::slice::from_ref(t);
+        let _link = cancel_children_with_me(vm, tasks);
         match wait_done(t, deadline) {
             Ok(()) => {}
             Err(WaitTimeoutError::Timeout) => return Err(timeout("await", args.get(1))),
             Err(_) => {
-                cancel_own(std::slice::from_ref(t));
+                cancel_own(tasks);
                 return Err(interrupted());
             }
         }
+        check_cancelled(vm)?;
     }
     settle(t, outcome_now(t), vm.call_site())
 }
@@ -339,6 +459,7 @@ fn await_all(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("await_all", args, 1, 2)?;
     let tasks = task_list("await_all", &args[0])?;
     let deadline = deadline("await_all", args.get(1))?;
+    let _link = cancel_children_with_me(vm, &tasks);
     for t in &tasks {
         match wait_done(t, deadline) {
             Ok(()) => {}
@@ -349,6 +470,7 @@ fn await_all(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             }
         }
     }
+    check_cancelled(vm)?;
     let site = vm.call_site();
     let mut results = Vec::with_capacity(tasks.len());
     for t in &tasks {
@@ -366,17 +488,23 @@ fn await_any(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         return Err(Error::value_error("await_any() needs at least one task"));
     }
     let handles: Vec<TaskHandle<Outcome>> = tasks.iter().map(|t| t.handle.clone()).collect();
-    let index = match args.get(1).filter(|v| !matches!(v, Value::Nil)) {
+    let _link = cancel_children_with_me(vm, &tasks);
+    let seconds = args.get(1).filter(|v| !matches!(v, Value::Nil));
+    let limit = seconds.map(|s| duration("await_any", s)).transpose()?;
+    let wait = || match limit {
         None => pool::wait_any(&handles).map_err(|e| match e {
             WaitAnyError::Empty | WaitAnyError::Interrupted => None,
         }),
-        Some(s) => {
-            let d = duration("await_any", s)?;
-            pool::wait_any_timeout(&handles, d).map_err(|e| match e {
-                WaitAnyTimeoutError::Timeout => Some(timeout("await_any", Some(s))),
-                WaitAnyTimeoutError::Empty | WaitAnyTimeoutError::Interrupted => None,
-            })
-        }
+        Some(d) => pool::wait_any_timeout(&handles, d).map_err(|e| match e {
+            WaitAnyTimeoutError::Timeout => Some(timeout("await_any", seconds)),
+            WaitAnyTimeoutError::Empty | WaitAnyTimeoutError::Interrupted => None,
+        }),
+    };
+    let me = current_owner();
+    let index = if tasks.iter().all(|t| t.owner == me) {
+        wait()
+    } else {
+        pool::blocking(wait)
     };
     let i = match index {
         Ok(i) => i,
@@ -386,6 +514,7 @@ fn await_any(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             return Err(interrupted());
         }
     };
+    check_cancelled(vm)?;
     let t = &tasks[i];
     let v = settle(t, outcome_now(t), vm.call_site())?;
     Ok(Value::list(vec![Value::Int(i as i64), v]))
@@ -411,5 +540,69 @@ pub(crate) fn call(t: &TaskObj, m: super::Method, args: &[Value]) -> Result<Valu
             "task has no method '{}'",
             other.name()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boom(_: &mut Vm, _: &[Value]) -> Result<Value> {
+        panic!("native exploded")
+    }
+
+    static BOOM: NativeFn = NativeFn {
+        name: "boom",
+        f: boom,
+    };
+
+    fn forty_two(_: &mut Vm, _: &[Value]) -> Result<Value> {
+        Ok(Value::Int(42))
+    }
+
+    static FORTY_TWO: NativeFn = NativeFn {
+        name: "forty_two",
+        f: forty_two,
+    };
+
+    #[test]
+    fn a_native_panic_becomes_an_error_and_the_worker_survives() {
+        let t = spawn_value(Value::Native(&BOOM), &[], None).unwrap();
+        match t.handle.wait() {
+            Ok(Err(e)) => {
+                assert_eq!(e.kind(), ErrorKind::Error);
+                assert_eq!(e.message(), "native exploded");
+            }
+            other => panic!("expected the panic as an error, got {other:?}"),
+        }
+        // The pool still runs tasks afterwards, as many as it has workers.
+        let workers = crate::runtime::config().resolved_worker_count();
+        let ts: Vec<_> = (0..workers * 4)
+            .map(|_| spawn_value(Value::Native(&FORTY_TWO), &[], None).unwrap())
+            .collect();
+        for t in ts {
+            assert!(matches!(t.handle.wait(), Ok(Ok(Value::Int(42)))));
+        }
+    }
+
+    #[test]
+    fn settle_adds_the_spawn_frame_only_when_known() {
+        let t = spawn_value(Value::Native(&BOOM), &[], None).unwrap();
+        let _ = t.handle.wait();
+        let err = settle(&t, outcome_now(&t), None).unwrap_err();
+        assert!(err.0.trace.is_empty(), "{:?}", err.0.trace);
+    }
+
+    #[test]
+    fn owner_ids_are_distinct_across_threads() {
+        let here: Vec<u64> = (0..100).map(|_| new_owner_id()).collect();
+        let there: Vec<u64> = std::thread::spawn(|| (0..100).map(|_| new_owner_id()).collect())
+            .join()
+            .unwrap();
+        let mut all: Vec<u64> = here.iter().chain(&there).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 200);
+        assert!(all.iter().all(|&id| id != 0));
     }
 }
