@@ -33,7 +33,16 @@
 //!   loop would have thrown.
 //! - An input whose measured work is small runs on the calling thread
 //!   alone; at most [`drive::MEASURE_BUDGET`] (or one item, if an item
-//!   takes longer) runs on the caller before the rest is split.
+//!   takes longer) runs on the caller before the rest is split. Empty
+//!   inputs call nothing (`parallel_reduce` returns `identity`).
+//! - Items run with the caller's remaining call depth, so unbounded
+//!   recursion through parallel calls is a `StackOverflow` naming the
+//!   usual limit, as it is through `xs.map`.
+//! - With `work_stealing = false` the items are cut into one part per
+//!   worker (or the `chunk_size` chunks) and dealt round-robin: no
+//!   adaptive splitting, by design of that mode.
+//! - A string's characters are collected once into a vector (to index
+//!   them from any thread); a range is never materialised.
 
 mod drive;
 mod failure;
