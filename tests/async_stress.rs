@@ -6,10 +6,10 @@
 //! Every stress script runs with `WEFT_WORKERS` = 1, 2 and 8, under a time
 //! limit (a hang fails the test instead of blocking the suite).
 
-use std::io::{Read, Write};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Worker counts every stress script runs with.
 const WORKERS: [&str; 3] = ["1", "2", "8"];
@@ -17,64 +17,10 @@ const WORKERS: [&str; 3] = ["1", "2", "8"];
 /// How long one run may take before it counts as a hang.
 const LIMIT: Duration = Duration::from_secs(120);
 
-/// What a run of `weft` produced.
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `weft ARGS...` with `env` (and no inherited `WEFT_*`), feeding
-/// `stdin`, in `dir`; panics on a hang.
-fn weft_in(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
-    cmd.args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("WEFT_") {
-            cmd.env_remove(k);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("cannot start weft");
-    let mut input = child.stdin.take().expect("stdin");
-    // The child may exit without reading (a bad config): ignore EPIPE.
-    let _ = input.write_all(stdin.as_bytes());
-    drop(input);
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("weft {args:?} {env:?} did not finish in {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Run {
-        status: status.code().unwrap_or(-1),
-        stdout: reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-    }
+/// Runs `weft ARGS...` with `env`, feeding `stdin`, in `dir`; panics on a
+/// hang.
+fn weft_in(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> common::Run {
+    common::weft_in(dir, args, env, stdin, LIMIT)
 }
 
 /// A fresh scratch directory for one test.

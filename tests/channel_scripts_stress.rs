@@ -11,9 +11,9 @@
 //! and a few seconds in a debug one. `WEFT_CHANNEL_STRESS_VALUES` overrides
 //! the count per sender.
 
-use std::io::Read;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Worker counts every script runs with.
@@ -175,58 +175,10 @@ print(await(tasks[0]))
 await_all(tasks)
 "#;
 
-/// What a run of `weft` produced.
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `weft ARGS...` in `dir` with `WEFT_WORKERS=workers` (and no other
 /// inherited `WEFT_*`); panics on a hang.
-fn weft(dir: &Path, args: &[&str], workers: &str) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
-    cmd.args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("WEFT_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("WEFT_WORKERS", workers);
-    let mut child = cmd.spawn().expect("cannot start weft");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("weft {args:?} with {workers} workers did not finish in {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Run {
-        status: status.code().unwrap_or(-1),
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-    }
+fn weft(dir: &Path, args: &[&str], workers: &str) -> common::Run {
+    common::weft_in(dir, args, &[("WEFT_WORKERS", workers)], "", LIMIT)
 }
 
 /// A fresh directory holding `script` as `NAME.weft`.
