@@ -177,9 +177,6 @@ fn cancel_storm() {
 }
 
 #[test]
-#[ignore = "known bug: about 1 run in 40 stalls (idle spares stay parked while \
-            queued work waits); reproduce with `cargo test --release --test \
-            async_stress -- --ignored`"]
 fn tasks_waiting_on_each_other_never_deadlock() {
     // Each task awaits a few earlier tasks it did not spawn (so the waits
     // cross between tasks), some sleep, some spawn and await children.

@@ -195,22 +195,25 @@ where
     unsafe fn execute(this: *const Self, worker: Option<&WorkerThread>) {
         // SAFETY: made by `Arc::into_raw` in `spawn_job`; executed once.
         let task = unsafe { Arc::from_raw(this) };
-        // SAFETY: the job (this call) is the only user of `body`.
-        let func = unsafe { (*task.body.get()).take() };
-        let Some(func) = func else { return };
         let Some(worker) = worker else {
             // Shutdown: the task never starts. (Not counted: the pool's
             // statistics are gone with it.)
-            drop(func);
             task.finish_unstarted();
             return;
         };
         if !task.start() {
-            // Cancelled while queued: `cancel` already finished the handle.
-            drop(func);
-            worker.stats().bump_cancelled();
+            // Cancelled while queued (`cancel` already finished the handle),
+            // or claimed by a waiter that runs it (`run_if_queued`), which
+            // then owns the closure: leave `body` alone.
+            if task.is_cancelled() {
+                worker.stats().bump_cancelled();
+            }
             return;
         }
+        // SAFETY: winning `start` (QUEUED -> RUNNING) makes this call the
+        // only user of `body` (see `TaskHandle::run_if_queued`).
+        let func = unsafe { (*task.body.get()).take() };
+        let Some(func) = func else { return };
         if task.is_cancelled() {
             drop(func);
             task.finish(Err(Box::new(TaskError::Cancelled)));

@@ -307,11 +307,11 @@ impl TaskCore {
     /// had not been finished before.
     pub(crate) fn finish_unstarted(&self) -> bool {
         let state = self.state.lock();
-        if state.outcome.is_some() {
+        if state.outcome.is_some() || !self.start() {
+            // Finished, or claimed by a waiter that is running it.
             return false;
         }
         self.cancelled.store(true, Ordering::Release);
-        self.status.store(RUNNING, Ordering::Release);
         self.finish_locked(state, Err(Box::new(TaskError::Cancelled)));
         true
     }
@@ -447,10 +447,32 @@ pub(crate) struct Task<B: ?Sized> {
 }
 
 /// What a task's closure slot is to everyone but its job: something `Send`
-/// to drop eventually.
-pub(crate) trait Body: Send {}
+/// to drop eventually, and to run once by whoever claims the task.
+pub(crate) trait Body: Send {
+    /// Takes the closure out and runs it, catching a panic; `None` if the
+    /// slot holds no closure.
+    fn call_once(&mut self) -> Option<std::thread::Result<Box<dyn Any + Send>>>;
+}
 
-impl<T: Send> Body for T {}
+impl<F, T> Body for Option<F>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn call_once(&mut self) -> Option<std::thread::Result<Box<dyn Any + Send>>> {
+        let func = self.take()?;
+        Some(
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(func))
+                .map(|v| Box::new(v) as Box<dyn Any + Send>),
+        )
+    }
+}
+
+impl Body for () {
+    fn call_once(&mut self) -> Option<std::thread::Result<Box<dyn Any + Send>>> {
+        None
+    }
+}
 
 // SAFETY: shared access goes through `core` (all atomics and a mutex); the
 // `body` cell is accessed only by the single owner of the task's `JobRef`
@@ -516,6 +538,64 @@ impl<T> TaskHandle<T> {
             core,
             _result: PhantomData,
         }
+    }
+
+    /// Runs the task on this thread now if it has not started (its queued
+    /// job then finds it claimed and does nothing); true if it ran here. A
+    /// waiter calls this before blocking, so it never waits on a task that
+    /// only a free thread could start: a chain of tasks awaiting each
+    /// other cannot use up the spare threads. The closure runs as its
+    /// worker would run it: with the task's cancel token current, and a
+    /// panic becoming the task's error.
+    pub fn run_if_queued(&self) -> bool {
+        if !self.core.start() {
+            return false;
+        }
+        if self.core.is_cancelled() {
+            WorkerThread::with_current(|w| w.map(|w| w.stats().bump_cancelled()));
+            self.core.finish(Err(Box::new(TaskError::Cancelled)));
+            return true;
+        }
+        // Counted and traced as if its worker ran it.
+        let id = WorkerThread::with_current(|w| {
+            w.map(|w| {
+                let id = w.tracing().then(|| self.core.id());
+                w.emit(super::stats::EventKind::TaskStart { task: id });
+                id
+            })
+        });
+        // SAFETY: winning the QUEUED -> RUNNING exchange above makes this
+        // thread the only one that touches `body`: the task's job checks the
+        // same exchange (`start`) before it takes the closure, and loses.
+        let body = unsafe { &mut *self.core.body.get() };
+        let previous = super::cancel::swap_current(CancelToken::from_core(self.core.clone()));
+        let ran = body.call_once();
+        super::cancel::restore_current(previous);
+        let outcome = match ran {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(payload)) => {
+                let message = panic_message(payload.as_ref());
+                let _ =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+                Err(Box::new(TaskError::Panicked(message)))
+            }
+            None => Err(Box::new(TaskError::Cancelled)),
+        };
+        if let Some(id) = id {
+            let ok = outcome.is_ok();
+            WorkerThread::with_current(|w| {
+                if let Some(w) = w {
+                    w.emit(super::stats::EventKind::TaskEnd { task: id });
+                    if ok {
+                        w.stats().bump_completed();
+                    } else {
+                        w.stats().bump_failed();
+                    }
+                }
+            });
+        }
+        self.core.finish(outcome);
+        true
     }
 
     /// A small integer, unique in the process.

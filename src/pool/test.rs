@@ -1107,3 +1107,46 @@ fn a_wait_inside_blocking_blocks_and_a_spare_runs_the_awaited_task() {
     assert!(ran_on.is_some_and(|i| i >= 1), "ran on a spare: {ran_on:?}");
     assert!(pool.stats().spares >= 1);
 }
+
+#[test]
+fn a_waiter_runs_a_queued_task_itself_and_the_job_then_skips_it() {
+    let pool = pool(1);
+    // Keep the only worker busy so the next task stays queued.
+    let (release, gate) = mpsc::channel::<()>();
+    let busy = pool.spawn(move || gate.recv().is_ok());
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let queued = pool.spawn(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        current_cancel_token().is_some()
+    });
+    assert!(queued.run_if_queued(), "a queued task is claimed");
+    assert!(!queued.run_if_queued(), "a task runs at most once");
+    // It ran here, with its own cancel token current.
+    assert_eq!(queued.wait(), Ok(true));
+    release.send(()).unwrap();
+    assert_eq!(busy.wait(), Ok(true));
+    // The worker has popped the claimed job by now and left it alone.
+    let after = pool.spawn(|| 0);
+    assert_eq!(after.wait(), Ok(0));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_claimed_task_that_panics_or_was_cancelled_reports_it() {
+    let pool = pool(1);
+    let (release, gate) = mpsc::channel::<()>();
+    let busy = pool.spawn(move || gate.recv().is_ok());
+    let panics = pool.spawn(|| -> i32 { panic!("boom") });
+    assert!(panics.run_if_queued());
+    assert_eq!(panics.wait(), Err(WaitError::Panicked("boom".into())));
+    let cancelled = pool.spawn(|| 1);
+    assert!(cancelled.cancel());
+    assert!(
+        !cancelled.run_if_queued(),
+        "a cancelled task is finished already"
+    );
+    assert_eq!(cancelled.wait(), Err(WaitError::Cancelled));
+    release.send(()).unwrap();
+    assert_eq!(busy.wait(), Ok(true));
+}

@@ -12,19 +12,20 @@
 //!
 //! # Waiting
 //! `await` and friends use the pool's waits ([`TaskHandle::wait`],
-//! [`TaskHandle::wait_deadline`], [`pool::wait_any`]), by one of three
+//! [`TaskHandle::wait_deadline`], [`pool::wait_any`]), by one of two
 //! policies:
 //! - off the pool (the main script): spin for up to 20 µs (a short task is
 //!   done sooner than a sleeping thread is woken), then a condvar wait;
-//! - on a pool thread, awaiting tasks the awaiting task spawned itself:
-//!   help-first: the thread runs other pool work meanwhile, usually that
-//!   very child (fork-join recursion needs no extra thread);
-//! - on a pool thread, awaiting a task someone else spawned: through
-//!   [`pool::blocking`]: the thread runs nothing else and a spare thread
-//!   takes its place. Help-first here could run an unrelated task nested on
-//!   this thread's stack; if that task then waited for the one beneath it,
-//!   neither could finish (e.g. `b` awaits `a` while its thread runs `c`
-//!   nested, and `c` awaits `b`).
+//! - on a pool thread: if the awaited task has not started, it runs right
+//!   here ([`TaskHandle::run_if_queued`]; fork-join recursion needs no extra
+//!   thread, as when a worker pops its own child); otherwise the wait goes
+//!   through [`pool::blocking`]: the thread runs nothing else and a spare
+//!   thread takes its place. Never help-first: running an unrelated task
+//!   nested on a waiting one deadlocks when that task awaits the one
+//!   beneath it (`b` awaits `a` while its thread runs `c` nested, and `c`
+//!   awaits `b`). Because every blocked await then waits on a task that is
+//!   really running, a chain of awaits always ends at a thread that makes
+//!   progress, whatever the spare cap.
 //!
 //! If the *waiting* task is cancelled, its wait returns at once with
 //! `Cancelled`, and the tasks it is waiting for that it spawned itself are
@@ -425,10 +426,19 @@ fn wait_done(t: &TaskObj, deadline: Option<Instant>) -> std::result::Result<(), 
             Err(e) => Err(e),
         }
     };
-    if t.owner == current_owner() {
-        wait()
-    } else {
+    // On a pool thread, a task that has not started yet runs right here (as
+    // a worker popping its own child would); otherwise the wait blocks with
+    // compensation. So every blocked await waits on a task that is really
+    // running, and no unrelated task is ever stacked on a waiting one: a
+    // chain of awaits cannot use up the spare threads or wait on itself.
+    // (Not with a timeout: that wait must be able to give up.)
+    if pool::current_worker_index().is_some() {
+        if deadline.is_none() && t.handle.run_if_queued() {
+            return Ok(());
+        }
         pool::blocking(wait)
+    } else {
+        wait()
     }
 }
 
@@ -500,11 +510,12 @@ fn await_any(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             WaitAnyTimeoutError::Empty | WaitAnyTimeoutError::Interrupted => None,
         }),
     };
-    let me = current_owner();
-    let index = if tasks.iter().all(|t| t.owner == me) {
-        wait()
-    } else {
+    // As in `wait_done`: on a pool thread the wait blocks with compensation,
+    // so no unrelated task is stacked on this one while it waits.
+    let index = if pool::current_worker_index().is_some() {
         pool::blocking(wait)
+    } else {
+        wait()
     };
     let i = match index {
         Ok(i) => i,
