@@ -22,19 +22,6 @@ pub const EXIT_FAILURE: i32 = 1;
 /// Exit status for a usage or configuration error.
 pub const EXIT_USAGE: i32 = 2;
 
-static POOL_CONFIG: std::sync::OnceLock<crate::pool::ThreadPoolConfig> = std::sync::OnceLock::new();
-
-/// Records the pool configuration the command line loaded (config file,
-/// environment, flags), for the pool to start with. The first call wins.
-pub fn set_pool_config(config: crate::pool::ThreadPoolConfig) {
-    let _ = POOL_CONFIG.set(config);
-}
-
-/// The pool configuration recorded by [`set_pool_config`], if any.
-pub fn pool_config() -> Option<&'static crate::pool::ThreadPoolConfig> {
-    POOL_CONFIG.get()
-}
-
 /// A compiled file: run its top level with [`Script::run`], then fetch its
 /// top-level variables and functions with [`Script::get`].
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use super::cancel::{current_task_ptr, CancelToken};
-use super::config::{ThreadPoolConfig, WorkerCount};
+use super::config::ThreadPoolConfig;
 use super::job::{spawn_job, StackJob};
 use super::join::{join_on_worker, JoinContext};
 use super::latch::LockLatch;
@@ -49,44 +49,16 @@ impl std::error::Error for PoolError {
     }
 }
 
-/// The most spare threads a pool may start (each has a slot reserved up
-/// front).
-const MAX_SPARES: usize = 4096;
-
-/// Checks the values the pool relies on (the ranges of CONFIG.md).
+/// Checks the values the pool relies on: the ranges of CONFIG.md, which
+/// [`ThreadPoolConfig::validate`] owns (the same checks a config file gets).
 fn validate(config: &ThreadPoolConfig) -> Result<(), PoolError> {
-    let bad = |key, reason: String| Err(PoolError::InvalidConfig { key, reason });
-    if let WorkerCount::Fixed(n) = config.worker_count() {
-        if !(1..=1024).contains(&n) {
-            return bad("worker_count", format!("{n} is not between 1 and 1024"));
-        }
-    }
-    let stack = config.stack_size();
-    if !(256 << 10..=1 << 30).contains(&stack) {
-        return bad(
-            "stack_size",
-            format!("{stack} bytes is not between 256KiB and 1GiB"),
-        );
-    }
-    let spin = config.spin_before_park().as_micros();
-    if spin > 10_000 {
-        return bad("spin_before_park_us", format!("{spin} is more than 10000"));
-    }
-    let spares = config.max_spare_workers();
-    if spares > MAX_SPARES {
-        return bad(
-            "max_spare_workers",
-            format!("{spares} is more than {MAX_SPARES}"),
-        );
-    }
-    let line = config.cache_line_size();
-    if !line.is_power_of_two() || !(16..=1024).contains(&line) {
-        return bad(
-            "cache_line_size",
-            format!("{line} is not a power of two from 16 to 1024"),
-        );
-    }
-    Ok(())
+    config.validate().map_err(|e| PoolError::InvalidConfig {
+        key: e
+            .key()
+            .and_then(super::ConfigKey::from_name)
+            .map_or("config", |k| k.name()),
+        reason: e.message().to_string(),
+    })
 }
 
 /// A work-stealing thread pool. See the [module docs](super) for the model.
