@@ -377,7 +377,8 @@ fn send_batch(ch: &Channel<Value>, xs: &Value) -> Result<Value> {
         Ok(()) => Ok(Value::Nil),
         Err(SendBatchError::Closed { sent: 0, .. }) => Err(closed_send(FUNC)),
         Err(SendBatchError::Closed { sent, unsent }) => Err(Error::value_error(format!(
-            "{FUNC}() on a channel closed part way: {sent} items sent, {} not sent",
+            "{FUNC}() on a channel closed part way: {} sent, {} not sent",
+            args::count(sent, "item"),
             unsent.len()
         ))),
         Err(SendBatchError::Cancelled { .. }) => Err(cancelled()),

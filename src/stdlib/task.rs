@@ -307,7 +307,10 @@ fn timeout(func: &str, seconds: Option<&Value>) -> Error {
     };
     Error::new(
         ErrorKind::Timeout,
-        format!("{func}(): not done after {secs} seconds"),
+        format!(
+            "{func}(): not done after {secs} second{}",
+            if secs == "1" { "" } else { "s" }
+        ),
     )
 }
 
