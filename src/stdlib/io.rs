@@ -51,9 +51,27 @@ pub(crate) fn print_line(args: &[Value]) -> String {
 fn print(_: &mut Vm, args: &[Value]) -> Result<Value> {
     let line = print_line(args);
     let mut out = std::io::stdout().lock();
-    out.write_all(line.as_bytes())
-        .map_err(|e| Error::new(ErrorKind::IOError, format!("print(): {}", os_reason(&e))))?;
+    if let Err(e) = out.write_all(line.as_bytes()) {
+        drop(out);
+        return Err(stdout_error("print", &e));
+    }
     Ok(Value::Nil)
+}
+
+/// A failed write to stdout. If the reader has gone away (`weft script |
+/// head -1`), the process ends here, quietly and with status 0, as ripgrep
+/// and other command-line tools do: the reader has what it wanted, and
+/// nobody is left to read. (Python prints a `BrokenPipeError` and a Go
+/// program dies of `SIGPIPE`, which a shell reports as status 141; an error
+/// the script could catch would let a loop keep printing into the void.)
+/// Any other failure is an `IOError`.
+#[cold]
+fn stdout_error(func: &str, e: &std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        crate::runtime::finish();
+        std::process::exit(0);
+    }
+    Error::new(ErrorKind::IOError, format!("{func}(): {}", os_reason(e)))
 }
 
 /// `input(prompt?)`: one line of stdin without its line ending; `nil` at the
@@ -68,8 +86,10 @@ fn input(_: &mut Vm, args: &[Value]) -> Result<Value> {
             other => other.to_string(),
         };
         let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes()).map_err(io_err)?;
-        out.flush().map_err(io_err)?;
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            drop(out);
+            return Err(stdout_error("input", &e));
+        }
     }
     let mut line = String::new();
     let n =
