@@ -64,7 +64,7 @@ fn binary_slow(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
     }
     match (op, a, b) {
         (BinOp::Add, Str(x), Str(y)) => {
-            let mut s = String::with_capacity(x.len() + y.len());
+            let mut s = memory::string_with_room(x.len().saturating_add(y.len()))?;
             s.push_str(x);
             s.push_str(y);
             Ok(Value::str(s))
@@ -86,7 +86,9 @@ fn binary_slow(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
 pub fn binary_in_place(op: BinOp, a: &mut Value, b: &Value) -> Result<()> {
     match (op, &mut *a, b) {
         (BinOp::Add, Value::Str(x), Value::Str(y)) => {
-            Arc::make_mut(x).push_str(y);
+            let s = Arc::make_mut(x);
+            memory::reserve_str(s, y.len())?;
+            s.push_str(y);
             Ok(())
         }
         (BinOp::Add, Value::List(x), Value::List(y)) => {
@@ -94,9 +96,13 @@ pub fn binary_in_place(op: BinOp, a: &mut Value, b: &Value) -> Result<()> {
             // only in that case (make_mut would copy `x` anyway).
             if Arc::ptr_eq(x, y) {
                 let items = y.as_slice().to_vec();
-                Arc::make_mut(x).extend(items);
+                let v = Arc::make_mut(x);
+                memory::reserve(v, items.len())?;
+                v.extend(items);
             } else {
-                Arc::make_mut(x).extend_from_slice(y);
+                let v = Arc::make_mut(x);
+                memory::reserve(v, y.len())?;
+                v.extend_from_slice(y);
             }
             Ok(())
         }
@@ -416,20 +422,11 @@ pub(crate) fn float_pow(x: f64, y: f64) -> Result<f64> {
     Ok(x.powf(y))
 }
 
-/// A vector with room for `n` items, or an error instead of an abort when
-/// the allocation is impossible.
+/// A vector with room for `n` items, or an error instead of an abort (or
+/// a kill by the OOM killer) when the allocation is impossible: see
+/// [`memory`].
 pub(crate) fn try_vec<T>(n: usize) -> Result<Vec<T>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| too_large(n))?;
-    Ok(v)
-}
-
-#[cold]
-fn too_large(n: usize) -> Error {
-    Error::new(
-        ErrorKind::OverflowError,
-        format!("cannot allocate {n} items: too large"),
-    )
+    memory::vec_with_room(n)
 }
 
 fn repeat_str(s: &str, n: i64) -> Result<Value> {
@@ -441,11 +438,15 @@ fn repeat_str(s: &str, n: i64) -> Result<Value> {
         .and_then(|n| n.checked_mul(s.len()))
         .filter(|t| *t <= isize::MAX as usize)
         .ok_or_else(|| overflow("*"))?;
-    let mut out = String::new();
-    out.try_reserve_exact(total).map_err(|_| too_large(total))?;
-    for _ in 0..n {
-        out.push_str(s);
+    memory::check(total, || format!("a string of {total} bytes"))?;
+    // Doubling copies: O(log n) memcpys, not n appends.
+    let mut out: Vec<u8> = memory::vec_with_room(total)?;
+    out.extend_from_slice(s.as_bytes());
+    while out.len() < total {
+        let k = out.len().min(total - out.len());
+        out.extend_from_within(..k);
     }
+    let out = String::from_utf8(out).expect("copies of a string are a string");
     Ok(Value::str(out))
 }
 
@@ -702,5 +703,6 @@ pub(crate) fn str_len(s: &str) -> usize {
     }
 }
 
+pub(crate) mod memory;
 #[cfg(test)]
 mod test;

@@ -88,3 +88,60 @@ fn closed_stdout_in_a_task_ends_the_script_quietly() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// Builders whose size the script chooses: one that cannot fit in memory is
+/// a catchable `MemoryError`, raised before anything is allocated (so it
+/// comes at once, and the machine's memory is untouched), also in a task.
+#[test]
+fn impossible_allocations_are_memory_errors() {
+    let cases = [
+        r#""a" * 10**12"#,
+        "[1] * 10**12",
+        "[1, 2] * (10**12 // 2)",
+        "range(10**11).map(fn(x) { x })",
+        "list(range(10**11))",
+        "sorted(range(10**11))",
+        "enumerate(range(10**11))",
+        "zip(range(10**11), range(10**11))",
+        "parallel_map(range(10**11), fn(x) { x })",
+        r#"(["a"] * 10**6).join("x" * 10**7)"#,
+        r#"("ab" * 10**6).replace("a", "x" * 10**7)"#,
+        r#"format("{:1000000000000}", 1)"#,
+        r#"format("{:.1000000000000f}", 1.5)"#,
+        "await(spawn(fn() { [nil] * 10**12 }))",
+        "channel().send_batch(range(10**12))",
+    ];
+    let mut script = String::from(
+        "fn try_it(f) { try { f(); \"no error\" } catch e { \
+         e.kind + \" \" + str(e.message.starts_with(\"cannot allocate\")) } }\n",
+    );
+    for c in cases {
+        script.push_str(&format!("print(try_it(fn() {{ {c} }}))\n"));
+    }
+    let start = Instant::now();
+    let run = eval(&script, "2", Duration::from_secs(20));
+    let want = "MemoryError true\n".repeat(cases.len());
+    assert_eq!(run.stdout, want, "stderr: {}", run.stderr);
+    assert_eq!(run.status, 0);
+    // Nothing was allocated: no page of a terabyte was touched.
+    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+}
+
+/// A count whose size does not even fit the address space is an
+/// `OverflowError`, as in Python; a size the machine could never hold but
+/// the address space could is a `MemoryError`.
+#[test]
+fn sizes_beyond_the_address_space_are_overflow_errors() {
+    let run = eval(
+        "for c in [fn() { [1, 2] * 2**62 }, fn() { \"ab\" * 2**62 }, fn() { [0] * 2**40 }] {\n\
+         try { c() } catch e { print(e.kind) } }",
+        "1",
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        run.stdout,
+        "OverflowError\nOverflowError\nMemoryError\n",
+        "{}",
+        run.stderr
+    );
+}

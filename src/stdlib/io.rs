@@ -115,6 +115,12 @@ pub(crate) fn strip_line_ending(mut line: String) -> String {
 fn read_file(_: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("read_file", args, 1, 1)?;
     let path = args::string("read_file", "path", &args[0])?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let size = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+        crate::ops::memory::check(size, || {
+            format!("the contents of {}", Value::str(path).repr())
+        })?;
+    }
     std::fs::read_to_string(path)
         .map(Value::str)
         .map_err(|e| file_error("read", path, &e))
