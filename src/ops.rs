@@ -575,11 +575,16 @@ pub fn index_get(v: &Value, i: &Value) -> Result<Value> {
 }
 
 fn range_get(r: &RangeVal, i: i64) -> Result<Value> {
-    let n = r.len();
-    let j = if i < 0 { i.checked_add(n) } else { Some(i) };
-    match j {
-        Some(j) if (0..n).contains(&j) => Ok(Value::Int(r.get(j))),
-        _ => Err(index_error("range", i, n as usize)),
+    // In i128: a range may have more items than an i64 counts.
+    let n = r.len_i128();
+    let j = if i < 0 { i as i128 + n } else { i as i128 };
+    if (0..n).contains(&j) {
+        Ok(Value::Int(r.get_i128(j)))
+    } else {
+        Err(Error::new(
+            ErrorKind::IndexError,
+            format!("range index {i} out of range (length {n})"),
+        ))
     }
 }
 
@@ -685,7 +690,7 @@ pub fn len(v: &Value) -> Result<i64> {
         Value::List(xs) => Ok(xs.len() as i64),
         Value::Str(s) => Ok(str_len(s) as i64),
         Value::Map(m) => Ok(m.len() as i64),
-        Value::Range(r) => Ok(r.len()),
+        Value::Range(r) => r.checked_len(),
         other => Err(Error::type_error(format!(
             "'{}' has no length",
             other.type_name()

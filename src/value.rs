@@ -36,25 +36,65 @@ pub struct RangeVal {
 }
 
 impl RangeVal {
-    /// Number of items, O(1).
-    pub fn len(&self) -> i64 {
+    /// The exact number of items, O(1). A range can have up to 2^64 - 1
+    /// items (`range(-2**63, 2**63 - 1)`), more than an `i64` holds.
+    pub fn len_i128(&self) -> i128 {
         let (start, stop, step) = (self.start as i128, self.stop as i128, self.step as i128);
         let n = if step > 0 {
             (stop - start + step - 1) / step
         } else {
             (start - stop - step - 1) / -step
         };
-        n.max(0) as i64
+        n.max(0)
+    }
+
+    /// Number of items, saturated at `i64::MAX`: for iterating and sizing,
+    /// where no loop or list can reach that many anyway. Where the exact
+    /// count is the answer (`len`, indexing, `contains`), use
+    /// [`len_i128`](Self::len_i128) or [`checked_len`](Self::checked_len).
+    pub fn len(&self) -> i64 {
+        i64::try_from(self.len_i128()).unwrap_or(i64::MAX)
+    }
+
+    /// The number of items as an int, or an `OverflowError` for a range
+    /// longer than the largest int.
+    pub fn checked_len(&self) -> Result<i64> {
+        i64::try_from(self.len_i128()).map_err(|_| {
+            crate::error::Error::new(
+                crate::error::ErrorKind::OverflowError,
+                format!(
+                    "{self} has {} items, more than the largest int",
+                    self.len_i128()
+                ),
+            )
+        })
     }
 
     /// Whether the range is empty.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len_i128() == 0
     }
 
     /// The `i`-th item (0-based, already bounds-checked by the caller).
     pub fn get(&self, i: i64) -> i64 {
         self.start + i * self.step
+    }
+
+    /// The `i`-th item for any `0 <= i < len_i128()` (always an `i64`:
+    /// every item lies between `start` and `stop`).
+    pub fn get_i128(&self, i: i128) -> i64 {
+        (self.start as i128 + i * self.step as i128) as i64
+    }
+}
+
+impl fmt::Display for RangeVal {
+    /// `range(start, stop)` or `range(start, stop, step)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.step == 1 {
+            write!(f, "range({}, {})", self.start, self.stop)
+        } else {
+            write!(f, "range({}, {}, {})", self.start, self.stop, self.step)
+        }
     }
 }
 
@@ -259,13 +299,7 @@ impl fmt::Display for Value {
                 }
                 f.write_char('}')
             }
-            Value::Range(r) => {
-                if r.step == 1 {
-                    write!(f, "range({}, {})", r.start, r.stop)
-                } else {
-                    write!(f, "range({}, {}, {})", r.start, r.stop, r.step)
-                }
-            }
+            Value::Range(r) => write!(f, "{r}"),
             Value::Func(c) => match c.name() {
                 Some(name) => write!(f, "<fn {name}>"),
                 None => f.write_str("<fn>"),
@@ -305,7 +339,7 @@ impl PartialEq for Value {
                         && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v == w)))
             }
             (Range(a), Range(b)) => {
-                let (n, m) = (a.len(), b.len());
+                let (n, m) = (a.len_i128(), b.len_i128());
                 n == m && (n == 0 || (a.start == b.start && (n == 1 || a.step == b.step)))
             }
             (Func(a), Func(b)) => Arc::ptr_eq(a, b),

@@ -163,7 +163,7 @@ pub(crate) fn call_range(vm: &mut Vm, r: RangeVal, m: Method, args: &[Value]) ->
     match m {
         Method::Len => {
             arity("range.len", args, 0, 0)?;
-            Ok(Value::Int(r.len()))
+            Ok(Value::Int(r.checked_len()?))
         }
         Method::Contains => {
             arity("range.contains", args, 1, 1)?;
@@ -171,7 +171,15 @@ pub(crate) fn call_range(vm: &mut Vm, r: RangeVal, m: Method, args: &[Value]) ->
         }
         Method::IndexOf => {
             arity("range.index_of", args, 1, 1)?;
-            Ok(Value::Int(range_position(&r, &args[0]).unwrap_or(-1)))
+            match range_position(&r, &args[0]) {
+                None => Ok(Value::Int(-1)),
+                Some(pos) => i64::try_from(pos).map(Value::Int).map_err(|_| {
+                    Error::new(
+                        ErrorKind::OverflowError,
+                        format!("range.index_of(): the position {pos} is larger than the largest int"),
+                    )
+                }),
+            }
         }
         Method::Map => map(vm, "range.map", items(), r.len() as usize, args),
         Method::Filter => filter(vm, "range.filter", items(), r.len() as usize, args),
@@ -180,11 +188,12 @@ pub(crate) fn call_range(vm: &mut Vm, r: RangeVal, m: Method, args: &[Value]) ->
     }
 }
 
-/// The position of `v` in `r`, if it is there (ints, and floats equal to one).
-fn range_position(r: &RangeVal, v: &Value) -> Option<i64> {
+/// The position of `v` in `r`, if it is there (ints, and floats equal to
+/// one). In i128: a position may be past `i64::MAX`.
+fn range_position(r: &RangeVal, v: &Value) -> Option<i128> {
     let x = match v {
         Value::Int(i) => *i,
-        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => *f as i64,
+        Value::Float(f) => crate::value::float_as_int(*f)?,
         _ => return None,
     };
     let off = (x as i128) - (r.start as i128);
@@ -193,11 +202,7 @@ fn range_position(r: &RangeVal, v: &Value) -> Option<i64> {
         return None;
     }
     let pos = off / step;
-    if pos >= 0 && pos < r.len() as i128 {
-        Some(pos as i64)
-    } else {
-        None
-    }
+    (0..r.len_i128()).contains(&pos).then_some(pos)
 }
 
 fn index_in(func: &str, i: i64, len: usize) -> Result<usize> {
