@@ -154,14 +154,10 @@ pub(crate) fn total_compare(a: &Value, b: &Value) -> std::result::Result<Orderin
             None => Ordering::Greater,
         }),
         (Str(x), Str(y)) => Ok(x.as_str().cmp(y.as_str())),
-        (List(x), List(y)) => {
-            for (p, q) in x.iter().zip(y.iter()) {
-                if p == q {
-                    continue;
-                }
-                return total_compare(p, q);
-            }
-            Ok(x.len().cmp(&y.len()))
+        // Iterative at any depth; never `None` (NaN has its place).
+        (List(_), List(_)) => {
+            crate::value::deep_compare(a, b, |p, q| total_compare(p, q).map(Some))
+                .map(|o| o.unwrap_or(Ordering::Equal))
         }
         _ => Err(()),
     }
@@ -174,15 +170,8 @@ fn partial_compare(a: &Value, b: &Value) -> std::result::Result<Option<Ordering>
         (Float(x), Float(y)) => Ok(x.partial_cmp(y)),
         (Int(x), Float(y)) => Ok(cmp_int_float(*x, *y)),
         (Float(x), Int(y)) => Ok(cmp_int_float(*y, *x).map(Ordering::reverse)),
-        (List(x), List(y)) => {
-            for (p, q) in x.iter().zip(y.iter()) {
-                if p == q {
-                    continue;
-                }
-                return partial_compare(p, q);
-            }
-            Ok(Some(x.len().cmp(&y.len())))
-        }
+        // Iterative at any depth; a NaN pair ends it unordered.
+        (List(_), List(_)) => crate::value::deep_compare(a, b, partial_compare),
         _ => total_compare(a, b).map(Some),
     }
 }

@@ -170,6 +170,12 @@ impl AtomObj {
         self.cell.lock().clone()
     }
 
+    /// The value to print: a snapshot, or `None` if it cannot be had
+    /// without waiting for this very thread.
+    pub(crate) fn peek(&self) -> Option<Value> {
+        Some(self.get())
+    }
+
     fn addr(&self) -> usize {
         self as *const AtomObj as usize
     }
