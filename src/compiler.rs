@@ -63,6 +63,7 @@
 //!   counting); compiling the same source repeatedly in one process grows
 //!   memory accordingly.
 
+mod dead;
 mod import;
 
 pub use import::{embedded_module, Loader};
@@ -235,12 +236,17 @@ enum LocalKind {
 struct Local {
     name: String,
     kind: LocalKind,
+    /// May hold a string, list, map, function or handle (so its register
+    /// is cleared where it dies: see `compiler/dead.rs`).
+    heap: bool,
 }
 
 struct LoopCtx {
     continue_target: usize,
     breaks: Vec<usize>,
     try_depth: u32,
+    /// The number of open scopes outside the loop's body.
+    scopes: usize,
 }
 
 type CapTable = Rc<RefCell<Vec<(String, CaptureSrc)>>>;
@@ -514,6 +520,7 @@ impl<'l> Compiler<'l> {
             .push(Local {
                 name: name.to_string(),
                 kind,
+                heap: true,
             });
     }
 
@@ -1083,6 +1090,9 @@ impl<'l> Compiler<'l> {
                 }
             }
         }
+        if out != Out::Tail {
+            self.clear_scope_locals();
+        }
         self.pop_scope();
         self.free_to(mark);
         Ok(())
@@ -1131,6 +1141,7 @@ impl<'l> Compiler<'l> {
                 let r = self.alloc()?;
                 self.expr_to(value, r)?;
                 self.declare(&name.name, LocalKind::Reg(r, None));
+                self.note_let(value);
                 // The register stays allocated until the block ends.
                 return Ok(());
             }
@@ -1156,10 +1167,12 @@ impl<'l> Compiler<'l> {
                 let top = self.here();
                 let exits = self.cond_false(cond)?;
                 let td = self.f().try_depth;
+                let scopes = self.f().blocks.len();
                 self.f().loops.push(LoopCtx {
                     continue_target: top,
                     breaks: Vec::new(),
                     try_depth: td,
+                    scopes,
                 });
                 self.block(body, Out::Discard)?;
                 self.emit_loop_to(top);
@@ -1180,11 +1193,12 @@ impl<'l> Compiler<'l> {
                     let word = if is_break { "break" } else { "continue" };
                     return Err(self.err(s.pos, format!("'{word}' outside a loop")));
                 };
-                let (target, ltd) = (lp.continue_target, lp.try_depth);
+                let (target, ltd, scopes) = (lp.continue_target, lp.try_depth, lp.scopes);
                 let td = self.f().try_depth;
                 for _ in ltd..td {
                     self.emit(Instr::TryEnd);
                 }
+                self.clear_scopes_from(scopes);
                 if is_break {
                     let j = self.emit(Instr::Jump { off: 0 });
                     self.f()
@@ -1305,10 +1319,12 @@ impl<'l> Compiler<'l> {
             self.declare(&id.name, LocalKind::Reg(*r, None));
         }
         let td = self.f().try_depth;
+        let scopes = self.f().blocks.len();
         self.f().loops.push(LoopCtx {
             continue_target: top,
             breaks: Vec::new(),
             try_depth: td,
+            scopes,
         });
         self.block(body, Out::Discard)?;
         self.emit_loop_to(top);
@@ -1329,8 +1345,9 @@ impl<'l> Compiler<'l> {
                 let res = self.resolve_write(id, "assign to")?;
                 self.pos = target.pos;
                 match res {
-                    Res::Local(r) | Res::GroupLocal(r, ..) => match op {
+                        Res::Local(r) | Res::GroupLocal(r, ..) => match op {
                         None => {
+                            self.note_assign(&id.name, op, value);
                             if writes_dst_once(value) {
                                 self.expr_to(value, r)?;
                             } else {
@@ -1340,6 +1357,7 @@ impl<'l> Compiler<'l> {
                             }
                         }
                         Some(op) => {
+                            self.note_assign(&id.name, Some(op), value);
                             if let (Some(imm), BinOp::Add | BinOp::Sub) = (small_int(value), op) {
                                 self.emit(if op == BinOp::Add {
                                     Instr::AddI { dst: r, a: r, imm }
@@ -1492,8 +1510,22 @@ impl<'l> Compiler<'l> {
                 }
                 _ => {
                     let mark = self.mark();
+                    if let ExprKind::Call { callee, args } = &e.kind {
+                        // The result goes to the first argument's register
+                        // (`call` allocates the callee's, then the
+                        // arguments'), which the next call made there
+                        // overwrites before it runs (compiler/dead.rs).
+                        if !args.is_empty() && mark + 1 < 255 {
+                            self.call(callee, args, (mark + 1) as Reg, e.pos)?;
+                            self.free_to(mark);
+                            return Ok(());
+                        }
+                    }
                     let t = self.alloc()?;
                     self.expr_to(e, t)?;
+                    if Self::discarded_result_may_be_shared(e) {
+                        self.emit(Instr::Nil { dst: t });
+                    }
                     self.free_to(mark);
                     Ok(())
                 }

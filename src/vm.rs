@@ -66,6 +66,7 @@ use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+mod owned;
 #[cfg(test)]
 mod test;
 
@@ -131,6 +132,9 @@ pub struct Vm {
     max_depth: usize,
     cancel: Option<Arc<AtomicBool>>,
     token: Option<crate::pool::CancelToken>,
+    /// The entry frame of a [`Vm::call_owned`] in progress, and the
+    /// argument it gets back if the call throws (see `vm/owned.rs`).
+    owned_arg: Option<(usize, Value)>,
 }
 
 impl Default for Vm {
@@ -530,6 +534,7 @@ impl Vm {
             max_depth: DEFAULT_MAX_DEPTH,
             cancel: None,
             token: None,
+            owned_arg: None,
         }
     }
 
@@ -798,6 +803,9 @@ impl Vm {
                     self.stack[h.reg as usize] = err.into_value();
                     return Ok(());
                 }
+            }
+            if self.owned_arg.is_some() {
+                self.keep_owned_arg(fi, f.base);
             }
             self.clear_window(&f);
             self.frames.pop();
