@@ -1664,6 +1664,24 @@ impl Vm {
                 let v = tri!(self.import(unit));
                 set_reg(&mut reg!(dst), v);
             }
+            Instr::ConstWide { dst, k } => {
+                let c = proto.consts[k as usize].clone();
+                set_reg(&mut reg!(dst), c);
+            }
+            Instr::GetFieldR { dst, obj, name } => {
+                let Value::Str(name) = reg!(name).clone() else {
+                    throw!(Error::type_error("internal: field name is not a string"))
+                };
+                let v = tri!(ops::field_get(&reg!(obj), &name));
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::SetFieldR { obj, val, name } => {
+                let Value::Str(name) = reg!(name).clone() else {
+                    throw!(Error::type_error("internal: field name is not a string"))
+                };
+                let x = reg!(val).clone();
+                tri!(ops::field_set(&mut reg!(obj), &name, x));
+            }
             other => throw!(Error::type_error(format!(
                 "internal: {other:?} is not a cold instruction"
             ))),

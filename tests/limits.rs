@@ -145,3 +145,97 @@ fn sizes_beyond_the_address_space_are_overflow_errors() {
         run.stderr
     );
 }
+
+/// Writes `src` to a fresh file under the system's temporary directory.
+fn temp_script(name: &str, src: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("weft-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, src).expect("write script");
+    path
+}
+
+/// Runs a script file through the binary, then removes it.
+fn run_file(path: &std::path::Path) -> common::Run {
+    let run = common::weft_in(
+        path.parent().expect("a directory"),
+        &[path.file_name().and_then(|n| n.to_str()).expect("a name")],
+        &[],
+        "",
+        Duration::from_secs(60),
+    );
+    let _ = std::fs::remove_file(path);
+    run
+}
+
+/// A long generated script (100,000 distinct constants, field names and
+/// method calls in one function) compiles and runs: constants past the
+/// first 65,536 are loaded with a wide instruction.
+#[test]
+fn generated_scripts_with_many_constants_run() {
+    let n = 100_000;
+    let mut src = String::from("fn build() {\n  let m = {}\n  let xs = []\n");
+    for i in 0..n {
+        src.push_str(&format!("  xs.push(\"s{i}\")\n  m.k{i} = {i}.5\n"));
+    }
+    // Reads of fields whose names come last, and a comparison with a big
+    // constant past the narrow range.
+    src.push_str("  let big = 0\n  if len(xs) < 98765432109876 { big = 1 }\n");
+    src.push_str(&format!(
+        "  [len(xs), xs[{}], len(m), m.k{}, m.k7, big]\n}}\nprint(build())\n",
+        n - 1,
+        n - 1
+    ));
+    let run = run_file(&temp_script("many_constants.weft", &src));
+    assert_eq!(
+        run.stdout,
+        format!("[{n}, \"s{}\", {n}, {}.5, 7.5, 1]\n", n - 1, n - 1),
+        "stderr: {}",
+        run.stderr.chars().take(500).collect::<String>()
+    );
+    assert_eq!(run.status, 0);
+}
+
+/// A function with a couple of hundred locals works; past what the
+/// register encoding holds, the error says what to do in the user's terms.
+#[test]
+fn many_locals_work_and_too_many_are_explained() {
+    let function = |n: usize| {
+        let mut src = String::from("fn f() {\n");
+        for i in 0..n {
+            src.push_str(&format!("  let a{i} = {i}\n"));
+        }
+        src.push_str(&format!("  a0 + a{}\n}}\nprint(f())\n", n - 1));
+        src
+    };
+    let run = run_file(&temp_script("locals_ok.weft", &function(240)));
+    assert_eq!(run.stdout, "239\n", "{}", run.stderr);
+    let run = run_file(&temp_script("locals_too_many.weft", &function(300)));
+    assert_eq!(run.status, 1);
+    assert!(
+        run.stderr
+            .contains("locals_too_many.weft:257:3: error: this function keeps more than 255 values live at once (local variables and intermediate results)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("register"), "{}", run.stderr);
+}
+
+/// More top-level variables than a file can hold: the error names the
+/// limit in the script's terms.
+#[test]
+fn too_many_top_level_variables_are_explained() {
+    let mut src = String::new();
+    for i in 0..70_000 {
+        src.push_str(&format!("let v{i} = {i}\n"));
+    }
+    let run = run_file(&temp_script("many_globals.weft", &src));
+    assert_eq!(run.status, 1);
+    assert!(
+        run.stderr.contains(
+            "too many top-level variables and functions in one file (at most 65,536)"
+        ),
+        "{}",
+        run.stderr
+    );
+}
