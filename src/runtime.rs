@@ -238,6 +238,8 @@ pub fn finish() {
                 "weft: --stats: the thread pool was not started (the script did no parallel work)"
             );
         }
+        let live = crate::stdlib::handles::live();
+        eprintln!("{}", crate::stdlib::handles::summary(live));
     }
 }
 

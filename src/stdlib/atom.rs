@@ -84,6 +84,8 @@ pub struct AtomObj {
     update_seq: AtomicU64,
     /// The number of the update whose function runs now, 0 if none.
     running_update: AtomicU64,
+    /// Counts this atom among the live handles (`--stats`).
+    _live: super::handles::Live,
 }
 
 /// An update in progress: the atom (its address) and the update's number.
@@ -181,6 +183,7 @@ impl AtomObj {
             holder: AtomicUsize::new(0),
             update_seq: AtomicU64::new(0),
             running_update: AtomicU64::new(0),
+            _live: super::handles::Live::new(super::handles::Kind::Atom),
         }
     }
 

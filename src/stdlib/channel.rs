@@ -80,6 +80,8 @@ use super::Method;
 pub struct ChannelObj {
     /// The native channel.
     pub ch: Channel<Value>,
+    /// Counts this channel among the live handles (`--stats`).
+    _live: super::handles::Live,
 }
 
 impl ChannelObj {
@@ -87,7 +89,10 @@ impl ChannelObj {
     /// `Some(0)` is a `ValueError`.
     pub fn new(capacity: Option<usize>) -> Result<ChannelObj> {
         Channel::new(capacity)
-            .map(|ch| ChannelObj { ch })
+            .map(|ch| ChannelObj {
+                ch,
+                _live: super::handles::Live::new(super::handles::Kind::Channel),
+            })
             .map_err(|_| Error::value_error("channel() capacity must be at least 1 (got 0)"))
     }
 }

@@ -97,6 +97,7 @@ mod async_module;
 pub mod atom;
 pub mod channel;
 mod format;
+pub mod handles;
 mod introspect;
 mod io;
 mod list;

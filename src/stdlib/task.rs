@@ -105,6 +105,8 @@ pub struct TaskObj {
     spawned_at: Option<CallSite>,
     /// The script task that spawned this one (see [`current_owner`]).
     owner: u64,
+    /// Counts this task among the live handles (`--stats`).
+    _live: super::handles::Live,
 }
 
 impl TaskObj {
@@ -229,6 +231,7 @@ pub fn spawn_value(f: Value, args: &[Value], site: Option<CallSite>) -> Result<A
         handle,
         spawned_at: site,
         owner: current_owner(),
+        _live: super::handles::Live::new(super::handles::Kind::Task),
     }))
 }
 
