@@ -1404,7 +1404,7 @@ impl<'l> Compiler<'l> {
                 let res = self.resolve_write(id, "assign to")?;
                 self.pos = target.pos;
                 match res {
-                        Res::Local(r) | Res::GroupLocal(r, ..) => match op {
+                    Res::Local(r) | Res::GroupLocal(r, ..) => match op {
                         None => {
                             self.note_assign(&id.name, op, value);
                             if writes_dst_once(value) {

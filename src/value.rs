@@ -297,9 +297,7 @@ fn write_flat(v: &Value, f: &mut dyn fmt::Write) -> fmt::Result {
         Value::Error(e) => write!(f, "<error {}: {}>", e.kind, e.message),
         Value::Task(t) => write!(f, "<task {}>", t.id()),
         Value::Channel(_) => f.write_str("<channel>"),
-        Value::Str(_) | Value::List(_) | Value::Map(_) | Value::Atom(_) => {
-            deep::write(v, f, false)
-        }
+        Value::Str(_) | Value::List(_) | Value::Map(_) | Value::Atom(_) => deep::write(v, f, false),
     }
 }
 

@@ -124,7 +124,11 @@ fn impossible_allocations_are_memory_errors() {
     assert_eq!(run.stdout, want, "stderr: {}", run.stderr);
     assert_eq!(run.status, 0);
     // Nothing was allocated: no page of a terabyte was touched.
-    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 /// A count whose size does not even fit the address space is an
@@ -139,8 +143,7 @@ fn sizes_beyond_the_address_space_are_overflow_errors() {
         Duration::from_secs(20),
     );
     assert_eq!(
-        run.stdout,
-        "OverflowError\nOverflowError\nMemoryError\n",
+        run.stdout, "OverflowError\nOverflowError\nMemoryError\n",
         "{}",
         run.stderr
     );
@@ -232,9 +235,8 @@ fn too_many_top_level_variables_are_explained() {
     let run = run_file(&temp_script("many_globals.weft", &src));
     assert_eq!(run.status, 1);
     assert!(
-        run.stderr.contains(
-            "too many top-level variables and functions in one file (at most 65,536)"
-        ),
+        run.stderr
+            .contains("too many top-level variables and functions in one file (at most 65,536)"),
         "{}",
         run.stderr
     );
@@ -258,7 +260,12 @@ fn stats_report_live_handles_at_exit() {
         "",
         Duration::from_secs(20),
     );
-    assert_eq!((run.status, run.stdout.as_str()), (0, "1\n"), "{}", run.stderr);
+    assert_eq!(
+        (run.status, run.stdout.as_str()),
+        (0, "1\n"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr
             .contains("weft: live handles at exit: 500 atoms, 1000 channels, 1 task (held by"),
@@ -267,7 +274,11 @@ fn stats_report_live_handles_at_exit() {
     );
     let run = common::weft_in(
         Path::new(env!("CARGO_MANIFEST_DIR")),
-        &["--stats", "-e", "for i in range(100) { let c = channel(); c.send(1) }"],
+        &[
+            "--stats",
+            "-e",
+            "for i in range(100) { let c = channel(); c.send(1) }",
+        ],
         &[],
         "",
         Duration::from_secs(20),

@@ -120,10 +120,10 @@ fn grow<T>(v: &mut Vec<T>, additional: usize) -> Result<()> {
         .checked_add(additional)
         .ok_or_else(|| too_big("a list"))?;
     let doubled = needed.max(v.capacity().saturating_mul(2));
-    if items_bytes::<T>(doubled).is_ok_and(|b| check(b, String::new).is_ok()) {
-        if v.try_reserve(additional).is_ok() {
-            return Ok(());
-        }
+    if items_bytes::<T>(doubled).is_ok_and(|b| check(b, String::new).is_ok())
+        && v.try_reserve(additional).is_ok()
+    {
+        return Ok(());
     }
     reserve_exact(v, additional)
 }
@@ -209,9 +209,8 @@ fn meminfo() -> Option<u64> {
 /// smallest. `None` when no limit is set or readable.
 fn cgroup_room() -> Option<u64> {
     let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let read = |path: &str| -> Option<u64> {
-        std::fs::read_to_string(path).ok()?.trim().parse().ok()
-    };
+    let read =
+        |path: &str| -> Option<u64> { std::fs::read_to_string(path).ok()?.trim().parse().ok() };
     let mut room: Option<u64> = None;
     let mut note = |limit: Option<u64>, usage: Option<u64>| {
         if let (Some(limit), Some(usage)) = (limit, usage) {

@@ -387,7 +387,7 @@ fn sci(f: f64, p: usize) -> String {
     let s = format!("{f:.exact$e}");
     let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    let zeros: String = std::iter::repeat('0').take(p - exact).collect();
+    let zeros = "0".repeat(p - exact);
     format!(
         "{mantissa}{zeros}e{}{:02}",
         if exp < 0 { '-' } else { '+' },

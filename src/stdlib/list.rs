@@ -176,7 +176,9 @@ pub(crate) fn call_range(vm: &mut Vm, r: RangeVal, m: Method, args: &[Value]) ->
                 Some(pos) => i64::try_from(pos).map(Value::Int).map_err(|_| {
                     Error::new(
                         ErrorKind::OverflowError,
-                        format!("range.index_of(): the position {pos} is larger than the largest int"),
+                        format!(
+                            "range.index_of(): the position {pos} is larger than the largest int"
+                        ),
                     )
                 }),
             }

@@ -433,6 +433,9 @@ mod test {
         let s = l(vec![l(vec![Value::from("a")])]);
         assert!(crate::ops::compare(&q, &s).is_err());
         // Printing strings inside containers quotes them.
-        assert_eq!(l(vec![l(vec![Value::from("a\"b")])]).to_string(), r#"[["a\"b"]]"#);
+        assert_eq!(
+            l(vec![l(vec![Value::from("a\"b")])]).to_string(),
+            r#"[["a\"b"]]"#
+        );
     }
 }

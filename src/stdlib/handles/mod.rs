@@ -16,7 +16,11 @@ pub(crate) enum Kind {
 }
 
 /// Live handles of each [`Kind`].
-static LIVE: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+static LIVE: [AtomicUsize; 3] = [
+    AtomicUsize::new(0),
+    AtomicUsize::new(0),
+    AtomicUsize::new(0),
+];
 
 /// A field of every handle object: counts it as live until it is dropped.
 #[derive(Debug)]
