@@ -238,12 +238,16 @@ fn spawn(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     let f = &args[0];
     callable("spawn", "first argument", f)?;
     if let Value::Func(c) = f {
-        let n = c.proto.nparams as usize;
-        if n != args.len() - 1 {
+        if !c.accepts(args.len() - 1) {
+            let (n, min) = (c.proto.nparams as usize, c.proto.min_params());
+            let takes = match n - min {
+                0 => format!("{n} argument{}", if n == 1 { "" } else { "s" }),
+                1 => format!("{min} or {n} arguments"),
+                _ => format!("{min} to {n} arguments"),
+            };
             let name = c.proto.name.as_deref().unwrap_or("<fn>");
             return Err(Error::type_error(format!(
-                "spawn(): {name}() takes {n} argument{} but {} {} given",
-                if n == 1 { "" } else { "s" },
+                "spawn(): {name}() takes {takes} but {} {} given",
                 args.len() - 1,
                 if args.len() == 2 { "was" } else { "were" }
             )));
