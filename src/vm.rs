@@ -137,6 +137,8 @@ pub struct Vm {
     /// Set by `Rethrow`: the unwind that follows does not add the current
     /// frame to the trace again.
     rethrowing: bool,
+    /// The seeded random stream of the task running here (`random_seed`).
+    rng: Option<stdlib::random::Stream>,
 }
 
 /// A `finally` block running on its error path (between `FinallyEnter`
@@ -621,7 +623,29 @@ impl Vm {
             token: None,
             shields: Vec::new(),
             rethrowing: false,
+            rng: None,
         }
+    }
+
+    /// The seeded random stream of the code running on this VM, if
+    /// `random_seed` was called (see `stdlib/random.rs`).
+    pub fn rng_mut(&mut self) -> Option<&mut stdlib::random::Stream> {
+        self.rng.as_mut()
+    }
+
+    /// Installs (or removes) the seeded random stream; returns the previous
+    /// one. A task's body gets its stream this way before it starts.
+    pub fn set_rng(
+        &mut self,
+        rng: Option<stdlib::random::Stream>,
+    ) -> Option<stdlib::random::Stream> {
+        mem::replace(&mut self.rng, rng)
+    }
+
+    /// The stream of a task spawned now by the code on this VM (counted),
+    /// or `None` when unseeded.
+    pub fn fork_rng(&mut self) -> Option<stdlib::random::Stream> {
+        self.rng.as_mut().map(stdlib::random::Stream::fork)
     }
 
     /// Sets the limit on nested calls (Weft frames plus native re-entries)
