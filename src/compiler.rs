@@ -720,7 +720,30 @@ impl<'l> Compiler<'l> {
         {
             return Ok(Res::Builtin(v));
         }
-        Err(self.err(id.pos, format!("undefined name '{}'", id.name)))
+        Err(self.undefined(id))
+    }
+
+    /// `undefined name 'totl' (did you mean 'total'?)`: the hint is the
+    /// closest name visible here (a variable of this or an enclosing
+    /// function, a module variable, a builtin).
+    #[cold]
+    fn undefined(&self, id: &Ident) -> Box<CompileError> {
+        let mut names: Vec<&str> = self
+            .fns
+            .iter()
+            .flat_map(|f| f.blocks.iter().flatten().map(|l| l.name.as_str()))
+            .collect();
+        names.extend(self.modindex.keys().map(String::as_str));
+        names.extend(self.fns.iter().filter_map(|f| f.self_name.as_deref()));
+        let builtins = stdlib::global_names();
+        names.extend(builtins.iter().copied());
+        // A fixed order, so a tie is broken the same way every time.
+        names.sort_unstable();
+        names.dedup();
+        let hint = crate::diagnostic::closest(&id.name, names)
+            .map(|n| format!(" (did you mean '{n}'?)"))
+            .unwrap_or_default();
+        self.err(id.pos, format!("undefined name '{}'{hint}", id.name))
     }
 
     /// Resolves the root of an assignment or in-place mutation.
