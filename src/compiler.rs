@@ -41,8 +41,21 @@
 //!   `NameError`. Redeclaring a module variable with `let` reuses it.
 //! - A hoisted local function sees the variables declared before its group
 //!   is created (see *Hoisting*); naming a later one is an undefined name.
-//! - A function must be called with exactly its number of parameters
-//!   (`TypeError` otherwise), as in Python.
+//! - A function must be called with between its number of parameters
+//!   without a default and its number of parameters (`TypeError`
+//!   otherwise), as in Python. A default value is evaluated at each call
+//!   that leaves it out and sees the parameters before it (see
+//!   `default_values`).
+//! - `try ... finally`: the `finally` block is compiled inline on the normal
+//!   path and before each `break`/`continue`/`return` that leaves the `try`,
+//!   and once more for the error path (see `try_finally`), so code without
+//!   `finally` pays nothing; `return`, `break` and `continue` may not leave
+//!   a `finally` block (as in C#: they would drop the error in flight).
+//! - `for k, v in m.items()`, and the two-name form over `enumerate(...)`
+//!   or `zip(...)`, is a compile error: it would bind the position and the
+//!   pair (write `for [k, v] in ...`).
+//! - An undefined name is reported with the closest visible name, if one is
+//!   close (`undefined name 'totl' (did you mean 'total'?)`).
 //! - Mutating methods (`push`, `set`, ...) need a variable, field or index
 //!   chain as receiver (`f().push(1)` and `f().set(k, v)` are compile
 //!   errors). Names that concurrency handles also use (`set`, `send`,

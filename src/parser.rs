@@ -52,9 +52,20 @@
 //!   `.weft`) that is a valid name; the `as` must be on the same line;
 //! - duplicate parameter names are an error;
 //! - nesting is limited to [`MAX_DEPTH`] levels, counting both the parser's
-//!   own recursion (brackets, blocks, unary operators, `**` chains) and the
-//!   depth of the tree it builds (so `1 + 1 + ... + 1` with more than about
-//!   200 terms is an error): later passes may recurse over the tree freely.
+//!   own recursion (brackets, blocks, unary operators) and the depth of the
+//!   tree it builds (call, index and field chains), and the error points at
+//!   the opening (or node) that went past the limit. Chains of binary
+//!   operators are built with an explicit operator stack and do not count:
+//!   `1 + 1 + ... + 1` may have any number of terms (so passes that recurse
+//!   over the tree grow their stack on demand along such chains, and the
+//!   tree is dropped without recursion: see [`crate::ast::Expr`]);
+//! - `let [a, ...rest] = xs` and `for [k, v] in ...` take list patterns
+//!   (a name bound twice is an error, except `_`); `[a, b] = ...` is an
+//!   assignment to a list of targets;
+//! - a parameter may have a default (`fn f(a, b = 1)`); one without a
+//!   default may not follow one with a default;
+//! - `finally` is a keyword only after the block of a `try` or `catch`
+//!   (followed by `{`), so it stays a valid name elsewhere.
 
 use crate::ast::{
     BinOp, Block, Expr, ExprKind, FnDef, Ident, ListPattern, Param, Pattern, Pos, Program, Stmt,

@@ -70,9 +70,13 @@ fn pool_config(_: &mut Vm, args: &[Value]) -> Result<Value> {
             Value::from(entry.source.to_string()),
         );
     }
-    // The resolved number, also when `worker_count` is "auto".
+    // The resolved number, also when `worker_count` is "auto" (its source
+    // is worker_count's).
     let workers = crate::runtime::stats().workers;
     put(&mut m, "workers", Value::Int(workers as i64));
+    if let Some(src) = sources.get(&Key::str("worker_count")).cloned() {
+        put(&mut sources, "workers", src);
+    }
     put(&mut m, "source", Value::map(sources));
     if config.numa_aware() {
         let pinning = match crate::runtime::started_pool() {
