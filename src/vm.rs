@@ -254,6 +254,15 @@ fn arity_error(p: &Proto, given: usize) -> Error {
     ))
 }
 
+/// Where a call of `p` with `argc` arguments (not `nparams`) starts: the
+/// code that evaluates the left-out defaults; an arity error when `argc`
+/// is out of range.
+#[cold]
+#[inline(never)]
+fn default_entry(p: &Proto, argc: usize) -> Result<usize> {
+    p.entry_for(argc).ok_or_else(|| arity_error(p, argc))
+}
+
 #[cold]
 fn cancelled() -> Error {
     Error::new(ErrorKind::Cancelled, "the task was cancelled")
@@ -319,10 +328,6 @@ fn binary_fast(op: BinOp, a: &Value, b: &Value) -> Option<Value> {
                 BinOp::Div if y != 0 && x.abs() < EXACT && y.abs() < EXACT => {
                     Some(Value::Float(x as f64 / y as f64))
                 }
-                BinOp::BitAnd => Some(Value::Int(x & y)),
-                BinOp::BitOr => Some(Value::Int(x | y)),
-                BinOp::BitXor => Some(Value::Int(x ^ y)),
-                BinOp::Shr if (0..64).contains(&y) => Some(Value::Int(x >> y)),
                 _ => None,
             }
         }
@@ -964,38 +969,6 @@ impl Vm {
         }
     }
 
-    /// A call that passes fewer arguments than `callee` has parameters
-    /// (defaults fill the rest), or a wrong number: pushes the frame at the
-    /// entry that evaluates the missing defaults.
-    #[cold]
-    #[inline(never)]
-    fn enter_with_defaults(
-        &mut self,
-        callee: &'static Proto,
-        base: usize,
-        ret: usize,
-        argc: usize,
-    ) -> Result<()> {
-        let Some(start) = callee.entry_for(argc) else {
-            return Err(arity_error(callee, argc));
-        };
-        if self.frames.len() + self.reentry >= self.max_depth {
-            return Err(stack_overflow(self.max_depth));
-        }
-        if self.is_cancelled() {
-            return Err(cancelled());
-        }
-        self.ensure_stack(base + callee.nregs);
-        self.frames.push(Frame {
-            proto: callee,
-            pc: start as u32,
-            base: base as u32,
-            ret: ret as u32,
-            entry: false,
-        });
-        Ok(())
-    }
-
     /// The dispatch loop. Runs until the entry frame (index `entry`)
     /// returns.
     fn run(&mut self, entry: usize) -> Result<Value> {
@@ -1047,18 +1020,12 @@ impl Vm {
                 macro_rules! enter_closure {
                     ($callee:expr, $f:expr, $argc:expr, $dst:expr) => {{
                         let callee: &'static Proto = $callee;
+                        // Where the callee starts: 0, or for left-out
+                        // parameters with default values the code that
+                        // fills them in (an arity error otherwise).
+                        let mut start = 0;
                         if $argc as usize != callee.nparams as usize {
-                            // Left-out parameters with default values (or
-                            // an arity error): off the fast path.
-                            save_pc!();
-                            tri!(self.enter_with_defaults(
-                                callee,
-                                base + $f as usize + 1,
-                                base + $dst as usize,
-                                $argc as usize
-                            ));
-                            reload!();
-                            continue;
+                            start = tri!(default_entry(callee, $argc as usize));
                         }
                         if self.frames.len() + self.reentry >= self.max_depth {
                             throw!(stack_overflow(self.max_depth));
@@ -1080,7 +1047,7 @@ impl Vm {
                         });
                         proto = callee;
                         code = &callee.code;
-                        pc = 0;
+                        pc = start;
                         base = nb;
                     }};
                 }

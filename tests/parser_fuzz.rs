@@ -205,14 +205,21 @@ fn huge_inputs_do_not_overflow() {
         "-".repeat(1_000_000),
         "fn(){".repeat(200_000),
         vec!["x"; 200_000].join("."),
-        vec!["1"; 200_000].join("**"),
-        vec!["1"; 200_000].join("+"),
         "if x {} else ".repeat(100_000),
         "{a:".repeat(300_000),
         "{(".repeat(300_000),
     ] {
         let err = parse(&src).expect_err("too deep");
         assert!(err.message.contains("too deeply nested"), "{}", err.message);
+    }
+    // Chains of binary operators have no depth limit (issue 15): they parse,
+    // and their trees drop without overflowing the stack.
+    for src in [
+        vec!["1"; 200_000].join("**"),
+        vec!["1"; 200_000].join("+"),
+        vec!["a"; 200_000].join(" or "),
+    ] {
+        assert!(parse(&src).is_ok());
     }
 }
 
