@@ -58,6 +58,10 @@ fn wordfreq_counts_the_shipped_text() {
     let mut lines = stdout.lines();
     assert_eq!(lines.next(), Some("145 distinct words"));
     assert_eq!(lines.next(), Some("41  the"));
+    assert_eq!(lines.next(), Some("20  and"));
+    // The counts form a right-aligned column.
+    assert_eq!(lines.next(), Some(" 9  is"));
+    assert_eq!(lines.next(), Some(" 8  a"));
 }
 
 #[test]

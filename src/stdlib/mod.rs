@@ -81,8 +81,9 @@
 //!   [width][,|_][.precision][type]}`; extra arguments are ignored (Python),
 //!   too few is a `ValueError`, as is a spec that does not fit the value
 //!   (`{:d}` of a float).
-//! - `random_int(lo, hi)` with `lo > hi` is a `ValueError`; the generator is
-//!   per thread and seeded from the OS.
+//! - `random_int(lo, hi)` with `lo > hi` is a `ValueError`; unseeded, the
+//!   generator is per thread and seeded from the OS (`random_seed`: see
+//!   `random.rs`).
 //! - `math` has, besides LANGUAGE.md's list, `trunc tan atan atan2 log2
 //!   log10` and `e tau nan`. `round(x)` halves to even and returns an int;
 //!   `round(x, n)` returns a float for a float (an int for an int). Domain
@@ -104,7 +105,7 @@ mod map;
 mod math;
 mod parallel;
 mod prelude;
-mod random;
+pub mod random;
 mod sort;
 mod string;
 mod system;
