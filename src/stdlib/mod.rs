@@ -96,9 +96,11 @@ mod args;
 mod async_module;
 pub mod atom;
 pub mod channel;
+mod data;
 mod format;
 mod introspect;
 mod io;
+mod json;
 mod list;
 mod map;
 mod math;
@@ -242,17 +244,24 @@ pub fn global_names() -> Vec<&'static str> {
     names.extend(async_module::names());
     names.push("math");
     names.push("async");
+    names.extend(DATA_MODULES);
     names
 }
 
-/// The built-in module called `name` (`math`, `async`), if any. The same module value
+/// The data modules of STDLIB.md (`json csv re fs os date`), built in as
+/// `math` is.
+const DATA_MODULES: &[&str] = &["json"];
+
+/// The built-in module called `name` (`math`, `async`, [`DATA_MODULES`]), if any. The same module value
 /// is returned every time.
 pub fn builtin_module(name: &str) -> Option<Value> {
     static MATH: OnceLock<Value> = OnceLock::new();
     static ASYNC: OnceLock<Value> = OnceLock::new();
+    static JSON: OnceLock<Value> = OnceLock::new();
     match name {
         "math" => Some(MATH.get_or_init(math::make_module).clone()),
         "async" => Some(ASYNC.get_or_init(async_module::make_module).clone()),
+        "json" => Some(JSON.get_or_init(json::make_module).clone()),
         _ => None,
     }
 }
