@@ -107,6 +107,7 @@ mod math;
 mod parallel;
 mod prelude;
 mod random;
+mod re;
 mod sort;
 mod string;
 mod system;
@@ -250,7 +251,7 @@ pub fn global_names() -> Vec<&'static str> {
 
 /// The data modules of STDLIB.md (`json csv re fs os date`), built in as
 /// `math` is.
-const DATA_MODULES: &[&str] = &["json"];
+const DATA_MODULES: &[&str] = &["json", "re"];
 
 /// The built-in module called `name` (`math`, `async`, [`DATA_MODULES`]), if any. The same module value
 /// is returned every time.
@@ -258,10 +259,12 @@ pub fn builtin_module(name: &str) -> Option<Value> {
     static MATH: OnceLock<Value> = OnceLock::new();
     static ASYNC: OnceLock<Value> = OnceLock::new();
     static JSON: OnceLock<Value> = OnceLock::new();
+    static RE: OnceLock<Value> = OnceLock::new();
     match name {
         "math" => Some(MATH.get_or_init(math::make_module).clone()),
         "async" => Some(ASYNC.get_or_init(async_module::make_module).clone()),
         "json" => Some(JSON.get_or_init(json::make_module).clone()),
+        "re" => Some(RE.get_or_init(re::make_module).clone()),
         _ => None,
     }
 }
