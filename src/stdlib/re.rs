@@ -117,6 +117,7 @@ pub fn compiled(pattern: &str) -> std::result::Result<Arc<Regex>, String> {
 }
 
 /// How many patterns the cache holds (for tests).
+#[cfg(test)]
 pub fn cached_patterns() -> usize {
     cache().read().len()
 }
