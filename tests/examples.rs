@@ -123,7 +123,10 @@ fn csv_join_totals_per_country() {
     assert_eq!(lines.next(), Some("DE,35,2,3906.35,111.61"));
     assert_eq!(lines.next(), Some("BR,30,2,3583.69,119.46"));
     assert_eq!(lines.next(), Some("NO,24,2,2497.28,104.05"));
-    assert!(lines.next().unwrap().starts_with("# 15 orders without a known customer"));
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("# 15 orders without a known customer"));
 }
 
 /// The job runner runs every job at once and reports each outcome.

@@ -160,11 +160,20 @@ fn describe(text: &str, e: &serde_json::Error) -> String {
     )
 }
 
-/// Object keys seen so far in one document, so equal keys share one string.
+/// Object keys seen so far in one document, so equal keys share one string;
+/// and the sizes of the last object and array read, as the capacity of the
+/// next ones (records in a file tend to have the same shape, and a map or
+/// list built at its final size is allocated once instead of regrown).
 #[derive(Default)]
 struct KeyCache {
     map: FxHashMap<Box<str>, Value>,
+    last_object: usize,
+    last_array: usize,
 }
+
+/// The capacity hints stay below this (a huge array does not make every
+/// later one start huge).
+const MAX_HINT: usize = 64;
 
 /// Keys longer than this are not cached.
 const MAX_CACHED_KEY: usize = 64;
@@ -247,10 +256,11 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
         let keys = self.keys;
         stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, move || {
-            let mut items = Vec::new();
+            let mut items = Vec::with_capacity(keys.last_array);
             while let Some(v) = seq.next_element_seed(ValueSeed { keys: &mut *keys })? {
                 items.push(v);
             }
+            keys.last_array = items.len().min(MAX_HINT);
             Ok(Value::list(items))
         })
     }
@@ -258,11 +268,12 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> std::result::Result<Value, A::Error> {
         let keys = self.keys;
         stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, move || {
-            let mut map = Map::new();
+            let mut map = Map::with_capacity(keys.last_object);
             while let Some(k) = access.next_key_seed(KeySeed { keys: &mut *keys })? {
                 let v = access.next_value_seed(ValueSeed { keys: &mut *keys })?;
                 map.insert(Key(k), v);
             }
+            keys.last_object = map.len().min(MAX_HINT);
             Ok(Value::map(map))
         })
     }

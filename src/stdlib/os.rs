@@ -150,11 +150,13 @@ fn job<'a>(args: &'a [Value]) -> Result<Job<'a>> {
             for (k, v) in m.iter() {
                 match (&k.0, v) {
                     (Value::Str(k), Value::Str(v)) => env.push((k.as_str(), v.as_str())),
-                    _ => return Err(Error::type_error(format!(
+                    _ => {
+                        return Err(Error::type_error(format!(
                         "os.run() option 'env' must map strings to strings (the key {} holds {})",
                         k.0.repr(),
                         args::article(v.type_name())
-                    ))),
+                    )))
+                    }
                 }
             }
         }
