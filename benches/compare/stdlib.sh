@@ -36,8 +36,8 @@ trap 'rm -rf "$out"' EXIT
 
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| benchmark | weft s | cpython s | weft/cpython |"
-echo "|---|---|---|---|"
+echo "| benchmark | weft s | cpython s | weft/cpython (wall, median) | weft/cpython (CPU: user+sys, mean) |"
+echo "|---|---|---|---|---|"
 pair() { # name weft-script py-script input [workers]
     local name=$1 w=$2 p=$3 input=$4 workers=${5:-2}
     local a b
@@ -49,8 +49,10 @@ pair() { # name weft-script py-script input [workers]
         -n cpython "$PYTHON $s/$p $input" >/dev/null
     "$PYTHON" - "$out/$name.json" "$name" <<'PY'
 import json, sys
-r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
-print(f"| {sys.argv[2]} | {r['weft']:.3f} | {r['cpython']:.3f} | {r['weft'] / r['cpython']:.2f} |")
+res = json.load(open(sys.argv[1]))["results"]
+r = {x["command"]: x["median"] for x in res}
+cpu = {x["command"]: x["user"] + x["system"] for x in res}
+print(f"| {sys.argv[2]} | {r['weft']:.3f} | {r['cpython']:.3f} | {r['weft'] / r['cpython']:.2f} | {cpu['weft'] / cpu['cpython']:.2f} |")
 PY
 }
 pair "json.parse + stringify, 50 MB" json_roundtrip.weft json_roundtrip.py "$data/records.json"

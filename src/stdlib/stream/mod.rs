@@ -11,7 +11,10 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// The channel's capacity: at most this many items wait for the consumer.
-pub const CAPACITY: usize = 1024;
+pub const CAPACITY: usize = 4096;
+/// How long a reader that found the channel (nearly) full pauses after
+/// filling one slot, so that it refills in runs.
+pub const REFILL_PAUSE: Duration = Duration::from_micros(100);
 /// Items read before each delivery.
 pub const BATCH: usize = 128;
 /// How long a blocked delivery waits before checking that someone still
@@ -99,18 +102,26 @@ fn gone(queue: &Channel<Value>, weak: &Weak<ChannelObj>) -> bool {
 
 /// Sends `batch` (emptying it); `false` if the consumer let go.
 fn deliver(queue: &Channel<Value>, weak: &Weak<ChannelObj>, batch: &mut Vec<Value>) -> bool {
-    if batch.is_empty() {
-        return true;
-    }
-    // Only this thread sends, so the room can only grow until it does: a
-    // batch that fits now goes in without waiting.
-    if CAPACITY.saturating_sub(queue.len()) >= batch.len() {
-        return match queue.send_batch(std::mem::take(batch), None) {
-            Ok(()) => true,
-            Err(SendBatchError::Closed { .. } | SendBatchError::Cancelled { .. }) => false,
-        };
-    }
-    for mut v in batch.drain(..) {
+    let mut items = std::mem::take(batch).into_iter();
+    loop {
+        let left = items.len();
+        if left == 0 {
+            return true;
+        }
+        // Only this thread sends, so the room can only grow until it does:
+        // what fits now goes in at once (one lock, one wakeup).
+        let room = CAPACITY.saturating_sub(queue.len());
+        if room >= left.min(BATCH) {
+            let chunk: Vec<Value> = items.by_ref().take(room).collect();
+            match queue.send_batch(chunk, None) {
+                Ok(()) => continue,
+                Err(SendBatchError::Closed { .. } | SendBatchError::Cancelled { .. }) => {
+                    return false
+                }
+            }
+        }
+        // Little or no room: wait (parked) for one slot and fill it...
+        let mut v = items.next().expect("left > 0");
         loop {
             if gone(queue, weak) {
                 return false;
@@ -121,8 +132,10 @@ fn deliver(queue: &Channel<Value>, weak: &Weak<ChannelObj>, batch: &mut Vec<Valu
                 Err(SendTimeoutError::Closed(_) | SendTimeoutError::Cancelled(_)) => return false,
             }
         }
+        // ...then let the consumer take a run of items before refilling, so
+        // a full channel costs one wakeup per run, not one per item.
+        std::thread::sleep(REFILL_PAUSE);
     }
-    true
 }
 
 #[cfg(test)]
