@@ -373,6 +373,8 @@ struct Compiler<'l> {
     slots: Vec<Arc<Slot>>,
     modvars: Vec<ModVar>,
     modindex: HashMap<String, usize>,
+    /// Names bound by an `import` anywhere in this file (see `names_module`).
+    import_names: HashSet<String>,
     fns: Vec<FnState>,
     next_gid: u32,
     pos: Pos,
@@ -407,6 +409,7 @@ impl<'l> Compiler<'l> {
             slots: Vec::new(),
             modvars: Vec::new(),
             modindex: HashMap::new(),
+            import_names: HashSet::new(),
             fns: Vec::new(),
             next_gid: 0,
             pos: Pos::default(),
@@ -586,13 +589,14 @@ impl<'l> Compiler<'l> {
                     Some(n) => vec![(n.name.clone(), true)],
                     None => continue,
                 },
-                StmtKind::Import { path, alias } => vec![(
-                    alias
+                StmtKind::Import { path, alias } => {
+                    let bind = alias
                         .as_ref()
                         .map(|a| a.name.clone())
-                        .unwrap_or_else(|| import_binding(path)),
-                    false,
-                )],
+                        .unwrap_or_else(|| import_binding(path));
+                    self.import_names.insert(bind.clone());
+                    vec![(bind, false)]
+                }
                 _ => continue,
             };
             for (name, is_fn) in declared {
@@ -1322,6 +1326,7 @@ impl<'l> Compiler<'l> {
                     .as_ref()
                     .map(|a| a.name.clone())
                     .unwrap_or_else(|| import_binding(path));
+                self.import_names.insert(bind.clone());
                 self.declare(&bind, LocalKind::Reg(r, None));
                 return Ok(());
             }
@@ -2198,7 +2203,11 @@ impl<'l> Compiler<'l> {
         }
         let id = stdlib::method_id(&name.name);
         let mutating = id.is_some_and(stdlib::is_mutating);
-        let handle_name = HANDLE_METHODS.contains(&name.name.as_str());
+        // A module's function (`fs.remove(p)`) is a plain call: the rule on
+        // mutating methods is for values (STDLIB.md), so a receiver that
+        // names a module takes the handle path (checked at run time).
+        let handle_name =
+            HANDLE_METHODS.contains(&name.name.as_str()) || (mutating && self.names_module(recv));
         let place = place_of(recv);
         if mutating && place.is_none() {
             return Err(self.err(
@@ -2295,6 +2304,22 @@ impl<'l> Compiler<'l> {
             site,
         });
         Ok(())
+    }
+
+    /// Whether `recv` is a name bound to a module: a built-in one (`fs`) or
+    /// an `import` of this file (`import "fs" as f`).
+    fn names_module(&mut self, recv: &Expr) -> bool {
+        let ExprKind::Name(id) = &recv.kind else {
+            return false;
+        };
+        match self.resolve(&id.name) {
+            Some(Res::Builtin(Value::Module(_))) => true,
+            None => stdlib::builtin_module(&id.name).is_some(),
+            Some(Res::Global(_) | Res::Capture(_) | Res::Local(_) | Res::GroupLocal(..)) => {
+                self.import_names.contains(&id.name)
+            }
+            _ => false,
+        }
     }
 
     /// Like `resolve_write` but returns `None` instead of an error for a

@@ -137,7 +137,7 @@ fn file_error(verb: &str, path: &str, e: &std::io::Error) -> Error {
 }
 
 /// The OS's description of `e`, without Rust's ` (os error N)` suffix.
-fn os_reason(e: &std::io::Error) -> String {
+pub(crate) fn os_reason(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.rfind(" (os error ") {
         Some(i) => s[..i].to_string(),
