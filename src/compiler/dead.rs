@@ -80,6 +80,14 @@ impl Compiler<'_> {
         }
     }
 
+    /// `name = <a value already in a register>` (destructuring): it may
+    /// now hold a shared value.
+    pub(super) fn note_assign_unknown(&mut self, name: &str) {
+        if let Some(l) = self.find_local_mut(name) {
+            l.heap = true;
+        }
+    }
+
     /// Whether a thrown-away call may have returned a value that something
     /// else shares (so its register is worth clearing): a function call
     /// without arguments (with arguments, the result register is reused;

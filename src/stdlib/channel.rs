@@ -82,6 +82,11 @@ pub struct ChannelObj {
     pub ch: Channel<Value>,
     /// Counts this channel among the live handles (`--stats`).
     _live: super::handles::Live,
+    /// Why the producer stopped, for a channel closed by [`ChannelObj::fail`]
+    /// (a stream whose file could not be read): receivers drain what is
+    /// queued, then every receive throws this error instead of seeing the
+    /// end of the stream.
+    failure: std::sync::OnceLock<Error>,
 }
 
 impl ChannelObj {
@@ -92,8 +97,25 @@ impl ChannelObj {
             .map(|ch| ChannelObj {
                 ch,
                 _live: super::handles::Live::new(super::handles::Kind::Channel),
+                failure: std::sync::OnceLock::new(),
             })
             .map_err(|_| Error::value_error("channel() capacity must be at least 1 (got 0)"))
+    }
+
+    /// Closes the channel with an error: once the queued values are
+    /// received, receives throw `e` (the first failure is kept).
+    pub fn fail(&self, e: Error) {
+        let _ = self.failure.set(e);
+        self.ch.close();
+    }
+
+    /// What a receive returns once the channel is closed and drained: the
+    /// failure if there is one, else `end`.
+    fn drained(&self, end: Value) -> Result<Value> {
+        match self.failure.get() {
+            Some(e) => Err(e.clone()),
+            None => Ok(end),
+        }
     }
 }
 
@@ -290,13 +312,17 @@ pub(crate) fn call(c: &ChannelObj, m: Method, args: &[Value]) -> Result<Value> {
         }
         Method::Recv => {
             arity("channel.recv", args, 0, 1)?;
-            recv(ch, args.first())
+            match recv(ch, args.first())? {
+                Value::Nil => c.drained(Value::Nil),
+                v => Ok(v),
+            }
         }
         Method::TryRecv => {
             arity("channel.try_recv", args, 0, 0)?;
             match ch.try_recv() {
                 Ok(v) => Ok(v),
-                Err(TryRecvError::Empty | TryRecvError::Closed) => Ok(Value::Nil),
+                Err(TryRecvError::Empty) => Ok(Value::Nil),
+                Err(TryRecvError::Closed) => c.drained(Value::Nil),
             }
         }
         Method::SendBatch => {
@@ -305,7 +331,10 @@ pub(crate) fn call(c: &ChannelObj, m: Method, args: &[Value]) -> Result<Value> {
         }
         Method::RecvBatch => {
             arity("channel.recv_batch", args, 0, 1)?;
-            recv_batch(ch, args.first())
+            match recv_batch(ch, args.first())? {
+                Value::List(xs) if xs.is_empty() => c.drained(Value::List(xs)),
+                v => Ok(v),
+            }
         }
         Method::Close => {
             arity("channel.close", args, 0, 0)?;
@@ -428,7 +457,7 @@ pub fn iter_next(c: &ChannelObj) -> Result<Option<Value>> {
     check_cancelled()?;
     match c.ch.recv(INTERRUPT) {
         Ok(v) => Ok(Some(v)),
-        Err(RecvError::Closed) => Ok(None),
+        Err(RecvError::Closed) => c.drained(Value::Nil).map(|_| None),
         Err(RecvError::Cancelled) => Err(cancelled()),
     }
 }
