@@ -149,6 +149,72 @@ fn sizes_beyond_the_address_space_are_overflow_errors() {
     );
 }
 
+/// JSON text can be far bigger than the value it writes (shared items are
+/// written once per reference; indentation grows with depth): the writer
+/// checks its buffer's growth against the memory left, so output too big
+/// for the machine is a `MemoryError`, never an abort or the OOM killer.
+/// Run under `ulimit -v` (1 GB of address space, and a little more per
+/// worker), where a failed
+/// allocation would abort the process at once, so the test is quick and
+/// touches little memory; every case here would need gigabytes or more.
+#[test]
+fn json_output_too_big_for_memory_is_a_memory_error() {
+    let code = r#"
+let s = "ab" * 2**24
+let x = [s]
+for i in range(30) { x = [x, x] }
+try { json.stringify(x) } catch e { print(e.kind, e.message.slice(0, 33)) }
+try { json.stringify(range(10**11)) } catch e { print(e.kind) }
+let m = {}
+for i in range(20000) { m = {k: m} }
+try { json.stringify(m, 1024) } catch e { print(e.kind) }
+print(await(spawn(fn() { try { json.stringify([x, x]) } catch e { e.kind } })))
+print(len(json.stringify(m)), json.stringify([s.slice(0, 4), 1]))
+"#;
+    for workers in [1, 2, 8] {
+        // Each worker thread reserves some address space of its own.
+        let limit_kb = (1_000_000 + 128_000 * workers).to_string();
+        let workers = workers.to_string();
+        let start = Instant::now();
+        let out = Command::new("sh")
+            .args([
+                "-c",
+                "ulimit -v $2 && exec timeout 60 \"$0\" -e \"$1\"",
+                env!("CARGO_BIN_EXE_weft"),
+                code,
+                &limit_kb,
+            ])
+            .env("WEFT_WORKERS", &workers)
+            // mimalloc reserves address space 1 GiB at a time by default.
+            .env("MIMALLOC_ARENA_RESERVE", "64M")
+            .output()
+            .expect("sh runs");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "WEFT_WORKERS={workers}: {stderr}"
+        );
+        assert_eq!(
+            stdout,
+            "MemoryError json.stringify(): cannot allocate\n\
+             MemoryError\n\
+             MemoryError\n\
+             MemoryError\n\
+             120002 [\"abab\",1]\n",
+            "WEFT_WORKERS={workers}: {stderr}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}
+
 /// Writes `src` to a fresh file under the system's temporary directory.
 fn temp_script(name: &str, src: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("weft-limits-{}", std::process::id()));

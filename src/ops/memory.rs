@@ -186,7 +186,40 @@ fn human(bytes: u64) -> String {
 /// The bytes this process can still allocate, as far as the system says:
 /// `None` if it says nothing (no `/proc`).
 fn available() -> Option<u64> {
-    [meminfo(), cgroup_room()].into_iter().flatten().min()
+    [meminfo(), cgroup_room(), address_space_room()]
+        .into_iter()
+        .flatten()
+        .min()
+}
+
+/// The room left under the address-space limit (`ulimit -v`,
+/// `RLIMIT_AS`): half of the limit minus the process's current virtual
+/// size, because the allocator maps more than it is asked for (its
+/// segments are aligned) and a growing buffer is copied into a new one
+/// before the old one is freed. `None` when there is no limit. (Past it an
+/// allocation fails outright, and Rust aborts the process on a failed
+/// allocation it did not ask to be told about.)
+fn address_space_room() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` only writes the `rlimit` it is given, which is a
+    // valid, exclusively borrowed local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } != 0
+        || lim.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let size_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some((lim.rlim_cur as u64).saturating_sub(size_kb.saturating_mul(1024)) / 2)
 }
 
 /// `MemAvailable + SwapFree` (or, on kernels before 3.14, `MemFree +
