@@ -219,7 +219,7 @@ fn address_space_room() -> Option<u64> {
         .next()?
         .parse()
         .ok()?;
-    Some((lim.rlim_cur as u64).saturating_sub(size_kb.saturating_mul(1024)) / 2)
+    Some(lim.rlim_cur.saturating_sub(size_kb.saturating_mul(1024)) / 2)
 }
 
 /// `MemAvailable + SwapFree` (or, on kernels before 3.14, `MemFree +
