@@ -54,6 +54,11 @@
 //!   from a closed channel).
 //! - `len(ch)` (the global) is not defined for channels; `ch.len()` is
 //!   (ASYNC.md names only the method).
+//! - A channel closed with an error (the output of a `parallel_map` or
+//!   `parallel_filter` over a channel whose work failed: `reason.rs` in
+//!   `src/channel`) throws that error at every receive that finds it closed
+//!   and drained: `recv`, `recv_batch`, `try_recv`, `for v in ch`, and a
+//!   `select` that picks it.
 //! - `for i, v in ch` gives a running count from 0 with each value, like
 //!   `for i, x in xs` over a list (Go allows only one variable here; Weft's
 //!   two-variable form means "index and item" for every iterable).
@@ -178,6 +183,17 @@ fn timeout(func: &str, d: Duration) -> Error {
     )
 }
 
+/// What a receive that found `ch` closed and drained does: nothing (the
+/// caller returns its "closed" value), unless the channel was closed with
+/// an error (the output of a `parallel_*` stream whose work failed), which
+/// is thrown, at this and every later receive.
+fn closed_with(ch: &Channel<Value>) -> Result<()> {
+    match ch.close_reason() {
+        Some(Value::Error(e)) => Err(Error(e)),
+        _ => Ok(()),
+    }
+}
+
 #[cold]
 fn closed_send(func: &str) -> Error {
     Error::value_error(format!("{func}() on a closed channel"))
@@ -258,10 +274,15 @@ fn select(_: &mut Vm, args: &[Value]) -> Result<Value> {
     let limit = deadline("select", args.get(1))?;
     check_cancelled()?;
     match crate::channel::select(&chans, limit.map(|(at, _)| at), INTERRUPT) {
-        Ok((i, v)) => Ok(Value::list(vec![
-            Value::Int(i as i64),
-            v.unwrap_or(Value::Nil),
-        ])),
+        Ok((i, v)) => {
+            if v.is_none() {
+                closed_with(chans[i])?;
+            }
+            Ok(Value::list(vec![
+                Value::Int(i as i64),
+                v.unwrap_or(Value::Nil),
+            ]))
+        }
         Err(SelectError::Timeout) => {
             Err(timeout("select", limit.map_or(Duration::ZERO, |(_, d)| d)))
         }
@@ -291,7 +312,8 @@ pub(crate) fn call(c: &ChannelObj, m: Method, args: &[Value]) -> Result<Value> {
             arity("channel.try_recv", args, 0, 0)?;
             match ch.try_recv() {
                 Ok(v) => Ok(v),
-                Err(TryRecvError::Empty | TryRecvError::Closed) => Ok(Value::Nil),
+                Err(TryRecvError::Empty) => Ok(Value::Nil),
+                Err(TryRecvError::Closed) => closed_with(ch).map(|()| Value::Nil),
             }
         }
         Method::SendBatch => {
@@ -341,7 +363,7 @@ fn recv(ch: &Channel<Value>, seconds: Option<&Value>) -> Result<Value> {
     check_cancelled()?;
     match ch.recv_deadline(limit.map(|(at, _)| at), INTERRUPT) {
         Ok(v) => Ok(v),
-        Err(RecvTimeoutError::Closed) => Ok(Value::Nil),
+        Err(RecvTimeoutError::Closed) => closed_with(ch).map(|()| Value::Nil),
         Err(RecvTimeoutError::Cancelled) => Err(cancelled()),
         Err(RecvTimeoutError::Timeout) => Err(timeout(
             "channel.recv",
@@ -410,7 +432,7 @@ fn recv_batch(ch: &Channel<Value>, max: Option<&Value>) -> Result<Value> {
     check_cancelled()?;
     match ch.recv_batch(max, INTERRUPT) {
         Ok(batch) => Ok(Value::list(batch)),
-        Err(RecvError::Closed) => Ok(Value::list(Vec::new())),
+        Err(RecvError::Closed) => closed_with(ch).map(|()| Value::list(Vec::new())),
         Err(RecvError::Cancelled) => Err(cancelled()),
     }
 }
@@ -422,7 +444,7 @@ pub fn iter_next(c: &ChannelObj) -> Result<Option<Value>> {
     check_cancelled()?;
     match c.ch.recv(INTERRUPT) {
         Ok(v) => Ok(Some(v)),
-        Err(RecvError::Closed) => Ok(None),
+        Err(RecvError::Closed) => closed_with(&c.ch).map(|()| None),
         Err(RecvError::Cancelled) => Err(cancelled()),
     }
 }

@@ -102,7 +102,7 @@ mod io;
 mod list;
 mod map;
 mod math;
-mod parallel;
+pub(crate) mod parallel;
 mod prelude;
 mod random;
 mod sort;

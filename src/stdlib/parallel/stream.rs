@@ -1,0 +1,860 @@
+//! The parallel calls over a channel: streams with bounded memory.
+//!
+//! `parallel_map(ch, f)` and `parallel_filter(ch, p)` return at once an
+//! output channel; a **driver** thread of the call's own takes items from
+//! the input and hands them out in **chunks** to **runners** (jobs on the
+//! pool), which run the items and put the results on the output.
+//! `parallel_for_each`, `parallel_reduce` and `parallel_fold` over a
+//! channel run the same driver on the calling thread and return when the
+//! input is closed and drained. The protocol (states, each side's steps,
+//! why the memory bound holds, why no wakeup is lost, why nothing
+//! deadlocks) is written up in `STREAMS.md` next to this file.
+//!
+//! The driver uses only the channel's public API and pool jobs; every wait
+//! of its own is on its own thread or inside [`crate::pool::blocking`], and
+//! no runner ever waits for the driver or for the consumer.
+
+use std::collections::VecDeque;
+use std::mem;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::options::Options;
+use super::progress::Progress;
+use super::stats::CallStats;
+use super::tree::{self, TreeStack};
+use super::work::{cancelled, Work};
+use crate::channel::{Channel, Interrupt, RecvTimeoutError, SendTimeoutError};
+use crate::error::{Error, ErrorKind, Result};
+use crate::map::Map;
+use crate::pool::ThreadPool;
+use crate::stdlib::args;
+use crate::stdlib::channel::ChannelObj;
+use crate::value::{Key, Value};
+use crate::vm::{with_vm, Vm};
+
+/// How long a chunk should take: long enough to pay for its handling
+/// (a queue push, a pool job, a VM, the emit), short enough to keep every
+/// worker fed within `in_flight`.
+const TARGET_CHUNK: Duration = Duration::from_micros(50);
+
+/// How often a waiting driver looks whether the consumer dropped the
+/// output (the one event nothing wakes it for).
+const LIVENESS: Duration = Duration::from_secs(1);
+
+/// What a stream call does with each item.
+#[derive(Debug)]
+pub(super) enum StreamOp {
+    /// `parallel_map`: emit `f(x)`.
+    Map,
+    /// `parallel_filter`: emit `x` when `p(x)` is truthy.
+    Filter,
+    /// `parallel_for_each`: call `f(x)`.
+    ForEach,
+    /// `parallel_reduce` / `parallel_fold`: fold leaves with `f` (`step`)
+    /// from `identity`, combine them in the fixed tree with `combine`
+    /// (`None`: `f`, with the thread's `init` state first).
+    Reduce {
+        /// The fold's starting value, and every leaf's.
+        identity: Value,
+        /// `parallel_fold`'s combine.
+        combine: Option<Value>,
+    },
+}
+
+impl StreamOp {
+    fn emits(&self) -> bool {
+        matches!(self, StreamOp::Map | StreamOp::Filter)
+    }
+}
+
+/// A run of consecutive items handed to one runner.
+#[derive(Debug)]
+struct Chunk {
+    seq: u64,
+    /// Input index of the first item.
+    first: usize,
+    items: Vec<Value>,
+}
+
+/// What a runner made of a chunk.
+#[derive(Debug)]
+struct Done {
+    seq: u64,
+    count: usize,
+    /// map/filter: the values to emit, with their input indices; reduce:
+    /// one value per leaf (in `leaves`).
+    out: Vec<(usize, Value)>,
+    /// reduce: each leaf's value, `None` where a leaf stopped.
+    leaves: Vec<Option<Value>>,
+}
+
+/// The chunks waiting for a runner, and how many runners are alive.
+#[derive(Debug, Default)]
+struct Queue {
+    chunks: VecDeque<Chunk>,
+    runners: usize,
+}
+
+/// In-order emission: finished chunks wait here until every earlier one is
+/// done; one thread at a time (the one that sets `merging`) emits them.
+#[derive(Debug, Default)]
+struct Emit {
+    next: u64,
+    ready: VecDeque<Option<Done>>,
+    merging: bool,
+}
+
+/// One stream call; shared (`Arc`) by its driver and runners.
+#[derive(Debug)]
+pub(super) struct Stream {
+    func: &'static str,
+    op: StreamOp,
+    work: Work,
+    stats: CallStats,
+    pool: &'static ThreadPool,
+    /// The input, kept alive while the call runs (for a composed stream:
+    /// the previous stage's output, whose driver watches this handle).
+    input: Arc<ChannelObj>,
+    /// The output (map, filter), bounded to `in_flight`.
+    output: Option<Channel<Value>>,
+    /// The script's handle to the output: once it is gone, so is the
+    /// consumer.
+    consumer: Weak<ChannelObj>,
+    in_flight: usize,
+    ordered: bool,
+    fixed_chunk: Option<usize>,
+    /// Items per leaf (reduce, fold).
+    leaf: usize,
+    workers: usize,
+    queue: Mutex<Queue>,
+    emit: Mutex<Emit>,
+    /// reduce, fold: the leaves merged so far, in tree order.
+    tree: Mutex<TreeStack<Value>>,
+    /// Items taken from the input and not yet emitted (or dropped).
+    outstanding: AtomicUsize,
+    /// Mean cost of an item in nanoseconds (f64 bits), 0 before the first
+    /// chunk ends.
+    cost: AtomicU64,
+    /// The driver sleeps on `wake` while `waiting` is set.
+    waiting: AtomicBool,
+    wake_lock: Mutex<()>,
+    wake: Condvar,
+    /// The consumer closed or dropped the output.
+    consumer_gone: AtomicBool,
+}
+
+/// Starts a stream call of `func` over `input` applying `f` from the
+/// caller's `vm`. map and filter return the output channel at once; the
+/// others run to the end here and return their result.
+pub(super) fn run(
+    vm: &mut Vm,
+    func: &'static str,
+    input: Arc<ChannelObj>,
+    f: &Value,
+    op: StreamOp,
+    options: &Options,
+) -> Result<Value> {
+    let pool = crate::runtime::pool()?;
+    run_on(vm, func, input, f, op, options, pool)
+}
+
+/// As [`run`], on `pool`.
+pub(super) fn run_on(
+    vm: &mut Vm,
+    func: &'static str,
+    input: Arc<ChannelObj>,
+    f: &Value,
+    op: StreamOp,
+    options: &Options,
+    pool: &'static ThreadPool,
+) -> Result<Value> {
+    let workers = pool.worker_count().max(1);
+    let leaf = match op {
+        StreamOp::Reduce { .. } => options.chunk_size.unwrap_or(tree::STREAM_LEAF),
+        _ => 1,
+    };
+    let mut in_flight = options.in_flight.unwrap_or(4 * workers);
+    if matches!(op, StreamOp::Reduce { .. }) {
+        // A leaf is folded in one piece: at least one must fit.
+        in_flight = in_flight.max(leaf);
+    }
+    let progress = if options.progress {
+        Progress::start(func, None)
+    } else {
+        None
+    };
+    let stats = CallStats::new(vm);
+    let work = Work::new_stream(vm, f, options, progress);
+    let output = if op.emits() {
+        Some(Arc::new(ChannelObj::new(Some(in_flight))?))
+    } else {
+        None
+    };
+    let stream = Arc::new(Stream {
+        func,
+        op,
+        work,
+        stats,
+        pool,
+        input,
+        output: output.as_ref().map(|o| o.ch.clone()),
+        consumer: output.as_ref().map(Arc::downgrade).unwrap_or_default(),
+        in_flight,
+        ordered: options.ordered,
+        fixed_chunk: options.chunk_size,
+        leaf,
+        workers,
+        queue: Mutex::new(Queue::default()),
+        emit: Mutex::new(Emit::default()),
+        tree: Mutex::new(TreeStack::new()),
+        outstanding: AtomicUsize::new(0),
+        cost: AtomicU64::new(0),
+        waiting: AtomicBool::new(false),
+        wake_lock: Mutex::new(()),
+        wake: Condvar::new(),
+        consumer_gone: AtomicBool::new(false),
+    });
+    match output {
+        Some(out) => {
+            let driver = Arc::clone(&stream);
+            std::thread::Builder::new()
+                .name("weft-stream".into())
+                .spawn(move || driver.drive_to_end())
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Error,
+                        format!("{func}() could not start its stream thread: {e}"),
+                    )
+                })?;
+            Ok(Value::Channel(out))
+        }
+        None => stream.drive_here(vm),
+    }
+}
+
+impl Stream {
+    /// The driver of map and filter, on its own thread: runs the stream,
+    /// then closes the output (with the error, if the work failed).
+    fn drive_to_end(self: Arc<Self>) {
+        let started = Instant::now();
+        self.drive();
+        let failed = self.work.failure.take();
+        if let Some(out) = &self.output {
+            match &failed {
+                Some(e) if !self.consumer_gone.load(Ordering::Relaxed) => {
+                    out.close_with(e.clone().into_value());
+                }
+                _ => {
+                    out.close();
+                }
+            }
+        }
+        self.end(started, failed.is_none());
+    }
+
+    /// The driver of for_each, reduce and fold, on the calling thread: the
+    /// result, or the first failure in input order.
+    fn drive_here(self: Arc<Self>, vm: &mut Vm) -> Result<Value> {
+        let started = Instant::now();
+        self.drive();
+        let result = match self.work.failure.take() {
+            Some(e) => Err(e),
+            None => match &self.op {
+                StreamOp::Reduce { identity, combine } => {
+                    let tree = mem::take(&mut *self.tree.lock());
+                    let value = if tree.leaves() == 0 {
+                        Some(identity.clone())
+                    } else {
+                        self.work.as_caller(vm, |vm| {
+                            tree.finish(&mut |a, b, at| {
+                                self.combine(vm, combine.as_ref(), a, b, at)
+                            })
+                        })
+                    };
+                    match (value, self.work.failure.take()) {
+                        (_, Some(e)) => Err(e),
+                        (Some(v), None) => Ok(v),
+                        (None, None) => Err(Error::new(
+                            ErrorKind::Error,
+                            "internal error: a stream reduction lost a leaf",
+                        )),
+                    }
+                }
+                _ => Ok(Value::Nil),
+            },
+        };
+        self.end(started, result.is_ok());
+        let result = result?;
+        if !self.work.collects() {
+            return Ok(result);
+        }
+        let mut m = Map::with_capacity(2);
+        let key = match self.op {
+            StreamOp::Reduce { .. } => "result",
+            _ => "results",
+        };
+        m.insert(Key::str(key), result);
+        m.insert(Key::str("errors"), self.work.collected_value());
+        Ok(Value::map(m))
+    }
+
+    /// Progress and `--stats` at the end of the call.
+    fn end(&self, started: Instant, ok: bool) {
+        if let Some(p) = &self.work.progress {
+            p.finish(ok);
+        }
+        self.stats.wall(started.elapsed());
+        self.stats
+            .record(self.func, self.work.items_run.load(Ordering::Relaxed));
+    }
+
+    /// The driver's loop: take items while the bound allows, hand them
+    /// out, and wait for room; then wait until every chunk is done.
+    fn drive(self: &Arc<Self>) {
+        let input = &self.input.ch;
+        let token = self.work.token().cloned();
+        let interrupt: Option<&dyn Interrupt> = token.as_ref().map(|t| t as &dyn Interrupt);
+        let mut taken = 0usize;
+        let mut seq = 0u64;
+        // reduce: items of a leaf not yet complete.
+        let mut staged: Vec<Value> = Vec::new();
+        loop {
+            if self.should_stop() {
+                break;
+            }
+            let out_len = self.output.as_ref().map_or(0, Channel::len);
+            let busy = self.outstanding.load(Ordering::SeqCst) + out_len;
+            let room = self.in_flight.saturating_sub(busy);
+            if room == 0 {
+                if self.outstanding.load(Ordering::SeqCst) > 0 {
+                    self.wait_until(|s| {
+                        s.room() > 0 || s.idle() || s.work.cancelled() || s.stopping()
+                    });
+                } else if let Some(out) = &self.output {
+                    // Everything taken is on the output: wait for the
+                    // consumer to take one.
+                    let deadline = Instant::now() + LIVENESS;
+                    if let Err(SendTimeoutError::Closed(())) =
+                        crate::pool::blocking(|| out.wait_for_room(Some(deadline), interrupt))
+                    {
+                        self.consumer_left();
+                    }
+                }
+                continue;
+            }
+            let want = self.take_size(room);
+            let deadline = Instant::now() + LIVENESS;
+            let got = crate::pool::blocking(|| {
+                input.recv_batch_deadline(
+                    NonZeroUsize::new(want).unwrap_or(NonZeroUsize::MIN),
+                    Some(deadline),
+                    interrupt,
+                )
+            });
+            match got {
+                Ok(items) => {
+                    self.outstanding.fetch_add(items.len(), Ordering::SeqCst);
+                    let items = if self.leaf > 1 {
+                        staged.extend(items);
+                        // Hand out whole leaves only.
+                        let whole = staged.len() / self.leaf * self.leaf;
+                        let rest = staged.split_off(whole);
+                        mem::replace(&mut staged, rest)
+                    } else {
+                        items
+                    };
+                    self.hand_out(items, &mut taken, &mut seq);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Closed) => {
+                    if let Some(Value::Error(e)) = input.close_reason() {
+                        // The previous stage failed: its error, after the
+                        // items it delivered.
+                        self.work.failure.record(taken + staged.len(), Error(e));
+                    }
+                    break;
+                }
+                Err(RecvTimeoutError::Cancelled) => {
+                    if !self.consumer_gone.load(Ordering::Relaxed) {
+                        self.work.failure.record(taken + staged.len(), cancelled());
+                    }
+                    break;
+                }
+            }
+        }
+        // The input is done (or the work stopped): the last partial leaf.
+        if !staged.is_empty() {
+            if self.should_stop() {
+                self.outstanding.fetch_sub(staged.len(), Ordering::SeqCst);
+            } else {
+                let items = mem::take(&mut staged);
+                self.hand_out(items, &mut taken, &mut seq);
+            }
+        }
+        if self.consumer_gone.load(Ordering::Relaxed) || self.work.cancelled() {
+            self.work.abandon();
+        }
+        self.wait_until(Stream::idle);
+    }
+
+    /// Whether the driver must stop taking items: an item failed (and
+    /// failures are thrown), the consumer left, or the caller was cancelled.
+    fn should_stop(&self) -> bool {
+        self.check_consumer();
+        self.stopping() || self.work.cancelled()
+    }
+
+    /// Whether the work is stopping (a failure to throw, or no consumer).
+    fn stopping(&self) -> bool {
+        self.consumer_gone.load(Ordering::Relaxed) || self.work.failure.any()
+    }
+
+    /// Notes whether the consumer closed or dropped the output.
+    fn check_consumer(&self) {
+        if let Some(out) = &self.output {
+            if self.consumer.strong_count() == 0 || out.is_closed() {
+                self.consumer_left();
+            }
+        }
+    }
+
+    /// The consumer closed or dropped the output: stop the work.
+    fn consumer_left(&self) {
+        if !self.consumer_gone.swap(true, Ordering::Relaxed) {
+            self.work.abandon();
+        }
+    }
+
+    /// Room left under the bound now.
+    fn room(&self) -> usize {
+        let out_len = self.output.as_ref().map_or(0, Channel::len);
+        self.in_flight
+            .saturating_sub(self.outstanding.load(Ordering::SeqCst) + out_len)
+    }
+
+    /// How many items to take now, with `room` left: enough for two chunks
+    /// per worker (so each has the next one queued), and for reduce a
+    /// whole number of leaves when the room allows.
+    fn take_size(&self, room: usize) -> usize {
+        let chunk = self.chunk_size();
+        let want = chunk.saturating_mul(2 * self.workers).min(room).max(1);
+        if self.leaf > 1 && want >= self.leaf {
+            want / self.leaf * self.leaf
+        } else {
+            want
+        }
+    }
+
+    /// Items per chunk: `chunk_size`, or what takes about
+    /// [`TARGET_CHUNK`] at the measured cost, at most a share of
+    /// `in_flight` that leaves every worker a chunk queued behind the one
+    /// it runs; for reduce, whole leaves.
+    fn chunk_size(&self) -> usize {
+        let share = (self.in_flight / (2 * self.workers)).max(1);
+        let c = match self.fixed_chunk {
+            Some(c) if self.leaf == 1 => c,
+            _ => {
+                let cost = f64::from_bits(self.cost.load(Ordering::Relaxed));
+                let by_cost = if cost > 0.0 {
+                    (TARGET_CHUNK.as_nanos() as f64 / cost) as usize
+                } else {
+                    1
+                };
+                by_cost.clamp(1, share)
+            }
+        };
+        if self.leaf > 1 {
+            c.div_ceil(self.leaf).max(1) * self.leaf
+        } else {
+            c
+        }
+    }
+
+    /// Cuts `items` (the next items of the input) into chunks and queues
+    /// them, starting runners as needed.
+    fn hand_out(self: &Arc<Self>, mut items: Vec<Value>, taken: &mut usize, seq: &mut u64) {
+        let size = self.chunk_size();
+        let mut start_runners = 0;
+        {
+            let mut q = self.queue.lock();
+            while !items.is_empty() {
+                let rest = if items.len() > size {
+                    items.split_off(size)
+                } else {
+                    Vec::new()
+                };
+                let chunk = mem::replace(&mut items, rest);
+                let n = chunk.len();
+                q.chunks.push_back(Chunk {
+                    seq: *seq,
+                    first: *taken,
+                    items: chunk,
+                });
+                *seq += 1;
+                *taken += n;
+            }
+            let wanted = q.chunks.len().min(self.workers);
+            if q.runners < wanted {
+                start_runners = wanted - q.runners;
+                q.runners = wanted;
+            }
+        }
+        for _ in 0..start_runners {
+            let me = Arc::clone(self);
+            // The task's handle is dropped: runners report through the
+            // stream, never through the task.
+            drop(self.pool.spawn(move || me.runner()));
+        }
+    }
+
+    /// Waits on the wake condvar until `done(self)`. Runners wake it
+    /// when they finish a chunk, the caller's cancellation wakes it, and it
+    /// looks every [`LIVENESS`] whether the consumer dropped the output.
+    fn wait_until(self: &Arc<Self>, done: impl Fn(&Stream) -> bool) {
+        let weak = Arc::downgrade(self);
+        let _on_cancel = self.work.token().map(|t| {
+            t.on_cancel(move || {
+                if let Some(s) = weak.upgrade() {
+                    let _guard = s.wake_lock.lock();
+                    s.wake.notify_all();
+                }
+            })
+        });
+        crate::pool::blocking(|| {
+            let mut guard = self.wake_lock.lock();
+            self.waiting.store(true, Ordering::SeqCst);
+            while !done(self) {
+                if self.wake.wait_for(&mut guard, LIVENESS).timed_out() {
+                    self.check_consumer();
+                }
+            }
+            self.waiting.store(false, Ordering::SeqCst);
+        });
+    }
+
+    /// Whether no chunk is queued or running.
+    fn idle(&self) -> bool {
+        self.outstanding.load(Ordering::SeqCst) == 0
+    }
+
+    /// Wakes the driver if it waits.
+    fn wake_driver(&self) {
+        if self.waiting.load(Ordering::SeqCst) {
+            let _guard = self.wake_lock.lock();
+            self.wake.notify_one();
+        }
+    }
+
+    /// A runner: runs queued chunks until there are none.
+    fn runner(self: Arc<Self>) {
+        // Channel waits inside items watch the pool task's token: cancel
+        // it with the stream's.
+        let _link = match (crate::pool::current_cancel_token(), self.work.token()) {
+            (Some(mine), Some(stream)) => Some(stream.on_cancel(move || {
+                mine.cancel();
+            })),
+            _ => None,
+        };
+        loop {
+            let chunk = {
+                let mut q = self.queue.lock();
+                match q.chunks.pop_front() {
+                    Some(c) => c,
+                    None => {
+                        q.runners -= 1;
+                        return;
+                    }
+                }
+            };
+            let done = self.run_chunk(chunk);
+            self.finish_chunk(done);
+        }
+    }
+
+    /// Runs the items of `chunk`.
+    fn run_chunk(&self, chunk: Chunk) -> Done {
+        self.stats.chunk();
+        let start = Instant::now();
+        let count = chunk.items.len();
+        let mut done = Done {
+            seq: chunk.seq,
+            count,
+            out: Vec::new(),
+            leaves: Vec::new(),
+        };
+        with_vm(|vm| {
+            self.work.as_caller(vm, |vm| match &self.op {
+                StreamOp::Reduce { identity, .. } => {
+                    self.fold_leaves(vm, &chunk, identity, &mut done.leaves)
+                }
+                _ => self.apply(vm, &chunk, &mut done.out),
+            })
+        });
+        let elapsed = start.elapsed();
+        self.stats.busy(elapsed);
+        self.note_cost(elapsed, count);
+        done
+    }
+
+    /// Folds in the measured cost per item of a chunk (a moving average).
+    fn note_cost(&self, elapsed: Duration, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let per = elapsed.as_nanos() as f64 / count as f64;
+        let old = f64::from_bits(self.cost.load(Ordering::Relaxed));
+        let new = if old == 0.0 {
+            per
+        } else {
+            0.7 * old + 0.3 * per
+        };
+        self.cost.store(new.to_bits(), Ordering::Relaxed);
+    }
+
+    /// map, filter, for_each: runs each item of `chunk`, pushing what to
+    /// emit on `out`.
+    fn apply(&self, vm: &mut Vm, chunk: &Chunk, out: &mut Vec<(usize, Value)>) {
+        let work = &self.work;
+        let state = work.state(vm);
+        let mut ran = 0;
+        for (k, x) in chunk.items.iter().enumerate() {
+            let i = chunk.first + k;
+            if work.failure.skips(i) {
+                break;
+            }
+            if work.cancelled() {
+                if !self.consumer_gone.load(Ordering::Relaxed) {
+                    work.failure.record(i, cancelled());
+                }
+                break;
+            }
+            ran += 1;
+            let r = match &state {
+                Ok(s) => work.call(vm, &work.f, s.as_ref(), x.clone(), None),
+                Err(e) => Err(e.clone()),
+            };
+            let stop = match r {
+                Ok(v) => {
+                    match self.op {
+                        StreamOp::Map if work.collects() => {
+                            out.push((i, outcome(i, x, v, None)));
+                        }
+                        StreamOp::Map => out.push((i, v)),
+                        StreamOp::Filter if work.collects() => {
+                            out.push((i, outcome(i, x, Value::Bool(v.truthy()), None)));
+                        }
+                        StreamOp::Filter if v.truthy() => out.push((i, x.clone())),
+                        _ => {}
+                    }
+                    false
+                }
+                Err(e) => self.item_failed(i, x, e, out),
+            };
+            if stop {
+                break;
+            }
+        }
+        work.count(ran);
+    }
+
+    /// Item `i` (`x`) failed with `e`. `true`: stop the chunk.
+    #[cold]
+    fn item_failed(&self, i: usize, x: &Value, e: Error, out: &mut Vec<(usize, Value)>) -> bool {
+        let work = &self.work;
+        if work.collects() && self.op.emits() {
+            let e = work.restate(e);
+            if e.kind() == ErrorKind::Cancelled && work.cancelled() {
+                return true;
+            }
+            out.push((i, outcome(i, x, Value::Nil, Some(e))));
+            return false;
+        }
+        work.fail(i, x.clone(), e)
+    }
+
+    /// reduce, fold: folds each leaf of `chunk` from `identity`.
+    fn fold_leaves(
+        &self,
+        vm: &mut Vm,
+        chunk: &Chunk,
+        identity: &Value,
+        leaves: &mut Vec<Option<Value>>,
+    ) {
+        let work = &self.work;
+        let state = work.state(vm);
+        let mut ran = 0;
+        'leaves: for (l, part) in chunk.items.chunks(self.leaf).enumerate() {
+            let mut acc = identity.clone();
+            for (k, x) in part.iter().enumerate() {
+                let i = chunk.first + l * self.leaf + k;
+                if work.failure.skips(i) {
+                    leaves.push(None);
+                    break 'leaves;
+                }
+                if work.cancelled() {
+                    work.failure.record(i, cancelled());
+                    leaves.push(None);
+                    break 'leaves;
+                }
+                ran += 1;
+                let r = match &state {
+                    Ok(s) => {
+                        let before = if work.collects() {
+                            acc.clone()
+                        } else {
+                            mem::take(&mut acc)
+                        };
+                        work.call(vm, &work.f, s.as_ref(), before, Some(x.clone()))
+                    }
+                    Err(e) => Err(e.clone()),
+                };
+                match r {
+                    Ok(v) => acc = v,
+                    Err(e) => {
+                        if work.fail(i, x.clone(), e) {
+                            leaves.push(None);
+                            break 'leaves;
+                        }
+                    }
+                }
+            }
+            leaves.push(Some(acc));
+        }
+        work.count(ran);
+    }
+
+    /// Hands a finished chunk on: emitted (or merged) in input order, or
+    /// at once when `ordered: false`.
+    fn finish_chunk(&self, done: Done) {
+        let in_order = match self.op {
+            StreamOp::Map | StreamOp::Filter => self.ordered,
+            StreamOp::ForEach => false,
+            StreamOp::Reduce { .. } => true,
+        };
+        if !in_order {
+            self.emit_one(done);
+            self.wake_driver();
+            return;
+        }
+        let mut e = self.emit.lock();
+        let slot = (done.seq - e.next) as usize;
+        while e.ready.len() <= slot {
+            e.ready.push_back(None);
+        }
+        e.ready[slot] = Some(done);
+        if e.merging {
+            return; // the merging thread will see it
+        }
+        e.merging = true;
+        loop {
+            let mut batch = Vec::new();
+            while let Some(Some(_)) = e.ready.front() {
+                batch.push(e.ready.pop_front().flatten().expect("checked"));
+                e.next += 1;
+            }
+            if batch.is_empty() {
+                e.merging = false;
+                break;
+            }
+            drop(e);
+            for done in batch {
+                self.emit_one(done);
+            }
+            self.wake_driver();
+            e = self.emit.lock();
+        }
+    }
+
+    /// Emits one finished chunk (the caller keeps the order), then counts
+    /// its items out of `outstanding`.
+    fn emit_one(&self, done: Done) {
+        let count = done.count;
+        match (&self.op, &self.output) {
+            (StreamOp::Reduce { combine, .. }, _) => self.merge_leaves(done, combine.as_ref()),
+            (_, Some(out)) => {
+                // Only what precedes the first failure (in input order).
+                let values: Vec<Value> = done
+                    .out
+                    .into_iter()
+                    .filter(|(i, _)| self.work.failure.before_first(*i))
+                    .map(|(_, v)| v)
+                    .collect();
+                if !values.is_empty() && !self.consumer_gone.load(Ordering::Relaxed) {
+                    // Never waits: the output has room for everything
+                    // outstanding (see STREAMS.md).
+                    if out.send_batch(values, None).is_err() {
+                        self.consumer_left();
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.outstanding.fetch_sub(count, Ordering::SeqCst);
+    }
+
+    /// reduce, fold: adds a chunk's leaves to the tree, in order.
+    fn merge_leaves(&self, done: Done, combine: Option<&Value>) {
+        if self.work.failure.any() {
+            return;
+        }
+        let mut tree = self.tree.lock();
+        with_vm(|vm| {
+            self.work.as_caller(vm, |vm| {
+                for leaf in done.leaves {
+                    let Some(v) = leaf else { return };
+                    let r = tree.push(v, &mut |a, b, at| self.combine(vm, combine, a, b, at));
+                    if r.is_none() {
+                        return;
+                    }
+                }
+            })
+        });
+    }
+
+    /// `combine(a, b)` of two adjacent parts of a reduction (`at`: the
+    /// first leaf of `b`, whose first item is blamed if it fails).
+    fn combine(
+        &self,
+        vm: &mut Vm,
+        combine: Option<&Value>,
+        a: Value,
+        b: Value,
+        at: usize,
+    ) -> Option<Value> {
+        let r = match combine {
+            Some(c) => args::call(vm, c, &[a, b]),
+            None => match self.work.state(vm) {
+                Ok(state) => super::work::call_with(vm, &self.work.f, state.as_ref(), a, Some(b)),
+                Err(e) => Err(e),
+            },
+        };
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let e = self.work.restate(e);
+                self.work.failure.record(at * self.leaf, e);
+                None
+            }
+        }
+    }
+}
+
+/// The map a stream with `errors: "collect"` emits for item `i` (`x`):
+/// `{"index": i, "item": x, "result": r, "error": e}` (`result` nil when it
+/// failed, `error` nil when it did not).
+fn outcome(i: usize, x: &Value, result: Value, error: Option<Error>) -> Value {
+    let mut m = Map::with_capacity(4);
+    m.insert(Key::str("index"), Value::Int(i as i64));
+    m.insert(Key::str("item"), x.clone());
+    m.insert(Key::str("result"), result);
+    m.insert(
+        Key::str("error"),
+        error.map_or(Value::Nil, Error::into_value),
+    );
+    Value::map(m)
+}
