@@ -13,14 +13,15 @@
 //!   anything. It registers as a sender and is woken by the sender wake
 //!   rule; if it is claimed and returns without sending, it runs the wake
 //!   rule like any claimed sender, so no other sender's wakeup is lost.
-//! - **Batch receive with a deadline** ([`Channel::recv_batch_deadline`]).
+//! - **Batch receive with a deadline** ([`Channel::recv_batch_deadline`]),
+//!   and without waiting ([`Channel::try_recv_batch`]).
 
 use std::num::NonZeroUsize;
 use std::time::Instant;
 
 use super::error::Abort;
 use super::state::Side;
-use super::{Channel, Interrupt, RecvTimeoutError, SendTimeoutError};
+use super::{Channel, Interrupt, RecvTimeoutError, SendTimeoutError, TryRecvError};
 
 impl<T> Channel<T> {
     /// Closes the channel as [`close`](Channel::close) does, recording
@@ -84,13 +85,35 @@ impl<T> Channel<T> {
     }
 }
 
+impl<T> Channel<T> {
+    /// Up to `max` queued values, in order, under one lock, without
+    /// waiting: `Empty` if none is queued, `Closed` once closed and drained.
+    pub fn try_recv_batch(&self, max: NonZeroUsize) -> Result<Vec<T>, TryRecvError> {
+        let shared = &*self.shared;
+        let mut st = shared.state.lock();
+        if st.queue.is_empty() {
+            return Err(if st.closed {
+                TryRecvError::Closed
+            } else {
+                TryRecvError::Empty
+            });
+        }
+        let n = max.get().min(st.queue.len());
+        let batch: Vec<T> = st.queue.drain(..n).collect();
+        let wakes = shared.finish(&mut st);
+        drop(st);
+        wakes.unpark();
+        Ok(batch)
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use std::num::NonZeroUsize;
     use std::thread;
     use std::time::{Duration, Instant};
 
-    use super::super::{Channel, RecvError, RecvTimeoutError, SendTimeoutError};
+    use super::super::{Channel, RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError};
 
     #[test]
     fn a_reason_is_seen_after_the_queue_is_drained() {
@@ -163,6 +186,24 @@ mod tests {
             ch.wait_for_room(None, None),
             Err(SendTimeoutError::Closed(()))
         );
+    }
+
+    #[test]
+    fn try_recv_batch_never_waits_and_frees_room_for_a_parked_sender() {
+        let two = NonZeroUsize::new(2).unwrap();
+        let ch = Channel::bounded(3).unwrap();
+        assert_eq!(ch.try_recv_batch(two), Err(TryRecvError::Empty));
+        ch.send_batch(vec![1, 2, 3], None).unwrap();
+        let tx = ch.clone();
+        let sender = thread::spawn(move || tx.send(4, None));
+        while ch.waiting_senders() == 0 {
+            thread::yield_now();
+        }
+        assert_eq!(ch.try_recv_batch(two), Ok(vec![1, 2]));
+        sender.join().unwrap().unwrap();
+        assert_eq!(ch.try_recv_batch(two), Ok(vec![3, 4]));
+        ch.close();
+        assert_eq!(ch.try_recv_batch(two), Err(TryRecvError::Closed));
     }
 
     #[test]

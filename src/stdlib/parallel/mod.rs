@@ -84,6 +84,8 @@ mod work;
 
 #[cfg(test)]
 mod test;
+#[cfg(test)]
+mod test_v2;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -1,9 +1,11 @@
 //! The parallel calls over a channel: streams with bounded memory.
 //!
 //! `parallel_map(ch, f)` and `parallel_filter(ch, p)` return at once an
-//! output channel; a **driver** thread of the call's own takes items from
-//! the input and hands them out in **chunks** to **runners** (jobs on the
-//! pool), which run the items and put the results on the output.
+//! output channel. **Runners** (jobs on the pool, at most one per worker)
+//! take **chunks** of items from the input, run them and put the results
+//! on the output, in input order; a **driver** thread of the call's own
+//! steps in only when no runner is running: to wait for items, or for the
+//! consumer to make room, and to start runners again.
 //! `parallel_for_each`, `parallel_reduce` and `parallel_fold` over a
 //! channel run the same driver on the calling thread and return when the
 //! input is closed and drained. The protocol (states, each side's steps,
@@ -100,6 +102,18 @@ struct Queue {
     runners: usize,
 }
 
+/// The input's read position: who takes items numbers them, so taking and
+/// numbering happen together, under this lock.
+#[derive(Debug, Default)]
+struct Taker {
+    /// Items taken so far (the index of the next one).
+    taken: usize,
+    /// Chunks made so far (the sequence number of the next one).
+    seq: u64,
+    /// reduce, fold: items of a leaf not yet complete.
+    staged: Vec<Value>,
+}
+
 /// In-order emission: finished chunks wait here until every earlier one is
 /// done; one thread at a time (the one that sets `merging`) emits them.
 #[derive(Debug, Default)]
@@ -132,6 +146,9 @@ pub(super) struct Stream {
     leaf: usize,
     workers: usize,
     queue: Mutex<Queue>,
+    take: Mutex<Taker>,
+    /// The input was found closed and drained.
+    input_done: AtomicBool,
     emit: Mutex<Emit>,
     /// reduce, fold: the leaves merged so far, in tree order.
     tree: Mutex<TreeStack<Value>>,
@@ -210,6 +227,8 @@ pub(super) fn run_on(
         leaf,
         workers,
         queue: Mutex::new(Queue::default()),
+        take: Mutex::new(Taker::default()),
+        input_done: AtomicBool::new(false),
         emit: Mutex::new(Emit::default()),
         tree: Mutex::new(TreeStack::new()),
         outstanding: AtomicUsize::new(0),
@@ -313,29 +332,25 @@ impl Stream {
             .record(self.func, self.work.items_run.load(Ordering::Relaxed));
     }
 
-    /// The driver's loop: take items while the bound allows, hand them
-    /// out, and wait for room; then wait until every chunk is done.
+    /// The driver's loop. While runners run, they take items themselves;
+    /// the driver waits until none is running, then takes what the bound
+    /// allows (waiting for items, or for the consumer to make room), hands
+    /// it out and starts runners. At the end it waits until every chunk is
+    /// done.
     fn drive(self: &Arc<Self>) {
-        let input = &self.input.ch;
         let token = self.work.token().cloned();
         let interrupt: Option<&dyn Interrupt> = token.as_ref().map(|t| t as &dyn Interrupt);
-        let mut taken = 0usize;
-        let mut seq = 0u64;
-        // reduce: items of a leaf not yet complete.
-        let mut staged: Vec<Value> = Vec::new();
         loop {
+            if self.should_stop() || self.input_done.load(Ordering::SeqCst) {
+                break;
+            }
+            self.wait_until(|s| s.runners() == 0 || s.stopping() || s.work.cancelled());
             if self.should_stop() {
                 break;
             }
-            let out_len = self.output.as_ref().map_or(0, Channel::len);
-            let busy = self.outstanding.load(Ordering::SeqCst) + out_len;
-            let room = self.in_flight.saturating_sub(busy);
+            let room = self.room();
             if room == 0 {
-                if self.outstanding.load(Ordering::SeqCst) > 0 {
-                    self.wait_until(|s| {
-                        s.room() > 0 || s.idle() || s.work.cancelled() || s.stopping()
-                    });
-                } else if let Some(out) = &self.output {
+                if let Some(out) = &self.output {
                     // Everything taken is on the output: wait for the
                     // consumer to take one.
                     let deadline = Instant::now() + LIVENESS;
@@ -347,59 +362,62 @@ impl Stream {
                 }
                 continue;
             }
-            let want = self.take_size(room);
+            let mut t = self.take.lock();
+            let want = NonZeroUsize::new(self.take_size(room)).unwrap_or(NonZeroUsize::MIN);
             let deadline = Instant::now() + LIVENESS;
             let got = crate::pool::blocking(|| {
-                input.recv_batch_deadline(
-                    NonZeroUsize::new(want).unwrap_or(NonZeroUsize::MIN),
-                    Some(deadline),
-                    interrupt,
-                )
+                self.input
+                    .ch
+                    .recv_batch_deadline(want, Some(deadline), interrupt)
             });
             match got {
                 Ok(items) => {
-                    self.outstanding.fetch_add(items.len(), Ordering::SeqCst);
-                    let items = if self.leaf > 1 {
-                        staged.extend(items);
-                        // Hand out whole leaves only.
-                        let whole = staged.len() / self.leaf * self.leaf;
-                        let rest = staged.split_off(whole);
-                        mem::replace(&mut staged, rest)
-                    } else {
-                        items
-                    };
-                    self.hand_out(items, &mut taken, &mut seq);
+                    let chunks = self.make_chunks(&mut t, items);
+                    drop(t);
+                    self.hand_out(chunks);
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Closed) => {
-                    if let Some(Value::Error(e)) = input.close_reason() {
-                        // The previous stage failed: its error, after the
-                        // items it delivered.
-                        self.work.failure.record(taken + staged.len(), Error(e));
-                    }
+                    self.input_closed(&mut t);
                     break;
                 }
                 Err(RecvTimeoutError::Cancelled) => {
                     if !self.consumer_gone.load(Ordering::Relaxed) {
-                        self.work.failure.record(taken + staged.len(), cancelled());
+                        let at = t.taken + t.staged.len();
+                        self.work.failure.record(at, cancelled());
                     }
                     break;
                 }
             }
         }
         // The input is done (or the work stopped): the last partial leaf.
-        if !staged.is_empty() {
-            if self.should_stop() {
-                self.outstanding.fetch_sub(staged.len(), Ordering::SeqCst);
-            } else {
-                let items = mem::take(&mut staged);
-                self.hand_out(items, &mut taken, &mut seq);
+        {
+            let mut t = self.take.lock();
+            if !t.staged.is_empty() {
+                let staged = mem::take(&mut t.staged);
+                if self.should_stop() {
+                    self.outstanding.fetch_sub(staged.len(), Ordering::SeqCst);
+                } else {
+                    let chunk = self.chunk_of(&mut t, staged);
+                    drop(t);
+                    self.hand_out(vec![chunk]);
+                }
             }
         }
         if self.consumer_gone.load(Ordering::Relaxed) || self.work.cancelled() {
             self.work.abandon();
         }
-        self.wait_until(Stream::idle);
+        self.wait_until(|s| s.runners() == 0 && s.idle());
+    }
+
+    /// The input was found closed and drained: if it was closed with an
+    /// error (a previous stage failed), that error is this call's failure,
+    /// after the items it delivered.
+    fn input_closed(&self, t: &mut Taker) {
+        self.input_done.store(true, Ordering::SeqCst);
+        if let Some(Value::Error(e)) = self.input.ch.close_reason() {
+            self.work.failure.record(t.taken + t.staged.len(), Error(e));
+        }
     }
 
     /// Whether the driver must stop taking items: an item failed (and
@@ -430,32 +448,28 @@ impl Stream {
         }
     }
 
-    /// Room left under the bound now.
+    /// Room left under the bound now: `in_flight` minus the items taken
+    /// and not yet emitted, minus those on the output.
     fn room(&self) -> usize {
         let out_len = self.output.as_ref().map_or(0, Channel::len);
         self.in_flight
             .saturating_sub(self.outstanding.load(Ordering::SeqCst) + out_len)
     }
 
-    /// How many items to take now, with `room` left: enough for two chunks
-    /// per worker (so each has the next one queued), and for reduce a
-    /// whole number of leaves when the room allows.
+    /// How many items the driver takes at once, with `room` left: a chunk
+    /// for every worker.
     fn take_size(&self, room: usize) -> usize {
-        let chunk = self.chunk_size();
-        let want = chunk.saturating_mul(2 * self.workers).min(room).max(1);
-        if self.leaf > 1 && want >= self.leaf {
-            want / self.leaf * self.leaf
-        } else {
-            want
-        }
+        self.chunk_size()
+            .saturating_mul(self.workers)
+            .min(room)
+            .max(1)
     }
 
     /// Items per chunk: `chunk_size`, or what takes about
-    /// [`TARGET_CHUNK`] at the measured cost, at most a share of
-    /// `in_flight` that leaves every worker a chunk queued behind the one
-    /// it runs; for reduce, whole leaves.
+    /// [`TARGET_CHUNK`] at the measured cost, at most an equal share of
+    /// `in_flight` per worker; for reduce, whole leaves.
     fn chunk_size(&self) -> usize {
-        let share = (self.in_flight / (2 * self.workers)).max(1);
+        let share = (self.in_flight / self.workers).max(1);
         let c = match self.fixed_chunk {
             Some(c) if self.leaf == 1 => c,
             _ => {
@@ -475,36 +489,56 @@ impl Stream {
         }
     }
 
-    /// Cuts `items` (the next items of the input) into chunks and queues
-    /// them, starting runners as needed.
-    fn hand_out(self: &Arc<Self>, mut items: Vec<Value>, taken: &mut usize, seq: &mut u64) {
+    /// Numbers `items` (just taken from the input, under the take lock)
+    /// and cuts them into chunks; for reduce, whole leaves only (the rest
+    /// waits in `staged`).
+    fn make_chunks(&self, t: &mut Taker, items: Vec<Value>) -> Vec<Chunk> {
+        self.outstanding.fetch_add(items.len(), Ordering::SeqCst);
+        let mut items = if self.leaf > 1 {
+            t.staged.extend(items);
+            let whole = t.staged.len() / self.leaf * self.leaf;
+            let rest = t.staged.split_off(whole);
+            mem::replace(&mut t.staged, rest)
+        } else {
+            items
+        };
         let size = self.chunk_size();
-        let mut start_runners = 0;
-        {
-            let mut q = self.queue.lock();
-            while !items.is_empty() {
-                let rest = if items.len() > size {
-                    items.split_off(size)
-                } else {
-                    Vec::new()
-                };
-                let chunk = mem::replace(&mut items, rest);
-                let n = chunk.len();
-                q.chunks.push_back(Chunk {
-                    seq: *seq,
-                    first: *taken,
-                    items: chunk,
-                });
-                *seq += 1;
-                *taken += n;
-            }
-            let wanted = q.chunks.len().min(self.workers);
-            if q.runners < wanted {
-                start_runners = wanted - q.runners;
-                q.runners = wanted;
-            }
+        let mut chunks = Vec::new();
+        while !items.is_empty() {
+            let rest = if items.len() > size {
+                items.split_off(size)
+            } else {
+                Vec::new()
+            };
+            let part = mem::replace(&mut items, rest);
+            chunks.push(self.chunk_of(t, part));
         }
-        for _ in 0..start_runners {
+        chunks
+    }
+
+    /// The next chunk: `items`, numbered.
+    fn chunk_of(&self, t: &mut Taker, items: Vec<Value>) -> Chunk {
+        let chunk = Chunk {
+            seq: t.seq,
+            first: t.taken,
+            items,
+        };
+        t.seq += 1;
+        t.taken += chunk.items.len();
+        chunk
+    }
+
+    /// Queues `chunks` and starts runners for them (up to one per worker).
+    fn hand_out(self: &Arc<Self>, chunks: Vec<Chunk>) {
+        let start = {
+            let mut q = self.queue.lock();
+            q.chunks.extend(chunks);
+            let wanted = q.chunks.len().min(self.workers);
+            let start = wanted.saturating_sub(q.runners);
+            q.runners += start;
+            start
+        };
+        for _ in 0..start {
             let me = Arc::clone(self);
             // The task's handle is dropped: runners report through the
             // stream, never through the task.
@@ -512,10 +546,19 @@ impl Stream {
         }
     }
 
+    /// Runners alive.
+    fn runners(&self) -> usize {
+        self.queue.lock().runners
+    }
+
     /// Waits on the wake condvar until `done(self)`. Runners wake it
-    /// when they finish a chunk, the caller's cancellation wakes it, and it
-    /// looks every [`LIVENESS`] whether the consumer dropped the output.
+    /// when they finish a chunk or stop, the caller's cancellation wakes
+    /// it, and it looks every [`LIVENESS`] whether the consumer dropped the
+    /// output.
     fn wait_until(self: &Arc<Self>, done: impl Fn(&Stream) -> bool) {
+        if done(self) {
+            return;
+        }
         let weak = Arc::downgrade(self);
         let _on_cancel = self.work.token().map(|t| {
             t.on_cancel(move || {
@@ -537,7 +580,7 @@ impl Stream {
         });
     }
 
-    /// Whether no chunk is queued or running.
+    /// Whether no item is taken and not yet emitted.
     fn idle(&self) -> bool {
         self.outstanding.load(Ordering::SeqCst) == 0
     }
@@ -550,7 +593,8 @@ impl Stream {
         }
     }
 
-    /// A runner: runs queued chunks until there are none.
+    /// A runner: runs queued chunks, and takes more from the input itself
+    /// while the bound allows; stops when there is nothing to take.
     fn runner(self: Arc<Self>) {
         // Channel waits inside items watch the pool task's token: cancel
         // it with the stream's.
@@ -561,18 +605,70 @@ impl Stream {
             _ => None,
         };
         loop {
-            let chunk = {
-                let mut q = self.queue.lock();
-                match q.chunks.pop_front() {
-                    Some(c) => c,
-                    None => {
+            let chunk = match self.queue.lock().chunks.pop_front() {
+                Some(c) => Some(c),
+                None => self.try_take(),
+            };
+            match chunk {
+                Some(chunk) => {
+                    let done = self.run_chunk(chunk);
+                    self.finish_chunk(done);
+                }
+                None => {
+                    let mut q = self.queue.lock();
+                    if q.chunks.is_empty() {
                         q.runners -= 1;
+                        drop(q);
+                        self.wake_driver();
                         return;
                     }
                 }
-            };
-            let done = self.run_chunk(chunk);
-            self.finish_chunk(done);
+            }
+        }
+    }
+
+    /// A runner's own take: the next chunk from the input if it has items
+    /// and the bound has room (waiting briefly for a consumer that has
+    /// results to take), never blocking. `None`: nothing to take now (the
+    /// driver takes over once no runner runs).
+    fn try_take(&self) -> Option<Chunk> {
+        if self.stopping() || self.work.cancelled() || self.input_done.load(Ordering::SeqCst) {
+            return None;
+        }
+        let backoff = crossbeam_utils::Backoff::new();
+        let room = loop {
+            let room = self.room();
+            let out_len = self.output.as_ref().map_or(0, Channel::len);
+            if room > 0 || out_len == 0 || backoff.is_completed() {
+                break room;
+            }
+            backoff.snooze();
+        };
+        if room == 0 {
+            return None;
+        }
+        let mut t = self.take.try_lock()?;
+        let max = NonZeroUsize::new(self.chunk_size().min(room)).unwrap_or(NonZeroUsize::MIN);
+        match self.input.ch.try_recv_batch(max) {
+            Ok(items) => {
+                let mut chunks = self.make_chunks(&mut t, items);
+                drop(t);
+                // One chunk at most (reduce may make none: a partial leaf).
+                let first = if chunks.is_empty() {
+                    None
+                } else {
+                    Some(chunks.remove(0))
+                };
+                if !chunks.is_empty() {
+                    self.queue.lock().chunks.extend(chunks);
+                }
+                first
+            }
+            Err(crate::channel::TryRecvError::Empty) => None,
+            Err(crate::channel::TryRecvError::Closed) => {
+                self.input_closed(&mut t);
+                None
+            }
         }
     }
 
