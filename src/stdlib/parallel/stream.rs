@@ -407,6 +407,15 @@ impl Stream {
         if self.consumer_gone.load(Ordering::Relaxed) || self.work.cancelled() {
             self.work.abandon();
         }
+        if self.work.cancelled()
+            && !self.consumer_gone.load(Ordering::Relaxed)
+            && !self.work.failure.any()
+        {
+            // The caller was cancelled: the consumer learns it after the
+            // results of the items already taken.
+            let taken = self.take.lock().taken;
+            self.work.failure.record(taken, cancelled());
+        }
         self.wait_until(|s| s.runners() == 0 && s.idle());
     }
 

@@ -751,3 +751,46 @@ fn for_each_over_a_stream_returns_when_drained_and_throws_the_first_error() {
         }
     }
 }
+
+fn slow_id(_: &mut Vm, a: &[Value]) -> Result<Value> {
+    thread::sleep(Duration::from_micros(200));
+    Ok(a[0].clone())
+}
+static SLOW_ID: NativeFn = NativeFn {
+    name: "slow_id",
+    f: slow_id,
+};
+
+#[test]
+fn cancelling_the_caller_closes_the_output_with_cancelled() {
+    let f = Value::Native(&SLOW_ID);
+    for &pool in pools() {
+        let token = crate::pool::CancelToken::new();
+        let mut vm = Vm::new();
+        vm.set_cancel_token(Some(token.clone()));
+        let opts = opts_with(|o| o.in_flight = Some(4));
+        let out = out_channel(
+            stream::run_on(
+                &mut vm,
+                "test",
+                feed(100_000, Some(4)),
+                &f,
+                StreamOp::Map,
+                &opts,
+                pool,
+            )
+            .unwrap(),
+        );
+        for i in 0..5 {
+            assert_eq!(out.ch.recv(None), Ok(Value::Int(i)));
+        }
+        token.cancel();
+        let (got, err) = drain(&out);
+        assert_eq!(err.as_deref(), Some("the task was cancelled"));
+        // Only results of items taken before the cancellation, in order.
+        assert!(got.len() <= 4 + 4, "{} more results", got.len());
+        for (k, v) in got.iter().enumerate() {
+            assert_eq!(*v, Value::Int(5 + k as i64));
+        }
+    }
+}
