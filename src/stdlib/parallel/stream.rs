@@ -42,7 +42,7 @@ use crate::vm::{with_vm, Vm};
 /// How long a chunk should take: long enough to pay for its handling
 /// (a queue push, a pool job, a VM, the emit), short enough to keep every
 /// worker fed within `in_flight`.
-const TARGET_CHUNK: Duration = Duration::from_micros(50);
+const TARGET_CHUNK: Duration = Duration::from_micros(200);
 
 /// How often a waiting driver looks whether the consumer dropped the
 /// output (the one event nothing wakes it for).
