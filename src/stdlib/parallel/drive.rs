@@ -494,6 +494,7 @@ impl<'a> Call<'a> {
             Err(e) => return self.fail_all(lo, hi, slots, e),
         };
         let start = limit.map(|_| Instant::now());
+        let shown = work.progress.is_some();
         let mut next_check = lo + 1;
         let mut reported = lo;
         let mut i = lo;
@@ -528,6 +529,11 @@ impl<'a> Call<'a> {
                 break Slice::Stopped;
             }
             i += 1;
+            if shown {
+                // A display is up: every item moves it.
+                work.count(1);
+                reported = i;
+            }
         };
         work.count(i - reported);
         if let (Slice::Stopped, Some(s)) = (end, slots) {

@@ -206,7 +206,7 @@ impl<'a> Reduction<'a> {
             Err(e) => return self.fail_all(from, hi, e, acc),
         };
         let collect = work.collects();
-        let mut reported = from;
+        let shown = work.progress.is_some();
         let mut end = LeafEnd::Stopped;
         let mut i = from;
         loop {
@@ -255,10 +255,14 @@ impl<'a> Reduction<'a> {
                 }
             }
             i += 1;
+            if shown {
+                // A display is up: every item moves it.
+                work.count(1);
+            }
         }
-        work.count(i - reported);
-        reported = i;
-        let _ = reported;
+        if !shown {
+            work.count(i - from);
+        }
         end
     }
 
