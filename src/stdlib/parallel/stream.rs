@@ -478,7 +478,11 @@ impl Stream {
     /// [`TARGET_CHUNK`] at the measured cost, at most an equal share of
     /// `in_flight` per worker; for reduce, whole leaves.
     fn chunk_size(&self) -> usize {
-        let share = (self.in_flight / self.workers).max(1);
+        // Two chunks per worker fit in `in_flight` (one running, one on the
+        // output for the consumer), unless that makes chunks tiny.
+        let share = (self.in_flight / (2 * self.workers))
+            .max((self.in_flight / self.workers).min(8))
+            .max(1);
         let c = match self.fixed_chunk {
             Some(c) if self.leaf == 1 => c,
             _ => {
@@ -560,10 +564,11 @@ impl Stream {
         self.queue.lock().runners
     }
 
-    /// Waits on the wake condvar until `done(self)`. Runners wake it
-    /// when they finish a chunk or stop, the caller's cancellation wakes
-    /// it, and it looks every [`LIVENESS`] whether the consumer dropped the
-    /// output.
+    /// Waits on the wake condvar until `done(self)`, which must change
+    /// only when a runner stops (runners wake it then; every chunk a runner
+    /// ran is emitted by then), the caller is cancelled (which wakes it),
+    /// or the consumer leaves; it looks every [`LIVENESS`] whether the
+    /// consumer dropped the output.
     fn wait_until(self: &Arc<Self>, done: impl Fn(&Stream) -> bool) {
         if done(self) {
             return;
@@ -614,7 +619,9 @@ impl Stream {
             _ => None,
         };
         loop {
-            let chunk = match self.queue.lock().chunks.pop_front() {
+            // (Pop first: the queue lock must be released before taking.)
+            let queued = self.queue.lock().chunks.pop_front();
+            let chunk = match queued {
                 Some(c) => Some(c),
                 None => self.try_take(),
             };
@@ -638,7 +645,7 @@ impl Stream {
 
     /// A runner's own take: the next chunk from the input if it has items
     /// and the bound has room (waiting briefly for a consumer that has
-    /// results to take), never blocking. `None`: nothing to take now (the
+    /// results to take), never waiting for the input. `None`: nothing to take now (the
     /// driver takes over once no runner runs).
     fn try_take(&self) -> Option<Chunk> {
         if self.stopping() || self.work.cancelled() || self.input_done.load(Ordering::SeqCst) {
@@ -656,7 +663,9 @@ impl Stream {
         if room == 0 {
             return None;
         }
-        let mut t = self.take.try_lock()?;
+        // Never held long while a runner is alive: the driver takes (and
+        // may wait for items) only when no runner is.
+        let mut t = self.take.lock();
         let max = NonZeroUsize::new(self.chunk_size().min(room)).unwrap_or(NonZeroUsize::MIN);
         match self.input.ch.try_recv_batch(max) {
             Ok(items) => {
@@ -843,7 +852,6 @@ impl Stream {
         };
         if !in_order {
             self.emit_one(done);
-            self.wake_driver();
             return;
         }
         let mut e = self.emit.lock();
@@ -870,7 +878,6 @@ impl Stream {
             for done in batch {
                 self.emit_one(done);
             }
-            self.wake_driver();
             e = self.emit.lock();
         }
     }
