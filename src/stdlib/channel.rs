@@ -55,8 +55,9 @@
 //! - `len(ch)` (the global) is not defined for channels; `ch.len()` is
 //!   (ASYNC.md names only the method).
 //! - A channel closed with an error (the output of a `parallel_map` or
-//!   `parallel_filter` over a channel whose work failed: `reason.rs` in
-//!   `src/channel`) throws that error at every receive that finds it closed
+//!   `parallel_filter` over a channel whose work failed, an `fs.lines` or
+//!   `csv.rows` stream whose file failed: `reason.rs` in `src/channel`)
+//!   throws that error at every receive that finds it closed
 //!   and drained: `recv`, `recv_batch`, `try_recv`, `for v in ch`, and a
 //!   `select` that picks it.
 //! - `for i, v in ch` gives a running count from 0 with each value, like
@@ -83,7 +84,11 @@ use super::Method;
 /// A channel of Weft values. Copying the `channel` value copies the handle.
 #[derive(Debug)]
 pub struct ChannelObj {
-    /// The native channel.
+    /// The native channel. A channel closed with an error
+    /// ([`ChannelObj::fail`], or a parallel stream's output closed with
+    /// `Channel::close_with`) keeps it as its close reason: receivers drain
+    /// what is queued, then every receive throws it instead of seeing the
+    /// end of the stream.
     pub ch: Channel<Value>,
 }
 
@@ -94,6 +99,20 @@ impl ChannelObj {
         Channel::new(capacity)
             .map(|ch| ChannelObj { ch })
             .map_err(|_| Error::value_error("channel() capacity must be at least 1 (got 0)"))
+    }
+
+    /// Closes the channel with an error: once the queued values are
+    /// received, receives throw `e` (the first failure is kept).
+    pub fn fail(&self, e: Error) {
+        // One place for the reason (the channel's), so that every reader
+        // of the channel sees it, parallel streams included.
+        self.ch.close_with(e.into_value());
+    }
+
+    /// What a receive returns once the channel is closed and drained: the
+    /// failure if there is one, else `end`.
+    fn drained(&self, end: Value) -> Result<Value> {
+        closed_with(&self.ch).map(|()| end)
     }
 }
 
@@ -306,14 +325,17 @@ pub(crate) fn call(c: &ChannelObj, m: Method, args: &[Value]) -> Result<Value> {
         }
         Method::Recv => {
             arity("channel.recv", args, 0, 1)?;
-            recv(ch, args.first())
+            match recv(ch, args.first())? {
+                Value::Nil => c.drained(Value::Nil),
+                v => Ok(v),
+            }
         }
         Method::TryRecv => {
             arity("channel.try_recv", args, 0, 0)?;
             match ch.try_recv() {
                 Ok(v) => Ok(v),
                 Err(TryRecvError::Empty) => Ok(Value::Nil),
-                Err(TryRecvError::Closed) => closed_with(ch).map(|()| Value::Nil),
+                Err(TryRecvError::Closed) => c.drained(Value::Nil),
             }
         }
         Method::SendBatch => {
@@ -322,7 +344,10 @@ pub(crate) fn call(c: &ChannelObj, m: Method, args: &[Value]) -> Result<Value> {
         }
         Method::RecvBatch => {
             arity("channel.recv_batch", args, 0, 1)?;
-            recv_batch(ch, args.first())
+            match recv_batch(ch, args.first())? {
+                Value::List(xs) if xs.is_empty() => c.drained(Value::List(xs)),
+                v => Ok(v),
+            }
         }
         Method::Close => {
             arity("channel.close", args, 0, 0)?;
@@ -444,7 +469,7 @@ pub fn iter_next(c: &ChannelObj) -> Result<Option<Value>> {
     check_cancelled()?;
     match c.ch.recv(INTERRUPT) {
         Ok(v) => Ok(Some(v)),
-        Err(RecvError::Closed) => closed_with(&c.ch).map(|()| None),
+        Err(RecvError::Closed) => c.drained(Value::Nil).map(|_| None),
         Err(RecvError::Cancelled) => Err(cancelled()),
     }
 }

@@ -557,6 +557,7 @@ impl<'a> Call<'a> {
         let work = self.work;
         let x = self.input.get(i);
         let keep = work.collects().then(|| x.clone());
+        work.seed(vm, i);
         match work.call(vm, &work.f, state, x, None) {
             Ok(v) => {
                 if let Some(slot) = slot {

@@ -235,6 +235,7 @@ impl<'a> Reduction<'a> {
                 c.done += 1;
             }
             let x = self.input.get(i);
+            work.seed(vm, i);
             if collect {
                 let before = acc.clone();
                 match work.call(vm, &work.f, state.as_ref(), before, Some(x.clone())) {

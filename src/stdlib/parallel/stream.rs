@@ -748,6 +748,7 @@ impl Stream {
                 break;
             }
             ran += 1;
+            work.seed(vm, i);
             let r = match &state {
                 Ok(s) => work.call(vm, &work.f, s.as_ref(), x.clone(), None),
                 Err(e) => Err(e.clone()),
@@ -816,6 +817,7 @@ impl Stream {
                     break 'leaves;
                 }
                 ran += 1;
+                work.seed(vm, i);
                 let r = match &state {
                     Ok(s) => {
                         let before = if work.collects() {

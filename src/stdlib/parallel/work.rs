@@ -94,6 +94,10 @@ pub(super) struct Work {
     limit: usize,
     /// The progress display, if `progress: true` drew one.
     pub progress: Option<Progress>,
+    /// After `random_seed`: the call's stream key; item `i` draws from the
+    /// stream derived from it and `i` (see `stdlib/random.rs`), whichever
+    /// thread runs it.
+    rng_key: Option<u64>,
     /// Items that ran (for `--stats`).
     pub items_run: AtomicU64,
 }
@@ -157,6 +161,7 @@ impl Work {
             depth_left: vm.max_depth().saturating_sub(vm.depth()),
             limit: LIMIT.with(Cell::get).unwrap_or(vm.max_depth()),
             progress,
+            rng_key: vm.rng_mut().map(crate::stdlib::random::Stream::fork_key),
             items_run: AtomicU64::new(0),
         }
     }
@@ -277,13 +282,25 @@ impl Work {
         vm.set_max_depth(vm.depth().saturating_add(self.depth_left));
         let old_limit = LIMIT.with(|l| l.replace(Some(self.limit)));
         INSIDE_ITEMS.with(|n| n.set(n.get() + 1));
+        let old_rng = vm.set_rng(None);
         let r = f(vm);
+        vm.set_rng(old_rng);
         INSIDE_ITEMS.with(|n| n.set(n.get() - 1));
         LIMIT.with(|l| l.set(old_limit));
         vm.set_max_depth(old_max);
         vm.set_cancel_flag(old_flag);
         vm.set_cancel_token(old_token);
         r
+    }
+
+    /// Before item `i` runs on `vm` (inside [`as_caller`](Self::as_caller)):
+    /// after `random_seed`, installs the item's own random stream, so what
+    /// it draws depends on `i` only, not on the thread or the order.
+    #[inline]
+    pub fn seed(&self, vm: &mut Vm, i: usize) {
+        if let Some(key) = self.rng_key {
+            vm.set_rng(Some(crate::stdlib::random::Stream::derived(key, i as u64)));
+        }
     }
 
     /// Stops a stream's work for good: items stop at their next call or
