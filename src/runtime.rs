@@ -240,6 +240,7 @@ pub fn finish() {
         }
         let live = crate::stdlib::handles::live();
         eprintln!("{}", crate::stdlib::handles::summary(live));
+        eprint!("{}", crate::stdlib::parallel::stats_report());
     }
 }
 

@@ -51,12 +51,13 @@ pub(crate) fn print_line(args: &[Value]) -> String {
 }
 
 /// `print(...)`. The whole line is written under one lock of stdout, so
-/// lines printed by several threads never interleave.
+/// lines printed by several threads never interleave; while a parallel
+/// call's progress bar is shown, the line goes above it.
 fn print(_: &mut Vm, args: &[Value]) -> Result<Value> {
     let line = print_line(args);
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(line.as_bytes()) {
-        drop(out);
+    if let Err(e) =
+        super::parallel::above_bar(|| std::io::stdout().lock().write_all(line.as_bytes()))
+    {
         return Err(stdout_error("print", &e));
     }
     Ok(Value::Nil)
