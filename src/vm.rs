@@ -66,8 +66,11 @@ use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+mod park;
 #[cfg(test)]
 mod test;
+
+pub use park::{Call, ParkedVm, Wait};
 
 /// The default limit on nested calls per thread.
 pub const DEFAULT_MAX_DEPTH: usize = 10_000;
@@ -131,6 +134,8 @@ pub struct Vm {
     max_depth: usize,
     cancel: Option<Arc<AtomicBool>>,
     token: Option<crate::pool::CancelToken>,
+    /// Parking, time slices, inherited depth (`vm/park.rs`).
+    park: park::ParkState,
 }
 
 impl Default for Vm {
@@ -164,8 +169,13 @@ impl CallSite {
     /// A trace frame for this position, named `name`:
     /// `at NAME (file:line:col)`.
     pub fn frame(&self, name: &str) -> String {
+        format!("at {name} ({})", self.location())
+    }
+
+    /// The position as `file:line:col`.
+    pub fn location(&self) -> String {
         let pos = self.proto.pos_at((self.pc as usize).saturating_sub(1));
-        format!("at {name} ({}:{}:{})", self.proto.file, pos.line, pos.col)
+        format!("{}:{}:{}", self.proto.file, pos.line, pos.col)
     }
 }
 
@@ -183,7 +193,7 @@ pub fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> R {
         .flatten()
         .unwrap_or_default();
     let r = f(&mut vm);
-    if vm.frames.is_empty() && vm.reentry == 0 {
+    if vm.frames.is_empty() && vm.reentry == 0 && !vm.is_parked() {
         vm.cancel = None;
         vm.token = None;
         let _ = THREAD_VMS.try_with(|vms| {
@@ -530,6 +540,7 @@ impl Vm {
             max_depth: DEFAULT_MAX_DEPTH,
             cancel: None,
             token: None,
+            park: park::ParkState::default(),
         }
     }
 
@@ -554,7 +565,7 @@ impl Vm {
     /// How many calls are active on this VM (Weft frames plus native
     /// re-entries).
     pub fn depth(&self) -> usize {
-        self.frames.len() + self.reentry
+        self.frames.len() + self.reentry + self.park.depth_base
     }
 
     /// Installs (or removes) a task's cancellation token: once it is
@@ -610,7 +621,7 @@ impl Vm {
             }
             Value::Native(n) => {
                 if self.depth() >= self.max_depth {
-                    return Err(stack_overflow(self.max_depth));
+                    return Err(stack_overflow(self.max_depth + self.park.depth_base));
                 }
                 self.reentry += 1;
                 let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || (n.f)(self, args));
@@ -637,7 +648,7 @@ impl Vm {
         args: &[Value],
     ) -> Result<Value> {
         if self.depth() >= self.max_depth {
-            return Err(stack_overflow(self.max_depth));
+            return Err(stack_overflow(self.max_depth + self.park.depth_base));
         }
         self.reentry += 1;
         let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
@@ -862,10 +873,10 @@ impl Vm {
                             throw!(arity_error(callee, $argc as usize));
                         }
                         if self.frames.len() + self.reentry >= self.max_depth {
-                            throw!(stack_overflow(self.max_depth));
+                            throw!(stack_overflow(self.max_depth + self.park.depth_base));
                         }
-                        if self.is_cancelled() {
-                            throw!(cancelled());
+                        if self.checkpoint() {
+                            throw!(self.checkpoint_error());
                         }
                         let nb = base + $f as usize + 1;
                         self.ensure_stack(nb + callee.nregs);
@@ -1065,8 +1076,8 @@ impl Vm {
                     }
                     Instr::Jump { off } => pc = (pc as isize + off as isize) as usize,
                     Instr::Loop { off } => {
-                        if self.is_cancelled() {
-                            throw!(cancelled());
+                        if self.checkpoint() {
+                            throw!(self.checkpoint_error());
                         }
                         pc = (pc as isize + off as isize) as usize;
                     }
@@ -1286,8 +1297,9 @@ impl Vm {
                             }
                             // Receives until closed and drained.
                             Value::Channel(c) => {
+                                let c = c.clone();
                                 save_pc!();
-                                tri!(stdlib::channel::iter_next(c)).map(|v| (v, i + 1))
+                                tri!(stdlib::channel::iter_step(self, &c)).map(|v| (v, i + 1))
                             }
                             _ => None,
                         };
@@ -1342,6 +1354,11 @@ impl Vm {
                 }
             };
             save_pc!();
+            if self.park.parking.is_some() {
+                // Parked (or yielding): leave with the frames as they are.
+                self.parked_exit();
+                return Err(err);
+            }
             match self.unwind(err, entry) {
                 Ok(()) => reload!(),
                 Err(e) => return Err(e),
@@ -1603,10 +1620,11 @@ impl Vm {
                         .map(|(at, k, v)| (k.0.clone(), v.clone(), at + 1)),
                     // `for i, v in ch`: a running count and the value.
                     Value::Channel(c) => {
+                        let c = c.clone();
                         if let Some(f) = self.frames.last_mut() {
                             f.pc = *pc as u32;
                         }
-                        tri!(stdlib::channel::iter_next(c))
+                        tri!(stdlib::channel::iter_step(self, &c))
                             .map(|v| (Value::Int(i as i64), v, i + 1))
                     }
                     _ => None,

@@ -97,6 +97,8 @@ mod interrupt;
 mod select;
 mod state;
 mod sync;
+#[cfg(not(loom))]
+mod task;
 mod wait;
 mod waiter;
 
@@ -121,6 +123,8 @@ pub use error::{
 };
 pub use interrupt::{Interrupt, InterruptFlag, Registration, Wake};
 pub use select::select;
+#[cfg(not(loom))]
+pub use task::{try_select, GiveUp, TaskWait};
 
 use error::Abort;
 use state::{Side, State};
