@@ -157,7 +157,9 @@ pub struct DeadlockWatch {
 
 impl std::fmt::Debug for DeadlockWatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeadlockWatch").field("id", &self.id).finish()
+        f.debug_struct("DeadlockWatch")
+            .field("id", &self.id)
+            .finish()
     }
 }
 
@@ -218,9 +220,7 @@ fn tell_if_deadlocked(pool_quiet: bool) {
 /// channel 3`, `await task 4`...): it names every parked task, what it
 /// waits for, where it waits and where it was spawned.
 pub fn deadlock_error(what: &str) -> Error {
-    let parked = started_pool()
-        .map(|p| p.parked_tasks())
-        .unwrap_or_default();
+    let parked = started_pool().map(|p| p.parked_tasks()).unwrap_or_default();
     let mut message = format!("the main script waits ({what}) and nothing can ever wake it");
     if parked.is_empty() {
         message.push_str(": no task is running or parked");

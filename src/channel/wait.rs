@@ -37,7 +37,15 @@ pub(crate) fn block<T, R>(
         spin_until_ready(chans, side, deadline);
         let mut waiter: Option<Arc<Waiter>> = None;
         let mut registered = 0;
-        match register(chans, side, start, &mut waiter, &mut registered, &Waiter::new, perform) {
+        match register(
+            chans,
+            side,
+            start,
+            &mut waiter,
+            &mut registered,
+            &Waiter::new,
+            perform,
+        ) {
             Registered::Done(i, out) => return Ok((i, out)),
             Registered::Waiting => {}
             Registered::Claimed => {}

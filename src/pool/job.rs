@@ -191,7 +191,8 @@ pub(crate) fn spawn_job<B: Body + 'static>(body: B, pool: Weak<Registry>) -> (Ta
     let handle: TaskRef = task.clone();
     // SAFETY: the reference leaked here is reclaimed by `run_task_job::<B>`,
     // which is the function paired with it.
-    let job = unsafe { JobRef::from_raw_parts(Arc::into_raw(task) as *const (), run_task_job::<B>) };
+    let job =
+        unsafe { JobRef::from_raw_parts(Arc::into_raw(task) as *const (), run_task_job::<B>) };
     (handle, job)
 }
 

@@ -26,9 +26,9 @@ use super::job::JobRef;
 use super::latch::CoreLatch;
 use super::park::listing::Listing;
 use super::quiescent::Watchers;
-use super::timer::Timers;
 use super::sleep::{Sleep, SleepOutcome};
 use super::stats::{Event, EventHook, EventKind, ExternalStats, PoolStats, SlotStats};
+use super::timer::Timers;
 use super::topology::{pin_current, PinOutcome, Placement, Topology};
 
 /// One pool thread's place: its deque's stealing end, its counters, its

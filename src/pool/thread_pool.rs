@@ -10,14 +10,14 @@ use super::config::ThreadPoolConfig;
 use super::job::{spawn_job, StackJob};
 use super::join::{join_on_worker, JoinContext};
 use super::latch::LockLatch;
+use super::park::Resumable;
+use super::quiescent::QuiescenceWatch;
 use super::registry::{run_worker, Registry, WorkerThread};
 use super::stats::{EventHook, PoolStats};
-use super::park::Resumable;
 use super::task::{Body, Once, Resume, TaskHandle};
-use super::quiescent::QuiescenceWatch;
 use super::timer::Timer;
-use std::time::Instant;
 use super::topology::{PinOutcome, Topology};
+use std::time::Instant;
 
 /// Why a pool could not be built.
 #[derive(Debug)]

@@ -334,7 +334,9 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             })
             .collect();
         let owned: Vec<Channel<Value>> = chans.iter().map(|c| (*c).clone()).collect();
-        (Kind::Select, ids, move |w| TaskWait::select(owned, start, w))
+        (Kind::Select, ids, move |w| {
+            TaskWait::select(owned, start, w)
+        })
     }) {
         return r;
     }
@@ -441,7 +443,10 @@ fn send(vm: &mut Vm, c: &ChannelObj, v: &Value) -> Result<Value> {
         return r;
     }
     let Some(v) = slot else {
-        return Err(Error::new(ErrorKind::Error, "internal: channel.send lost its value"));
+        return Err(Error::new(
+            ErrorKind::Error,
+            "internal: channel.send lost its value",
+        ));
     };
     let (r, dead) = blocking_call(false, |it| ch.send(v, it));
     match r {
@@ -515,11 +520,9 @@ fn send_batch(vm: &mut Vm, c: &ChannelObj, xs: &Value) -> Result<Value> {
     let mut items = Some(items);
     if let Some(r) = try_park(vm, Call::Method(Method::SendBatch), None, || {
         let rest = VecDeque::from(items.take().unwrap_or_default());
-        (
-            Kind::SendBatch { rest, sent: 0 },
-            vec![c.id()],
-            |w| TaskWait::send(ch, w),
-        )
+        (Kind::SendBatch { rest, sent: 0 }, vec![c.id()], |w| {
+            TaskWait::send(ch, w)
+        })
     }) {
         return r;
     }
@@ -569,7 +572,9 @@ fn recv_batch(vm: &mut Vm, c: &ChannelObj, max: Option<&Value>) -> Result<Value>
         Err(TryRecvError::Empty) => {}
     }
     if let Some(r) = try_park(vm, Call::Method(Method::RecvBatch), None, || {
-        (Kind::RecvBatch(max), vec![c.id()], |w| TaskWait::recv(ch, w))
+        (Kind::RecvBatch(max), vec![c.id()], |w| {
+            TaskWait::recv(ch, w)
+        })
     }) {
         return r;
     }
@@ -681,29 +686,34 @@ impl Wait for ChanOp {
             Kind::Select => self.wait.poll_recv(give_up).map(|r| {
                 r.map(|(i, v)| Value::list(vec![Value::Int(i as i64), v.unwrap_or(Value::Nil)]))
             }),
-            Kind::RecvBatch(max) => self.wait.poll_recv_batch(*max, give_up).map(|r| r.map(Value::list)),
+            Kind::RecvBatch(max) => self
+                .wait
+                .poll_recv_batch(*max, give_up)
+                .map(|r| r.map(Value::list)),
             Kind::Send(slot) => match self.wait.poll_send(slot, give_up) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Ok(Ok(()))) => Poll::Ready(Ok(Value::Nil)),
                 Poll::Ready(Ok(Err(_))) => return Poll::Ready(Err(closed_send("channel.send"))),
                 Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
             },
-            Kind::SendBatch { rest, sent } => match self.wait.poll_send_batch(rest, sent, give_up) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(true)) => Poll::Ready(Ok(Value::Nil)),
-                Poll::Ready(Ok(false)) => {
-                    const FUNC: &str = "channel.send_batch";
-                    return Poll::Ready(Err(if *sent == 0 {
-                        closed_send(FUNC)
-                    } else {
-                        Error::value_error(format!(
+            Kind::SendBatch { rest, sent } => {
+                match self.wait.poll_send_batch(rest, sent, give_up) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Ok(true)) => Poll::Ready(Ok(Value::Nil)),
+                    Poll::Ready(Ok(false)) => {
+                        const FUNC: &str = "channel.send_batch";
+                        return Poll::Ready(Err(if *sent == 0 {
+                            closed_send(FUNC)
+                        } else {
+                            Error::value_error(format!(
                             "{FUNC}() on a channel closed part way: {sent} items sent, {} not sent",
                             rest.len()
                         ))
-                    }));
+                        }));
+                    }
+                    Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
                 }
-                Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
-            },
+            }
         };
         polled.map(|r| r.map_err(|why| self.give_up_error(why)))
     }

@@ -5,8 +5,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::value::{NativeFn, Value};
 use crate::vm::{Call, Vm, Wait};
 use std::io::Write;
-use std::task::Poll;
 use std::sync::{OnceLock, RwLock};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 /// The table of this file's builtins.

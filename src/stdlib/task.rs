@@ -66,10 +66,10 @@ use super::args::{arity, callable, type_error};
 use super::system::duration;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{self, TaskHandle, WaitAnyError, WaitAnyTimeoutError, WaitTimeoutError};
-use std::sync::atomic::AtomicBool;
 use crate::value::{NativeFn, Value};
 use crate::vm::{with_vm, Call, CallSite, ParkedVm, Vm, Wait};
 use std::cell::Cell;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
@@ -191,7 +191,7 @@ enum RunState {
 struct ScriptTask {
     me: u64,
     state: RunState,
-    updates: Option<Arc<[(usize, u64)]>>,
+    updates: Option<Arc<[(usize, u64, bool)]>>,
     /// Calls below it when it was started inline by an awaiter.
     depth_base: usize,
     spawned_at: Option<CallSite>,
@@ -257,7 +257,9 @@ impl pool::Resumable for ScriptTask {
         };
         match &self.state {
             RunState::Parked(p) => {
-                let what = p.describe().unwrap_or_else(|| "nothing (yielded)".to_string());
+                let what = p
+                    .describe()
+                    .unwrap_or_else(|| "nothing (yielded)".to_string());
                 let at = p
                     .call_site()
                     .map(|s| format!(" at {}", s.location()))
@@ -520,8 +522,12 @@ fn wait_done(
         return Ok(());
     }
     if deadline.is_none() && watched_here() {
-        return main_wait(&[t], || t.handle.is_done(), || format!("await task {}", t.id()))
-            .map_err(WaitError::Deadlock);
+        return main_wait(
+            &[t],
+            || t.handle.is_done(),
+            || format!("await task {}", t.id()),
+        )
+        .map_err(WaitError::Deadlock);
     }
     let wait = || {
         let r = match deadline {
@@ -664,7 +670,8 @@ impl AwaitOp {
         for i in targets {
             let w = self.waker.clone();
             // Runs at once (a wake of ourselves, polled again) if done.
-            self.watching.push(self.tasks[i].handle.on_done(move || w.wake()));
+            self.watching
+                .push(self.tasks[i].handle.on_done(move || w.wake()));
         }
         self.watched = Some(index);
     }

@@ -232,14 +232,15 @@ impl Vm {
             (Instr::CallMethod { site, .. }, Call::Method(m)) => {
                 f.proto.methods.get(site as usize).and_then(|s| s.id) == Some(m)
             }
-            (Instr::CallMethodPath { desc, .. }, Call::Method(m)) => f
-                .proto
-                .paths
-                .get(desc as usize)
-                .and_then(|d| d.site)
-                .and_then(|s| f.proto.methods.get(s as usize))
-                .and_then(|s| s.id)
-                == Some(m),
+            (Instr::CallMethodPath { desc, .. }, Call::Method(m)) => {
+                f.proto
+                    .paths
+                    .get(desc as usize)
+                    .and_then(|d| d.site)
+                    .and_then(|s| f.proto.methods.get(s as usize))
+                    .and_then(|s| s.id)
+                    == Some(m)
+            }
             (Instr::IterNext { .. } | Instr::IterNext2 { .. }, Call::ForIn) => true,
             _ => false,
         }
@@ -293,7 +294,10 @@ impl Vm {
     /// call that started the task, or the park signal again (check
     /// [`is_parked`](Self::is_parked)).
     pub fn resume(&mut self, parked: ParkedVm) -> Result<Value> {
-        debug_assert!(self.frames.is_empty() && self.reentry == 0, "resume on a busy VM");
+        debug_assert!(
+            self.frames.is_empty() && self.reentry == 0,
+            "resume on a busy VM"
+        );
         let ParkedVm {
             stack,
             frames,

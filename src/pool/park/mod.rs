@@ -93,7 +93,9 @@ impl Waker {
 
 impl fmt::Debug for Waker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Waker").field("task", &self.task.id()).finish()
+        f.debug_struct("Waker")
+            .field("task", &self.task.id())
+            .finish()
     }
 }
 

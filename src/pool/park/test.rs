@@ -63,7 +63,8 @@ impl Resumable for ParkTimes {
             return Step::Done(self.polls);
         }
         self.parks -= 1;
-        self.wakers.push(current_waker().expect("a waker while polled"));
+        self.wakers
+            .push(current_waker().expect("a waker while polled"));
         Step::Park
     }
     fn describe(&self) -> String {
@@ -390,7 +391,9 @@ fn a_panicking_resumable_fails_its_task() {
     let pool = pool(1);
     assert_eq!(
         pool.spawn_resumable(Panics).wait(),
-        Err(crate::pool::WaitError::Panicked("resumable exploded".into()))
+        Err(crate::pool::WaitError::Panicked(
+            "resumable exploded".into()
+        ))
     );
     assert_eq!(pool.spawn(|| 5).wait(), Ok(5));
     let _ = TaskError::Cancelled;

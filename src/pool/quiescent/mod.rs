@@ -30,7 +30,9 @@ pub struct QuiescenceWatch {
 
 impl std::fmt::Debug for QuiescenceWatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QuiescenceWatch").field("id", &self.id).finish()
+        f.debug_struct("QuiescenceWatch")
+            .field("id", &self.id)
+            .finish()
     }
 }
 

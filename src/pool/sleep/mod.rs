@@ -124,7 +124,10 @@ impl Sleep {
         if deadline.is_some() {
             state.timed += 1;
         }
-        on_park(state.sleeping.len() - state.timed.min(state.sleeping.len()), state.timed);
+        on_park(
+            state.sleeping.len() - state.timed.min(state.sleeping.len()),
+            state.timed,
+        );
         let outcome = loop {
             state = match deadline {
                 None => self.condvars[slot].wait(state),
