@@ -525,7 +525,7 @@ impl AtomObj {
         let me = thread_tag();
         let mut waits = WAITS.lock();
         let mut atom = Arc::clone(self);
-        let mut steps = 0;
+        let mut steps = 0usize;
         loop {
             let holder = atom.holder.load(Ordering::Acquire);
             if holder == 0 {
@@ -536,11 +536,9 @@ impl AtomObj {
                     ErrorKind::Deadlock,
                     format!(
                         "atom.{method}() would wait forever: its lock is held by an update \
-                         function that waits ({} atom lock{} on) for a lock that this update \
-                         function holds (two updates writing each other's atoms in opposite \
-                         order)",
-                        steps + 1,
-                        if steps == 0 { "" } else { "s" }
+                         function that waits (directly or through other atoms' locks) for a lock \
+                         this update function holds (updates writing each other's atoms in \
+                         opposite order)"
                     ),
                 ));
             }
