@@ -49,7 +49,7 @@ impl Listing {
         let shard = shard.min(self.shards.len() - 1);
         let key = {
             let mut s = self.shards[shard].lock();
-            let key = match s.free.pop() {
+            match s.free.pop() {
                 Some(k) => {
                     s.entries[k as usize] = Some(TaskRef::clone(task));
                     k
@@ -58,8 +58,7 @@ impl Listing {
                     s.entries.push(Some(TaskRef::clone(task)));
                     (s.entries.len() - 1) as u32
                 }
-            };
-            key
+            }
         };
         task.sched
             .listed
