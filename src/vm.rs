@@ -154,7 +154,9 @@ thread_local! {
     /// This thread's idle VMs: [`with_vm`] takes one (or makes one) and
     /// puts it back, so a pool worker reuses its VMs from task to task, also
     /// for tasks it runs nested (help-first, while it awaits).
-    static THREAD_VMS: RefCell<Vec<Vm>> = const { RefCell::new(Vec::new()) };
+    /// Boxed, so taking one and putting it back moves a pointer, not the
+    /// whole state (a parked task's resumption does it on every wake).
+    static THREAD_VMS: RefCell<Vec<Box<Vm>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A position in running code, cheap to keep (formatted only when a trace
@@ -187,7 +189,7 @@ const MAX_IDLE_VMS: usize = 8;
 /// `with_vm` has another one (a native should use the `&mut Vm` it was
 /// given instead). If `f` panics the VM is dropped, not reused.
 pub fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> R {
-    let mut vm = THREAD_VMS
+    let mut vm: Box<Vm> = THREAD_VMS
         .try_with(|vms| vms.borrow_mut().pop())
         .ok()
         .flatten()

@@ -43,7 +43,10 @@ impl From<Abort> for GiveUp {
 /// its parks. Dropping it ends the wait cleanly (a claim it got is passed
 /// on, so no wakeup is lost).
 pub struct TaskWait<T> {
-    chans: Vec<Channel<T>>,
+    /// The channel (the first of a select's).
+    first: Channel<T>,
+    /// A select's other channels.
+    rest: Vec<Channel<T>>,
     side: Side,
     start: usize,
     waiter: Option<Arc<Waiter>>,
@@ -54,17 +57,24 @@ pub struct TaskWait<T> {
 impl<T> std::fmt::Debug for TaskWait<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TaskWait")
-            .field("channels", &self.chans.len())
+            .field("channels", &(1 + self.rest.len()))
             .field("registered", &self.registered)
             .finish()
     }
 }
 
 impl<T> TaskWait<T> {
-    fn new(chans: Vec<Channel<T>>, side: Side, start: usize, waker: Waker) -> Self {
-        debug_assert!(!chans.is_empty() && start < chans.len());
+    fn new(
+        first: Channel<T>,
+        rest: Vec<Channel<T>>,
+        side: Side,
+        start: usize,
+        waker: Waker,
+    ) -> Self {
+        debug_assert!(start <= rest.len());
         TaskWait {
-            chans,
+            first,
+            rest,
             side,
             start,
             waiter: None,
@@ -75,24 +85,21 @@ impl<T> TaskWait<T> {
 
     /// A wait to receive from `ch` (also `recv_batch`, `for v in ch`).
     pub fn recv(ch: &Channel<T>, waker: Waker) -> Self {
-        TaskWait::new(vec![ch.clone()], Side::Recv, 0, waker)
+        TaskWait::new(ch.clone(), Vec::new(), Side::Recv, 0, waker)
     }
 
     /// A wait to send on `ch` (also `send_batch`).
     pub fn send(ch: &Channel<T>, waker: Waker) -> Self {
-        TaskWait::new(vec![ch.clone()], Side::Send, 0, waker)
+        TaskWait::new(ch.clone(), Vec::new(), Side::Send, 0, waker)
     }
 
     /// A wait to receive from whichever of `chans` is ready first (not
     /// empty), scanning from `start`.
-    pub fn select(chans: Vec<Channel<T>>, start: usize, waker: Waker) -> Self {
-        let start = start % chans.len().max(1);
-        TaskWait::new(chans, Side::Recv, start, waker)
-    }
-
-    /// The channels waited on.
-    pub fn channels(&self) -> &[Channel<T>] {
-        &self.chans
+    /// `chans` must not be empty.
+    pub fn select(mut chans: Vec<Channel<T>>, start: usize, waker: Waker) -> Self {
+        let n = chans.len().max(1);
+        let first = chans.remove(0);
+        TaskWait::new(first, chans, Side::Recv, start % n, waker)
     }
 
     /// One step of the wait: `perform` runs on a ready channel (then
@@ -103,7 +110,15 @@ impl<T> TaskWait<T> {
         give_up: Option<GiveUp>,
         perform: &mut dyn FnMut(&mut State<T>) -> R,
     ) -> Poll<Result<(usize, R), GiveUp>> {
-        let chans: Vec<&Channel<T>> = self.chans.iter().collect();
+        let one;
+        let many: Vec<&Channel<T>>;
+        let chans: &[&Channel<T>] = if self.rest.is_empty() {
+            one = [&self.first];
+            &one
+        } else {
+            many = std::iter::once(&self.first).chain(&self.rest).collect();
+            &many
+        };
         loop {
             if let Some(w) = self.waiter.clone() {
                 if let Some(why) = give_up {
@@ -114,7 +129,7 @@ impl<T> TaskWait<T> {
                     // Fails if a channel claimed us first: honour that.
                     w.try_abort(code);
                 }
-                match settle(&chans, self.side, self.start, self.registered, &w, perform) {
+                match settle(chans, self.side, self.start, self.registered, &w, perform) {
                     Settled::Waiting => return Poll::Pending,
                     Settled::Done(j, out) => {
                         self.waiter = None;
@@ -136,7 +151,7 @@ impl<T> TaskWait<T> {
             let waker = &self.waker;
             let make = || Waiter::for_task(waker.clone());
             let r = register(
-                &chans,
+                chans,
                 self.side,
                 self.start,
                 &mut waiter,
@@ -210,7 +225,7 @@ impl<T> TaskWait<T> {
         sent: &mut usize,
         give_up: Option<GiveUp>,
     ) -> Poll<Result<bool, GiveUp>> {
-        let capacity = self.chans[0].shared.capacity;
+        let capacity = self.first.shared.capacity;
         loop {
             let step = self.poll_with(give_up, &mut |st| {
                 if st.closed {
@@ -250,7 +265,7 @@ impl<T> Drop for TaskWait<T> {
         let Some(w) = self.waiter.take() else {
             return;
         };
-        let chans: Vec<&Channel<T>> = self.chans.iter().collect();
+        let chans: Vec<&Channel<T>> = std::iter::once(&self.first).chain(&self.rest).collect();
         if w.try_abort(INTERRUPTED) {
             unregister(&chans, self.side, self.start, self.registered, &w);
             return;

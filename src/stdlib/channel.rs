@@ -334,7 +334,7 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             })
             .collect();
         let owned: Vec<Channel<Value>> = chans.iter().map(|c| (*c).clone()).collect();
-        (Kind::Select, ids, move |w| {
+        (Kind::Select, Ids::Many(ids), move |w| {
             TaskWait::select(owned, start, w)
         })
     }) {
@@ -438,7 +438,7 @@ fn send(vm: &mut Vm, c: &ChannelObj, v: &Value) -> Result<Value> {
     let mut slot = Some(v);
     if let Some(r) = try_park(vm, Call::Method(Method::Send), None, || {
         let v = slot.take();
-        (Kind::Send(v), vec![c.id()], |w| TaskWait::send(ch, w))
+        (Kind::Send(v), Ids::One(c.id()), |w| TaskWait::send(ch, w))
     }) {
         return r;
     }
@@ -471,7 +471,7 @@ fn recv(vm: &mut Vm, c: &ChannelObj, seconds: Option<&Value>) -> Result<Value> {
         Err(TryRecvError::Empty) => {}
     }
     if let Some(r) = try_park(vm, Call::Method(Method::Recv), limit, || {
-        (Kind::Recv, vec![c.id()], |w| TaskWait::recv(ch, w))
+        (Kind::Recv, Ids::One(c.id()), |w| TaskWait::recv(ch, w))
     }) {
         return r;
     }
@@ -520,7 +520,7 @@ fn send_batch(vm: &mut Vm, c: &ChannelObj, xs: &Value) -> Result<Value> {
     let mut items = Some(items);
     if let Some(r) = try_park(vm, Call::Method(Method::SendBatch), None, || {
         let rest = VecDeque::from(items.take().unwrap_or_default());
-        (Kind::SendBatch { rest, sent: 0 }, vec![c.id()], |w| {
+        (Kind::SendBatch { rest, sent: 0 }, Ids::One(c.id()), |w| {
             TaskWait::send(ch, w)
         })
     }) {
@@ -572,7 +572,7 @@ fn recv_batch(vm: &mut Vm, c: &ChannelObj, max: Option<&Value>) -> Result<Value>
         Err(TryRecvError::Empty) => {}
     }
     if let Some(r) = try_park(vm, Call::Method(Method::RecvBatch), None, || {
-        (Kind::RecvBatch(max), vec![c.id()], |w| {
+        (Kind::RecvBatch(max), Ids::One(c.id()), |w| {
             TaskWait::recv(ch, w)
         })
     }) {
@@ -602,7 +602,7 @@ pub fn iter_step(vm: &mut Vm, c: &ChannelObj) -> Result<Option<Value>> {
         Err(TryRecvError::Empty) => {}
     }
     if let Some(r) = try_park(vm, Call::ForIn, None, || {
-        (Kind::ForIn, vec![c.id()], |w| TaskWait::recv(&c.ch, w))
+        (Kind::ForIn, Ids::One(c.id()), |w| TaskWait::recv(&c.ch, w))
     }) {
         return r.map(|v| (!matches!(v, Value::Nil)).then_some(v));
     }
@@ -639,12 +639,27 @@ enum Kind {
     Select,
 }
 
+/// The numbers of the channels an operation waits on.
+enum Ids {
+    One(u64),
+    Many(Vec<u64>),
+}
+
+impl Ids {
+    fn names(&self) -> String {
+        match self {
+            Ids::One(id) => channel_names(std::iter::once(*id)),
+            Ids::Many(ids) => channel_names(ids.iter().copied()),
+        }
+    }
+}
+
 /// A task parked in a channel operation.
 struct ChanOp {
     wait: TaskWait<Value>,
     kind: Kind,
-    /// Channel numbers, for the description.
-    ids: Vec<u64>,
+    /// Channel numbers, for the description (one, or a select's).
+    ids: Ids,
     limit: Option<(Instant, Duration)>,
     /// Wakes the task at the deadline (cancelled when the op is dropped).
     timer: Option<pool::Timer>,
@@ -719,13 +734,13 @@ impl Wait for ChanOp {
     }
 
     fn describe(&self) -> String {
-        let on = |ids: &[u64]| channel_names(ids.iter().copied());
+        let on = self.ids.names();
         match self.kind {
-            Kind::Recv | Kind::ForIn => format!("recv on {}", on(&self.ids)),
-            Kind::RecvBatch(_) => format!("recv_batch on {}", on(&self.ids)),
-            Kind::Send(_) => format!("send on {}", on(&self.ids)),
-            Kind::SendBatch { .. } => format!("send_batch on {}", on(&self.ids)),
-            Kind::Select => format!("select on {}", on(&self.ids)),
+            Kind::Recv | Kind::ForIn => format!("recv on {on}"),
+            Kind::RecvBatch(_) => format!("recv_batch on {on}"),
+            Kind::Send(_) => format!("send on {on}"),
+            Kind::SendBatch { .. } => format!("send_batch on {on}"),
+            Kind::Select => format!("select on {on}"),
         }
     }
 }
@@ -748,7 +763,7 @@ fn try_park<W>(
     vm: &mut Vm,
     call: Call,
     limit: Option<(Instant, Duration)>,
-    make: impl FnOnce() -> (Kind, Vec<u64>, W),
+    make: impl FnOnce() -> (Kind, Ids, W),
 ) -> Option<Result<Value>>
 where
     W: FnOnce(pool::Waker) -> TaskWait<Value>,
@@ -758,8 +773,9 @@ where
     }
     let waker = pool::current_waker()?;
     let (kind, ids, wait) = make();
+    let timer_waker = limit.map(|_| waker.clone());
     let mut op = ChanOp {
-        wait: wait(waker.clone()),
+        wait: wait(waker),
         kind,
         ids,
         limit,
@@ -768,7 +784,7 @@ where
     match op.poll(vm) {
         Poll::Ready(r) => Some(r),
         Poll::Pending => {
-            if let Some((at, _)) = limit {
+            if let (Some((at, _)), Some(waker)) = (limit, timer_waker) {
                 match crate::runtime::pool() {
                     Ok(p) => op.timer = Some(p.timer_at(at, move || waker.wake())),
                     Err(e) => return Some(Err(e)),

@@ -201,7 +201,6 @@ impl pool::Resumable for ScriptTask {
     type Output = Outcome;
 
     fn resume(&mut self) -> pool::Step<Outcome> {
-        let token = pool::current_cancel_token();
         if matches!(self.state, RunState::Start(..)) {
             self.depth_base = INLINE_DEPTH.with(|d| d.replace(0));
         }
@@ -212,7 +211,7 @@ impl pool::Resumable for ScriptTask {
         let depth_base = self.depth_base;
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             with_vm(|vm| {
-                vm.set_cancel_token(token.clone());
+                vm.set_cancel_token(pool::current_cancel_token());
                 vm.enter_task(slice, depth_base);
                 let r = match state {
                     RunState::Start(f, args) => vm.call(&f, args.as_slice()),
@@ -225,13 +224,14 @@ impl pool::Resumable for ScriptTask {
                 let yielding = vm.is_yielding();
                 let parked = vm.take_parked();
                 vm.leave_task();
-                (r, parked.map(|p| (p, yielding)))
+                let token = vm.set_cancel_token(None);
+                (r, parked.map(|p| (p, yielding)), token)
             })
         }));
         super::atom::leave_task(outer_updates);
         CURRENT_OWNER.with(|c| c.set(outer));
-        let outcome = match ran {
-            Ok((_, Some((parked, yielding)))) => {
+        let (outcome, token) = match ran {
+            Ok((_, Some((parked, yielding)), _)) => {
                 self.state = RunState::Parked(parked);
                 return if yielding {
                     pool::Step::Yield
@@ -239,8 +239,11 @@ impl pool::Resumable for ScriptTask {
                     pool::Step::Park
                 };
             }
-            Ok((r, None)) => r,
-            Err(payload) => Err(Error::new(ErrorKind::Error, panic_text(payload.as_ref()))),
+            Ok((r, None, token)) => (r, token),
+            Err(payload) => (
+                Err(Error::new(ErrorKind::Error, panic_text(payload.as_ref()))),
+                pool::current_cancel_token(),
+            ),
         };
         if let Err(e) = &outcome {
             let cancelled = e.kind() == ErrorKind::Cancelled

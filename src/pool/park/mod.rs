@@ -30,7 +30,7 @@ use super::cancel::{restore_current, swap_current, CancelToken};
 use super::job::JobRef;
 use super::registry::{Registry, WorkerThread};
 use super::stats::EventKind;
-use super::task::{panic_message, TaskError, TaskRef};
+use super::task::{panic_message, TaskError, TaskRef, NOT_LISTED};
 use state::{Wake, STARTED};
 
 /// What one poll of a task's code ended with.
@@ -233,14 +233,20 @@ pub(crate) fn describe_parked(registry: &Registry) -> Vec<(u64, String)> {
 
 /// The poll loop of a claimed task.
 fn run_on(task: &TaskRef, before: u32, worker: Option<&WorkerThread>) {
-    let registry = || match worker {
-        Some(w) => Some(Arc::clone(w.registry())),
-        None => task.sched.pool.upgrade(),
+    // The task's pool: borrowed from the worker (no reference count), or
+    // looked up for a thread outside the pool.
+    let with_registry = |f: &mut dyn FnMut(&Registry)| match worker {
+        Some(w) => f(w.registry()),
+        None => {
+            if let Some(r) = task.sched.pool.upgrade() {
+                f(&r)
+            }
+        }
     };
     if before & STARTED != 0 {
         // Resumed after a park (listed) or a yield (not listed).
-        if let Some(r) = registry() {
-            r.parked.remove(task);
+        if task.sched.listed.load(std::sync::atomic::Ordering::Relaxed) != NOT_LISTED {
+            with_registry(&mut |r| r.parked.remove(task));
         }
     } else if task.is_cancelled() {
         // Cancelled before it ever ran: it never starts.
@@ -293,29 +299,24 @@ fn run_on(task: &TaskRef, before: u32, worker: Option<&WorkerThread>) {
                 return;
             }
             Some(Ok(Step::Park)) => {
-                let r = registry();
-                if let Some(r) = &r {
+                with_registry(&mut |r| {
                     let shard = worker.map_or(r.parked.outside_shard(), |w| w.index());
                     r.parked.insert(shard, task);
-                }
+                    if worker.is_none() {
+                        r.external
+                            .task_parks
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                });
                 if task.state.park() {
-                    match worker {
-                        Some(w) => w.stats().bump_task_parks(),
-                        None => {
-                            if let Some(r) = &r {
-                                r.external
-                                    .task_parks
-                                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            }
-                        }
+                    if let Some(w) = worker {
+                        w.stats().bump_task_parks();
                     }
                     emit(EventKind::TaskPark { task: traced });
                     return;
                 }
                 // Woken during the poll: poll again.
-                if let Some(r) = &r {
-                    r.parked.remove(task);
-                }
+                with_registry(&mut |r| r.parked.remove(task));
             }
             Some(Ok(Step::Yield)) => {
                 task.state.requeue();
