@@ -102,6 +102,33 @@ pub fn started_pool() -> Option<&'static ThreadPool> {
 /// Main-script threads running Weft code and not in a watched wait.
 static MAIN_ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
+/// Work going on outside the runtime's knowledge that may still wake a
+/// waiting script: a stream's reader thread, a running `os.run` child.
+static OUTSIDE_WORK: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts as pending outside work (see [`outside_work`]) while it lives.
+#[derive(Debug)]
+#[must_use = "dropping it ends the outside work"]
+pub struct OutsideWork(());
+
+/// Marks work the runtime cannot see (a thread reading a file into a
+/// channel, a child process a task waits for) as pending until the guard
+/// is dropped: while any is pending, no wait is reported as `Deadlock`,
+/// since that work may still wake it. Take the guard before the work can
+/// be waited on, drop it after its last effect (the channel closed).
+pub fn outside_work() -> OutsideWork {
+    OUTSIDE_WORK.fetch_add(1, Ordering::SeqCst);
+    OutsideWork(())
+}
+
+impl Drop for OutsideWork {
+    fn drop(&mut self) {
+        if OUTSIDE_WORK.fetch_sub(1, Ordering::SeqCst) == 1 {
+            check_deadlock();
+        }
+    }
+}
+
 /// What to call when the main script can never be woken.
 type DeadlockWake = Arc<dyn Fn() + Send + Sync>;
 
@@ -196,7 +223,7 @@ fn check_deadlock() {
 /// found itself quiescent (under its sleep lock: it must not be asked
 /// again).
 fn tell_if_deadlocked(pool_quiet: bool) {
-    if MAIN_ACTIVE.load(Ordering::SeqCst) != 0 {
+    if MAIN_ACTIVE.load(Ordering::SeqCst) != 0 || OUTSIDE_WORK.load(Ordering::SeqCst) != 0 {
         return;
     }
     if !pool_quiet {

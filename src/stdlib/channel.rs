@@ -86,6 +86,11 @@ pub struct ChannelObj {
     /// A number naming it in deadlock reports (`channel 3`), in creation
     /// order.
     id: u64,
+    /// Why the producer stopped, for a channel closed by [`ChannelObj::fail`]
+    /// (a stream whose file could not be read): receivers drain what is
+    /// queued, then every receive throws this error instead of seeing the
+    /// end of the stream.
+    failure: std::sync::OnceLock<Error>,
 }
 
 static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
@@ -98,6 +103,7 @@ impl ChannelObj {
             .map(|ch| ChannelObj {
                 ch,
                 id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
+                failure: std::sync::OnceLock::new(),
             })
             .map_err(|_| Error::value_error("channel() capacity must be at least 1 (got 0)"))
     }
@@ -105,6 +111,22 @@ impl ChannelObj {
     /// The channel's number (`channel 3` in deadlock reports).
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Closes the channel with an error: once the queued values are
+    /// received, receives throw `e` (the first failure is kept).
+    pub fn fail(&self, e: Error) {
+        let _ = self.failure.set(e);
+        self.ch.close();
+    }
+
+    /// What a receive returns once the channel is closed and drained: the
+    /// failure if there is one, else `end`.
+    fn drained(&self, end: Value) -> Result<Value> {
+        match self.failure.get() {
+            Some(e) => Err(e.clone()),
+            None => Ok(end),
+        }
     }
 }
 
@@ -371,13 +393,18 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
 /// Calls method `m` on the channel `c`, blocking the thread if it must
 /// wait (no task to park).
 #[cfg(test)]
-pub(crate) fn call(c: &ChannelObj, m: Method, args: &[Value]) -> Result<Value> {
+pub(crate) fn call(c: &Arc<ChannelObj>, m: Method, args: &[Value]) -> Result<Value> {
     call_in(&mut Vm::new(), c, m, args)
 }
 
 /// Calls method `m` on the channel `c` for code running on `vm`: a wait
 /// parks the task when `vm` can park here, else blocks the thread.
-pub(crate) fn call_in(vm: &mut Vm, c: &ChannelObj, m: Method, args: &[Value]) -> Result<Value> {
+pub(crate) fn call_in(
+    vm: &mut Vm,
+    c: &Arc<ChannelObj>,
+    m: Method,
+    args: &[Value],
+) -> Result<Value> {
     let ch = &c.ch;
     match m {
         Method::Send => {
@@ -386,13 +413,17 @@ pub(crate) fn call_in(vm: &mut Vm, c: &ChannelObj, m: Method, args: &[Value]) ->
         }
         Method::Recv => {
             arity("channel.recv", args, 0, 1)?;
-            recv(vm, c, args.first())
+            match recv(vm, c, args.first())? {
+                Value::Nil => c.drained(Value::Nil),
+                v => Ok(v),
+            }
         }
         Method::TryRecv => {
             arity("channel.try_recv", args, 0, 0)?;
             match ch.try_recv() {
                 Ok(v) => Ok(v),
-                Err(TryRecvError::Empty | TryRecvError::Closed) => Ok(Value::Nil),
+                Err(TryRecvError::Empty) => Ok(Value::Nil),
+                Err(TryRecvError::Closed) => c.drained(Value::Nil),
             }
         }
         Method::SendBatch => {
@@ -401,7 +432,10 @@ pub(crate) fn call_in(vm: &mut Vm, c: &ChannelObj, m: Method, args: &[Value]) ->
         }
         Method::RecvBatch => {
             arity("channel.recv_batch", args, 0, 1)?;
-            recv_batch(vm, c, args.first())
+            match recv_batch(vm, c, args.first())? {
+                Value::List(xs) if xs.is_empty() => c.drained(Value::List(xs)),
+                v => Ok(v),
+            }
         }
         Method::Close => {
             arity("channel.close", args, 0, 0)?;
@@ -461,7 +495,7 @@ fn send(vm: &mut Vm, c: &ChannelObj, v: &Value) -> Result<Value> {
 }
 
 /// `ch.recv()` / `ch.recv(seconds)`.
-fn recv(vm: &mut Vm, c: &ChannelObj, seconds: Option<&Value>) -> Result<Value> {
+fn recv(vm: &mut Vm, c: &Arc<ChannelObj>, seconds: Option<&Value>) -> Result<Value> {
     let limit = deadline("channel.recv", seconds)?;
     check_cancelled()?;
     let ch = &c.ch;
@@ -471,7 +505,9 @@ fn recv(vm: &mut Vm, c: &ChannelObj, seconds: Option<&Value>) -> Result<Value> {
         Err(TryRecvError::Empty) => {}
     }
     if let Some(r) = try_park(vm, Call::Method(Method::Recv), limit, || {
-        (Kind::Recv, Ids::One(c.id()), |w| TaskWait::recv(ch, w))
+        (Kind::Recv(c.clone()), Ids::One(c.id()), |w| {
+            TaskWait::recv(ch, w)
+        })
     }) {
         return r;
     }
@@ -549,7 +585,7 @@ fn nil_item(i: usize) -> Error {
 }
 
 /// `ch.recv_batch()` / `ch.recv_batch(max)`.
-fn recv_batch(vm: &mut Vm, c: &ChannelObj, max: Option<&Value>) -> Result<Value> {
+fn recv_batch(vm: &mut Vm, c: &Arc<ChannelObj>, max: Option<&Value>) -> Result<Value> {
     let ch = &c.ch;
     const FUNC: &str = "channel.recv_batch";
     let max = match max {
@@ -572,7 +608,7 @@ fn recv_batch(vm: &mut Vm, c: &ChannelObj, max: Option<&Value>) -> Result<Value>
         Err(TryRecvError::Empty) => {}
     }
     if let Some(r) = try_park(vm, Call::Method(Method::RecvBatch), None, || {
-        (Kind::RecvBatch(max), Ids::One(c.id()), |w| {
+        (Kind::RecvBatch(max, c.clone()), Ids::One(c.id()), |w| {
             TaskWait::recv(ch, w)
         })
     }) {
@@ -594,15 +630,17 @@ fn recv_batch(vm: &mut Vm, c: &ChannelObj, max: Option<&Value>) -> Result<Value>
 /// `None` once the channel is closed and drained. While the channel is
 /// empty the task parks (when `vm` can park here) or the thread blocks;
 /// throws `Cancelled` if the running task is (or gets) cancelled.
-pub fn iter_step(vm: &mut Vm, c: &ChannelObj) -> Result<Option<Value>> {
+pub fn iter_step(vm: &mut Vm, c: &Arc<ChannelObj>) -> Result<Option<Value>> {
     check_cancelled()?;
     match c.ch.try_recv() {
         Ok(v) => return Ok(Some(v)),
-        Err(TryRecvError::Closed) => return Ok(None),
+        Err(TryRecvError::Closed) => return c.drained(Value::Nil).map(|_| None),
         Err(TryRecvError::Empty) => {}
     }
     if let Some(r) = try_park(vm, Call::ForIn, None, || {
-        (Kind::ForIn, Ids::One(c.id()), |w| TaskWait::recv(&c.ch, w))
+        (Kind::ForIn(c.clone()), Ids::One(c.id()), |w| {
+            TaskWait::recv(&c.ch, w)
+        })
     }) {
         return r.map(|v| (!matches!(v, Value::Nil)).then_some(v));
     }
@@ -617,7 +655,7 @@ pub fn iter_next(c: &ChannelObj) -> Result<Option<Value>> {
     let (r, dead) = blocking_call(false, |it| c.ch.recv(it));
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(RecvError::Closed) => Ok(None),
+        Err(RecvError::Closed) => c.drained(Value::Nil).map(|_| None),
         Err(RecvError::Cancelled) if dead => Err(crate::runtime::deadlock_error(&format!(
             "for-in on channel {}",
             c.id()
@@ -629,11 +667,13 @@ pub fn iter_next(c: &ChannelObj) -> Result<Option<Value>> {
 // ---------------------------------------------------------------------------
 // Parking
 
-/// What a parked channel operation does when it finishes.
+/// What a parked channel operation does when it finishes. A receive
+/// keeps its channel: once it is closed and drained, the receive throws
+/// the channel's failure, if it has one ([`ChannelObj::fail`]).
 enum Kind {
-    Recv,
-    ForIn,
-    RecvBatch(NonZeroUsize),
+    Recv(Arc<ChannelObj>),
+    ForIn(Arc<ChannelObj>),
+    RecvBatch(NonZeroUsize, Arc<ChannelObj>),
     Send(Option<Value>),
     SendBatch { rest: VecDeque<Value>, sent: usize },
     Select,
@@ -668,8 +708,8 @@ struct ChanOp {
 impl ChanOp {
     fn func(&self) -> &'static str {
         match self.kind {
-            Kind::Recv | Kind::ForIn => "channel.recv",
-            Kind::RecvBatch(_) => "channel.recv_batch",
+            Kind::Recv(_) | Kind::ForIn(_) => "channel.recv",
+            Kind::RecvBatch(..) => "channel.recv_batch",
             Kind::Send(_) => "channel.send",
             Kind::SendBatch { .. } => "channel.send_batch",
             Kind::Select => "select",
@@ -694,17 +734,23 @@ impl Wait for ChanOp {
             None
         };
         let polled: Poll<std::result::Result<Value, GiveUp>> = match &mut self.kind {
-            Kind::Recv | Kind::ForIn => self
-                .wait
-                .poll_recv(give_up)
-                .map(|r| r.map(|(_, v)| v.unwrap_or(Value::Nil))),
+            Kind::Recv(c) | Kind::ForIn(c) => match self.wait.poll_recv(give_up) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok((_, Some(v)))) => Poll::Ready(Ok(v)),
+                Poll::Ready(Ok((_, None))) => return Poll::Ready(c.drained(Value::Nil)),
+                Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
+            },
             Kind::Select => self.wait.poll_recv(give_up).map(|r| {
                 r.map(|(i, v)| Value::list(vec![Value::Int(i as i64), v.unwrap_or(Value::Nil)]))
             }),
-            Kind::RecvBatch(max) => self
-                .wait
-                .poll_recv_batch(*max, give_up)
-                .map(|r| r.map(Value::list)),
+            Kind::RecvBatch(max, c) => match self.wait.poll_recv_batch(*max, give_up) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(batch)) if batch.is_empty() => {
+                    return Poll::Ready(c.drained(Value::list(batch)))
+                }
+                Poll::Ready(Ok(batch)) => Poll::Ready(Ok(Value::list(batch))),
+                Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
+            },
             Kind::Send(slot) => match self.wait.poll_send(slot, give_up) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Ok(Ok(()))) => Poll::Ready(Ok(Value::Nil)),
@@ -736,8 +782,8 @@ impl Wait for ChanOp {
     fn describe(&self) -> String {
         let on = self.ids.names();
         match self.kind {
-            Kind::Recv | Kind::ForIn => format!("recv on {on}"),
-            Kind::RecvBatch(_) => format!("recv_batch on {on}"),
+            Kind::Recv(_) | Kind::ForIn(_) => format!("recv on {on}"),
+            Kind::RecvBatch(..) => format!("recv_batch on {on}"),
             Kind::Send(_) => format!("send on {on}"),
             Kind::SendBatch { .. } => format!("send_batch on {on}"),
             Kind::Select => format!("select on {on}"),

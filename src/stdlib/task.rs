@@ -195,6 +195,9 @@ struct ScriptTask {
     /// Calls below it when it was started inline by an awaiter.
     depth_base: usize,
     spawned_at: Option<CallSite>,
+    /// The task's seeded random stream (`random_seed`), installed in the
+    /// VM while it runs and taken back when it parks.
+    rng: Option<super::random::Stream>,
 }
 
 impl pool::Resumable for ScriptTask {
@@ -209,9 +212,11 @@ impl pool::Resumable for ScriptTask {
         let slice = crate::runtime::config().time_slice();
         let state = std::mem::replace(&mut self.state, RunState::Done);
         let depth_base = self.depth_base;
+        let rng = self.rng.take();
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             with_vm(|vm| {
                 vm.set_cancel_token(pool::current_cancel_token());
+                vm.set_rng(rng);
                 vm.enter_task(slice, depth_base);
                 let r = match state {
                     RunState::Start(f, args) => vm.call(&f, args.as_slice()),
@@ -225,14 +230,16 @@ impl pool::Resumable for ScriptTask {
                 let parked = vm.take_parked();
                 vm.leave_task();
                 let token = vm.set_cancel_token(None);
-                (r, parked.map(|p| (p, yielding)), token)
+                let rng = vm.set_rng(None);
+                (r, parked.map(|p| (p, yielding, rng)), token)
             })
         }));
         super::atom::leave_task(outer_updates);
         CURRENT_OWNER.with(|c| c.set(outer));
         let (outcome, token) = match ran {
-            Ok((_, Some((parked, yielding)), _)) => {
+            Ok((_, Some((parked, yielding, rng)), _)) => {
                 self.state = RunState::Parked(parked);
+                self.rng = rng;
                 return if yielding {
                     pool::Step::Yield
                 } else {
@@ -311,6 +318,16 @@ impl Args {
 
 /// Spawns `f(args)` on the pool. `site` is where `spawn` was called.
 pub fn spawn_value(f: Value, args: &[Value], site: Option<CallSite>) -> Result<Arc<TaskObj>> {
+    spawn_seeded(f, args, site, None)
+}
+
+/// [`spawn_value`] with the task's seeded random stream (`random_seed`).
+fn spawn_seeded(
+    f: Value,
+    args: &[Value],
+    site: Option<CallSite>,
+    rng: Option<super::random::Stream>,
+) -> Result<Arc<TaskObj>> {
     let pool = crate::runtime::pool()?;
     let args = Args::new(args);
     let me = new_owner_id();
@@ -321,6 +338,7 @@ pub fn spawn_value(f: Value, args: &[Value], site: Option<CallSite>) -> Result<A
         updates,
         depth_base: 0,
         spawned_at: site,
+        rng,
     });
     Ok(Arc::new(TaskObj {
         handle,
@@ -335,18 +353,23 @@ fn spawn(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     let f = &args[0];
     callable("spawn", "first argument", f)?;
     if let Value::Func(c) = f {
-        let n = c.proto.nparams as usize;
-        if n != args.len() - 1 {
+        if !c.accepts(args.len() - 1) {
+            let (n, min) = (c.proto.nparams as usize, c.proto.min_params());
+            let takes = match n - min {
+                0 => format!("{n} argument{}", if n == 1 { "" } else { "s" }),
+                1 => format!("{min} or {n} arguments"),
+                _ => format!("{min} to {n} arguments"),
+            };
             let name = c.proto.name.as_deref().unwrap_or("<fn>");
             return Err(Error::type_error(format!(
-                "spawn(): {name}() takes {n} argument{} but {} {} given",
-                if n == 1 { "" } else { "s" },
+                "spawn(): {name}() takes {takes} but {} {} given",
                 args.len() - 1,
                 if args.len() == 2 { "was" } else { "were" }
             )));
         }
     }
-    let task = spawn_value(f.clone(), &args[1..], vm.call_site())?;
+    let rng = vm.fork_rng();
+    let task = spawn_seeded(f.clone(), &args[1..], vm.call_site(), rng)?;
     Ok(Value::Task(task))
 }
 

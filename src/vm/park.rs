@@ -128,6 +128,8 @@ pub struct ParkedVm {
     stack: Box<[Value]>,
     frames: Box<[Frame]>,
     handlers: Box<[Handler]>,
+    /// The `finally` blocks running on their error paths.
+    shields: Vec<super::Shield>,
     parking: Parking,
     max_depth: usize,
     depth_base: usize,
@@ -283,6 +285,7 @@ impl Vm {
             stack: stack.into_boxed_slice(),
             frames,
             handlers,
+            shields: std::mem::take(&mut self.shields),
             parking,
             max_depth: self.max_depth,
             depth_base: self.park.depth_base,
@@ -302,6 +305,7 @@ impl Vm {
             stack,
             frames,
             handlers,
+            shields,
             parking,
             max_depth,
             depth_base,
@@ -312,6 +316,14 @@ impl Vm {
         }
         self.frames.extend(frames.into_vec());
         self.handlers.extend(handlers.into_vec());
+        if shields.iter().any(|s| s.saved.is_some()) {
+            // Parked in a `finally` block run for the task's cancellation:
+            // the shield holds the task's cancellation (installed again
+            // when the block ends), so the block's waits are not cancelled.
+            self.cancel = None;
+            self.token = None;
+        }
+        self.shields = shields;
         self.max_depth = max_depth;
         self.park.depth_base = depth_base;
         self.reentry += 1;

@@ -232,6 +232,9 @@ pub(super) struct Call<'a> {
     /// messages, which VMs with a lowered limit would otherwise misstate).
     limit: usize,
     progress: Option<Progress>,
+    /// After `random_seed`: the call's stream key; item `i` draws from the
+    /// stream derived from it and `i` (see `stdlib/random.rs`).
+    rng_key: Option<u64>,
 }
 
 thread_local! {
@@ -266,6 +269,7 @@ impl<'a> Call<'a> {
             depth_left: vm.max_depth().saturating_sub(vm.depth()),
             limit: LIMIT.with(Cell::get).unwrap_or(vm.max_depth()),
             progress,
+            rng_key: vm.rng_mut().map(crate::stdlib::random::Stream::fork_key),
         }
     }
 
@@ -600,6 +604,9 @@ impl<'a> Call<'a> {
         slot: Option<&mut MaybeUninit<Value>>,
     ) -> Result<()> {
         let x = self.input.get(i);
+        if let Some(key) = self.rng_key {
+            vm.set_rng(Some(crate::stdlib::random::Stream::derived(key, i as u64)));
+        }
         match self.op {
             Op::Map(f) => {
                 let v = args::call(vm, f, std::slice::from_ref(&x))?;
@@ -658,7 +665,9 @@ impl<'a> Call<'a> {
         let old_max = vm.max_depth();
         vm.set_max_depth(vm.depth().saturating_add(self.depth_left));
         let old_limit = LIMIT.with(|l| l.replace(Some(self.limit)));
+        let old_rng = vm.set_rng(None);
         let r = f(vm);
+        vm.set_rng(old_rng);
         LIMIT.with(|l| l.set(old_limit));
         vm.set_max_depth(old_max);
         vm.set_cancel_flag(old_flag);
