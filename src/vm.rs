@@ -179,6 +179,7 @@ thread_local! {
     /// for tasks it runs nested (help-first, while it awaits).
     /// Boxed, so taking one and putting it back moves a pointer, not the
     /// whole state (a parked task's resumption does it on every wake).
+    #[allow(clippy::vec_box)] // Boxed on purpose: see above.
     static THREAD_VMS: RefCell<Vec<Box<Vm>>> = const { RefCell::new(Vec::new()) };
 }
 

@@ -97,7 +97,6 @@ mod interrupt;
 mod select;
 mod state;
 mod sync;
-#[cfg(not(loom))]
 mod task;
 mod wait;
 mod waiter;
@@ -123,7 +122,6 @@ pub use error::{
 };
 pub use interrupt::{Interrupt, InterruptFlag, Registration, Wake};
 pub use select::select;
-#[cfg(not(loom))]
 pub use task::{try_select, GiveUp, TaskWait};
 
 use error::Abort;

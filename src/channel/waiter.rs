@@ -31,7 +31,6 @@ pub(crate) struct Waiter {
 /// holding no thread, rescheduled by its waker).
 pub(crate) enum Parker {
     Thread(Thread),
-    #[cfg(not(loom))]
     Task(crate::pool::Waker),
 }
 
@@ -55,7 +54,6 @@ impl Waiter {
     }
 
     /// A waiter for a pool task: ending the wait wakes the task.
-    #[cfg(not(loom))]
     pub(crate) fn for_task(waker: crate::pool::Waker) -> Arc<Waiter> {
         Arc::new(Waiter {
             state: AtomicUsize::new(WAITING),
@@ -101,7 +99,6 @@ impl Waiter {
     pub(crate) fn unpark(&self) {
         match &self.parker {
             Parker::Thread(t) => t.unpark(),
-            #[cfg(not(loom))]
             Parker::Task(w) => w.wake(),
         }
     }
