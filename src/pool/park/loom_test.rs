@@ -33,16 +33,22 @@ struct Task {
 
 impl Task {
     fn running(needs: usize) -> Arc<Task> {
-        let t = Task {
+        let t = Task::queued(needs);
+        assert!(t.state.claim(false).is_some());
+        t.queue.store(0, Ordering::SeqCst);
+        t
+    }
+
+    /// A task not started yet, its one job queued.
+    fn queued(needs: usize) -> Arc<Task> {
+        Arc::new(Task {
             state: State::queued(),
-            queue: AtomicUsize::new(0),
+            queue: AtomicUsize::new(1),
             in_body: AtomicBool::new(false),
             ready: [AtomicBool::new(false), AtomicBool::new(false)],
             needs,
             polls: AtomicUsize::new(0),
-        };
-        assert!(t.state.claim(false).is_some());
-        Arc::new(t)
+        })
     }
 
     /// The body: done once cancelled or once every needed flag is set.
@@ -107,6 +113,25 @@ fn a_wake_racing_the_park_is_never_lost() {
         t.drain();
         assert_eq!(t.state.load() & LIFECYCLE, DONE, "lost wakeup");
         // One wake: one extra poll at most.
+        assert!(t.polls.load(Ordering::SeqCst) <= 2);
+    });
+}
+
+#[test]
+fn a_wake_racing_the_claim_of_a_queued_task_is_never_lost() {
+    model(|| {
+        let t = Task::queued(1);
+        let w = {
+            let t = t.clone();
+            thread::spawn(move || {
+                t.ready[0].store(true, Ordering::SeqCst);
+                t.wake();
+            })
+        };
+        t.drain(); // the worker: claims, polls, parks or finishes
+        w.join().unwrap();
+        t.drain();
+        assert_eq!(t.state.load() & LIFECYCLE, DONE, "lost wakeup");
         assert!(t.polls.load(Ordering::SeqCst) <= 2);
     });
 }

@@ -137,13 +137,23 @@ impl State {
 
     /// A wake, from any thread: `PARKED -> QUEUED` (the caller schedules),
     /// `RUNNING -> RUNNING | NOTIFIED`, otherwise nothing.
+    ///
+    /// Every outcome but `DONE` is decided by a successful compare-and-swap,
+    /// even "nothing to do" (`QUEUED`, or `RUNNING | NOTIFIED`: the swap
+    /// writes the word unchanged). A plain load may return a stale word (a
+    /// `NOTIFIED` the runner has already consumed, a `QUEUED` already
+    /// claimed); deciding "nothing" from it loses the wake (README, "Why no
+    /// wakeup is lost"; loom model `two_wakes_racing_each_other_and_the_park`).
     pub(crate) fn wake(&self) -> Wake {
         let mut cur = self.0.load(Ordering::Acquire);
         loop {
             let (next, what) = match cur & LIFECYCLE {
                 PARKED => (cur & !LIFECYCLE, Wake::Schedule), // -> QUEUED
                 RUNNING if cur & NOTIFIED == 0 => (cur | NOTIFIED, Wake::Notified),
-                _ => return Wake::Nothing,
+                // Final: no later word can follow it, so it cannot be stale.
+                DONE => return Wake::Nothing,
+                // QUEUED, or RUNNING | NOTIFIED: confirm it is the latest word.
+                _ => (cur, Wake::Nothing),
             };
             match self
                 .0
