@@ -119,6 +119,7 @@ impl Script {
     /// (its fields are the top-level `let`s and `fn`s).
     pub fn run(&mut self) -> Result<Value, Error> {
         let main = self.main;
+        let _main = crate::runtime::enter_main_script();
         let exports = with_vm(|vm| vm.run_main(main))?;
         let module = match &exports {
             Value::Map(m) => Value::Module(Arc::new(crate::value::Module {
@@ -205,6 +206,7 @@ impl Session {
             Unit::Repl(&mut self.globals),
         )
         .map_err(RunError::Compile)?;
+        let _main = crate::runtime::enter_main_script();
         with_vm(|vm| vm.run_main(main)).map_err(RunError::Runtime)
     }
 

@@ -67,8 +67,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 mod owned;
+mod park;
 #[cfg(test)]
 mod test;
+
+pub use park::{Call, ParkedVm, Wait};
 
 /// The default limit on nested calls per thread.
 pub const DEFAULT_MAX_DEPTH: usize = 10_000;
@@ -135,6 +138,8 @@ pub struct Vm {
     /// The entry frame of a [`Vm::call_owned`] in progress, and the
     /// argument it gets back if the call throws (see `vm/owned.rs`).
     owned_arg: Option<(usize, Value)>,
+    /// Parking, time slices, inherited depth (`vm/park.rs`).
+    park: park::ParkState,
     /// One record per `finally` block running on its error path (see
     /// [`Shield`]), innermost last.
     shields: Vec<Shield>,
@@ -176,7 +181,10 @@ thread_local! {
     /// This thread's idle VMs: [`with_vm`] takes one (or makes one) and
     /// puts it back, so a pool worker reuses its VMs from task to task, also
     /// for tasks it runs nested (help-first, while it awaits).
-    static THREAD_VMS: RefCell<Vec<Vm>> = const { RefCell::new(Vec::new()) };
+    /// Boxed, so taking one and putting it back moves a pointer, not the
+    /// whole state (a parked task's resumption does it on every wake).
+    #[allow(clippy::vec_box)] // Boxed on purpose: see above.
+    static THREAD_VMS: RefCell<Vec<Box<Vm>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A position in running code, cheap to keep (formatted only when a trace
@@ -191,8 +199,13 @@ impl CallSite {
     /// A trace frame for this position, named `name`:
     /// `at NAME (file:line:col)`.
     pub fn frame(&self, name: &str) -> String {
+        format!("at {name} ({})", self.location())
+    }
+
+    /// The position as `file:line:col`.
+    pub fn location(&self) -> String {
         let pos = self.proto.pos_at((self.pc as usize).saturating_sub(1));
-        format!("at {name} ({}:{}:{})", self.proto.file, pos.line, pos.col)
+        format!("{}:{}:{}", self.proto.file, pos.line, pos.col)
     }
 }
 
@@ -204,13 +217,13 @@ const MAX_IDLE_VMS: usize = 8;
 /// `with_vm` has another one (a native should use the `&mut Vm` it was
 /// given instead). If `f` panics the VM is dropped, not reused.
 pub fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> R {
-    let mut vm = THREAD_VMS
+    let mut vm: Box<Vm> = THREAD_VMS
         .try_with(|vms| vms.borrow_mut().pop())
         .ok()
         .flatten()
         .unwrap_or_default();
     let r = f(&mut vm);
-    if vm.frames.is_empty() && vm.reentry == 0 {
+    if vm.frames.is_empty() && vm.reentry == 0 && !vm.is_parked() {
         vm.cancel = None;
         vm.token = None;
         let _ = THREAD_VMS.try_with(|vms| {
@@ -631,6 +644,7 @@ impl Vm {
             cancel: None,
             token: None,
             owned_arg: None,
+            park: park::ParkState::default(),
             shields: Vec::new(),
             rethrowing: false,
             rng: None,
@@ -679,7 +693,7 @@ impl Vm {
     /// How many calls are active on this VM (Weft frames plus native
     /// re-entries).
     pub fn depth(&self) -> usize {
-        self.frames.len() + self.reentry
+        self.frames.len() + self.reentry + self.park.depth_base
     }
 
     /// Installs (or removes) a task's cancellation token: once it is
@@ -741,7 +755,7 @@ impl Vm {
             }
             Value::Native(n) => {
                 if self.depth() >= self.max_depth {
-                    return Err(stack_overflow(self.max_depth));
+                    return Err(stack_overflow(self.max_depth + self.park.depth_base));
                 }
                 self.reentry += 1;
                 let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || (n.f)(self, args));
@@ -769,7 +783,7 @@ impl Vm {
         start: usize,
     ) -> Result<Value> {
         if self.depth() >= self.max_depth {
-            return Err(stack_overflow(self.max_depth));
+            return Err(stack_overflow(self.max_depth + self.park.depth_base));
         }
         self.reentry += 1;
         let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
@@ -1036,10 +1050,10 @@ impl Vm {
                             start = tri!(default_entry(callee, $argc as usize));
                         }
                         if self.frames.len() + self.reentry >= self.max_depth {
-                            throw!(stack_overflow(self.max_depth));
+                            throw!(stack_overflow(self.max_depth + self.park.depth_base));
                         }
-                        if self.is_cancelled() {
-                            throw!(cancelled());
+                        if self.checkpoint() {
+                            throw!(self.checkpoint_error());
                         }
                         let nb = base + $f as usize + 1;
                         self.ensure_stack(nb + callee.nregs);
@@ -1239,8 +1253,8 @@ impl Vm {
                     }
                     Instr::Jump { off } => pc = (pc as isize + off as isize) as usize,
                     Instr::Loop { off } => {
-                        if self.is_cancelled() {
-                            throw!(cancelled());
+                        if self.checkpoint() {
+                            throw!(self.checkpoint_error());
                         }
                         pc = (pc as isize + off as isize) as usize;
                     }
@@ -1460,8 +1474,9 @@ impl Vm {
                             }
                             // Receives until closed and drained.
                             Value::Channel(c) => {
+                                let c = c.clone();
                                 save_pc!();
-                                tri!(stdlib::channel::iter_next(c)).map(|v| (v, i + 1))
+                                tri!(stdlib::channel::iter_step(self, &c)).map(|v| (v, i + 1))
                             }
                             _ => None,
                         };
@@ -1516,6 +1531,11 @@ impl Vm {
                 }
             };
             save_pc!();
+            if self.park.parking.is_some() {
+                // Parked (or yielding): leave with the frames as they are.
+                self.parked_exit();
+                return Err(err);
+            }
             match self.unwind(err, entry) {
                 Ok(()) => reload!(),
                 Err(e) => return Err(e),
@@ -1777,10 +1797,11 @@ impl Vm {
                         .map(|(at, k, v)| (k.0.clone(), v.clone(), at + 1)),
                     // `for i, v in ch`: a running count and the value.
                     Value::Channel(c) => {
+                        let c = c.clone();
                         if let Some(f) = self.frames.last_mut() {
                             f.pc = *pc as u32;
                         }
-                        tri!(stdlib::channel::iter_next(c))
+                        tri!(stdlib::channel::iter_step(self, &c))
                             .map(|v| (Value::Int(i as i64), v, i + 1))
                     }
                     _ => None,
