@@ -18,8 +18,12 @@ pub enum ErrorKind {
     KeyError,
     /// Division or modulo by zero.
     ZeroDivisionError,
-    /// Integer overflow.
+    /// Integer overflow, or a size beyond the address space.
     OverflowError,
+    /// A value too big for the memory the process can get (`"a" * 10**12`):
+    /// checked before allocating, so it is catchable rather than a kill by
+    /// the OOM killer (Python's `MemoryError`; see `ops/memory.rs`).
+    MemoryError,
     /// Recursion deeper than the frame limit.
     StackOverflow,
     /// File and terminal I/O failures.
@@ -51,6 +55,7 @@ impl ErrorKind {
             ErrorKind::KeyError => "KeyError",
             ErrorKind::ZeroDivisionError => "ZeroDivisionError",
             ErrorKind::OverflowError => "OverflowError",
+            ErrorKind::MemoryError => "MemoryError",
             ErrorKind::StackOverflow => "StackOverflow",
             ErrorKind::IOError => "IOError",
             ErrorKind::Timeout => "Timeout",

@@ -432,6 +432,8 @@ pub fn finish() {
                 "weft: --stats: the thread pool was not started (the script did no parallel work)"
             );
         }
+        let live = crate::stdlib::handles::live();
+        eprintln!("{}", crate::stdlib::handles::summary(live));
         eprint!("{}", crate::stdlib::parallel::stats_report());
     }
 }

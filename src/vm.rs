@@ -66,6 +66,7 @@ use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+mod owned;
 mod park;
 #[cfg(test)]
 mod test;
@@ -134,6 +135,9 @@ pub struct Vm {
     max_depth: usize,
     cancel: Option<Arc<AtomicBool>>,
     token: Option<crate::pool::CancelToken>,
+    /// The entry frame of a [`Vm::call_owned`] in progress, and the
+    /// argument it gets back if the call throws (see `vm/owned.rs`).
+    owned_arg: Option<(usize, Value)>,
     /// Parking, time slices, inherited depth (`vm/park.rs`).
     park: park::ParkState,
     /// One record per `finally` block running on its error path (see
@@ -639,6 +643,7 @@ impl Vm {
             max_depth: DEFAULT_MAX_DEPTH,
             cancel: None,
             token: None,
+            owned_arg: None,
             park: park::ParkState::default(),
             shields: Vec::new(),
             rethrowing: false,
@@ -947,6 +952,9 @@ impl Vm {
                     self.stack[h.reg as usize] = err.into_value();
                     return Ok(());
                 }
+            }
+            if self.owned_arg.is_some() {
+                self.keep_owned_arg(fi, f.base);
             }
             self.clear_window(&f);
             self.frames.pop();
@@ -1842,6 +1850,24 @@ impl Vm {
                 let unit: &'static ModuleUnit = &proto.imports[idx as usize];
                 let v = tri!(self.import(unit));
                 set_reg(&mut reg!(dst), v);
+            }
+            Instr::ConstWide { dst, k } => {
+                let c = proto.consts[k as usize].clone();
+                set_reg(&mut reg!(dst), c);
+            }
+            Instr::GetFieldR { dst, obj, name } => {
+                let Value::Str(name) = reg!(name).clone() else {
+                    throw!(Error::type_error("internal: field name is not a string"))
+                };
+                let v = tri!(ops::field_get(&reg!(obj), &name));
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::SetFieldR { obj, val, name } => {
+                let Value::Str(name) = reg!(name).clone() else {
+                    throw!(Error::type_error("internal: field name is not a string"))
+                };
+                let x = reg!(val).clone();
+                tri!(ops::field_set(&mut reg!(obj), &name, x));
             }
             Instr::BitNot { dst, src } => {
                 let v = tri!(ops::bit_not(&reg!(src)));

@@ -25,16 +25,31 @@
 //! is a `Deadlock`.
 //!
 //! DECISIONS:
-//! - `a.get()` never waits: it returns the value as of the last completed
-//!   write (during an update, the value before it). So `get` (and printing
-//!   the atom) inside `update`'s own function is allowed and sees the old
-//!   value.
+//! - `update` hands `f` the atom's value itself, not a copy: the value
+//!   moves out of the cell into `f`'s parameter (the writer lock is held,
+//!   so nothing else writes meanwhile) and the result moves back. So `f`
+//!   holds it once and `xs.push(x); xs` in `f` is O(1), where a shared
+//!   snapshot made every update copy the whole list or map (quadratic
+//!   accumulation). The calling side is [`Vm::call_owned`].
+//! - While `f` runs the value is in its hands: `a.get()` (and printing the
+//!   atom) from another task waits for the update to finish and sees its
+//!   result, as reading a lock-protected value does in Go or Python. Inside
+//!   `f` itself (or a task it spawned, while `f` runs), `get` throws a
+//!   `ValueError` like the writes below (it would wait for itself; the
+//!   value is `f`'s argument), and printing the atom shows
+//!   `<atom (being updated)>`. Outside updates, `get` never waits for a
+//!   writer.
 //! - `set`, `add` or `update` on the same atom inside its own `update`
 //!   function would wait for itself forever; it throws a `ValueError`
 //!   instead ("... inside its own update function"). So does such a write
 //!   from a task spawned inside the update function while that function
 //!   still runs (the function may be awaiting the task: a lock held while
-//!   waiting). Once the function is done, the task writes normally.
+//!   waiting). Once the function is done, the task writes normally. And
+//!   if, while an update function awaits, its thread runs an unrelated
+//!   task (the pool's help-first waiting) that writes the same atom, that
+//!   write throws too, since waiting there would block the thread under
+//!   the function that holds the lock. Waiting inside an update function is
+//!   best avoided; a cycle through other means (a channel) is not detected.
 //! - Another atom can be written inside an update function. Two update
 //!   functions that each write the other's atom (in opposite order, in
 //!   two tasks) would each hold one lock and wait for the other forever
@@ -43,14 +58,13 @@
 //!   holders leads back to itself) and throws `Deadlock` instead of
 //!   waiting; its update function fails, its lock is released, and the
 //!   other one goes on.
-//! - If `f` throws, the atom keeps its old value and the error propagates.
+//! - If `f` throws, the atom keeps `f`'s argument as `f` left it: the old
+//!   value if `f` did not change it, else with the changes `f` made before
+//!   throwing (as code changing a lock-protected value in Python or Go
+//!   leaves it). The error propagates.
 //! - `add(n)` requires both the atom's value and `n` to be numbers (int or
 //!   float; `bool` is not a number): `TypeError` otherwise, naming which.
 //!   Int overflow is an `OverflowError` and leaves the value unchanged.
-//! - `update` hands `f` a copy-on-write snapshot of the value (the atom
-//!   still holds it for `get`), so `f` mutating a big list copies it once
-//!   per update; accumulate big results with `await_all`, a channel or
-//!   `parallel_map` rather than an atom holding a growing list.
 
 use super::args::{self, arity};
 use crate::ast::BinOp;
@@ -88,6 +102,8 @@ pub struct AtomObj {
     update_seq: AtomicU64,
     /// The number of the update whose function runs now, 0 if none.
     running_update: AtomicU64,
+    /// Counts this atom among the live handles (`--stats`).
+    _live: super::handles::Live,
 }
 
 /// An update in progress: the atom (its address), the update's number,
@@ -290,14 +306,24 @@ impl Drop for WriteGuard<'_> {
     }
 }
 
-/// Pops this thread's update mark on drop (also when `f` unwinds).
+/// An update function is running: on drop (also when `f` unwinds), puts
+/// `back` into the cell, marks the update over and pops this thread's
+/// update mark.
 struct UpdateScope<'a> {
     atom: &'a AtomObj,
+    /// The value the atom holds once the update is over.
+    back: Value,
 }
 
 impl Drop for UpdateScope<'_> {
     fn drop(&mut self) {
-        self.atom.running_update.store(0, Ordering::Release);
+        let moved_out = {
+            let mut cell = self.atom.cell.lock();
+            let v = std::mem::replace(&mut *cell, std::mem::take(&mut self.back));
+            self.atom.running_update.store(0, Ordering::Release);
+            v
+        };
+        drop(moved_out);
         UPDATING.with(|u| {
             u.borrow_mut().pop();
         });
@@ -335,12 +361,35 @@ impl AtomObj {
             holder: AtomicUsize::new(0),
             update_seq: AtomicU64::new(0),
             running_update: AtomicU64::new(0),
+            _live: super::handles::Live::new(super::handles::Kind::Atom),
         }
     }
 
-    /// A snapshot of the current value (never waits for a writer).
-    pub fn get(&self) -> Value {
-        self.cell.lock().clone()
+    /// A snapshot of the current value. While an update function runs
+    /// the value is in its hands: `get` waits for it to finish, and inside
+    /// the function itself (or a task it spawned) throws a `ValueError`,
+    /// as `set` does, since it would wait for itself.
+    pub fn get(self: &Arc<Self>) -> Result<Value> {
+        {
+            let cell = self.cell.lock();
+            if self.running_update.load(Ordering::Acquire) == 0 {
+                return Ok(cell.clone());
+            }
+        }
+        self.get_slow()
+    }
+
+    /// [`get`](Self::get) during an update: wait for the writer lock.
+    #[cold]
+    fn get_slow(self: &Arc<Self>) -> Result<Value> {
+        let _w = self.lock_writer_slow("get")?;
+        Ok(self.cell.lock().clone())
+    }
+
+    /// The value to print: as [`get`](Self::get), or `None` inside the
+    /// atom's own update function.
+    pub(crate) fn peek(self: &Arc<Self>) -> Option<Value> {
+        self.get().ok()
     }
 
     fn addr(&self) -> usize {
@@ -477,18 +526,30 @@ impl AtomObj {
                 Ok(new)
             }
             Write::Update(f) => {
-                let old = self.get();
                 let seq = self.update_seq.fetch_add(1, Ordering::Relaxed) + 1;
-                self.running_update.store(seq, Ordering::Release);
+                // The value moves out of the cell into `f`, which then holds
+                // it once: `xs.push(x)` in `f` changes it in place instead
+                // of copying it (the writer lock is held, so no one else
+                // writes meanwhile).
+                let mut value = {
+                    let mut cell = self.cell.lock();
+                    self.running_update.store(seq, Ordering::Release);
+                    std::mem::take(&mut *cell)
+                };
                 UPDATING.with(|u| u.borrow_mut().push((self.addr(), seq, true)));
-                let scope = UpdateScope { atom: self };
-                let r = args::call(vm, &f, &[old]);
+                let mut scope = UpdateScope {
+                    atom: self,
+                    back: Value::Nil,
+                };
+                let r = vm.call_owned(&f, &mut value);
+                // On error, `value` is what `f`'s argument held when it threw.
+                scope.back = match &r {
+                    Ok(new) => new.clone(),
+                    Err(_) => value,
+                };
                 drop(scope);
-                let new = r?;
-                let old = std::mem::replace(&mut *self.cell.lock(), new.clone());
                 drop(w);
-                drop(old);
-                Ok(new)
+                r
             }
         }
     }
@@ -652,7 +713,7 @@ pub(crate) fn call(
     match m {
         Method::Get => {
             arity("atom.get", argv, 0, 0)?;
-            Ok(a.get())
+            a.get()
         }
         Method::Set => {
             arity("atom.set", argv, 1, 1)?;

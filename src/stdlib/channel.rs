@@ -93,6 +93,8 @@ pub struct ChannelObj {
     /// what is queued, then every receive throws it instead of seeing the
     /// end of the stream.
     pub ch: Channel<Value>,
+    /// Counts this channel among the live handles (`--stats`).
+    _live: super::handles::Live,
     /// A number naming it in deadlock reports (`channel 3`), in creation
     /// order.
     id: u64,
@@ -107,6 +109,7 @@ impl ChannelObj {
         Channel::new(capacity)
             .map(|ch| ChannelObj {
                 ch,
+                _live: super::handles::Live::new(super::handles::Kind::Channel),
                 id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
             })
             .map_err(|_| Error::value_error("channel() capacity must be at least 1 (got 0)"))
@@ -591,7 +594,8 @@ fn send_batch(vm: &mut Vm, c: &ChannelObj, xs: &Value) -> Result<Value> {
         )),
         Err(SendBatchError::Closed { sent: 0, .. }) => Err(closed_send(FUNC)),
         Err(SendBatchError::Closed { sent, unsent }) => Err(Error::value_error(format!(
-            "{FUNC}() on a channel closed part way: {sent} items sent, {} not sent",
+            "{FUNC}() on a channel closed part way: {} sent, {} not sent",
+            args::count(sent, "item"),
             unsent.len()
         ))),
         Err(SendBatchError::Cancelled { .. }) => Err(cancelled()),
@@ -804,9 +808,10 @@ impl Wait for ChanOp {
                             closed_send(FUNC)
                         } else {
                             Error::value_error(format!(
-                            "{FUNC}() on a channel closed part way: {sent} items sent, {} not sent",
-                            rest.len()
-                        ))
+                                "{FUNC}() on a channel closed part way: {} sent, {} not sent",
+                                args::count(*sent, "item"),
+                                rest.len()
+                            ))
                         }));
                     }
                     Poll::Ready(Err(why)) => Poll::Ready(Err(why)),

@@ -9,7 +9,7 @@
 use super::args::{self, arity};
 use super::{no_method, sort, Method};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ops::{resolve_index, try_vec};
+use crate::ops::{memory, resolve_index, try_vec};
 use crate::value::{RangeVal, Value};
 use crate::vm::Vm;
 use std::sync::Arc;
@@ -24,7 +24,9 @@ pub(crate) fn call(
     match m {
         Method::Push => {
             arity("list.push", args, 1, 1)?;
-            Arc::make_mut(xs).push(args[0].clone());
+            let v = Arc::make_mut(xs);
+            memory::reserve(v, 1)?;
+            v.push(args[0].clone());
             Ok(Value::Nil)
         }
         Method::Pop => {
@@ -51,7 +53,9 @@ pub(crate) fn call(
             } else {
                 i.min(n)
             };
-            Arc::make_mut(xs).insert(j as usize, args[1].clone());
+            let v = Arc::make_mut(xs);
+            memory::reserve(v, 1)?;
+            v.insert(j as usize, args[1].clone());
             Ok(Value::Nil)
         }
         Method::Remove => {
@@ -65,15 +69,19 @@ pub(crate) fn call(
             match &args[0] {
                 Value::List(ys) if Arc::ptr_eq(xs, ys) => {
                     let copy = ys.as_slice().to_vec();
-                    Arc::make_mut(xs).extend(copy);
+                    let v = Arc::make_mut(xs);
+                    memory::reserve(v, copy.len())?;
+                    v.extend(copy);
                 }
-                Value::List(ys) => Arc::make_mut(xs).extend_from_slice(ys),
+                Value::List(ys) => {
+                    let v = Arc::make_mut(xs);
+                    memory::reserve(v, ys.len())?;
+                    v.extend_from_slice(ys);
+                }
                 other => {
                     let it = args::items("list.extend", "argument", other)?;
                     let v = Arc::make_mut(xs);
-                    v.try_reserve(it.size_hint().0).map_err(|_| {
-                        Error::new(ErrorKind::OverflowError, "list.extend(): too many items")
-                    })?;
+                    memory::reserve(v, it.size_hint().0)?;
                     v.extend(it);
                 }
             }
@@ -154,7 +162,7 @@ pub(crate) fn call_range(vm: &mut Vm, r: RangeVal, m: Method, args: &[Value]) ->
     match m {
         Method::Len => {
             arity("range.len", args, 0, 0)?;
-            Ok(Value::Int(r.len()))
+            Ok(Value::Int(r.checked_len()?))
         }
         Method::Contains => {
             arity("range.contains", args, 1, 1)?;
@@ -162,7 +170,17 @@ pub(crate) fn call_range(vm: &mut Vm, r: RangeVal, m: Method, args: &[Value]) ->
         }
         Method::IndexOf => {
             arity("range.index_of", args, 1, 1)?;
-            Ok(Value::Int(range_position(&r, &args[0]).unwrap_or(-1)))
+            match range_position(&r, &args[0]) {
+                None => Ok(Value::Int(-1)),
+                Some(pos) => i64::try_from(pos).map(Value::Int).map_err(|_| {
+                    Error::new(
+                        ErrorKind::OverflowError,
+                        format!(
+                            "range.index_of(): the position {pos} is larger than the largest int"
+                        ),
+                    )
+                }),
+            }
         }
         Method::Map => map(vm, "range.map", items(), r.len() as usize, args),
         Method::Filter => filter(vm, "range.filter", items(), r.len() as usize, args),
@@ -171,11 +189,12 @@ pub(crate) fn call_range(vm: &mut Vm, r: RangeVal, m: Method, args: &[Value]) ->
     }
 }
 
-/// The position of `v` in `r`, if it is there (ints, and floats equal to one).
-fn range_position(r: &RangeVal, v: &Value) -> Option<i64> {
+/// The position of `v` in `r`, if it is there (ints, and floats equal to
+/// one). In i128: a position may be past `i64::MAX`.
+fn range_position(r: &RangeVal, v: &Value) -> Option<i128> {
     let x = match v {
         Value::Int(i) => *i,
-        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => *f as i64,
+        Value::Float(f) => crate::value::float_as_int(*f)?,
         _ => return None,
     };
     let off = (x as i128) - (r.start as i128);
@@ -184,11 +203,7 @@ fn range_position(r: &RangeVal, v: &Value) -> Option<i64> {
         return None;
     }
     let pos = off / step;
-    if pos >= 0 && pos < r.len() as i128 {
-        Some(pos as i64)
-    } else {
-        None
-    }
+    (0..r.len_i128()).contains(&pos).then_some(pos)
 }
 
 fn index_in(func: &str, i: i64, len: usize) -> Result<usize> {
@@ -202,10 +217,10 @@ fn index_in(func: &str, i: i64, len: usize) -> Result<usize> {
 
 /// `sep.join(xs)`; every item must be a string.
 fn join(xs: &[Value], sep: &str) -> Result<Value> {
-    let mut total = sep.len() * xs.len().saturating_sub(1);
+    let mut total = sep.len().saturating_mul(xs.len().saturating_sub(1));
     for (i, x) in xs.iter().enumerate() {
         match x {
-            Value::Str(s) => total += s.len(),
+            Value::Str(s) => total = total.saturating_add(s.len()),
             other => {
                 return Err(Error::type_error(format!(
                     "list.join() item {i} is {}, not a string",
@@ -214,7 +229,7 @@ fn join(xs: &[Value], sep: &str) -> Result<Value> {
             }
         }
     }
-    let mut out = String::with_capacity(total);
+    let mut out = memory::string_with_room(total)?;
     for (i, x) in xs.iter().enumerate() {
         if i > 0 {
             out.push_str(sep);
@@ -258,6 +273,7 @@ fn filter(
     let mut out = Vec::with_capacity(n.min(1024));
     for x in it {
         if args::call(vm, f, std::slice::from_ref(&x))?.truthy() {
+            memory::reserve(&mut out, 1)?;
             out.push(x);
         }
     }

@@ -102,6 +102,7 @@ mod data;
 mod date;
 mod format;
 mod fs;
+pub mod handles;
 mod introspect;
 mod io;
 mod json;

@@ -107,6 +107,8 @@ pub struct TaskObj {
     spawned_at: Option<CallSite>,
     /// The script task that spawned this one (see [`current_owner`]).
     owner: u64,
+    /// Counts this task among the live handles (`--stats`).
+    _live: super::handles::Live,
 }
 
 impl TaskObj {
@@ -344,6 +346,7 @@ fn spawn_seeded(
         handle,
         spawned_at: site,
         owner: current_owner(),
+        _live: super::handles::Live::new(super::handles::Kind::Task),
     }))
 }
 
@@ -427,7 +430,10 @@ fn timeout(func: &str, seconds: Option<&Value>) -> Error {
     };
     Error::new(
         ErrorKind::Timeout,
-        format!("{func}(): not done after {secs} seconds"),
+        format!(
+            "{func}(): not done after {secs} second{}",
+            if secs == "1" { "" } else { "s" }
+        ),
     )
 }
 
