@@ -180,6 +180,9 @@ fn run(
 /// `parallel_map(xs, f, opts?)`: `[f(x) for x in xs]`.
 fn parallel_map(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_map";
+    if let Some(r) = crate::mpi::dispatch(vm, crate::mpi::Kind::Map, a) {
+        return r;
+    }
     arity(NAME, a, 2, 3)?;
     let (input, options) = prepare(NAME, &a[0], &a[1], a.get(2))?;
     let mut out = try_vec(input.len())?;
@@ -190,6 +193,9 @@ fn parallel_map(vm: &mut Vm, a: &[Value]) -> Result<Value> {
 /// `parallel_filter(xs, pred, opts?)`: the items for which `pred` is truthy.
 fn parallel_filter(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_filter";
+    if let Some(r) = crate::mpi::dispatch(vm, crate::mpi::Kind::Filter, a) {
+        return r;
+    }
     arity(NAME, a, 2, 3)?;
     let (input, options) = prepare(NAME, &a[0], &a[1], a.get(2))?;
     let mut keep = try_vec(input.len())?;
@@ -213,6 +219,9 @@ fn parallel_filter(vm: &mut Vm, a: &[Value]) -> Result<Value> {
 /// `parallel_for_each(xs, f, opts?)`: calls `f` on every item; `nil`.
 fn parallel_for_each(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_for_each";
+    if let Some(r) = crate::mpi::dispatch(vm, crate::mpi::Kind::ForEach, a) {
+        return r;
+    }
     arity(NAME, a, 2, 3)?;
     let (input, options) = prepare(NAME, &a[0], &a[1], a.get(2))?;
     run(vm, NAME, &input, Op::ForEach(&a[1]), &options, None)?;

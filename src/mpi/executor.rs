@@ -1,0 +1,797 @@
+//! Rank 0's side of a distributed call: check, measure, deal chunks on
+//! demand, run its own share, gather results in input order.
+//!
+//! 1. **Check** before any item runs: the function, the items and every
+//!    module variable the call may read ([`snapshot::plan`]) must be able
+//!    to cross ranks; a handle is a `TypeError` naming where it is.
+//! 2. **Measure.** Rank 0 runs the first items itself, 1, 2, 4, ... at a
+//!    time (each group through the local `parallel_*`, on its own pool),
+//!    until [`MEASURE_BUDGET`] has passed. If that finished the input, or
+//!    the measured cost of what is left is under [`DISTRIBUTE_MIN`], the
+//!    rest runs on rank 0 too: nothing is sent, and a script that only
+//!    makes small calls never pays a message.
+//! 3. **Deal.** The `Call` (function and snapshot) goes to every rank;
+//!    then each rank gets chunks until it has [`IN_FLIGHT`] unanswered
+//!    (one running, the others queued behind it so it never waits for
+//!    rank 0); each answer frees a place for the next chunk, so a faster
+//!    rank gets more chunks (dynamic load balance). Between deals rank 0
+//!    runs chunks of its own. A chunk's length aims at [`CHUNK_TARGET`] of
+//!    wall time on the rank it goes to ([`Sizer`]: per-rank estimates from
+//!    the answers' measured times), and shrinks towards the end of the
+//!    input so the ranks finish together.
+//! 4. **Gather.** Answers are written into the result at their chunk's
+//!    place: results are in input order whatever the order of answers.
+//!
+//! Errors: the first error in input order wins. Chunks are dealt in input
+//! order, so when a chunk fails every chunk before it has been dealt; rank
+//! 0 sends `Stop` (chunks after the failed one need not run, a running one
+//! is cancelled) and waits until every dealt chunk is answered: an earlier
+//! chunk may still fail with an earlier error. The error's trace gets a
+//! frame naming the rank (`at <rank 1 on HOST>`). When the caller's task is
+//! cancelled, everything is stopped the same way and the call throws
+//! `Cancelled` (or an earlier error).
+//!
+//! One call is distributed at a time: a parallel call made while another
+//! is being distributed (from another task, or inside an item on rank 0)
+//! runs on rank 0's pool, as without MPI.
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::RecvTimeoutError;
+use parking_lot::Mutex;
+
+use super::codec::scan;
+use super::link::{Envelope, Link};
+use super::message::{decode, encode, Kind, Msg, Outcome};
+use super::program::Program;
+use super::service::{rank_frame, run_local};
+use super::snapshot::{self, check_size, encode_call, refused, refused_function, Cache};
+use crate::error::{Error, ErrorKind, Result};
+use crate::pool::CancelToken;
+use crate::value::{RangeVal, Value};
+use crate::vm::Vm;
+
+/// Wall time a chunk aims at on the rank that runs it.
+pub const CHUNK_TARGET: Duration = Duration::from_millis(5);
+/// How long rank 0 runs items alone before deciding to distribute.
+pub const MEASURE_BUDGET: Duration = Duration::from_millis(1);
+/// Measured work left below this runs on rank 0: a round of messages and
+/// the other ranks' wake-up would cost about as much as they save.
+pub const DISTRIBUTE_MIN: Duration = Duration::from_millis(5);
+/// Unanswered chunks per rank: one running, the rest queued.
+pub const IN_FLIGHT: usize = 3;
+/// How often a waiting rank 0 looks at its caller's cancellation.
+const WAIT_SLICE: Duration = Duration::from_millis(20);
+
+/// What rank 0 knows about one rank.
+#[derive(Clone, Debug)]
+pub struct RankInfo {
+    /// Its pool's worker count.
+    pub workers: u32,
+    /// Its host name.
+    pub host: String,
+}
+
+/// Rank 0's distributed executor.
+#[derive(Debug)]
+pub struct Context {
+    prog: Arc<Program>,
+    link: Link,
+    ranks: Vec<RankInfo>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    next_call: u64,
+    cache: Cache,
+}
+
+impl Context {
+    /// The executor of rank 0 of `link`'s job, running `prog`; `ranks`
+    /// describes every rank (index = rank).
+    pub fn new(prog: Arc<Program>, link: Link, ranks: Vec<RankInfo>) -> Context {
+        Context {
+            prog,
+            link,
+            ranks,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The link to the other ranks.
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
+
+    /// The program.
+    pub fn program(&self) -> &Program {
+        &self.prog
+    }
+
+    /// How many ranks take part.
+    pub fn size(&self) -> usize {
+        self.link.size
+    }
+
+    /// Runs `kind(a...)` over every rank, or `None` if this call is one to
+    /// run locally (arguments the local function must judge, an option
+    /// only it knows, an empty input, or another call being distributed).
+    pub fn dispatch(&self, vm: &mut Vm, kind: Kind, a: &[Value]) -> Option<Result<Value>> {
+        let req = Request::parse(kind, a)?;
+        let mut state = self.state.try_lock()?;
+        Some(self.run(&mut state, vm, req))
+    }
+}
+
+/// The items of a call, cut into chunks without copying the whole input.
+#[derive(Debug)]
+pub enum Items {
+    /// A list (the value, read through deref).
+    List(Value),
+    /// A range.
+    Range(RangeVal),
+    /// A string's characters.
+    Chars(Vec<char>),
+}
+
+impl Items {
+    fn of(v: &Value) -> Option<Items> {
+        match v {
+            Value::List(_) => Some(Items::List(v.clone())),
+            Value::Range(r) => Some(Items::Range(**r)),
+            Value::Str(s) => Some(Items::Chars(s.chars().collect())),
+            _ => None,
+        }
+    }
+
+    fn list(&self) -> &[Value] {
+        match self {
+            Items::List(Value::List(xs)) => xs,
+            _ => &[],
+        }
+    }
+
+    /// How many items.
+    pub fn len(&self) -> usize {
+        match self {
+            Items::List(_) => self.list().len(),
+            Items::Range(r) => usize::try_from(r.len()).unwrap_or(usize::MAX),
+            Items::Chars(cs) => cs.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Items `a..b` as one value of the input's type.
+    pub fn slice(&self, a: usize, b: usize) -> Value {
+        match self {
+            Items::List(_) => Value::list(self.list()[a..b].to_vec()),
+            Items::Range(r) => {
+                let start = r.get(a as i64);
+                // Item `b` exists unless `b` is the end; the range's own
+                // stop is then the bound (no overflow past it).
+                let stop = if b >= self.len() {
+                    r.stop
+                } else {
+                    r.get(b as i64)
+                };
+                Value::Range(Arc::new(RangeVal {
+                    start,
+                    stop,
+                    step: r.step,
+                }))
+            }
+            Items::Chars(cs) => Value::str(cs[a..b].iter().collect::<String>()),
+        }
+    }
+
+    /// Item `i`.
+    pub fn get(&self, i: usize) -> Value {
+        match self {
+            Items::List(_) => self.list()[i].clone(),
+            Items::Range(r) => Value::Int(r.get(i as i64)),
+            Items::Chars(cs) => Value::str(cs[i].to_string()),
+        }
+    }
+}
+
+/// A call's arguments, when rank 0 can distribute it.
+#[derive(Debug)]
+struct Request<'a> {
+    kind: Kind,
+    items: Items,
+    f: &'a Value,
+    chunk: Option<usize>,
+    progress: bool,
+}
+
+impl<'a> Request<'a> {
+    /// `None` for anything the local function should judge (and report).
+    fn parse(kind: Kind, a: &'a [Value]) -> Option<Request<'a>> {
+        if !(2..=3).contains(&a.len()) {
+            return None;
+        }
+        let items = Items::of(&a[0])?;
+        if items.is_empty() {
+            return None;
+        }
+        let f = &a[1];
+        if !matches!(f, Value::Func(_) | Value::Native(_)) {
+            return None;
+        }
+        let mut req = Request {
+            kind,
+            items,
+            f,
+            chunk: None,
+            progress: false,
+        };
+        match a.get(2) {
+            None | Some(Value::Nil) => {}
+            Some(Value::Map(m)) => {
+                for (k, v) in m.iter() {
+                    match (&k.0, v) {
+                        (Value::Str(k), Value::Int(c)) if k.as_str() == "chunk_size" && *c >= 1 => {
+                            req.chunk = Some(usize::try_from(*c).unwrap_or(usize::MAX));
+                        }
+                        (Value::Str(k), Value::Bool(b)) if k.as_str() == "progress" => {
+                            req.progress = *b;
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            Some(_) => return None,
+        }
+        Some(req)
+    }
+}
+
+/// Chunk lengths: aim at [`CHUNK_TARGET`] of wall time on each rank, from
+/// its own measured seconds per item, never more than a share of what is
+/// left (so the last chunks are small and the ranks end together).
+#[derive(Clone, Debug)]
+pub struct Sizer {
+    target: f64,
+    fixed: Option<usize>,
+    /// Seconds per item on each rank (wall time of its chunks).
+    est: Vec<f64>,
+    seen: Vec<bool>,
+    last: Vec<usize>,
+}
+
+impl Sizer {
+    /// Sizes for as many ranks as `est` has entries: each rank's first
+    /// guess of its seconds per item; `fixed`: the `chunk_size` option.
+    pub fn new(est: Vec<f64>, target: Duration, fixed: Option<usize>) -> Sizer {
+        let ranks = est.len();
+        let est = est
+            .into_iter()
+            .map(|e| if e.is_finite() && e > 0.0 { e } else { 1e-9 })
+            .collect();
+        Sizer {
+            target: target.as_secs_f64(),
+            fixed,
+            est,
+            seen: vec![false; ranks],
+            last: vec![0; ranks],
+        }
+    }
+
+    /// The next chunk's length for `rank` with `remaining` items left.
+    pub fn size(&mut self, rank: usize, remaining: usize) -> usize {
+        let n = match self.fixed {
+            Some(c) => c,
+            None => {
+                let want = (self.target / self.est[rank]).ceil();
+                let want = if want >= usize::MAX as f64 {
+                    usize::MAX
+                } else {
+                    want as usize
+                };
+                let share = remaining / (2 * self.est.len());
+                let grow = match self.last[rank] {
+                    0 => usize::MAX,
+                    l => l.saturating_mul(4),
+                };
+                want.min(share).min(grow)
+            }
+        };
+        let n = n.clamp(1, remaining.max(1));
+        self.last[rank] = n;
+        n
+    }
+
+    /// `rank` ran `items` items in `elapsed`.
+    pub fn observe(&mut self, rank: usize, items: usize, elapsed: Duration) {
+        if items == 0 {
+            return;
+        }
+        let rate = (elapsed.as_secs_f64() / items as f64).max(1e-9);
+        self.est[rank] = if self.seen[rank] {
+            0.5 * self.est[rank] + 0.5 * rate
+        } else {
+            rate
+        };
+        self.seen[rank] = true;
+    }
+}
+
+/// The results gathered so far, in input order.
+#[derive(Debug)]
+enum Output {
+    Map(Vec<Value>),
+    Filter(Vec<bool>),
+    ForEach,
+}
+
+impl Output {
+    fn new(kind: Kind, n: usize) -> Result<Output> {
+        Ok(match kind {
+            Kind::Map => Output::Map(crate::ops::try_vec(n)?),
+            Kind::Filter => Output::Filter(vec![false; n]),
+            Kind::ForEach => Output::ForEach,
+        })
+    }
+
+    /// Writes the outcome of the chunk of `len` items at `start`.
+    fn put(&mut self, start: usize, len: usize, o: Outcome) -> std::result::Result<(), String> {
+        match (self, o) {
+            (Output::Map(out), Outcome::Map(Value::List(xs))) if xs.len() == len => {
+                let xs: &[Value] = &xs;
+                if out.len() < start + len {
+                    out.resize(start + len, Value::Nil);
+                }
+                out[start..start + len].clone_from_slice(xs);
+                Ok(())
+            }
+            (Output::Filter(out), Outcome::Filter(flags)) if flags.len() == len => {
+                out[start..start + len].copy_from_slice(&flags);
+                Ok(())
+            }
+            (Output::ForEach, Outcome::ForEach) => Ok(()),
+            (_, o) => Err(format!(
+                "an answer that does not fit a chunk of {len} items: {o:?}"
+            )),
+        }
+    }
+
+    fn finish(self, items: &Items) -> Value {
+        match self {
+            Output::Map(v) => Value::list(v),
+            Output::Filter(flags) => Value::list(
+                flags
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, k)| **k)
+                    .map(|(i, _)| items.get(i))
+                    .collect(),
+            ),
+            Output::ForEach => Value::Nil,
+        }
+    }
+}
+
+/// The caller's cancellation (its task's token and its VM's flag).
+struct Cancel {
+    token: Option<CancelToken>,
+    flag: Option<Arc<AtomicBool>>,
+}
+
+impl Cancel {
+    fn of(vm: &mut Vm) -> Cancel {
+        // There is no getter for the flag: swap it out and back.
+        let flag = vm.set_cancel_flag(None);
+        vm.set_cancel_flag(flag.clone());
+        Cancel {
+            token: vm
+                .cancel_token()
+                .cloned()
+                .or_else(crate::pool::current_cancel_token),
+            flag,
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.token.as_ref().is_some_and(CancelToken::is_cancelled)
+            || self
+                .flag
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+}
+
+/// The `progress: true` bar (on a terminal only), counting items.
+struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    fn start(func: &str, len: usize) -> Option<Bar> {
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(len as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        let template = format!(
+            "{func} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} ({{per_sec}}, ETA {{eta}})"
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+            bar.set_style(style);
+        }
+        Some(Bar(bar))
+    }
+
+    fn add(&self, n: usize) {
+        self.0.inc(n as u64);
+    }
+
+    fn finish(&self, ok: bool) {
+        if ok {
+            self.0.finish();
+            eprintln!();
+        } else {
+            self.0.finish_and_clear();
+        }
+    }
+}
+
+/// One dealt chunk.
+#[derive(Clone, Copy, Debug)]
+struct Dealt {
+    start: usize,
+    len: usize,
+    rank: usize,
+    answered: bool,
+}
+
+/// The state of one distributed call on rank 0.
+struct Round<'c> {
+    ctx: &'c Context,
+    call: u64,
+    kind: Kind,
+    chunks: Vec<Dealt>,
+    in_flight: Vec<usize>,
+    failure: Option<(usize, Error)>,
+    stopped: bool,
+}
+
+impl Round<'_> {
+    fn unanswered(&self) -> usize {
+        self.in_flight.iter().sum()
+    }
+
+    /// Records that the item at `at` failed with `e`; the lowest wins. The
+    /// first failure stops dealing and tells every rank to stop.
+    fn fail(&mut self, at: usize, e: Error) {
+        if self.failure.as_ref().is_some_and(|(i, _)| *i <= at) {
+            return;
+        }
+        self.failure = Some((at, e));
+        self.stop(at as u64 + 1);
+    }
+
+    /// Tells every rank that chunks from `from` on need not run.
+    fn stop(&mut self, from: u64) {
+        self.stopped = true;
+        let msg = Msg::Stop {
+            call: self.call,
+            from,
+        };
+        if let Ok(bytes) = encode(&self.ctx.prog, &msg) {
+            for r in 1..self.ctx.size() {
+                self.ctx.link.send(r, bytes.clone());
+            }
+        }
+    }
+
+    /// Takes in one answer.
+    fn answer(&mut self, env: Envelope, out: &mut Output, sizer: &mut Sizer, bar: Option<&Bar>) {
+        let from = env.from;
+        let msg = match decode(&self.ctx.prog, &env.bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                let err = Error::new(
+                    ErrorKind::Error,
+                    format!("rank {from} sent a message rank 0 cannot read: {e}"),
+                );
+                self.fail(0, err);
+                return;
+            }
+        };
+        let (call, seq) = match &msg {
+            Msg::Done { call, seq, .. }
+            | Msg::Failed { call, seq, .. }
+            | Msg::Skipped { call, seq } => (*call, *seq),
+            other => {
+                let err = Error::new(
+                    ErrorKind::Error,
+                    format!("rank {from} sent an unexpected message: {other:?}"),
+                );
+                self.fail(0, err);
+                return;
+            }
+        };
+        let Some(chunk) = self
+            .chunks
+            .get_mut(seq as usize)
+            .filter(|c| call == self.call && c.rank == from && !c.answered)
+        else {
+            // An answer to nothing dealt: a bug; say so rather than hang.
+            let err = Error::new(
+                ErrorKind::Error,
+                format!(
+                    "rank {from} answered chunk {seq} of call {call}, which rank 0 did not deal it"
+                ),
+            );
+            self.fail(0, err);
+            return;
+        };
+        chunk.answered = true;
+        let chunk = *chunk;
+        self.in_flight[from] -= 1;
+        match msg {
+            Msg::Done {
+                elapsed_ns, result, ..
+            } => {
+                sizer.observe(from, chunk.len, Duration::from_nanos(elapsed_ns));
+                if let Some(b) = bar {
+                    b.add(chunk.len);
+                }
+                if let Err(why) = out.put(chunk.start, chunk.len, result) {
+                    let err = Error::new(ErrorKind::Error, format!("rank {from} sent {why}"));
+                    self.fail(chunk.start, err);
+                }
+            }
+            Msg::Failed { error, .. } => {
+                let e = match error {
+                    Value::Error(e) => Error(e),
+                    other => Error::thrown(other),
+                };
+                self.fail(chunk.start, e);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Context {
+    fn run(&self, state: &mut State, vm: &mut Vm, req: Request<'_>) -> Result<Value> {
+        let prog = &*self.prog;
+        let kind = req.kind;
+        let func = kind.name();
+        let f = req.f;
+        let items = &req.items;
+        let n = items.len();
+
+        // 1. Check.
+        let mut seeds = Vec::new();
+        let mut seen = HashSet::new();
+        if scan(prog, f, &mut seeds, &mut seen).is_err() {
+            return Err(refused_function(prog, func, f));
+        }
+        for (i, x) in items.list().iter().enumerate() {
+            if scan(prog, x, &mut seeds, &mut seen).is_err() {
+                return Err(refused(prog, func, x, &format!("item {i}")));
+            }
+        }
+        let plan = snapshot::plan(prog, &mut state.cache, func, seeds)?;
+
+        let bar = if req.progress {
+            Bar::start(func, n)
+        } else {
+            None
+        };
+        let r = self.run_checked(state, vm, &req, &plan, bar.as_ref());
+        if let Some(b) = &bar {
+            b.finish(r.is_ok());
+        }
+        r
+    }
+
+    /// Runs a chunk on rank 0.
+    fn local(&self, vm: &mut Vm, kind: Kind, f: &Value, items: &Value) -> Result<Outcome> {
+        run_local(vm, kind, f, items).map_err(|mut e| {
+            e.push_trace(rank_frame(0, &self.link.host));
+            e
+        })
+    }
+
+    fn run_checked(
+        &self,
+        state: &mut State,
+        vm: &mut Vm,
+        req: &Request<'_>,
+        plan: &snapshot::Plan,
+        bar: Option<&Bar>,
+    ) -> Result<Value> {
+        let (kind, f, items) = (req.kind, req.f, &req.items);
+        let n = items.len();
+        let mut out = Output::new(kind, n)?;
+        let cancel = Cancel::of(vm);
+
+        // 2. Measure.
+        let mut next = 0;
+        let mut est0 = 0.0;
+        if req.chunk.is_none() {
+            let mut size = 1;
+            let t0 = Instant::now();
+            while next < n && t0.elapsed() < MEASURE_BUDGET {
+                let end = (next + size).min(n);
+                let o = self.local(vm, kind, f, &items.slice(next, end))?;
+                out.put(next, end - next, o).map_err(internal)?;
+                if let Some(b) = bar {
+                    b.add(end - next);
+                }
+                next = end;
+                size = size.saturating_mul(2);
+            }
+            if next == n {
+                return Ok(out.finish(items));
+            }
+            est0 = t0.elapsed().as_secs_f64() / next as f64;
+            if est0 * ((n - next) as f64) < DISTRIBUTE_MIN.as_secs_f64() {
+                let o = self.local(vm, kind, f, &items.slice(next, n))?;
+                out.put(next, n - next, o).map_err(internal)?;
+                if let Some(b) = bar {
+                    b.add(n - next);
+                }
+                return Ok(out.finish(items));
+            }
+        }
+
+        // 3. Deal.
+        let call = state.next_call;
+        state.next_call += 1;
+        let depth = u32::try_from(vm.max_depth().saturating_sub(vm.depth())).unwrap_or(u32::MAX);
+        let bytes = encode_call(&self.prog, &mut state.cache, plan, call, kind, depth, f)?;
+        let size = self.size();
+        for r in 1..size {
+            self.link.send(r, bytes.clone());
+        }
+        // Rank 0 measured items one at a time (one thread); a rank with
+        // more workers runs a chunk's items side by side.
+        let guesses = (0..size)
+            .map(|r| est0 / f64::from(self.ranks.get(r).map_or(1, |i| i.workers.max(1))))
+            .collect();
+        let mut sizer = Sizer::new(guesses, CHUNK_TARGET, req.chunk);
+        let mut round = Round {
+            ctx: self,
+            call,
+            kind,
+            chunks: Vec::new(),
+            in_flight: vec![0; size],
+            failure: None,
+            stopped: false,
+        };
+        loop {
+            while let Ok(env) = self.link.try_recv() {
+                round.answer(env, &mut out, &mut sizer, bar);
+            }
+            if !round.stopped && cancel.is_cancelled() {
+                round.failure.get_or_insert_with(|| (next, cancelled()));
+                round.stop(0);
+            }
+            if !round.stopped {
+                for r in 1..size {
+                    while round.in_flight[r] < IN_FLIGHT && next < n {
+                        let len = sizer.size(r, n - next);
+                        if let Err(e) = self.deal(&mut round, r, next, len, items) {
+                            round.fail(next, e);
+                            break;
+                        }
+                        next += len;
+                    }
+                }
+            }
+            if !round.stopped && next < n {
+                let len = sizer.size(0, n - next);
+                let t0 = Instant::now();
+                match self.local(vm, kind, f, &items.slice(next, next + len)) {
+                    Ok(o) => {
+                        sizer.observe(0, len, t0.elapsed());
+                        if let Some(b) = bar {
+                            b.add(len);
+                        }
+                        if let Err(why) = out.put(next, len, o) {
+                            round.fail(next, internal(why));
+                        }
+                    }
+                    Err(e) => round.fail(next, e),
+                }
+                next += len;
+                continue;
+            }
+            if round.unanswered() == 0 {
+                break;
+            }
+            let waited = crate::pool::blocking(|| self.link.recv_timeout(WAIT_SLICE));
+            match waited {
+                Ok(env) => round.answer(env, &mut out, &mut sizer, bar),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    round.failure.get_or_insert_with(|| {
+                        (
+                            0,
+                            internal("the connection to the other ranks is gone".into()),
+                        )
+                    });
+                    break;
+                }
+            }
+        }
+        if let Ok(bytes) = encode(&self.prog, &Msg::End { call }) {
+            for r in 1..size {
+                self.link.send(r, bytes.clone());
+            }
+        }
+        let _ = round.kind;
+        match round.failure {
+            Some((_, e)) => Err(e),
+            None => Ok(out.finish(items)),
+        }
+    }
+
+    /// Sends items `start..start + len` to `rank`.
+    fn deal(
+        &self,
+        round: &mut Round<'_>,
+        rank: usize,
+        start: usize,
+        len: usize,
+        items: &Items,
+    ) -> Result<()> {
+        let seq = u32::try_from(round.chunks.len())
+            .map_err(|_| internal("more than 4 billion chunks in one call".into()))?;
+        let msg = Msg::Chunk {
+            call: round.call,
+            seq,
+            start: start as u64,
+            items: items.slice(start, start + len),
+        };
+        // The items were checked: this cannot be refused.
+        let bytes = encode(&self.prog, &msg).map_err(|r| {
+            Error::type_error(format!(
+                "{}() under --mpi: an item {}",
+                round.kind.name(),
+                r.describe()
+            ))
+        })?;
+        check_size(round.kind.name(), bytes.len())?;
+        round.chunks.push(Dealt {
+            start,
+            len,
+            rank,
+            answered: false,
+        });
+        round.in_flight[rank] += 1;
+        self.link.send(rank, bytes);
+        Ok(())
+    }
+
+    /// Where rank `r` runs.
+    pub fn rank_info(&self, r: usize) -> Option<&RankInfo> {
+        self.ranks.get(r)
+    }
+}
+
+#[cold]
+fn internal(why: String) -> Error {
+    Error::new(
+        ErrorKind::Error,
+        format!("internal error under --mpi: {why}"),
+    )
+}
+
+#[cold]
+fn cancelled() -> Error {
+    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+}
