@@ -39,10 +39,21 @@ use super::message;
 
 /// Polls that only yield after traffic, before the first nap.
 const HOT_POLLS: u32 = 64;
+/// How long the MPI thread keeps polling without naps once a thread of
+/// its rank waits for a message (the answer it waits for is usually
+/// close: the next chunk, or the last answers of a call), before it falls
+/// back to naps.
+pub const SPIN_WHILE_WAITED: Duration = Duration::from_millis(2);
 /// The first nap after the hot polls.
 const MIN_NAP: Duration = Duration::from_micros(20);
-/// The longest nap between polls.
+/// The longest nap between polls while traffic is recent (and always on
+/// rank 0, which polls only during parallel calls).
 pub const MAX_NAP: Duration = Duration::from_millis(1);
+/// The longest nap of a rank that has heard nothing for [`DEEP_AFTER`]:
+/// between parallel calls.
+pub const DEEP_NAP: Duration = Duration::from_millis(5);
+/// Quiet time after which a serving rank naps up to [`DEEP_NAP`].
+pub const DEEP_AFTER: Duration = Duration::from_millis(50);
 
 /// What the rank's other threads ask of the MPI thread.
 enum Cmd {
@@ -201,6 +212,7 @@ fn run(rx: Receiver<Cmd>, delivery: Delivery, info_tx: InfoTx) {
     let mut finishing: Option<(Instant, i32)> = None;
     let mut quiet: u32 = 0;
     let mut nap = MIN_NAP;
+    let mut last_traffic = Instant::now();
     loop {
         let mut busy = false;
         // 1. Commands queued by the rank's threads.
@@ -272,6 +284,7 @@ fn run(rx: Receiver<Cmd>, delivery: Delivery, info_tx: InfoTx) {
         if busy {
             quiet = 0;
             nap = MIN_NAP;
+            last_traffic = Instant::now();
             continue;
         }
         let polling = rank != 0 || expected > 0 || !sending.is_empty() || finishing.is_some();
@@ -288,7 +301,13 @@ fn run(rx: Receiver<Cmd>, delivery: Delivery, info_tx: InfoTx) {
             }
             continue;
         }
-        if quiet < HOT_POLLS {
+        // A send in progress needs this thread's MPI calls to move on (a
+        // large message goes in fragments, or waits for the receiver's
+        // go-ahead): keep polling, without naps, until it completes.
+        let waited = delivery
+            .waiting_for()
+            .is_some_and(|d| d < SPIN_WHILE_WAITED);
+        if quiet < HOT_POLLS || !sending.is_empty() || waited {
             quiet += 1;
             thread::yield_now();
             continue;
@@ -299,7 +318,14 @@ fn run(rx: Receiver<Cmd>, delivery: Delivery, info_tx: InfoTx) {
                 quiet = 0;
                 nap = MIN_NAP;
             }
-            Err(RecvTimeoutError::Timeout) => nap = (nap * 2).min(MAX_NAP),
+            Err(RecvTimeoutError::Timeout) => {
+                let cap = if rank != 0 && last_traffic.elapsed() > DEEP_AFTER {
+                    DEEP_NAP
+                } else {
+                    MAX_NAP
+                };
+                nap = (nap * 2).min(cap);
+            }
             Err(RecvTimeoutError::Disconnected) => {
                 finishing.get_or_insert((Instant::now(), 1));
             }

@@ -137,12 +137,14 @@ impl Session {
                     (Some(m), _) | (None, Err(m)) => eprintln!("{m}"),
                     (None, Ok(_)) => {}
                 }
-                shutdown(code);
+                // The other ranks got the verdict and are finishing too.
+                finish_other();
                 return code;
             }
             (Verdict::Go(_), Err(m)) => {
+                // Not reached: rank 0's own compile error stops everyone.
                 eprintln!("{m}");
-                shutdown(fail_code);
+                finish_other();
                 return fail_code;
             }
         };
@@ -245,7 +247,8 @@ fn shutdown(code: i32) {
     comm.finish(Instant::now() + SHUTDOWN_GRACE, code);
 }
 
-/// Another rank, at its end: finishes its sends and finalises MPI.
+/// Another rank at its end, or rank 0 when the job stops at start-up (no
+/// rank serves): finishes the sends in progress and finalises MPI.
 fn finish_other() {
     let Some(g) = GLOBAL.get() else { return };
     if g.finished.swap(true, Ordering::SeqCst) {

@@ -9,9 +9,9 @@
 //! already running (its thread is busy and reads no messages), so the
 //! watch sets that chunk's cancel flag on the spot.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use parking_lot::Mutex;
@@ -42,6 +42,13 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// How long the rank has been waiting for a message (`None`: it is
+    /// not waiting). The MPI thread polls hard for a short while when
+    /// someone waits.
+    pub fn waiting_for(&self) -> Option<Duration> {
+        self.watch.waiting_for()
+    }
+
     /// Hands a message to the rank; `false` if it no longer listens.
     pub fn deliver(&self, from: usize, bytes: Vec<u8>) -> bool {
         self.watch.observe(&bytes);
@@ -107,12 +114,24 @@ impl Link {
     /// Waits for the next message (no CPU used while waiting); `None` once
     /// the transport is gone.
     pub fn recv(&self) -> Option<Envelope> {
-        self.inbox.recv().ok()
+        if let Ok(env) = self.inbox.try_recv() {
+            return Some(env);
+        }
+        self.watch.begin_wait();
+        let r = self.inbox.recv().ok();
+        self.watch.end_wait();
+        r
     }
 
     /// As [`recv`](Self::recv), giving up after `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Envelope, RecvTimeoutError> {
-        self.inbox.recv_timeout(timeout)
+        if let Ok(env) = self.inbox.try_recv() {
+            return Ok(env);
+        }
+        self.watch.begin_wait();
+        let r = self.inbox.recv_timeout(timeout);
+        self.watch.end_wait();
+        r
     }
 
     /// The next message if one is queued.
@@ -121,10 +140,20 @@ impl Link {
     }
 }
 
-/// What a rank's arriving messages said about the chunk it runs.
+/// What a rank's arriving messages said about the chunk it runs, and
+/// whether the rank is waiting for a message.
 #[derive(Debug, Default)]
 pub struct Watch {
     state: Mutex<WatchState>,
+    /// When the rank began waiting (nanoseconds since [`epoch`], +1), or 0
+    /// when it is not waiting.
+    waiting_since: AtomicU64,
+}
+
+/// The zero of [`Watch`]'s wait clock.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
 #[derive(Debug, Default)]
@@ -143,6 +172,30 @@ impl WatchState {
 }
 
 impl Watch {
+    fn begin_wait(&self) {
+        let now = epoch().elapsed().as_nanos() as u64 + 1;
+        // Nested waits keep the first start.
+        let _ = self
+            .waiting_since
+            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    fn end_wait(&self) {
+        self.waiting_since.store(0, Ordering::Relaxed);
+    }
+
+    /// How long the rank has been waiting for a message, if it is.
+    pub fn waiting_for(&self) -> Option<Duration> {
+        match self.waiting_since.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(
+                epoch()
+                    .elapsed()
+                    .saturating_sub(Duration::from_nanos(t - 1)),
+            ),
+        }
+    }
+
     /// Looks at an arriving message (on the transport's thread).
     pub fn observe(&self, bytes: &[u8]) {
         match peek(bytes) {
