@@ -361,4 +361,131 @@ parallel_for_each(range(10), fn(x) { hits.add(1) })
         assert_eq!(r.status, 2, "{}", r.stderr);
         assert!(r.stderr.contains("--mpi needs a script"), "{}", r.stderr);
     }
+
+    /// The pids of the weft processes running `script` (by command line),
+    /// with their rank (from OpenMPI's environment).
+    fn ranks_of(script: &str) -> Vec<(u32, String)> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if !cmdline.contains("--mpi") || !cmdline.contains(script) || cmdline.contains("mpirun")
+            {
+                continue;
+            }
+            let env = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+            let rank = String::from_utf8_lossy(&env)
+                .split('\0')
+                .find_map(|kv| kv.strip_prefix("OMPI_COMM_WORLD_RANK=").map(str::to_string))
+                .unwrap_or_default();
+            out.push((pid, rank));
+        }
+        out
+    }
+
+    /// Starts `mpirun` on `script` in `dir`, waits until every rank is up
+    /// and rank 0 printed its first line, runs `act`, and returns what
+    /// mpirun did.
+    fn interrupt(dir: &Path, script: &str, act: impl FnOnce(u32, &[(u32, String)])) -> Run {
+        let weft = env!("CARGO_BIN_EXE_weft");
+        let mut child = Command::new("mpirun")
+            .args([
+                "--allow-run-as-root",
+                "--oversubscribe",
+                "--bind-to",
+                "none",
+                "-np",
+                "2",
+            ])
+            .args([weft, "--mpi", script])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("mpirun starts");
+        let mut out = child.stdout.take().expect("stdout");
+        let mut err = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let o = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let mut buf = [0u8; 256];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                s.extend_from_slice(&buf[..n]);
+                let _ = tx.send(());
+            }
+            String::from_utf8_lossy(&s).into_owned()
+        });
+        let e = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        rx.recv_timeout(LIMIT)
+            .expect("rank 0 printed that the work started");
+        let ranks = ranks_of(script);
+        assert_eq!(ranks.len(), 2, "{ranks:?}");
+        act(child.id(), &ranks);
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait") {
+                break s;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("mpirun did not end after the interruption");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // Give mpirun's children a moment to be reaped.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            ranks_of(script).is_empty(),
+            "ranks left running: {:?}",
+            ranks_of(script)
+        );
+        Run {
+            status: status.code().unwrap_or(-1),
+            stdout: o.join().unwrap_or_default(),
+            stderr: e.join().unwrap_or_default(),
+        }
+    }
+
+    const LONG: &str = "print(\"started\")\nfn f(x) {\n let i = 0\n while i < 1000000 { i += 1 }\n x }\nprint(len(parallel_map(range(100000), f)))\n";
+
+    #[test]
+    fn a_rank_that_dies_ends_the_job_with_a_non_zero_status() {
+        if !have_mpirun("a_rank_that_dies_ends_the_job_with_a_non_zero_status") {
+            return;
+        }
+        let dir = scratch("dies", &[("dies.weft", LONG)]);
+        let r = interrupt(&dir, "dies.weft", |_, ranks| {
+            let (pid, _) = ranks.iter().find(|(_, r)| r == "1").expect("rank 1");
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        });
+        assert_ne!(r.status, 0, "{}", r.stderr);
+        assert!(r.stderr.contains("rank 1"), "{}", r.stderr);
+        assert_eq!(r.stdout, "started\n");
+    }
+
+    #[test]
+    fn ctrl_c_on_mpirun_stops_every_rank() {
+        if !have_mpirun("ctrl_c_on_mpirun_stops_every_rank") {
+            return;
+        }
+        let dir = scratch("ctrlc", &[("ctrlc.weft", LONG)]);
+        let r = interrupt(&dir, "ctrlc.weft", |mpirun, _| {
+            let _ = Command::new("kill")
+                .args(["-INT", &mpirun.to_string()])
+                .status();
+        });
+        assert_ne!(r.status, 0, "{}", r.stderr);
+        assert_eq!(r.stdout, "started\n");
+    }
 }
