@@ -89,6 +89,9 @@ pub struct Context {
 struct State {
     next_call: u64,
     cache: Cache,
+    /// A rank broke the protocol (a bug): the ranks may be out of step,
+    /// so later calls run on rank 0 only.
+    broken: bool,
 }
 
 impl Context {
@@ -124,6 +127,9 @@ impl Context {
     pub fn dispatch(&self, vm: &mut Vm, kind: Kind, a: &[Value]) -> Option<Result<Value>> {
         let req = Request::parse(kind, a)?;
         let mut state = self.state.try_lock()?;
+        if state.broken {
+            return None;
+        }
         Some(self.run(&mut state, vm, req))
     }
 }
@@ -462,9 +468,18 @@ struct Round<'c> {
     in_flight: Vec<usize>,
     failure: Option<(usize, Error)>,
     stopped: bool,
+    /// A rank sent something out of protocol: stop waiting for answers.
+    broken: bool,
 }
 
 impl Round<'_> {
+    /// A rank broke the protocol: fail the call with `why`, stop waiting.
+    #[cold]
+    fn protocol_error(&mut self, why: String) {
+        self.broken = true;
+        self.fail(0, internal(why));
+    }
+
     fn unanswered(&self) -> usize {
         self.in_flight.iter().sum()
     }
@@ -499,11 +514,9 @@ impl Round<'_> {
         let msg = match decode(&self.ctx.prog, &env.bytes) {
             Ok(m) => m,
             Err(e) => {
-                let err = Error::new(
-                    ErrorKind::Error,
-                    format!("rank {from} sent a message rank 0 cannot read: {e}"),
-                );
-                self.fail(0, err);
+                self.protocol_error(format!(
+                    "rank {from} sent a message rank 0 cannot read: {e}"
+                ));
                 return;
             }
         };
@@ -512,11 +525,7 @@ impl Round<'_> {
             | Msg::Failed { call, seq, .. }
             | Msg::Skipped { call, seq } => (*call, *seq),
             other => {
-                let err = Error::new(
-                    ErrorKind::Error,
-                    format!("rank {from} sent an unexpected message: {other:?}"),
-                );
-                self.fail(0, err);
+                self.protocol_error(format!("rank {from} sent an unexpected message: {other:?}"));
                 return;
             }
         };
@@ -671,6 +680,7 @@ impl Context {
             in_flight: vec![0; size],
             failure: None,
             stopped: false,
+            broken: false,
         };
         loop {
             while let Ok(env) = self.link.try_recv() {
@@ -710,7 +720,7 @@ impl Context {
                 next += len;
                 continue;
             }
-            if round.unanswered() == 0 {
+            if round.unanswered() == 0 || round.broken {
                 break;
             }
             let waited = crate::pool::blocking(|| self.link.recv_timeout(WAIT_SLICE));
@@ -727,6 +737,9 @@ impl Context {
                     break;
                 }
             }
+        }
+        if round.broken {
+            state.broken = true;
         }
         if let Ok(bytes) = encode(&self.prog, &Msg::End { call }) {
             for r in 1..size {

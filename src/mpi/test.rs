@@ -956,3 +956,42 @@ fn functions_decoded_on_other_ranks_run_their_own_code() {
     }));
     assert!(same(&c, &round_trip(&p, &c)));
 }
+
+#[test]
+fn a_rank_breaking_the_protocol_fails_the_call_instead_of_hanging() {
+    let src = "fn f(x) { x }";
+    let mut links = fake_network(2);
+    let other = links.pop().unwrap();
+    let bad = thread::spawn(move || {
+        let s = compile(src);
+        let prog = Program::new(s.main_proto());
+        assert_eq!(follow(&other, &hello(prog.fingerprint())), 0);
+        // Answer the first chunk with garbage, then serve nothing.
+        loop {
+            let env = other.recv().expect("message");
+            if let Ok(Msg::Chunk { .. }) = decode(&prog, &env.bytes) {
+                other.send(0, vec![200, 1, 2, 3]);
+                return;
+            }
+        }
+    });
+    let mut script = compile(src);
+    let prog = Program::new(script.main_proto());
+    let verdict = lead(&links[0], &hello(prog.fingerprint()), 1);
+    script.run().expect("runs");
+    let ctx = Context::new(Arc::new(prog), links.pop().unwrap(), verdict.ranks());
+    let f = script.get("f").unwrap();
+    let args = [range(0, 10, 1), f, chunk(1)];
+    let err = with_vm(|vm| ctx.dispatch(vm, Kind::Map, &args))
+        .expect("distributed")
+        .unwrap_err();
+    assert!(
+        err.message()
+            .contains("rank 1 sent a message rank 0 cannot read"),
+        "{}",
+        err.message()
+    );
+    bad.join().unwrap();
+    // The ranks may be out of step now: later calls stay on rank 0.
+    assert!(with_vm(|vm| ctx.dispatch(vm, Kind::Map, &args)).is_none());
+}
