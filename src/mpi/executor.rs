@@ -11,9 +11,11 @@
 //!    rest runs on rank 0 too: nothing is sent, and a script that only
 //!    makes small calls never pays a message.
 //! 3. **Deal.** The `Call` (function and snapshot) goes to every rank;
-//!    then each rank gets chunks until it has [`IN_FLIGHT`] unanswered
-//!    (one running, the others queued behind it so it never waits for
-//!    rank 0); each answer frees a place for the next chunk, so a faster
+//!    then each rank gets chunks until it has [`Sizer::depth`] unanswered
+//!    (one running, the others queued behind it so that it does not wait
+//!    for rank 0: at least [`MIN_IN_FLIGHT`], more when the measured round
+//!    trip is long next to a chunk's time); each answer frees a place for
+//!    the next chunk, so a faster
 //!    rank gets more chunks (dynamic load balance). Between deals rank 0
 //!    runs chunks of its own. A chunk's length aims at [`CHUNK_TARGET`] of
 //!    wall time on the rank it goes to ([`Sizer`]: per-rank estimates from
@@ -62,8 +64,10 @@ pub const MEASURE_BUDGET: Duration = Duration::from_millis(1);
 /// Measured work left below this runs on rank 0: a round of messages and
 /// the other ranks' wake-up would cost about as much as they save.
 pub const DISTRIBUTE_MIN: Duration = Duration::from_millis(5);
-/// Unanswered chunks per rank: one running, the rest queued.
-pub const IN_FLIGHT: usize = 3;
+/// Unanswered chunks per rank, at least: one running, the rest queued.
+pub const MIN_IN_FLIGHT: usize = 3;
+/// Unanswered chunks per rank, at most.
+pub const MAX_IN_FLIGHT: usize = 32;
 /// How often a waiting rank 0 looks at its caller's cancellation.
 const WAIT_SLICE: Duration = Duration::from_millis(20);
 
@@ -89,6 +93,7 @@ pub struct Context {
 struct State {
     next_call: u64,
     cache: Cache,
+    stats: Stats,
     /// A rank broke the protocol (a bug): the ranks may be out of step,
     /// so later calls run on rank 0 only.
     broken: bool,
@@ -121,6 +126,11 @@ impl Context {
         self.link.size
     }
 
+    /// What the distributed calls did so far.
+    pub fn stats(&self) -> Stats {
+        self.state.lock().stats.clone()
+    }
+
     /// Runs `kind(a...)` over every rank, or `None` if this call is one to
     /// run locally (arguments the local function must judge, an option
     /// only it knows, an empty input, or another call being distributed).
@@ -131,6 +141,78 @@ impl Context {
             return None;
         }
         Some(self.run(&mut state, vm, req))
+    }
+}
+
+/// What the distributed calls did so far (printed by `weft --mpi --stats`).
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Calls spread over the ranks.
+    pub calls_spread: u64,
+    /// Calls measured too small to spread: run on rank 0 alone.
+    pub calls_local: u64,
+    /// Chunks run, per rank.
+    pub chunks: Vec<u64>,
+    /// Items run in those chunks, per rank.
+    pub items: Vec<u64>,
+    /// Seconds spent running those chunks, per rank.
+    pub busy: Vec<f64>,
+    /// For each chunk another rank ran: the time from rank 0 queueing it
+    /// to its answer arriving at rank 0, minus the time it waited in that
+    /// rank's queue and the time it ran (the round trip's own cost), in
+    /// microseconds.
+    pub round_trip_us: Vec<f64>,
+}
+
+impl Stats {
+    fn count(&mut self, rank: usize, items: usize, busy: Duration) {
+        if self.chunks.len() <= rank {
+            self.chunks.resize(rank + 1, 0);
+            self.items.resize(rank + 1, 0);
+            self.busy.resize(rank + 1, 0.0);
+        }
+        self.chunks[rank] += 1;
+        self.items[rank] += items as u64;
+        self.busy[rank] += busy.as_secs_f64();
+    }
+
+    /// The `p`-th percentile (0..=100) of the round-trip costs.
+    pub fn round_trip_percentile(&self, p: f64) -> Option<f64> {
+        if self.round_trip_us.is_empty() {
+            return None;
+        }
+        let mut v = self.round_trip_us.clone();
+        v.sort_by(f64::total_cmp);
+        let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
+        Some(v[i.min(v.len() - 1)])
+    }
+
+    /// The `--stats` table.
+    pub fn table(&self) -> String {
+        let mut out = String::from("weft --mpi statistics\n");
+        out += &format!("  calls spread over the ranks {:>8}\n", self.calls_spread);
+        out += &format!("  calls kept on rank 0        {:>8}\n", self.calls_local);
+        out += &format!(
+            "  {:<6} {:>10} {:>12} {:>10}\n",
+            "rank", "chunks", "items", "busy_s"
+        );
+        for r in 0..self.chunks.len() {
+            out += &format!(
+                "  {:<6} {:>10} {:>12} {:>10.3}\n",
+                r, self.chunks[r], self.items[r], self.busy[r]
+            );
+        }
+        if let (Some(p50), Some(p90)) = (
+            self.round_trip_percentile(50.0),
+            self.round_trip_percentile(90.0),
+        ) {
+            out += &format!(
+                "  round trip per chunk, beyond queueing and running: median {p50:.1} us, \
+                 90th percentile {p90:.1} us ({} chunks)\n",
+                self.round_trip_us.len()
+            );
+        }
+        out
     }
 }
 
@@ -272,6 +354,8 @@ pub struct Sizer {
     est: Vec<f64>,
     seen: Vec<bool>,
     last: Vec<usize>,
+    /// Each rank's round trip (seconds, beyond queueing and running).
+    trip: Vec<f64>,
 }
 
 impl Sizer {
@@ -289,7 +373,31 @@ impl Sizer {
             est,
             seen: vec![false; ranks],
             last: vec![0; ranks],
+            trip: vec![0.0; ranks],
         }
+    }
+
+    /// How many unanswered chunks `rank` should have: enough that the
+    /// queued ones cover a round trip.
+    pub fn depth(&self, rank: usize) -> usize {
+        let chunk = self.est[rank] * self.last[rank].max(1) as f64;
+        let cover = if chunk > 0.0 {
+            (self.trip[rank] / chunk).ceil()
+        } else {
+            0.0
+        };
+        let cover = if cover.is_finite() && cover < MAX_IN_FLIGHT as f64 {
+            cover as usize
+        } else {
+            MAX_IN_FLIGHT
+        };
+        (2 + cover).clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT)
+    }
+
+    /// A chunk's round trip to `rank` cost `trip` beyond queueing and
+    /// running.
+    pub fn observe_trip(&mut self, rank: usize, trip: Duration) {
+        self.trip[rank] = 0.7 * self.trip[rank] + 0.3 * trip.as_secs_f64();
     }
 
     /// The next chunk's length for `rank` with `remaining` items left.
@@ -457,6 +565,8 @@ struct Dealt {
     len: usize,
     rank: usize,
     answered: bool,
+    /// When rank 0 queued it.
+    sent: Instant,
 }
 
 /// The state of one distributed call on rank 0.
@@ -509,7 +619,14 @@ impl Round<'_> {
     }
 
     /// Takes in one answer.
-    fn answer(&mut self, env: Envelope, out: &mut Output, sizer: &mut Sizer, bar: Option<&Bar>) {
+    fn answer(
+        &mut self,
+        env: Envelope,
+        out: &mut Output,
+        sizer: &mut Sizer,
+        bar: Option<&Bar>,
+        stats: &mut Stats,
+    ) {
         let from = env.from;
         let msg = match decode(&self.ctx.prog, &env.bytes) {
             Ok(m) => m,
@@ -549,9 +666,21 @@ impl Round<'_> {
         self.in_flight[from] -= 1;
         match msg {
             Msg::Done {
-                elapsed_ns, result, ..
+                elapsed_ns,
+                queued_ns,
+                result,
+                ..
             } => {
-                sizer.observe(from, chunk.len, Duration::from_nanos(elapsed_ns));
+                let ran = Duration::from_nanos(elapsed_ns);
+                sizer.observe(from, chunk.len, ran);
+                stats.count(from, chunk.len, ran);
+                let trip = env
+                    .at
+                    .saturating_duration_since(chunk.sent)
+                    .saturating_sub(ran)
+                    .saturating_sub(Duration::from_nanos(queued_ns));
+                stats.round_trip_us.push(trip.as_secs_f64() * 1e6);
+                sizer.observe_trip(from, trip);
                 if let Some(b) = bar {
                     b.add(chunk.len);
                 }
@@ -644,6 +773,7 @@ impl Context {
                 size = size.saturating_mul(2);
             }
             if next == n {
+                state.stats.calls_local += 1;
                 return Ok(out.finish(items));
             }
             est0 = t0.elapsed().as_secs_f64() / next as f64;
@@ -653,6 +783,7 @@ impl Context {
                 if let Some(b) = bar {
                     b.add(n - next);
                 }
+                state.stats.calls_local += 1;
                 return Ok(out.finish(items));
             }
         }
@@ -660,6 +791,7 @@ impl Context {
         // 3. Deal.
         let call = state.next_call;
         state.next_call += 1;
+        state.stats.calls_spread += 1;
         let depth = u32::try_from(vm.max_depth().saturating_sub(vm.depth())).unwrap_or(u32::MAX);
         let bytes = encode_call(&self.prog, &mut state.cache, plan, call, kind, depth, f)?;
         let size = self.size();
@@ -684,7 +816,7 @@ impl Context {
         };
         loop {
             while let Ok(env) = self.link.try_recv() {
-                round.answer(env, &mut out, &mut sizer, bar);
+                round.answer(env, &mut out, &mut sizer, bar, &mut state.stats);
             }
             if !round.stopped && cancel.is_cancelled() {
                 round.failure.get_or_insert_with(|| (next, cancelled()));
@@ -692,7 +824,7 @@ impl Context {
             }
             if !round.stopped {
                 for r in 1..size {
-                    while round.in_flight[r] < IN_FLIGHT && next < n {
+                    while round.in_flight[r] < sizer.depth(r) && next < n {
                         let len = sizer.size(r, n - next);
                         if let Err(e) = self.deal(&mut round, r, next, len, items) {
                             round.fail(next, e);
@@ -708,6 +840,7 @@ impl Context {
                 match self.local(vm, kind, f, &items.slice(next, next + len)) {
                     Ok(o) => {
                         sizer.observe(0, len, t0.elapsed());
+                        state.stats.count(0, len, t0.elapsed());
                         if let Some(b) = bar {
                             b.add(len);
                         }
@@ -725,7 +858,7 @@ impl Context {
             }
             let waited = crate::pool::blocking(|| self.link.recv_timeout(WAIT_SLICE));
             match waited {
-                Ok(env) => round.answer(env, &mut out, &mut sizer, bar),
+                Ok(env) => round.answer(env, &mut out, &mut sizer, bar, &mut state.stats),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     round.failure.get_or_insert_with(|| {
@@ -784,6 +917,7 @@ impl Context {
             len,
             rank,
             answered: false,
+            sent: Instant::now(),
         });
         round.in_flight[rank] += 1;
         self.link.send(rank, bytes);

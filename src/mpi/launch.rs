@@ -149,6 +149,11 @@ impl Session {
             }
         };
         let code = run_script(script);
+        if crate::runtime::options().stats {
+            if let Some(s) = super::stats() {
+                eprint!("{}", s.table());
+            }
+        }
         shutdown(code);
         code
     }

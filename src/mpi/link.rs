@@ -25,6 +25,8 @@ pub struct Envelope {
     pub from: usize,
     /// The message.
     pub bytes: Vec<u8>,
+    /// When it arrived (was handed to this rank's inbox).
+    pub at: Instant,
 }
 
 /// How messages leave a rank.
@@ -52,7 +54,13 @@ impl Delivery {
     /// Hands a message to the rank; `false` if it no longer listens.
     pub fn deliver(&self, from: usize, bytes: Vec<u8>) -> bool {
         self.watch.observe(&bytes);
-        self.tx.send(Envelope { from, bytes }).is_ok()
+        self.tx
+            .send(Envelope {
+                from,
+                bytes,
+                at: Instant::now(),
+            })
+            .is_ok()
     }
 }
 

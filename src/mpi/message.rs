@@ -157,6 +157,8 @@ pub enum Msg {
         seq: u32,
         /// Wall time the chunk took on its rank.
         elapsed_ns: u64,
+        /// How long it waited on its rank between arriving and starting.
+        queued_ns: u64,
         /// Its results.
         result: Outcome,
         /// Per-item errors (offset in the chunk, error value): for
@@ -278,6 +280,7 @@ pub fn encode(prog: &Program, msg: &Msg) -> Result<Vec<u8>, Refusal> {
             call,
             seq,
             elapsed_ns,
+            queued_ns,
             result,
             errors,
         } => {
@@ -285,6 +288,7 @@ pub fn encode(prog: &Program, msg: &Msg) -> Result<Vec<u8>, Refusal> {
             e.w.varint(*call);
             e.w.varint(u64::from(*seq));
             e.w.varint(*elapsed_ns);
+            e.w.varint(*queued_ns);
             match result {
                 Outcome::Map(v) => {
                     e.w.u8(0);
@@ -420,6 +424,7 @@ pub fn decode(prog: &Program, bytes: &[u8]) -> WireResult<Msg> {
             let call = d.r.varint()?;
             let seq = d.r.u32()?;
             let elapsed_ns = d.r.varint()?;
+            let queued_ns = d.r.varint()?;
             let result = match d.r.u8()? {
                 0 => Outcome::Map(d.value()?),
                 1 => {
@@ -444,6 +449,7 @@ pub fn decode(prog: &Program, bytes: &[u8]) -> WireResult<Msg> {
                 call,
                 seq,
                 elapsed_ns,
+                queued_ns,
                 result,
                 errors,
             }

@@ -76,6 +76,12 @@ pub fn dispatch(vm: &mut Vm, kind: Kind, args: &[Value]) -> Option<Result<Value>
     CONTEXT.get()?.dispatch(vm, kind, args)
 }
 
+/// What the distributed calls did so far, on rank 0 of a job of more than
+/// one rank.
+pub fn stats() -> Option<executor::Stats> {
+    CONTEXT.get().map(Context::stats)
+}
+
 /// Called by [`crate::runtime::finish`] (the end of the script, or
 /// `exit(n)`): under `--mpi`, tells the other ranks to stop and shuts MPI
 /// down; without it, nothing.

@@ -129,7 +129,8 @@ pub fn serve(link: &Link, prog: &Program) -> std::result::Result<usize, String> 
                         f,
                     } if *c == call => {
                         ran += 1;
-                        run_chunk(link, call, seq, start, *kind, *depth, f, &items)
+                        let queued = env.at.elapsed();
+                        run_chunk(link, call, seq, start, *kind, *depth, f, &items, queued)
                     }
                     Current::Broken { call: c, error } if *c == call => Msg::Failed {
                         call,
@@ -271,6 +272,7 @@ fn run_chunk(
     depth: u32,
     f: &Value,
     items: &Value,
+    queued: std::time::Duration,
 ) -> Msg {
     let Some(flag) = link.watch.begin(call, start) else {
         return Msg::Skipped { call, seq };
@@ -292,6 +294,7 @@ fn run_chunk(
             call,
             seq,
             elapsed_ns,
+            queued_ns: u64::try_from(queued.as_nanos()).unwrap_or(u64::MAX),
             result,
             errors: Vec::new(),
         },

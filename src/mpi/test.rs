@@ -225,9 +225,9 @@ proptest! {
         let prog = Program::empty();
         let msgs = vec![
             Msg::Chunk { call, seq, start: call / 3, items: v.clone() },
-            Msg::Done { call, seq, elapsed_ns: call / 7, result: Outcome::Map(Value::list(vec![v.clone()])), errors: vec![(3, v.clone())] },
-            Msg::Done { call, seq, elapsed_ns: 1, result: Outcome::Filter(flags), errors: vec![] },
-            Msg::Done { call, seq, elapsed_ns: 1, result: Outcome::ForEach, errors: vec![] },
+            Msg::Done { call, seq, elapsed_ns: call / 7, queued_ns: call / 11, result: Outcome::Map(Value::list(vec![v.clone()])), errors: vec![(3, v.clone())] },
+            Msg::Done { call, seq, elapsed_ns: 1, queued_ns: 0, result: Outcome::Filter(flags), errors: vec![] },
+            Msg::Done { call, seq, elapsed_ns: 1, queued_ns: 0, result: Outcome::ForEach, errors: vec![] },
             Msg::Failed { call, seq, error: v.clone() },
             Msg::Skipped { call, seq },
             Msg::Stop { call, from: call / 5 },
@@ -633,6 +633,19 @@ fn sizer_aims_at_the_target_and_shrinks_at_the_end() {
     let mut s = Sizer::new(vec![1.0; 3], Duration::from_millis(5), Some(7));
     assert_eq!(s.size(2, 100), 7);
     assert_eq!(s.size(2, 3), 3);
+    // Enough chunks in flight to cover the round trip: 1 ms chunks, a
+    // 4.5 ms round trip: 2 + 5.
+    let mut s = Sizer::new(vec![1e-3; 2], Duration::from_millis(5), Some(1));
+    assert_eq!(s.depth(1), 3, "no round trip measured yet");
+    s.size(1, 100);
+    for _ in 0..50 {
+        s.observe_trip(1, Duration::from_micros(4500));
+    }
+    assert_eq!(s.depth(1), 7);
+    for _ in 0..50 {
+        s.observe_trip(1, Duration::from_secs(10));
+    }
+    assert_eq!(s.depth(1), 32, "capped");
     // Nonsense estimates do not divide by zero.
     let mut s = Sizer::new(vec![0.0, f64::NAN], Duration::from_millis(5), None);
     assert_eq!(s.size(0, 10), 2);
@@ -994,4 +1007,28 @@ fn a_rank_breaking_the_protocol_fails_the_call_instead_of_hanging() {
     bad.join().unwrap();
     // The ranks may be out of step now: later calls stay on rank 0.
     assert!(with_vm(|vm| ctx.dispatch(vm, Kind::Map, &args)).is_none());
+}
+
+#[test]
+fn stats_count_every_chunk_and_item_once() {
+    let job = FakeJob::start(JOB, 3);
+    job.call(Kind::Map, &[range(0, 120, 1), job.get("f"), chunk(10)])
+        .unwrap();
+    job.call(Kind::Map, &[range(0, 5, 1), job.get("f")])
+        .unwrap();
+    let s = job.ctx.stats();
+    assert_eq!((s.calls_spread, s.calls_local), (1, 1));
+    assert_eq!(s.chunks.iter().sum::<u64>(), 12);
+    assert_eq!(s.items.iter().sum::<u64>(), 120);
+    let remote: u64 = s.chunks.iter().skip(1).sum();
+    assert_eq!(s.round_trip_us.len() as u64, remote);
+    assert!(s.round_trip_percentile(50.0).is_some_and(|m| m >= 0.0));
+    let table = s.table();
+    assert!(
+        table.contains("calls spread over the ranks        1"),
+        "{table}"
+    );
+    assert!(table.contains("round trip per chunk"), "{table}");
+    let ran = job.stop();
+    assert_eq!(ran.iter().map(|&n| n as u64).sum::<u64>(), remote);
 }
