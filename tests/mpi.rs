@@ -488,4 +488,21 @@ parallel_for_each(range(10), fn(x) { hits.add(1) })
         assert_ne!(r.status, 0, "{}", r.stderr);
         assert_eq!(r.stdout, "started\n");
     }
+
+    #[test]
+    fn auto_workers_share_the_cpus_among_the_ranks_of_a_host() {
+        if !have_mpirun("auto_workers_share_the_cpus_among_the_ranks_of_a_host") {
+            return;
+        }
+        let dir = scratch("workers", &[]);
+        let code = "print(pool_config()[\"worker_count\"])";
+        // --bind-to none: every rank may use every CPU; 2 ranks share them.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let r = mpirun(&dir, &[(2, vec!["--mpi", "-e", code])]);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        assert_eq!(r.stdout.trim(), (cpus / 2).max(1).to_string());
+        // An explicit count wins.
+        let r = mpirun(&dir, &[(2, vec!["--workers", "3", "--mpi", "-e", code])]);
+        assert_eq!(r.stdout.trim(), "3", "{}", r.stderr);
+    }
 }
