@@ -16,8 +16,10 @@
 //!    for rank 0: at least [`MIN_IN_FLIGHT`], more when the measured round
 //!    trip is long next to a chunk's time); each answer frees a place for
 //!    the next chunk, so a faster
-//!    rank gets more chunks (dynamic load balance). Between deals rank 0
-//!    runs chunks of its own. A chunk's length aims at [`CHUNK_TARGET`] of
+//!    rank gets more chunks (dynamic load balance). Rank 0 runs chunks of
+//!    its own, one at a time, on its runner thread (through its pool),
+//!    so that the calling thread keeps taking answers and dealing while
+//!    rank 0's chunk runs. A chunk's length aims at [`CHUNK_TARGET`] of
 //!    wall time on the rank it goes to ([`Sizer`]: per-rank estimates from
 //!    the answers' measured times), and shrinks towards the end of the
 //!    input so the ranks finish together.
@@ -40,7 +42,7 @@
 use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
@@ -55,7 +57,8 @@ use super::snapshot::{self, check_size, encode_call, refused, refused_function, 
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::CancelToken;
 use crate::value::{RangeVal, Value};
-use crate::vm::Vm;
+use crate::vm::{with_vm, Vm};
+use std::panic::{self, AssertUnwindSafe};
 
 /// Wall time a chunk aims at on the rank that runs it.
 pub const CHUNK_TARGET: Duration = Duration::from_millis(5);
@@ -87,6 +90,7 @@ pub struct Context {
     link: Link,
     ranks: Vec<RankInfo>,
     state: Mutex<State>,
+    runner: OnceLock<Option<LocalRunner>>,
 }
 
 #[derive(Debug, Default)]
@@ -108,6 +112,7 @@ impl Context {
             link,
             ranks,
             state: Mutex::new(State::default()),
+            runner: OnceLock::new(),
         }
     }
 
@@ -580,6 +585,9 @@ struct Round<'c> {
     stopped: bool,
     /// A rank sent something out of protocol: stop waiting for answers.
     broken: bool,
+    /// Rank 0's chunk running on the runner: its first index and its
+    /// cancel flag.
+    local: Option<(usize, Arc<AtomicBool>)>,
 }
 
 impl Round<'_> {
@@ -607,6 +615,11 @@ impl Round<'_> {
     /// Tells every rank that chunks from `from` on need not run.
     fn stop(&mut self, from: u64) {
         self.stopped = true;
+        if let Some((start, flag)) = &self.local {
+            if *start as u64 >= from {
+                flag.store(true, Ordering::Relaxed);
+            }
+        }
         let msg = Msg::Stop {
             call: self.call,
             from,
@@ -615,6 +628,37 @@ impl Round<'_> {
             for r in 1..self.ctx.size() {
                 self.ctx.link.send(r, bytes.clone());
             }
+        }
+    }
+
+    /// Takes in rank 0's own chunk's outcome.
+    fn local_done(
+        &mut self,
+        done: LocalDone,
+        out: &mut Output,
+        sizer: &mut Sizer,
+        bar: Option<&Bar>,
+        stats: &mut Stats,
+    ) {
+        let Some((_, flag)) = self.local.take() else {
+            return;
+        };
+        if flag.load(Ordering::Relaxed) {
+            // Stopped: what it did does not count.
+            return;
+        }
+        match done.result {
+            Ok(o) => {
+                sizer.observe(0, done.len, done.elapsed);
+                stats.count(0, done.len, done.elapsed);
+                if let Some(b) = bar {
+                    b.add(done.len);
+                }
+                if let Err(why) = out.put(done.start, done.len, o) {
+                    self.fail(done.start, internal(why));
+                }
+            }
+            Err(e) => self.fail(done.start, e),
         }
     }
 
@@ -792,8 +836,9 @@ impl Context {
         let call = state.next_call;
         state.next_call += 1;
         state.stats.calls_spread += 1;
-        let depth = u32::try_from(vm.max_depth().saturating_sub(vm.depth())).unwrap_or(u32::MAX);
-        let bytes = encode_call(&self.prog, &mut state.cache, plan, call, kind, depth, f)?;
+        let depth = vm.max_depth().saturating_sub(vm.depth());
+        let depth32 = u32::try_from(depth).unwrap_or(u32::MAX);
+        let bytes = encode_call(&self.prog, &mut state.cache, plan, call, kind, depth32, f)?;
         let size = self.size();
         for r in 1..size {
             self.link.send(r, bytes.clone());
@@ -813,10 +858,17 @@ impl Context {
             failure: None,
             stopped: false,
             broken: false,
+            local: None,
         };
+        let runner = self.runner();
         loop {
             while let Ok(env) = self.link.try_recv() {
                 round.answer(env, &mut out, &mut sizer, bar, &mut state.stats);
+            }
+            if let Some(r) = runner {
+                while let Ok(done) = r.done.try_recv() {
+                    round.local_done(done, &mut out, &mut sizer, bar, &mut state.stats);
+                }
             }
             if !round.stopped && cancel.is_cancelled() {
                 round.failure.get_or_insert_with(|| (next, cancelled()));
@@ -834,39 +886,75 @@ impl Context {
                     }
                 }
             }
-            if !round.stopped && next < n {
+            // Rank 0's own share: on the runner's thread, so that this
+            // thread keeps dealing; inline if there is no runner.
+            if !round.stopped && next < n && round.local.is_none() {
                 let len = sizer.size(0, n - next);
-                let t0 = Instant::now();
-                match self.local(vm, kind, f, &items.slice(next, next + len)) {
-                    Ok(o) => {
-                        sizer.observe(0, len, t0.elapsed());
-                        state.stats.count(0, len, t0.elapsed());
-                        if let Some(b) = bar {
-                            b.add(len);
-                        }
-                        if let Err(why) = out.put(next, len, o) {
-                            round.fail(next, internal(why));
+                let chunk = items.slice(next, next + len);
+                match runner {
+                    Some(r) => {
+                        let flag = Arc::new(AtomicBool::new(false));
+                        let job = LocalJob {
+                            kind,
+                            f: f.clone(),
+                            items: chunk,
+                            start: next,
+                            len,
+                            depth,
+                            token: cancel.token.clone(),
+                            flag: flag.clone(),
+                        };
+                        if r.jobs.send(job).is_ok() {
+                            round.local = Some((next, flag));
+                        } else {
+                            round.fail(next, internal("rank 0's chunk thread is gone".into()));
                         }
                     }
-                    Err(e) => round.fail(next, e),
+                    None => {
+                        let t0 = Instant::now();
+                        let result = self.local(vm, kind, f, &chunk);
+                        let done = LocalDone {
+                            start: next,
+                            len,
+                            elapsed: t0.elapsed(),
+                            result,
+                        };
+                        round.local = Some((next, Arc::new(AtomicBool::new(false))));
+                        round.local_done(done, &mut out, &mut sizer, bar, &mut state.stats);
+                    }
                 }
                 next += len;
                 continue;
             }
-            if round.unanswered() == 0 || round.broken {
+            if (round.unanswered() == 0 && round.local.is_none()) || round.broken {
                 break;
             }
-            let waited = crate::pool::blocking(|| self.link.recv_timeout(WAIT_SLICE));
+            // Wait for an answer or for rank 0's chunk.
+            let inbox = self.link.inbox();
+            self.link.watch.begin_wait();
+            let waited = crate::pool::blocking(|| match runner {
+                Some(r) => crossbeam_channel::select! {
+                    recv(inbox) -> env => Waited::Answer(env.ok()),
+                    recv(r.done) -> done => Waited::Local(done.ok()),
+                    default(WAIT_SLICE) => Waited::Nothing,
+                },
+                None => match inbox.recv_timeout(WAIT_SLICE) {
+                    Ok(env) => Waited::Answer(Some(env)),
+                    Err(RecvTimeoutError::Timeout) => Waited::Nothing,
+                    Err(RecvTimeoutError::Disconnected) => Waited::Answer(None),
+                },
+            });
+            self.link.watch.end_wait();
             match waited {
-                Ok(env) => round.answer(env, &mut out, &mut sizer, bar, &mut state.stats),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    round.failure.get_or_insert_with(|| {
-                        (
-                            0,
-                            internal("the connection to the other ranks is gone".into()),
-                        )
-                    });
+                Waited::Answer(Some(env)) => {
+                    round.answer(env, &mut out, &mut sizer, bar, &mut state.stats)
+                }
+                Waited::Local(Some(done)) => {
+                    round.local_done(done, &mut out, &mut sizer, bar, &mut state.stats)
+                }
+                Waited::Nothing => {}
+                Waited::Answer(None) | Waited::Local(None) => {
+                    round.protocol_error("the connection to the other ranks is gone".into());
                     break;
                 }
             }
@@ -879,11 +967,18 @@ impl Context {
                 self.link.send(r, bytes.clone());
             }
         }
-        let _ = round.kind;
         match round.failure {
             Some((_, e)) => Err(e),
             None => Ok(out.finish(items)),
         }
+    }
+
+    /// The thread that runs rank 0's chunks (started on first use; `None`
+    /// if no thread could be started: rank 0 then runs them inline).
+    fn runner(&self) -> Option<&LocalRunner> {
+        self.runner
+            .get_or_init(|| LocalRunner::start(self.link.host.clone()))
+            .as_ref()
     }
 
     /// Sends items `start..start + len` to `rank`.
@@ -927,6 +1022,103 @@ impl Context {
     /// Where rank `r` runs.
     pub fn rank_info(&self, r: usize) -> Option<&RankInfo> {
         self.ranks.get(r)
+    }
+}
+
+/// What a wait of rank 0 brought.
+enum Waited {
+    Answer(Option<Envelope>),
+    Local(Option<LocalDone>),
+    Nothing,
+}
+
+/// One of rank 0's chunks, for its runner thread.
+struct LocalJob {
+    kind: Kind,
+    f: Value,
+    items: Value,
+    start: usize,
+    len: usize,
+    /// The caller's remaining call depth.
+    depth: usize,
+    /// The caller's task's cancellation.
+    token: Option<CancelToken>,
+    /// Set when the chunk need not run any more.
+    flag: Arc<AtomicBool>,
+}
+
+/// How one of rank 0's chunks went.
+struct LocalDone {
+    start: usize,
+    len: usize,
+    elapsed: Duration,
+    result: Result<Outcome>,
+}
+
+/// The thread that runs rank 0's chunks (through the local `parallel_*`,
+/// on rank 0's pool), one at a time, while the calling thread deals.
+#[derive(Debug)]
+struct LocalRunner {
+    jobs: crossbeam_channel::Sender<LocalJob>,
+    done: crossbeam_channel::Receiver<LocalDone>,
+}
+
+impl std::fmt::Debug for LocalJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<chunk {}..{}>", self.start, self.start + self.len)
+    }
+}
+
+impl std::fmt::Debug for LocalDone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<chunk {}..{} done>", self.start, self.start + self.len)
+    }
+}
+
+/// The runner's stack: items may recurse deeply, as on the main thread.
+const RUNNER_STACK: usize = 256 * 1024 * 1024;
+
+impl LocalRunner {
+    fn start(host: String) -> Option<LocalRunner> {
+        let (jobs, job_rx) = crossbeam_channel::unbounded::<LocalJob>();
+        let (done_tx, done) = crossbeam_channel::unbounded();
+        std::thread::Builder::new()
+            .name("weft-mpi-rank0".into())
+            .stack_size(RUNNER_STACK)
+            .spawn(move || {
+                for job in job_rx {
+                    let t0 = Instant::now();
+                    let result = with_vm(|vm| {
+                        let old_flag = vm.set_cancel_flag(Some(job.flag.clone()));
+                        let old_token = vm.set_cancel_token(job.token.clone());
+                        let old_max = vm.max_depth();
+                        vm.set_max_depth(job.depth);
+                        let r = panic::catch_unwind(AssertUnwindSafe(|| {
+                            run_local(vm, job.kind, &job.f, &job.items)
+                        }))
+                        .unwrap_or_else(|_| Err(internal("a panic while running a chunk".into())));
+                        vm.set_max_depth(old_max);
+                        vm.set_cancel_token(old_token);
+                        vm.set_cancel_flag(old_flag);
+                        r
+                    })
+                    .map_err(|mut e| {
+                        e.push_trace(rank_frame(0, &host));
+                        e
+                    });
+                    let reply = LocalDone {
+                        start: job.start,
+                        len: job.len,
+                        elapsed: t0.elapsed(),
+                        result,
+                    };
+                    if done_tx.send(reply).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok()?;
+        Some(LocalRunner { jobs, done })
     }
 }
 

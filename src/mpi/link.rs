@@ -146,6 +146,12 @@ impl Link {
     pub fn try_recv(&self) -> Result<Envelope, TryRecvError> {
         self.inbox.try_recv()
     }
+
+    /// The inbox itself, to wait on it together with other channels
+    /// (bracket the wait with [`Watch::begin_wait`] / [`Watch::end_wait`]).
+    pub fn inbox(&self) -> &Receiver<Envelope> {
+        &self.inbox
+    }
 }
 
 /// What a rank's arriving messages said about the chunk it runs, and
@@ -180,7 +186,8 @@ impl WatchState {
 }
 
 impl Watch {
-    fn begin_wait(&self) {
+    /// A thread of this rank starts waiting for a message.
+    pub fn begin_wait(&self) {
         let now = epoch().elapsed().as_nanos() as u64 + 1;
         // Nested waits keep the first start.
         let _ = self
@@ -188,7 +195,8 @@ impl Watch {
             .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    fn end_wait(&self) {
+    /// It stopped waiting.
+    pub fn end_wait(&self) {
         self.waiting_since.store(0, Ordering::Relaxed);
     }
 
