@@ -26,6 +26,13 @@
 //! 4. **Gather.** Answers are written into the result at their chunk's
 //!    place: results are in input order whatever the order of answers.
 //!
+//! Reductions (`parallel_reduce`, `parallel_fold`): chunks are whole
+//! subtrees of the fixed reduction tree ([`Shape`]); rank 0 combines the
+//! chunks' values in the tree's order ([`combine_tree`]), so the result
+//! has the local call's bits. With `errors: "collect"` each chunk's
+//! collected failures come back with their input index and are listed in
+//! input order.
+//!
 //! Errors: the first error in input order wins. Chunks are dealt in input
 //! order, so when a chunk fails every chunk before it has been dealt; rank
 //! 0 sends `Stop` (chunks after the failed one need not run, a running one
@@ -39,7 +46,7 @@
 //! is being distributed (from another task, or inside an item on rank 0)
 //! runs on rank 0's pool, as without MPI.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -49,14 +56,18 @@ use crossbeam_channel::RecvTimeoutError;
 use parking_lot::Mutex;
 
 use super::codec::scan;
+use super::init::lease;
 use super::link::{Envelope, Link};
 use super::message::{decode, encode, Kind, Msg, Outcome};
 use super::program::Program;
-use super::service::{rank_frame, run_local};
+use super::service::{option, rank_frame, run_local, Ran, Spec};
 use super::snapshot::{self, check_size, encode_call, refused, refused_function, Cache};
 use crate::error::{Error, ErrorKind, Result};
+use crate::map::Map;
 use crate::pool::CancelToken;
-use crate::value::{RangeVal, Value};
+use crate::stdlib::parallel::options::{InputKind, Options};
+use crate::stdlib::parallel::tree;
+use crate::value::{Key, RangeVal, Value};
 use crate::vm::{with_vm, Vm};
 use std::panic::{self, AssertUnwindSafe};
 
@@ -298,53 +309,167 @@ impl Items {
 
 /// A call's arguments, when rank 0 can distribute it.
 #[derive(Debug)]
-struct Request<'a> {
-    kind: Kind,
+struct Request {
+    /// What each chunk runs (the options forwarded to the local calls:
+    /// `errors`, `retries`, `init`, and for reduce and fold the leaf size
+    /// as `chunk_size`).
+    spec: Spec,
     items: Items,
-    f: &'a Value,
+    /// The script's `chunk_size`: the chunk length for map, filter and
+    /// for_each; the leaf size for reduce and fold.
     chunk: Option<usize>,
     progress: bool,
+    /// The `init` option.
+    init: Option<Value>,
 }
 
-impl<'a> Request<'a> {
-    /// `None` for anything the local function should judge (and report).
-    fn parse(kind: Kind, a: &'a [Value]) -> Option<Request<'a>> {
-        if !(2..=3).contains(&a.len()) {
+impl Request {
+    /// `None` for anything the local function should judge (and report):
+    /// wrong arity, input or function types, bad options, an empty input.
+    fn parse(kind: Kind, a: &[Value]) -> Option<Request> {
+        // Arguments before the options.
+        let fixed = match kind {
+            Kind::Map | Kind::Filter | Kind::ForEach => 2,
+            Kind::Reduce => 3,
+            Kind::Fold => 4,
+        };
+        if !(fixed..=fixed + 1).contains(&a.len()) {
             return None;
         }
         let items = Items::of(&a[0])?;
         if items.is_empty() {
             return None;
         }
-        let f = &a[1];
-        if !matches!(f, Value::Func(_) | Value::Native(_)) {
+        let callable = |v: &Value| matches!(v, Value::Func(_) | Value::Native(_));
+        if !callable(&a[1]) || (kind == Kind::Fold && !callable(&a[2])) {
             return None;
         }
-        let mut req = Request {
-            kind,
-            items,
-            f,
-            chunk: None,
-            progress: false,
+        let options = Options::parse(kind.name(), a.get(fixed), InputKind::Indexed).ok()?;
+        let mut fwd = Map::new();
+        if options.collect() {
+            fwd.insert(Key::str("errors"), Value::str("collect"));
+        }
+        if options.retries > 0 {
+            fwd.insert(Key::str("retries"), Value::Int(i64::from(options.retries)));
+        }
+        if let Some(init) = &options.init {
+            fwd.insert(Key::str("init"), init.clone());
+        }
+        if kind.is_tree() {
+            let leaf = tree::leaf_size(items.len(), options.chunk_size);
+            fwd.insert(
+                Key::str("chunk_size"),
+                Value::Int(i64::try_from(leaf).ok()?),
+            );
+        }
+        let opts = if fwd.is_empty() {
+            Value::Nil
+        } else {
+            Value::map(fwd)
         };
-        match a.get(2) {
-            None | Some(Value::Nil) => {}
-            Some(Value::Map(m)) => {
-                for (k, v) in m.iter() {
-                    match (&k.0, v) {
-                        (Value::Str(k), Value::Int(c)) if k.as_str() == "chunk_size" && *c >= 1 => {
-                            req.chunk = Some(usize::try_from(*c).unwrap_or(usize::MAX));
-                        }
-                        (Value::Str(k), Value::Bool(b)) if k.as_str() == "progress" => {
-                            req.progress = *b;
-                        }
-                        _ => return None,
+        Some(Request {
+            spec: Spec {
+                kind,
+                f: a[1].clone(),
+                extra: a[2..fixed].to_vec(),
+                opts,
+            },
+            items,
+            chunk: options.chunk_size,
+            progress: options.progress,
+            init: options.init,
+        })
+    }
+
+    /// How the input is cut: items, or leaves of the reduction tree.
+    fn shape(&self) -> Shape {
+        let n = self.items.len();
+        if self.spec.kind.is_tree() {
+            let block = tree::leaf_size(n, self.chunk);
+            Shape::Tree {
+                n,
+                block,
+                leaves: tree::leaf_count(n, block),
+            }
+        } else {
+            Shape::Items { n }
+        }
+    }
+}
+
+/// The units chunks are made of: items, or for reduce and fold leaves of
+/// the fixed reduction tree ([`tree`]), a chunk being always a whole
+/// subtree so that its rank's local reduction computes exactly that
+/// subtree's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// `n` items, one unit each.
+    Items {
+        /// Items.
+        n: usize,
+    },
+    /// `n` items in `leaves` leaves of `block` items.
+    Tree {
+        /// Items.
+        n: usize,
+        /// Items per leaf.
+        block: usize,
+        /// Leaves.
+        leaves: usize,
+    },
+}
+
+impl Shape {
+    /// How many units.
+    pub fn units(self) -> usize {
+        match self {
+            Shape::Items { n } => n,
+            Shape::Tree { leaves, .. } => leaves,
+        }
+    }
+
+    /// The items of units `lo..hi`.
+    pub fn items(self, lo: usize, hi: usize) -> (usize, usize) {
+        match self {
+            Shape::Items { .. } => (lo, hi),
+            Shape::Tree { n, block, .. } => (
+                lo.saturating_mul(block).min(n),
+                hi.saturating_mul(block).min(n),
+            ),
+        }
+    }
+
+    /// The units of items `start..start + len` (a chunk's).
+    pub fn units_of(self, start: usize, len: usize) -> (usize, usize) {
+        match self {
+            Shape::Items { .. } => (start, start + len),
+            Shape::Tree { block, .. } => (start / block, (start + len).div_ceil(block)),
+        }
+    }
+
+    /// The end of the chunk starting at unit `lo` that has at most `want`
+    /// units (at least one). For a tree: the largest subtree starting at
+    /// leaf `lo` (chunks dealt from leaf 0 on this way are disjoint
+    /// subtrees covering every leaf).
+    pub fn cut(self, lo: usize, want: usize) -> usize {
+        let want = want.max(1);
+        match self {
+            Shape::Items { n } => lo.saturating_add(want).min(n),
+            Shape::Tree { leaves, .. } => {
+                let (mut a, mut b) = (0, leaves);
+                loop {
+                    if (a == lo && b - a <= want) || b - a <= 1 {
+                        return b;
+                    }
+                    let mid = tree::split(a, b);
+                    if lo < mid {
+                        b = mid;
+                    } else {
+                        a = mid;
                     }
                 }
             }
-            Some(_) => return None,
         }
-        Some(req)
     }
 }
 
@@ -446,57 +571,132 @@ impl Sizer {
 
 /// The results gathered so far, in input order.
 #[derive(Debug)]
-enum Output {
+struct Output {
+    data: Data,
+    shape: Shape,
+    /// Collected failures (`errors: "collect"`): (index, error map).
+    errors: Vec<(u64, Value)>,
+}
+
+#[derive(Debug)]
+enum Data {
     Map(Vec<Value>),
     Filter(Vec<bool>),
     ForEach,
+    /// Each chunk's subtree value, by first leaf: (end leaf, value).
+    Tree(BTreeMap<usize, (usize, Value)>),
 }
 
 impl Output {
-    fn new(kind: Kind, n: usize) -> Result<Output> {
-        Ok(match kind {
-            Kind::Map => Output::Map(crate::ops::try_vec(n)?),
-            Kind::Filter => Output::Filter(vec![false; n]),
-            Kind::ForEach => Output::ForEach,
+    fn new(kind: Kind, shape: Shape) -> Result<Output> {
+        let n = shape.items(0, shape.units()).1;
+        let data = match kind {
+            Kind::Map => Data::Map(crate::ops::try_vec(n)?),
+            Kind::Filter => Data::Filter(vec![false; n]),
+            Kind::ForEach => Data::ForEach,
+            Kind::Reduce | Kind::Fold => Data::Tree(BTreeMap::new()),
+        };
+        Ok(Output {
+            data,
+            shape,
+            errors: Vec::new(),
         })
     }
 
     /// Writes the outcome of the chunk of `len` items at `start`.
-    fn put(&mut self, start: usize, len: usize, o: Outcome) -> std::result::Result<(), String> {
-        match (self, o) {
-            (Output::Map(out), Outcome::Map(Value::List(xs))) if xs.len() == len => {
+    fn put(&mut self, start: usize, len: usize, ran: Ran) -> std::result::Result<(), String> {
+        let (o, errors) = ran;
+        match (&mut self.data, o) {
+            (Data::Map(out), Outcome::Map(Value::List(xs))) if xs.len() == len => {
                 let xs: &[Value] = &xs;
                 if out.len() < start + len {
                     out.resize(start + len, Value::Nil);
                 }
                 out[start..start + len].clone_from_slice(xs);
-                Ok(())
             }
-            (Output::Filter(out), Outcome::Filter(flags)) if flags.len() == len => {
+            (Data::Filter(out), Outcome::Filter(flags)) if flags.len() == len => {
                 out[start..start + len].copy_from_slice(&flags);
-                Ok(())
             }
-            (Output::ForEach, Outcome::ForEach) => Ok(()),
-            (_, o) => Err(format!(
-                "an answer that does not fit a chunk of {len} items: {o:?}"
-            )),
+            (Data::ForEach, Outcome::ForEach) => {}
+            (Data::Tree(nodes), Outcome::Value(v)) => {
+                let (lo, hi) = self.shape.units_of(start, len);
+                nodes.insert(lo, (hi, v));
+            }
+            (_, o) => {
+                return Err(format!(
+                    "an answer that does not fit a chunk of {len} items: {o:?}"
+                ))
+            }
         }
+        self.errors.extend(errors);
+        Ok(())
     }
 
-    fn finish(self, items: &Items) -> Value {
-        match self {
-            Output::Map(v) => Value::list(v),
-            Output::Filter(flags) => Value::list(
-                flags
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, k)| **k)
-                    .map(|(i, _)| items.get(i))
-                    .collect(),
+    /// The call's result: for reduce and fold the chunks' subtree values
+    /// combined in the fixed tree (on this thread, with `combine`), with
+    /// `errors: "collect"` wrapped with the collected failures.
+    fn finish(
+        self,
+        items: &Items,
+        collect: bool,
+        combine: &mut dyn FnMut(Value, Value) -> Result<Value>,
+    ) -> Result<Value> {
+        let (key, v) = match self.data {
+            Data::Map(v) => ("results", Value::list(v)),
+            Data::Filter(flags) => (
+                "results",
+                Value::list(
+                    flags
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, k)| **k)
+                        .map(|(i, _)| items.get(i))
+                        .collect(),
+                ),
             ),
-            Output::ForEach => Value::Nil,
+            Data::ForEach => ("results", Value::Nil),
+            Data::Tree(mut nodes) => {
+                let leaves = self.shape.units();
+                ("result", combine_tree(0, leaves, &mut nodes, combine)?)
+            }
+        };
+        if !collect {
+            return Ok(v);
+        }
+        let mut errors = self.errors;
+        errors.sort_by_key(|(i, _)| *i);
+        let mut m = Map::with_capacity(2);
+        m.insert(Key::str(key), v);
+        m.insert(
+            Key::str("errors"),
+            Value::list(errors.into_iter().map(|(_, e)| e).collect()),
+        );
+        Ok(Value::map(m))
+    }
+}
+
+/// The value of leaves `lo..hi` of the fixed tree from the chunks' subtree
+/// values: a chunk's value where a chunk covers exactly `lo..hi`, else
+/// `combine(left, right)` split as [`tree::split`] says — the order of
+/// [`tree::fold_tree`], so the result has the bits of the local call's.
+pub fn combine_tree(
+    lo: usize,
+    hi: usize,
+    nodes: &mut BTreeMap<usize, (usize, Value)>,
+    combine: &mut dyn FnMut(Value, Value) -> Result<Value>,
+) -> Result<Value> {
+    if nodes.get(&lo).is_some_and(|(end, _)| *end == hi) {
+        if let Some((_, v)) = nodes.remove(&lo) {
+            return Ok(v);
         }
     }
+    if hi - lo < 2 {
+        return Err(internal(format!("no value for leaf {lo}")));
+    }
+    let mid = tree::split(lo, hi);
+    let a = combine_tree(lo, mid, nodes, combine)?;
+    let b = combine_tree(mid, hi, nodes, combine)?;
+    combine(a, b)
 }
 
 /// The caller's cancellation (its task's token and its VM's flag).
@@ -579,6 +779,7 @@ struct Round<'c> {
     ctx: &'c Context,
     call: u64,
     kind: Kind,
+    shape: Shape,
     chunks: Vec<Dealt>,
     in_flight: Vec<usize>,
     failure: Option<(usize, Error)>,
@@ -649,7 +850,8 @@ impl Round<'_> {
         }
         match done.result {
             Ok(o) => {
-                sizer.observe(0, done.len, done.elapsed);
+                let (lo, hi) = self.shape.units_of(done.start, done.len);
+                sizer.observe(0, hi - lo, done.elapsed);
                 stats.count(0, done.len, done.elapsed);
                 if let Some(b) = bar {
                     b.add(done.len);
@@ -713,10 +915,12 @@ impl Round<'_> {
                 elapsed_ns,
                 queued_ns,
                 result,
+                errors,
                 ..
             } => {
                 let ran = Duration::from_nanos(elapsed_ns);
-                sizer.observe(from, chunk.len, ran);
+                let (lo, hi) = self.shape.units_of(chunk.start, chunk.len);
+                sizer.observe(from, hi - lo, ran);
                 stats.count(from, chunk.len, ran);
                 let trip = env
                     .at
@@ -728,7 +932,7 @@ impl Round<'_> {
                 if let Some(b) = bar {
                     b.add(chunk.len);
                 }
-                if let Err(why) = out.put(chunk.start, chunk.len, result) {
+                if let Err(why) = out.put(chunk.start, chunk.len, (result, errors)) {
                     let err = Error::new(ErrorKind::Error, format!("rank {from} sent {why}"));
                     self.fail(chunk.start, err);
                 }
@@ -746,11 +950,11 @@ impl Round<'_> {
 }
 
 impl Context {
-    fn run(&self, state: &mut State, vm: &mut Vm, req: Request<'_>) -> Result<Value> {
+    fn run(&self, state: &mut State, vm: &mut Vm, req: Request) -> Result<Value> {
         let prog = &*self.prog;
-        let kind = req.kind;
-        let func = kind.name();
-        let f = req.f;
+        let spec = &req.spec;
+        let func = spec.kind.name();
+        let f = &spec.f;
         let items = &req.items;
         let n = items.len();
 
@@ -759,6 +963,19 @@ impl Context {
         let mut seen = HashSet::new();
         if scan(prog, f, &mut seeds, &mut seen).is_err() {
             return Err(refused_function(prog, func, f));
+        }
+        let labels: &[&str] = match spec.kind {
+            Kind::Fold => &["the combine function", "the identity"],
+            _ => &["the identity"],
+        };
+        let others = spec.extra.iter().zip(labels.iter().copied());
+        for (v, label) in others.chain(req.init.iter().map(|i| (i, "option init"))) {
+            if scan(prog, v, &mut seeds, &mut seen).is_err() {
+                return Err(match v {
+                    Value::Func(_) => refused_function(prog, func, v),
+                    _ => refused(prog, func, v, label),
+                });
+            }
         }
         for (i, x) in items.list().iter().enumerate() {
             if scan(prog, x, &mut seeds, &mut seen).is_err() {
@@ -779,56 +996,103 @@ impl Context {
         r
     }
 
-    /// Runs a chunk on rank 0.
-    fn local(&self, vm: &mut Vm, kind: Kind, f: &Value, items: &Value) -> Result<Outcome> {
-        run_local(vm, kind, f, items).map_err(|mut e| {
-            e.push_trace(rank_frame(0, &self.link.host));
+    /// Runs a chunk (items `start..`) on rank 0, on the calling thread.
+    fn local(&self, vm: &mut Vm, spec: &Spec, items: &Value, start: usize) -> Result<Ran> {
+        let frame = rank_frame(0, &self.link.host);
+        run_local(vm, spec, items, start as u64, &frame).map_err(|mut e| {
+            e.push_trace(frame);
             e
         })
+    }
+
+    /// The result from the gathered outcomes: reduce and fold combine
+    /// their chunks' values here, on the calling thread (`f(a, b)`, with
+    /// this thread's `init` state first if there is one, for reduce;
+    /// `combine(a, b)` for fold).
+    fn finish(&self, vm: &mut Vm, req: &Request, spec: &Spec, out: Output) -> Result<Value> {
+        let init = option(&spec.opts, "init");
+        let mut state: Option<Value> = None;
+        let mut combine = |a: Value, b: Value| -> Result<Value> {
+            match spec.kind {
+                Kind::Fold => vm.call(&spec.extra[0], &[a, b]),
+                _ => match init {
+                    None => vm.call(&spec.f, &[a, b]),
+                    Some(init) => {
+                        let st = match &state {
+                            Some(st) => st.clone(),
+                            None => {
+                                let st = vm.call(init, &[])?;
+                                state = Some(st.clone());
+                                st
+                            }
+                        };
+                        vm.call(&spec.f, &[st, a, b])
+                    }
+                },
+            }
+        };
+        out.finish(&req.items, spec.collects(), &mut combine)
     }
 
     fn run_checked(
         &self,
         state: &mut State,
         vm: &mut Vm,
-        req: &Request<'_>,
+        req: &Request,
         plan: &snapshot::Plan,
         bar: Option<&Bar>,
     ) -> Result<Value> {
-        let (kind, f, items) = (req.kind, req.f, &req.items);
-        let n = items.len();
-        let mut out = Output::new(kind, n)?;
+        let items = &req.items;
+        let shape = req.shape();
+        // What rank 0's own chunks run: `init` through a slot of this call
+        // (once per thread for the whole call); the other ranks get the
+        // script's `init` and lease their own.
+        let (opts, _lease) = lease(&req.spec.opts);
+        let local_spec = Spec {
+            opts,
+            ..req.spec.clone()
+        };
+        let spec = &local_spec;
+        let units = shape.units();
+        let mut out = Output::new(spec.kind, shape)?;
         let cancel = Cancel::of(vm);
 
-        // 2. Measure.
+        // 2. Measure (units: items, or leaves of the reduction tree).
         let mut next = 0;
         let mut est0 = 0.0;
-        if req.chunk.is_none() {
+        let fixed = if spec.kind.is_tree() { None } else { req.chunk };
+        if fixed.is_none() {
             let mut size = 1;
             let t0 = Instant::now();
-            while next < n && t0.elapsed() < MEASURE_BUDGET {
-                let end = (next + size).min(n);
-                let o = self.local(vm, kind, f, &items.slice(next, end))?;
-                out.put(next, end - next, o).map_err(internal)?;
-                if let Some(b) = bar {
-                    b.add(end - next);
+            while next < units && t0.elapsed() < MEASURE_BUDGET {
+                let end = shape.cut(next, size);
+                let (a, b) = shape.items(next, end);
+                let o = self.local(vm, spec, &items.slice(a, b), a)?;
+                out.put(a, b - a, o).map_err(internal)?;
+                if let Some(bar) = bar {
+                    bar.add(b - a);
                 }
                 next = end;
                 size = size.saturating_mul(2);
             }
-            if next == n {
-                state.stats.calls_local += 1;
-                return Ok(out.finish(items));
+            if next < units {
+                est0 = t0.elapsed().as_secs_f64() / next as f64;
             }
-            est0 = t0.elapsed().as_secs_f64() / next as f64;
-            if est0 * ((n - next) as f64) < DISTRIBUTE_MIN.as_secs_f64() {
-                let o = self.local(vm, kind, f, &items.slice(next, n))?;
-                out.put(next, n - next, o).map_err(internal)?;
-                if let Some(b) = bar {
-                    b.add(n - next);
+            if next < units && est0 * ((units - next) as f64) < DISTRIBUTE_MIN.as_secs_f64() {
+                while next < units {
+                    let end = shape.cut(next, units - next);
+                    let (a, b) = shape.items(next, end);
+                    let o = self.local(vm, spec, &items.slice(a, b), a)?;
+                    out.put(a, b - a, o).map_err(internal)?;
+                    if let Some(bar) = bar {
+                        bar.add(b - a);
+                    }
+                    next = end;
                 }
+            }
+            if next == units {
                 state.stats.calls_local += 1;
-                return Ok(out.finish(items));
+                return self.finish(vm, req, spec, out);
             }
         }
 
@@ -838,7 +1102,7 @@ impl Context {
         state.stats.calls_spread += 1;
         let depth = vm.max_depth().saturating_sub(vm.depth());
         let depth32 = u32::try_from(depth).unwrap_or(u32::MAX);
-        let bytes = encode_call(&self.prog, &mut state.cache, plan, call, kind, depth32, f)?;
+        let bytes = encode_call(&self.prog, &mut state.cache, plan, call, depth32, &req.spec)?;
         let size = self.size();
         for r in 1..size {
             self.link.send(r, bytes.clone());
@@ -848,11 +1112,12 @@ impl Context {
         let guesses = (0..size)
             .map(|r| est0 / f64::from(self.ranks.get(r).map_or(1, |i| i.workers.max(1))))
             .collect();
-        let mut sizer = Sizer::new(guesses, CHUNK_TARGET, req.chunk);
+        let mut sizer = Sizer::new(guesses, CHUNK_TARGET, fixed);
         let mut round = Round {
             ctx: self,
             call,
-            kind,
+            kind: spec.kind,
+            shape,
             chunks: Vec::new(),
             in_flight: vec![0; size],
             failure: None,
@@ -871,59 +1136,61 @@ impl Context {
                 }
             }
             if !round.stopped && cancel.is_cancelled() {
-                round.failure.get_or_insert_with(|| (next, cancelled()));
+                let at = shape.items(next, next).0;
+                round.failure.get_or_insert_with(|| (at, cancelled()));
                 round.stop(0);
             }
             if !round.stopped {
                 for r in 1..size {
-                    while round.in_flight[r] < sizer.depth(r) && next < n {
-                        let len = sizer.size(r, n - next);
-                        if let Err(e) = self.deal(&mut round, r, next, len, items) {
-                            round.fail(next, e);
+                    while round.in_flight[r] < sizer.depth(r) && next < units {
+                        let end = shape.cut(next, sizer.size(r, units - next));
+                        let (a, b) = shape.items(next, end);
+                        if let Err(e) = self.deal(&mut round, r, a, b - a, items) {
+                            round.fail(a, e);
                             break;
                         }
-                        next += len;
+                        next = end;
                     }
                 }
             }
             // Rank 0's own share: on the runner's thread, so that this
             // thread keeps dealing; inline if there is no runner.
-            if !round.stopped && next < n && round.local.is_none() {
-                let len = sizer.size(0, n - next);
-                let chunk = items.slice(next, next + len);
+            if !round.stopped && next < units && round.local.is_none() {
+                let end = shape.cut(next, sizer.size(0, units - next));
+                let (a, b) = shape.items(next, end);
+                let chunk = items.slice(a, b);
                 match runner {
                     Some(r) => {
                         let flag = Arc::new(AtomicBool::new(false));
                         let job = LocalJob {
-                            kind,
-                            f: f.clone(),
+                            spec: spec.clone(),
                             items: chunk,
-                            start: next,
-                            len,
+                            start: a,
+                            len: b - a,
                             depth,
                             token: cancel.token.clone(),
                             flag: flag.clone(),
                         };
                         if r.jobs.send(job).is_ok() {
-                            round.local = Some((next, flag));
+                            round.local = Some((a, flag));
                         } else {
-                            round.fail(next, internal("rank 0's chunk thread is gone".into()));
+                            round.fail(a, internal("rank 0's chunk thread is gone".into()));
                         }
                     }
                     None => {
                         let t0 = Instant::now();
-                        let result = self.local(vm, kind, f, &chunk);
+                        let result = self.local(vm, spec, &chunk, a);
                         let done = LocalDone {
-                            start: next,
-                            len,
+                            start: a,
+                            len: b - a,
                             elapsed: t0.elapsed(),
                             result,
                         };
-                        round.local = Some((next, Arc::new(AtomicBool::new(false))));
+                        round.local = Some((a, Arc::new(AtomicBool::new(false))));
                         round.local_done(done, &mut out, &mut sizer, bar, &mut state.stats);
                     }
                 }
-                next += len;
+                next = end;
                 continue;
             }
             if (round.unanswered() == 0 && round.local.is_none()) || round.broken {
@@ -969,7 +1236,7 @@ impl Context {
         }
         match round.failure {
             Some((_, e)) => Err(e),
-            None => Ok(out.finish(items)),
+            None => self.finish(vm, req, spec, out),
         }
     }
 
@@ -1034,8 +1301,7 @@ enum Waited {
 
 /// One of rank 0's chunks, for its runner thread.
 struct LocalJob {
-    kind: Kind,
-    f: Value,
+    spec: Spec,
     items: Value,
     start: usize,
     len: usize,
@@ -1052,7 +1318,7 @@ struct LocalDone {
     start: usize,
     len: usize,
     elapsed: Duration,
-    result: Result<Outcome>,
+    result: Result<Ran>,
 }
 
 /// The thread that runs rank 0's chunks (through the local `parallel_*`,
@@ -1088,13 +1354,14 @@ impl LocalRunner {
             .spawn(move || {
                 for job in job_rx {
                     let t0 = Instant::now();
+                    let frame = rank_frame(0, &host);
                     let result = with_vm(|vm| {
                         let old_flag = vm.set_cancel_flag(Some(job.flag.clone()));
                         let old_token = vm.set_cancel_token(job.token.clone());
                         let old_max = vm.max_depth();
                         vm.set_max_depth(job.depth);
                         let r = panic::catch_unwind(AssertUnwindSafe(|| {
-                            run_local(vm, job.kind, &job.f, &job.items)
+                            run_local(vm, &job.spec, &job.items, job.start as u64, &frame)
                         }))
                         .unwrap_or_else(|_| Err(internal("a panic while running a chunk".into())));
                         vm.set_max_depth(old_max);
@@ -1103,7 +1370,7 @@ impl LocalRunner {
                         r
                     })
                     .map_err(|mut e| {
-                        e.push_trace(rank_frame(0, &host));
+                        e.push_trace(frame);
                         e
                     });
                     let reply = LocalDone {

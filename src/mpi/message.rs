@@ -9,7 +9,7 @@ use crate::value::Value;
 
 /// Bumped whenever a message's layout changes; part of the program
 /// fingerprint, so ranks of different versions refuse to start together.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The type byte that starts each message.
 pub mod tags {
@@ -48,6 +48,11 @@ pub enum Kind {
     Filter,
     /// `parallel_for_each`: nothing per item.
     ForEach,
+    /// `parallel_reduce`: one value per chunk (a whole subtree of the
+    /// fixed reduction tree).
+    Reduce,
+    /// `parallel_fold`: as `Reduce`.
+    Fold,
 }
 
 impl Kind {
@@ -57,7 +62,14 @@ impl Kind {
             Kind::Map => "parallel_map",
             Kind::Filter => "parallel_filter",
             Kind::ForEach => "parallel_for_each",
+            Kind::Reduce => "parallel_reduce",
+            Kind::Fold => "parallel_fold",
         }
+    }
+
+    /// Whether chunks are whole subtrees of the fixed reduction tree.
+    pub fn is_tree(self) -> bool {
+        matches!(self, Kind::Reduce | Kind::Fold)
     }
 
     fn code(self) -> u8 {
@@ -65,6 +77,8 @@ impl Kind {
             Kind::Map => 0,
             Kind::Filter => 1,
             Kind::ForEach => 2,
+            Kind::Reduce => 3,
+            Kind::Fold => 4,
         }
     }
 
@@ -73,6 +87,8 @@ impl Kind {
             0 => Ok(Kind::Map),
             1 => Ok(Kind::Filter),
             2 => Ok(Kind::ForEach),
+            3 => Ok(Kind::Reduce),
+            4 => Ok(Kind::Fold),
             other => Err(WireError(format!("unknown call kind {other}"))),
         }
     }
@@ -98,6 +114,8 @@ pub enum Outcome {
     Filter(Vec<bool>),
     /// `parallel_for_each`: nothing.
     ForEach,
+    /// `parallel_reduce` / `parallel_fold`: the chunk's subtree's value.
+    Value(Value),
 }
 
 /// A decoded message.
@@ -120,6 +138,11 @@ pub enum Msg {
         depth: u32,
         /// The function value.
         f: Value,
+        /// The local call's arguments after `f`: `[identity]` for reduce,
+        /// `[combine, identity]` for fold, none otherwise.
+        extra: Vec<Value>,
+        /// The options map of the local call on each rank (or nil).
+        opts: Value,
         /// Module variables the function may read: (module, slot, value).
         snapshot: Vec<(u32, u16, Value)>,
     },
@@ -247,10 +270,13 @@ pub fn encode(prog: &Program, msg: &Msg) -> Result<Vec<u8>, Refusal> {
             kind,
             depth,
             f,
+            extra,
+            opts,
             snapshot,
         } => {
             begin_call(&mut e.w, *call, *kind, *depth);
             e.value(f)?;
+            call_args(&mut e, extra, opts)?;
             for (m, s, v) in snapshot {
                 snapshot_entry(&mut e.w, *m, *s);
                 e.value(v)?;
@@ -306,6 +332,10 @@ pub fn encode(prog: &Program, msg: &Msg) -> Result<Vec<u8>, Refusal> {
                     e.w.bytes_field(&bits);
                 }
                 Outcome::ForEach => e.w.u8(2),
+                Outcome::Value(v) => {
+                    e.w.u8(3);
+                    e.value(v)?;
+                }
             }
             e.w.len_of(errors.len());
             for (offset, err) in errors {
@@ -336,6 +366,16 @@ pub fn begin_call(w: &mut Writer, call: u64, kind: Kind, depth: u32) {
     w.varint(call);
     w.u8(kind.code());
     w.varint(u64::from(depth));
+}
+
+/// Writes a [`Msg::Call`]'s arguments after its function: the extra
+/// arguments (count, values) and the options value.
+pub fn call_args(e: &mut Encoder<'_>, extra: &[Value], opts: &Value) -> Result<(), Refusal> {
+    e.w.len_of(extra.len());
+    for v in extra {
+        e.value(v)?;
+    }
+    e.value(opts)
 }
 
 /// Writes the header of one snapshot entry (its value follows).
@@ -383,6 +423,12 @@ pub fn decode(prog: &Program, bytes: &[u8]) -> WireResult<Msg> {
             let kind = Kind::from_code(d.r.u8()?)?;
             let depth = d.r.u32()?;
             let f = d.value()?;
+            let n = d.r.count(1)?;
+            let mut extra = Vec::with_capacity(n);
+            for _ in 0..n {
+                extra.push(d.value()?);
+            }
+            let opts = d.value()?;
             let mut snapshot = Vec::new();
             loop {
                 match d.r.u8()? {
@@ -403,6 +449,8 @@ pub fn decode(prog: &Program, bytes: &[u8]) -> WireResult<Msg> {
                 kind,
                 depth,
                 f,
+                extra,
+                opts,
                 snapshot,
             }
         }
@@ -437,6 +485,7 @@ pub fn decode(prog: &Program, bytes: &[u8]) -> WireResult<Msg> {
                     Outcome::Filter((0..n).map(|i| bits[i / 8] & (1 << (i % 8)) != 0).collect())
                 }
                 2 => Outcome::ForEach,
+                3 => Outcome::Value(d.value()?),
                 other => return Err(WireError(format!("bad outcome kind {other}"))),
             };
             let n = d.r.count(2)?;

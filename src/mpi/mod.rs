@@ -1,6 +1,7 @@
 //! Scale-out over MPI: `mpirun -np K weft --mpi script.weft` runs the
 //! script on rank 0 and spreads the chunks of `parallel_map`,
-//! `parallel_filter` and `parallel_for_each` over all K ranks, each rank
+//! `parallel_filter`, `parallel_for_each`, `parallel_reduce` and
+//! `parallel_fold` over all K ranks, each rank
 //! running its chunks on its own pool (as mpi4py.futures does for Python).
 //! The protocol — messages, states, who waits for what, why it cannot
 //! deadlock, how idle ranks use no CPU — is in `README.md` next to this
@@ -15,6 +16,7 @@
 //! - [`message`]: the messages; [`link`]: a rank's send queue and inbox
 //!   (and the in-process [`link::fake_network`] the tests use);
 //! - [`executor`]: rank 0's side of a call; [`service`]: the other ranks';
+//!   [`init`]: `init` once per thread per rank per call;
 //!   [`handshake`]: start-up (fingerprints, verdict);
 //! - with the `mpi` cargo feature: `comm` (the thread that owns MPI) and
 //!   `launch` (what `weft --mpi` runs).
@@ -28,6 +30,7 @@
 pub mod codec;
 pub mod executor;
 pub mod handshake;
+pub mod init;
 pub mod link;
 pub mod message;
 pub mod program;
@@ -68,7 +71,7 @@ pub fn active() -> bool {
     CONTEXT.get().is_some()
 }
 
-/// The hook of `parallel_map`, `parallel_filter` and `parallel_for_each`:
+/// The hook of the `parallel_*` functions:
 /// `Some(result)` if the call was run over every rank, `None` to run it
 /// locally as usual.
 #[inline]

@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::codec::find_refusal;
+use super::init::{lease, Lease};
 use super::link::Link;
 use super::message::{decode, encode, Kind, Msg, Outcome};
 use super::program::{Natives, Program};
@@ -21,19 +22,73 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::value::Value;
 use crate::vm::{with_vm, Vm};
 
-/// Runs one chunk's items locally: the local `parallel_*` function over
-/// them, on this rank's pool. Used by every rank, rank 0 included.
-pub fn run_local(vm: &mut Vm, kind: Kind, f: &Value, items: &Value) -> Result<Outcome> {
+/// What every chunk of a call runs: the local `parallel_*` function, the
+/// arguments after the items, the options of the local call.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    /// Which function.
+    pub kind: Kind,
+    /// The item function (`step` for fold).
+    pub f: Value,
+    /// The arguments after `f`: `[identity]` for reduce, `[combine,
+    /// identity]` for fold, none otherwise.
+    pub extra: Vec<Value>,
+    /// The options map of the local call (nil for none).
+    pub opts: Value,
+}
+
+impl Spec {
+    /// Whether the options say `errors: "collect"`.
+    pub fn collects(&self) -> bool {
+        option(&self.opts, "errors")
+            .is_some_and(|v| matches!(v, Value::Str(s) if s.as_str() == "collect"))
+    }
+}
+
+/// Option `key` of an options map.
+pub fn option<'a>(opts: &'a Value, key: &str) -> Option<&'a Value> {
+    match opts {
+        Value::Map(m) => m.iter().find_map(|(k, v)| match &k.0 {
+            Value::Str(s) if s.as_str() == key => Some(v),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// What a chunk produced: its outcome and, with `errors: "collect"`, its
+/// failed items: (index in the whole input, the `{"index", "item",
+/// "error"}` map, its index made absolute and its error's trace ending
+/// with `frame`).
+pub type Ran = (Outcome, Vec<(u64, Value)>);
+
+/// Runs one chunk's items (the first at index `start` of the input)
+/// locally: the local `parallel_*` function over them, on this rank's
+/// pool. Used by every rank, rank 0 included. Filter runs as a map whose
+/// results are the keep flags (a failed item, collected, is not kept).
+pub fn run_local(vm: &mut Vm, spec: &Spec, items: &Value, start: u64, frame: &str) -> Result<Ran> {
     let natives = Natives::get();
-    let name = match kind {
+    let name = match spec.kind {
         Kind::Map | Kind::Filter => "parallel_map",
-        Kind::ForEach => "parallel_for_each",
+        other => other.name(),
     };
     let native = natives
         .value(name)
         .ok_or_else(|| Error::type_error(format!("internal error: no builtin {name}")))?;
-    let r = vm.call(&native, &[items.clone(), f.clone()])?;
-    Ok(match kind {
+    let mut args = Vec::with_capacity(3 + spec.extra.len());
+    args.push(items.clone());
+    args.push(spec.f.clone());
+    args.extend(spec.extra.iter().cloned());
+    if !matches!(spec.opts, Value::Nil) {
+        args.push(spec.opts.clone());
+    }
+    let r = vm.call(&native, &args)?;
+    let (r, errors) = if spec.collects() {
+        split_collected(&r, start, frame)?
+    } else {
+        (r, Vec::new())
+    };
+    let outcome = match spec.kind {
         Kind::Map => Outcome::Map(r),
         Kind::Filter => match &r {
             Value::List(xs) => {
@@ -43,7 +98,62 @@ pub fn run_local(vm: &mut Vm, kind: Kind, f: &Value, items: &Value) -> Result<Ou
             _ => Outcome::Filter(Vec::new()),
         },
         Kind::ForEach => Outcome::ForEach,
-    })
+        Kind::Reduce | Kind::Fold => Outcome::Value(r),
+    };
+    Ok((outcome, errors))
+}
+
+/// Splits a collecting call's `{"results"|"result": r, "errors": [...]}`.
+fn split_collected(r: &Value, start: u64, frame: &str) -> Result<(Value, Vec<(u64, Value)>)> {
+    let bad = || {
+        Error::type_error(format!(
+            "internal error: a collecting call returned {}",
+            r.repr()
+        ))
+    };
+    let Value::Map(m) = r else {
+        return Err(bad());
+    };
+    let mut result = Value::Nil;
+    let mut errors = Vec::new();
+    for (k, v) in m.iter() {
+        match (&k.0, v) {
+            (Value::Str(k), Value::List(es)) if k.as_str() == "errors" => {
+                let es: &[Value] = es;
+                for e in es {
+                    errors.push(absolute(e, start, frame).ok_or_else(bad)?);
+                }
+            }
+            (Value::Str(_), v) => result = v.clone(),
+            _ => return Err(bad()),
+        }
+    }
+    Ok((result, errors))
+}
+
+/// One collected failure with its index made absolute and `frame` added to
+/// its error's trace.
+fn absolute(e: &Value, start: u64, frame: &str) -> Option<(u64, Value)> {
+    let Value::Map(m) = e else { return None };
+    let mut out = crate::map::Map::with_capacity(3);
+    let mut index = None;
+    for (k, v) in m.iter() {
+        let v = match (&k.0, v) {
+            (Value::Str(s), Value::Int(i)) if s.as_str() == "index" => {
+                let at = start.checked_add(u64::try_from(*i).ok()?)?;
+                index = Some(at);
+                Value::Int(i64::try_from(at).ok()?)
+            }
+            (Value::Str(s), Value::Error(err)) if s.as_str() == "error" => {
+                let mut err = Error(err.clone());
+                err.push_trace(frame.to_string());
+                err.into_value()
+            }
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    Some((index?, Value::map(out)))
 }
 
 /// The trace frame naming where a chunk ran.
@@ -56,9 +166,10 @@ enum Current {
     None,
     Ready {
         call: u64,
-        kind: Kind,
         depth: u32,
-        f: Value,
+        spec: Spec,
+        /// The call's `init` slot (states kept until the call ends).
+        _lease: Option<Lease>,
     },
     /// Its `Call` could not be decoded: every chunk fails with this.
     Broken {
@@ -100,15 +211,27 @@ pub fn serve(link: &Link, prog: &Program) -> std::result::Result<usize, String> 
                 kind,
                 depth,
                 f,
+                extra,
+                opts,
                 snapshot,
             } => {
+                // Free the previous call's `init` states first.
+                drop(std::mem::replace(&mut current, Current::None));
                 current = match install(prog, snapshot) {
-                    Ok(()) => Current::Ready {
-                        call,
-                        kind,
-                        depth,
-                        f,
-                    },
+                    Ok(()) => {
+                        let (opts, lease) = lease(&opts);
+                        Current::Ready {
+                            call,
+                            depth,
+                            spec: Spec {
+                                kind,
+                                f,
+                                extra,
+                                opts,
+                            },
+                            _lease: lease,
+                        }
+                    }
                     Err(why) => Current::Broken {
                         call,
                         error: Error::new(ErrorKind::Error, format!("rank {}: {why}", link.rank)),
@@ -124,13 +247,13 @@ pub fn serve(link: &Link, prog: &Program) -> std::result::Result<usize, String> 
                 let reply = match &current {
                     Current::Ready {
                         call: c,
-                        kind,
                         depth,
-                        f,
+                        spec,
+                        ..
                     } if *c == call => {
                         ran += 1;
                         let queued = env.at.elapsed();
-                        run_chunk(link, call, seq, start, *kind, *depth, f, &items, queued)
+                        run_chunk(link, call, seq, start, *depth, spec, &items, queued)
                     }
                     Current::Broken { call: c, error } if *c == call => Msg::Failed {
                         call,
@@ -249,6 +372,18 @@ fn unsendable(link: &Link, prog: &Program, msg: &Msg, start: u64) -> Msg {
                 error: e.into_value(),
             }
         }
+        Msg::Done { call, seq, .. } => {
+            let mut e = Error::type_error(
+                "under --mpi: a result or a collected error holds a task, channel or atom; \
+                 they cannot cross ranks",
+            );
+            e.push_trace(rank_frame(link.rank, &link.host));
+            Msg::Failed {
+                call: *call,
+                seq: *seq,
+                error: e.into_value(),
+            }
+        }
         other => Msg::Failed {
             call: 0,
             seq: 0,
@@ -268,9 +403,8 @@ fn run_chunk(
     call: u64,
     seq: u32,
     start: u64,
-    kind: Kind,
     depth: u32,
-    f: &Value,
+    spec: &Spec,
     items: &Value,
     queued: std::time::Duration,
 ) -> Msg {
@@ -278,11 +412,12 @@ fn run_chunk(
         return Msg::Skipped { call, seq };
     };
     let t0 = Instant::now();
+    let frame = rank_frame(link.rank, &link.host);
     let r = with_vm(|vm| {
         let old_flag = vm.set_cancel_flag(Some(flag.clone()));
         let old_max = vm.max_depth();
         vm.set_max_depth(depth as usize);
-        let r = run_local(vm, kind, f, items);
+        let r = run_local(vm, spec, items, start, &frame);
         vm.set_max_depth(old_max);
         vm.set_cancel_flag(old_flag);
         r
@@ -290,17 +425,17 @@ fn run_chunk(
     let elapsed_ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
     link.watch.end();
     match r {
-        Ok(result) => Msg::Done {
+        Ok((result, errors)) => Msg::Done {
             call,
             seq,
             elapsed_ns,
             queued_ns: u64::try_from(queued.as_nanos()).unwrap_or(u64::MAX),
             result,
-            errors: Vec::new(),
+            errors,
         },
         Err(_) if flag.load(Ordering::Relaxed) => Msg::Skipped { call, seq },
         Err(mut e) => {
-            e.push_trace(rank_frame(link.rank, &link.host));
+            e.push_trace(frame);
             Msg::Failed {
                 call,
                 seq,

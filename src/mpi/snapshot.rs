@@ -18,8 +18,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::codec::{find_refusal, scan, Encoder};
-use super::message::{begin_call, snapshot_entry, Kind};
+use super::message::{begin_call, call_args, snapshot_entry};
 use super::program::Program;
+use super::service::Spec;
 use crate::bytecode::{Proto, Slot};
 use crate::error::{Error, Result};
 use crate::value::Value;
@@ -165,15 +166,21 @@ pub fn encode_call(
     cache: &mut Cache,
     plan: &Plan,
     call: u64,
-    kind: Kind,
     depth: u32,
-    f: &Value,
+    spec: &Spec,
 ) -> Result<Vec<u8>> {
+    let (kind, f, extra, opts) = (spec.kind, &spec.f, &spec.extra[..], &spec.opts);
     let func = kind.name();
     let mut e = Encoder::new(prog);
     begin_call(&mut e.w, call, kind, depth);
     if e.value(f).is_err() {
         return Err(refused_function(prog, func, f));
+    }
+    // Checked with the function before the call (`scan`): a refusal here
+    // names the argument.
+    if call_args(&mut e, extra, opts).is_err() {
+        let args = Value::list(extra.iter().cloned().chain([opts.clone()]).collect());
+        return Err(refused(prog, func, &args, "the arguments"));
     }
     let mut sent_now = Vec::new();
     for (m, slot, v, once) in &plan.entries {

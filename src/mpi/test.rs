@@ -228,6 +228,9 @@ proptest! {
             Msg::Done { call, seq, elapsed_ns: call / 7, queued_ns: call / 11, result: Outcome::Map(Value::list(vec![v.clone()])), errors: vec![(3, v.clone())] },
             Msg::Done { call, seq, elapsed_ns: 1, queued_ns: 0, result: Outcome::Filter(flags), errors: vec![] },
             Msg::Done { call, seq, elapsed_ns: 1, queued_ns: 0, result: Outcome::ForEach, errors: vec![] },
+            Msg::Done { call, seq, elapsed_ns: 1, queued_ns: 0, result: Outcome::Value(v.clone()), errors: vec![(call, v.clone())] },
+            Msg::Call { call, kind: Kind::Fold, depth: seq, f: Value::Nil, extra: vec![v.clone(), Value::Int(0)], opts: v.clone(), snapshot: vec![(1, 2, v.clone())] },
+            Msg::Call { call, kind: Kind::Reduce, depth: 0, f: Value::Nil, extra: vec![], opts: Value::Nil, snapshot: vec![] },
             Msg::Failed { call, seq, error: v.clone() },
             Msg::Skipped { call, seq },
             Msg::Stop { call, from: call / 5 },
@@ -1031,4 +1034,364 @@ fn stats_count_every_chunk_and_item_once() {
     assert!(table.contains("round trip per chunk"), "{table}");
     let ran = job.stop();
     assert_eq!(ran.iter().map(|&n| n as u64).sum::<u64>(), remote);
+}
+
+// ----- reduce and fold on the fixed tree; errors, retries, init -----
+
+const TREE_JOB: &str = r#"
+fn fadd(a, b) {
+    let i = 0
+    while i < 300 { i += 1 }
+    a + b
+}
+fn step(acc, x) {
+    let i = 0
+    while i < 300 { i += 1 }
+    acc + x * x
+}
+fn plus(a, b) { a + b }
+fn bad_step(acc, x) {
+    if x == 1000 or x == 2500 { throw "bad " + str(x) }
+    let i = 0
+    while i < 300 { i += 1 }
+    acc + x
+}
+fn fails_at(x) {
+    let i = 0
+    while i < 300 { i += 1 }
+    if x == 37 or x == 1900 { throw "bad " + str(x) }
+    x
+}
+fn counter() { atom(0) }
+fn tick(st, x) {
+    let i = 0
+    while i < 300 { i += 1 }
+    st.add(1)
+    st.get()
+}
+fn flaky(st, x) {
+    let i = 0
+    while i < 300 { i += 1 }
+    if st.get() % 2 == 0 {
+        st.add(1)
+        throw "flaky " + str(x)
+    }
+    st.add(1)
+    x * 2
+}
+"#;
+
+/// The local call (no dispatch: the fake job installs no global context).
+fn local(name: &str, args: &[Value]) -> Value {
+    let f = Natives::get().value(name).unwrap();
+    with_vm(|vm| vm.call(&f, args)).unwrap()
+}
+
+fn list_of(v: &Value) -> Vec<Value> {
+    match v {
+        Value::List(xs) => xs.to_vec(),
+        other => panic!("not a list: {other:?}"),
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Str(s) => s.to_string(),
+        other => panic!("not a string: {other:?}"),
+    }
+}
+
+fn float_bits(v: &Value) -> u64 {
+    match v {
+        Value::Float(x) => x.to_bits(),
+        other => panic!("not a float: {other:?}"),
+    }
+}
+
+#[test]
+fn tree_cuts_are_whole_subtrees_covering_every_leaf() {
+    use super::executor::{combine_tree, Shape};
+    use crate::stdlib::parallel::tree;
+    for leaves in [1usize, 2, 3, 7, 8, 13, 100, 257] {
+        let shape = Shape::Tree {
+            n: leaves * 8,
+            block: 8,
+            leaves,
+        };
+        for wants in [
+            vec![1usize],
+            vec![1, 2, 4, 8, 16],
+            vec![3, 5, 1000],
+            vec![2],
+        ] {
+            // Deal with these wanted sizes in turn; combine as leaf
+            // strings; the result must be the tree's own parenthesisation.
+            let mut nodes = std::collections::BTreeMap::new();
+            let mut next = 0;
+            let mut i = 0;
+            while next < leaves {
+                let end = shape.cut(next, wants[i % wants.len()]);
+                assert!(end > next && end <= leaves);
+                let mut leaf = |l: usize| Some(l.to_string());
+                let mut join = |a: String, b: String, _| Some(format!("({a} {b})"));
+                let v = tree::fold_tree(next, end, &mut leaf, &mut join).unwrap();
+                nodes.insert(next, (end, Value::str(v)));
+                next = end;
+                i += 1;
+            }
+            let mut join = |a: Value, b: Value| -> Result<Value> {
+                Ok(Value::str(format!("({} {})", text(&a), text(&b))))
+            };
+            let got = combine_tree(0, leaves, &mut nodes, &mut join).unwrap();
+            let mut leaf = |l: usize| Some(l.to_string());
+            let mut join2 = |a: String, b: String, _| Some(format!("({a} {b})"));
+            let want = tree::fold_tree(0, leaves, &mut leaf, &mut join2).unwrap();
+            assert_eq!(text(&got), want, "{leaves} leaves, wants {wants:?}");
+            assert!(nodes.is_empty(), "every chunk used once");
+        }
+    }
+}
+
+#[test]
+fn float_reduce_and_fold_give_the_local_bits_on_2_and_3_ranks() {
+    let xs = Value::list(
+        (0..3000)
+            .map(|i| Value::Float(1.0 / (i as f64 + 1.0)))
+            .collect(),
+    );
+    for ranks in [2, 3] {
+        let job = FakeJob::start(TREE_JOB, ranks);
+        for opts in [Value::Nil, chunk(8), chunk(100)] {
+            let fadd = job.get("fadd");
+            let args = [xs.clone(), fadd, Value::Float(0.0), opts.clone()];
+            let want = local("parallel_reduce", &args);
+            let got = job.call(Kind::Reduce, &args).unwrap();
+            assert_eq!(
+                float_bits(&got),
+                float_bits(&want),
+                "reduce, {ranks} ranks, {opts:?}"
+            );
+            let args = [
+                xs.clone(),
+                job.get("step"),
+                job.get("plus"),
+                Value::Float(0.0),
+                opts.clone(),
+            ];
+            let want = local("parallel_fold", &args);
+            let got = job.call(Kind::Fold, &args).unwrap();
+            assert_eq!(
+                float_bits(&got),
+                float_bits(&want),
+                "fold, {ranks} ranks, {opts:?}"
+            );
+        }
+        // The order matters for these floats: a left-to-right sum differs,
+        // so equal bits above are not luck.
+        let seq: f64 = (0..3000).map(|i| 1.0 / (i as f64 + 1.0)).sum();
+        let tree = local(
+            "parallel_reduce",
+            &[xs.clone(), job.get("plus"), Value::Float(0.0)],
+        );
+        assert_ne!(seq.to_bits(), float_bits(&tree));
+        let ran = job.stop();
+        assert!(ran.iter().all(|&n| n > 0), "every rank ran chunks: {ran:?}");
+    }
+}
+
+#[test]
+fn a_failing_fold_throws_the_first_error_with_its_rank() {
+    let job = FakeJob::start(TREE_JOB, 3);
+    let err = job
+        .call(
+            Kind::Fold,
+            &[
+                range(0, 3000, 1),
+                job.get("bad_step"),
+                job.get("plus"),
+                Value::Int(0),
+            ],
+        )
+        .unwrap_err();
+    assert_eq!(err.message(), "bad 1000");
+    assert!(
+        err.0.trace.iter().any(|t| t.starts_with("at <rank ")),
+        "{:?}",
+        err.0.trace
+    );
+    // Collected: the result leaves the failed items out.
+    let opts = map_of(vec![(Value::str("errors"), Value::str("collect"))]);
+    let args = [
+        range(0, 3000, 1),
+        job.get("bad_step"),
+        job.get("plus"),
+        Value::Int(0),
+        opts,
+    ];
+    let got = job.call(Kind::Fold, &args).unwrap();
+    let want = local("parallel_fold", &args);
+    let Value::Map(m) = &got else {
+        panic!("{got:?}")
+    };
+    assert_eq!(
+        m.get(&Key::str("result")),
+        Some(&Value::Int((0..3000).sum::<i64>() - 3500))
+    );
+    let errors = m.get(&Key::str("errors")).unwrap();
+    let indexes: Vec<i64> = list_of(errors)
+        .iter()
+        .map(|e| match e {
+            Value::Map(e) => match e.get(&Key::str("index")) {
+                Some(Value::Int(i)) => *i,
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(indexes, vec![1000, 2500]);
+    let Value::Map(w) = &want else { panic!() };
+    assert_eq!(w.get(&Key::str("result")), m.get(&Key::str("result")));
+    job.stop();
+}
+
+#[test]
+fn collected_errors_keep_their_input_index_across_ranks() {
+    let job = FakeJob::start(TREE_JOB, 3);
+    let collect = |c: i64| {
+        map_of(vec![
+            (Value::str("errors"), Value::str("collect")),
+            (Value::str("chunk_size"), Value::Int(c)),
+        ])
+    };
+    for c in [7, 100] {
+        let got = job
+            .call(
+                Kind::Map,
+                &[range(0, 3000, 1), job.get("fails_at"), collect(c)],
+            )
+            .unwrap();
+        let Value::Map(m) = &got else {
+            panic!("{got:?}")
+        };
+        let results = list_of(m.get(&Key::str("results")).unwrap()).to_vec();
+        assert_eq!(results.len(), 3000);
+        for (i, r) in results.iter().enumerate() {
+            match r {
+                Value::Nil => assert!(i == 37 || i == 1900, "nil at {i}"),
+                Value::Int(x) => assert_eq!(*x, i as i64),
+                other => panic!("{other:?}"),
+            }
+        }
+        let errors = list_of(m.get(&Key::str("errors")).unwrap()).to_vec();
+        assert_eq!(errors.len(), 2);
+        for (e, at) in errors.iter().zip([37i64, 1900]) {
+            let Value::Map(e) = e else { panic!() };
+            assert_eq!(e.get(&Key::str("index")), Some(&Value::Int(at)));
+            assert_eq!(e.get(&Key::str("item")), Some(&Value::Int(at)));
+            let Some(Value::Error(err)) = e.get(&Key::str("error")) else {
+                panic!()
+            };
+            assert_eq!(err.message, format!("bad {at}"));
+            assert!(
+                err.trace.iter().any(|t| t.starts_with("at <rank ")),
+                "{:?}",
+                err.trace
+            );
+        }
+        // Filter: failed items are not kept; for_each: nil results.
+        let got = job
+            .call(
+                Kind::Filter,
+                &[range(0, 3000, 1), job.get("fails_at"), collect(c)],
+            )
+            .unwrap();
+        let Value::Map(m) = &got else { panic!() };
+        assert_eq!(list_of(m.get(&Key::str("results")).unwrap()).len(), 2998);
+        assert_eq!(list_of(m.get(&Key::str("errors")).unwrap()).len(), 2);
+        let got = job
+            .call(
+                Kind::ForEach,
+                &[range(0, 3000, 1), job.get("fails_at"), collect(c)],
+            )
+            .unwrap();
+        let Value::Map(m) = &got else { panic!() };
+        assert_eq!(m.get(&Key::str("results")), Some(&Value::Nil));
+        assert_eq!(list_of(m.get(&Key::str("errors")).unwrap()).len(), 2);
+    }
+    let ran = job.stop();
+    assert!(ran.iter().all(|&n| n > 0), "every rank ran chunks: {ran:?}");
+}
+
+#[test]
+fn retries_and_init_states_work_on_every_rank() {
+    let job = FakeJob::start(TREE_JOB, 3);
+    // `flaky` fails every other call on its thread's state: with one retry
+    // every item succeeds; without, some fail.
+    let opts = |retries: i64| {
+        map_of(vec![
+            (Value::str("init"), job.get("counter")),
+            (Value::str("retries"), Value::Int(retries)),
+            (Value::str("chunk_size"), Value::Int(50)),
+        ])
+    };
+    let got = job
+        .call(Kind::Map, &[range(0, 2000, 1), job.get("flaky"), opts(1)])
+        .unwrap();
+    assert_eq!(ints(&got), (0..2000).map(|x| x * 2).collect::<Vec<_>>());
+    let err = job
+        .call(Kind::Map, &[range(0, 2000, 1), job.get("flaky"), opts(0)])
+        .unwrap_err();
+    assert_eq!(err.message(), "flaky 0");
+    let ran = job.stop();
+    assert!(ran.iter().all(|&n| n > 0), "every rank ran chunks: {ran:?}");
+}
+
+#[test]
+fn options_the_local_call_must_judge_are_left_to_it() {
+    let job = FakeJob::start(TREE_JOB, 2);
+    let bad = [
+        map_of(vec![(Value::str("ordered"), Value::Bool(true))]),
+        map_of(vec![(Value::str("chunk_sise"), Value::Int(2))]),
+        map_of(vec![(Value::str("retries"), Value::Int(-1))]),
+        Value::Int(3),
+    ];
+    for opts in bad {
+        let args = [range(0, 100, 1), job.get("fails_at"), opts];
+        assert!(with_vm(|vm| job.ctx.dispatch(vm, Kind::Map, &args)).is_none());
+    }
+    // A fold whose combine is not a function, and an empty reduce.
+    let args = [
+        range(0, 100, 1),
+        job.get("step"),
+        Value::Int(1),
+        Value::Int(0),
+    ];
+    assert!(with_vm(|vm| job.ctx.dispatch(vm, Kind::Fold, &args)).is_none());
+    let args = [range(0, 0, 1), job.get("fadd"), Value::Int(0)];
+    assert!(with_vm(|vm| job.ctx.dispatch(vm, Kind::Reduce, &args)).is_none());
+    job.stop();
+}
+
+#[test]
+fn init_runs_once_per_thread_per_rank_for_the_whole_call() {
+    let job = FakeJob::start(TREE_JOB, 3);
+    // 200 chunks of 10 items; each state counts the items its thread ran,
+    // so the number of 1s is the number of states made.
+    let opts = map_of(vec![
+        (Value::str("init"), job.get("counter")),
+        (Value::str("chunk_size"), Value::Int(10)),
+    ]);
+    let got = job
+        .call(Kind::Map, &[range(0, 2000, 1), job.get("tick"), opts])
+        .unwrap();
+    let counts = ints(&got);
+    let states = counts.iter().filter(|&&c| c == 1).count();
+    assert!(states >= 3, "at least one state per rank: {states}");
+    assert!(
+        states < 60,
+        "one state per thread per rank, not per chunk: {states}"
+    );
+    assert_eq!(counts.iter().filter(|&&c| c >= 1).count(), 2000);
+    let ran = job.stop();
+    assert!(ran.iter().all(|&n| n > 0), "every rank ran chunks: {ran:?}");
 }

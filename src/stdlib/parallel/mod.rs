@@ -272,6 +272,9 @@ fn parallel_for_each(vm: &mut Vm, a: &[Value]) -> Result<Value> {
 /// in a tree fixed by the input's length.
 fn parallel_reduce(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_reduce";
+    if let Some(r) = crate::mpi::dispatch(vm, crate::mpi::Kind::Reduce, a) {
+        return r;
+    }
     arity(NAME, a, 3, 4)?;
     let (source, options) = prepare(NAME, &a[0], &[("second argument", &a[1])], a.get(3))?;
     reduce_or_fold(vm, NAME, source, &a[1], None, &a[2], &options)
@@ -282,6 +285,9 @@ fn parallel_reduce(vm: &mut Vm, a: &[Value]) -> Result<Value> {
 /// the fixed tree.
 fn parallel_fold(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_fold";
+    if let Some(r) = crate::mpi::dispatch(vm, crate::mpi::Kind::Fold, a) {
+        return r;
+    }
     arity(NAME, a, 4, 5)?;
     let fns = [("second argument", &a[1]), ("third argument", &a[2])];
     let (source, options) = prepare(NAME, &a[0], &fns, a.get(4))?;
