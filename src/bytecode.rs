@@ -714,6 +714,9 @@ pub struct Proto {
     pub protos: Box<[&'static Proto]>,
     /// How each capture is obtained when a closure of this proto is created.
     pub captures: Box<[CaptureSrc]>,
+    /// The captured variables' names, in the order of `captures` (for
+    /// messages that name a capture, e.g. `--mpi` refusing a handle).
+    pub capture_names: Box<[Box<str>]>,
     /// Whether frames of this proto need the running closure (for captures,
     /// `GetSelf` or `GetSibling`) in the register below their base.
     pub needs_callee: bool,

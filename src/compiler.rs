@@ -1154,7 +1154,11 @@ impl<'l> Compiler<'l> {
         Ok(idx as u16)
     }
 
-    fn build_proto(&self, f: FnState, captures: Vec<CaptureSrc>) -> Proto {
+    fn build_proto(&self, f: FnState, captures: Vec<(String, CaptureSrc)>) -> Proto {
+        let (capture_names, captures): (Vec<Box<str>>, Vec<CaptureSrc>) = captures
+            .into_iter()
+            .map(|(n, s)| (n.into_boxed_str(), s))
+            .unzip();
         let needs_callee = f.uses_callee || !captures.is_empty();
         Proto {
             name: f.name.map(|n| n.into_boxed_str()),
@@ -1168,6 +1172,7 @@ impl<'l> Compiler<'l> {
             consts: f.consts.into_boxed_slice(),
             protos: f.protos.into_boxed_slice(),
             captures: captures.into_boxed_slice(),
+            capture_names: capture_names.into_boxed_slice(),
             needs_callee,
             siblings: OnceLock::new(),
             env: self.env.clone().expect("module environment is built first"),
@@ -1219,10 +1224,10 @@ impl<'l> Compiler<'l> {
             self.default_values(&def.params)?;
         }
         let f = self.fns.pop().expect("function state");
-        let captures: Vec<CaptureSrc> = if shared {
+        let captures: Vec<(String, CaptureSrc)> = if shared {
             Vec::new()
         } else {
-            f.captures.borrow().iter().map(|(_, s)| *s).collect()
+            f.captures.borrow().clone()
         };
         self.pos = saved_pos;
         Ok(self.build_proto(f, captures))
@@ -1351,9 +1356,15 @@ impl<'l> Compiler<'l> {
             protos.push(p);
         }
         let captures: Vec<CaptureSrc> = caps.borrow().iter().map(|(_, s)| *s).collect();
+        let names: Vec<Box<str>> = caps
+            .borrow()
+            .iter()
+            .map(|(n, _)| n.as_str().into())
+            .collect();
         let mut leaked: Vec<&'static Proto> = Vec::new();
         for mut p in protos {
             p.captures = captures.clone().into_boxed_slice();
+            p.capture_names = names.clone().into_boxed_slice();
             p.needs_callee = p.needs_callee || !captures.is_empty();
             leaked.push(leak(p));
         }

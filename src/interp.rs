@@ -115,6 +115,12 @@ impl Script {
         compile_in(&name, &source, dir, Some(path))
     }
 
+    /// The compiled top-level code (the root of the program's functions;
+    /// `--mpi` numbers every function from it).
+    pub fn main_proto(&self) -> &'static crate::bytecode::Proto {
+        self.main
+    }
+
     /// Runs the top-level code on this thread. Returns the module value
     /// (its fields are the top-level `let`s and `fn`s).
     pub fn run(&mut self) -> Result<Value, Error> {

@@ -166,6 +166,7 @@ fn exit(_: &mut Vm, args: &[Value]) -> Result<Value> {
     if let Some(m) = message {
         let _ = writeln!(std::io::stderr().lock(), "{m}");
     }
+    crate::mpi::at_exit(code);
     crate::runtime::finish();
     std::process::exit(code)
 }
