@@ -377,19 +377,21 @@ pub fn find_refusal(prog: &Program, root: &Value, label: &str) -> Option<(String
 }
 
 /// Every error kind, for decoding a kind by name.
-const KINDS: [ErrorKind; 13] = [
+const KINDS: [ErrorKind; 15] = [
     ErrorKind::TypeError,
     ErrorKind::ValueError,
     ErrorKind::IndexError,
     ErrorKind::KeyError,
     ErrorKind::ZeroDivisionError,
     ErrorKind::OverflowError,
+    ErrorKind::MemoryError,
     ErrorKind::StackOverflow,
     ErrorKind::IOError,
     ErrorKind::Timeout,
     ErrorKind::Cancelled,
     ErrorKind::AssertionError,
     ErrorKind::NameError,
+    ErrorKind::Deadlock,
     ErrorKind::Error,
 ];
 
@@ -405,12 +407,14 @@ fn kinds_are_complete(k: ErrorKind) {
         | ErrorKind::KeyError
         | ErrorKind::ZeroDivisionError
         | ErrorKind::OverflowError
+        | ErrorKind::MemoryError
         | ErrorKind::StackOverflow
         | ErrorKind::IOError
         | ErrorKind::Timeout
         | ErrorKind::Cancelled
         | ErrorKind::AssertionError
         | ErrorKind::NameError
+        | ErrorKind::Deadlock
         | ErrorKind::Error => {}
     }
 }
