@@ -363,6 +363,11 @@ impl Stream {
                 continue;
             }
             let mut t = self.take.lock();
+            // Exact under the lock (a runner may have taken meanwhile).
+            let room = self.room();
+            if room == 0 {
+                continue;
+            }
             let want = NonZeroUsize::new(self.take_size(room)).unwrap_or(NonZeroUsize::MIN);
             let deadline = Instant::now() + LIVENESS;
             let got = crate::pool::blocking(|| {
@@ -459,10 +464,15 @@ impl Stream {
 
     /// Room left under the bound now: `in_flight` minus the items taken
     /// and not yet emitted, minus those on the output.
+    ///
+    /// Exact only under the take lock: then `outstanding` cannot grow, and
+    /// it is read before the output's length, so an emit in between (send,
+    /// then subtract) is counted twice rather than not at all. Without the
+    /// lock it is a hint.
     fn room(&self) -> usize {
+        let outstanding = self.outstanding.load(Ordering::SeqCst);
         let out_len = self.output.as_ref().map_or(0, Channel::len);
-        self.in_flight
-            .saturating_sub(self.outstanding.load(Ordering::SeqCst) + out_len)
+        self.in_flight.saturating_sub(outstanding + out_len)
     }
 
     /// How many items the driver takes at once, with `room` left: a chunk
@@ -666,6 +676,12 @@ impl Stream {
         // Never held long while a runner is alive: the driver takes (and
         // may wait for items) only when no runner is.
         let mut t = self.take.lock();
+        // `room` above is a hint; the one that counts is read under the
+        // take lock.
+        let room = self.room();
+        if room == 0 {
+            return None;
+        }
         let max = NonZeroUsize::new(self.chunk_size().min(room)).unwrap_or(NonZeroUsize::MIN);
         match self.input.ch.try_recv_batch(max) {
             Ok(items) => {
