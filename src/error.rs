@@ -28,6 +28,8 @@ pub enum ErrorKind {
     Timeout,
     /// The running task was cancelled.
     Cancelled,
+    /// Ctrl-C (SIGINT): thrown in the main script (see `src/signal/`).
+    Interrupted,
     /// `assert` failed.
     AssertionError,
     /// A module-level variable read before its `let` ran (Weft's decision:
@@ -51,6 +53,7 @@ impl ErrorKind {
             ErrorKind::IOError => "IOError",
             ErrorKind::Timeout => "Timeout",
             ErrorKind::Cancelled => "Cancelled",
+            ErrorKind::Interrupted => "Interrupted",
             ErrorKind::AssertionError => "AssertionError",
             ErrorKind::NameError => "NameError",
             ErrorKind::Error => "Error",

@@ -168,8 +168,14 @@ fn main() {
     }
     let cli = Cli::parse_from(split_options(argv));
     weft::stdlib::start_clock();
+    for warning in weft::envvars::unknown_var_warnings(std::env::vars_os().map(|(k, _)| k)) {
+        eprintln!("{warning}");
+    }
     if let Err(code) = configure(&cli) {
         std::process::exit(code);
+    }
+    if let Err(e) = weft::signal::install() {
+        eprintln!("weft: warning: cannot handle Ctrl-C: {e}");
     }
     let code = std::thread::Builder::new()
         .name("weft-main".into())

@@ -77,6 +77,7 @@ fn sleep(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         return Err(cancelled());
     }
     if !d.is_zero() {
+        let _waiting = super::task_registry::waiting();
         crate::pool::sleep(d).map_err(|_| cancelled())?;
     }
     Ok(Value::Nil)

@@ -53,8 +53,11 @@
 //! - `await_all([])` is `[]`; `await_any([])` is a `ValueError`.
 //! - A task cancelled before it started, awaited, throws `Cancelled` with
 //!   the message `task N was cancelled`.
-//! - A task whose error nobody awaits fails silently (as Python's
-//!   `concurrent.futures`); only awaiting reports it.
+//! - A task whose error nobody awaits is reported on stderr when the
+//!   script ends (`task_registry.rs`); awaiting it (`await`, `await_all`
+//!   over a list holding it, `await_any` returning it) is what counts;
+//!   `t.done()`, `t.status()` and `t.cancel()` do not. `Cancelled` is never
+//!   reported.
 //! - When the main script ends (or calls `exit`), the process exits without
 //!   waiting for tasks still running or queued (as Go's `main`); await
 //!   them to be sure they finish.
@@ -64,6 +67,7 @@
 
 use super::args::{arity, callable, type_error};
 use super::system::duration;
+use super::task_registry::{self, TaskInfo};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{self, TaskHandle, WaitAnyError, WaitAnyTimeoutError, WaitTimeoutError};
 use crate::value::{NativeFn, Value};
@@ -105,6 +109,8 @@ pub struct TaskObj {
     spawned_at: Option<CallSite>,
     /// The script task that spawned this one (see [`current_owner`]).
     owner: u64,
+    /// Its state for `t.status()` (see `task_registry.rs`).
+    info: Arc<TaskInfo>,
 }
 
 impl TaskObj {
@@ -165,8 +171,21 @@ fn run_task(
     args: Args,
     updates: Option<Arc<[(usize, u64)]>>,
     rng: Option<super::random::Stream>,
+    info: Arc<TaskInfo>,
 ) -> Outcome {
     let token = pool::current_cancel_token();
+    let _running = match task_registry::enter(&info, token.as_ref()) {
+        Ok(running) => running,
+        Err(_interrupted) => {
+            // A Ctrl-C came after the spawn: the task never starts.
+            crate::runtime::note_task_failure(true);
+            let id = token.as_ref().map_or(0, |t| t.id());
+            return Err(Error::new(
+                ErrorKind::Cancelled,
+                format!("task {id} was cancelled"),
+            ));
+        }
+    };
     let outer = CURRENT_OWNER.with(|c| c.replace(me));
     let outer_updates = super::atom::enter_task(updates.as_ref());
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -186,6 +205,13 @@ fn run_task(
         let cancelled =
             e.kind() == ErrorKind::Cancelled && token.as_ref().is_some_and(|t| t.is_cancelled());
         crate::runtime::note_task_failure(cancelled);
+        if cancelled && task_registry::interrupted_since_spawn(&info) {
+            task_registry::note_stopped(&info, e);
+        }
+        // Filed before the handle is done, so any await of it comes after.
+        if let Some(token) = &token {
+            task_registry::note_failure(&info, token, e);
+        }
     }
     outcome
 }
@@ -241,11 +267,17 @@ fn spawn_seeded(
     let args = Args::new(args);
     let me = new_owner_id();
     let updates = super::atom::inherited_updates();
-    let handle = pool.spawn(move || run_task(me, f, args, updates, rng));
+    let info = TaskInfo::new(me, site);
+    let body_info = Arc::clone(&info);
+    let handle = pool.spawn(move || run_task(me, f, args, updates, rng, body_info));
+    // Number tasks in spawn order (the pool numbers them on first request),
+    // so `task N` in warnings and reports matches the order of the spawns.
+    let _ = handle.id();
     Ok(Arc::new(TaskObj {
         handle,
         spawned_at: site,
         owner: current_owner(),
+        info,
     }))
 }
 
@@ -383,6 +415,7 @@ fn check_cancelled(vm: &Vm) -> Result<()> {
 /// with the spawn and await frames added.
 fn settle(t: &TaskObj, outcome: Outcome, await_site: Option<CallSite>) -> Result<Value> {
     outcome.map_err(|mut e| {
+        task_registry::seen(&t.info);
         if let Some(frame) = t.spawn_frame() {
             e.push_trace(frame);
         }
@@ -458,6 +491,7 @@ fn wait_done(t: &TaskObj, deadline: Option<Instant>) -> std::result::Result<(), 
         if deadline.is_none() && t.handle.run_if_queued() {
             return Ok(());
         }
+        let _waiting = task_registry::waiting();
         pool::blocking(wait)
     } else {
         wait()
@@ -503,6 +537,13 @@ fn await_all(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         }
     }
     check_cancelled(vm)?;
+    // Every task of the list was awaited, also the failures after the
+    // first (the one thrown): none of them is reported at exit.
+    for t in &tasks {
+        if matches!(t.handle.try_result(), Some(Ok(Err(_)))) {
+            task_registry::seen(&t.info);
+        }
+    }
     let site = vm.call_site();
     let mut results = Vec::with_capacity(tasks.len());
     for t in &tasks {
@@ -535,6 +576,7 @@ fn await_any(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     // As in `wait_done`: on a pool thread the wait blocks with compensation,
     // so no unrelated task is stacked on this one while it waits.
     let index = if pool::current_worker_index().is_some() {
+        let _waiting = task_registry::waiting();
         pool::blocking(wait)
     } else {
         wait()
@@ -553,6 +595,23 @@ fn await_any(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     Ok(Value::list(vec![Value::Int(i as i64), v]))
 }
 
+/// `t.status()`: `"queued"`, `"running"`, `"parked"` (waiting), `"done"`,
+/// `"failed"` or `"cancelled"`. The handle is read first: the body's own
+/// state is only meaningful while the task is not done.
+fn status(t: &TaskObj) -> &'static str {
+    match t.handle.try_result() {
+        Some(Ok(Ok(_))) => "done",
+        Some(Ok(Err(e))) if e.kind() == ErrorKind::Cancelled => "cancelled",
+        Some(Err(pool::TaskError::Cancelled)) => "cancelled",
+        Some(_) => "failed",
+        None => match t.info.state() {
+            task_registry::QUEUED => "queued",
+            task_registry::WAITING => "parked",
+            _ => "running",
+        },
+    }
+}
+
 /// Calls task method `m` on `t`.
 pub(crate) fn call(t: &TaskObj, m: super::Method, args: &[Value]) -> Result<Value> {
     use super::Method;
@@ -568,6 +627,10 @@ pub(crate) fn call(t: &TaskObj, m: super::Method, args: &[Value]) -> Result<Valu
         Method::Id => {
             arity("task.id", args, 0, 0)?;
             Ok(Value::Int(t.id() as i64))
+        }
+        Method::Status => {
+            arity("task.status", args, 0, 0)?;
+            Ok(Value::from(status(t)))
         }
         other => Err(Error::type_error(format!(
             "task has no method '{}'",

@@ -1,0 +1,188 @@
+//! Ctrl-C (SIGINT) for the `weft` command: the first one cancels every task
+//! and every parallel call and throws `Interrupted` in the main script at
+//! its next call, loop iteration or wait; the second one ends the process
+//! at once with status 130. The protocol (who sees the signal, how it
+//! reaches the main script's wait and the tasks, why nothing is lost) is
+//! written up in `README.md` next to this file.
+//!
+//! Only the command line installs the handler ([`install`]); an embedder
+//! that never calls it gets the default SIGINT behaviour and none of this.
+
+use crate::error::{Error, ErrorKind};
+use crate::pool::{self, CancelToken};
+use crate::stdlib::task_registry::{self, Interrupted};
+use parking_lot::Mutex;
+use std::cell::Cell;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+/// The exit status of a run ended by Ctrl-C (128 + SIGINT, as shells
+/// report it).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// The message of the `Interrupted` error.
+pub const MESSAGE: &str = "interrupted by Ctrl-C (SIGINT)";
+
+/// Whether [`install`] ran.
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// SIGINTs since the run (or the REPL entry) started.
+static COUNT: AtomicU32 = AtomicU32::new(0);
+
+/// The main script's side: its current token (cancelled by a Ctrl-C) and
+/// whether an interrupt waits to be thrown in it. One lock, so a delivery
+/// (which replaces the token) and a signal (which cancels it) never
+/// interleave.
+struct Main {
+    token: Option<CancelToken>,
+    pending: bool,
+    /// Tokens replaced after a delivery. Kept for the life of the process:
+    /// jobs the main thread started while one was current may point at it
+    /// (see `pool::set_current_cancel_token`). One per Ctrl-C.
+    retired: Vec<CancelToken>,
+    /// The tasks each Ctrl-C found running, for the report.
+    found: Vec<Interrupted>,
+}
+
+static MAIN: Mutex<Main> = Mutex::new(Main {
+    token: None,
+    pending: false,
+    retired: Vec::new(),
+    found: Vec::new(),
+});
+
+thread_local! {
+    /// Set on the thread running the main script (inside [`main_script`]).
+    static MAIN_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs the SIGINT handler: a thread named `weft-signal` that receives
+/// each SIGINT (signal-hook's self-pipe) and acts on it as an ordinary
+/// thread. Called once by the `weft` command before the script runs.
+pub fn install() -> std::io::Result<()> {
+    use signal_hook::consts::SIGINT;
+    use signal_hook::iterator::Signals;
+    let mut signals = Signals::new([SIGINT])?;
+    std::thread::Builder::new()
+        .name("weft-signal".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                on_sigint();
+            }
+        })?;
+    MAIN.lock().token.get_or_insert_with(CancelToken::new);
+    INSTALLED.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// What one SIGINT does (on the `weft-signal` thread).
+fn on_sigint() {
+    if COUNT.fetch_add(1, Ordering::SeqCst) >= 1 {
+        exit_now();
+    }
+    let mut main = MAIN.lock();
+    main.pending = true;
+    let found = task_registry::cancel_all();
+    main.found.extend(found);
+    if let Some(t) = &main.token {
+        t.cancel();
+    }
+}
+
+/// The second Ctrl-C: clears the progress bar's line and exits with 130.
+fn exit_now() -> ! {
+    let mut err = std::io::stderr();
+    if err.is_terminal() {
+        // The progress bar (if one is drawn) is on the current line.
+        let _ = err.write_all(b"\r\x1b[2K");
+    }
+    let _ = writeln!(err, "weft: interrupted again, exiting");
+    std::process::exit(EXIT_INTERRUPTED)
+}
+
+/// Runs `f`, the main script's code on this thread (a whole script, or one
+/// REPL entry), so that Ctrl-C reaches it: `f` gets the token to install in
+/// its VM ([`crate::vm::Vm::set_cancel_token`]), and the same token is
+/// this thread's current one, so its waits on tasks, channels and sleeps
+/// wake when it is cancelled. Without [`install`], `f(None)`.
+pub fn main_script<R>(f: impl FnOnce(Option<CancelToken>) -> R) -> R {
+    if !INSTALLED.load(Ordering::SeqCst) {
+        return f(None);
+    }
+    let token = MAIN.lock().token.clone();
+    let outer = MAIN_THREAD.with(|m| m.replace(true));
+    let previous = pool::set_current_cancel_token(token.clone());
+    let r = f(token);
+    pool::set_current_cancel_token(previous);
+    MAIN_THREAD.with(|m| m.set(outer));
+    r
+}
+
+/// Called by the VM when a `Cancelled` error starts unwinding: on the main
+/// script's thread with an interrupt pending, the interrupt is delivered
+/// now. Returns the fresh token that replaces the cancelled one (the VM
+/// installs it, so the code that catches `Interrupted` runs normally), or
+/// `None` when this error is an ordinary cancellation.
+#[cold]
+pub fn take_interrupt() -> Option<CancelToken> {
+    if !MAIN_THREAD.with(Cell::get) {
+        return None;
+    }
+    let mut main = MAIN.lock();
+    if !main.pending {
+        return None;
+    }
+    main.pending = false;
+    let fresh = CancelToken::new();
+    if let Some(old) = main.token.replace(fresh.clone()) {
+        main.retired.push(old);
+    }
+    drop(main);
+    pool::set_current_cancel_token(Some(fresh.clone()));
+    Some(fresh)
+}
+
+/// The `Interrupted` error that replaces `cancelled` (keeping its trace).
+#[cold]
+pub fn interrupted_error(cancelled: &Error) -> Error {
+    let mut e = Error::new(ErrorKind::Interrupted, MESSAGE);
+    for frame in &cancelled.0.trace {
+        e.push_trace(frame.clone());
+    }
+    e
+}
+
+/// Before a REPL entry runs: a Ctrl-C that came while no entry ran (or
+/// that its entry never noticed) is dropped, and the count starts again,
+/// so the next Ctrl-C is a "first" one again.
+pub fn new_entry() {
+    if !INSTALLED.load(Ordering::SeqCst) {
+        return;
+    }
+    let mut main = MAIN.lock();
+    if main.pending || main.token.as_ref().is_some_and(|t| t.is_cancelled()) {
+        main.pending = false;
+        let fresh = CancelToken::new();
+        if let Some(old) = main.token.replace(fresh) {
+            main.retired.push(old);
+        }
+    }
+    main.found.clear();
+    COUNT.store(0, Ordering::SeqCst);
+}
+
+/// The lines of the uncaught-`Interrupted` report after the error and its
+/// trace: the tasks Ctrl-C found running and where each stopped (waiting
+/// up to 50 ms in all for them to stop). Empty when there were none.
+pub fn running_tasks_report() -> Vec<String> {
+    let found = std::mem::take(&mut MAIN.lock().found);
+    if found.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec!["tasks still running at the interrupt (cancelled):".to_string()];
+    lines.extend(task_registry::interrupted_report(
+        &found,
+        Duration::from_millis(50),
+    ));
+    lines
+}
