@@ -218,12 +218,12 @@ impl Session {
 /// Runs compiled top-level code on this thread's VM as the main script:
 /// Ctrl-C reaches it (`crate::signal`) when the handler is installed.
 fn run_main(main: &'static crate::bytecode::Proto) -> Result<Value, Error> {
-    crate::signal::main_script(|token| {
+    crate::signal::main_script(|flag| {
         with_vm(|vm| {
-            let outer = token.map(|t| vm.set_cancel_token(Some(t)));
+            let outer = flag.map(|f| vm.set_cancel_flag(Some(f)));
             let r = vm.run_main(main);
             if let Some(outer) = outer {
-                vm.set_cancel_token(outer);
+                vm.set_cancel_flag(outer);
             }
             r
         })

@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use std::cell::Cell;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// The exit status of a run ended by Ctrl-C (128 + SIGINT, as shells
@@ -42,6 +43,15 @@ struct Main {
     retired: Vec<CancelToken>,
     /// The tasks each Ctrl-C found running, for the report.
     found: Vec<Interrupted>,
+}
+
+/// The main script VM's cancel flag: set by a Ctrl-C, cleared when the
+/// interrupt is delivered. A flag, not a token, because it can be cleared:
+/// every copy of it (a parallel call saves and restores the VM's flag
+/// around its items) sees the same state.
+fn main_flag() -> &'static Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
 }
 
 static MAIN: Mutex<Main> = Mutex::new(Main {
@@ -84,6 +94,7 @@ fn on_sigint() {
     main.pending = true;
     let found = task_registry::cancel_all();
     main.found.extend(found);
+    main_flag().store(true, Ordering::SeqCst);
     if let Some(t) = &main.token {
         t.cancel();
     }
@@ -101,18 +112,19 @@ fn exit_now() -> ! {
 }
 
 /// Runs `f`, the main script's code on this thread (a whole script, or one
-/// REPL entry), so that Ctrl-C reaches it: `f` gets the token to install in
-/// its VM ([`crate::vm::Vm::set_cancel_token`]), and the same token is
-/// this thread's current one, so its waits on tasks, channels and sleeps
-/// wake when it is cancelled. Without [`install`], `f(None)`.
-pub fn main_script<R>(f: impl FnOnce(Option<CancelToken>) -> R) -> R {
+/// REPL entry), so that Ctrl-C reaches it: `f` gets the flag to install in
+/// its VM ([`crate::vm::Vm::set_cancel_flag`]: checked at every call and
+/// loop back-edge), and the main token is this thread's current one, so
+/// its waits on tasks, channels and sleeps wake when a Ctrl-C cancels it.
+/// Without [`install`], `f(None)`.
+pub fn main_script<R>(f: impl FnOnce(Option<Arc<AtomicBool>>) -> R) -> R {
     if !INSTALLED.load(Ordering::SeqCst) {
         return f(None);
     }
     let token = MAIN.lock().token.clone();
     let outer = MAIN_THREAD.with(|m| m.replace(true));
-    let previous = pool::set_current_cancel_token(token.clone());
-    let r = f(token);
+    let previous = pool::set_current_cancel_token(token);
+    let r = f(Some(Arc::clone(main_flag())));
     pool::set_current_cancel_token(previous);
     MAIN_THREAD.with(|m| m.set(outer));
     r
@@ -120,26 +132,27 @@ pub fn main_script<R>(f: impl FnOnce(Option<CancelToken>) -> R) -> R {
 
 /// Called by the VM when a `Cancelled` error starts unwinding: on the main
 /// script's thread with an interrupt pending, the interrupt is delivered
-/// now. Returns the fresh token that replaces the cancelled one (the VM
-/// installs it, so the code that catches `Interrupted` runs normally), or
-/// `None` when this error is an ordinary cancellation.
+/// now: the main flag is cleared and the thread gets a fresh token, so the
+/// code that catches `Interrupted` runs normally. True if so (the error
+/// becomes `Interrupted`); false for an ordinary cancellation.
 #[cold]
-pub fn take_interrupt() -> Option<CancelToken> {
+pub fn take_interrupt() -> bool {
     if !MAIN_THREAD.with(Cell::get) {
-        return None;
+        return false;
     }
     let mut main = MAIN.lock();
     if !main.pending {
-        return None;
+        return false;
     }
     main.pending = false;
+    main_flag().store(false, Ordering::SeqCst);
     let fresh = CancelToken::new();
     if let Some(old) = main.token.replace(fresh.clone()) {
         main.retired.push(old);
     }
     drop(main);
-    pool::set_current_cancel_token(Some(fresh.clone()));
-    Some(fresh)
+    pool::set_current_cancel_token(Some(fresh));
+    true
 }
 
 /// The `Interrupted` error that replaces `cancelled` (keeping its trace).
@@ -162,6 +175,7 @@ pub fn new_entry() {
     let mut main = MAIN.lock();
     if main.pending || main.token.as_ref().is_some_and(|t| t.is_cancelled()) {
         main.pending = false;
+        main_flag().store(false, Ordering::SeqCst);
         let fresh = CancelToken::new();
         if let Some(old) = main.token.replace(fresh) {
             main.retired.push(old);

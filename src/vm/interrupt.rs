@@ -1,9 +1,9 @@
 //! Ctrl-C reaching the main script (`src/signal/README.md`): the signal
-//! cancels the main script's token, so the VM's usual check at calls and
-//! loop back-edges (and every wait) ends in a `Cancelled` error; when such
-//! an error starts unwinding on the main script's thread with an interrupt
-//! pending, it becomes `Interrupted` here, and the VM gets a fresh token so
-//! the code that catches it runs on.
+//! sets the main script's cancel flag and cancels its thread's token, so
+//! the VM's usual check at calls and loop back-edges (and every wait) ends
+//! in a `Cancelled` error; when such an error starts unwinding on the main
+//! script's thread with an interrupt pending, it becomes `Interrupted`
+//! here (and the flag is cleared, so the code that catches it runs on).
 
 use super::Vm;
 use crate::error::Error;
@@ -14,8 +14,7 @@ impl Vm {
     #[cold]
     #[inline(never)]
     pub(super) fn deliver_interrupt(&mut self, err: &mut Error) {
-        if let Some(fresh) = crate::signal::take_interrupt() {
-            self.token = Some(fresh);
+        if crate::signal::take_interrupt() {
             *err = crate::signal::interrupted_error(err);
         }
     }
