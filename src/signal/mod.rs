@@ -155,14 +155,14 @@ pub fn take_interrupt() -> bool {
     true
 }
 
-/// The `Interrupted` error that replaces `cancelled` (keeping its trace).
+/// The `Interrupted` error that replaces a `Cancelled` one as it starts
+/// unwinding in the main script. Its trace starts empty: the frames the
+/// `Cancelled` error may carry are those of a cancelled task it awaited,
+/// while the trace of an interrupt is the main script's own (the unwind
+/// adds those frames).
 #[cold]
-pub fn interrupted_error(cancelled: &Error) -> Error {
-    let mut e = Error::new(ErrorKind::Interrupted, MESSAGE);
-    for frame in &cancelled.0.trace {
-        e.push_trace(frame.clone());
-    }
-    e
+pub fn interrupted_error() -> Error {
+    Error::new(ErrorKind::Interrupted, MESSAGE)
 }
 
 /// Before a REPL entry runs: a Ctrl-C that came while no entry ran (or

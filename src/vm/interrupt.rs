@@ -15,7 +15,7 @@ impl Vm {
     #[inline(never)]
     pub(super) fn deliver_interrupt(&mut self, err: &mut Error) {
         if crate::signal::take_interrupt() {
-            *err = crate::signal::interrupted_error(err);
+            *err = crate::signal::interrupted_error();
         }
     }
 }
