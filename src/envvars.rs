@@ -96,8 +96,14 @@ mod test {
         );
         let w = unknown_var_warnings(["WEFT_NUMA", "HOME", "WEFT_CONFG"]);
         assert_eq!(w.len(), 2);
-        assert!(w[0].contains("WEFT_NUMA (did you mean WEFT_NUMA_AWARE?)"), "{w:?}");
-        assert!(w[1].contains("WEFT_CONFG (did you mean WEFT_CONFIG?)"), "{w:?}");
+        assert!(
+            w[0].contains("WEFT_NUMA (did you mean WEFT_NUMA_AWARE?)"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].contains("WEFT_CONFG (did you mean WEFT_CONFIG?)"),
+            "{w:?}"
+        );
     }
 
     #[test]

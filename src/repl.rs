@@ -55,7 +55,8 @@ fn feed(session: &mut Session, buf: &mut String, line: &str) -> Step {
                 RunError::Compile(_) | RunError::Runtime(_) => e.render(),
             };
             eprintln!("{msg}");
-            if matches!(&e, RunError::Runtime(e) if e.kind() == crate::error::ErrorKind::Interrupted) {
+            if matches!(&e, RunError::Runtime(e) if e.kind() == crate::error::ErrorKind::Interrupted)
+            {
                 for line in crate::signal::running_tasks_report() {
                     eprintln!("{line}");
                 }

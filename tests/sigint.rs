@@ -12,7 +12,7 @@
 //! 100 ms target is measured in BENCHMARKS.md); the figure is printed.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -40,7 +40,7 @@ struct Running {
     what: String,
 }
 
-fn start(path: &PathBuf, workers: usize) -> Running {
+fn start(path: &Path, workers: usize) -> Running {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
     cmd.arg(path.file_name().expect("a file name"))
         .current_dir(path.parent().expect("a directory"))
@@ -388,7 +388,10 @@ fn repl_ctrl_c_stops_the_entry_and_keeps_the_session() {
     );
     assert!(screen.contains("\"cancelled\""), "{screen}");
     assert!(screen.contains("42"), "definitions kept: {screen}");
-    assert!(screen.contains("[exit 0]"), "the REPL ends normally: {screen}");
+    assert!(
+        screen.contains("[exit 0]"),
+        "the REPL ends normally: {screen}"
+    );
     assert!(history.contains("await(t)"), "history written: {history:?}");
     assert!(history.contains("f(41)"), "history written: {history:?}");
 }

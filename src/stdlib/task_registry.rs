@@ -130,10 +130,7 @@ impl Drop for Running {
 /// Starts the body of the task `info` whose cancel token is `token`.
 /// `Err(guard)` when a Ctrl-C came between the spawn and now: the body must
 /// not run (the task ends as `Cancelled`).
-pub(crate) fn enter(
-    info: &Arc<TaskInfo>,
-    token: Option<&CancelToken>,
-) -> Result<Running, Running> {
+pub(crate) fn enter(info: &Arc<TaskInfo>, token: Option<&CancelToken>) -> Result<Running, Running> {
     let seq = token.map(|t| {
         shard(info.seq).lock().insert(
             info.seq,
@@ -298,8 +295,8 @@ pub(crate) fn seen(info: &TaskInfo) {
 pub fn unawaited_report() -> Vec<String> {
     let unseen = std::mem::take(&mut *UNSEEN.lock());
     unseen
-        .into_iter()
-        .map(|(_, u)| {
+        .into_values()
+        .map(|u| {
             let id = u.token.id();
             let mut e = u.error;
             if let Some(site) = u.spawned_at {
