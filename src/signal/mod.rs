@@ -66,26 +66,57 @@ thread_local! {
     static MAIN_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Installs the SIGINT handler: a thread named `weft-signal` that receives
-/// each SIGINT (signal-hook's self-pipe) and acts on it as an ordinary
-/// thread. Called once by the `weft` command before the script runs.
-pub fn install() -> std::io::Result<()> {
+/// Installs the SIGINT handler and returns the [`Listener`] that acts on
+/// each SIGINT. Called once by the `weft` command before the script runs;
+/// the command's first thread (which otherwise only waits for the
+/// interpreter thread) then runs [`Listener::run`], so handling Ctrl-C
+/// costs no thread of its own.
+pub fn install() -> std::io::Result<Listener> {
     use signal_hook::consts::SIGINT;
-    use signal_hook::iterator::Signals;
-    let mut signals = Signals::new([SIGINT])?;
-    std::thread::Builder::new()
-        .name("weft-signal".into())
-        .spawn(move || {
-            for _ in signals.forever() {
-                on_sigint();
-            }
-        })?;
+    let signals = signal_hook::iterator::Signals::new([SIGINT])?;
     MAIN.lock().token.get_or_insert_with(CancelToken::new);
     INSTALLED.store(true, Ordering::SeqCst);
-    Ok(())
+    Ok(Listener { signals })
 }
 
-/// What one SIGINT does (on the `weft-signal` thread).
+/// Receives SIGINTs (signal-hook's self-pipe: the OS handler only writes a
+/// byte) and acts on each one as ordinary code: see [`install`].
+pub struct Listener {
+    signals: signal_hook::iterator::Signals,
+}
+
+impl Listener {
+    /// What ends [`run`](Self::run): dropping it (also during a panic).
+    pub fn closer(&self) -> Closer {
+        Closer(self.signals.handle())
+    }
+
+    /// Acts on every SIGINT until the [`Closer`] is dropped.
+    pub fn run(mut self) {
+        for _ in self.signals.forever() {
+            on_sigint();
+        }
+    }
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Listener")
+    }
+}
+
+/// Ends [`Listener::run`] when dropped: the interpreter thread holds it,
+/// so the listener stops when the script is done, however it ends.
+#[derive(Debug)]
+pub struct Closer(signal_hook::iterator::Handle);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// What one SIGINT does (on the listening thread).
 fn on_sigint() {
     if COUNT.fetch_add(1, Ordering::SeqCst) >= 1 {
         exit_now();
