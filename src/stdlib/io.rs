@@ -51,11 +51,11 @@ pub(crate) fn print_line(args: &[Value]) -> String {
 }
 
 /// `print(...)`. The whole line is written under one lock of stdout, so
-/// lines printed by several threads never interleave.
+/// lines printed by several threads never interleave; while a parallel
+/// call's progress bar is shown, the line goes above it.
 fn print(_: &mut Vm, args: &[Value]) -> Result<Value> {
     let line = print_line(args);
-    let mut out = std::io::stdout().lock();
-    out.write_all(line.as_bytes())
+    super::parallel::above_bar(|| std::io::stdout().lock().write_all(line.as_bytes()))
         .map_err(|e| Error::new(ErrorKind::IOError, format!("print(): {}", os_reason(&e))))?;
     Ok(Value::Nil)
 }

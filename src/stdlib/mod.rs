@@ -109,7 +109,7 @@ mod list;
 mod map;
 mod math;
 mod os;
-mod parallel;
+pub(crate) mod parallel;
 mod prelude;
 pub mod random;
 mod re;
