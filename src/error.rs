@@ -35,6 +35,10 @@ pub enum ErrorKind {
     /// A module-level variable read before its `let` ran (Weft's decision:
     /// the spec is silent; Python calls this `NameError` too).
     NameError,
+    /// The main script waits for something that nothing can ever provide:
+    /// every task is parked waiting on another parked task (or on the main
+    /// script), no task runs, and no timer is pending.
+    Deadlock,
     /// `throw x` of a non-error value.
     Error,
 }
@@ -56,6 +60,7 @@ impl ErrorKind {
             ErrorKind::Interrupted => "Interrupted",
             ErrorKind::AssertionError => "AssertionError",
             ErrorKind::NameError => "NameError",
+            ErrorKind::Deadlock => "Deadlock",
             ErrorKind::Error => "Error",
         }
     }

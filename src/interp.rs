@@ -120,6 +120,7 @@ impl Script {
     /// (its fields are the top-level `let`s and `fn`s).
     pub fn run(&mut self) -> Result<Value, Error> {
         let main = self.main;
+        let _main = crate::runtime::enter_main_script();
         let exports = run_main(main)?;
         let module = match &exports {
             Value::Map(m) => Value::Module(Arc::new(crate::value::Module {
@@ -206,6 +207,7 @@ impl Session {
             Unit::Repl(&mut self.globals),
         )
         .map_err(RunError::Compile)?;
+        let _main = crate::runtime::enter_main_script();
         run_main(main).map_err(RunError::Runtime)
     }
 

@@ -67,8 +67,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 mod interrupt;
+mod park;
 #[cfg(test)]
 mod test;
+
+pub use park::{Call, ParkedVm, Wait};
 
 /// The default limit on nested calls per thread.
 pub const DEFAULT_MAX_DEPTH: usize = 10_000;
@@ -132,6 +135,8 @@ pub struct Vm {
     max_depth: usize,
     cancel: Option<Arc<AtomicBool>>,
     token: Option<crate::pool::CancelToken>,
+    /// Parking, time slices, inherited depth (`vm/park.rs`).
+    park: park::ParkState,
     /// One record per `finally` block running on its error path (see
     /// [`Shield`]), innermost last.
     shields: Vec<Shield>,
@@ -173,7 +178,10 @@ thread_local! {
     /// This thread's idle VMs: [`with_vm`] takes one (or makes one) and
     /// puts it back, so a pool worker reuses its VMs from task to task, also
     /// for tasks it runs nested (help-first, while it awaits).
-    static THREAD_VMS: RefCell<Vec<Vm>> = const { RefCell::new(Vec::new()) };
+    /// Boxed, so taking one and putting it back moves a pointer, not the
+    /// whole state (a parked task's resumption does it on every wake).
+    #[allow(clippy::vec_box)] // Boxed on purpose: see above.
+    static THREAD_VMS: RefCell<Vec<Box<Vm>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A position in running code, cheap to keep (formatted only when a trace
@@ -188,8 +196,13 @@ impl CallSite {
     /// A trace frame for this position, named `name`:
     /// `at NAME (file:line:col)`.
     pub fn frame(&self, name: &str) -> String {
+        format!("at {name} ({})", self.location())
+    }
+
+    /// The position as `file:line:col`.
+    pub fn location(&self) -> String {
         let pos = self.proto.pos_at((self.pc as usize).saturating_sub(1));
-        format!("at {name} ({}:{}:{})", self.proto.file, pos.line, pos.col)
+        format!("{}:{}:{}", self.proto.file, pos.line, pos.col)
     }
 }
 
@@ -201,13 +214,13 @@ const MAX_IDLE_VMS: usize = 8;
 /// `with_vm` has another one (a native should use the `&mut Vm` it was
 /// given instead). If `f` panics the VM is dropped, not reused.
 pub fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> R {
-    let mut vm = THREAD_VMS
+    let mut vm: Box<Vm> = THREAD_VMS
         .try_with(|vms| vms.borrow_mut().pop())
         .ok()
         .flatten()
         .unwrap_or_default();
     let r = f(&mut vm);
-    if vm.frames.is_empty() && vm.reentry == 0 {
+    if vm.frames.is_empty() && vm.reentry == 0 && !vm.is_parked() {
         vm.cancel = None;
         vm.token = None;
         let _ = THREAD_VMS.try_with(|vms| {
@@ -627,6 +640,7 @@ impl Vm {
             max_depth: DEFAULT_MAX_DEPTH,
             cancel: None,
             token: None,
+            park: park::ParkState::default(),
             shields: Vec::new(),
             rethrowing: false,
             rng: None,
@@ -675,7 +689,7 @@ impl Vm {
     /// How many calls are active on this VM (Weft frames plus native
     /// re-entries).
     pub fn depth(&self) -> usize {
-        self.frames.len() + self.reentry
+        self.frames.len() + self.reentry + self.park.depth_base
     }
 
     /// Installs (or removes) a task's cancellation token: once it is
@@ -737,7 +751,7 @@ impl Vm {
             }
             Value::Native(n) => {
                 if self.depth() >= self.max_depth {
-                    return Err(stack_overflow(self.max_depth));
+                    return Err(stack_overflow(self.max_depth + self.park.depth_base));
                 }
                 self.reentry += 1;
                 let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || (n.f)(self, args));
@@ -765,7 +779,7 @@ impl Vm {
         start: usize,
     ) -> Result<Value> {
         if self.depth() >= self.max_depth {
-            return Err(stack_overflow(self.max_depth));
+            return Err(stack_overflow(self.max_depth + self.park.depth_base));
         }
         self.reentry += 1;
         let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
@@ -1032,10 +1046,10 @@ impl Vm {
                             start = tri!(default_entry(callee, $argc as usize));
                         }
                         if self.frames.len() + self.reentry >= self.max_depth {
-                            throw!(stack_overflow(self.max_depth));
+                            throw!(stack_overflow(self.max_depth + self.park.depth_base));
                         }
-                        if self.is_cancelled() {
-                            throw!(cancelled());
+                        if self.checkpoint() {
+                            throw!(self.checkpoint_error());
                         }
                         let nb = base + $f as usize + 1;
                         self.ensure_stack(nb + callee.nregs);
@@ -1235,8 +1249,8 @@ impl Vm {
                     }
                     Instr::Jump { off } => pc = (pc as isize + off as isize) as usize,
                     Instr::Loop { off } => {
-                        if self.is_cancelled() {
-                            throw!(cancelled());
+                        if self.checkpoint() {
+                            throw!(self.checkpoint_error());
                         }
                         pc = (pc as isize + off as isize) as usize;
                     }
@@ -1456,8 +1470,9 @@ impl Vm {
                             }
                             // Receives until closed and drained.
                             Value::Channel(c) => {
+                                let c = c.clone();
                                 save_pc!();
-                                tri!(stdlib::channel::iter_next(c)).map(|v| (v, i + 1))
+                                tri!(stdlib::channel::iter_step(self, &c)).map(|v| (v, i + 1))
                             }
                             _ => None,
                         };
@@ -1512,6 +1527,11 @@ impl Vm {
                 }
             };
             save_pc!();
+            if self.park.parking.is_some() {
+                // Parked (or yielding): leave with the frames as they are.
+                self.parked_exit();
+                return Err(err);
+            }
             match self.unwind(err, entry) {
                 Ok(()) => reload!(),
                 Err(e) => return Err(e),
@@ -1773,10 +1793,11 @@ impl Vm {
                         .map(|(at, k, v)| (k.0.clone(), v.clone(), at + 1)),
                     // `for i, v in ch`: a running count and the value.
                     Value::Channel(c) => {
+                        let c = c.clone();
                         if let Some(f) = self.frames.last_mut() {
                             f.pc = *pc as u32;
                         }
-                        tri!(stdlib::channel::iter_next(c))
+                        tri!(stdlib::channel::iter_step(self, &c))
                             .map(|v| (Value::Int(i as i64), v, i + 1))
                     }
                     _ => None,

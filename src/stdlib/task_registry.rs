@@ -6,16 +6,17 @@
 //!
 //! # State of one task ([`TaskInfo`])
 //! `QUEUED → RUNNING ⇄ WAITING`, one atomic byte written only by the
-//! thread running the task: `RUNNING` when its body starts, `WAITING` while
-//! it waits (an `await`, a `sleep`, a channel operation that had to wait),
-//! back to `RUNNING` when the wait ends. "Done", "failed" and "cancelled"
+//! thread running the task: `RUNNING` each time it runs, `WAITING` when it
+//! parks (or blocks a thread in a wait inside a native callback), back to
+//! `RUNNING` when it runs again. A task that yields at the end of its time
+//! slice stays `RUNNING` (it is runnable, only waiting for a worker). "Done", "failed" and "cancelled"
 //! are read from the pool's handle (its outcome), which is set after the
 //! body returns, so a reader that checks the handle first never reports a
 //! finished task as running.
 //!
 //! # Running tasks
-//! A task's body registers `(id → its cancel token)` in a sharded map when
-//! it starts and removes it when it returns; [`cancel_all`] cancels every
+//! A task registers `(key → its cancel token)` in a sharded map when it
+//! first runs and removes it when it ends (a parked task stays in it); [`cancel_all`] cancels every
 //! registered token. Tasks still queued are not in the map: each remembers
 //! the interrupt *epoch* at its spawn, and a body that starts after the
 //! epoch moved on does not run (it ends as `Cancelled`). The order makes
@@ -110,27 +111,27 @@ thread_local! {
     static CURRENT: RefCell<Option<Arc<TaskInfo>>> = const { RefCell::new(None) };
 }
 
-/// A task body in progress: dropping it takes the task out of the running
-/// registry and restores the thread's previous current task.
-pub(crate) struct Running {
+/// A task in the running registry, from its first run to its end (across
+/// parks): dropping it takes the task out.
+pub(crate) struct Registered {
     seq: Option<u64>,
-    previous: Option<Arc<TaskInfo>>,
 }
 
-impl Drop for Running {
+impl Drop for Registered {
     fn drop(&mut self) {
         if let Some(seq) = self.seq {
             shard(seq).lock().remove(&seq);
         }
-        let previous = self.previous.take();
-        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
     }
 }
 
-/// Starts the body of the task `info` whose cancel token is `token`.
-/// `Err(guard)` when a Ctrl-C came between the spawn and now: the body must
-/// not run (the task ends as `Cancelled`).
-pub(crate) fn enter(info: &Arc<TaskInfo>, token: Option<&CancelToken>) -> Result<Running, Running> {
+/// Registers the task `info` (whose cancel token is `token`) as running,
+/// when its body first runs. `Err` when a Ctrl-C came between the spawn
+/// and now: the body must not run (the task ends as `Cancelled`).
+pub(crate) fn start(
+    info: &Arc<TaskInfo>,
+    token: Option<&CancelToken>,
+) -> Result<Registered, Registered> {
     let seq = token.map(|t| {
         shard(info.seq).lock().insert(
             info.seq,
@@ -141,13 +142,38 @@ pub(crate) fn enter(info: &Arc<TaskInfo>, token: Option<&CancelToken>) -> Result
         );
         info.seq
     });
+    let registered = Registered { seq };
+    if info.epoch != EPOCH.load(Ordering::SeqCst) {
+        return Err(registered);
+    }
+    Ok(registered)
+}
+
+/// The task `info` runs on this thread (one run, until it parks, yields or
+/// ends): dropping it restores the thread's previous current task.
+pub(crate) struct OnThread {
+    previous: Option<Arc<TaskInfo>>,
+}
+
+impl Drop for OnThread {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// Marks `info` running on this thread (for [`waiting`] and `status()`).
+pub(crate) fn enter_thread(info: &Arc<TaskInfo>) -> OnThread {
     info.state.store(RUNNING, Ordering::Release);
     let previous = CURRENT.with(|c| c.borrow_mut().replace(Arc::clone(info)));
-    let running = Running { seq, previous };
-    if info.epoch != EPOCH.load(Ordering::SeqCst) {
-        return Err(running);
+    OnThread { previous }
+}
+
+impl TaskInfo {
+    /// The task parked (it keeps no thread): "parked" until it runs again.
+    pub(crate) fn set_waiting(&self) {
+        self.state.store(WAITING, Ordering::Release);
     }
-    Ok(running)
 }
 
 /// While alive, the task running on this thread (if any) counts as waiting
@@ -318,7 +344,8 @@ mod test {
         let info = TaskInfo::new(u64::MAX - 10, None);
         assert_eq!(info.state(), QUEUED);
         let token = CancelToken::new();
-        let running = enter(&info, Some(&token)).ok().expect("no interrupt");
+        let registered = start(&info, Some(&token)).ok().expect("no interrupt");
+        let on_thread = enter_thread(&info);
         assert_eq!(info.state(), RUNNING);
         assert!(is_running(u64::MAX - 10));
         {
@@ -326,9 +353,15 @@ mod test {
             assert_eq!(info.state(), WAITING);
         }
         assert_eq!(info.state(), RUNNING);
-        drop(running);
+        drop(on_thread);
+        drop(registered);
         assert!(!is_running(u64::MAX - 10));
+        info.set_waiting();
+        assert_eq!(info.state(), WAITING);
+        let _again = enter_thread(&info);
+        assert_eq!(info.state(), RUNNING);
         // Off any task, waiting() marks nothing.
+        drop(_again);
         let _w = waiting();
         assert_eq!(info.state(), RUNNING);
     }
