@@ -395,3 +395,62 @@ fn repl_ctrl_c_stops_the_entry_and_keeps_the_session() {
     assert!(history.contains("await(t)"), "history written: {history:?}");
     assert!(history.contains("f(41)"), "history written: {history:?}");
 }
+
+#[test]
+fn ctrl_c_clears_the_progress_bar() {
+    // stderr must be a terminal for the bar: run the script in a pty and
+    // type Ctrl-C there (the terminal sends SIGINT).
+    let path = script(
+        "progress",
+        "fn work(x) {\n  let s = 0\n  for i in range(300) { s += i * x }\n  return s\n}\n\
+         let r = parallel_map(range(3000000), work, {\"progress\": true})\n",
+    );
+    let driver = r#"
+import os, pty, select, sys, time
+weft, script = sys.argv[1], sys.argv[2]
+pid, fd = pty.fork()
+if pid == 0:
+    for k in list(os.environ):
+        if k.startswith("WEFT_"):
+            del os.environ[k]
+    os.environ["TERM"] = "xterm"
+    os.execv(weft, [weft, script])
+out = b""
+def read_for(seconds):
+    global out
+    end = time.time() + seconds
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            out += data
+read_for(1.5)
+os.write(fd, b"\x03")
+read_for(5)
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode("utf-8", "replace"))
+sys.stdout.write("\n[exit %d]\n" % os.waitstatus_to_exitcode(status))
+"#;
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(driver)
+        .arg(env!("CARGO_BIN_EXE_weft"))
+        .arg(&path)
+        .output()
+        .expect("python3 runs the pty driver");
+    let screen = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "driver failed (a hang?): {screen}");
+    assert!(screen.contains("[exit 130]"), "{screen}");
+    let error = screen.find("error: Interrupted").expect("the error");
+    let last_bar = screen[..error].rfind("/3,000,000").expect("a bar was drawn");
+    assert!(
+        screen[last_bar..error].contains("\x1b[2K"),
+        "the bar's line is cleared before the error: {:?}",
+        &screen[last_bar..error]
+    );
+}
