@@ -66,6 +66,7 @@ use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+mod interrupt;
 mod owned;
 mod park;
 #[cfg(test)]
@@ -926,6 +927,9 @@ impl Vm {
     #[cold]
     #[inline(never)]
     fn unwind(&mut self, mut err: Error, entry: usize) -> Result<(), Error> {
+        if err.kind() == ErrorKind::Cancelled {
+            self.deliver_interrupt(&mut err);
+        }
         // A rethrow from a `finally` block: this frame is in the trace.
         let mut traced = mem::take(&mut self.rethrowing);
         loop {

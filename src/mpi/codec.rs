@@ -377,7 +377,7 @@ pub fn find_refusal(prog: &Program, root: &Value, label: &str) -> Option<(String
 }
 
 /// Every error kind, for decoding a kind by name.
-const KINDS: [ErrorKind; 15] = [
+const KINDS: [ErrorKind; 16] = [
     ErrorKind::TypeError,
     ErrorKind::ValueError,
     ErrorKind::IndexError,
@@ -392,6 +392,7 @@ const KINDS: [ErrorKind; 15] = [
     ErrorKind::AssertionError,
     ErrorKind::NameError,
     ErrorKind::Deadlock,
+    ErrorKind::Interrupted,
     ErrorKind::Error,
 ];
 
@@ -415,6 +416,7 @@ fn kinds_are_complete(k: ErrorKind) {
         | ErrorKind::AssertionError
         | ErrorKind::NameError
         | ErrorKind::Deadlock
+        | ErrorKind::Interrupted
         | ErrorKind::Error => {}
     }
 }
