@@ -241,9 +241,16 @@ pub(super) fn run_on(
     match output {
         Some(out) => {
             let driver = Arc::clone(&stream);
+            // The driver may still feed the output a script waits on, and
+            // it is not a pool task: no deadlock is reported while it runs
+            // (see STREAMS.md, "Deadlock detection").
+            let pending = crate::runtime::outside_work();
             std::thread::Builder::new()
                 .name("weft-stream".into())
-                .spawn(move || driver.drive_to_end())
+                .spawn(move || {
+                    driver.drive_to_end();
+                    drop(pending);
+                })
                 .map_err(|e| {
                     Error::new(
                         ErrorKind::Error,
