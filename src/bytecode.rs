@@ -598,11 +598,17 @@ impl Slot {
     }
 
     /// Sets the value. A write-once slot that is already set keeps its
-    /// value (the compiler never emits a second write to one).
+    /// value (the compiler never emits a second write to one). A value set
+    /// once lives as long as the process, so it is made immortal: workers
+    /// reading a module variable do not contend on its reference count.
     pub fn set(&self, v: Value) {
         match self {
             Slot::Once(c) => {
-                let _ = c.set(v);
+                if c.set(v).is_ok() {
+                    if let Some(v) = c.get() {
+                        v.make_immortal();
+                    }
+                }
             }
             Slot::Cell(m) => *m.lock() = Some(v),
         }
@@ -677,6 +683,17 @@ impl Proto {
         let mut out = String::new();
         for (i, ins) in self.code.iter().enumerate() {
             out.push_str(&format!("{i:4} {ins:?}\n"));
+        }
+        out
+    }
+
+    /// [`Proto::disassemble`] of this prototype and of every function
+    /// defined in it, depth first, each under a `== name` header.
+    pub fn disassemble_all(&self) -> String {
+        let mut out = format!("== {} ({} registers)\n", self.display_name(), self.nregs);
+        out.push_str(&self.disassemble());
+        for p in self.protos.iter() {
+            out.push_str(&p.disassemble_all());
         }
         out
     }

@@ -481,6 +481,16 @@ impl<'l> Compiler<'l> {
                 return Ok(k);
             }
         }
+        // String constants are interned and immortal: threads reading the
+        // same constant do not contend on its reference count, and map
+        // lookups by a constant compare pointers first.
+        let v = match v {
+            Value::Str(s) => Value::Str(crate::value::intern(&s)),
+            other => {
+                other.make_immortal();
+                other
+            }
+        };
         let f = self.f();
         let k = f.consts.len();
         if k > u16::MAX as usize {

@@ -60,7 +60,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::function::Closure;
 use crate::ops;
 use crate::stdlib::{self, Method};
-use crate::value::{Key, Map, Module, NativeFn, Value};
+use crate::value::{Key, List, Map, Module, NativeFn, Value};
 use std::cell::RefCell;
 use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -392,8 +392,8 @@ fn child_mut<'a>(v: &'a mut Value, k: &Value, is_field: bool) -> Result<&'a mut 
         _ => Child::Bad,
     };
     match (which, v) {
-        (Child::List(j), Value::List(l)) => Ok(&mut Arc::make_mut(l)[j]),
-        (Child::Map(key), Value::Map(m)) => match Arc::make_mut(m).get_mut(&key) {
+        (Child::List(j), Value::List(l)) => Ok(&mut l.make_mut()[j]),
+        (Child::Map(key), Value::Map(m)) => match m.make_mut().get_mut(&key) {
             Some(x) => Ok(x),
             None => Err(ops::key_error(k)),
         },
@@ -463,9 +463,14 @@ fn is_value_type(v: &Value) -> bool {
 /// The fields of a module from the exports map its body returned.
 fn module_from_exports(name: &str, exports: Value) -> Value {
     let fields = match exports {
-        Value::Map(m) => Arc::try_unwrap(m).unwrap_or_else(|m| (*m).clone()),
+        Value::Map(m) => m.into_map(),
         _ => Map::default(),
     };
+    // A module lives as long as the process: its fields are immortal, so
+    // workers reading them do not contend on their reference counts.
+    for v in fields.values() {
+        v.make_immortal();
+    }
     Value::Module(Arc::new(Module {
         name: name.to_string(),
         fields,
@@ -1152,7 +1157,7 @@ impl Vm {
                         let k = reg!(key).clone();
                         match (&mut reg!(obj), &k) {
                             (Value::List(l), Value::Int(i)) if (*i as u64) < l.len() as u64 => {
-                                Arc::make_mut(l)[*i as usize] = x;
+                                l.make_mut()[*i as usize] = x;
                             }
                             (o, k) => tri!(ops::index_set(o, k, x)),
                         }
@@ -1275,12 +1280,10 @@ impl Vm {
                                     None
                                 }
                             }
-                            Value::Str(s) => {
-                                s.get(i..).and_then(|rest| rest.chars().next()).map(|c| {
-                                    let mut b = [0u8; 4];
-                                    (Value::str(&*c.encode_utf8(&mut b)), i + c.len_utf8())
-                                })
-                            }
+                            Value::Str(s) => s
+                                .get(i..)
+                                .and_then(|rest| rest.chars().next())
+                                .map(|c| (Value::str(c), i + c.len_utf8())),
                             Value::Map(m) => {
                                 m.entry_from(i).map(|(at, k, _)| (k.0.clone(), at + 1))
                             }
@@ -1444,16 +1447,18 @@ impl Vm {
             }
             Instr::List { dst, start, count } => {
                 let at = base + start as usize;
-                let items: Vec<Value> = (0..count as usize)
-                    .map(|i| mem::take(&mut self.stack[at + i]))
-                    .collect();
-                set_reg(&mut reg!(dst), Value::List(Arc::new(items)));
+                let mut items = List::with_capacity(count as usize);
+                let m = items.make_mut();
+                for i in 0..count as usize {
+                    m.push(mem::take(&mut self.stack[at + i]));
+                }
+                set_reg(&mut reg!(dst), Value::List(items));
             }
             Instr::ListAppend { list, start, count } => {
                 let at = base + start as usize;
                 let items = self.take_vec(at, count as usize);
                 if let Value::List(l) = &mut reg!(list) {
-                    Arc::make_mut(l).extend(items);
+                    l.make_mut().extend(items);
                 }
             }
             Instr::Map { dst, start, count } => {
@@ -1465,7 +1470,7 @@ impl Vm {
                     let v = mem::take(&mut self.stack[at + 2 * i + 1]);
                     m.insert(tri!(Key::new(k)), v);
                 }
-                set_reg(&mut reg!(dst), Value::Map(Arc::new(m)));
+                set_reg(&mut reg!(dst), Value::map(m));
             }
             Instr::MapAppend { map, start, count } => {
                 let at = base + start as usize;
@@ -1476,7 +1481,7 @@ impl Vm {
                     pairs.push((tri!(Key::new(k)), v));
                 }
                 if let Value::Map(m) = &mut reg!(map) {
-                    Arc::make_mut(m).extend(pairs);
+                    m.make_mut().extend(pairs);
                 }
             }
             Instr::Neg { dst, src } => {
@@ -1590,14 +1595,10 @@ impl Vm {
                             None
                         }
                     }
-                    Value::Str(s) => s.get(i..).and_then(|rest| rest.chars().next()).map(|c| {
-                        let mut buf = [0u8; 4];
-                        (
-                            Value::Int(count),
-                            Value::str(&*c.encode_utf8(&mut buf)),
-                            i + c.len_utf8(),
-                        )
-                    }),
+                    Value::Str(s) => s
+                        .get(i..)
+                        .and_then(|rest| rest.chars().next())
+                        .map(|c| (Value::Int(count), Value::str(c), i + c.len_utf8())),
                     Value::Map(m) => m
                         .entry_from(i)
                         .map(|(at, k, v)| (k.0.clone(), v.clone(), at + 1)),

@@ -3,28 +3,23 @@
 //! Mutating: `push(v) pop() pop(i) insert(i, v) remove(i) extend(ys) clear()
 //! sort() sort(key_fn) reverse()`. Read-only: `len() contains(v) index_of(v)
 //! slice(a, b?) join(sep) map(f) filter(f) reduce(f, init?) copy()`.
-//! Mutation goes through [`Arc::make_mut`]: in place when the list is
+//! Mutation goes through [`List::make_mut`]: in place when the list is
 //! uniquely held, after a copy when it is shared (value semantics).
 
 use super::args::{self, arity};
 use super::{no_method, sort, Method};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::{resolve_index, try_vec};
-use crate::value::{RangeVal, Value};
+use crate::value::{List, RangeVal, Value};
 use crate::vm::Vm;
 use std::sync::Arc;
 
 /// Calls list method `m` on `xs`.
-pub(crate) fn call(
-    vm: &mut Vm,
-    xs: &mut Arc<Vec<Value>>,
-    m: Method,
-    args: &[Value],
-) -> Result<Value> {
+pub(crate) fn call(vm: &mut Vm, xs: &mut List, m: Method, args: &[Value]) -> Result<Value> {
     match m {
         Method::Push => {
             arity("list.push", args, 1, 1)?;
-            Arc::make_mut(xs).push(args[0].clone());
+            xs.make_mut().push(args[0].clone());
             Ok(Value::Nil)
         }
         Method::Pop => {
@@ -33,11 +28,11 @@ pub(crate) fn call(
                 return Err(Error::new(ErrorKind::IndexError, "pop from an empty list"));
             }
             match args.first() {
-                None => Ok(Arc::make_mut(xs).pop().unwrap_or_default()),
+                None => Ok(xs.make_mut().pop().unwrap_or_default()),
                 Some(i) => {
                     let i = args::int("list.pop", "index", i)?;
                     let j = index_in("list.pop", i, xs.len())?;
-                    Ok(Arc::make_mut(xs).remove(j))
+                    Ok(xs.make_mut().remove(j))
                 }
             }
         }
@@ -51,26 +46,26 @@ pub(crate) fn call(
             } else {
                 i.min(n)
             };
-            Arc::make_mut(xs).insert(j as usize, args[1].clone());
+            xs.make_mut().insert(j as usize, args[1].clone());
             Ok(Value::Nil)
         }
         Method::Remove => {
             arity("list.remove", args, 1, 1)?;
             let i = args::int("list.remove", "index", &args[0])?;
             let j = index_in("list.remove", i, xs.len())?;
-            Ok(Arc::make_mut(xs).remove(j))
+            Ok(xs.make_mut().remove(j))
         }
         Method::Extend => {
             arity("list.extend", args, 1, 1)?;
             match &args[0] {
-                Value::List(ys) if Arc::ptr_eq(xs, ys) => {
+                Value::List(ys) if List::ptr_eq(xs, ys) => {
                     let copy = ys.as_slice().to_vec();
-                    Arc::make_mut(xs).extend(copy);
+                    xs.make_mut().extend(copy);
                 }
-                Value::List(ys) => Arc::make_mut(xs).extend_from_slice(ys),
+                Value::List(ys) => xs.make_mut().extend_from_slice(ys),
                 other => {
                     let it = args::items("list.extend", "argument", other)?;
-                    let v = Arc::make_mut(xs);
+                    let v = xs.make_mut();
                     v.try_reserve(it.size_hint().0).map_err(|_| {
                         Error::new(ErrorKind::OverflowError, "list.extend(): too many items")
                     })?;
@@ -81,27 +76,27 @@ pub(crate) fn call(
         }
         Method::Clear => {
             arity("list.clear", args, 0, 0)?;
-            match Arc::get_mut(xs) {
+            match xs.get_mut() {
                 Some(v) => v.clear(),
-                None => *xs = Arc::new(Vec::new()),
+                None => *xs = List::new(),
             }
             Ok(Value::Nil)
         }
         Method::Sort => {
             arity("list.sort", args, 0, 1)?;
             match args.first() {
-                None => sort::sort_values(Arc::make_mut(xs))?,
+                None => sort::sort_values(xs.make_mut())?,
                 Some(key) => {
                     args::callable("list.sort", "key", key)?;
                     let sorted = sort::sorted_by_key(vm, xs, key)?;
-                    *xs = Arc::new(sorted);
+                    *xs = List::from(sorted);
                 }
             }
             Ok(Value::Nil)
         }
         Method::Reverse => {
             arity("list.reverse", args, 0, 0)?;
-            Arc::make_mut(xs).reverse();
+            xs.make_mut().reverse();
             Ok(Value::Nil)
         }
         Method::Len => {
