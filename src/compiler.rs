@@ -1923,6 +1923,30 @@ impl<'l> Compiler<'l> {
                 }
             }
         }
+        // `math.sqrt(x)`: a function of a built-in module (immutable) is a
+        // constant, called directly instead of looked up by name at run time.
+        if let ExprKind::Name(nm) = &recv.kind {
+            if self.resolve(&nm.name).is_none() {
+                if let Some(Value::Module(m)) = stdlib::builtin_module(&nm.name) {
+                    if let Some(f @ Value::Native(_)) =
+                        m.fields.get(&crate::ops::StrKey(&name.name))
+                    {
+                        let f = f.clone();
+                        let fr = self.alloc()?;
+                        let k = self.konst(f)?;
+                        self.emit(Instr::Const { dst: fr, k });
+                        self.method_args(args)?;
+                        self.pos = pos;
+                        self.emit(Instr::Call {
+                            dst,
+                            f: fr,
+                            argc: args.len() as u8,
+                        });
+                        return Ok(());
+                    }
+                }
+            }
+        }
         // Non-mutating (or handle) method: the receiver's register is taken
         // and put back, so a local is used in place.
         let (r, temp_recv) = match &recv.kind {

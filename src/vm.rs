@@ -67,6 +67,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 #[cfg(test)]
+mod fast_test;
+#[cfg(test)]
 mod test;
 
 /// The default limit on nested calls per thread.
@@ -252,67 +254,107 @@ fn binary_slow(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
     ops::binary(op, a, b)
 }
 
+/// The result of an int/float fast path: a scalar kept in machine
+/// registers (a `Value` returned through memory costs a store-forwarding
+/// stall when it is then copied as 16 bytes), written to a register by
+/// [`set_num`].
+#[derive(Clone, Copy)]
+enum Num {
+    I(i64),
+    F(f64),
+    B(bool),
+}
+
 /// Int and float fast paths of the binary operators; `None` means "ask
 /// [`ops::binary`]" (other types, overflow, division by zero...).
 #[inline(always)]
-fn binary_fast(op: BinOp, a: &Value, b: &Value) -> Option<Value> {
-    const EXACT: i64 = 1 << 53;
+fn binary_fast(op: BinOp, a: &Value, b: &Value) -> Option<Num> {
     match (a, b) {
-        (Value::Int(x), Value::Int(y)) => {
-            let (x, y) = (*x, *y);
-            match op {
-                BinOp::Add => x.checked_add(y).map(Value::Int),
-                BinOp::Sub => x.checked_sub(y).map(Value::Int),
-                BinOp::Mul => x.checked_mul(y).map(Value::Int),
-                BinOp::Lt => Some(Value::Bool(x < y)),
-                BinOp::Le => Some(Value::Bool(x <= y)),
-                BinOp::Gt => Some(Value::Bool(x > y)),
-                BinOp::Ge => Some(Value::Bool(x >= y)),
-                BinOp::Eq => Some(Value::Bool(x == y)),
-                BinOp::Ne => Some(Value::Bool(x != y)),
-                BinOp::FloorDiv if y != 0 => {
-                    let q = x.checked_div(y)?;
-                    Some(Value::Int(if (x % y != 0) && ((x < 0) != (y < 0)) {
-                        q - 1
-                    } else {
-                        q
-                    }))
-                }
-                BinOp::Mod if y != 0 => {
-                    let r = x.checked_rem(y)?;
-                    Some(Value::Int(if r != 0 && ((r < 0) != (y < 0)) {
-                        r + y
-                    } else {
-                        r
-                    }))
-                }
-                BinOp::Div if y != 0 && x.abs() < EXACT && y.abs() < EXACT => {
-                    Some(Value::Float(x as f64 / y as f64))
-                }
-                _ => None,
-            }
-        }
+        (Value::Int(x), Value::Int(y)) => int_fast(op, *x, *y),
+        // Mixed int/float arithmetic is float arithmetic (comparisons,
+        // which must be exact, are left to `ops`).
+        (Value::Int(x), Value::Float(y)) => float_arith(op, *x as f64, *y),
+        (Value::Float(x), Value::Int(y)) => float_arith(op, *x, *y as f64),
         (Value::Float(x), Value::Float(y)) => {
             let (x, y) = (*x, *y);
             match op {
-                BinOp::Add => Some(Value::Float(x + y)),
-                BinOp::Sub => Some(Value::Float(x - y)),
-                BinOp::Mul => Some(Value::Float(x * y)),
-                BinOp::Div if y != 0.0 => Some(Value::Float(x / y)),
-                BinOp::Lt => Some(Value::Bool(x < y)),
-                BinOp::Le => Some(Value::Bool(x <= y)),
-                BinOp::Gt => Some(Value::Bool(x > y)),
-                BinOp::Ge => Some(Value::Bool(x >= y)),
-                BinOp::Eq => Some(Value::Bool(x == y)),
-                BinOp::Ne => Some(Value::Bool(x != y)),
+                BinOp::Add => Some(Num::F(x + y)),
+                BinOp::Sub => Some(Num::F(x - y)),
+                BinOp::Mul => Some(Num::F(x * y)),
+                BinOp::Div if y != 0.0 => Some(Num::F(x / y)),
+                BinOp::Lt => Some(Num::B(x < y)),
+                BinOp::Le => Some(Num::B(x <= y)),
+                BinOp::Gt => Some(Num::B(x > y)),
+                BinOp::Ge => Some(Num::B(x >= y)),
+                BinOp::Eq => Some(Num::B(x == y)),
+                BinOp::Ne => Some(Num::B(x != y)),
                 _ => None,
             }
         }
         _ => match op {
-            BinOp::Eq => Some(Value::Bool(a == b)),
-            BinOp::Ne => Some(Value::Bool(a != b)),
+            BinOp::Eq => Some(Num::B(a == b)),
+            BinOp::Ne => Some(Num::B(a != b)),
             _ => None,
         },
+    }
+}
+
+/// `x op y` for the float arithmetic operators.
+#[inline(always)]
+fn float_arith(op: BinOp, x: f64, y: f64) -> Option<Num> {
+    match op {
+        BinOp::Add => Some(Num::F(x + y)),
+        BinOp::Sub => Some(Num::F(x - y)),
+        BinOp::Mul => Some(Num::F(x * y)),
+        BinOp::Div if y != 0.0 => Some(Num::F(x / y)),
+        _ => None,
+    }
+}
+
+/// [`binary_fast`] for two ints.
+#[inline(always)]
+fn int_fast(op: BinOp, x: i64, y: i64) -> Option<Num> {
+    const EXACT: i64 = 1 << 53;
+    match op {
+        BinOp::Add => x.checked_add(y).map(Num::I),
+        BinOp::Sub => x.checked_sub(y).map(Num::I),
+        BinOp::Mul => x.checked_mul(y).map(Num::I),
+        BinOp::Lt => Some(Num::B(x < y)),
+        BinOp::Le => Some(Num::B(x <= y)),
+        BinOp::Gt => Some(Num::B(x > y)),
+        BinOp::Ge => Some(Num::B(x >= y)),
+        BinOp::Eq => Some(Num::B(x == y)),
+        BinOp::Ne => Some(Num::B(x != y)),
+        BinOp::FloorDiv if y != 0 => {
+            let q = x.checked_div(y)?;
+            Some(Num::I(if (x % y != 0) && ((x < 0) != (y < 0)) {
+                q - 1
+            } else {
+                q
+            }))
+        }
+        BinOp::Mod if y != 0 => {
+            let r = x.checked_rem(y)?;
+            Some(Num::I(if r != 0 && ((r < 0) != (y < 0)) {
+                r + y
+            } else {
+                r
+            }))
+        }
+        BinOp::Div if y != 0 && x.abs() < EXACT && y.abs() < EXACT => {
+            Some(Num::F(x as f64 / y as f64))
+        }
+        _ => None,
+    }
+}
+
+/// Writes a fast-path result into a register.
+#[inline(always)]
+fn set_num(slot: &mut Value, n: Num) {
+    match n {
+        Num::I(i) => set_int(slot, i),
+        Num::F(x) => set_float(slot, x),
+        Num::B(b) => set_reg(slot, Value::Bool(b)),
     }
 }
 
@@ -338,7 +380,8 @@ fn compare_slow(op: BinOp, a: &Value, b: &Value) -> Result<bool> {
         BinOp::Eq => Ok(a == b),
         BinOp::Ne => Ok(a != b),
         _ => match binary_fast(op, a, b) {
-            Some(v) => Ok(v.truthy()),
+            Some(Num::B(t)) => Ok(t),
+            Some(_) => Ok(true),
             None => ops::binary(op, a, b).map(|v| v.truthy()),
         },
     }
@@ -436,10 +479,10 @@ fn path_set(
     match op {
         Some(op) => {
             let target = path_mut(root, keys, fields)?;
-            if let (Value::Int(_) | Value::Float(_), Some(v)) =
+            if let (Value::Int(_) | Value::Float(_), Some(n)) =
                 (&*target, binary_fast(op, target, &x))
             {
-                set_reg(target, v);
+                set_num(target, n);
                 return Ok(());
             }
             ops::binary_in_place(op, target, &x)
@@ -953,10 +996,13 @@ impl Vm {
                             let r = x + y;
                             set_float(&mut reg!(dst), r);
                         }
-                        (x, y) => {
-                            let v = tri!(binary_slow(BinOp::Add, x, y));
-                            set_reg(&mut reg!(dst), v);
-                        }
+                        (x, y) => match binary_fast(BinOp::Add, x, y) {
+                            Some(n) => set_num(&mut reg!(dst), n),
+                            None => {
+                                let v = tri!(binary_slow(BinOp::Add, &reg!(a), &reg!(b)));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        },
                     },
                     Instr::Sub { dst, a, b } => match (&reg!(a), &reg!(b)) {
                         (Value::Int(x), Value::Int(y)) => match x.checked_sub(*y) {
@@ -970,10 +1016,13 @@ impl Vm {
                             let r = x - y;
                             set_float(&mut reg!(dst), r);
                         }
-                        (x, y) => {
-                            let v = tri!(binary_slow(BinOp::Sub, x, y));
-                            set_reg(&mut reg!(dst), v);
-                        }
+                        (x, y) => match binary_fast(BinOp::Sub, x, y) {
+                            Some(n) => set_num(&mut reg!(dst), n),
+                            None => {
+                                let v = tri!(binary_slow(BinOp::Sub, &reg!(a), &reg!(b)));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        },
                     },
                     Instr::Mul { dst, a, b } => match (&reg!(a), &reg!(b)) {
                         (Value::Int(x), Value::Int(y)) => match x.checked_mul(*y) {
@@ -987,14 +1036,16 @@ impl Vm {
                             let r = x * y;
                             set_float(&mut reg!(dst), r);
                         }
-                        (x, y) => {
-                            let v = tri!(binary_slow(BinOp::Mul, x, y));
-                            set_reg(&mut reg!(dst), v);
-                        }
+                        (x, y) => match binary_fast(BinOp::Mul, x, y) {
+                            Some(n) => set_num(&mut reg!(dst), n),
+                            None => {
+                                let v = tri!(binary_slow(BinOp::Mul, &reg!(a), &reg!(b)));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        },
                     },
                     Instr::Binary { dst, a, b, op } => match binary_fast(op, &reg!(a), &reg!(b)) {
-                        Some(Value::Int(i)) => set_int(&mut reg!(dst), i),
-                        Some(v) => set_reg(&mut reg!(dst), v),
+                        Some(n) => set_num(&mut reg!(dst), n),
                         None => {
                             let v = tri!(binary_slow(op, &reg!(a), &reg!(b)));
                             set_reg(&mut reg!(dst), v);
@@ -1043,22 +1094,25 @@ impl Vm {
                         }
                     },
                     Instr::BinaryI { dst, a, op, imm } => {
-                        let y = Value::Int(imm as i64);
-                        match binary_fast(op, &reg!(a), &y) {
-                            Some(Value::Int(i)) => set_int(&mut reg!(dst), i),
-                            Some(v) => set_reg(&mut reg!(dst), v),
+                        let fast = match &reg!(a) {
+                            Value::Int(x) => int_fast(op, *x, imm as i64),
+                            x @ Value::Float(_) => binary_fast(op, x, &Value::Int(imm as i64)),
+                            _ => None,
+                        };
+                        match fast {
+                            Some(n) => set_num(&mut reg!(dst), n),
                             None => {
-                                let v = tri!(binary_slow(op, &reg!(a), &y));
+                                let v = tri!(binary_slow(op, &reg!(a), &Value::Int(imm as i64)));
                                 set_reg(&mut reg!(dst), v);
                             }
                         }
                     }
                     Instr::OpAssign { dst, src, op } => {
-                        if let Some(v) = match (&reg!(dst), &reg!(src)) {
+                        if let Some(n) = match (&reg!(dst), &reg!(src)) {
                             (x @ (Value::Int(_) | Value::Float(_)), y) => binary_fast(op, x, y),
                             _ => None,
                         } {
-                            set_reg(&mut reg!(dst), v);
+                            set_num(&mut reg!(dst), n);
                         } else {
                             let rhs = reg!(src).clone();
                             tri!(ops::binary_in_place(op, &mut reg!(dst), &rhs));
@@ -1166,8 +1220,11 @@ impl Vm {
                         let Value::Str(name) = &proto.consts[name as usize] else {
                             throw!(Error::type_error("internal: field name is not a string"))
                         };
+                        // The name is an interned constant: its hash is cached
+                        // and a key written from the same constant matches by
+                        // pointer.
                         let v = match &reg!(obj) {
-                            Value::Map(m) => match m.get(&ops::StrKey(name)) {
+                            Value::Map(m) => match m.get(&ops::StrRefKey(name)) {
                                 Some(v) => v.clone(),
                                 None => tri!(ops::field_get(&reg!(obj), name)),
                             },
@@ -1232,7 +1289,15 @@ impl Vm {
                         set_reg(&mut reg!(dst), v);
                     }
                     Instr::Return { src } => {
-                        let v = mem::take(&mut reg!(src));
+                        // Scalars are copied field by field: a 16-byte copy
+                        // of a register whose payload was just written alone
+                        // (by an arithmetic fast path) stalls on store
+                        // forwarding.
+                        let v = match reg!(src) {
+                            Value::Int(i) => Value::Int(i),
+                            Value::Float(x) => Value::Float(x),
+                            _ => mem::take(&mut reg!(src)),
+                        };
                         let depth = self.frames.len() - 1;
                         while let Some(h) = self.handlers.last() {
                             if h.frame as usize >= depth {
@@ -1626,6 +1691,23 @@ impl Vm {
             }
             Instr::RangeInit { base: rb, argc } => {
                 let at = base + rb as usize;
+                // Speed only: int arguments with a non-zero step are
+                // normalized here; anything else goes through `range()`
+                // itself, for its errors.
+                let ints = match (argc, &self.stack[at..at + 3]) {
+                    (1, [Value::Int(stop), ..]) => Some((0, *stop, 1)),
+                    (2, [Value::Int(start), Value::Int(stop), ..]) => Some((*start, *stop, 1)),
+                    (3, [Value::Int(start), Value::Int(stop), Value::Int(step)]) if *step != 0 => {
+                        Some((*start, *stop, *step))
+                    }
+                    _ => None,
+                };
+                if let Some((start, stop, step)) = ints {
+                    set_int(&mut reg!(rb), start);
+                    set_int(&mut reg!(rb + 1), stop);
+                    set_int(&mut reg!(rb + 2), step);
+                    return Ok(());
+                }
                 let Some(Value::Native(range_fn)) = stdlib::lookup_global("range") else {
                     throw!(Error::type_error("internal: range is not a builtin"))
                 };
