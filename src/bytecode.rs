@@ -511,6 +511,56 @@ pub enum Instr {
         /// Index into the prototype's imports.
         idx: u16,
     },
+
+    // ----- Superinstructions: each exists only for speed and means exactly
+    // what the sequence of general instructions it replaces means. -----
+    /// `R[dst] = R[obj][imm]` (`Int` + `Index`: `pair[0]`, `xs[-1]`).
+    IndexI {
+        /// Destination.
+        dst: Reg,
+        /// Container.
+        obj: Reg,
+        /// The index.
+        imm: i16,
+    },
+    /// `R[dst] = R[obj][R[key]][imm]` without copying the inner container
+    /// (`Index` + `Int` + `Index`: `bodies[i][0]`).
+    Index2I {
+        /// Destination.
+        dst: Reg,
+        /// Outer container.
+        obj: Reg,
+        /// Outer index or key.
+        key: Reg,
+        /// Inner index.
+        imm: i16,
+    },
+    /// `R[dst] = R[obj][R[k1]][R[k2]]` without copying the inner container
+    /// (`Index` + `Index`: `grid[i][j]`, keys in locals).
+    Index2 {
+        /// Destination.
+        dst: Reg,
+        /// Outer container.
+        obj: Reg,
+        /// Outer index or key.
+        k1: Reg,
+        /// Inner index or key.
+        k2: Reg,
+    },
+    /// `R[root][R[key]][imm] = R[val]`, or `op=` it: a depth-2
+    /// [`Instr::SetPath`] with the keys read in place (`bodies[i][3] -= d`).
+    SetIndex2I {
+        /// The variable's register.
+        root: Reg,
+        /// Outer index or key.
+        key: Reg,
+        /// The value (or right operand).
+        val: Reg,
+        /// For compound assignment, the operator.
+        op: Option<BinOp>,
+        /// Inner index.
+        imm: i16,
+    },
 }
 
 /// Where a closure's captured value comes from, evaluated in the creating

@@ -499,6 +499,86 @@ fn path_set(
     }
 }
 
+/// An item read by a fast indexing path, copied out of the container so
+/// the register file can be written next: scalars stay in machine
+/// registers (see [`Num`]).
+enum Fetched {
+    I(i64),
+    F(f64),
+    V(Value),
+}
+
+/// `v[i]` for a list and an in-range int (negative from the end), or
+/// `None` for everything the general path handles (and reports).
+#[inline(always)]
+fn list_item(v: &Value, i: i64) -> Option<&Value> {
+    match v {
+        Value::List(l) => l.get(resolve_index(i, l.len())?),
+        _ => None,
+    }
+}
+
+/// `v[k]` when `k` is an int.
+#[inline(always)]
+fn list_item_at<'a>(v: &'a Value, k: &Value) -> Option<&'a Value> {
+    match k {
+        Value::Int(i) => list_item(v, *i),
+        _ => None,
+    }
+}
+
+#[inline(always)]
+fn fetch(v: &Value) -> Fetched {
+    match v {
+        Value::Int(i) => Fetched::I(*i),
+        Value::Float(x) => Fetched::F(*x),
+        other => Fetched::V(other.clone()),
+    }
+}
+
+/// Writes a fetched item into a register.
+#[inline(always)]
+fn set_fetched(slot: &mut Value, f: Fetched) {
+    match f {
+        Fetched::I(i) => set_int(slot, i),
+        Fetched::F(x) => set_float(slot, x),
+        Fetched::V(v) => set_reg(slot, v),
+    }
+}
+
+/// `o[k1][k2]` through the general path (errors, maps, strings, ranges).
+#[cold]
+#[inline(never)]
+fn index2_slow(o: &Value, k1: &Value, k2: &Value) -> Result<Value> {
+    let inner = ops::index_get(o, k1)?;
+    ops::index_get(&inner, k2)
+}
+
+/// The item `root[i][j]` of a list of lists, to change in place (each
+/// level copied first if shared), or `None` for anything else.
+#[inline(always)]
+fn list_item2_mut<'a>(root: &'a mut Value, i: &Value, j: i64) -> Option<&'a mut Value> {
+    let Value::Int(i) = *i else { return None };
+    let inner = match root {
+        Value::List(l) => {
+            let at = resolve_index(i, l.len())?;
+            match &l[at] {
+                Value::List(inner) => resolve_index(j, inner.len())?,
+                _ => return None,
+            };
+            &mut l.make_mut()[at]
+        }
+        _ => return None,
+    };
+    match inner {
+        Value::List(l) => {
+            let at = resolve_index(j, l.len())?;
+            Some(&mut l.make_mut()[at])
+        }
+        _ => None,
+    }
+}
+
 fn is_value_type(v: &Value) -> bool {
     matches!(v, Value::List(_) | Value::Map(_) | Value::Str(_))
 }
@@ -1205,6 +1285,66 @@ impl Vm {
                             (o, k) => tri!(ops::index_get(o, k)),
                         };
                         set_reg(&mut reg!(dst), v);
+                    }
+                    Instr::IndexI { dst, obj, imm } => {
+                        let f = match list_item(&reg!(obj), imm as i64) {
+                            Some(v) => fetch(v),
+                            None => Fetched::V(tri!(ops::index_get(
+                                &reg!(obj),
+                                &Value::Int(imm as i64)
+                            ))),
+                        };
+                        set_fetched(&mut reg!(dst), f);
+                    }
+                    Instr::Index2I { dst, obj, key, imm } => {
+                        let f = match list_item_at(&reg!(obj), &reg!(key))
+                            .and_then(|inner| list_item(inner, imm as i64))
+                        {
+                            Some(v) => fetch(v),
+                            None => Fetched::V(tri!(index2_slow(
+                                &reg!(obj),
+                                &reg!(key),
+                                &Value::Int(imm as i64)
+                            ))),
+                        };
+                        set_fetched(&mut reg!(dst), f);
+                    }
+                    Instr::Index2 { dst, obj, k1, k2 } => {
+                        let f = match list_item_at(&reg!(obj), &reg!(k1))
+                            .and_then(|inner| list_item_at(inner, &reg!(k2)))
+                        {
+                            Some(v) => fetch(v),
+                            None => Fetched::V(tri!(index2_slow(&reg!(obj), &reg!(k1), &reg!(k2)))),
+                        };
+                        set_fetched(&mut reg!(dst), f);
+                    }
+                    Instr::SetIndex2I {
+                        root,
+                        key,
+                        val,
+                        op,
+                        imm,
+                    } => {
+                        let x = reg!(val).clone();
+                        let k = reg!(key).clone();
+                        let target = list_item2_mut(&mut reg!(root), &k, imm as i64);
+                        match (target, op) {
+                            (Some(t), None) => set_reg(t, x),
+                            (Some(t), Some(op)) => {
+                                let fast = match &*t {
+                                    n @ (Value::Int(_) | Value::Float(_)) => binary_fast(op, n, &x),
+                                    _ => None,
+                                };
+                                match fast {
+                                    Some(n) => set_num(t, n),
+                                    None => tri!(ops::binary_in_place(op, t, &x)),
+                                }
+                            }
+                            (None, _) => {
+                                let keys = [k, Value::Int(imm as i64)];
+                                tri!(path_set(&mut reg!(root), &keys, 0, op, x));
+                            }
+                        }
                     }
                     Instr::SetIndex { obj, key, val } => {
                         let x = reg!(val).clone();

@@ -104,3 +104,108 @@ fn builtin_module_functions_are_called_directly() {
         Value::Int(40)
     );
 }
+
+#[test]
+fn constant_and_chained_indexes_read_like_index() {
+    let src = r#"
+        let xs = [10, 2.5, "s", [1, 2]]
+        let g = [[1, 2, 3], [4.5, 5.5], ["a", "b"], {0: "zero", 1: "one"}, "str"]
+        let m = {0: [7, 8], "k": {1: "deep"}}
+        let i = 1
+        let j = 0
+        let k = "k"
+        let r = [xs[0], xs[1], xs[2], xs[3], xs[-1], xs[-4], g[0][2], g[1][-1], g[2][1],
+                 g[3][1], g[4][2], g[i][j], g[j][i], m[0][1], m[k][1], range(5)[3], "héllo"[1],
+                 g[i][0] + g[0][i]]
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        r#"[10, 2.5, "s", [1, 2], [1, 2], 10, 3, 5.5, "b", "one", "r", 4.5, 2, 8, "deep", 3, "é", 6.5]"#
+    );
+}
+
+#[test]
+fn chained_index_errors_match_the_general_path() {
+    let cases = [
+        (
+            "let g = [[1]]\nlet r = g[3][0]",
+            ErrorKind::IndexError,
+            "list index 3 out of range (length 1)",
+        ),
+        (
+            "let g = [[1]]\nlet r = g[0][5]",
+            ErrorKind::IndexError,
+            "list index 5 out of range (length 1)",
+        ),
+        (
+            "let g = [[1]]\nlet i = 0\nlet j = 9\nlet r = g[i][j]",
+            ErrorKind::IndexError,
+            "list index 9 out of range",
+        ),
+        (
+            "let g = [1]\nlet r = g[0][0]",
+            ErrorKind::TypeError,
+            "'int' is not indexable",
+        ),
+        (
+            "let g = [[1]]\nlet r = g[\"a\"][0]",
+            ErrorKind::TypeError,
+            "list indices must be ints",
+        ),
+        (
+            "let m = {1: [1]}\nlet r = m[2][0]",
+            ErrorKind::KeyError,
+            "key not found: 2",
+        ),
+        (
+            "let xs = [1]\nlet r = xs[4]",
+            ErrorKind::IndexError,
+            "list index 4 out of range (length 1)",
+        ),
+        (
+            "let s = \"ab\"\nlet r = s[-3]",
+            ErrorKind::IndexError,
+            "string index -3 out of range (length 2)",
+        ),
+    ];
+    for (src, kind, msg) in cases {
+        let e = run_err(src);
+        assert_eq!(e.kind(), kind, "{src}");
+        assert!(e.message().contains(msg), "{src}: {}", e.message());
+    }
+}
+
+#[test]
+fn chained_stores_keep_value_semantics() {
+    let src = r#"
+        let g = [[1, 2], [3.5, 4.5], ["a", "b"], {1: "one"}]
+        let row = g[0]
+        let snapshot = g
+        let i = 0
+        g[i][1] = 20
+        g[i][0] += 5
+        g[1][-1] *= 2
+        g[2][1] += "!"
+        g[3][1] = "uno"
+        g[3][2] = "dos"
+        let r = [g, row, snapshot[0], snapshot[3]]
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        r#"[[[6, 20], [3.5, 9.0], ["a", "b!"], {1: "uno", 2: "dos"}], [1, 2], [1, 2], {1: "one"}]"#
+    );
+    // A failed store changes nothing.
+    let src = r#"
+        let g = [[9223372036854775807, 1]]
+        let ok = []
+        try { g[0][0] += 1 } catch e { ok.push(e.kind) }
+        try { g[0][7] = 1 } catch e { ok.push(e.kind) }
+        try { g[5][0] = 1 } catch e { ok.push(e.kind) }
+        try { g[0][0] += "s" } catch e { ok.push(e.kind) }
+        let r = [ok, g]
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        r#"[["OverflowError", "IndexError", "IndexError", "TypeError"], [[9223372036854775807, 1]]]"#
+    );
+}
