@@ -710,6 +710,10 @@ pub struct Proto {
     pub paths: Box<[PathDesc]>,
     /// Imported modules.
     pub imports: Box<[Arc<ModuleUnit>]>,
+    /// Inline caches of `CallGlobal`, one per instruction (speed only):
+    /// the prototype a write-once module variable's function resolved to.
+    /// The slot never changes once set, so neither does the entry.
+    pub call_cache: Box<[OnceLock<&'static Proto>]>,
 }
 
 impl Proto {

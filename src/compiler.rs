@@ -950,7 +950,9 @@ impl<'l> Compiler<'l> {
 
     fn build_proto(&self, f: FnState, captures: Vec<CaptureSrc>) -> Proto {
         let needs_callee = f.uses_callee || !captures.is_empty();
+        let call_cache = f.code.iter().map(|_| OnceLock::new()).collect();
         Proto {
+            call_cache,
             name: f.name.map(|n| n.into_boxed_str()),
             is_main: f.is_main,
             file: self.file.clone(),

@@ -79,6 +79,10 @@ const RED_ZONE: usize = 128 * 1024;
 /// Size of each Rust stack segment added for deep native re-entry.
 const STACK_SEGMENT: usize = 4 * 1024 * 1024;
 
+/// The registers one frame can name (`Reg` is a `u8`): the stack keeps
+/// this many slots above every frame's base.
+const FRAME_WINDOW: usize = 256;
+
 /// How many arguments a method call passes without a heap allocation.
 const INLINE_ARGS: usize = 6;
 
@@ -798,10 +802,13 @@ impl Vm {
             .map_or(0, |f| f.base as usize + f.proto.nregs)
     }
 
+    /// Makes the stack hold at least `n` slots, plus [`FRAME_WINDOW`] more
+    /// so that the register window of a frame whose registers end at `n`
+    /// (or below) is always in bounds.
     #[inline]
     fn ensure_stack(&mut self, n: usize) {
-        if self.stack.len() < n {
-            self.grow_stack(n);
+        if self.stack.len() < n + FRAME_WINDOW {
+            self.grow_stack(n + FRAME_WINDOW);
         }
     }
 
@@ -949,6 +956,17 @@ impl Vm {
                 self.stack[base + ($i as usize)]
             };
         }
+        // The running frame's register window as a fixed-size array (speed
+        // only): one bounds check per instruction instead of one per
+        // register access, since a `u8` register index is always below 256
+        // (`ensure_stack` keeps `FRAME_WINDOW` slots above every frame's
+        // base). Valid until the stack may grow: not across calls.
+        macro_rules! win {
+            () => {
+                <&mut [Value; FRAME_WINDOW]>::try_from(&mut self.stack[base..base + FRAME_WINDOW])
+                    .expect("the stack keeps a full window above every frame")
+            };
+        }
         macro_rules! save_pc {
             () => {
                 if let Some(f) = self.frames.last_mut() {
@@ -1064,73 +1082,109 @@ impl Vm {
                             None => throw!(unset_global(proto, slot)),
                         }
                     }
-                    Instr::Add { dst, a, b } => match (&reg!(a), &reg!(b)) {
-                        (Value::Int(x), Value::Int(y)) => match x.checked_add(*y) {
-                            Some(s) => set_int(&mut reg!(dst), s),
-                            None => {
-                                let v = tri!(binary_slow(BinOp::Add, &reg!(a), &reg!(b)));
-                                set_reg(&mut reg!(dst), v);
+                    Instr::Add { dst, a, b } => {
+                        let w = win!();
+                        match (&w[a as usize], &w[b as usize]) {
+                            (Value::Int(x), Value::Int(y)) => match x.checked_add(*y) {
+                                Some(s) => set_int(&mut w[dst as usize], s),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Add,
+                                        &w[a as usize],
+                                        &w[b as usize]
+                                    ));
+                                    set_reg(&mut w[dst as usize], v);
+                                }
+                            },
+                            (Value::Float(x), Value::Float(y)) => {
+                                let r = x + y;
+                                set_float(&mut w[dst as usize], r);
                             }
-                        },
-                        (Value::Float(x), Value::Float(y)) => {
-                            let r = x + y;
-                            set_float(&mut reg!(dst), r);
+                            (x, y) => match binary_fast(BinOp::Add, x, y) {
+                                Some(n) => set_num(&mut w[dst as usize], n),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Add,
+                                        &w[a as usize],
+                                        &w[b as usize]
+                                    ));
+                                    set_reg(&mut w[dst as usize], v);
+                                }
+                            },
                         }
-                        (x, y) => match binary_fast(BinOp::Add, x, y) {
-                            Some(n) => set_num(&mut reg!(dst), n),
-                            None => {
-                                let v = tri!(binary_slow(BinOp::Add, &reg!(a), &reg!(b)));
-                                set_reg(&mut reg!(dst), v);
+                    }
+                    Instr::Sub { dst, a, b } => {
+                        let w = win!();
+                        match (&w[a as usize], &w[b as usize]) {
+                            (Value::Int(x), Value::Int(y)) => match x.checked_sub(*y) {
+                                Some(s) => set_int(&mut w[dst as usize], s),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Sub,
+                                        &w[a as usize],
+                                        &w[b as usize]
+                                    ));
+                                    set_reg(&mut w[dst as usize], v);
+                                }
+                            },
+                            (Value::Float(x), Value::Float(y)) => {
+                                let r = x - y;
+                                set_float(&mut w[dst as usize], r);
                             }
-                        },
-                    },
-                    Instr::Sub { dst, a, b } => match (&reg!(a), &reg!(b)) {
-                        (Value::Int(x), Value::Int(y)) => match x.checked_sub(*y) {
-                            Some(s) => set_int(&mut reg!(dst), s),
-                            None => {
-                                let v = tri!(binary_slow(BinOp::Sub, &reg!(a), &reg!(b)));
-                                set_reg(&mut reg!(dst), v);
-                            }
-                        },
-                        (Value::Float(x), Value::Float(y)) => {
-                            let r = x - y;
-                            set_float(&mut reg!(dst), r);
+                            (x, y) => match binary_fast(BinOp::Sub, x, y) {
+                                Some(n) => set_num(&mut w[dst as usize], n),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Sub,
+                                        &w[a as usize],
+                                        &w[b as usize]
+                                    ));
+                                    set_reg(&mut w[dst as usize], v);
+                                }
+                            },
                         }
-                        (x, y) => match binary_fast(BinOp::Sub, x, y) {
-                            Some(n) => set_num(&mut reg!(dst), n),
-                            None => {
-                                let v = tri!(binary_slow(BinOp::Sub, &reg!(a), &reg!(b)));
-                                set_reg(&mut reg!(dst), v);
+                    }
+                    Instr::Mul { dst, a, b } => {
+                        let w = win!();
+                        match (&w[a as usize], &w[b as usize]) {
+                            (Value::Int(x), Value::Int(y)) => match x.checked_mul(*y) {
+                                Some(s) => set_int(&mut w[dst as usize], s),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Mul,
+                                        &w[a as usize],
+                                        &w[b as usize]
+                                    ));
+                                    set_reg(&mut w[dst as usize], v);
+                                }
+                            },
+                            (Value::Float(x), Value::Float(y)) => {
+                                let r = x * y;
+                                set_float(&mut w[dst as usize], r);
                             }
-                        },
-                    },
-                    Instr::Mul { dst, a, b } => match (&reg!(a), &reg!(b)) {
-                        (Value::Int(x), Value::Int(y)) => match x.checked_mul(*y) {
-                            Some(s) => set_int(&mut reg!(dst), s),
-                            None => {
-                                let v = tri!(binary_slow(BinOp::Mul, &reg!(a), &reg!(b)));
-                                set_reg(&mut reg!(dst), v);
-                            }
-                        },
-                        (Value::Float(x), Value::Float(y)) => {
-                            let r = x * y;
-                            set_float(&mut reg!(dst), r);
+                            (x, y) => match binary_fast(BinOp::Mul, x, y) {
+                                Some(n) => set_num(&mut w[dst as usize], n),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Mul,
+                                        &w[a as usize],
+                                        &w[b as usize]
+                                    ));
+                                    set_reg(&mut w[dst as usize], v);
+                                }
+                            },
                         }
-                        (x, y) => match binary_fast(BinOp::Mul, x, y) {
-                            Some(n) => set_num(&mut reg!(dst), n),
+                    }
+                    Instr::Binary { dst, a, b, op } => {
+                        let w = win!();
+                        match binary_fast(op, &w[a as usize], &w[b as usize]) {
+                            Some(n) => set_num(&mut w[dst as usize], n),
                             None => {
-                                let v = tri!(binary_slow(BinOp::Mul, &reg!(a), &reg!(b)));
-                                set_reg(&mut reg!(dst), v);
+                                let v = tri!(binary_slow(op, &w[a as usize], &w[b as usize]));
+                                set_reg(&mut w[dst as usize], v);
                             }
-                        },
-                    },
-                    Instr::Binary { dst, a, b, op } => match binary_fast(op, &reg!(a), &reg!(b)) {
-                        Some(n) => set_num(&mut reg!(dst), n),
-                        None => {
-                            let v = tri!(binary_slow(op, &reg!(a), &reg!(b)));
-                            set_reg(&mut reg!(dst), v);
                         }
-                    },
+                    }
                     Instr::AddI { dst, a, imm } => match &reg!(a) {
                         Value::Int(x) => match x.checked_add(imm as i64) {
                             Some(s) => set_int(&mut reg!(dst), s),
@@ -1188,14 +1242,15 @@ impl Vm {
                         }
                     }
                     Instr::OpAssign { dst, src, op } => {
-                        if let Some(n) = match (&reg!(dst), &reg!(src)) {
+                        let w = win!();
+                        if let Some(n) = match (&w[dst as usize], &w[src as usize]) {
                             (x @ (Value::Int(_) | Value::Float(_)), y) => binary_fast(op, x, y),
                             _ => None,
                         } {
-                            set_num(&mut reg!(dst), n);
+                            set_num(&mut w[dst as usize], n);
                         } else {
-                            let rhs = reg!(src).clone();
-                            tri!(ops::binary_in_place(op, &mut reg!(dst), &rhs));
+                            let rhs = w[src as usize].clone();
+                            tri!(ops::binary_in_place(op, &mut w[dst as usize], &rhs));
                         }
                     }
                     Instr::Not { dst, src } => {
@@ -1268,15 +1323,16 @@ impl Vm {
                         }
                     }
                     Instr::Index { dst, obj, key } => {
-                        let v = match (&reg!(obj), &reg!(key)) {
+                        let w = win!();
+                        let v = match (&w[obj as usize], &w[key as usize]) {
                             (Value::List(l), Value::Int(i)) if (*i as u64) < l.len() as u64 => {
                                 match l[*i as usize] {
                                     Value::Int(x) => {
-                                        set_int(&mut reg!(dst), x);
+                                        set_int(&mut w[dst as usize], x);
                                         continue;
                                     }
                                     Value::Float(x) => {
-                                        set_float(&mut reg!(dst), x);
+                                        set_float(&mut w[dst as usize], x);
                                         continue;
                                     }
                                     ref other => other.clone(),
@@ -1284,7 +1340,7 @@ impl Vm {
                             }
                             (o, k) => tri!(ops::index_get(o, k)),
                         };
-                        set_reg(&mut reg!(dst), v);
+                        set_reg(&mut w[dst as usize], v);
                     }
                     Instr::IndexI { dst, obj, imm } => {
                         let f = match list_item(&reg!(obj), imm as i64) {
@@ -1297,26 +1353,32 @@ impl Vm {
                         set_fetched(&mut reg!(dst), f);
                     }
                     Instr::Index2I { dst, obj, key, imm } => {
-                        let f = match list_item_at(&reg!(obj), &reg!(key))
+                        let w = win!();
+                        let f = match list_item_at(&w[obj as usize], &w[key as usize])
                             .and_then(|inner| list_item(inner, imm as i64))
                         {
                             Some(v) => fetch(v),
                             None => Fetched::V(tri!(index2_slow(
-                                &reg!(obj),
-                                &reg!(key),
+                                &w[obj as usize],
+                                &w[key as usize],
                                 &Value::Int(imm as i64)
                             ))),
                         };
-                        set_fetched(&mut reg!(dst), f);
+                        set_fetched(&mut w[dst as usize], f);
                     }
                     Instr::Index2 { dst, obj, k1, k2 } => {
-                        let f = match list_item_at(&reg!(obj), &reg!(k1))
-                            .and_then(|inner| list_item_at(inner, &reg!(k2)))
+                        let w = win!();
+                        let f = match list_item_at(&w[obj as usize], &w[k1 as usize])
+                            .and_then(|inner| list_item_at(inner, &w[k2 as usize]))
                         {
                             Some(v) => fetch(v),
-                            None => Fetched::V(tri!(index2_slow(&reg!(obj), &reg!(k1), &reg!(k2)))),
+                            None => Fetched::V(tri!(index2_slow(
+                                &w[obj as usize],
+                                &w[k1 as usize],
+                                &w[k2 as usize]
+                            ))),
                         };
-                        set_fetched(&mut reg!(dst), f);
+                        set_fetched(&mut w[dst as usize], f);
                     }
                     Instr::SetIndex2I {
                         root,
@@ -1325,9 +1387,10 @@ impl Vm {
                         op,
                         imm,
                     } => {
-                        let x = reg!(val).clone();
-                        let k = reg!(key).clone();
-                        let target = list_item2_mut(&mut reg!(root), &k, imm as i64);
+                        let w = win!();
+                        let x = w[val as usize].clone();
+                        let k = w[key as usize].clone();
+                        let target = list_item2_mut(&mut w[root as usize], &k, imm as i64);
                         match (target, op) {
                             (Some(t), None) => set_reg(t, x),
                             (Some(t), Some(op)) => {
@@ -1342,14 +1405,15 @@ impl Vm {
                             }
                             (None, _) => {
                                 let keys = [k, Value::Int(imm as i64)];
-                                tri!(path_set(&mut reg!(root), &keys, 0, op, x));
+                                tri!(path_set(&mut w[root as usize], &keys, 0, op, x));
                             }
                         }
                     }
                     Instr::SetIndex { obj, key, val } => {
-                        let x = reg!(val).clone();
-                        let k = reg!(key).clone();
-                        match (&mut reg!(obj), &k) {
+                        let w = win!();
+                        let x = w[val as usize].clone();
+                        let k = w[key as usize].clone();
+                        match (&mut w[obj as usize], &k) {
                             (Value::List(l), Value::Int(i)) if (*i as u64) < l.len() as u64 => {
                                 l.make_mut()[*i as usize] = x;
                             }
@@ -1374,12 +1438,22 @@ impl Vm {
                     }
                     Instr::Call { dst, f, argc } => call_reg!(f, argc, dst),
                     Instr::CallGlobal { dst, f, argc, slot } => {
+                        // Inline cache (speed only): skips the chain of
+                        // loads from the slot to the callee's prototype.
+                        if let Some(callee) = proto.call_cache[pc - 1].get() {
+                            enter_closure!(callee, f, argc, dst);
+                            continue;
+                        }
                         match &*proto.env.slots[slot as usize] {
                             Slot::Once(c) => match c.get() {
                                 Some(Value::Func(clo)) => {
                                     let callee: &'static Proto = clo.proto;
                                     if callee.needs_callee {
                                         set_reg(&mut reg!(f), Value::Func(clo.clone()));
+                                    } else {
+                                        // A closure that needs no callee
+                                        // register is its prototype alone.
+                                        let _ = proto.call_cache[pc - 1].set(callee);
                                     }
                                     enter_closure!(callee, f, argc, dst);
                                 }
@@ -1429,14 +1503,14 @@ impl Vm {
                         set_reg(&mut reg!(dst), v);
                     }
                     Instr::Return { src } => {
-                        // Scalars are copied field by field: a 16-byte copy
-                        // of a register whose payload was just written alone
-                        // (by an arithmetic fast path) stalls on store
-                        // forwarding.
+                        // Scalars are moved field by field (`Fetched`): a
+                        // 16-byte copy of a register whose payload was just
+                        // written alone (by an arithmetic fast path) stalls
+                        // on store forwarding.
                         let v = match reg!(src) {
-                            Value::Int(i) => Value::Int(i),
-                            Value::Float(x) => Value::Float(x),
-                            _ => mem::take(&mut reg!(src)),
+                            Value::Int(i) => Fetched::I(i),
+                            Value::Float(x) => Fetched::F(x),
+                            _ => Fetched::V(mem::take(&mut reg!(src))),
                         };
                         let depth = self.frames.len() - 1;
                         while let Some(h) = self.handlers.last() {
@@ -1449,10 +1523,14 @@ impl Vm {
                         let f = self.frames.pop().expect("a frame is running");
                         self.clear_window(&f);
                         if f.entry {
-                            return Ok(v);
+                            return Ok(match v {
+                                Fetched::I(i) => Value::Int(i),
+                                Fetched::F(x) => Value::Float(x),
+                                Fetched::V(v) => v,
+                            });
                         }
                         reload!();
-                        set_reg(&mut self.stack[f.ret as usize], v);
+                        set_fetched(&mut self.stack[f.ret as usize], v);
                     }
                     Instr::ReturnNil => {
                         let depth = self.frames.len() - 1;
@@ -1508,15 +1586,18 @@ impl Vm {
                         }
                     }
                     Instr::RangeNext { base: rb, var, off } => {
-                        let (Value::Int(cur), Value::Int(stop), Value::Int(step)) =
-                            (&reg!(rb), &reg!(rb + 1), &reg!(rb + 2))
-                        else {
+                        let w = win!();
+                        let (Value::Int(cur), Value::Int(stop), Value::Int(step)) = (
+                            &w[rb as usize],
+                            &w[(rb + 1) as usize],
+                            &w[(rb + 2) as usize],
+                        ) else {
                             throw!(Error::type_error("internal: range loop state"))
                         };
                         let (cur, stop, step) = (*cur, *stop, *step);
                         if (step > 0 && cur < stop) || (step < 0 && cur > stop) {
-                            set_int(&mut reg!(var), cur);
-                            set_int(&mut reg!(rb), cur.checked_add(step).unwrap_or(stop));
+                            set_int(&mut w[var as usize], cur);
+                            set_int(&mut w[rb as usize], cur.checked_add(step).unwrap_or(stop));
                         } else {
                             pc = (pc as isize + off as isize) as usize;
                         }

@@ -209,3 +209,29 @@ fn chained_stores_keep_value_semantics() {
         r#"[["OverflowError", "IndexError", "IndexError", "TypeError"], [[9223372036854775807, 1]]]"#
     );
 }
+
+#[test]
+fn global_calls_resolve_every_kind_of_callee() {
+    // Plain top-level functions (cached), closures with captures held in a
+    // write-once variable (not cached: they need their closure), natives,
+    // and reassigned variables (cells, never cached).
+    let src = r#"
+        fn add1(x) { x + 1 }
+        fn make_adder(n) { fn(x) { x + n } }
+        let add10 = make_adder(10)
+        let length = len
+        let f = add1
+        f = make_adder(100)
+        fn use_all(x) { [add1(x), add10(x), length([x, x]), f(x)] }
+        let r = []
+        for i in range(3) { r.push(use_all(i)) }
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        "[[1, 10, 2, 100], [2, 11, 2, 101], [3, 12, 2, 102]]"
+    );
+    let e = run_err("fn g(x) { x }\nfn h() { g(1, 2) }\nh()\nlet r = 1");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e = run_err("fn h() { later(1) }\nlet r = h()\nlet later = fn(x) { x }");
+    assert_eq!(e.kind(), ErrorKind::NameError);
+}
