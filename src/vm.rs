@@ -68,6 +68,7 @@ use std::sync::Arc;
 
 #[cfg(test)]
 mod fast_test;
+mod method_fast;
 #[cfg(test)]
 mod test;
 
@@ -374,6 +375,19 @@ fn compare(op: BinOp, a: &Value, b: &Value) -> Result<bool> {
             BinOp::Eq => x == y,
             _ => x != y,
         }),
+        (Value::Float(x), Value::Float(y)) => Ok(match op {
+            BinOp::Lt => x < y,
+            BinOp::Le => x <= y,
+            BinOp::Gt => x > y,
+            BinOp::Ge => x >= y,
+            BinOp::Eq => x == y,
+            _ => x != y,
+        }),
+        // `x == nil` / `x != nil` (speed only: the usual end-of-structure
+        // test, which the general path answers through `PartialEq`).
+        (Value::Nil, y) | (y, Value::Nil) if matches!(op, BinOp::Eq | BinOp::Ne) => {
+            Ok(matches!(y, Value::Nil) == matches!(op, BinOp::Eq))
+        }
         _ => compare_slow(op, a, b),
     }
 }
@@ -1497,6 +1511,44 @@ impl Vm {
                             set_reg(&mut reg!(f), fv);
                             call_reg!(f, argc, dst);
                             continue;
+                        }
+                        // Fast path (speed only): hot read-only methods on
+                        // the borrowed registers; `None` takes the general
+                        // path below, which also reports every error.
+                        if let Some(m) = s.id {
+                            let w = win!();
+                            let (a, n) = (args as usize, argc as usize);
+                            if m == Method::Push
+                                && n == 1
+                                && !s.readonly
+                                && !s.temp_recv
+                                && recv as usize != a
+                            {
+                                let [r, x] = w
+                                    .get_disjoint_mut([recv as usize, a])
+                                    .expect("distinct registers in the window");
+                                if method_fast::push(r, x) {
+                                    set_reg(&mut w[dst as usize], Value::Nil);
+                                    continue;
+                                }
+                            } else if a + n <= FRAME_WINDOW {
+                                if let Some(v) =
+                                    method_fast::call(m, &w[recv as usize], &w[a..a + n])
+                                {
+                                    // As the general path: arguments are
+                                    // consumed and a temporary receiver is
+                                    // dropped, so no stale reference keeps
+                                    // a value shared.
+                                    for r in &mut w[a..a + n] {
+                                        set_reg(r, Value::Nil);
+                                    }
+                                    if s.temp_recv {
+                                        set_reg(&mut w[recv as usize], Value::Nil);
+                                    }
+                                    set_reg(&mut w[dst as usize], v);
+                                    continue;
+                                }
+                            }
                         }
                         save_pc!();
                         let v = tri!(self.builtin_method(s, base, recv, args, argc));

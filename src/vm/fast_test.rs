@@ -235,3 +235,82 @@ fn global_calls_resolve_every_kind_of_callee() {
     let e = run_err("fn h() { later(1) }\nlet r = h()\nlet later = fn(x) { x }");
     assert_eq!(e.kind(), ErrorKind::NameError);
 }
+
+#[test]
+fn method_fast_paths_match_the_stdlib() {
+    // Inside a function (locals): the shapes `method_fast` takes, and the
+    // neighbours it must leave to the general path (non-ASCII text,
+    // negative or out-of-range bounds, non-int bounds, other arities).
+    let src = r#"
+        fn probe() {
+            let m = {"a": 1, 2: "two", nil: 3}
+            let s = "hello"
+            let u = "héllo"
+            let d = []
+            let got = [m.get("a"), m.get("zz"), m.get("zz", 7), m.get(2, 0), m.get(nil),
+                       m.has("a"), m.has("b"), m.has(2.0),
+                       s.slice(1, 3), s.slice(0, 5), s.slice(2, 2), s.slice(-3, 5),
+                       s.slice(3, 1), s.slice(1, 99), s.slice(2), u.slice(1, 3),
+                       m.get("zz", d)]
+            d.push(1)
+            [got, d]
+        }
+        let r = probe()
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        r#"[[1, nil, 7, "two", 3, true, false, true, "el", "hello", "", "llo", "", "ello", "llo", "él", []], [1]]"#
+    );
+    let e = run_err("fn f() { let m = {}\nm.get([1]) }\nlet r = f()");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e = run_err("fn f() { let m = {}\nm.has() }\nlet r = f()");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e = run_err("fn f() { \"abc\".slice(1.5, 2) }\nlet r = f()");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+}
+
+#[test]
+fn nil_comparisons_match_the_general_path() {
+    let src = r#"
+        fn probe(xs) {
+            let out = []
+            for x in xs { out.push([x == nil, nil == x, x != nil, nil != x]) }
+            out
+        }
+        let r = probe([nil, 0, false, "", [], {}])
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        "[[true, true, false, false], [false, false, true, true], [false, false, true, true], \
+         [false, false, true, true], [false, false, true, true], [false, false, true, true]]"
+    );
+    let e = run_err("fn f(x) { x < nil }\nlet r = f(1)");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+}
+
+#[test]
+fn push_fast_path_keeps_value_semantics_and_errors() {
+    let src = r#"
+        fn probe() {
+            let a = [1]
+            let b = a
+            b.push(2)
+            let c = b
+            let n = c.push(b)
+            [a, b, c, n]
+        }
+        let r = probe()
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        "[[1], [1, 2], [1, 2, [1, 2]], nil]"
+    );
+    let e = run_err("fn f() { let s = \"ab\"\ns.push(1) }\nlet r = f()");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e = run_err("fn f() { let xs = [1]\nxs.push(1, 2) }\nlet r = f()");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    // A captured list copied into a local, then pushed: the capture and
+    // the caller's variable are unchanged.
+    let src = "fn f() { let xs = [1]\nlet g = fn() { let ys = xs\nys.push(2)\nys }\n[g(), g(), xs] }\nlet r = f()";
+    assert_eq!(run_get(src, "r").to_string(), "[[1, 2], [1, 2], [1]]");
+}
