@@ -119,19 +119,22 @@ for prog in "${programs[@]}"; do
     done
 
     # 2. Time them.
-    declare -A t=([weft]=- [cpython]=- [lua]=-)
+    declare -A t=([weft]=- [cpython]=- [lua]=-) c=([weft]=- [cpython]=- [lua]=-)
     if [[ $use_hyperfine == 1 ]]; then
         json=$results_dir/$prog.json
         args=()
         for impl in "${impls[@]}"; do args+=(-n "$impl" "$(impl_cmd "$impl" "$prog")"); done
         hyperfine --warmup "$warmup" --runs "$runs" --style basic \
             --export-json "$json" "${args[@]}" >&2 || die "hyperfine failed on $prog"
-        # One median per command, in the order given.
+        # One median wall time and mean CPU time (user + system) per
+        # command, in the order given.
         mapfile -t medians < <("$PYTHON" -c '
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
-    print("%.6f" % r["median"])' "$json")
-        for i in "${!impls[@]}"; do t[${impls[$i]}]=${medians[$i]}; done
+    print("%.6f %.6f" % (r["median"], r["user"] + r["system"]))' "$json")
+        for i in "${!impls[@]}"; do
+            read -r t[${impls[$i]}] c[${impls[$i]}] <<<"${medians[$i]}"
+        done
     else
         for impl in "${impls[@]}"; do
             note "$prog: timing $impl ($runs runs)"
@@ -139,15 +142,17 @@ for r in json.load(open(sys.argv[1]))["results"]:
         done
     fi
     ratio_of[$prog]=$(ratio "${t[weft]}" "${t[cpython]}")
-    rows+=("| $prog | $(secs "${t[weft]}") | $(secs "${t[cpython]}") | $(secs "${t[lua]}") | $(ratio "${t[weft]}" "${t[cpython]}") | $(ratio "${t[weft]}" "${t[lua]}") |")
-    unset t
+    rows+=("| $prog | $(secs "${t[weft]}") | $(secs "${t[cpython]}") | $(secs "${t[lua]}") | $(ratio "${t[weft]}" "${t[cpython]}") | $(ratio "${t[weft]}" "${t[lua]}") | $(ratio "${c[weft]}" "${c[cpython]}") | $(ratio "${c[weft]}" "${c[lua]}") |")
+    unset t c
 done
 
 echo
-echo "Median wall time of $runs runs (outputs checked equal)."
+echo "Median wall time of $runs runs (outputs checked equal); the CPU columns"
+echo "compare mean user+system CPU time (hyperfine only), which a loaded machine"
+echo "inflates less than wall time."
 echo
-echo "| program | weft s | cpython s | lua s | weft/cpython | weft/lua |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| program | weft s | cpython s | lua s | weft/cpython | weft/lua | weft/cpython CPU | weft/lua CPU |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 
 # The geometric mean of weft/cpython over the original eight programs, when
