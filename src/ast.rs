@@ -58,6 +58,14 @@ pub enum StmtKind {
         /// Its initial value.
         value: Expr,
     },
+    /// `let [a, b, ...rest] = value`: destructuring (the names are
+    /// declared after `value` is evaluated).
+    LetPattern {
+        /// The pattern.
+        pattern: ListPattern,
+        /// The value taken apart.
+        value: Expr,
+    },
     /// `target = value`, or `target op= value` when `op` is set.
     /// `target` is a [`ExprKind::Name`], [`ExprKind::Index`] or
     /// [`ExprKind::Field`] chain; the compiler rejects anything else.
@@ -78,12 +86,13 @@ pub enum StmtKind {
         /// Loop body.
         body: Block,
     },
-    /// `for var in iter { body }` or `for index, var in iter { body }`.
+    /// `for var in iter { body }` or `for index, var in iter { body }`;
+    /// `var` may be a destructuring pattern (`for [k, v] in m.items()`).
     For {
         /// The first name of the two-name form (index, or key over a map).
         index: Option<Ident>,
-        /// The item name (or value over a map in the two-name form).
-        var: Ident,
+        /// The item name or pattern (or value over a map in the two-name form).
+        var: Pattern,
         /// What is iterated.
         iter: Expr,
         /// Loop body.
@@ -108,13 +117,85 @@ pub enum StmtKind {
     Expr(Expr),
 }
 
+/// What a binding statement (`let`, `for`) binds: a name, or a list
+/// pattern that takes a list apart.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pattern {
+    /// A plain name.
+    Name(Ident),
+    /// `[a, [b, c], ...rest]`
+    List(ListPattern),
+}
+
+impl Pattern {
+    /// Every name the pattern binds, in source order.
+    pub fn names(&self) -> Vec<&Ident> {
+        let mut out = Vec::new();
+        self.collect_names(&mut out);
+        out
+    }
+
+    fn collect_names<'a>(&'a self, out: &mut Vec<&'a Ident>) {
+        match self {
+            Pattern::Name(id) => out.push(id),
+            Pattern::List(p) => p.collect_names(out),
+        }
+    }
+}
+
+/// `[p1, p2, ...rest, p3]`: the items of a list (or range or string) bound
+/// to sub-patterns, at most one `...name` taking what is left as a list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListPattern {
+    /// The sub-patterns, without the rest name.
+    pub items: Vec<Pattern>,
+    /// `...name` and how many of `items` come before it.
+    pub rest: Option<(usize, Ident)>,
+    /// Position of the `[`.
+    pub pos: Pos,
+}
+
+impl ListPattern {
+    /// Every name the pattern binds, in source order.
+    pub fn names(&self) -> Vec<&Ident> {
+        let mut out = Vec::new();
+        self.collect_names(&mut out);
+        out
+    }
+
+    fn collect_names<'a>(&'a self, out: &mut Vec<&'a Ident>) {
+        for (i, p) in self.items.iter().enumerate() {
+            if let Some((at, id)) = &self.rest {
+                if *at == i {
+                    out.push(id);
+                }
+            }
+            p.collect_names(out);
+        }
+        if let Some((at, id)) = &self.rest {
+            if *at == self.items.len() {
+                out.push(id);
+            }
+        }
+    }
+}
+
+/// A function parameter: `name` or `name = default`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    /// The parameter's name.
+    pub name: Ident,
+    /// Its default value, evaluated at each call that does not pass it.
+    pub default: Option<Expr>,
+}
+
 /// A function literal or declaration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FnDef {
     /// The name, for `fn name(...)`; `None` for `fn(...)`.
     pub name: Option<Ident>,
-    /// Parameter names.
-    pub params: Vec<Ident>,
+    /// Parameters; the ones with defaults come after the ones without.
+    pub params: Vec<Param>,
     /// The body; the function returns its value unless `return` runs first.
     pub body: Block,
     /// Position of the `fn` keyword.
@@ -122,7 +203,12 @@ pub struct FnDef {
 }
 
 /// An expression with its position.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Flat chains of binary operators (`1 + 1 + ... + 1`) may be arbitrarily
+/// long, so the tree may be arbitrarily deep along them: dropping and
+/// cloning an expression work without recursion along such chains (see the
+/// `Drop` and `Clone` impls), and every pass that recurses over the tree
+/// grows its stack on demand.
 pub struct Expr {
     /// What kind of expression.
     pub kind: ExprKind,
@@ -194,15 +280,89 @@ pub enum ExprKind {
     },
     /// `{ stmts }` as an expression.
     Block(Block),
-    /// `try { body } catch name { handler }` (`name` may be omitted).
+    /// `try { body } catch name { handler } finally { cleanup }` (`name`
+    /// may be omitted; at least one of `catch` and `finally` is present).
     Try {
         /// The guarded block.
         body: Block,
         /// The name bound to the error value in the handler.
         var: Option<Ident>,
-        /// The handler block.
-        handler: Block,
+        /// The handler block, if there is a `catch`.
+        handler: Option<Block>,
+        /// The `finally` block, if any.
+        finally: Option<Block>,
     },
+}
+
+impl Expr {
+    /// A `nil` literal at `pos` (a placeholder when taking a tree apart).
+    fn placeholder(pos: Pos) -> Expr {
+        Expr {
+            kind: ExprKind::Nil,
+            pos,
+        }
+    }
+
+    /// Moves the operands of a binary node into `out`, leaving
+    /// placeholders; other nodes are left alone.
+    fn take_operands(&mut self, out: &mut Vec<Expr>) {
+        match &mut self.kind {
+            ExprKind::Binary(_, l, r) | ExprKind::And(l, r) | ExprKind::Or(l, r) => {
+                for side in [l, r] {
+                    if matches!(
+                        side.kind,
+                        ExprKind::Binary(..) | ExprKind::And(..) | ExprKind::Or(..)
+                    ) {
+                        let pos = side.pos;
+                        out.push(std::mem::replace(&mut **side, Expr::placeholder(pos)));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for Expr {
+    /// Drops a chain of binary operators iteratively (the default drop
+    /// would recurse once per operator and could overflow the stack on a
+    /// 100,000-term sum).
+    fn drop(&mut self) {
+        let mut pending = Vec::new();
+        self.take_operands(&mut pending);
+        while let Some(mut e) = pending.pop() {
+            e.take_operands(&mut pending);
+        }
+    }
+}
+
+impl std::fmt::Debug for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || {
+            f.debug_struct("Expr")
+                .field("kind", &self.kind)
+                .field("pos", &self.pos)
+                .finish()
+        })
+    }
+}
+
+impl PartialEq for Expr {
+    fn eq(&self, other: &Expr) -> bool {
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || {
+            self.pos == other.pos && self.kind == other.kind
+        })
+    }
+}
+
+impl Clone for Expr {
+    /// Clones with on-demand stack growth, as chains may be deep.
+    fn clone(&self) -> Expr {
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || Expr {
+            kind: self.kind.clone(),
+            pos: self.pos,
+        })
+    }
 }
 
 /// Binary operators (short-circuit `and`/`or` are separate expression kinds).
@@ -234,6 +394,16 @@ pub enum BinOp {
     Gt,
     /// `>=`
     Ge,
+    /// `&` (bitwise and)
+    BitAnd,
+    /// `|` (bitwise or)
+    BitOr,
+    /// `^` (bitwise exclusive or)
+    BitXor,
+    /// `<<`
+    Shl,
+    /// `>>` (arithmetic: the sign is kept)
+    Shr,
 }
 
 impl BinOp {
@@ -253,6 +423,11 @@ impl BinOp {
             BinOp::Le => "<=",
             BinOp::Gt => ">",
             BinOp::Ge => ">=",
+            BinOp::BitAnd => "&",
+            BinOp::BitOr => "|",
+            BinOp::BitXor => "^",
+            BinOp::Shl => "<<",
+            BinOp::Shr => ">>",
         }
     }
 }
@@ -264,4 +439,6 @@ pub enum UnOp {
     Neg,
     /// `not x`
     Not,
+    /// `~x` (bitwise not)
+    BitNot,
 }

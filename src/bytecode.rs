@@ -511,6 +511,44 @@ pub enum Instr {
         /// Index into the prototype's imports.
         idx: u16,
     },
+    /// `R[dst] = ~R[src]` (bitwise not of an int)
+    BitNot {
+        /// Destination.
+        dst: Reg,
+        /// Operand.
+        src: Reg,
+    },
+    /// Destructuring: takes the list (or range, or string) in `R[src]`
+    /// apart into `R[dst..]`: its first `before` items, then (with `rest`)
+    /// a list of the items in the middle, then its last `after` items. The
+    /// length must match (`ValueError` naming both counts).
+    Unpack {
+        /// The value taken apart.
+        src: Reg,
+        /// First destination register.
+        dst: Reg,
+        /// Items bound before the rest (or all of them, without a rest).
+        before: u8,
+        /// Items bound after the rest.
+        after: u8,
+        /// Whether a `...name` takes the middle as a list.
+        rest: bool,
+    },
+    /// Starts the error path of a `finally` block, whose error is in
+    /// `R[err]`. If the error is the running task's cancellation, the
+    /// block runs shielded: calls and loops inside it are not interrupted
+    /// until the matching [`Instr::Rethrow`] (or an error leaving the block).
+    FinallyEnter {
+        /// Register holding the caught error.
+        err: Reg,
+    },
+    /// Ends the error path of a `finally` block: lifts its shield and
+    /// throws `R[src]` on, unchanged (its trace is not extended again for
+    /// this frame).
+    Rethrow {
+        /// The error to rethrow.
+        src: Reg,
+    },
 
     // ----- Superinstructions: each exists only for speed and means exactly
     // what the sequence of general instructions it replaces means. -----
@@ -684,6 +722,11 @@ pub struct Proto {
     pub file: Arc<str>,
     /// Number of parameters (they arrive in registers `0..nparams`).
     pub nparams: u8,
+    /// For a function with default parameter values: where a call with
+    /// `nparams - default_entries.len() + i` arguments starts (code that
+    /// evaluates the missing defaults, then jumps to 0). A call with all
+    /// `nparams` arguments starts at 0 and never runs this code.
+    pub default_entries: Box<[u32]>,
     /// Number of registers the frame needs.
     pub nregs: usize,
     /// The code.
@@ -725,6 +768,25 @@ impl Proto {
             (Some(n), false) => n,
             (None, false) => "<fn>",
         }
+    }
+
+    /// The fewest arguments a call may pass (parameters without a default).
+    pub fn min_params(&self) -> usize {
+        self.nparams as usize - self.default_entries.len()
+    }
+
+    /// Where a call with `argc` arguments starts, or `None` if `argc` is
+    /// outside `min_params()..=nparams`.
+    pub fn entry_for(&self, argc: usize) -> Option<usize> {
+        let n = self.nparams as usize;
+        if argc == n {
+            return Some(0);
+        }
+        let min = self.min_params();
+        if argc < min || argc > n {
+            return None;
+        }
+        self.default_entries.get(argc - min).map(|&pc| pc as usize)
     }
 
     /// The source position of the instruction at `pc`.

@@ -41,8 +41,21 @@
 //!   `NameError`. Redeclaring a module variable with `let` reuses it.
 //! - A hoisted local function sees the variables declared before its group
 //!   is created (see *Hoisting*); naming a later one is an undefined name.
-//! - A function must be called with exactly its number of parameters
-//!   (`TypeError` otherwise), as in Python.
+//! - A function must be called with between its number of parameters
+//!   without a default and its number of parameters (`TypeError`
+//!   otherwise), as in Python. A default value is evaluated at each call
+//!   that leaves it out and sees the parameters before it (see
+//!   `default_values`).
+//! - `try ... finally`: the `finally` block is compiled inline on the normal
+//!   path and before each `break`/`continue`/`return` that leaves the `try`,
+//!   and once more for the error path (see `try_finally`), so code without
+//!   `finally` pays nothing; `return`, `break` and `continue` may not leave
+//!   a `finally` block (as in C#: they would drop the error in flight).
+//! - `for k, v in m.items()`, and the two-name form over `enumerate(...)`
+//!   or `zip(...)`, is a compile error: it would bind the position and the
+//!   pair (write `for [k, v] in ...`).
+//! - An undefined name is reported with the closest visible name, if one is
+//!   close (`undefined name 'totl' (did you mean 'total'?)`).
 //! - Mutating methods (`push`, `set`, ...) need a variable, field or index
 //!   chain as receiver (`f().push(1)` and `f().set(k, v)` are compile
 //!   errors). Names that concurrency handles also use (`set`, `send`,
@@ -243,6 +256,14 @@ struct LoopCtx {
     try_depth: u32,
 }
 
+/// A `finally` block around the code being compiled: its handler is the
+/// one at depth `level` (counting from 1), and `break`, `continue` and
+/// `return` leaving that handler run a copy of `block` first.
+struct FinallyCtx {
+    level: u32,
+    block: Block,
+}
+
 type CapTable = Rc<RefCell<Vec<(String, CaptureSrc)>>>;
 
 struct FnState {
@@ -264,6 +285,13 @@ struct FnState {
     max_reg: usize,
     loops: Vec<LoopCtx>,
     try_depth: u32,
+    /// The `finally` blocks whose handlers are installed, innermost last.
+    finallies: Vec<FinallyCtx>,
+    /// While a `finally` block is compiled: how many loops were open when
+    /// it started (a `break`/`continue` may not leave it, nor `return`).
+    finally_barriers: Vec<usize>,
+    /// Entry points of the default-value code (see [`Proto::default_entries`]).
+    default_entries: Vec<u32>,
     self_name: Option<String>,
     group: Option<(u32, u16)>,
 }
@@ -289,6 +317,9 @@ impl FnState {
             max_reg: 0,
             loops: Vec::new(),
             try_depth: 0,
+            finallies: Vec::new(),
+            finally_barriers: Vec::new(),
+            default_entries: Vec::new(),
             self_name: None,
             group: None,
         }
@@ -342,6 +373,8 @@ struct Compiler<'l> {
     slots: Vec<Arc<Slot>>,
     modvars: Vec<ModVar>,
     modindex: HashMap<String, usize>,
+    /// Names bound by an `import` anywhere in this file (see `names_module`).
+    import_names: HashSet<String>,
     fns: Vec<FnState>,
     next_gid: u32,
     pos: Pos,
@@ -376,6 +409,7 @@ impl<'l> Compiler<'l> {
             slots: Vec::new(),
             modvars: Vec::new(),
             modindex: HashMap::new(),
+            import_names: HashSet::new(),
             fns: Vec::new(),
             next_gid: 0,
             pos: Pos::default(),
@@ -554,26 +588,34 @@ impl<'l> Compiler<'l> {
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut in_registers = 0;
         for s in stmts {
-            let (name, is_fn) = match &s.kind {
-                StmtKind::Let { name, .. } => (name.name.clone(), false),
+            let declared: Vec<(String, bool)> = match &s.kind {
+                StmtKind::Let { name, .. } => vec![(name.name.clone(), false)],
+                StmtKind::LetPattern { pattern, .. } => pattern
+                    .names()
+                    .into_iter()
+                    .map(|n| (n.name.clone(), false))
+                    .collect(),
                 StmtKind::FnDecl(def) => match &def.name {
-                    Some(n) => (n.name.clone(), true),
+                    Some(n) => vec![(n.name.clone(), true)],
                     None => continue,
                 },
-                StmtKind::Import { path, alias } => (
-                    alias
+                StmtKind::Import { path, alias } => {
+                    let bind = alias
                         .as_ref()
                         .map(|a| a.name.clone())
-                        .unwrap_or_else(|| import_binding(path)),
-                    false,
-                ),
+                        .unwrap_or_else(|| import_binding(path));
+                    self.import_names.insert(bind.clone());
+                    vec![(bind, false)]
+                }
                 _ => continue,
             };
-            match seen.get(&name) {
-                Some(&i) => names[i].1 |= is_fn,
-                None => {
-                    seen.insert(name.clone(), names.len());
-                    names.push((name, is_fn, s.pos));
+            for (name, is_fn) in declared {
+                match seen.get(&name) {
+                    Some(&i) => names[i].1 |= is_fn,
+                    None => {
+                        seen.insert(name.clone(), names.len());
+                        names.push((name, is_fn, s.pos));
+                    }
                 }
             }
         }
@@ -705,7 +747,30 @@ impl<'l> Compiler<'l> {
         {
             return Ok(Res::Builtin(v));
         }
-        Err(self.err(id.pos, format!("undefined name '{}'", id.name)))
+        Err(self.undefined(id))
+    }
+
+    /// `undefined name 'totl' (did you mean 'total'?)`: the hint is the
+    /// closest name visible here (a variable of this or an enclosing
+    /// function, a module variable, a builtin).
+    #[cold]
+    fn undefined(&self, id: &Ident) -> Box<CompileError> {
+        let mut names: Vec<&str> = self
+            .fns
+            .iter()
+            .flat_map(|f| f.blocks.iter().flatten().map(|l| l.name.as_str()))
+            .collect();
+        names.extend(self.modindex.keys().map(String::as_str));
+        names.extend(self.fns.iter().filter_map(|f| f.self_name.as_deref()));
+        let builtins = stdlib::global_names();
+        names.extend(builtins.iter().copied());
+        // A fixed order, so a tie is broken the same way every time.
+        names.sort_unstable();
+        names.dedup();
+        let hint = crate::diagnostic::closest(&id.name, names)
+            .map(|n| format!(" (did you mean '{n}'?)"))
+            .unwrap_or_default();
+        self.err(id.pos, format!("undefined name '{}'{hint}", id.name))
     }
 
     /// Resolves the root of an assignment or in-place mutation.
@@ -803,6 +868,7 @@ impl<'l> Compiler<'l> {
                 StmtKind::Let { name, value } => {
                     self.top_let(&name.name, |c, dst| c.expr_to(value, dst))?
                 }
+                StmtKind::LetPattern { pattern, value } => self.top_let_pattern(pattern, value)?,
                 StmtKind::Import { path, alias } => {
                     let bind = alias
                         .as_ref()
@@ -875,6 +941,85 @@ impl<'l> Compiler<'l> {
             },
         }
         Ok(())
+    }
+
+    /// `let [a, b, ...] = value` at the top of a file: the value is taken
+    /// apart in temporaries, then each name is set like a `let`.
+    fn top_let_pattern(&mut self, pattern: &ListPattern, value: &Expr) -> CResult<()> {
+        // Registers of new register-resident module variables go below the
+        // temporaries, so the temporaries can be freed after.
+        for id in pattern.names() {
+            let v = self.modindex[&id.name];
+            if self.modvars[v].slot.is_none() && self.modvars[v].reg.is_none() {
+                let r = self.alloc()?;
+                self.emit(Instr::Nil { dst: r });
+                self.modvars[v].reg = Some(r);
+            }
+        }
+        let mark = self.mark();
+        let t = self.alloc()?;
+        self.expr_to(value, t)?;
+        let bindings = self.destructure(pattern, t)?;
+        for (id, r) in bindings {
+            self.pos = id.pos;
+            self.top_let(&id.name, |c, dst| {
+                c.emit(Instr::Move { dst, src: r });
+                Ok(())
+            })?;
+        }
+        self.free_to(mark);
+        Ok(())
+    }
+
+    /// Takes the value in `src` apart by `pattern` into fresh registers
+    /// (which stay allocated); returns each bound name with its register,
+    /// in source order.
+    fn destructure<'p>(
+        &mut self,
+        pattern: &'p ListPattern,
+        src: Reg,
+    ) -> CResult<Vec<(&'p Ident, Reg)>> {
+        let n = pattern.items.len() + usize::from(pattern.rest.is_some());
+        if n > 250 {
+            return Err(self.err(pattern.pos, "too many names in one pattern (at most 250)"));
+        }
+        let base = self.mark() as Reg;
+        for _ in 0..n {
+            self.alloc()?;
+        }
+        let (before, after) = match &pattern.rest {
+            Some((at, _)) => (*at, pattern.items.len() - at),
+            None => (pattern.items.len(), 0),
+        };
+        self.pos = pattern.pos;
+        self.emit(Instr::Unpack {
+            src,
+            dst: base,
+            before: before as u8,
+            after: after as u8,
+            rest: pattern.rest.is_some(),
+        });
+        let mut out = Vec::new();
+        let mut reg = base;
+        for (i, item) in pattern.items.iter().enumerate() {
+            if let Some((at, id)) = &pattern.rest {
+                if *at == i {
+                    out.push((id, reg));
+                    reg += 1;
+                }
+            }
+            match item {
+                Pattern::Name(id) => out.push((id, reg)),
+                Pattern::List(p) => out.extend(self.destructure(p, reg)?),
+            }
+            reg += 1;
+        }
+        if let Some((at, id)) = &pattern.rest {
+            if *at == pattern.items.len() {
+                out.push((id, reg));
+            }
+        }
+        Ok(out)
     }
 
     /// Builds the exports map of a file and returns it.
@@ -957,6 +1102,7 @@ impl<'l> Compiler<'l> {
             is_main: f.is_main,
             file: self.file.clone(),
             nparams: f.nparams,
+            default_entries: f.default_entries.into_boxed_slice(),
             nregs: f.max_reg.max(f.nparams as usize).max(1),
             code: f.code.into_boxed_slice(),
             pos: f.pos.into_boxed_slice(),
@@ -1002,14 +1148,17 @@ impl<'l> Compiler<'l> {
         self.push_scope();
         let mut seen = HashSet::new();
         for p in &def.params {
-            if !seen.insert(p.name.as_str()) {
-                return Err(self.err(p.pos, format!("duplicate parameter '{}'", p.name)));
+            if !seen.insert(p.name.name.as_str()) {
+                return Err(self.err(p.name.pos, format!("duplicate parameter '{}'", p.name.name)));
             }
             let r = self.alloc()?;
-            self.declare(&p.name, LocalKind::Reg(r, None));
+            self.declare(&p.name.name, LocalKind::Reg(r, None));
         }
         self.block(&def.body, Out::Tail)?;
         self.pop_scope();
+        if def.params.iter().any(|p| p.default.is_some()) {
+            self.default_values(&def.params)?;
+        }
         let f = self.fns.pop().expect("function state");
         let captures: Vec<CaptureSrc> = if shared {
             Vec::new()
@@ -1018,6 +1167,30 @@ impl<'l> Compiler<'l> {
         };
         self.pos = saved_pos;
         Ok(self.build_proto(f, captures))
+    }
+
+    /// The code that fills in missing arguments, placed after the body
+    /// (the body never falls through: it ends with a return). A call that
+    /// leaves out parameters `k..` starts at the default of parameter `k`
+    /// and runs every later default, then jumps to the body at 0; a call
+    /// with every argument starts at 0 and never runs this code. A default
+    /// sees the parameters before it (as in JavaScript); it is evaluated at
+    /// each call.
+    fn default_values(&mut self, params: &[Param]) -> CResult<()> {
+        self.push_scope();
+        for (k, p) in params.iter().enumerate() {
+            if let Some(d) = &p.default {
+                let at = self.here() as u32;
+                self.f().default_entries.push(at);
+                self.expr_to(d, k as Reg)?;
+            }
+            self.declare(&p.name.name, LocalKind::Reg(k as Reg, None));
+        }
+        self.pop_scope();
+        let at = self.here();
+        let off = self.jump_off(at, 0);
+        self.emit(Instr::Jump { off });
+        Ok(())
     }
 
     // ----- blocks and statements -----
@@ -1146,6 +1319,18 @@ impl<'l> Compiler<'l> {
                 // The register stays allocated until the block ends.
                 return Ok(());
             }
+            StmtKind::LetPattern { pattern, value } => {
+                let t = self.alloc()?;
+                self.expr_to(value, t)?;
+                let bindings = self.destructure(pattern, t)?;
+                // Declared only now: the value may use the old names
+                // (`let [a, b] = [b, a]`). The registers stay allocated
+                // until the block ends.
+                for (id, r) in bindings {
+                    self.declare(&id.name, LocalKind::Reg(r, None));
+                }
+                return Ok(());
+            }
             StmtKind::Import { path, alias } => {
                 let r = self.alloc()?;
                 self.import_to(path, r, s.pos)?;
@@ -1153,6 +1338,7 @@ impl<'l> Compiler<'l> {
                     .as_ref()
                     .map(|a| a.name.clone())
                     .unwrap_or_else(|| import_binding(path));
+                self.import_names.insert(bind.clone());
                 self.declare(&bind, LocalKind::Reg(r, None));
                 return Ok(());
             }
@@ -1188,15 +1374,20 @@ impl<'l> Compiler<'l> {
             } => self.for_loop(index.as_ref(), var, iter, body)?,
             StmtKind::Break | StmtKind::Continue => {
                 let is_break = matches!(s.kind, StmtKind::Break);
+                let word = if is_break { "break" } else { "continue" };
                 let Some(lp) = self.f().loops.last() else {
-                    let word = if is_break { "break" } else { "continue" };
                     return Err(self.err(s.pos, format!("'{word}' outside a loop")));
                 };
                 let (target, ltd) = (lp.continue_target, lp.try_depth);
-                let td = self.f().try_depth;
-                for _ in ltd..td {
-                    self.emit(Instr::TryEnd);
+                let nloops = self.f().loops.len();
+                if self.f().finally_barriers.last() == Some(&nloops) {
+                    return Err(self.err(
+                        s.pos,
+                        format!("'{word}' cannot leave a 'finally' block (it would drop the error being handled)"),
+                    ));
                 }
+                self.leave_handlers(ltd)?;
+                self.pos = s.pos;
                 if is_break {
                     let j = self.emit(Instr::Jump { off: 0 });
                     self.f()
@@ -1213,11 +1404,33 @@ impl<'l> Compiler<'l> {
                 if self.is_top_level_code() {
                     return Err(self.err(s.pos, "'return' outside a function"));
                 }
-                match value {
-                    Some(e) => self.expr_out(e, Out::Tail)?,
-                    None => {
-                        self.emit(Instr::ReturnNil);
+                if !self.f().finally_barriers.is_empty() {
+                    return Err(self.err(
+                        s.pos,
+                        "'return' cannot leave a 'finally' block (it would drop the error being handled)",
+                    ));
+                }
+                if self.f().finallies.is_empty() {
+                    match value {
+                        Some(e) => self.expr_out(e, Out::Tail)?,
+                        None => {
+                            self.emit(Instr::ReturnNil);
+                        }
                     }
+                } else {
+                    // The value is computed first (a `finally` that changes
+                    // the variable does not change what is returned), then
+                    // the `finally` blocks run, innermost first.
+                    let t = self.alloc()?;
+                    match value {
+                        Some(e) => self.expr_to(e, t)?,
+                        None => {
+                            self.emit(Instr::Nil { dst: t });
+                        }
+                    }
+                    self.leave_handlers(0)?;
+                    self.pos = s.pos;
+                    self.emit(Instr::Return { src: t });
                 }
             }
             StmtKind::Throw(e) => {
@@ -1255,12 +1468,15 @@ impl<'l> Compiler<'l> {
     fn for_loop(
         &mut self,
         index: Option<&Ident>,
-        var: &Ident,
+        var: &Pattern,
         iter: &Expr,
         body: &Block,
     ) -> CResult<()> {
+        if let Some(ix) = index {
+            self.check_pair_trap(ix, var, iter)?;
+        }
         // `for x in range(...)` with the builtin range: a numeric loop.
-        if index.is_none() {
+        if let (None, Pattern::Name(var)) = (index, var) {
             if let ExprKind::Call { callee, args } = &iter.kind {
                 if let ExprKind::Name(id) = &callee.kind {
                     if id.name == "range"
@@ -1285,7 +1501,7 @@ impl<'l> Compiler<'l> {
                             var: v,
                             off: 0,
                         });
-                        return self.loop_body(top, &[(var, v)], body);
+                        return self.loop_body(top, None, (&Pattern::Name(var.clone()), v), body);
                     }
                 }
             }
@@ -1300,21 +1516,87 @@ impl<'l> Compiler<'l> {
             None => {
                 let v = self.alloc()?;
                 let top = self.emit(Instr::IterNext { it, var: v, off: 0 });
-                self.loop_body(top, &[(var, v)], body)
+                self.loop_body(top, None, (var, v), body)
             }
             Some(ix) => {
                 let a = self.alloc()?;
                 let b = self.alloc()?;
                 let top = self.emit(Instr::IterNext2 { it, a, b, off: 0 });
-                self.loop_body(top, &[(ix, a), (var, b)], body)
+                self.loop_body(top, Some((ix, a)), (var, b), body)
             }
         }
     }
 
-    fn loop_body(&mut self, top: usize, vars: &[(&Ident, Reg)], body: &Block) -> CResult<()> {
+    /// `for k, v in m.items()` (or over `enumerate(...)` / `zip(...)`)
+    /// would bind an index and a pair, which is never what is meant: a
+    /// compile error that shows the two ways to write it.
+    fn check_pair_trap(&mut self, ix: &Ident, var: &Pattern, iter: &Expr) -> CResult<()> {
+        let Pattern::Name(v) = var else {
+            return Ok(());
+        };
+        let what = match &iter.kind {
+            ExprKind::MethodCall { name, args, .. } if name.name == "items" && args.is_empty() => {
+                Some("m.items()")
+            }
+            ExprKind::Call { callee, .. } => match &callee.kind {
+                ExprKind::Name(id)
+                    if matches!(id.name.as_str(), "enumerate" | "zip")
+                        && self.resolve(&id.name).is_none() =>
+                {
+                    Some(if id.name == "zip" {
+                        "zip(...)"
+                    } else {
+                        "enumerate(...)"
+                    })
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(what) = what else {
+            return Ok(());
+        };
+        let (i, x) = (&ix.name, &v.name);
+        let hint = match what {
+            "m.items()" => format!(
+                "write 'for [{i}, {x}] in m.items()', or 'for {i}, {x} in m' to get each key and value"
+            ),
+            "enumerate(...)" => format!(
+                "write 'for {i}, {x} in xs' (the two-name form already counts from 0), \
+                 or 'for [{i}, {x}] in enumerate(...)'"
+            ),
+            _ => format!("write 'for [{i}, {x}] in {what}' to take each pair apart"),
+        };
+        Err(self.err(
+            ix.pos,
+            format!(
+                "'for {i}, {x} in {what}' would bind the position and the whole [a, b] pair: {hint}"
+            ),
+        ))
+    }
+
+    /// The body of a loop whose head `top` puts the item in `item.1` (and
+    /// the index or key in `index.1`): binds the names (taking the item
+    /// apart first for a pattern, at each iteration), then the block.
+    fn loop_body(
+        &mut self,
+        top: usize,
+        index: Option<(&Ident, Reg)>,
+        item: (&Pattern, Reg),
+        body: &Block,
+    ) -> CResult<()> {
         self.push_scope();
-        for (id, r) in vars {
-            self.declare(&id.name, LocalKind::Reg(*r, None));
+        if let Some((id, r)) = index {
+            self.declare(&id.name, LocalKind::Reg(r, None));
+        }
+        match item.0 {
+            Pattern::Name(id) => self.declare(&id.name, LocalKind::Reg(item.1, None)),
+            Pattern::List(p) => {
+                let bindings = self.destructure(p, item.1)?;
+                for (id, r) in bindings {
+                    self.declare(&id.name, LocalKind::Reg(r, None));
+                }
+            }
         }
         let td = self.f().try_depth;
         self.f().loops.push(LoopCtx {
@@ -1336,13 +1618,63 @@ impl<'l> Compiler<'l> {
     // ----- assignment -----
 
     fn assign(&mut self, target: &Expr, op: Option<BinOp>, value: &Expr) -> CResult<()> {
+        if let (ExprKind::List(items), None) = (&target.kind, op) {
+            // `[a, b] = [b, a]`: every value is computed before any
+            // target is written.
+            let t = self.alloc()?;
+            self.expr_to(value, t)?;
+            return self.assign_items(items, t, target.pos);
+        }
+        self.assign_from(target, op, Src::Expr(value))
+    }
+
+    /// `[t1, [t2, t3]] = R[src]`: each target is a variable, an index or
+    /// field of one, or a nested list of targets.
+    fn assign_items(&mut self, items: &[Expr], src: Reg, pos: Pos) -> CResult<()> {
+        if items.len() > 250 {
+            return Err(self.err(pos, "too many targets in one assignment (at most 250)"));
+        }
+        let base = self.mark() as Reg;
+        for _ in items {
+            self.alloc()?;
+        }
+        self.pos = pos;
+        self.emit(Instr::Unpack {
+            src,
+            dst: base,
+            before: items.len() as u8,
+            after: 0,
+            rest: false,
+        });
+        for (i, item) in items.iter().enumerate() {
+            let r = base + i as Reg;
+            match &item.kind {
+                ExprKind::List(sub) => self.assign_items(sub, r, item.pos)?,
+                _ => self.assign_from(item, None, Src::Reg(r))?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The register holding an assigned value.
+    fn src_any(&mut self, v: Src<'_>) -> CResult<Reg> {
+        match v {
+            Src::Expr(e) => self.expr_any(e),
+            Src::Reg(r) => Ok(r),
+        }
+    }
+
+    fn assign_from(&mut self, target: &Expr, op: Option<BinOp>, value: Src<'_>) -> CResult<()> {
         match &target.kind {
             ExprKind::Name(id) => {
                 let res = self.resolve_write(id, "assign to")?;
                 self.pos = target.pos;
                 match res {
-                    Res::Local(r) | Res::GroupLocal(r, ..) => match op {
-                        None => {
+                    Res::Local(r) | Res::GroupLocal(r, ..) => match (op, value) {
+                        (_, Src::Reg(v)) => {
+                            self.emit(Instr::Move { dst: r, src: v });
+                        }
+                        (None, Src::Expr(value)) => {
                             if writes_dst_once(value) {
                                 self.expr_to(value, r)?;
                             } else {
@@ -1351,7 +1683,7 @@ impl<'l> Compiler<'l> {
                                 self.emit(Instr::Move { dst: r, src: t });
                             }
                         }
-                        Some(op) => {
+                        (Some(op), Src::Expr(value)) => {
                             if let (Some(imm), BinOp::Add | BinOp::Sub) = (small_int(value), op) {
                                 self.emit(if op == BinOp::Add {
                                     Instr::AddI { dst: r, a: r, imm }
@@ -1366,7 +1698,7 @@ impl<'l> Compiler<'l> {
                         }
                     },
                     Res::Global(slot) => {
-                        let v = self.expr_any(value)?;
+                        let v = self.src_any(value)?;
                         self.pos = target.pos;
                         match op {
                             None => self.emit(Instr::SetGlobal { slot, src: v }),
@@ -1394,7 +1726,7 @@ impl<'l> Compiler<'l> {
                     match &keys[0] {
                         PathKey::Index(k) => {
                             let k = self.expr_any(k)?;
-                            let v = self.expr_any(value)?;
+                            let v = self.src_any(value)?;
                             self.pos = target.pos;
                             self.emit(Instr::SetIndex {
                                 obj: root_reg,
@@ -1403,7 +1735,7 @@ impl<'l> Compiler<'l> {
                             });
                         }
                         PathKey::Field(name) => {
-                            let v = self.expr_any(value)?;
+                            let v = self.src_any(value)?;
                             let name = self.str_const(name)?;
                             self.pos = target.pos;
                             self.emit(Instr::SetField {
@@ -1421,12 +1753,12 @@ impl<'l> Compiler<'l> {
                     (path_root, keys.as_slice())
                 {
                     if let Some(imm) = small_int(k2) {
-                        let key = if may_mutate(value) {
+                        let key = if matches!(value, Src::Expr(e) if may_mutate(e)) {
                             self.expr_any_safe(k1)?
                         } else {
                             self.expr_any(k1)?
                         };
-                        let v = self.expr_any(value)?;
+                        let v = self.src_any(value)?;
                         self.pos = target.pos;
                         self.emit(Instr::SetIndex2I {
                             root: root_reg,
@@ -1439,7 +1771,7 @@ impl<'l> Compiler<'l> {
                     }
                 }
                 let (kreg, fields) = self.path_keys(&keys)?;
-                let v = self.expr_any(value)?;
+                let v = self.src_any(value)?;
                 let desc = self.add_path(PathDesc {
                     root: path_root,
                     depth: keys.len() as u8,
@@ -1458,7 +1790,8 @@ impl<'l> Compiler<'l> {
             }
             _ => Err(self.err(
                 target.pos,
-                "invalid assignment target: assign to a variable, or to an index or field of one",
+                "invalid assignment target: assign to a variable, an index or field of one, \
+                 or a list of those ([a, b] = [b, a])",
             )),
         }
     }
@@ -1522,9 +1855,18 @@ impl<'l> Compiler<'l> {
                     self.if_expr(cond, then, else_.as_deref(), Out::Discard)
                 }
                 ExprKind::Block(b) => self.block(b, Out::Discard),
-                ExprKind::Try { body, var, handler } => {
-                    self.try_expr(body, var.as_ref(), handler, Out::Discard)
-                }
+                ExprKind::Try {
+                    body,
+                    var,
+                    handler,
+                    finally,
+                } => self.try_any(
+                    body,
+                    var.as_ref(),
+                    handler.as_ref(),
+                    finally.as_ref(),
+                    Out::Discard,
+                ),
                 _ => {
                     let mark = self.mark();
                     let t = self.alloc()?;
@@ -1538,9 +1880,18 @@ impl<'l> Compiler<'l> {
                     self.if_expr(cond, then, else_.as_deref(), Out::Tail)
                 }
                 ExprKind::Block(b) => self.block(b, Out::Tail),
-                ExprKind::Try { body, var, handler } => {
-                    self.try_expr(body, var.as_ref(), handler, Out::Tail)
-                }
+                ExprKind::Try {
+                    body,
+                    var,
+                    handler,
+                    finally,
+                } => self.try_any(
+                    body,
+                    var.as_ref(),
+                    handler.as_ref(),
+                    finally.as_ref(),
+                    Out::Tail,
+                ),
                 _ => {
                     let mark = self.mark();
                     let r = self.expr_any(e)?;
@@ -1641,6 +1992,7 @@ impl<'l> Compiler<'l> {
                     self.emit(match op {
                         UnOp::Neg => Instr::Neg { dst, src: r },
                         UnOp::Not => Instr::Not { dst, src: r },
+                        UnOp::BitNot => Instr::BitNot { dst, src: r },
                     });
                 }
             },
@@ -1706,9 +2058,18 @@ impl<'l> Compiler<'l> {
                 self.if_expr(cond, then, else_.as_deref(), Out::To(dst))?
             }
             ExprKind::Block(b) => self.block(b, Out::To(dst))?,
-            ExprKind::Try { body, var, handler } => {
-                self.try_expr(body, var.as_ref(), handler, Out::To(dst))?
-            }
+            ExprKind::Try {
+                body,
+                var,
+                handler,
+                finally,
+            } => self.try_any(
+                body,
+                var.as_ref(),
+                handler.as_ref(),
+                finally.as_ref(),
+                Out::To(dst),
+            )?,
         }
         self.free_to(mark);
         Ok(())
@@ -1923,7 +2284,11 @@ impl<'l> Compiler<'l> {
         }
         let id = stdlib::method_id(&name.name);
         let mutating = id.is_some_and(stdlib::is_mutating);
-        let handle_name = HANDLE_METHODS.contains(&name.name.as_str());
+        // A module's function (`fs.remove(p)`) is a plain call: the rule on
+        // mutating methods is for values (STDLIB.md), so a receiver that
+        // names a module takes the handle path (checked at run time).
+        let handle_name =
+            HANDLE_METHODS.contains(&name.name.as_str()) || (mutating && self.names_module(recv));
         let place = place_of(recv);
         if mutating && place.is_none() {
             return Err(self.err(
@@ -2046,6 +2411,22 @@ impl<'l> Compiler<'l> {
         Ok(())
     }
 
+    /// Whether `recv` is a name bound to a module: a built-in one (`fs`) or
+    /// an `import` of this file (`import "fs" as f`).
+    fn names_module(&mut self, recv: &Expr) -> bool {
+        let ExprKind::Name(id) = &recv.kind else {
+            return false;
+        };
+        match self.resolve(&id.name) {
+            Some(Res::Builtin(Value::Module(_))) => true,
+            None => stdlib::builtin_module(&id.name).is_some(),
+            Some(Res::Global(_) | Res::Capture(_) | Res::Local(_) | Res::GroupLocal(..)) => {
+                self.import_names.contains(&id.name)
+            }
+            _ => false,
+        }
+    }
+
     /// Like `resolve_write` but returns `None` instead of an error for a
     /// root that may not be written here.
     fn resolve_write_quiet(&mut self, id: &Ident) -> Option<Res> {
@@ -2127,6 +2508,123 @@ impl<'l> Compiler<'l> {
         Ok(())
     }
 
+    /// `try` with any of `catch` and `finally`.
+    fn try_any(
+        &mut self,
+        body: &Block,
+        var: Option<&Ident>,
+        handler: Option<&Block>,
+        finally: Option<&Block>,
+        out: Out,
+    ) -> CResult<()> {
+        match (handler, finally) {
+            (Some(h), None) => self.try_expr(body, var, h, out),
+            (h, Some(f)) => self.try_finally(body, var, h, f, out),
+            (None, None) => Err(self.err(self.pos, "'try' needs 'catch' or 'finally'")),
+        }
+    }
+
+    /// `try { body } [catch e { handler }] finally { cleanup }`:
+    ///
+    /// ```text
+    ///     TryBegin fe -> ERR        ; the finally handler catches everything
+    ///     <body, or try/catch>      ; value to `res`
+    ///     TryEnd
+    ///     <cleanup>                 ; normal path
+    ///     Jump END                  ; (or Return res in tail position)
+    /// ERR:
+    ///     FinallyEnter fe           ; shields a cancelled task's cleanup
+    ///     <cleanup>
+    ///     Rethrow fe
+    /// END:
+    /// ```
+    ///
+    /// `break`, `continue` and `return` inside run a copy of the cleanup
+    /// before they leave (see [`Self::leave_handlers`]), so code without
+    /// `finally` pays nothing.
+    fn try_finally(
+        &mut self,
+        body: &Block,
+        var: Option<&Ident>,
+        handler: Option<&Block>,
+        cleanup: &Block,
+        out: Out,
+    ) -> CResult<()> {
+        let mark = self.mark();
+        let res = match out {
+            Out::To(r) => Some(r),
+            Out::Tail => Some(self.alloc()?),
+            Out::Discard => None,
+        };
+        let inner = res.map_or(Out::Discard, Out::To);
+        let fe = self.alloc()?;
+        let tb = self.emit(Instr::TryBegin { err: fe, off: 0 });
+        self.f().try_depth += 1;
+        let level = self.f().try_depth;
+        self.f().finallies.push(FinallyCtx {
+            level,
+            block: cleanup.clone(),
+        });
+        let r = match handler {
+            Some(h) => self.try_expr(body, var, h, inner),
+            None => self.block(body, inner),
+        };
+        self.f().finallies.pop();
+        self.f().try_depth -= 1;
+        r?;
+        self.emit(Instr::TryEnd);
+        self.finally_block(cleanup)?;
+        let j_end = match (out, res) {
+            (Out::Tail, Some(r)) => {
+                self.emit(Instr::Return { src: r });
+                None
+            }
+            _ => Some(self.emit(Instr::Jump { off: 0 })),
+        };
+        self.patch_here(tb);
+        self.pos = cleanup.pos;
+        self.emit(Instr::FinallyEnter { err: fe });
+        self.finally_block(cleanup)?;
+        self.pos = cleanup.pos;
+        self.emit(Instr::Rethrow { src: fe });
+        if let Some(j) = j_end {
+            self.patch_here(j);
+        }
+        self.free_to(mark);
+        Ok(())
+    }
+
+    /// A copy of a `finally` block: its value is dropped, and `break`,
+    /// `continue` and `return` may not leave it.
+    fn finally_block(&mut self, b: &Block) -> CResult<()> {
+        let nloops = self.f().loops.len();
+        self.f().finally_barriers.push(nloops);
+        let r = self.block(b, Out::Discard);
+        self.f().finally_barriers.pop();
+        r
+    }
+
+    /// Before a jump out of the `try` blocks deeper than `to` (a `break`,
+    /// `continue` or `return`): removes their handlers, innermost first,
+    /// running each `finally` block on the way, as it is compiled at its
+    /// own level (its own handler and the ones inside it are gone).
+    fn leave_handlers(&mut self, to: u32) -> CResult<()> {
+        let td = self.f().try_depth;
+        for level in (to + 1..=td).rev() {
+            self.emit(Instr::TryEnd);
+            let Some(i) = self.f().finallies.iter().position(|c| c.level == level) else {
+                continue;
+            };
+            let saved = self.f().finallies.split_off(i);
+            self.f().try_depth = level - 1;
+            let r = self.finally_block(&saved[0].block);
+            self.f().try_depth = td;
+            self.f().finallies.extend(saved);
+            r?;
+        }
+        Ok(())
+    }
+
     fn try_expr(
         &mut self,
         body: &Block,
@@ -2162,6 +2660,10 @@ impl<'l> Compiler<'l> {
 
     /// Compiles a condition; returns the jumps to patch to the false branch.
     fn cond_false(&mut self, cond: &Expr) -> CResult<Vec<usize>> {
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.cond_false_inner(cond))
+    }
+
+    fn cond_false_inner(&mut self, cond: &Expr) -> CResult<Vec<usize>> {
         let mark = self.mark();
         let jumps = match &cond.kind {
             ExprKind::Bool(true) => Vec::new(),
@@ -2222,6 +2724,15 @@ impl<'l> Compiler<'l> {
         self.free_to(mark);
         Ok(jumps)
     }
+}
+
+/// Where an assigned value comes from.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    /// An expression still to compute.
+    Expr(&'a Expr),
+    /// A register that already holds it (destructuring).
+    Reg(Reg),
 }
 
 /// One step of an assignment path.
@@ -2324,12 +2835,12 @@ fn visit_block(b: &Block, f: &mut dyn FnMut(&Expr)) {
 
 fn visit_stmt(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
     match &s.kind {
-        StmtKind::Let { value, .. } => visit_expr(value, f),
+        StmtKind::Let { value, .. } | StmtKind::LetPattern { value, .. } => visit_expr(value, f),
         StmtKind::Assign { target, value, .. } => {
             visit_expr(target, f);
             visit_expr(value, f);
         }
-        StmtKind::FnDecl(d) => visit_block(&d.body, f),
+        StmtKind::FnDecl(d) => visit_fn(d, f),
         StmtKind::While { cond, body } => {
             visit_expr(cond, f);
             visit_block(body, f);
@@ -2345,6 +2856,11 @@ fn visit_stmt(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
 }
 
 fn visit_expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    // Chains of binary operators may be arbitrarily deep.
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || visit_expr_inner(e, f))
+}
+
+fn visit_expr_inner(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(e);
     match &e.kind {
         ExprKind::Nil
@@ -2374,7 +2890,7 @@ fn visit_expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
             visit_expr(recv, f);
             args.iter().for_each(|x| visit_expr(x, f));
         }
-        ExprKind::Fn(d) => visit_block(&d.body, f),
+        ExprKind::Fn(d) => visit_fn(d, f),
         ExprKind::If { cond, then, else_ } => {
             visit_expr(cond, f);
             visit_block(then, f);
@@ -2383,11 +2899,27 @@ fn visit_expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
             }
         }
         ExprKind::Block(b) => visit_block(b, f),
-        ExprKind::Try { body, handler, .. } => {
+        ExprKind::Try {
+            body,
+            handler,
+            finally,
+            ..
+        } => {
             visit_block(body, f);
-            visit_block(handler, f);
+            for b in [handler, finally].into_iter().flatten() {
+                visit_block(b, f);
+            }
         }
     }
+}
+
+fn visit_fn(d: &FnDef, f: &mut dyn FnMut(&Expr)) {
+    for p in &d.params {
+        if let Some(e) = &p.default {
+            visit_expr(e, f);
+        }
+    }
+    visit_block(&d.body, f);
 }
 
 #[cfg(test)]

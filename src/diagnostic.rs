@@ -64,6 +64,27 @@ impl Diagnostic {
     }
 }
 
+/// The candidate closest to `name`, if one is close enough to be a typo of
+/// it (for "did you mean" hints): Jaro-Winkler similarity of at least 0.8,
+/// or `name` contained in the candidate (or the reverse) for names of four
+/// characters or more. Ties go to the first candidate.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best: Option<(&'a str, f64)> = None;
+    for c in candidates {
+        if c == name {
+            continue;
+        }
+        let mut score = strsim::jaro_winkler(name, c);
+        if name.len() >= 4 && c.len() >= 4 && (c.contains(name) || name.contains(c)) {
+            score = score.max(0.85);
+        }
+        if score >= 0.8 && best.map_or(true, |(_, b)| score > b) {
+            best = Some((c, score));
+        }
+    }
+    best.map(|(c, _)| c)
+}
+
 impl std::fmt::Display for Diagnostic {
     /// `LINE:COL: MESSAGE` (without a file name or source line).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

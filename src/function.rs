@@ -19,9 +19,15 @@ impl Closure {
         self.proto.name.as_deref()
     }
 
-    /// How many arguments the function takes.
+    /// How many arguments the function takes at most.
     pub fn arity(&self) -> usize {
         self.proto.nparams as usize
+    }
+
+    /// Whether a call with `argc` arguments is accepted (parameters with
+    /// default values may be left out).
+    pub fn accepts(&self, argc: usize) -> bool {
+        self.proto.entry_for(argc).is_some()
     }
 }
 

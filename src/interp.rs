@@ -92,10 +92,11 @@ impl Script {
     }
 
     /// Compiles a file. Reading failures are reported as a compile error
-    /// at line 0.
+    /// at line 0; text that is not UTF-8 at the line and column of its
+    /// first bad byte.
     pub fn compile_file(path: &Path) -> Result<Script, Box<CompileError>> {
         let name = path.display().to_string();
-        let source = std::fs::read_to_string(path).map_err(|e| {
+        let bytes = std::fs::read(path).map_err(|e| {
             Box::new(CompileError {
                 file: name.clone(),
                 source: Arc::from(""),
@@ -105,6 +106,7 @@ impl Script {
                 ),
             })
         })?;
+        let source = decode_source(&name, bytes)?;
         let dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -157,10 +159,12 @@ impl Script {
 }
 
 /// A REPL session: each input is compiled and run at once; top-level
-/// variables and functions persist between inputs.
+/// variables and functions persist between inputs. Inputs are numbered
+/// from 1 in messages and traces: `<stdin#3>:2:5` is line 2 of the third.
 pub struct Session {
     globals: ReplGlobals,
     name: String,
+    inputs: usize,
 }
 
 impl Default for Session {
@@ -175,6 +179,7 @@ impl Session {
         Session {
             globals: ReplGlobals::default(),
             name: "<stdin>".into(),
+            inputs: 0,
         }
     }
 
@@ -186,10 +191,12 @@ impl Session {
     /// Compiles and runs one input; returns the value of its last
     /// expression statement (`nil` if it has none).
     pub fn eval(&mut self, source: &str) -> Result<Value, RunError> {
+        self.inputs += 1;
+        let name = format!("{}#{}>", self.name.trim_end_matches('>'), self.inputs);
         let src: Arc<str> = Arc::from(source);
         let program = crate::parser::parse(&src).map_err(|diag| {
             RunError::Compile(Box::new(CompileError {
-                file: self.name.clone(),
+                file: name.clone(),
                 source: src.clone(),
                 diag,
             }))
@@ -197,7 +204,7 @@ impl Session {
         let mut loader = Loader::new();
         let main = compiler::compile(
             &program,
-            &self.name,
+            &name,
             src.clone(),
             PathBuf::from("."),
             &mut loader,
@@ -288,6 +295,49 @@ pub fn run_file(path: &Path, script_args: Vec<String>) -> i32 {
         return EXIT_USAGE;
     }
     run_script(Script::compile_file(path), script_args)
+}
+
+/// Source bytes as text, or a compile error at the line and column (in
+/// characters) of the first byte that is not valid UTF-8.
+pub fn decode_source(name: &str, bytes: Vec<u8>) -> Result<String, Box<CompileError>> {
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let good = std::str::from_utf8(&bytes[..at]).unwrap_or("");
+            let line = good.matches('\n').count() as u32 + 1;
+            let line_start = good.rfind('\n').map_or(0, |i| i + 1);
+            let col = good[line_start..].chars().count() as u32 + 1;
+            let shown = String::from_utf8_lossy(&bytes).into_owned();
+            Err(Box::new(CompileError {
+                file: name.to_string(),
+                source: Arc::from(shown),
+                diag: crate::diagnostic::Diagnostic::new(
+                    crate::ast::Pos { line, col },
+                    format!(
+                        "invalid UTF-8 (byte 0x{:02X}): source files must be UTF-8",
+                        bytes[at]
+                    ),
+                ),
+            }))
+        }
+    }
+}
+
+/// Runs standard input, read whole, as a script named `<stdin>` (for a
+/// piped or redirected stdin: as a file, not as a REPL).
+pub fn run_stdin(script_args: Vec<String>) -> i32 {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
+        report(&format!("weft: cannot read the script from stdin: {e}"));
+        return EXIT_USAGE;
+    }
+    let name = "<stdin>";
+    let script =
+        decode_source(name, bytes).and_then(|src| compile_in(name, &src, PathBuf::from("."), None));
+    run_script(script, script_args)
 }
 
 /// Runs source text named `name` (e.g. `<eval>`) with `script_args`.

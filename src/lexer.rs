@@ -18,7 +18,8 @@
 //!   an error, as in Python: C users would read it as octal);
 //! - a number running straight into letters (`12abc`, `1e`) is one bad token,
 //!   not a number followed by a name;
-//! - `'`, `!`, `&&` and `||` are errors that point at the Weft spelling.
+//! - `'`, `!`, `&&` and `||` are errors that point at the Weft spelling
+//!   (`&` and `|` alone are the bitwise operators).
 
 use crate::ast::Pos;
 use crate::diagnostic::Diagnostic;
@@ -120,6 +121,30 @@ pub enum TokenKind {
     SlashSlashEq,
     /// `%=`
     PercentEq,
+    /// `&`
+    Amp,
+    /// `|`
+    Pipe,
+    /// `^`
+    Caret,
+    /// `~`
+    Tilde,
+    /// `<<`
+    Shl,
+    /// `>>`
+    Shr,
+    /// `&=`
+    AmpEq,
+    /// `|=`
+    PipeEq,
+    /// `^=`
+    CaretEq,
+    /// `<<=`
+    ShlEq,
+    /// `>>=`
+    ShrEq,
+    /// `...` (the rest of a destructuring pattern)
+    Ellipsis,
     /// `(`
     LParen,
     /// `)`
@@ -191,6 +216,18 @@ impl TokenKind {
             SlashEq => "/=",
             SlashSlashEq => "//=",
             PercentEq => "%=",
+            Amp => "&",
+            Pipe => "|",
+            Caret => "^",
+            Tilde => "~",
+            Shl => "<<",
+            Shr => ">>",
+            AmpEq => "&=",
+            PipeEq => "|=",
+            CaretEq => "^=",
+            ShlEq => "<<=",
+            ShrEq => ">>=",
+            Ellipsis => "...",
             LParen => "(",
             RParen => ")",
             LBracket => "[",
@@ -496,10 +533,24 @@ impl<'s> Lexer<'s> {
             (b'=', b'=', _) => (EqEq, 2),
             (b'=', _, _) => (Assign, 1),
             (b'!', b'=', _) => (NotEq, 2),
+            (b'<', b'<', b'=') => (ShlEq, 3),
+            (b'<', b'<', _) => (Shl, 2),
             (b'<', b'=', _) => (Le, 2),
             (b'<', _, _) => (Lt, 1),
+            (b'>', b'>', b'=') => (ShrEq, 3),
+            (b'>', b'>', _) => (Shr, 2),
             (b'>', b'=', _) => (Ge, 2),
             (b'>', _, _) => (Gt, 1),
+            // `&&` and `||` are not Weft: `bad_char` points at `and`/`or`.
+            (b'&', b'&', _) | (b'|', b'|', _) => return Err(self.bad_char(pos)),
+            (b'&', b'=', _) => (AmpEq, 2),
+            (b'&', _, _) => (Amp, 1),
+            (b'|', b'=', _) => (PipeEq, 2),
+            (b'|', _, _) => (Pipe, 1),
+            (b'^', b'=', _) => (CaretEq, 2),
+            (b'^', _, _) => (Caret, 1),
+            (b'~', _, _) => (Tilde, 1),
+            (b'.', b'.', b'.') => (Ellipsis, 3),
             (b'(', _, _) => (LParen, 1),
             (b')', _, _) => (RParen, 1),
             (b'[', _, _) => (LBracket, 1),

@@ -8,6 +8,17 @@
 //! `--workers` / `--no-pin`) is loaded and checked before anything runs: a
 //! mistake prints the error and exits with status 2. The pool itself starts
 //! only when a script first needs it.
+//!
+//! Decisions where the spec is silent:
+//! - An unknown option before the script is a usage error naming it and the
+//!   closest known option (`unknown option '--worker' (did you mean
+//!   '--workers'?)`), exit 2.
+//! - `--trace FILE` is checked before the script runs: a file that cannot be
+//!   created there is a usage error (exit 2), not a failure after the run.
+//! - Without FILE and `-e`, a terminal stdin starts the REPL; any other
+//!   stdin (a pipe, a file) is read whole and run as a script named
+//!   `<stdin>`, as Python does: it stops at the first uncaught error (exit
+//!   1) and echoes no values. `weft -` does the same explicitly.
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -110,8 +121,52 @@ fn split_options(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     out
 }
 
+/// The options `weft` knows (before the script name).
+const KNOWN_OPTIONS: [&str; 10] = [
+    "-e",
+    "--workers",
+    "--config",
+    "--no-pin",
+    "--trace",
+    "--stats",
+    "--help",
+    "-h",
+    "--version",
+    "-V",
+];
+
+/// The first unknown option before the script name (or `-e`), with the
+/// closest known one: clap would take it for the script's name.
+fn unknown_option(argv: &[std::ffi::OsString]) -> Option<(String, Option<&'static str>)> {
+    const TAKES_VALUE: [&str; 4] = ["-e", "--workers", "--config", "--trace"];
+    let mut it = argv.iter().skip(1);
+    while let Some(arg) = it.next() {
+        let text = arg.to_string_lossy();
+        if text == "--" || text == "-" || !text.starts_with('-') || text.starts_with("-e") {
+            return None;
+        }
+        let name = text.split('=').next().unwrap_or(&text);
+        if !KNOWN_OPTIONS.contains(&name) {
+            let best = weft::diagnostic::closest(name, KNOWN_OPTIONS.iter().copied());
+            return Some((name.to_string(), best));
+        }
+        if TAKES_VALUE.contains(&name) && !text.contains('=') {
+            it.next();
+        }
+    }
+    None
+}
+
 fn main() {
-    let cli = Cli::parse_from(split_options(std::env::args_os().collect()));
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some((name, best)) = unknown_option(&argv) {
+        let hint = best
+            .map(|b| format!(" (did you mean '{b}'?)"))
+            .unwrap_or_default();
+        eprintln!("weft: unknown option '{name}'{hint}\nrun 'weft --help' to see the options");
+        std::process::exit(weft::interp::EXIT_USAGE);
+    }
+    let cli = Cli::parse_from(split_options(argv));
     weft::stdlib::start_clock();
     if let Err(code) = configure(&cli) {
         std::process::exit(code);
@@ -143,6 +198,12 @@ fn configure(cli: &Cli) -> Result<(), i32> {
         eprintln!("{e}");
         weft::interp::EXIT_USAGE
     })?;
+    if let Some(path) = &cli.trace {
+        check_writable(path).map_err(|e| {
+            eprintln!("weft: --trace: cannot write '{}': {e}", path.display());
+            weft::interp::EXIT_USAGE
+        })?;
+    }
     let options = RuntimeOptions {
         config,
         trace: cli.trace.clone(),
@@ -155,14 +216,39 @@ fn configure(cli: &Cli) -> Result<(), i32> {
     Ok(())
 }
 
+/// Whether a file can be written at `path` (checked before the script
+/// runs, so a bad `--trace` path does not waste the run). An existing file
+/// is opened for appending (not truncated); a new one is created and
+/// removed again.
+fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is a directory",
+        ));
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> i32 {
+    use std::io::IsTerminal;
     let mut rest = cli.rest.into_iter();
     match cli.eval {
         // With -e, everything after the options is a script argument.
         Some(code) => weft::interp::run_source("<eval>", &code, rest.collect()),
         None => match rest.next() {
+            Some(file) if file == "-" => weft::interp::run_stdin(rest.collect()),
             Some(file) => weft::interp::run_file(&PathBuf::from(file), rest.collect()),
-            None => weft::repl::run(),
+            None if std::io::stdin().is_terminal() => weft::repl::run(),
+            None => weft::interp::run_stdin(Vec::new()),
         },
     }
 }

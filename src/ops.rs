@@ -15,6 +15,12 @@
 //!   negative base with a fractional exponent is a `ValueError` (Python would
 //!   give a complex number).
 //! - `bool` is not a number: `true + 1` is a `TypeError`.
+//! - Bitwise `& | ^ << >>` and unary `~` take ints only (bools and floats
+//!   are a `TypeError`) and work on 64-bit two's complement, as Python's
+//!   ints do within that range: `~x` is `-x - 1`, `>>` keeps the sign
+//!   (`-8 >> 1` is -4; shifting by 64 or more gives 0 or -1). A negative
+//!   shift count is a `ValueError`; `<<` whose result does not fit an int
+//!   (any non-zero value shifted by 64 or more) is an `OverflowError`.
 //! - `==`/`!=` never fail. `<` and friends order numbers (ints and floats
 //!   compared exactly, never through a rounding conversion), strings (by code
 //!   point) and lists (lexicographically); anything else is a `TypeError`.
@@ -32,6 +38,7 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
     use Value::{Float, Int};
     match (a, b) {
         (Int(x), Int(y)) => int_op(op, *x, *y),
+        _ if is_bitwise(op) => Err(operand_error(op, a, b)),
         (Float(x), Float(y)) => float_op(op, *x, *y),
         (Int(x), Float(y)) => match op {
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
@@ -253,8 +260,72 @@ fn int_op(op: BinOp, x: i64, y: i64) -> Result<Value> {
         BinOp::Le => return Ok(Value::Bool(x <= y)),
         BinOp::Gt => return Ok(Value::Bool(x > y)),
         BinOp::Ge => return Ok(Value::Bool(x >= y)),
+        BinOp::BitAnd => Some(x & y),
+        BinOp::BitOr => Some(x | y),
+        BinOp::BitXor => Some(x ^ y),
+        BinOp::Shl => return shift_left(x, y).map(Value::Int),
+        BinOp::Shr => return shift_right(x, y).map(Value::Int),
     };
     r.map(Value::Int).ok_or_else(|| overflow(op.symbol()))
+}
+
+/// Whether `op` is one of the bitwise operators (ints only).
+pub(crate) fn is_bitwise(op: BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor | BinOp::Shl | BinOp::Shr
+    )
+}
+
+/// `x << n`, as Python computes it, or `OverflowError` when the result
+/// does not fit an int.
+pub(crate) fn shift_left(x: i64, n: i64) -> Result<i64> {
+    if n < 0 {
+        return Err(negative_shift());
+    }
+    if x == 0 {
+        return Ok(0);
+    }
+    if n >= 64 {
+        return Err(shift_overflow(x, n));
+    }
+    let r = x << n;
+    if r >> n != x {
+        return Err(shift_overflow(x, n));
+    }
+    Ok(r)
+}
+
+/// `x >> n` (arithmetic, rounding towards negative infinity, as Python).
+pub(crate) fn shift_right(x: i64, n: i64) -> Result<i64> {
+    if n < 0 {
+        return Err(negative_shift());
+    }
+    Ok(x >> n.min(63))
+}
+
+/// `~x`.
+pub fn bit_not(v: &Value) -> Result<Value> {
+    match v {
+        Value::Int(i) => Ok(Value::Int(!i)),
+        other => Err(Error::type_error(format!(
+            "bad operand type for unary ~: '{}'",
+            other.type_name()
+        ))),
+    }
+}
+
+#[cold]
+fn negative_shift() -> Error {
+    Error::value_error("negative shift count")
+}
+
+#[cold]
+fn shift_overflow(x: i64, n: i64) -> Error {
+    Error::new(
+        ErrorKind::OverflowError,
+        format!("integer overflow in <<: {x} << {n} does not fit in a 64-bit int"),
+    )
 }
 
 /// `x / y` for ints, rounded once (as Python does) when both fit a float's
@@ -354,6 +425,12 @@ fn float_op(op: BinOp, x: f64, y: f64) -> Result<Value> {
         BinOp::Le => Value::Bool(x <= y),
         BinOp::Gt => Value::Bool(x > y),
         BinOp::Ge => Value::Bool(x >= y),
+        BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor | BinOp::Shl | BinOp::Shr => {
+            return Err(Error::type_error(format!(
+                "unsupported operand types for {}: 'float' and 'float'",
+                op.symbol()
+            )))
+        }
     })
 }
 

@@ -52,11 +52,25 @@
 //!   `.weft`) that is a valid name; the `as` must be on the same line;
 //! - duplicate parameter names are an error;
 //! - nesting is limited to [`MAX_DEPTH`] levels, counting both the parser's
-//!   own recursion (brackets, blocks, unary operators, `**` chains) and the
-//!   depth of the tree it builds (so `1 + 1 + ... + 1` with more than about
-//!   200 terms is an error): later passes may recurse over the tree freely.
+//!   own recursion (brackets, blocks, unary operators) and the depth of the
+//!   tree it builds (call, index and field chains), and the error points at
+//!   the opening (or node) that went past the limit. Chains of binary
+//!   operators are built with an explicit operator stack and do not count:
+//!   `1 + 1 + ... + 1` may have any number of terms (so passes that recurse
+//!   over the tree grow their stack on demand along such chains, and the
+//!   tree is dropped without recursion: see [`crate::ast::Expr`]);
+//! - `let [a, ...rest] = xs` and `for [k, v] in ...` take list patterns
+//!   (a name bound twice is an error, except `_`); `[a, b] = ...` is an
+//!   assignment to a list of targets;
+//! - a parameter may have a default (`fn f(a, b = 1)`); one without a
+//!   default may not follow one with a default;
+//! - `finally` is a keyword only after the block of a `try` or `catch`
+//!   (followed by `{`), so it stays a valid name elsewhere.
 
-use crate::ast::{BinOp, Block, Expr, ExprKind, FnDef, Ident, Pos, Program, Stmt, StmtKind, UnOp};
+use crate::ast::{
+    BinOp, Block, Expr, ExprKind, FnDef, Ident, ListPattern, Param, Pattern, Pos, Program, Stmt,
+    StmtKind, UnOp,
+};
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{tokenize, LexError, Token, TokenKind};
 
@@ -135,8 +149,16 @@ const PRIO_OR: u8 = 1;
 const PRIO_AND: u8 = 2;
 const PRIO_NOT: u8 = 3;
 const PRIO_CMP: u8 = 4;
-const PRIO_UNARY_MINUS: u8 = 7;
+const PRIO_BIT_OR: u8 = 5;
+const PRIO_BIT_XOR: u8 = 6;
+const PRIO_BIT_AND: u8 = 7;
+const PRIO_SHIFT: u8 = 8;
+const PRIO_ADD: u8 = 9;
+const PRIO_MUL: u8 = 10;
+const PRIO_UNARY: u8 = 11;
+const PRIO_POW: (u8, u8) = (13, 12);
 
+#[derive(Clone, Copy)]
 enum Bin {
     Or,
     And,
@@ -145,22 +167,28 @@ enum Bin {
 
 fn binary_op(kind: &TokenKind) -> Option<(Bin, u8, u8)> {
     use TokenKind as T;
+    let op = |op, p| (Bin::Op(op), p, p);
     Some(match kind {
         T::Or => (Bin::Or, PRIO_OR, PRIO_OR),
         T::And => (Bin::And, PRIO_AND, PRIO_AND),
-        T::EqEq => (Bin::Op(BinOp::Eq), PRIO_CMP, PRIO_CMP),
-        T::NotEq => (Bin::Op(BinOp::Ne), PRIO_CMP, PRIO_CMP),
-        T::Lt => (Bin::Op(BinOp::Lt), PRIO_CMP, PRIO_CMP),
-        T::Le => (Bin::Op(BinOp::Le), PRIO_CMP, PRIO_CMP),
-        T::Gt => (Bin::Op(BinOp::Gt), PRIO_CMP, PRIO_CMP),
-        T::Ge => (Bin::Op(BinOp::Ge), PRIO_CMP, PRIO_CMP),
-        T::Plus => (Bin::Op(BinOp::Add), 5, 5),
-        T::Minus => (Bin::Op(BinOp::Sub), 5, 5),
-        T::Star => (Bin::Op(BinOp::Mul), 6, 6),
-        T::Slash => (Bin::Op(BinOp::Div), 6, 6),
-        T::SlashSlash => (Bin::Op(BinOp::FloorDiv), 6, 6),
-        T::Percent => (Bin::Op(BinOp::Mod), 6, 6),
-        T::StarStar => (Bin::Op(BinOp::Pow), 9, 8),
+        T::EqEq => op(BinOp::Eq, PRIO_CMP),
+        T::NotEq => op(BinOp::Ne, PRIO_CMP),
+        T::Lt => op(BinOp::Lt, PRIO_CMP),
+        T::Le => op(BinOp::Le, PRIO_CMP),
+        T::Gt => op(BinOp::Gt, PRIO_CMP),
+        T::Ge => op(BinOp::Ge, PRIO_CMP),
+        T::Pipe => op(BinOp::BitOr, PRIO_BIT_OR),
+        T::Caret => op(BinOp::BitXor, PRIO_BIT_XOR),
+        T::Amp => op(BinOp::BitAnd, PRIO_BIT_AND),
+        T::Shl => op(BinOp::Shl, PRIO_SHIFT),
+        T::Shr => op(BinOp::Shr, PRIO_SHIFT),
+        T::Plus => op(BinOp::Add, PRIO_ADD),
+        T::Minus => op(BinOp::Sub, PRIO_ADD),
+        T::Star => op(BinOp::Mul, PRIO_MUL),
+        T::Slash => op(BinOp::Div, PRIO_MUL),
+        T::SlashSlash => op(BinOp::FloorDiv, PRIO_MUL),
+        T::Percent => op(BinOp::Mod, PRIO_MUL),
+        T::StarStar => (Bin::Op(BinOp::Pow), PRIO_POW.0, PRIO_POW.1),
         _ => return None,
     })
 }
@@ -175,6 +203,11 @@ fn compound_op(kind: &TokenKind) -> Option<Option<BinOp>> {
         T::SlashEq => Some(BinOp::Div),
         T::SlashSlashEq => Some(BinOp::FloorDiv),
         T::PercentEq => Some(BinOp::Mod),
+        T::AmpEq => Some(BinOp::BitAnd),
+        T::PipeEq => Some(BinOp::BitOr),
+        T::CaretEq => Some(BinOp::BitXor),
+        T::ShlEq => Some(BinOp::Shl),
+        T::ShrEq => Some(BinOp::Shr),
         _ => return None,
     })
 }
@@ -183,6 +216,15 @@ fn is_comparison(op: BinOp) -> bool {
     matches!(
         op,
         BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+    )
+}
+
+/// Whether `e` is a binary operator node (the links of a chain do not count
+/// towards the tree depth: see [`Parser::subexpr_inner`]).
+fn is_binary(e: &Expr) -> bool {
+    matches!(
+        e.kind,
+        ExprKind::Binary(..) | ExprKind::And(..) | ExprKind::Or(..)
     )
 }
 
@@ -331,12 +373,19 @@ impl<'s> Parser<'s> {
 
     // ----- depth accounting ----------------------------------------------
 
-    fn enter(&mut self) -> PResult<()> {
+    /// Enters one nesting level opened at `open` (a bracket, a block, an
+    /// operand). Going past [`MAX_DEPTH`] is an error pointing there: at the
+    /// innermost opening, where the nesting became too deep.
+    fn enter_at(&mut self, open: Pos) -> PResult<()> {
         self.nesting += 1;
         if self.nesting > MAX_DEPTH {
-            return Err(self.too_deep(self.pos()));
+            return Err(self.too_deep(open));
         }
         Ok(())
+    }
+
+    fn enter(&mut self) -> PResult<()> {
+        self.enter_at(self.pos())
     }
 
     fn leave(&mut self) {
@@ -393,7 +442,7 @@ impl<'s> Parser<'s> {
         let open = self.pos();
         debug_assert!(self.check(&TokenKind::LBrace));
         self.bump();
-        self.enter()?;
+        self.enter_at(open)?;
         let (stmts, depth) = self.nested(true, |p| p.statements(Some(open)))?;
         self.leave();
         let depth = depth + 1;
@@ -510,17 +559,24 @@ impl<'s> Parser<'s> {
             }
             _ => self.expr_stat()?,
         };
-        let depth = depth + 1;
-        if depth > MAX_DEPTH {
-            return Err(self.too_deep(pos));
-        }
-        Ok((Stmt { kind, pos }, depth))
+        // Depth errors are raised where the depth is created (an opening,
+        // or the node that is one level too many), never here at the
+        // statement's start.
+        Ok((Stmt { kind, pos }, depth + 1))
     }
 
-    // letstat ::= 'let' NAME ['=' expr]
+    // letstat ::= 'let' NAME ['=' expr] | 'let' listpattern '=' expr
     fn let_stat(&mut self) -> PResult<Deep<StmtKind>> {
         self.bump();
-        let name = self.name("a variable name after 'let'")?;
+        if self.check(&TokenKind::LBracket) {
+            let pattern = self.list_pattern()?;
+            if self.eat(&TokenKind::Assign).is_none() {
+                return Err(self.expected("'=' after the destructuring pattern"));
+            }
+            let (value, d) = self.expr()?;
+            return Ok((StmtKind::LetPattern { pattern, value }, d));
+        }
+        let name = self.name("a variable name or '[' after 'let'")?;
         if self.eat(&TokenKind::Assign).is_some() {
             let (value, d) = self.expr()?;
             return Ok((StmtKind::Let { name, value }, d));
@@ -535,6 +591,76 @@ impl<'s> Parser<'s> {
         Err(self.expected(&format!("'=' after 'let {}'", name.name)))
     }
 
+    // pattern ::= NAME | listpattern
+    fn pattern(&mut self) -> PResult<Pattern> {
+        if self.check(&TokenKind::LBracket) {
+            return Ok(Pattern::List(self.list_pattern()?));
+        }
+        Ok(Pattern::Name(self.name("a name or '['")?))
+    }
+
+    // listpattern ::= '[' [patitem {',' patitem} [',']] ']'
+    // patitem ::= pattern | '...' NAME      (at most one '...' per list)
+    fn list_pattern(&mut self) -> PResult<ListPattern> {
+        let open = self.pos();
+        self.enter_at(open)?;
+        self.bump();
+        let r = with_stack(|| {
+            self.nested(false, |p| {
+                let mut items = Vec::new();
+                let mut rest: Option<(usize, Ident)> = None;
+                loop {
+                    if p.eat(&TokenKind::RBracket).is_some() {
+                        break;
+                    }
+                    if matches!(p.peek(), TokenKind::Eof) {
+                        return Err(p.unclosed(&TokenKind::RBracket, open, "pattern"));
+                    }
+                    if let Some(dots) = p.eat(&TokenKind::Ellipsis) {
+                        let name = p.name("a name after '...'")?;
+                        if rest.is_some() {
+                            return Err(p.error_at(
+                                dots,
+                                "only one '...name' is allowed in a pattern".to_string(),
+                            ));
+                        }
+                        rest = Some((items.len(), name));
+                    } else {
+                        items.push(p.pattern()?);
+                    }
+                    if p.eat(&TokenKind::Comma).is_some() {
+                        continue;
+                    }
+                    if p.eat(&TokenKind::RBracket).is_some() {
+                        break;
+                    }
+                    if is_closer(p.peek()) {
+                        return Err(p.unclosed(&TokenKind::RBracket, open, "pattern"));
+                    }
+                    return Err(p.expected("',' or ']' in the pattern"));
+                }
+                Ok(ListPattern {
+                    items,
+                    rest,
+                    pos: open,
+                })
+            })
+        });
+        self.leave();
+        let pattern = r?;
+        // A name bound twice would silently keep the last item.
+        let names = pattern.names();
+        for (i, id) in names.iter().enumerate() {
+            if id.name != "_" && names[..i].iter().any(|o| o.name == id.name) {
+                return Err(self.error_at(
+                    id.pos,
+                    format!("'{}' is bound twice in this pattern", id.name),
+                ));
+            }
+        }
+        Ok(pattern)
+    }
+
     // whilestat ::= 'while' headexpr body
     fn while_stat(&mut self) -> PResult<Deep<StmtKind>> {
         self.bump();
@@ -543,15 +669,30 @@ impl<'s> Parser<'s> {
         Ok((StmtKind::While { cond, body }, d1.max(d2)))
     }
 
-    // forstat ::= 'for' NAME [',' NAME] 'in' headexpr body
+    // forstat ::= 'for' NAME [',' pattern] 'in' headexpr body
+    //           | 'for' listpattern 'in' headexpr body
     fn for_stat(&mut self) -> PResult<Deep<StmtKind>> {
         self.bump();
-        let first = self.name("a loop variable name after 'for'")?;
-        let (index, var) = if self.eat(&TokenKind::Comma).is_some() {
-            let second = self.name("a second loop variable name after ','")?;
-            (Some(first), second)
+        let (index, var) = if self.check(&TokenKind::LBracket) {
+            (None, Pattern::List(self.list_pattern()?))
         } else {
-            (None, first)
+            let first = self.name("a loop variable name or '[' after 'for'")?;
+            if self.eat(&TokenKind::Comma).is_some() {
+                let second = if self.check(&TokenKind::LBracket) {
+                    Pattern::List(self.list_pattern()?)
+                } else {
+                    Pattern::Name(self.name("a second loop variable name after ','")?)
+                };
+                if let Some(dup) = second.names().into_iter().find(|n| n.name == first.name) {
+                    return Err(self.error_at(
+                        dup.pos,
+                        format!("'{}' is bound twice in this loop", dup.name),
+                    ));
+                }
+                (Some(first), second)
+            } else {
+                (None, Pattern::Name(first))
+            }
         };
         if self.eat(&TokenKind::In).is_none() {
             return Err(self.expected("'in' after the loop variables"));
@@ -702,9 +843,94 @@ impl<'s> Parser<'s> {
     }
 
     fn subexpr_inner(&mut self, limit: u8) -> PResult<Deep<Expr>> {
-        self.enter()?;
-        let (mut left, mut depth) = match self.peek() {
-            TokenKind::Minus => self.negation()?,
+        let open = self.pos();
+        self.enter_at(open)?;
+        // Operators whose right operand is being parsed, outermost first.
+        // A chain `a + b + c ...` is built here without recursion, so its
+        // length is unlimited (only nesting counts against MAX_DEPTH).
+        struct Pending {
+            left: Expr,
+            depth: u32,
+            op: Bin,
+            op_pos: Pos,
+            right_prio: u8,
+        }
+        let mut stack: Vec<Pending> = Vec::new();
+        let (mut e, mut depth) = self.operand(limit)?;
+        // Whether `e` is a comparison built at this level (not one in
+        // parentheses): another comparison may not follow it.
+        let mut e_cmp: Option<BinOp> = None;
+        loop {
+            let cur_limit = stack.last().map_or(limit, |p| p.right_prio);
+            let next = if self.at_line_break() {
+                None
+            } else {
+                binary_op(self.peek())
+            };
+            match next {
+                Some((op, left_prio, right_prio)) if left_prio > cur_limit => {
+                    let op_pos = self.pos();
+                    if let (Bin::Op(op), Some(prev)) = (op, e_cmp) {
+                        if is_comparison(op) {
+                            return Err(self.error_at(
+                                op_pos,
+                                format!(
+                                    "comparisons cannot be chained: write 'a {p} b and b {o} c' instead of \
+                                     'a {p} b {o} c'",
+                                    p = prev.symbol(),
+                                    o = op.symbol()
+                                ),
+                            ));
+                        }
+                    }
+                    self.bump();
+                    stack.push(Pending {
+                        left: e,
+                        depth,
+                        op,
+                        op_pos,
+                        right_prio,
+                    });
+                    (e, depth) = self.operand(right_prio)?;
+                    e_cmp = None;
+                }
+                _ => {
+                    let Some(p) = stack.pop() else { break };
+                    let binary_child = is_binary(&p.left) || is_binary(&e);
+                    let d = p.depth.max(depth) + u32::from(!binary_child);
+                    let (l, r) = (Box::new(p.left), Box::new(e));
+                    let kind = match p.op {
+                        Bin::Or => ExprKind::Or(l, r),
+                        Bin::And => ExprKind::And(l, r),
+                        Bin::Op(op) => ExprKind::Binary(op, l, r),
+                    };
+                    e_cmp = match p.op {
+                        Bin::Op(op) if is_comparison(op) => Some(op),
+                        _ => None,
+                    };
+                    e = Expr {
+                        kind,
+                        pos: p.op_pos,
+                    };
+                    depth = d;
+                }
+            }
+        }
+        self.leave();
+        Ok((e, depth))
+    }
+
+    // operand ::= '-' subexpr(UNARY) | '~' subexpr(UNARY) | 'not' subexpr(NOT)
+    //           | suffixedexp
+    // (`limit` is the priority of the operator the operand belongs to)
+    fn operand(&mut self, limit: u8) -> PResult<Deep<Expr>> {
+        match self.peek() {
+            TokenKind::Minus => self.negation(),
+            TokenKind::Tilde => {
+                let (_, pos) = self.bump();
+                let (operand, d) = self.subexpr(PRIO_UNARY)?;
+                self.node(ExprKind::Unary(UnOp::BitNot, Box::new(operand)), pos, d)
+            }
             TokenKind::Not => {
                 if limit > PRIO_NOT {
                     return Err(self.error(
@@ -714,57 +940,10 @@ impl<'s> Parser<'s> {
                 }
                 let (_, pos) = self.bump();
                 let (operand, d) = self.subexpr(PRIO_NOT)?;
-                self.node(ExprKind::Unary(UnOp::Not, Box::new(operand)), pos, d)?
+                self.node(ExprKind::Unary(UnOp::Not, Box::new(operand)), pos, d)
             }
-            _ => self.suffixedexp()?,
-        };
-        let mut last_cmp: Option<BinOp> = None;
-        loop {
-            if self.at_line_break() {
-                break;
-            }
-            let Some((op, left_prio, right_prio)) = binary_op(self.peek()) else {
-                break;
-            };
-            if left_prio <= limit {
-                break;
-            }
-            let (_, op_pos) = self.bump();
-            if let Bin::Op(op) = op {
-                if is_comparison(op) {
-                    if let Some(prev) = last_cmp {
-                        return Err(self.error_at(
-                            op_pos,
-                            format!(
-                                "comparisons cannot be chained: write 'a {p} b and b {o} c' instead of \
-                                 'a {p} b {o} c'",
-                                p = prev.symbol(),
-                                o = op.symbol()
-                            ),
-                        ));
-                    }
-                }
-            }
-            let (right, d) = self.subexpr(right_prio)?;
-            let d = depth.max(d);
-            let (l, r) = (Box::new(left), Box::new(right));
-            (left, depth, last_cmp) = match op {
-                Bin::Or => {
-                    let (e, d) = self.node(ExprKind::Or(l, r), op_pos, d)?;
-                    (e, d, None)
-                }
-                Bin::And => {
-                    let (e, d) = self.node(ExprKind::And(l, r), op_pos, d)?;
-                    (e, d, None)
-                }
-                Bin::Op(op) => {
-                    let (e, d) = self.node(ExprKind::Binary(op, l, r), op_pos, d)?;
-                    (e, d, is_comparison(op).then_some(op))
-                }
-            };
+            _ => self.suffixedexp(),
         }
-        self.leave();
-        Ok((left, depth))
     }
 
     // negation ::= '-' subexpr(UNARY)
@@ -786,7 +965,7 @@ impl<'s> Parser<'s> {
                 1,
             ));
         }
-        let (operand, d) = self.subexpr(PRIO_UNARY_MINUS)?;
+        let (operand, d) = self.subexpr(PRIO_UNARY)?;
         self.node(ExprKind::Unary(UnOp::Neg, Box::new(operand)), pos, d)
     }
 
@@ -1028,6 +1207,11 @@ impl<'s> Parser<'s> {
                 | T::SlashEq
                 | T::SlashSlashEq
                 | T::PercentEq
+                | T::AmpEq
+                | T::PipeEq
+                | T::CaretEq
+                | T::ShlEq
+                | T::ShrEq
                     if depth == 0 =>
                 {
                     return false
@@ -1091,7 +1275,8 @@ impl<'s> Parser<'s> {
         self.node(ExprKind::Map(entries), open, d)
     }
 
-    // funcbody ::= '(' [NAME {',' NAME} [',']] ')' body
+    // funcbody ::= '(' [param {',' param} [',']] ')' body
+    // param ::= NAME ['=' expr]     (no default may come before a non-default)
     fn funcbody(&mut self, pos: Pos, name: Option<Ident>) -> PResult<Deep<FnDef>> {
         let open = match self.eat(&TokenKind::LParen) {
             Some(open) => open,
@@ -1103,32 +1288,55 @@ impl<'s> Parser<'s> {
                 }))
             }
         };
-        let mut params: Vec<Ident> = Vec::new();
-        loop {
-            if self.eat(&TokenKind::RParen).is_some() {
-                break;
+        let (params, d1) = self.nested(false, |p| {
+            let mut params: Vec<Param> = Vec::new();
+            let mut depth = 0;
+            loop {
+                if p.eat(&TokenKind::RParen).is_some() {
+                    break;
+                }
+                if matches!(p.peek(), TokenKind::Eof) {
+                    return Err(p.unclosed(&TokenKind::RParen, open, "parameter list"));
+                }
+                let param = p.name("a parameter name")?;
+                if params.iter().any(|q| q.name.name == param.name) {
+                    return Err(
+                        p.error_at(param.pos, format!("duplicate parameter '{}'", param.name))
+                    );
+                }
+                let default = if p.eat(&TokenKind::Assign).is_some() {
+                    let (e, d) = p.expr()?;
+                    depth = depth.max(d);
+                    Some(e)
+                } else {
+                    if let Some(prev) = params.last().filter(|q| q.default.is_some()) {
+                        return Err(p.error_at(
+                            param.pos,
+                            format!(
+                                "parameter '{}' needs a default value: it follows '{}', which has one",
+                                param.name, prev.name.name
+                            ),
+                        ));
+                    }
+                    None
+                };
+                params.push(Param {
+                    name: param,
+                    default,
+                });
+                if p.eat(&TokenKind::Comma).is_some() {
+                    continue;
+                }
+                if p.eat(&TokenKind::RParen).is_some() {
+                    break;
+                }
+                if is_closer(p.peek()) {
+                    return Err(p.unclosed(&TokenKind::RParen, open, "parameter list"));
+                }
+                return Err(p.expected("',' or ')' after the parameter"));
             }
-            if matches!(self.peek(), TokenKind::Eof) {
-                return Err(self.unclosed(&TokenKind::RParen, open, "parameter list"));
-            }
-            let param = self.name("a parameter name")?;
-            if params.iter().any(|p| p.name == param.name) {
-                return Err(
-                    self.error_at(param.pos, format!("duplicate parameter '{}'", param.name))
-                );
-            }
-            params.push(param);
-            if self.eat(&TokenKind::Comma).is_some() {
-                continue;
-            }
-            if self.eat(&TokenKind::RParen).is_some() {
-                break;
-            }
-            if is_closer(self.peek()) {
-                return Err(self.unclosed(&TokenKind::RParen, open, "parameter list"));
-            }
-            return Err(self.expected("',' or ')' after the parameter"));
-        }
+            Ok((params, depth))
+        })?;
         let (body, d) = self.body("the function body")?;
         Ok((
             FnDef {
@@ -1137,7 +1345,7 @@ impl<'s> Parser<'s> {
                 body,
                 pos,
             },
-            d,
+            d.max(d1),
         ))
     }
 
@@ -1176,26 +1384,58 @@ impl<'s> Parser<'s> {
         )
     }
 
-    // tryexp ::= 'try' body 'catch' [NAME] body
+    // tryexp ::= 'try' body ['catch' [NAME] body] ['finally' body]
+    // (at least one of 'catch' and 'finally'; `finally` is a keyword only here)
     fn tryexp(&mut self) -> PResult<Deep<Expr>> {
         let (_, pos) = self.bump();
         let (body, d1) = self.body("the 'try' block")?;
-        if self.eat(&TokenKind::Catch).is_none() {
-            return Err(self.expected("'catch' after the 'try' block"));
+        let mut depth = d1;
+        let mut var = None;
+        let mut handler = None;
+        if self.eat(&TokenKind::Catch).is_some() {
+            var = if matches!(self.peek(), TokenKind::Ident(_)) && !self.at_finally() {
+                Some(self.name("a name")?)
+            } else {
+                None
+            };
+            let (h, d2) = if self.check(&TokenKind::LBrace) {
+                self.block()?
+            } else if var.is_none() {
+                return Err(self.expected("a name or '{' after 'catch'"));
+            } else {
+                return Err(self.expected("'{' to start the 'catch' block"));
+            };
+            depth = depth.max(d2);
+            handler = Some(h);
         }
-        let var = if matches!(self.peek(), TokenKind::Ident(_)) {
-            Some(self.name("a name")?)
+        let finally = if self.at_finally() {
+            self.bump();
+            let (f, d3) = self.block()?;
+            depth = depth.max(d3);
+            Some(f)
         } else {
             None
         };
-        let (handler, d2) = if self.check(&TokenKind::LBrace) {
-            self.block()?
-        } else if var.is_none() {
-            return Err(self.expected("a name or '{' after 'catch'"));
-        } else {
-            return Err(self.expected("'{' to start the 'catch' block"));
-        };
-        self.node(ExprKind::Try { body, var, handler }, pos, d1.max(d2))
+        if handler.is_none() && finally.is_none() {
+            return Err(self.expected("'catch' or 'finally' after the 'try' block"));
+        }
+        self.node(
+            ExprKind::Try {
+                body,
+                var,
+                handler,
+                finally,
+            },
+            pos,
+            depth,
+        )
+    }
+
+    /// Whether the current token is the contextual keyword `finally`
+    /// followed by its block (`finally` stays a valid name elsewhere).
+    fn at_finally(&self) -> bool {
+        matches!(self.peek(), TokenKind::Ident(w) if w == "finally")
+            && self.peek_at(1) == &TokenKind::LBrace
     }
 }
 

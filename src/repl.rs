@@ -1,8 +1,11 @@
 //! The interactive prompt. On a terminal it uses rustyline (line editing,
-//! history in `~/.weft_history`); otherwise it reads lines from stdin. An
-//! input that the parser finds unfinished (an open bracket, a trailing
-//! operator) continues on the next line. Non-nil values of expressions are
-//! printed in their `repr` form; errors are printed and the session goes on.
+//! history in `~/.weft_history`); otherwise it reads lines from stdin (the
+//! `weft` command runs a non-terminal stdin as a script instead). An input
+//! that the parser finds unfinished (an open bracket, a trailing operator)
+//! continues on the next line; a multi-line input is one history entry, so
+//! Up recalls it whole. Inputs are numbered in messages and traces
+//! (`<stdin#3>:2:5`). Non-nil values of expressions are printed in their
+//! `repr` form; errors are printed and the session goes on.
 
 use crate::interp::{RunError, Session};
 use crate::value::Value;
@@ -10,8 +13,9 @@ use std::io::{BufRead, IsTerminal, Write};
 
 /// What to do with a line just read.
 enum Step {
-    /// The input so far is complete and was evaluated.
-    Done,
+    /// The input so far is complete and was evaluated (it is given back,
+    /// for the history; `None` for a blank line).
+    Done(Option<String>),
     /// The input is unfinished: read another line.
     More,
 }
@@ -21,12 +25,13 @@ fn feed(session: &mut Session, buf: &mut String, line: &str) -> Step {
     buf.push('\n');
     if buf.trim().is_empty() {
         buf.clear();
-        return Step::Done;
+        return Step::Done(None);
     }
     if Session::is_incomplete(buf) {
         return Step::More;
     }
     let input = std::mem::take(buf);
+    let entry = input.trim_end_matches('\n').to_string();
     match session.eval(&input) {
         Ok(Value::Nil) => {}
         Ok(v) => {
@@ -42,7 +47,7 @@ fn feed(session: &mut Session, buf: &mut String, line: &str) -> Step {
             eprintln!("{msg}");
         }
     }
-    Step::Done
+    Step::Done(Some(entry))
 }
 
 /// Runs the REPL until end of input; returns the exit code (0).
@@ -86,10 +91,11 @@ fn run_terminal(session: &mut Session) -> Result<i32, rustyline::error::Readline
         let prompt = if buf.is_empty() { ">>> " } else { "... " };
         match editor.readline(prompt) {
             Ok(line) => {
-                if !line.trim().is_empty() {
-                    let _ = editor.add_history_entry(line.as_str());
+                // A recalled multi-line entry arrives as one string with
+                // its line breaks; `feed` handles it like typed lines.
+                if let Step::Done(Some(entry)) = feed(session, &mut buf, &line) {
+                    let _ = editor.add_history_entry(entry.as_str());
                 }
-                let _ = feed(session, &mut buf, &line);
             }
             Err(ReadlineError::Interrupted) => {
                 buf.clear();

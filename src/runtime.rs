@@ -238,6 +238,7 @@ pub fn finish() {
                 "weft: --stats: the thread pool was not started (the script did no parallel work)"
             );
         }
+        eprint!("{}", crate::stdlib::parallel::stats_report());
     }
 }
 

@@ -138,6 +138,29 @@ pub struct Vm {
     max_depth: usize,
     cancel: Option<Arc<AtomicBool>>,
     token: Option<crate::pool::CancelToken>,
+    /// One record per `finally` block running on its error path (see
+    /// [`Shield`]), innermost last.
+    shields: Vec<Shield>,
+    /// Set by `Rethrow`: the unwind that follows does not add the current
+    /// frame to the trace again.
+    rethrowing: bool,
+    /// The seeded random stream of the task running here (`random_seed`).
+    rng: Option<stdlib::random::Stream>,
+}
+
+/// A `finally` block running on its error path (between `FinallyEnter`
+/// and `Rethrow`). When the error was the running task's cancellation, the
+/// cancellation flag and token are moved out of the VM here, so the
+/// block's calls and loops are not interrupted; they are put back when
+/// the block ends, or when an error leaves it.
+struct Shield {
+    /// Index of the frame running the block.
+    frame: u32,
+    /// Handlers installed when the block started: a handler at a lower
+    /// index catching an error means the error left the block.
+    handlers: u32,
+    /// What was moved out of the VM, if the block is shielded.
+    saved: Option<(Option<Arc<AtomicBool>>, Option<crate::pool::CancelToken>)>,
 }
 
 impl Default for Vm {
@@ -222,13 +245,29 @@ fn article(t: &str) -> String {
 
 #[cold]
 fn arity_error(p: &Proto, given: usize) -> Error {
-    let n = p.nparams;
+    let n = p.nparams as usize;
+    let min = p.min_params();
     let name = p.name.as_deref().unwrap_or("<fn>");
+    let takes = if min == n {
+        format!("{n} argument{}", if n == 1 { "" } else { "s" })
+    } else if min + 1 == n {
+        format!("{min} or {n} arguments")
+    } else {
+        format!("{min} to {n} arguments")
+    };
     Error::type_error(format!(
-        "{name}() takes {n} argument{} but {given} {} given",
-        if n == 1 { "" } else { "s" },
+        "{name}() takes {takes} but {given} {} given",
         if given == 1 { "was" } else { "were" }
     ))
+}
+
+/// Where a call of `p` with `argc` arguments (not `nparams`) starts: the
+/// code that evaluates the left-out defaults; an arity error when `argc`
+/// is out of range.
+#[cold]
+#[inline(never)]
+fn default_entry(p: &Proto, argc: usize) -> Result<usize> {
+    p.entry_for(argc).ok_or_else(|| arity_error(p, argc))
 }
 
 #[cold]
@@ -663,6 +702,63 @@ fn set_float(slot: &mut Value, x: f64) {
     }
 }
 
+/// The parts of a destructured value (see [`Instr::Unpack`]).
+#[cold]
+#[inline(never)]
+fn unpack(v: &Value, before: usize, after: usize, rest: bool) -> Result<Vec<Value>> {
+    let len = match v {
+        Value::List(l) => l.len(),
+        Value::Range(r) => usize::try_from(r.len()).unwrap_or(usize::MAX),
+        Value::Str(s) => s.chars().count(),
+        other => {
+            let hint = match other {
+                Value::Map(_) => " (use m.items() for its [key, value] pairs)",
+                _ => "",
+            };
+            return Err(Error::type_error(format!(
+                "cannot destructure {}: only a list, range or string can be taken apart{hint}",
+                article(other.type_name())
+            )));
+        }
+    };
+    let want = before + after;
+    if (!rest && len != want) || (rest && len < want) {
+        let plural = |n: usize| if n == 1 { "item" } else { "items" };
+        return Err(Error::value_error(format!(
+            "cannot destructure a {} of {len} {} into {}{want} {}",
+            v.type_name(),
+            plural(len),
+            if rest { "at least " } else { "" },
+            if want == 1 { "name" } else { "names" }
+        )));
+    }
+    let item = |i: usize| -> Value {
+        match v {
+            Value::List(l) => l[i].clone(),
+            Value::Range(r) => Value::Int(r.get(i as i64)),
+            _ => Value::Nil,
+        }
+    };
+    let mut out = Vec::with_capacity(want + usize::from(rest));
+    if let Value::Str(s) = v {
+        let chars: Vec<Value> = s.chars().map(|c| Value::str(c.to_string())).collect();
+        out.extend(chars[..before].iter().cloned());
+        if rest {
+            out.push(Value::list(chars[before..len - after].to_vec()));
+        }
+        out.extend(chars[len - after..].iter().cloned());
+        return Ok(out);
+    }
+    out.extend((0..before).map(item));
+    if rest {
+        let mut middle = ops::try_vec(len - want)?;
+        middle.extend((before..len - after).map(item));
+        out.push(Value::list(middle));
+    }
+    out.extend((len - after..len).map(item));
+    Ok(out)
+}
+
 impl Vm {
     /// A VM with empty stacks and the default depth limit.
     pub fn new() -> Vm {
@@ -676,7 +772,31 @@ impl Vm {
             max_depth: DEFAULT_MAX_DEPTH,
             cancel: None,
             token: None,
+            shields: Vec::new(),
+            rethrowing: false,
+            rng: None,
         }
+    }
+
+    /// The seeded random stream of the code running on this VM, if
+    /// `random_seed` was called (see `stdlib/random.rs`).
+    pub fn rng_mut(&mut self) -> Option<&mut stdlib::random::Stream> {
+        self.rng.as_mut()
+    }
+
+    /// Installs (or removes) the seeded random stream; returns the previous
+    /// one. A task's body gets its stream this way before it starts.
+    pub fn set_rng(
+        &mut self,
+        rng: Option<stdlib::random::Stream>,
+    ) -> Option<stdlib::random::Stream> {
+        mem::replace(&mut self.rng, rng)
+    }
+
+    /// The stream of a task spawned now by the code on this VM (counted),
+    /// or `None` when unseeded.
+    pub fn fork_rng(&mut self) -> Option<stdlib::random::Stream> {
+        self.rng.as_mut().map(stdlib::random::Stream::fork)
     }
 
     /// Sets the limit on nested calls (Weft frames plus native re-entries)
@@ -749,10 +869,16 @@ impl Vm {
         }
         match f {
             Value::Func(c) => {
-                if args.len() != c.proto.nparams as usize {
-                    return Err(arity_error(c.proto, args.len()));
-                }
-                self.enter(c.proto, Some(c), args)
+                let start = if args.len() == c.proto.nparams as usize {
+                    0
+                } else {
+                    // Parameters with default values may be left out.
+                    match c.proto.entry_for(args.len()) {
+                        Some(pc) => pc,
+                        None => return Err(arity_error(c.proto, args.len())),
+                    }
+                };
+                self.enter(c.proto, Some(c), args, start)
             }
             Value::Native(n) => {
                 if self.depth() >= self.max_depth {
@@ -771,7 +897,7 @@ impl Vm {
     /// returns what it returns (the exports map, or for a REPL input the
     /// value of its last expression).
     pub fn run_main(&mut self, main: &'static Proto) -> Result<Value> {
-        self.enter(main, None, &[])
+        self.enter(main, None, &[], 0)
     }
 
     /// Pushes an entry frame for `proto` above everything in use and runs
@@ -781,6 +907,7 @@ impl Vm {
         proto: &'static Proto,
         callee: Option<&Arc<Closure>>,
         args: &[Value],
+        start: usize,
     ) -> Result<Value> {
         if self.depth() >= self.max_depth {
             return Err(stack_overflow(self.max_depth));
@@ -797,7 +924,7 @@ impl Vm {
             }
             self.frames.push(Frame {
                 proto,
-                pc: 0,
+                pc: start as u32,
                 base: base as u32,
                 ret: 0,
                 entry: true,
@@ -929,20 +1056,28 @@ impl Vm {
     #[cold]
     #[inline(never)]
     fn unwind(&mut self, mut err: Error, entry: usize) -> Result<(), Error> {
+        // A rethrow from a `finally` block: this frame is in the trace.
+        let mut traced = mem::take(&mut self.rethrowing);
         loop {
             let fi = self.frames.len() - 1;
             let f = self.frames[fi];
-            let pos = f.proto.pos_at((f.pc as usize).saturating_sub(1));
-            err.push_trace(format!(
-                "at {} ({}:{}:{})",
-                f.proto.display_name(),
-                f.proto.file,
-                pos.line,
-                pos.col
-            ));
+            if !traced {
+                let pos = f.proto.pos_at((f.pc as usize).saturating_sub(1));
+                err.push_trace(format!(
+                    "at {} ({}:{}:{})",
+                    f.proto.display_name(),
+                    f.proto.file,
+                    pos.line,
+                    pos.col
+                ));
+            }
+            traced = false;
             if let Some(h) = self.handlers.last().copied() {
                 if h.frame as usize == fi {
                     self.handlers.pop();
+                    if !self.shields.is_empty() {
+                        self.lift_shields(fi, self.handlers.len());
+                    }
                     self.frames[fi].pc = h.pc;
                     self.stack[h.reg as usize] = err.into_value();
                     return Ok(());
@@ -951,8 +1086,35 @@ impl Vm {
             self.clear_window(&f);
             self.frames.pop();
             if fi == entry {
+                if !self.shields.is_empty() {
+                    self.lift_shields(fi, 0);
+                }
                 return Err(err);
             }
+        }
+    }
+
+    /// An error is caught by handler number `handler` of frame `frame` (or
+    /// leaves frame `frame` when `handler` is 0 and the frame is gone):
+    /// ends the shields of the `finally` blocks it left.
+    #[cold]
+    fn lift_shields(&mut self, frame: usize, handler: usize) {
+        while let Some(s) = self.shields.last() {
+            let left = s.frame as usize > frame
+                || (s.frame as usize == frame && s.handlers as usize > handler)
+                || (s.frame as usize == frame && handler == 0 && self.frames.len() <= frame);
+            if !left {
+                break;
+            }
+            let s = self.shields.pop().expect("checked above");
+            self.restore_shield(s);
+        }
+    }
+
+    fn restore_shield(&mut self, s: Shield) {
+        if let Some((cancel, token)) = s.saved {
+            self.cancel = cancel;
+            self.token = token;
         }
     }
 
@@ -1018,8 +1180,12 @@ impl Vm {
                 macro_rules! enter_closure {
                     ($callee:expr, $f:expr, $argc:expr, $dst:expr) => {{
                         let callee: &'static Proto = $callee;
+                        // Where the callee starts: 0, or for left-out
+                        // parameters with default values the code that
+                        // fills them in (an arity error otherwise).
+                        let mut start = 0;
                         if $argc as usize != callee.nparams as usize {
-                            throw!(arity_error(callee, $argc as usize));
+                            start = tri!(default_entry(callee, $argc as usize));
                         }
                         if self.frames.len() + self.reentry >= self.max_depth {
                             throw!(stack_overflow(self.max_depth));
@@ -1041,7 +1207,7 @@ impl Vm {
                         });
                         proto = callee;
                         code = &callee.code;
-                        pc = 0;
+                        pc = start;
                         base = nb;
                     }};
                 }
@@ -2011,6 +2177,42 @@ impl Vm {
                 let unit: &'static ModuleUnit = &proto.imports[idx as usize];
                 let v = tri!(self.import(unit));
                 set_reg(&mut reg!(dst), v);
+            }
+            Instr::BitNot { dst, src } => {
+                let v = tri!(ops::bit_not(&reg!(src)));
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::Unpack {
+                src,
+                dst,
+                before,
+                after,
+                rest,
+            } => {
+                let parts = tri!(unpack(&reg!(src), before as usize, after as usize, rest));
+                for (i, v) in parts.into_iter().enumerate() {
+                    set_reg(&mut reg!(dst as usize + i), v);
+                }
+            }
+            Instr::FinallyEnter { err } => {
+                let cancelled = matches!(&reg!(err), Value::Error(e) if e.kind == ErrorKind::Cancelled)
+                    && self.is_cancelled();
+                let saved = cancelled.then(|| (self.cancel.take(), self.token.take()));
+                self.shields.push(Shield {
+                    frame: (self.frames.len() - 1) as u32,
+                    handlers: self.handlers.len() as u32,
+                    saved,
+                });
+            }
+            Instr::Rethrow { src } => {
+                let frame = (self.frames.len() - 1) as u32;
+                if self.shields.last().is_some_and(|s| s.frame == frame) {
+                    let s = self.shields.pop().expect("checked above");
+                    self.restore_shield(s);
+                }
+                let v = reg!(src).clone();
+                self.rethrowing = true;
+                throw!(Error::thrown(v));
             }
             other => throw!(Error::type_error(format!(
                 "internal: {other:?} is not a cold instruction"

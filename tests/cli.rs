@@ -167,14 +167,241 @@ fn embedded_stdlib_module() {
 }
 
 #[test]
-fn repl_reads_a_pipe() {
-    let input = "let x = 2\nx * 21\nfn f(a) {\n  a + 1\n}\nf(x)\n\"s\"\nprint(\"printed\")\nundefined_thing\n[1, 2][5]\nx\n";
-    let o = weft_stdin(&[], input);
-    assert_eq!(o.status.code(), Some(0));
-    assert_eq!(out(&o), "42\n3\n\"s\"\nprinted\n2\n");
+fn a_piped_stdin_is_a_script() {
+    // As Python: the first uncaught error stops it (exit 1), nothing after
+    // it runs, and values of expression statements are not echoed.
+    let o = weft_stdin(&[], "1 // 0\nprint(\"after\")\n");
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert_eq!(out(&o), "");
     let e = err(&o);
-    assert!(e.contains("undefined name 'undefined_thing'"), "{e}");
-    assert!(e.contains("error: IndexError: "), "{e}");
+    assert!(e.contains("error: ZeroDivisionError: "), "{e}");
+    assert!(e.contains("at <main> (<stdin>:1:3)"), "{e}");
+    let o = weft_stdin(
+        &[],
+        "let x = 2\nx * 21\nfn f(a) {\n  a + 1\n}\nprint(f(x))\n",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "3\n");
+    // A compile error anywhere: nothing runs.
+    let o = weft_stdin(&[], "print(\"ran\")\nprint(nope)\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(out(&o), "");
+    assert!(
+        err(&o).starts_with("<stdin>:2:7: error: undefined name 'nope'"),
+        "{}",
+        err(&o)
+    );
+    // `weft -` reads the script from stdin too, with arguments.
+    let o = weft_stdin(&["-", "a", "b"], "print(args())\n");
+    assert_eq!(out(&o), "[\"a\", \"b\"]\n", "{}", err(&o));
+}
+
+#[test]
+fn an_unknown_option_is_named_with_the_closest_one() {
+    let p = temp_script("opt", "print(\"ran\")\n");
+    let script = p.to_str().expect("utf-8 path");
+    let o = weft(&["--worker", "4", script]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(out(&o), "", "nothing ran");
+    assert!(
+        err(&o).contains("unknown option '--worker' (did you mean '--workers'?)"),
+        "{}",
+        err(&o)
+    );
+    let o = weft(&["--stat", script]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains("unknown option '--stat' (did you mean '--stats'?)"),
+        "{}",
+        err(&o)
+    );
+    let o = weft(&["--workers=2", "--frobnicate", script]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains("unknown option '--frobnicate'"),
+        "{}",
+        err(&o)
+    );
+    // After the script name, options belong to the script.
+    let o = weft(&["--workers=2", script, "--worker"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "ran\n");
+}
+
+#[test]
+fn a_bad_trace_path_is_a_usage_error_before_running() {
+    let o = weft(&["--trace", "/nonexistent/dir/t.json", "-e", "print(\"ran\")"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(out(&o), "", "the script must not run");
+    assert!(err(&o).contains("/nonexistent/dir/t.json"), "{}", err(&o));
+    // A good path works and is written.
+    let p = temp_script("trace", "print(await(spawn(fn() { 1 })))\n");
+    let trace = p.with_file_name("t.json");
+    let o = weft(&["--trace", trace.to_str().unwrap(), p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(std::fs::metadata(&trace)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false));
+}
+
+#[test]
+fn an_undefined_name_suggests_the_closest_one() {
+    let o = weft(&["-e", "let total = 1\nprint(totl)"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).starts_with("<eval>:2:7: error: undefined name 'totl' (did you mean 'total'?)"),
+        "{}",
+        err(&o)
+    );
+    let o = weft(&["-e", "fn f(count) { coutn + 1 }"]);
+    assert!(err(&o).contains("(did you mean 'count'?)"), "{}", err(&o));
+    let o = weft(&["-e", "prnt(1)"]);
+    assert!(err(&o).contains("(did you mean 'print'?)"), "{}", err(&o));
+    // No hint when nothing is close.
+    let o = weft(&["-e", "print(zzzzqqq)"]);
+    assert!(!err(&o).contains("did you mean"), "{}", err(&o));
+}
+
+#[test]
+fn invalid_utf8_is_reported_at_its_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("weft-cli-{}-utf8", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("bad.weft");
+    std::fs::write(&path, b"print(1)\nlet s = \"ab\xffc\"\n").expect("write");
+    let o = weft(&[path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(out(&o), "", "nothing ran");
+    let e = err(&o);
+    assert!(
+        e.contains("bad.weft:2:12: error: invalid UTF-8 (byte 0xFF)"),
+        "{e}"
+    );
+    // Columns count characters, and stdin scripts are checked the same way.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("weft runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            "let é = 1\n\"\u{e9}\u{e9}"
+                .as_bytes()
+                .iter()
+                .chain(b"\xc3(\"")
+                .copied()
+                .collect::<Vec<u8>>()
+                .as_slice(),
+        )
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).contains("<stdin>:2:4: error: invalid UTF-8 (byte 0xC3)"),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn a_flat_chain_of_100000_operators_runs() {
+    // Issue 15: the parser builds it without a depth limit, and the
+    // compiler and the tree's drop cope with its depth.
+    let src = format!(
+        "print({})\nlet x = true\nprint({})\n",
+        vec!["1"; 100_000].join(" + "),
+        vec!["x"; 100_000].join(" and ")
+    );
+    let p = temp_script("chain", &src);
+    let o = weft(&[p.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        &err(&o)[..err(&o).len().min(500)]
+    );
+    assert_eq!(out(&o), "100000\ntrue\n");
+}
+
+/// Drives the REPL through a pseudo-terminal (rustyline needs one), with
+/// python3's `pty` module. Returns everything the REPL wrote and the
+/// history file it saved.
+fn repl_in_pty(keys: &[&str]) -> (String, String) {
+    let home = std::env::temp_dir().join(format!("weft-cli-{}-home", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).expect("temp home");
+    let driver = r#"
+import os, pty, select, sys, time
+weft, home, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["HOME"] = home
+    os.environ["TERM"] = "xterm"
+    os.execv(weft, [weft])
+out = b""
+def read_for(seconds):
+    global out
+    end = time.time() + seconds
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                return False
+            if not data:
+                return False
+            out += data
+    return True
+read_for(1.0)
+for k in keys:
+    os.write(fd, k.encode().decode("unicode_escape").encode())
+    read_for(0.4)
+os.write(fd, b"\x04")
+end = time.time() + 20
+while time.time() < end and read_for(0.2):
+    pass
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode("utf-8", "replace"))
+"#;
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(driver)
+        .arg(env!("CARGO_BIN_EXE_weft"))
+        .arg(&home)
+        .args(keys)
+        .output()
+        .expect("python3 (with its pty module) runs the REPL test driver");
+    assert!(o.status.success(), "driver failed: {}", err(&o));
+    let history = std::fs::read_to_string(home.join(".weft_history")).unwrap_or_default();
+    (out(&o), history)
+}
+
+#[test]
+fn repl_history_keeps_multi_line_entries_whole_and_traces_number_entries() {
+    let (screen, history) = repl_in_pty(&[
+        // Entry 1, on two lines.
+        "[1,\\r",
+        "2 + 40]\\r",
+        // Up recalls the whole entry (not just its last line): entry 2.
+        "\\x1b[A",
+        "\\r",
+        // Entry 3 defines a function whose line 2 fails; entry 4 calls it.
+        "fn f(x) {\\r",
+        "  x // 0\\r",
+        "}\\r",
+        "f(1)\\r",
+    ]);
+    assert_eq!(screen.matches("[1, 42]").count(), 2, "{screen}");
+    assert!(!screen.contains("unexpected ']'"), "{screen}");
+    assert!(screen.contains("at f (<stdin#3>:2:5)"), "{screen}");
+    assert!(screen.contains("at <main> (<stdin#4>:1:2)"), "{screen}");
+    // The saved history has the two-line entry as one entry.
+    assert!(history.contains("2 + 40]"), "{history:?}");
+    assert!(!history.lines().any(|l| l == "2 + 40]"), "{history:?}");
 }
 
 #[test]

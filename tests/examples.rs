@@ -58,6 +58,10 @@ fn wordfreq_counts_the_shipped_text() {
     let mut lines = stdout.lines();
     assert_eq!(lines.next(), Some("145 distinct words"));
     assert_eq!(lines.next(), Some("41  the"));
+    assert_eq!(lines.next(), Some("20  and"));
+    // The counts form a right-aligned column.
+    assert_eq!(lines.next(), Some(" 9  is"));
+    assert_eq!(lines.next(), Some(" 8  a"));
 }
 
 #[test]
@@ -78,4 +82,83 @@ fn primes_takes_its_bound_from_the_command_line() {
     let (code, _, stderr) = run_example("primes.weft", &["ten"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("ValueError"), "{stderr}");
+}
+
+/// The log analyser's JSON report agrees with a count done here: every line
+/// is a request (it has a status and a latency) or a skipped line.
+#[test]
+fn log_analyser_reports_every_line() {
+    let (code, stdout, stderr) = run_example("log_analyser.weft", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("the report is JSON");
+    let log = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/app.log"),
+    )
+    .unwrap();
+    // A request line has a status and a latency (one line in the file is
+    // cut short after `status=2`: it counts as skipped).
+    let request = regex::Regex::new(r" status=\d+ latency_ms=\d+").unwrap();
+    let requests = log.lines().filter(|l| request.is_match(l)).count() as u64;
+    let total = log.lines().count() as u64;
+    assert_eq!(report["requests"], requests);
+    assert_eq!(report["skipped_lines"], total - requests);
+    let levels: u64 = report["levels"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(levels, requests);
+    let errors = log
+        .lines()
+        .filter(|l| l.contains(" ERROR ") && request.is_match(l))
+        .count() as u64;
+    assert_eq!(report["levels"]["ERROR"], errors);
+    assert_eq!(report["top_endpoints"].as_array().unwrap().len(), 5);
+}
+
+/// The CSV join's totals, worked out independently (by CPython's csv and a
+/// hand count) for the shipped data.
+#[test]
+fn csv_join_totals_per_country() {
+    let (code, stdout, stderr) = run_example("csv_join.weft", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("country,orders,customers,total,average"));
+    assert_eq!(lines.next(), Some("JP,49,3,6782.49,138.42"));
+    assert_eq!(lines.next(), Some("PE,47,3,5903.7,125.61"));
+    assert_eq!(lines.next(), Some("DE,35,2,3906.35,111.61"));
+    assert_eq!(lines.next(), Some("BR,30,2,3583.69,119.46"));
+    assert_eq!(lines.next(), Some("NO,24,2,2497.28,104.05"));
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("# 15 orders without a known customer"));
+}
+
+/// The job runner runs every job at once and reports each outcome.
+#[test]
+fn job_runner_reports_each_outcome() {
+    let (code, stdout, stderr) = run_example("job_runner.weft", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("the report is JSON");
+    let state = |name: &str| {
+        report["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["name"] == name)
+            .unwrap_or_else(|| panic!("job {name} missing"))
+            .clone()
+    };
+    assert_eq!(state("greet")["stdout"], "hello from a job");
+    assert_eq!(state("count")["stdout"], "5");
+    assert_eq!(state("upper")["stdout"], "QUIET PLEASE");
+    assert_eq!(state("too slow")["state"], "timed out");
+    assert_eq!(state("fails")["status"], 7);
+    assert_eq!(state("fails")["stderr"], "oops");
+    assert_eq!(state("missing")["state"], "could not start");
+    assert_eq!(report["summary"]["ok"], 4);
+    // The 30 s job was killed at its 0.5 s timeout, and jobs ran at once.
+    assert_eq!(report["wall_seconds_under_2"], true);
 }

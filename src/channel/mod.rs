@@ -94,6 +94,7 @@
 
 mod error;
 mod interrupt;
+mod reason;
 mod select;
 mod state;
 mod sync;
@@ -142,6 +143,8 @@ struct Shared<T> {
     /// the short spin before a wait ([`wait::block`]).
     len: AtomicUsize,
     closed: AtomicBool,
+    /// Why the channel was closed (`reason.rs`), set before `closed`.
+    reason: Mutex<Option<T>>,
 }
 
 /// An emptied queue with room for more than this many values shrinks...
@@ -224,6 +227,7 @@ impl<T> Channel<T> {
                 capacity,
                 len: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
+                reason: Mutex::new(None),
             }),
         }
     }

@@ -48,7 +48,7 @@ fn keywords_and_identifiers() {
 
 #[test]
 fn operators_longest_match() {
-    let src = "+ - * / // % ** == != < <= > >= = += -= *= /= //= %= ( ) [ ] { } , . : ;";
+    let src = "+ - * / // % ** == != < <= > >= = += -= *= /= //= %= & | ^ ~ << >> &= |= ^= <<= >>= ... ( ) [ ] { } , . : ;";
     let ks = kinds(src);
     let syms: Vec<&str> = ks.iter().map(|k| k.symbol().unwrap()).collect();
     assert_eq!(syms.join(" "), src);
@@ -64,6 +64,12 @@ fn operators_longest_match() {
     );
     assert_eq!(kinds("***"), vec![T::StarStar, T::Star]);
     assert_eq!(kinds("==="), vec![T::EqEq, T::Assign]);
+    assert_eq!(kinds("<<<"), vec![T::Shl, T::Lt]);
+    assert_eq!(kinds(">>>="), vec![T::Shr, T::Ge]);
+    assert_eq!(kinds("a<<=b"), vec![ident("a"), T::ShlEq, ident("b")]);
+    assert_eq!(kinds("x.y"), vec![ident("x"), T::Dot, ident("y")]);
+    assert_eq!(kinds("...xs"), vec![T::Ellipsis, ident("xs")]);
+    assert_eq!(kinds("~1"), vec![T::Tilde, T::Int(1)]);
 }
 
 #[test]

@@ -13,7 +13,14 @@ fn sx_list(es: &[Expr]) -> String {
 }
 
 fn sx_fn(f: &FnDef) -> String {
-    let params: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
+    let params: Vec<String> = f
+        .params
+        .iter()
+        .map(|p| match &p.default {
+            Some(d) => format!("{}={}", p.name.name, sx(d)),
+            None => p.name.name.clone(),
+        })
+        .collect();
     let name = f
         .name
         .as_ref()
@@ -40,6 +47,7 @@ fn sx(e: &Expr) -> String {
         }
         ExprKind::Unary(UnOp::Neg, x) => format!("(neg {})", sx(x)),
         ExprKind::Unary(UnOp::Not, x) => format!("(not {})", sx(x)),
+        ExprKind::Unary(UnOp::BitNot, x) => format!("(~ {})", sx(x)),
         ExprKind::Binary(op, l, r) => format!("({} {} {})", op.symbol(), sx(l), sx(r)),
         ExprKind::And(l, r) => format!("(and {} {})", sx(l), sx(r)),
         ExprKind::Or(l, r) => format!("(or {} {})", sx(l), sx(r)),
@@ -55,16 +63,46 @@ fn sx(e: &Expr) -> String {
             None => format!("(if {} {})", sx(cond), sx_block(then)),
         },
         ExprKind::Block(b) => sx_block(b),
-        ExprKind::Try { body, var, handler } => {
+        ExprKind::Try {
+            body,
+            var,
+            handler,
+            finally,
+        } => {
             let var = var.as_ref().map(|v| v.name.as_str()).unwrap_or("_");
-            format!("(try {} {var} {})", sx_block(body), sx_block(handler))
+            let mut out = format!("(try {}", sx_block(body));
+            if let Some(h) = handler {
+                out.push_str(&format!(" {var} {}", sx_block(h)));
+            }
+            if let Some(f) = finally {
+                out.push_str(&format!(" finally {}", sx_block(f)));
+            }
+            out + ")"
         }
     }
+}
+
+fn sx_pat(p: &Pattern) -> String {
+    match p {
+        Pattern::Name(id) => id.name.clone(),
+        Pattern::List(l) => sx_list_pat(l),
+    }
+}
+
+fn sx_list_pat(p: &ListPattern) -> String {
+    let mut parts: Vec<String> = p.items.iter().map(sx_pat).collect();
+    if let Some((at, id)) = &p.rest {
+        parts.insert(*at, format!("...{}", id.name));
+    }
+    format!("[{}]", parts.join(" "))
 }
 
 fn sx_stmt(s: &Stmt) -> String {
     match &s.kind {
         StmtKind::Let { name, value } => format!("(let {} {})", name.name, sx(value)),
+        StmtKind::LetPattern { pattern, value } => {
+            format!("(let {} {})", sx_list_pat(pattern), sx(value))
+        }
         StmtKind::Assign { target, op, value } => {
             let op = op.map(|o| o.symbol()).unwrap_or("");
             format!("({op}= {} {})", sx(target), sx(value))
@@ -81,7 +119,12 @@ fn sx_stmt(s: &Stmt) -> String {
                 .as_ref()
                 .map(|i| format!("{} ", i.name))
                 .unwrap_or_default();
-            format!("(for {index}{} {} {})", var.name, sx(iter), sx_block(body))
+            format!(
+                "(for {index}{} {} {})",
+                sx_pat(var),
+                sx(iter),
+                sx_block(body)
+            )
         }
         StmtKind::Break => "break".into(),
         StmtKind::Continue => "continue".into(),
@@ -364,7 +407,9 @@ fn let_and_assignment() {
     // The compiler, not the parser, rejects bad targets.
     assert_eq!(p("f() = 1"), "(= (call f []) 1)");
     assert!(err("let x 5").starts_with("1:7: expected '=' after 'let x', found '5'"));
-    assert!(err("let = 5").starts_with("1:5: expected a variable name after 'let', found '='"));
+    assert!(
+        err("let = 5").starts_with("1:5: expected a variable name or '[' after 'let', found '='")
+    );
     assert!(err("let if = 5").contains("found keyword 'if'"));
 }
 
@@ -422,7 +467,7 @@ fn loops() {
         err("for x xs {}").starts_with("1:7: expected 'in' after the loop variables, found 'xs'")
     );
     assert!(err("for in xs {}")
-        .starts_with("1:5: expected a loop variable name after 'for', found keyword 'in'"));
+        .starts_with("1:5: expected a loop variable name or '[' after 'for', found keyword 'in'"));
     assert!(err("for x in {}").starts_with("1:10: expected something to iterate over after 'for'"));
     assert!(err("while {}").starts_with("1:7: expected a condition after 'while'"));
 }
@@ -453,8 +498,9 @@ fn try_catch() {
         p("let r = try { 1 }\ncatch e { 2 }"),
         "(let r (try {1} e {2}))"
     );
-    assert!(err("try { 1 }")
-        .starts_with("1:10: expected 'catch' after the 'try' block, found end of file"));
+    assert!(err("try { 1 }").starts_with(
+        "1:10: expected 'catch' or 'finally' after the 'try' block, found end of file"
+    ));
     assert!(err("try 1").starts_with("1:5: expected '{' to start the 'try' block, found '1'"));
     assert!(err("try {} catch e 1")
         .starts_with("1:16: expected '{' to start the 'catch' block, found '1'"));
@@ -462,6 +508,90 @@ fn try_catch() {
         err("try {} catch 1").starts_with("1:14: expected a name or '{' after 'catch', found '1'")
     );
     assert!(err("catch e {}").starts_with("1:1: unexpected 'catch'"));
+}
+
+#[test]
+fn try_finally() {
+    assert_eq!(
+        p("try { a() } finally { b() }"),
+        "(try {(call a [])} finally {(call b [])})"
+    );
+    assert_eq!(
+        p("try { a() } catch e { 1 }\nfinally { b() }"),
+        "(try {(call a [])} e {1} finally {(call b [])})"
+    );
+    assert_eq!(
+        p("try {} catch { 1 } finally {}"),
+        "(try {} _ {1} finally {})"
+    );
+    // `finally` is a keyword only after a try or catch block: elsewhere it
+    // is a name, also on the line after a try/catch.
+    assert_eq!(p("let finally = 1"), "(let finally 1)");
+    assert_eq!(
+        p("try {} catch e {}\nfinally = 2"),
+        "(try {} e {}); (= finally 2)"
+    );
+    assert!(err("try {} catch finally { 1 }")
+        .starts_with("1:14: expected a name or '{' after 'catch', found 'finally'"));
+    assert!(err("try {} finally").starts_with("1:8: expected 'catch' or 'finally'"));
+}
+
+#[test]
+fn bitwise_operators_and_their_priorities() {
+    // Looser than comparisons: | then ^ then &, then shifts, then + -.
+    assert_eq!(p("a | b ^ c & d"), "(| a (^ b (& c d)))");
+    assert_eq!(p("a & b == c"), "(== (& a b) c)");
+    assert_eq!(p("a == b | c"), "(== a (| b c))");
+    assert_eq!(p("1 << 2 + 3"), "(<< 1 (+ 2 3))");
+    assert_eq!(p("1 + 2 >> 1"), "(>> (+ 1 2) 1)");
+    assert_eq!(p("a << b << c"), "(<< (<< a b) c)");
+    assert_eq!(p("~a & b"), "(& (~ a) b)");
+    assert_eq!(p("-~a ** 2"), "(neg (~ (** a 2)))");
+    assert_eq!(p("a and b | c"), "(and a (| b c))");
+    assert_eq!(
+        p("x &= 1; x |= 2; x ^= 3; x <<= 4; x >>= 5"),
+        "(&= x 1); (|= x 2); (^= x 3); (<<= x 4); (>>= x 5)"
+    );
+    assert!(err("a && b").contains("use 'and'"));
+    assert!(err("a || b").contains("use 'or'"));
+    assert!(err("a & ").contains("expected an expression"));
+}
+
+#[test]
+fn default_parameters() {
+    assert_eq!(
+        p("fn f(a, b = 1, c = a + 1) { a }"),
+        "(decl (fn f (a b=1 c=(+ a 1)) {a}))"
+    );
+    assert_eq!(p("let g = fn(x = [1]) { x }"), "(let g (fn (x=[1]) {x}))");
+    assert!(err("fn f(a = 1, b) {}")
+        .starts_with("1:13: parameter 'b' needs a default value: it follows 'a', which has one"));
+    assert!(err("fn f(a =) {}").starts_with("1:9: expected an expression"));
+    assert!(err("fn f(a, a = 1) {}").contains("duplicate parameter 'a'"));
+}
+
+#[test]
+fn destructuring_patterns() {
+    assert_eq!(p("let [a, b] = xs"), "(let [a b] xs)");
+    assert_eq!(p("let [first, ...rest] = xs"), "(let [first ...rest] xs)");
+    assert_eq!(p("let [a, ...mid, z] = xs"), "(let [a ...mid z] xs)");
+    assert_eq!(p("let [[a, b], c,] = xs"), "(let [[a b] c] xs)");
+    assert_eq!(p("let [] = xs"), "(let [] xs)");
+    assert_eq!(
+        p("for [k, v] in m.items() {}"),
+        "(for [k v] (.items m []) {})"
+    );
+    assert_eq!(p("for i, [k, v] in xs {}"), "(for i [k v] xs {})");
+    assert_eq!(p("[a, b] = [b, a]"), "(= [a b] [b a])");
+    assert!(err("let [a, a] = xs").starts_with("1:9: 'a' is bound twice in this pattern"));
+    assert!(p("let [_, _] = xs").starts_with("(let [_ _]"));
+    assert!(err("let [...a, ...b] = xs").starts_with("1:12: only one '...name'"));
+    assert!(err("let [a, 1] = xs").starts_with("1:9: expected a name or '['"));
+    assert!(err("let [a, b]").starts_with("1:11: expected '=' after the destructuring pattern"));
+    assert!(err("let [a, b = xs").starts_with("1:11: expected ',' or ']' in the pattern"));
+    assert!(err("let [a, b").contains("']' to close the pattern opened at 1:5"));
+    assert!(err("for i, i in xs {}").starts_with("1:8: 'i' is bound twice in this loop"));
+    assert!(err("for [a], b in xs {}").starts_with("1:8: expected 'in'"));
 }
 
 #[test]
@@ -753,7 +883,7 @@ fn positions_of_names_fields_and_params() {
     };
     assert_eq!(def.pos, pos(1, 1));
     assert_eq!(def.name.as_ref().unwrap().pos, pos(1, 4));
-    assert_eq!(def.params[1].pos, pos(1, 9));
+    assert_eq!(def.params[1].name.pos, pos(1, 9));
     assert_eq!(def.body.pos, pos(1, 13));
     let StmtKind::Expr(field) = &def.body.stmts[0].kind else {
         panic!()
@@ -788,23 +918,70 @@ fn deep_nesting_is_a_clear_error() {
     assert!(err(&deep).contains("too deeply nested"));
     let deep = "-".repeat(100_000) + "1";
     assert!(err(&deep).contains("too deeply nested"));
+    let deep = "~".repeat(100_000) + "1";
+    assert!(err(&deep).contains("too deeply nested"));
     let deep = "not ".repeat(100_000) + "1";
     assert!(err(&deep).contains("too deeply nested"));
     let deep = "if x {".repeat(10_000);
     assert!(err(&deep).contains("too deeply nested"));
     let deep = "{".repeat(10_000);
     assert!(err(&deep).contains("too deeply nested"));
-    let deep = vec!["2"; 10_000].join(" ** ");
-    assert!(err(&deep).contains("too deeply nested"));
     let deep = "fn() {".repeat(10_000);
+    assert!(err(&deep).contains("too deeply nested"));
+    let deep = "let ".to_string() + &"[".repeat(10_000) + "a";
     assert!(err(&deep).contains("too deeply nested"));
 }
 
 #[test]
-fn long_flat_chains_are_limited_too() {
-    // Left-associative chains build deep trees without deep recursion.
-    let chain = vec!["1"; 100_000].join(" + ");
-    assert!(err(&chain).contains("too deeply nested"));
+fn the_nesting_error_points_at_the_innermost_opening() {
+    // 300 parentheses: the error is at the first one past the limit, not
+    // at the start of the statement.
+    let deep = "x = ".to_string() + &"(".repeat(300) + "1" + &")".repeat(300);
+    let e = parse(&deep).unwrap_err();
+    assert!(e.message.contains("too deeply nested"), "{}", e.message);
+    assert_eq!(e.pos.line, 1);
+    assert_eq!(e.pos.col, 4 + MAX_DEPTH + 1, "{}", e.message);
+    // Blocks: the '{' that is one too many.
+    let deep = "{\n".repeat(300);
+    let e = parse(&deep).unwrap_err();
+    assert_eq!(e.pos, pos(MAX_DEPTH + 1, 1), "{}", e.message);
+    // Lists inside a flat chain: the chain does not count, the brackets do.
+    let deep = "y = 1 + 2 + ".to_string() + &"[".repeat(250) + &"]".repeat(250);
+    let e = parse(&deep).unwrap_err();
+    assert_eq!(e.pos.col, 13 + MAX_DEPTH, "{}", e.message);
+    // A chain of 201 method calls: the call that is one too many.
+    let chain = "x".to_string() + &".f()".repeat(MAX_DEPTH as usize + 1);
+    let e = parse(&chain).unwrap_err();
+    assert!(e.message.contains("too deeply nested"), "{}", e.message);
+    assert!(e.pos.col > 4 * (MAX_DEPTH - 1), "{}", e.pos.col);
+}
+
+#[test]
+fn flat_chains_of_binary_operators_have_no_length_limit() {
+    // Built iteratively: no depth limit, whatever the length.
+    for n in [200, 201, 100_000] {
+        let chain = vec!["1"; n].join(" + ");
+        let prog = parse(&chain).unwrap_or_else(|e| panic!("{n} terms: {e}"));
+        assert_eq!(prog.body.stmts.len(), 1);
+    }
+    for op in [
+        " - ", " * ", " and ", " or ", " & ", " | ", " ^ ", " << ", " ** ",
+    ] {
+        let chain = vec!["x"; 100_000].join(op);
+        assert!(parse(&chain).is_ok(), "chain of{op}");
+    }
+    // Mixed priorities still build the right tree.
+    assert_eq!(p("1 + 2 * 3 - 4"), "(- (+ 1 (* 2 3)) 4)");
+    assert_eq!(p("2 ** 3 ** 2"), "(** 2 (** 3 2))");
+    assert_eq!(p("a or b and c or d"), "(or (or a (and b c)) d)");
+    // Inside brackets, a long chain is still one level.
+    let chain = format!("[{}]", vec!["1"; 10_000].join(" + "));
+    assert!(parse(&chain).is_ok());
+}
+
+#[test]
+fn long_suffix_chains_are_limited() {
+    // Left-associative chains of calls and fields build deep trees.
     let chain = "x".to_string() + &".f".repeat(100_000);
     assert!(err(&chain).contains("too deeply nested"));
     let chain = "f".to_string() + &"()".repeat(100_000);

@@ -54,6 +54,12 @@
 //!   from a closed channel).
 //! - `len(ch)` (the global) is not defined for channels; `ch.len()` is
 //!   (ASYNC.md names only the method).
+//! - A channel closed with an error (the output of a `parallel_map` or
+//!   `parallel_filter` over a channel whose work failed, an `fs.lines` or
+//!   `csv.rows` stream whose file failed: `reason.rs` in `src/channel`)
+//!   throws that error at every receive that finds it closed
+//!   and drained: `recv`, `recv_batch`, `try_recv`, `for v in ch`, and a
+//!   `select` that picks it.
 //! - `for i, v in ch` gives a running count from 0 with each value, like
 //!   `for i, x in xs` over a list (Go allows only one variable here; Weft's
 //!   two-variable form means "index and item" for every iterable).
@@ -78,7 +84,11 @@ use super::Method;
 /// A channel of Weft values. Copying the `channel` value copies the handle.
 #[derive(Debug)]
 pub struct ChannelObj {
-    /// The native channel.
+    /// The native channel. A channel closed with an error
+    /// ([`ChannelObj::fail`], or a parallel stream's output closed with
+    /// `Channel::close_with`) keeps it as its close reason: receivers drain
+    /// what is queued, then every receive throws it instead of seeing the
+    /// end of the stream.
     pub ch: Channel<Value>,
 }
 
@@ -89,6 +99,20 @@ impl ChannelObj {
         Channel::new(capacity)
             .map(|ch| ChannelObj { ch })
             .map_err(|_| Error::value_error("channel() capacity must be at least 1 (got 0)"))
+    }
+
+    /// Closes the channel with an error: once the queued values are
+    /// received, receives throw `e` (the first failure is kept).
+    pub fn fail(&self, e: Error) {
+        // One place for the reason (the channel's), so that every reader
+        // of the channel sees it, parallel streams included.
+        self.ch.close_with(e.into_value());
+    }
+
+    /// What a receive returns once the channel is closed and drained: the
+    /// failure if there is one, else `end`.
+    fn drained(&self, end: Value) -> Result<Value> {
+        closed_with(&self.ch).map(|()| end)
     }
 }
 
@@ -178,6 +202,17 @@ fn timeout(func: &str, d: Duration) -> Error {
     )
 }
 
+/// What a receive that found `ch` closed and drained does: nothing (the
+/// caller returns its "closed" value), unless the channel was closed with
+/// an error (the output of a `parallel_*` stream whose work failed), which
+/// is thrown, at this and every later receive.
+fn closed_with(ch: &Channel<Value>) -> Result<()> {
+    match ch.close_reason() {
+        Some(Value::Error(e)) => Err(Error(e)),
+        _ => Ok(()),
+    }
+}
+
 #[cold]
 fn closed_send(func: &str) -> Error {
     Error::value_error(format!("{func}() on a closed channel"))
@@ -258,10 +293,15 @@ fn select(_: &mut Vm, args: &[Value]) -> Result<Value> {
     let limit = deadline("select", args.get(1))?;
     check_cancelled()?;
     match crate::channel::select(&chans, limit.map(|(at, _)| at), INTERRUPT) {
-        Ok((i, v)) => Ok(Value::list(vec![
-            Value::Int(i as i64),
-            v.unwrap_or(Value::Nil),
-        ])),
+        Ok((i, v)) => {
+            if v.is_none() {
+                closed_with(chans[i])?;
+            }
+            Ok(Value::list(vec![
+                Value::Int(i as i64),
+                v.unwrap_or(Value::Nil),
+            ]))
+        }
         Err(SelectError::Timeout) => {
             Err(timeout("select", limit.map_or(Duration::ZERO, |(_, d)| d)))
         }
@@ -285,13 +325,17 @@ pub(crate) fn call(c: &ChannelObj, m: Method, args: &[Value]) -> Result<Value> {
         }
         Method::Recv => {
             arity("channel.recv", args, 0, 1)?;
-            recv(ch, args.first())
+            match recv(ch, args.first())? {
+                Value::Nil => c.drained(Value::Nil),
+                v => Ok(v),
+            }
         }
         Method::TryRecv => {
             arity("channel.try_recv", args, 0, 0)?;
             match ch.try_recv() {
                 Ok(v) => Ok(v),
-                Err(TryRecvError::Empty | TryRecvError::Closed) => Ok(Value::Nil),
+                Err(TryRecvError::Empty) => Ok(Value::Nil),
+                Err(TryRecvError::Closed) => c.drained(Value::Nil),
             }
         }
         Method::SendBatch => {
@@ -300,7 +344,10 @@ pub(crate) fn call(c: &ChannelObj, m: Method, args: &[Value]) -> Result<Value> {
         }
         Method::RecvBatch => {
             arity("channel.recv_batch", args, 0, 1)?;
-            recv_batch(ch, args.first())
+            match recv_batch(ch, args.first())? {
+                Value::List(xs) if xs.is_empty() => c.drained(Value::List(xs)),
+                v => Ok(v),
+            }
         }
         Method::Close => {
             arity("channel.close", args, 0, 0)?;
@@ -341,7 +388,7 @@ fn recv(ch: &Channel<Value>, seconds: Option<&Value>) -> Result<Value> {
     check_cancelled()?;
     match ch.recv_deadline(limit.map(|(at, _)| at), INTERRUPT) {
         Ok(v) => Ok(v),
-        Err(RecvTimeoutError::Closed) => Ok(Value::Nil),
+        Err(RecvTimeoutError::Closed) => closed_with(ch).map(|()| Value::Nil),
         Err(RecvTimeoutError::Cancelled) => Err(cancelled()),
         Err(RecvTimeoutError::Timeout) => Err(timeout(
             "channel.recv",
@@ -410,7 +457,7 @@ fn recv_batch(ch: &Channel<Value>, max: Option<&Value>) -> Result<Value> {
     check_cancelled()?;
     match ch.recv_batch(max, INTERRUPT) {
         Ok(batch) => Ok(Value::list(batch)),
-        Err(RecvError::Closed) => Ok(Value::list(Vec::new())),
+        Err(RecvError::Closed) => closed_with(ch).map(|()| Value::list(Vec::new())),
         Err(RecvError::Cancelled) => Err(cancelled()),
     }
 }
@@ -422,7 +469,7 @@ pub fn iter_next(c: &ChannelObj) -> Result<Option<Value>> {
     check_cancelled()?;
     match c.ch.recv(INTERRUPT) {
         Ok(v) => Ok(Some(v)),
-        Err(RecvError::Closed) => Ok(None),
+        Err(RecvError::Closed) => c.drained(Value::Nil).map(|_| None),
         Err(RecvError::Cancelled) => Err(cancelled()),
     }
 }

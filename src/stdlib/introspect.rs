@@ -7,7 +7,9 @@
 //!   (`worker_count` is `"auto"` or an int, `stack_size` a string such as
 //!   `"16MiB"`), plus `source`: a map from each key to where its value came
 //!   from (`default`, `detected`, `file weft.toml`, `env WEFT_WORKERS`,
-//!   `flag --workers`, `api`). With `numa_aware = true` it also has
+//!   `flag --workers`, `api`), and `workers`: the resolved number of
+//!   workers (what `"auto"` came to; the pool's size once it runs). With
+//!   `numa_aware = true` it also has
 //!   `pinning`: per worker, `"cpu C (node N)"` or `"unpinned: REASON"` once
 //!   the pool has started, else the string `"not started"`.
 //! - `pool_stats()` before the pool starts has `workers` (the number the
@@ -67,6 +69,13 @@ fn pool_config(_: &mut Vm, args: &[Value]) -> Result<Value> {
             entry.name(),
             Value::from(entry.source.to_string()),
         );
+    }
+    // The resolved number, also when `worker_count` is "auto" (its source
+    // is worker_count's).
+    let workers = crate::runtime::stats().workers;
+    put(&mut m, "workers", Value::Int(workers as i64));
+    if let Some(src) = sources.get(&Key::str("worker_count")).cloned() {
+        put(&mut sources, "workers", src);
     }
     put(&mut m, "source", Value::map(sources));
     if config.numa_aware() {

@@ -1,4 +1,4 @@
-//! Terminal and file I/O: `print input read_file write_file`.
+//! Terminal and file I/O: `print eprint input read_file write_file`.
 
 use super::args::{self, arity};
 use crate::error::{Error, ErrorKind, Result};
@@ -12,6 +12,10 @@ pub(crate) static FUNCTIONS: &[NativeFn] = &[
     NativeFn {
         name: "print",
         f: print,
+    },
+    NativeFn {
+        name: "eprint",
+        f: eprint,
     },
     NativeFn {
         name: "input",
@@ -47,12 +51,23 @@ pub(crate) fn print_line(args: &[Value]) -> String {
 }
 
 /// `print(...)`. The whole line is written under one lock of stdout, so
-/// lines printed by several threads never interleave.
+/// lines printed by several threads never interleave; while a parallel
+/// call's progress bar is shown, the line goes above it.
 fn print(_: &mut Vm, args: &[Value]) -> Result<Value> {
     let line = print_line(args);
-    let mut out = std::io::stdout().lock();
-    out.write_all(line.as_bytes())
+    super::parallel::above_bar(|| std::io::stdout().lock().write_all(line.as_bytes()))
         .map_err(|e| Error::new(ErrorKind::IOError, format!("print(): {}", os_reason(&e))))?;
+    Ok(Value::Nil)
+}
+
+/// `eprint(...)`: like `print`, to stderr (one write per line too). Stdout
+/// is flushed first, so the two streams stay in order on a terminal.
+fn eprint(_: &mut Vm, args: &[Value]) -> Result<Value> {
+    let line = print_line(args);
+    let _ = std::io::stdout().flush();
+    let mut err = std::io::stderr().lock();
+    err.write_all(line.as_bytes())
+        .map_err(|e| Error::new(ErrorKind::IOError, format!("eprint(): {}", os_reason(&e))))?;
     Ok(Value::Nil)
 }
 
@@ -122,7 +137,7 @@ fn file_error(verb: &str, path: &str, e: &std::io::Error) -> Error {
 }
 
 /// The OS's description of `e`, without Rust's ` (os error N)` suffix.
-fn os_reason(e: &std::io::Error) -> String {
+pub(crate) fn os_reason(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.rfind(" (os error ") {
         Some(i) => s[..i].to_string(),

@@ -1,7 +1,7 @@
 //! List methods (and the read-only ones ranges share).
 //!
 //! Mutating: `push(v) pop() pop(i) insert(i, v) remove(i) extend(ys) clear()
-//! sort() sort(key_fn) reverse()`. Read-only: `len() contains(v) index_of(v)
+//! sort() sort(key_fn) sort(key_fn, reverse) reverse()`. Read-only: `len() contains(v) index_of(v)
 //! slice(a, b?) join(sep) map(f) filter(f) reduce(f, init?) copy()`.
 //! Mutation goes through [`List::make_mut`]: in place when the list is
 //! uniquely held, after a copy when it is shared (value semantics).
@@ -83,12 +83,11 @@ pub(crate) fn call(vm: &mut Vm, xs: &mut List, m: Method, args: &[Value]) -> Res
             Ok(Value::Nil)
         }
         Method::Sort => {
-            arity("list.sort", args, 0, 1)?;
-            match args.first() {
-                None => sort::sort_values(xs.make_mut())?,
-                Some(key) => {
-                    args::callable("list.sort", "key", key)?;
-                    let sorted = sort::sorted_by_key(vm, xs, key)?;
+            arity("list.sort", args, 0, 2)?;
+            match sort::options("list.sort", args)? {
+                (None, false) => sort::sort_values(xs.make_mut())?,
+                (key, reverse) => {
+                    let sorted = sort::sorted_with(vm, xs, key, reverse)?;
                     *xs = List::from(sorted);
                 }
             }

@@ -81,8 +81,9 @@
 //!   [width][,|_][.precision][type]}`; extra arguments are ignored (Python),
 //!   too few is a `ValueError`, as is a spec that does not fit the value
 //!   (`{:d}` of a float).
-//! - `random_int(lo, hi)` with `lo > hi` is a `ValueError`; the generator is
-//!   per thread and seeded from the OS.
+//! - `random_int(lo, hi)` with `lo > hi` is a `ValueError`; unseeded, the
+//!   generator is per thread and seeded from the OS (`random_seed`: see
+//!   `random.rs`).
 //! - `math` has, besides LANGUAGE.md's list, `trunc tan atan atan2 log2
 //!   log10` and `e tau nan`. `round(x)` halves to even and returns an int;
 //!   `round(x, n)` returns a float for a float (an int for an int). Domain
@@ -96,16 +97,24 @@ mod args;
 mod async_module;
 pub mod atom;
 pub mod channel;
+mod csv;
+mod data;
+mod date;
 mod format;
+mod fs;
 mod introspect;
 mod io;
+mod json;
 mod list;
 mod map;
 mod math;
-mod parallel;
+mod os;
+pub(crate) mod parallel;
 mod prelude;
-mod random;
+pub mod random;
+mod re;
 mod sort;
+mod stream;
 mod string;
 mod system;
 pub mod task;
@@ -242,17 +251,34 @@ pub fn global_names() -> Vec<&'static str> {
     names.extend(async_module::names());
     names.push("math");
     names.push("async");
+    names.extend(DATA_MODULES);
     names
 }
 
-/// The built-in module called `name` (`math`, `async`), if any. The same module value
+/// The data modules of STDLIB.md (`json csv re fs os date`), built in as
+/// `math` is.
+const DATA_MODULES: &[&str] = &["json", "csv", "re", "fs", "os", "date"];
+
+/// The built-in module called `name` (`math`, `async`, [`DATA_MODULES`]), if any. The same module value
 /// is returned every time.
 pub fn builtin_module(name: &str) -> Option<Value> {
     static MATH: OnceLock<Value> = OnceLock::new();
     static ASYNC: OnceLock<Value> = OnceLock::new();
+    static JSON: OnceLock<Value> = OnceLock::new();
+    static RE: OnceLock<Value> = OnceLock::new();
+    static CSV: OnceLock<Value> = OnceLock::new();
+    static OS: OnceLock<Value> = OnceLock::new();
+    static DATE: OnceLock<Value> = OnceLock::new();
+    static FS: OnceLock<Value> = OnceLock::new();
     match name {
         "math" => Some(MATH.get_or_init(math::make_module).clone()),
         "async" => Some(ASYNC.get_or_init(async_module::make_module).clone()),
+        "json" => Some(JSON.get_or_init(json::make_module).clone()),
+        "re" => Some(RE.get_or_init(re::make_module).clone()),
+        "csv" => Some(CSV.get_or_init(csv::make_module).clone()),
+        "os" => Some(OS.get_or_init(os::make_module).clone()),
+        "date" => Some(DATE.get_or_init(date::make_module).clone()),
+        "fs" => Some(FS.get_or_init(fs::make_module).clone()),
         _ => None,
     }
 }

@@ -1,5 +1,18 @@
 //! The core global builtins: `len type str int float range list abs min max
-//! sum sorted enumerate zip assert`.
+//! sum sorted enumerate zip assert any all reversed ord chr`.
+//!
+//! Decisions where LANGUAGE.md is silent (Python's unless noted):
+//! - `min(xs, key_fn)` / `max(xs, key_fn)`: two arguments whose second is a
+//!   function take the key form; the first item with the smallest (largest)
+//!   key wins; an empty iterable is a `ValueError`.
+//! - `any(xs)` / `all(xs)` take any iterable and test truthiness; `any([])`
+//!   is false, `all([])` true.
+//! - `reversed(xs)` is a new list (of a list's items, a range's ints, a
+//!   string's characters, a map's keys).
+//! - `ord(c)` needs a one-character string (`TypeError` for another type,
+//!   `ValueError` for another length); `chr(i)` needs an int that is a
+//!   Unicode scalar value (0 to 0x10FFFF, not a surrogate), else
+//!   `ValueError`.
 
 use super::args::{self, arity};
 use super::sort;
@@ -71,6 +84,26 @@ pub(crate) static FUNCTIONS: &[NativeFn] = &[
     NativeFn {
         name: "assert",
         f: assert,
+    },
+    NativeFn {
+        name: "any",
+        f: any,
+    },
+    NativeFn {
+        name: "all",
+        f: all,
+    },
+    NativeFn {
+        name: "reversed",
+        f: reversed,
+    },
+    NativeFn {
+        name: "ord",
+        f: ord,
+    },
+    NativeFn {
+        name: "chr",
+        f: chr,
     },
 ];
 
@@ -280,20 +313,48 @@ fn operands<'a>(func: &str, args: &'a [Value]) -> Result<args::Items<'a>> {
     }
 }
 
-/// `min(xs)` / `min(a, b, ...)`: the first smallest item.
-fn min(_: &mut Vm, args: &[Value]) -> Result<Value> {
+/// `min(xs)` / `min(a, b, ...)` / `min(xs, key_fn)`: the first smallest item.
+fn min(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     if let [Value::Range(r)] = args {
         return range_end(r, "min", r.step > 0);
+    }
+    if let [xs, key @ (Value::Func(_) | Value::Native(_))] = args {
+        return extreme_by_key(vm, "min", xs, key, BinOp::Lt);
     }
     extreme("min", args, BinOp::Lt)
 }
 
-/// `max(xs)` / `max(a, b, ...)`: the first largest item.
-fn max(_: &mut Vm, args: &[Value]) -> Result<Value> {
+/// `max(xs)` / `max(a, b, ...)` / `max(xs, key_fn)`: the first largest item.
+fn max(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     if let [Value::Range(r)] = args {
         return range_end(r, "max", r.step < 0);
     }
+    if let [xs, key @ (Value::Func(_) | Value::Native(_))] = args {
+        return extreme_by_key(vm, "max", xs, key, BinOp::Gt);
+    }
     extreme("max", args, BinOp::Gt)
+}
+
+/// The first item of `xs` whose `key(item)` is `better` than every other.
+fn extreme_by_key(
+    vm: &mut Vm,
+    func: &str,
+    xs: &Value,
+    key: &Value,
+    better: BinOp,
+) -> Result<Value> {
+    let mut it = args::items(func, "first argument", xs)?;
+    let first = it.next().ok_or_else(|| empty(func))?;
+    let mut best_key = args::call(vm, key, std::slice::from_ref(&first))?;
+    let mut best = first;
+    for x in it {
+        let k = args::call(vm, key, std::slice::from_ref(&x))?;
+        if ops::binary(better, &k, &best_key)?.truthy() {
+            best = x;
+            best_key = k;
+        }
+    }
+    Ok(best)
 }
 
 /// The first (`first`) or last item of a range, O(1).
@@ -349,21 +410,17 @@ fn range_sum(r: &RangeVal) -> Result<Value> {
         .map_err(|_| Error::new(ErrorKind::OverflowError, "integer overflow in sum()"))
 }
 
-/// `sorted(xs)` / `sorted(xs, key_fn)`: a new sorted list (stable).
+/// `sorted(xs)` / `sorted(xs, key_fn)` / `sorted(xs, key_fn, reverse)`: a
+/// new sorted list (stable; `key_fn` may be `nil`).
 fn sorted(vm: &mut Vm, args: &[Value]) -> Result<Value> {
-    arity("sorted", args, 1, 2)?;
-    match args.get(1) {
-        None => {
-            let mut xs = args::collect("sorted", "argument", &args[0])?;
-            sort::sort_values(&mut xs)?;
-            Ok(Value::list(xs))
-        }
-        Some(key) => {
-            args::callable("sorted", "key", key)?;
-            let xs = args::collect("sorted", "argument", &args[0])?;
-            sort::sorted_by_key(vm, &xs, key).map(Value::list)
-        }
+    arity("sorted", args, 1, 3)?;
+    let (key, reverse) = sort::options("sorted", &args[1..])?;
+    let mut xs = args::collect("sorted", "argument", &args[0])?;
+    if key.is_none() && !reverse {
+        sort::sort_values(&mut xs)?;
+        return Ok(Value::list(xs));
     }
+    sort::sorted_with(vm, &xs, key, reverse).map(Value::list)
 }
 
 /// `enumerate(xs)` / `enumerate(xs, start)`: a list of `[i, x]`.
@@ -417,4 +474,55 @@ fn assert(_: &mut Vm, args: &[Value]) -> Result<Value> {
         None => "assertion failed".to_string(),
     };
     Err(Error::new(ErrorKind::AssertionError, message))
+}
+
+/// `any(xs)`: whether some item is truthy.
+fn any(_: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("any", args, 1, 1)?;
+    let mut it = args::items("any", "argument", &args[0])?;
+    Ok(Value::Bool(it.any(|x| x.truthy())))
+}
+
+/// `all(xs)`: whether every item is truthy.
+fn all(_: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("all", args, 1, 1)?;
+    let mut it = args::items("all", "argument", &args[0])?;
+    Ok(Value::Bool(it.all(|x| x.truthy())))
+}
+
+/// `reversed(xs)`: a new list of the items in reverse order.
+fn reversed(_: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("reversed", args, 1, 1)?;
+    let mut xs = args::collect("reversed", "argument", &args[0])?;
+    xs.reverse();
+    Ok(Value::list(xs))
+}
+
+/// `ord(c)`: the code point of a one-character string.
+fn ord(_: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("ord", args, 1, 1)?;
+    let s = args::string("ord", "argument", &args[0])?;
+    let mut chars = s.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => Ok(Value::Int(c as i64)),
+        _ => Err(Error::value_error(format!(
+            "ord() expected a string of one character, but the string has {}",
+            s.chars().count()
+        ))),
+    }
+}
+
+/// `chr(i)`: the one-character string of code point `i`.
+fn chr(_: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("chr", args, 1, 1)?;
+    let i = args::int("chr", "argument", &args[0])?;
+    u32::try_from(i)
+        .ok()
+        .and_then(char::from_u32)
+        .map(|c| Value::str(c.to_string()))
+        .ok_or_else(|| {
+            Error::value_error(format!(
+                "chr() argument {i} is not a Unicode code point (0 to 0x10FFFF, not a surrogate)"
+            ))
+        })
 }

@@ -4,6 +4,11 @@
 //! or only strings cannot fail to compare and use the standard library's
 //! sort directly. Anything else is sorted through a permutation with a
 //! fallible merge sort, so a `TypeError` midway leaves the list untouched.
+//!
+//! `sorted(xs, key_fn, reverse)` and `xs.sort(key_fn, reverse)` take the
+//! same options: `key_fn` may be `nil` (no key), `reverse` must be a bool.
+//! A reverse sort is stable too: equal items keep their order (as Python's
+//! `reverse=True`), so it is not the same as reversing an ascending sort.
 
 use super::args;
 use crate::error::Result;
@@ -38,6 +43,49 @@ pub(crate) fn sorted_by_key(vm: &mut Vm, xs: &[Value], key: &Value) -> Result<Ve
     let keys: Vec<Value> = pairs.iter().map(|p| p.0.clone()).collect();
     let perm = sorted_permutation(&keys)?;
     Ok(perm.into_iter().map(|i| pairs[i].1.clone()).collect())
+}
+
+/// The `key_fn` and `reverse` arguments of `func` (the items after the
+/// list): `key_fn` may be `nil`, `reverse` must be a bool.
+pub(crate) fn options<'a>(func: &str, opts: &'a [Value]) -> Result<(Option<&'a Value>, bool)> {
+    let key = match opts.first() {
+        None | Some(Value::Nil) => None,
+        Some(k) => {
+            args::callable(func, "key", k)?;
+            Some(k)
+        }
+    };
+    let reverse = match opts.get(1) {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(args::type_error(func, "reverse", "a bool", other)),
+    };
+    Ok((key, reverse))
+}
+
+/// `xs` sorted (stably) by `key` (or by the items), in descending order
+/// when `reverse` (equal items keep their order).
+pub(crate) fn sorted_with(
+    vm: &mut Vm,
+    xs: &[Value],
+    key: Option<&Value>,
+    reverse: bool,
+) -> Result<Vec<Value>> {
+    // Reversing before and after a stable ascending sort gives a stable
+    // descending one.
+    let mut items: Vec<Value> = if reverse {
+        xs.iter().rev().cloned().collect()
+    } else {
+        xs.to_vec()
+    };
+    match key {
+        Some(k) => items = sorted_by_key(vm, &items, k)?,
+        None => sort_values(&mut items)?,
+    }
+    if reverse {
+        items.reverse();
+    }
+    Ok(items)
 }
 
 /// Sorts with the standard library when every key is of a kind that cannot

@@ -159,13 +159,20 @@ fn current_owner() -> u64 {
 
 /// Runs `f(args)` as the body of task `me`: with a VM of this thread, the
 /// task's cancellation token installed, native panics turned into errors.
-fn run_task(me: u64, f: Value, args: Args, updates: Option<Arc<[(usize, u64)]>>) -> Outcome {
+fn run_task(
+    me: u64,
+    f: Value,
+    args: Args,
+    updates: Option<Arc<[(usize, u64)]>>,
+    rng: Option<super::random::Stream>,
+) -> Outcome {
     let token = pool::current_cancel_token();
     let outer = CURRENT_OWNER.with(|c| c.replace(me));
     let outer_updates = super::atom::enter_task(updates.as_ref());
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         with_vm(|vm| {
             vm.set_cancel_token(token.clone());
+            vm.set_rng(rng);
             vm.call(&f, args.as_slice())
         })
     }));
@@ -220,11 +227,21 @@ impl Args {
 
 /// Spawns `f(args)` on the pool. `site` is where `spawn` was called.
 pub fn spawn_value(f: Value, args: &[Value], site: Option<CallSite>) -> Result<Arc<TaskObj>> {
+    spawn_seeded(f, args, site, None)
+}
+
+/// [`spawn_value`] with the task's seeded random stream (`random_seed`).
+fn spawn_seeded(
+    f: Value,
+    args: &[Value],
+    site: Option<CallSite>,
+    rng: Option<super::random::Stream>,
+) -> Result<Arc<TaskObj>> {
     let pool = crate::runtime::pool()?;
     let args = Args::new(args);
     let me = new_owner_id();
     let updates = super::atom::inherited_updates();
-    let handle = pool.spawn(move || run_task(me, f, args, updates));
+    let handle = pool.spawn(move || run_task(me, f, args, updates, rng));
     Ok(Arc::new(TaskObj {
         handle,
         spawned_at: site,
@@ -238,18 +255,23 @@ fn spawn(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     let f = &args[0];
     callable("spawn", "first argument", f)?;
     if let Value::Func(c) = f {
-        let n = c.proto.nparams as usize;
-        if n != args.len() - 1 {
+        if !c.accepts(args.len() - 1) {
+            let (n, min) = (c.proto.nparams as usize, c.proto.min_params());
+            let takes = match n - min {
+                0 => format!("{n} argument{}", if n == 1 { "" } else { "s" }),
+                1 => format!("{min} or {n} arguments"),
+                _ => format!("{min} to {n} arguments"),
+            };
             let name = c.proto.name.as_deref().unwrap_or("<fn>");
             return Err(Error::type_error(format!(
-                "spawn(): {name}() takes {n} argument{} but {} {} given",
-                if n == 1 { "" } else { "s" },
+                "spawn(): {name}() takes {takes} but {} {} given",
                 args.len() - 1,
                 if args.len() == 2 { "was" } else { "were" }
             )));
         }
     }
-    let task = spawn_value(f.clone(), &args[1..], vm.call_site())?;
+    let rng = vm.fork_rng();
+    let task = spawn_seeded(f.clone(), &args[1..], vm.call_site(), rng)?;
     Ok(Value::Task(task))
 }
 

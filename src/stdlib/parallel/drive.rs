@@ -1,5 +1,7 @@
-//! Running one parallel call: measure on the caller, then split the rest
-//! over the pool with results written in place.
+//! Running one `parallel_map`, `parallel_filter` or `parallel_for_each`
+//! over a list, range or string: measure on the caller, then split the
+//! rest over the pool with results written in place. (Reductions have a
+//! fixed tree: [`super::reduce`]; channels stream: [`super::stream`].)
 //!
 //! 1. **Measure.** The caller runs items itself, timing them (a clock read
 //!    after 1, 2, 4, 8, ... items). If everything is done within
@@ -25,31 +27,26 @@
 //! item's result is written in its slot, nil for an item that did not run
 //! (filter writes a keep flag, then keeps items in one pass). Nothing is
 //! concatenated at the end.
-//! Reduce folds each leaf from `identity` and combines the halves of every
-//! join with `f` (left before right), so the result is the sequential
-//! fold's when `f` is associative with identity `identity`.
 //!
-//! Errors and cancellation: see [`Failure`]. The caller's cancellation
+//! Errors and cancellation: see [`super::failure::Failure`] and
+//! [`Work::fail`] (`errors: "collect"` writes nil, or for filter "do not
+//! keep", and goes on). The caller's cancellation
 //! (its VM's task token and cancel flag) is checked before every item and
 //! installed in every VM that runs items, so cancelling the enclosing task
 //! stops the work between items and inside long ones.
 
-use std::cell::Cell;
 use std::mem::{self, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::failure::Failure;
 use super::input::Input;
-use super::progress::Progress;
+use super::stats::CallStats;
+use super::work::{cancelled, Work};
 use crate::error::{Error, ErrorKind, Result};
-use crate::pool::{CancelToken, JoinContext, ThreadPool};
+use crate::pool::{JoinContext, ThreadPool};
 use crate::runtime;
-use crate::stdlib::args;
 use crate::value::Value;
 use crate::vm::{with_vm, Vm};
 
@@ -61,22 +58,15 @@ pub(super) const INLINE_WORK: Duration = Duration::from_micros(50);
 /// How long a leaf runs before it splits what it has left (step 3).
 pub(super) const LEAF_SLICE: Duration = Duration::from_micros(100);
 
-/// The operation applied to every item.
-#[derive(Clone, Copy, Debug)]
-pub(super) enum Op<'a> {
+/// The operation applied to every item (the function is [`Work::f`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Op {
     /// `slot = f(x)`.
-    Map(&'a Value),
+    Map,
     /// `slot = truthy(f(x))`.
-    Filter(&'a Value),
+    Filter,
     /// `f(x)`, result dropped.
-    ForEach(&'a Value),
-    /// `acc = f(acc, x)` from `identity`; halves combined with `f`.
-    Reduce {
-        /// The combining function.
-        f: &'a Value,
-        /// Its identity: every leaf starts from it.
-        identity: &'a Value,
-    },
+    ForEach,
 }
 
 /// Where a split may fall: indices `i` with `i % step == phase`.
@@ -214,66 +204,42 @@ enum Slice {
     Paused { at: usize, elapsed: Duration },
 }
 
-/// One call of a parallel function: what runs, and the state its chunks
-/// share.
+/// One call of `parallel_map`, `parallel_filter` or `parallel_for_each`
+/// over an indexable input: what runs, and the state its chunks share.
 #[derive(Debug)]
 pub(super) struct Call<'a> {
     input: &'a Input,
-    op: Op<'a>,
+    op: Op,
     chunk: Option<usize>,
-    failure: Failure,
-    token: Option<CancelToken>,
-    flag: Option<Arc<AtomicBool>>,
-    /// How many more nested calls the caller's VM allowed: VMs running
-    /// items get the same budget, so unbounded recursion through parallel
-    /// calls is a `StackOverflow`, as it is through `xs.map`.
-    depth_left: usize,
-    /// The depth limit of the outermost VM (named in `StackOverflow`
-    /// messages, which VMs with a lowered limit would otherwise misstate).
-    limit: usize,
-    progress: Option<Progress>,
-}
-
-thread_local! {
-    /// While a VM runs items of a call: that call's `limit`, inherited by
-    /// calls nested in the items.
-    static LIMIT: Cell<Option<usize>> = const { Cell::new(None) };
+    work: &'a Work,
+    stats: &'a CallStats,
 }
 
 impl<'a> Call<'a> {
-    /// A call of `op` over `input` made from `vm` (whose cancellation it
-    /// follows). `chunk`: the `chunk_size` option; `progress`: the bar.
+    /// A call of `op` over `input`, with `work` (the function and what the
+    /// threads share). `chunk`: the `chunk_size` option.
     pub(super) fn new(
-        vm: &mut Vm,
         input: &'a Input,
-        op: Op<'a>,
+        op: Op,
         chunk: Option<usize>,
-        progress: Option<Progress>,
+        work: &'a Work,
+        stats: &'a CallStats,
     ) -> Call<'a> {
-        // Read the caller's flag (there is no getter: swap it out and back).
-        let flag = vm.set_cancel_flag(None);
-        vm.set_cancel_flag(flag.clone());
         Call {
             input,
             op,
             chunk,
-            failure: Failure::new(),
-            token: vm
-                .cancel_token()
-                .cloned()
-                .or_else(crate::pool::current_cancel_token),
-            flag,
-            depth_left: vm.max_depth().saturating_sub(vm.depth()),
-            limit: LIMIT.with(Cell::get).unwrap_or(vm.max_depth()),
-            progress,
+            work,
+            stats,
         }
     }
 
     /// Runs the call on the calling thread's `vm` and the pool. `out`
     /// (map, filter) is an empty vector with room for one result per item;
-    /// it is filled in place. Returns the reduction (nil for the others) or
-    /// the first error in input order.
-    pub(super) fn run(&self, vm: &mut Vm, out: Option<&mut Vec<Value>>) -> Result<Value> {
+    /// it is filled in place (nil for a failed item; for filter, whether to
+    /// keep the item). Returns the first error in input order, unless
+    /// failures are collected.
+    pub(super) fn run(&self, vm: &mut Vm, out: Option<&mut Vec<Value>>) -> Result<()> {
         self.run_on(vm, out, runtime::pool)
     }
 
@@ -284,15 +250,17 @@ impl<'a> Call<'a> {
         vm: &mut Vm,
         mut out: Option<&mut Vec<Value>>,
         pool: impl FnOnce() -> Result<&'p ThreadPool>,
-    ) -> Result<Value> {
+    ) -> Result<()> {
         let n = self.input.len();
         let slots = out.as_deref_mut().map(|v| {
             v.clear();
             v.reserve_exact(n);
             &mut v.spare_capacity_mut()[..n]
         });
-        let acc = self.run_slots(vm, slots, pool);
-        if let (Some(v), true) = (out, self.failure.ended_cleanly()) {
+        let started = Instant::now();
+        let r = self.run_slots(vm, slots, pool);
+        self.stats.wall(started.elapsed());
+        if let (Some(v), true) = (out, self.work.failure.ended_cleanly()) {
             // SAFETY: the first `n` slots of the spare capacity were all
             // written: every path through `run_slots` that returns (the only
             // exception is a panic in a worker, reported as `Err` with
@@ -302,7 +270,7 @@ impl<'a> Call<'a> {
             // `reserve_exact` above.
             unsafe { v.set_len(n) };
         }
-        acc
+        r
     }
 
     /// [`run_on`](Self::run_on) on the uninitialised `slots`; every slot
@@ -312,56 +280,52 @@ impl<'a> Call<'a> {
         vm: &mut Vm,
         mut slots: Slots<'_>,
         pool: impl FnOnce() -> Result<&'p ThreadPool>,
-    ) -> Result<Value> {
+    ) -> Result<()> {
         let n = self.input.len();
-        let mut acc = self.start_value();
         let grid = match self.chunk {
             Some(c) => Grid::chunks(c),
             None => Grid::cache_lines(slots.as_deref(), runtime::config().cache_line_size()),
         };
-        let rest_from = match self.chunk {
+        let rest_from = self.work.as_caller(vm, |vm| match self.chunk {
             Some(c) if n > c => Some(0),
             Some(_) => {
-                self.run_slice(vm, 0, n, slots.as_deref_mut(), &mut acc, Budget::None, grid);
+                self.stats.ran_inline("one chunk");
+                self.run_slice(vm, 0, n, slots.as_deref_mut(), Budget::None, grid);
                 None
             }
             None => {
                 let budget = Budget::Measure(MEASURE_BUDGET);
-                match self.run_slice(vm, 0, n, slots.as_deref_mut(), &mut acc, budget, grid) {
+                match self.run_slice(vm, 0, n, slots.as_deref_mut(), budget, grid) {
                     Slice::Paused { at, elapsed } if !worth_splitting(elapsed, at, n) => {
+                        self.stats.ran_inline("too little work");
                         let rest = slots.as_deref_mut().map(|s| &mut s[at..]);
-                        self.run_slice(vm, at, n, rest, &mut acc, Budget::None, grid);
+                        self.run_slice(vm, at, n, rest, Budget::None, grid);
                         None
                     }
                     Slice::Paused { at, .. } => Some(at),
-                    Slice::Done | Slice::Stopped => None,
+                    Slice::Done => {
+                        self.stats.ran_inline("done while measuring");
+                        None
+                    }
+                    Slice::Stopped => None,
                 }
             }
-        };
+        });
         if let Some(from) = rest_from {
             let mut rest = slots.map(|s| &mut s[from..]);
             let pool = match pool() {
                 Ok(pool) => pool,
                 Err(e) => {
                     fill_nil(rest.as_deref_mut());
-                    self.failure.record(from, e);
-                    return Err(self.failure.take().expect("just recorded"));
+                    self.work.failure.record(from, e);
+                    return Err(self.work.failure.take().expect("just recorded"));
                 }
             };
-            let rest = self.run_on_pool(pool, from, n, rest, grid)?;
-            acc = match from {
-                // Nothing ran on the caller: `acc` is just the identity.
-                0 => rest.unwrap_or_default(),
-                _ => self.combine(vm, Some(acc), rest, from).unwrap_or_default(),
-            };
+            self.run_on_pool(pool, from, n, rest, grid)?;
         }
-        let failed = self.failure.take();
-        if let Some(p) = &self.progress {
-            p.finish(failed.is_none());
-        }
-        match failed {
+        match self.work.failure.take() {
             Some(e) => Err(e),
-            None => Ok(acc),
+            None => Ok(()),
         }
     }
 
@@ -373,7 +337,7 @@ impl<'a> Call<'a> {
         n: usize,
         slots: Slots<'_>,
         grid: Grid,
-    ) -> Result<Option<Value>> {
+    ) -> Result<()> {
         let splitter = match self.chunk {
             Some(_) => Splitter::Fixed,
             None => Splitter::new(pool.worker_count()),
@@ -387,7 +351,7 @@ impl<'a> Call<'a> {
             }
         }))
         .map_err(|payload| {
-            self.failure.mark_panicked();
+            self.work.failure.mark_panicked();
             let what = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
@@ -403,14 +367,7 @@ impl<'a> Call<'a> {
     /// parts round-robin to its workers ([`ThreadPool::parallel_for`]).
     /// Nobody steals, so nothing adapts: this is the baseline that shows
     /// what stealing buys.
-    fn deal(
-        &self,
-        pool: &ThreadPool,
-        from: usize,
-        n: usize,
-        slots: Slots<'_>,
-        grid: Grid,
-    ) -> Option<Value> {
+    fn deal(&self, pool: &ThreadPool, from: usize, n: usize, slots: Slots<'_>, grid: Grid) {
         let mut bounds = vec![from];
         match self.chunk {
             Some(c) => bounds.extend((from + c..n).step_by(c)),
@@ -432,24 +389,16 @@ impl<'a> Call<'a> {
             parts.push(Mutex::new(Some((w[0], w[1], part))));
             rest = tail;
         }
-        let results: Vec<Mutex<Option<Value>>> = parts.iter().map(|_| Mutex::new(None)).collect();
         pool.parallel_for(0..parts.len(), 1, |range| {
             for j in range {
                 if let Some((lo, hi, part)) = parts[j].lock().take() {
-                    *results[j].lock() = self.leaf(pool, lo, hi, part, Splitter::Fixed, grid);
+                    self.leaf(pool, lo, hi, part, Splitter::Fixed, grid);
                 }
             }
         });
-        let mut results = results.into_iter().map(Mutex::into_inner);
-        let first = results.next().flatten();
-        with_vm(|vm| {
-            results
-                .zip(&bounds[1..])
-                .fold(first, |acc, (r, &at)| self.combine(vm, acc, r, at))
-        })
     }
 
-    /// Items `lo..hi`, split or run as a leaf. `None`: stopped.
+    /// Items `lo..hi`, split or run as a leaf.
     #[allow(clippy::too_many_arguments)]
     fn drive(
         &self,
@@ -460,23 +409,26 @@ impl<'a> Call<'a> {
         mut splitter: Splitter,
         migrated: bool,
         grid: Grid,
-    ) -> Option<Value> {
-        if self.failure.skips(lo) {
+    ) {
+        if self.work.failure.skips(lo) {
             fill_nil(slots.as_deref_mut());
-            return None;
+            return;
         }
         if let Some(mid) = grid.mid(lo, hi) {
             if splitter.try_split(migrated) {
                 let (left, right) = split_slots(slots, mid - lo);
-                let (a, b) = pool.join_context(
+                pool.join_context(
                     |ctx: JoinContext| {
                         self.drive(pool, lo, mid, left, splitter, ctx.migrated(), grid)
                     },
                     |ctx: JoinContext| {
+                        if ctx.migrated() {
+                            self.stats.steal();
+                        }
                         self.drive(pool, mid, hi, right, splitter, ctx.migrated(), grid)
                     },
                 );
-                return self.combine_here(a, b, mid);
+                return;
             }
         }
         self.leaf(pool, lo, hi, slots, splitter, grid)
@@ -492,47 +444,42 @@ impl<'a> Call<'a> {
         mut slots: Slots<'_>,
         splitter: Splitter,
         grid: Grid,
-    ) -> Option<Value> {
-        let mut acc = self.start_value();
+    ) {
         let budget = match splitter {
             Splitter::Fixed => Budget::None,
             Splitter::Adaptive { .. } => Budget::Leaf(LEAF_SLICE),
         };
+        self.stats.chunk();
+        let clock = self.stats.clock();
         let slice = with_vm(|vm| {
-            self.as_caller(vm, |vm| {
-                self.run_slice(vm, lo, hi, slots.as_deref_mut(), &mut acc, budget, grid)
+            self.work.as_caller(vm, |vm| {
+                self.run_slice(vm, lo, hi, slots.as_deref_mut(), budget, grid)
             })
         });
-        match slice {
-            Slice::Done => Some(acc),
-            Slice::Stopped => None,
-            Slice::Paused { at, .. } => {
-                let threads = match splitter {
-                    Splitter::Adaptive { threads, .. } => threads,
-                    Splitter::Fixed => 1,
-                };
-                // One split: this thread keeps the first half, the second
-                // is offered to thieves (and refilled if one takes it).
-                let once = Splitter::Adaptive { splits: 1, threads };
-                let rest = slots.map(|s| &mut s[at - lo..]);
-                let rest = self.drive(pool, at, hi, rest, once, false, grid);
-                self.combine_here(Some(acc), rest, at)
-            }
+        self.stats.busy_since(clock);
+        if let Slice::Paused { at, .. } = slice {
+            let threads = match splitter {
+                Splitter::Adaptive { threads, .. } => threads,
+                Splitter::Fixed => 1,
+            };
+            // One split: this thread keeps the first half, the second
+            // is offered to thieves (and refilled if one takes it).
+            let once = Splitter::Adaptive { splits: 1, threads };
+            let rest = slots.map(|s| &mut s[at - lo..]);
+            self.drive(pool, at, hi, rest, once, false, grid);
         }
     }
 
     /// Runs items `lo..hi` in order on `vm`, writing `slots` (which start
-    /// at item `lo`) or folding into `acc`, until done, stopped, or
-    /// `budget` says to pause. Writes every slot before returning, except
-    /// after a pause, where the slots from `at` on are the caller's.
-    #[allow(clippy::too_many_arguments)]
+    /// at item `lo`), until done, stopped, or `budget` says to pause.
+    /// Writes every slot before returning, except after a pause, where the
+    /// slots from `at` on are the caller's.
     fn run_slice(
         &self,
         vm: &mut Vm,
         lo: usize,
         hi: usize,
         mut slots: Slots<'_>,
-        acc: &mut Value,
         budget: Budget,
         grid: Grid,
     ) -> Slice {
@@ -541,7 +488,13 @@ impl<'a> Call<'a> {
             Budget::Measure(d) => (Some(d), false),
             Budget::Leaf(d) => (Some(d), true),
         };
+        let work = self.work;
+        let state = match work.state(vm) {
+            Ok(s) => s,
+            Err(e) => return self.fail_all(lo, hi, slots, e),
+        };
         let start = limit.map(|_| Instant::now());
+        let shown = work.progress.is_some();
         let mut next_check = lo + 1;
         let mut reported = lo;
         let mut i = lo;
@@ -549,11 +502,11 @@ impl<'a> Call<'a> {
             if i >= hi {
                 break Slice::Done;
             }
-            if self.failure.skips(i) {
+            if work.failure.skips(i) {
                 break Slice::Stopped;
             }
-            if self.cancelled() {
-                self.failure.record(i, cancelled());
+            if work.cancelled() {
+                work.failure.record(i, cancelled());
                 break Slice::Stopped;
             }
             if let (Some(d), Some(start)) = (limit, start) {
@@ -567,22 +520,22 @@ impl<'a> Call<'a> {
                         limit = None;
                     }
                     next_check = i + (i - lo);
-                    if let Some(p) = &self.progress {
-                        p.add(i - reported);
-                        reported = i;
-                    }
+                    work.count(i - reported);
+                    reported = i;
                 }
             }
             let slot = slots.as_deref_mut().map(|s| &mut s[i - lo]);
-            if let Err(e) = self.step(vm, i, acc, slot) {
-                self.failure.record(i, self.restate(e));
+            if !self.step(vm, i, state.as_ref(), slot) {
                 break Slice::Stopped;
             }
             i += 1;
+            if shown {
+                // A display is up: every item moves it.
+                work.count(1);
+                reported = i;
+            }
         };
-        if let Some(p) = &self.progress {
-            p.add(i - reported);
-        }
+        work.count(i - reported);
         if let (Slice::Stopped, Some(s)) = (end, slots) {
             // Item `i` failed or did not run; nor do the rest.
             fill_nil(Some(&mut s[i - lo..]));
@@ -590,118 +543,76 @@ impl<'a> Call<'a> {
         end
     }
 
-    /// Runs item `i`.
+    /// Runs item `i`, writing its slot (a failed item's slot is nil when
+    /// failures are collected). `false`: the work must stop (the slot is
+    /// left unwritten).
     #[inline]
     fn step(
         &self,
         vm: &mut Vm,
         i: usize,
-        acc: &mut Value,
+        state: Option<&Value>,
         slot: Option<&mut MaybeUninit<Value>>,
-    ) -> Result<()> {
+    ) -> bool {
+        let work = self.work;
         let x = self.input.get(i);
-        match self.op {
-            Op::Map(f) => {
-                let v = args::call(vm, f, std::slice::from_ref(&x))?;
+        let keep = work.collects().then(|| x.clone());
+        work.seed(vm, i);
+        match work.call(vm, &work.f, state, x, None) {
+            Ok(v) => {
                 if let Some(slot) = slot {
-                    slot.write(v);
+                    slot.write(match self.op {
+                        Op::Filter => Value::Bool(v.truthy()),
+                        _ => v,
+                    });
                 }
+                true
             }
-            Op::Filter(f) => {
-                let keep = args::call(vm, f, std::slice::from_ref(&x))?.truthy();
-                if let Some(slot) = slot {
-                    slot.write(Value::Bool(keep));
-                }
-            }
-            Op::ForEach(f) => {
-                args::call(vm, f, std::slice::from_ref(&x))?;
-            }
-            Op::Reduce { f, .. } => {
-                let a = mem::take(acc);
-                *acc = args::call(vm, f, &[a, x])?;
-            }
-        }
-        Ok(())
-    }
-
-    /// [`combine`](Self::combine) on this thread, taking a VM only when
-    /// there is something to call.
-    fn combine_here(&self, a: Option<Value>, b: Option<Value>, at: usize) -> Option<Value> {
-        match self.op {
-            Op::Reduce { .. } => with_vm(|vm| self.combine(vm, a, b, at)),
-            _ => a.and(b),
+            Err(e) => self.failed(i, keep, e, slot),
         }
     }
 
-    /// Combines the results of two adjacent parts (`at`: where the second
-    /// starts, blamed if `f` fails).
-    fn combine(&self, vm: &mut Vm, a: Option<Value>, b: Option<Value>, at: usize) -> Option<Value> {
-        let (a, b) = (a?, b?);
-        match self.op {
-            Op::Reduce { f, .. } => match self.as_caller(vm, |vm| args::call(vm, f, &[a, b])) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    self.failure.record(at, self.restate(e));
-                    None
-                }
-            },
-            _ => Some(Value::Nil),
+    /// Item `i` failed with `e`.
+    #[cold]
+    fn failed(
+        &self,
+        i: usize,
+        item: Option<Value>,
+        e: Error,
+        slot: Option<&mut MaybeUninit<Value>>,
+    ) -> bool {
+        if self.work.fail(i, item.unwrap_or_default(), e) {
+            return false;
         }
+        if let Some(slot) = slot {
+            slot.write(match self.op {
+                Op::Filter => Value::Bool(false),
+                _ => Value::Nil,
+            });
+        }
+        true
     }
 
-    /// Runs `f` on `vm` as if on the caller's: with the caller's
-    /// cancellation installed (so a long item stops when the caller's task
-    /// is cancelled) and the caller's remaining call depth.
-    fn as_caller<R>(&self, vm: &mut Vm, f: impl FnOnce(&mut Vm) -> R) -> R {
-        let old_flag = vm.set_cancel_flag(self.flag.clone());
-        let old_token = vm.set_cancel_token(self.token.clone());
-        let old_max = vm.max_depth();
-        vm.set_max_depth(vm.depth().saturating_add(self.depth_left));
-        let old_limit = LIMIT.with(|l| l.replace(Some(self.limit)));
-        let r = f(vm);
-        LIMIT.with(|l| l.set(old_limit));
-        vm.set_max_depth(old_max);
-        vm.set_cancel_flag(old_flag);
-        vm.set_cancel_token(old_token);
-        r
-    }
-
-    /// `e`, with a `StackOverflow` message naming the outermost limit
-    /// rather than the lowered one of the VM that ran out.
-    fn restate(&self, mut e: Error) -> Error {
-        if e.kind() == ErrorKind::StackOverflow {
-            let message = format!("maximum recursion depth exceeded ({} frames)", self.limit);
-            if e.message() != message {
-                let inner = Arc::make_mut(&mut e.0);
-                inner.value = Value::from(message.as_str());
-                inner.message = message;
+    /// Every item of `lo..hi` fails with `e` (this thread's `init` threw).
+    #[cold]
+    fn fail_all(&self, lo: usize, hi: usize, mut slots: Slots<'_>, e: Error) -> Slice {
+        for i in lo..hi {
+            let slot = slots.as_deref_mut().map(|s| &mut s[i - lo]);
+            if self.work.failure.skips(i)
+                || !self.failed(i, Some(self.input.get(i)), e.clone(), slot)
+            {
+                fill_nil(slots.map(|s| &mut s[i - lo..]));
+                return Slice::Stopped;
             }
         }
-        e
-    }
-
-    /// What a part starts from: `identity` for reduce, nil otherwise.
-    fn start_value(&self) -> Value {
-        match self.op {
-            Op::Reduce { identity, .. } => identity.clone(),
-            _ => Value::Nil,
-        }
-    }
-
-    /// Whether the caller's task was cancelled.
-    #[inline]
-    fn cancelled(&self) -> bool {
-        self.token.as_ref().is_some_and(CancelToken::is_cancelled)
-            || self
-                .flag
-                .as_ref()
-                .is_some_and(|f| f.load(Ordering::Relaxed))
+        self.work.count(hi - lo);
+        Slice::Done
     }
 }
 
 /// Whether `n - done` more items, after `done` took `elapsed`, are worth
 /// sending to the pool.
-fn worth_splitting(elapsed: Duration, done: usize, n: usize) -> bool {
+pub(super) fn worth_splitting(elapsed: Duration, done: usize, n: usize) -> bool {
     let per_item = elapsed.as_secs_f64() / done.max(1) as f64;
     per_item * (n - done) as f64 >= INLINE_WORK.as_secs_f64()
 }
@@ -726,9 +637,4 @@ fn split_slots(slots: Slots<'_>, at: usize) -> (Slots<'_>, Slots<'_>) {
         }
         None => (None, None),
     }
-}
-
-#[cold]
-fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the task was cancelled")
 }

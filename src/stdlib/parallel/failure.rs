@@ -42,6 +42,18 @@ impl Failure {
         i > self.lowest.load(Ordering::Relaxed)
     }
 
+    /// Whether item `i` comes before every failure recorded so far.
+    #[inline]
+    pub(super) fn before_first(&self, i: usize) -> bool {
+        i < self.lowest.load(Ordering::Relaxed)
+    }
+
+    /// Whether any failure was recorded.
+    #[inline]
+    pub(super) fn any(&self) -> bool {
+        self.lowest.load(Ordering::Relaxed) != usize::MAX
+    }
+
     /// Records that item `i` failed with `e`; kept if it is the lowest.
     #[cold]
     pub(super) fn record(&self, i: usize, e: Error) {

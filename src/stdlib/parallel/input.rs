@@ -26,7 +26,7 @@ impl Input {
             other => Err(args::type_error(
                 func,
                 "first argument",
-                "a list, range or string",
+                "a list, range, string or channel",
                 other,
             )),
         }

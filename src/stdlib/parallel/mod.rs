@@ -1,32 +1,59 @@
 //! Data parallelism (ASYNC.md, "Data parallelism"): `parallel_map`,
-//! `parallel_filter`, `parallel_for_each`, `parallel_reduce`.
+//! `parallel_filter`, `parallel_for_each`, `parallel_reduce`,
+//! `parallel_fold`. The user reference is `docs/parallel.md`.
 //!
-//! Each takes a list, a range (never materialised) or a string (its
-//! characters), keeps input order, and throws the first error in input
-//! order once the rest of the work has stopped. How a call is cut up and
-//! where its results go is in [`drive`]; which error wins is in
-//! [`failure`].
+//! Each takes a list, a range (never materialised), a string (its
+//! characters) or a channel (a stream), and an options map
+//! ([`options`]). Over a list, range or string:
+//! - map, filter and for_each run on the caller and the pool, adaptively
+//!   cut ([`drive`]); results are written in place, in input order.
+//! - reduce and fold combine in a tree fixed by the input's length
+//!   ([`tree`], [`reduce`]): the same bits for any worker count and run.
 //!
-//! Each thread that runs items calls the function with a VM of its own
+//! Over a channel the call streams ([`stream`]): map and filter return an
+//! output channel at once; memory stays bounded by `in_flight`.
+//!
+//! What the threads running one call's items share (the function, `init`
+//! states, retries, failures, cancellation, the progress display) is a
+//! [`work::Work`]. Which error wins is in [`failure`]. Each thread that
+//! runs items calls the function with a VM of its own
 //! ([`crate::vm::with_vm`]); the calling thread uses the VM it was called
 //! from. Nested calls (inside a task, or inside another call's function)
 //! join on the pool, whose waiting is help-first, so they cannot deadlock,
 //! even with one worker.
 //!
 //! DECISIONS where ASYNC.md is silent:
-//! - All four take an optional last argument `opts`, a map (or `nil`):
-//!   `chunk_size` (an int ≥ 1, else `ValueError`; not an int: `TypeError`)
-//!   cuts the input into fixed chunks of that many items, one per leaf,
-//!   and always uses the pool when there is more than one chunk;
-//!   `progress` (a bool) shows a bar on stderr if it is a terminal. Any
-//!   other key is a `ValueError` naming it.
-//! - The input is checked first, then the function, then `opts`; a bad
+//! - Every call takes an optional last argument `opts`, a map (or `nil`);
+//!   see [`options`] for the keys and their errors.
+//! - The input is checked first, then the function(s), then `opts`; a bad
 //!   input is a `TypeError` (maps are not accepted: their order is not an
 //!   index).
+//! - `init`: the state is the first argument of the item function:
+//!   `f(state, x)` for map, filter and for_each, `f(state, acc, x)` for
+//!   reduce (also when `f` combines two parts: `f(state, a, b)`) and
+//!   `step(state, acc, x)` for fold (`combine(a, b)` gets no state). A
+//!   thread whose `init` throws fails every item it would run, with that
+//!   error. `init` runs once per thread per call; if `init` itself waits
+//!   and its thread runs items of the same call meanwhile (help-first),
+//!   those get an `init` of their own.
+//! - `errors: "collect"`: map returns `{"results": [...], "errors": [...]}`
+//!   with nil for a failed item; filter's `results` holds the kept items (a
+//!   failed item is not kept); for_each returns `{"results": nil, "errors":
+//!   [...]}`; reduce and fold return `{"result": r, "errors": [...]}`, `r`
+//!   leaving the failed items out. Errors are maps `{"index", "item",
+//!   "error"}` in input order. A failing `combine` (not an item) and the
+//!   caller's cancellation are thrown even then. Over a channel, map and
+//!   filter emit one map `{"index": i, "item": x, "result": r, "error": e}`
+//!   per item (`result` nil on failure, `error` nil on success; for filter
+//!   `result` is whether the item is kept).
+//! - `retries: n`: up to `n` more tries of an item that throws anything but
+//!   `Cancelled`, at once, on the same thread with the same state.
 //! - `parallel_reduce` combines with `f(left, right)`; when `f` fails while
 //!   combining two parts, the error is ranked at the first item of the
-//!   right part. Each part folds from `identity`, so `identity` must be
-//!   the identity of `f` for the result to equal the sequential fold.
+//!   right part. Each leaf folds from `identity`, so `identity` must be the
+//!   identity of `f` and `f` associative for the result to equal the
+//!   sequential fold; `parallel_fold` is for a `step` that is not itself
+//!   associative (counting, appending).
 //! - Items after a failed item may or may not have run (their side effects
 //!   may be seen); items before it all ran. The error thrown is the one of
 //!   the lowest failing index, which makes it the same error a sequential
@@ -47,19 +74,40 @@
 mod drive;
 mod failure;
 mod input;
+pub mod options;
 mod progress;
+mod reduce;
+mod stats;
+mod stream;
+pub mod tree;
+mod work;
 
 #[cfg(test)]
 mod test;
+#[cfg(test)]
+mod test_v2;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use self::drive::{Call, Op};
 use self::input::Input;
+use self::options::{InputKind, Options};
 use self::progress::Progress;
+use self::reduce::Reduction;
+use self::stats::CallStats;
+use self::stream::StreamOp;
+use self::work::Work;
 use super::args::{self, arity};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::map::Map;
 use crate::ops::try_vec;
-use crate::value::{NativeFn, Value};
+use crate::stdlib::channel::ChannelObj;
+use crate::value::{Key, NativeFn, Value};
 use crate::vm::Vm;
+
+pub use progress::above_bar;
+pub use stats::report as stats_report;
 
 /// The data-parallel builtins (globals, and fields of the `async` module).
 pub(crate) static FUNCTIONS: &[NativeFn] = &[
@@ -79,155 +127,194 @@ pub(crate) static FUNCTIONS: &[NativeFn] = &[
         name: "parallel_reduce",
         f: parallel_reduce,
     },
+    NativeFn {
+        name: "parallel_fold",
+        f: parallel_fold,
+    },
 ];
 
-/// The options map of a call.
-#[derive(Debug, Default)]
-struct Options {
-    chunk_size: Option<usize>,
-    progress: bool,
+/// A call's input.
+enum Source {
+    /// A list, range or string.
+    Indexed(Input),
+    /// A channel: the call streams.
+    Channel(Arc<ChannelObj>),
 }
 
-impl Options {
-    /// Option keys, in the order error messages list them.
-    const KEYS: [&'static str; 2] = ["chunk_size", "progress"];
-
-    /// Reads `opts` (absent or `nil`: the defaults).
-    fn parse(func: &str, opts: Option<&Value>) -> Result<Options> {
-        let mut options = Options::default();
-        let map = match opts {
-            None | Some(Value::Nil) => return Ok(options),
-            Some(Value::Map(m)) => m,
-            Some(other) => return Err(args::type_error(func, "options", "a map", other)),
-        };
-        for (key, value) in map.iter() {
-            match &key.0 {
-                Value::Str(k) if k.as_str() == "chunk_size" => {
-                    let c = args::int(func, "option chunk_size", value)?;
-                    if c < 1 {
-                        return Err(Error::value_error(format!(
-                            "{func}() option chunk_size must be at least 1, not {c}"
-                        )));
-                    }
-                    options.chunk_size = Some(usize::try_from(c).unwrap_or(usize::MAX));
-                }
-                Value::Str(k) if k.as_str() == "progress" => match value {
-                    Value::Bool(b) => options.progress = *b,
-                    other => {
-                        return Err(args::type_error(func, "option progress", "a bool", other))
-                    }
-                },
-                other => return Err(unknown_option(func, other)),
-            }
-        }
-        Ok(options)
-    }
-}
-
-/// The `ValueError` for an option key that is not one of [`Options::KEYS`],
-/// suggesting the closest one.
-#[cold]
-fn unknown_option(func: &str, key: &Value) -> Error {
-    let (name, hint) = match key {
-        Value::Str(s) => {
-            let closest = Options::KEYS
-                .iter()
-                .map(|k| (strsim::jaro_winkler(s, k), *k))
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .filter(|(score, _)| *score >= 0.8);
-            (format!("'{s}'"), closest.map(|(_, k)| k))
-        }
-        other => (other.repr(), None),
-    };
-    let help = match hint {
-        Some(k) => format!("did you mean '{k}'?"),
-        None => format!("known: {}", Options::KEYS.join(", ")),
-    };
-    Error::value_error(format!("{func}() got an unknown option {name} ({help})"))
-}
-
-/// What every call checks first: the input, the function, the options.
-fn prepare(func: &str, input: &Value, f: &Value, opts: Option<&Value>) -> Result<(Input, Options)> {
-    let input = Input::new(func, input)?;
-    args::callable(func, "second argument", f)?;
-    let options = Options::parse(func, opts)?;
-    Ok((input, options))
-}
-
-/// Runs `op` over `input`, with one output slot per item when `slots`.
-fn run(
-    vm: &mut Vm,
+/// What every call checks first: the input, the functions, the options.
+fn prepare(
     func: &str,
-    input: &Input,
-    op: Op<'_>,
-    options: &Options,
-    out: Option<&mut Vec<Value>>,
-) -> Result<Value> {
-    if input.len() == 0 {
-        return Ok(match op {
-            Op::Reduce { identity, .. } => identity.clone(),
-            _ => Value::Nil,
-        });
+    input: &Value,
+    fns: &[(&str, &Value)],
+    opts: Option<&Value>,
+) -> Result<(Source, Options)> {
+    let source = match input {
+        Value::Channel(c) => Source::Channel(Arc::clone(c)),
+        other => Source::Indexed(Input::new(func, other)?),
+    };
+    for (what, f) in fns {
+        args::callable(func, what, f)?;
     }
-    let progress = if options.progress {
-        Progress::start(func, input.len())
+    let kind = match source {
+        Source::Channel(_) => InputKind::Channel,
+        Source::Indexed(_) => InputKind::Indexed,
+    };
+    let options = Options::parse(func, opts, kind)?;
+    Ok((source, options))
+}
+
+/// `{"results": results, "errors": [...]}` when failures are collected,
+/// else `results`.
+fn with_errors(work: &Work, key: &str, results: Value) -> Value {
+    if !work.collects() {
+        return results;
+    }
+    let mut m = Map::with_capacity(2);
+    m.insert(Key::str(key), results);
+    m.insert(Key::str("errors"), work.collected_value());
+    Value::map(m)
+}
+
+/// map, filter or for_each over an indexable input: the results (one per
+/// item for map and filter; filter's are keep flags), or the first error.
+fn run_indexed(
+    vm: &mut Vm,
+    func: &'static str,
+    input: &Input,
+    f: &Value,
+    op: Op,
+    options: &Options,
+) -> Result<(Work, Option<Vec<Value>>)> {
+    let n = input.len();
+    let stats = CallStats::new(vm);
+    let progress = if options.progress && n > 0 {
+        Progress::start(func, Some(n))
     } else {
         None
     };
-    Call::new(vm, input, op, options.chunk_size, progress).run(vm, out)
+    let work = Work::new(vm, f, options, progress);
+    let mut out = match op {
+        Op::ForEach => None,
+        _ => Some(try_vec(n)?),
+    };
+    let r = if n == 0 {
+        stats.ran_inline("empty input");
+        Ok(())
+    } else {
+        Call::new(input, op, options.chunk_size, &work, &stats).run(vm, out.as_mut())
+    };
+    if let Some(p) = &work.progress {
+        p.finish(r.is_ok());
+    }
+    stats.record(func, work.items_run.load(Ordering::Relaxed));
+    r?;
+    Ok((work, out))
 }
 
 /// `parallel_map(xs, f, opts?)`: `[f(x) for x in xs]`.
 fn parallel_map(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_map";
     arity(NAME, a, 2, 3)?;
-    let (input, options) = prepare(NAME, &a[0], &a[1], a.get(2))?;
-    let mut out = try_vec(input.len())?;
-    run(vm, NAME, &input, Op::Map(&a[1]), &options, Some(&mut out))?;
-    Ok(Value::list(out))
+    let (source, options) = prepare(NAME, &a[0], &[("second argument", &a[1])], a.get(2))?;
+    let input = match source {
+        Source::Channel(ch) => return stream::run(vm, NAME, ch, &a[1], StreamOp::Map, &options),
+        Source::Indexed(input) => input,
+    };
+    let (work, out) = run_indexed(vm, NAME, &input, &a[1], Op::Map, &options)?;
+    let results = Value::list(out.unwrap_or_default());
+    Ok(with_errors(&work, "results", results))
 }
 
 /// `parallel_filter(xs, pred, opts?)`: the items for which `pred` is truthy.
 fn parallel_filter(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_filter";
     arity(NAME, a, 2, 3)?;
-    let (input, options) = prepare(NAME, &a[0], &a[1], a.get(2))?;
-    let mut keep = try_vec(input.len())?;
-    run(
-        vm,
-        NAME,
-        &input,
-        Op::Filter(&a[1]),
-        &options,
-        Some(&mut keep),
-    )?;
+    let (source, options) = prepare(NAME, &a[0], &[("second argument", &a[1])], a.get(2))?;
+    let input = match source {
+        Source::Channel(ch) => return stream::run(vm, NAME, ch, &a[1], StreamOp::Filter, &options),
+        Source::Indexed(input) => input,
+    };
+    let (work, keep) = run_indexed(vm, NAME, &input, &a[1], Op::Filter, &options)?;
     let mut out = Vec::new();
-    for (i, k) in keep.iter().enumerate() {
+    for (i, k) in keep.unwrap_or_default().iter().enumerate() {
         if k.truthy() {
             out.push(input.get(i));
         }
     }
-    Ok(Value::list(out))
+    Ok(with_errors(&work, "results", Value::list(out)))
 }
 
 /// `parallel_for_each(xs, f, opts?)`: calls `f` on every item; `nil`.
 fn parallel_for_each(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_for_each";
     arity(NAME, a, 2, 3)?;
-    let (input, options) = prepare(NAME, &a[0], &a[1], a.get(2))?;
-    run(vm, NAME, &input, Op::ForEach(&a[1]), &options, None)?;
-    Ok(Value::Nil)
+    let (source, options) = prepare(NAME, &a[0], &[("second argument", &a[1])], a.get(2))?;
+    let input = match source {
+        Source::Channel(ch) => {
+            return stream::run(vm, NAME, ch, &a[1], StreamOp::ForEach, &options)
+        }
+        Source::Indexed(input) => input,
+    };
+    let (work, _) = run_indexed(vm, NAME, &input, &a[1], Op::ForEach, &options)?;
+    Ok(with_errors(&work, "results", Value::Nil))
 }
 
 /// `parallel_reduce(xs, f, identity, opts?)`: the items combined with `f`
-/// in a tree, each part folded from `identity`.
+/// in a tree fixed by the input's length.
 fn parallel_reduce(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_reduce";
     arity(NAME, a, 3, 4)?;
-    let (input, options) = prepare(NAME, &a[0], &a[1], a.get(3))?;
-    let op = Op::Reduce {
-        f: &a[1],
-        identity: &a[2],
+    let (source, options) = prepare(NAME, &a[0], &[("second argument", &a[1])], a.get(3))?;
+    reduce_or_fold(vm, NAME, source, &a[1], None, &a[2], &options)
+}
+
+/// `parallel_fold(xs, step, combine, identity, opts?)`: each leaf folded
+/// in order with `step` from `identity`, leaves joined with `combine` in
+/// the fixed tree.
+fn parallel_fold(vm: &mut Vm, a: &[Value]) -> Result<Value> {
+    const NAME: &str = "parallel_fold";
+    arity(NAME, a, 4, 5)?;
+    let fns = [("second argument", &a[1]), ("third argument", &a[2])];
+    let (source, options) = prepare(NAME, &a[0], &fns, a.get(4))?;
+    reduce_or_fold(vm, NAME, source, &a[1], Some(&a[2]), &a[3], &options)
+}
+
+/// The body of `parallel_reduce` (`combine` is `None`) and `parallel_fold`.
+fn reduce_or_fold(
+    vm: &mut Vm,
+    func: &'static str,
+    source: Source,
+    f: &Value,
+    combine: Option<&Value>,
+    identity: &Value,
+    options: &Options,
+) -> Result<Value> {
+    let input = match source {
+        Source::Channel(ch) => {
+            let op = StreamOp::Reduce {
+                identity: identity.clone(),
+                combine: combine.cloned(),
+            };
+            return stream::run(vm, func, ch, f, op, options);
+        }
+        Source::Indexed(input) => input,
     };
-    run(vm, NAME, &input, op, &options, None)
+    let n = input.len();
+    let stats = CallStats::new(vm);
+    let progress = if options.progress && n > 0 {
+        Progress::start(func, Some(n))
+    } else {
+        None
+    };
+    let work = Work::new(vm, f, options, progress);
+    if n == 0 {
+        stats.ran_inline("empty input");
+    }
+    let r = Reduction::new(&input, &work, identity, combine, options.chunk_size, &stats)
+        .run(vm, crate::runtime::pool);
+    if let Some(p) = &work.progress {
+        p.finish(r.is_ok());
+    }
+    stats.record(func, work.items_run.load(Ordering::Relaxed));
+    Ok(with_errors(&work, "result", r?))
 }

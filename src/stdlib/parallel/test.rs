@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 use super::drive::{Call, Grid, Op, Splitter};
 use super::failure::Failure;
 use super::input::Input;
+use super::options::Options;
+use super::reduce::Reduction;
+use super::stats::CallStats;
+use super::work::Work;
 use crate::error::{Error, ErrorKind, Result};
 use crate::interp::Script;
 use crate::pool::{current_worker_index, ThreadPool, ThreadPoolConfig, WorkerCount};
@@ -36,23 +40,63 @@ fn script_value(src: &str, name: &str) -> Value {
     script.get(name).expect("name defined")
 }
 
-/// `op` over `input` on `pool` (`slots` for map/filter), as the natives do.
+/// Options with `chunk_size: chunk`.
+fn opts(chunk: Option<usize>) -> Options {
+    Options {
+        chunk_size: chunk,
+        ..Options::default()
+    }
+}
+
+/// `op` with `f` over `input` on `pool` (`slots` for map/filter), as the
+/// natives do.
 fn run_op(
     pool: &ThreadPool,
     input: &Value,
-    op: Op<'_>,
+    op: Op,
+    f: &Value,
     chunk: Option<usize>,
     out: Option<&mut Vec<Value>>,
-) -> Result<Value> {
+) -> Result<()> {
+    run_with(pool, input, op, f, &opts(chunk), out, &mut Vm::new())
+}
+
+/// As [`run_op`], with `options`, from `vm`.
+fn run_with(
+    pool: &ThreadPool,
+    input: &Value,
+    op: Op,
+    f: &Value,
+    options: &Options,
+    out: Option<&mut Vec<Value>>,
+    vm: &mut Vm,
+) -> Result<()> {
     let input = Input::new("test", input)?;
-    let mut vm = Vm::new();
-    Call::new(&mut vm, &input, op, chunk, None).run_on(&mut vm, out, || Ok(pool))
+    let work = Work::new(vm, f, options, None);
+    let stats = CallStats::default();
+    Call::new(&input, op, options.chunk_size, &work, &stats).run_on(vm, out, || Ok(pool))
 }
 
 fn map_on(pool: &ThreadPool, input: &Value, f: &Value, chunk: Option<usize>) -> Result<Vec<Value>> {
     let mut out = Vec::new();
-    run_op(pool, input, Op::Map(f), chunk, Some(&mut out))?;
+    run_op(pool, input, Op::Map, f, chunk, Some(&mut out))?;
     Ok(out)
+}
+
+/// `parallel_reduce` (`combine` None) or `parallel_fold` on `pool`.
+fn reduce_on(
+    pool: &ThreadPool,
+    input: &Value,
+    f: &Value,
+    combine: Option<&Value>,
+    identity: &Value,
+    chunk: Option<usize>,
+) -> Result<Value> {
+    let input = Input::new("test", input)?;
+    let mut vm = Vm::new();
+    let work = Work::new(&mut vm, f, &opts(chunk), None);
+    let stats = CallStats::default();
+    Reduction::new(&input, &work, identity, combine, chunk, &stats).run(&mut vm, || Ok(pool))
 }
 
 /// Busy-waits about `us` microseconds (a measurable per-item cost).
@@ -203,7 +247,8 @@ fn threads_meet_only_at_grid_points() {
         run_op(
             &pool,
             &range(0, n as i64),
-            Op::Map(&f),
+            Op::Map,
+            &f,
             None,
             Some(&mut out),
         )
@@ -231,7 +276,8 @@ fn threads_meet_only_at_grid_points() {
         run_op(
             &pool,
             &range(0, n as i64),
-            Op::Map(&f),
+            Op::Map,
+            &f,
             Some(37),
             Some(&mut out),
         )
@@ -250,7 +296,9 @@ fn small_cheap_inputs_stay_on_the_caller() {
     let mut out = Vec::new();
     let input = Input::new("test", &range(0, 100)).unwrap();
     let mut vm = Vm::new();
-    let call = Call::new(&mut vm, &input, Op::Map(&f), None, None);
+    let work = Work::new(&mut vm, &f, &Options::default(), None);
+    let stats = CallStats::default();
+    let call = Call::new(&input, Op::Map, None, &work, &stats);
     // The pool is never asked for: the work is measured as too small.
     call.run_on(&mut vm, Some(&mut out), || -> Result<&ThreadPool> {
         panic!("a small cheap input must not use the pool")
@@ -329,11 +377,7 @@ fn reduce_keeps_item_order_on_every_pool() {
     for workers in WORKER_COUNTS {
         let pool = pool(workers);
         for chunk in [None, Some(1), Some(33)] {
-            let op = Op::Reduce {
-                f: &concat,
-                identity: &identity,
-            };
-            let got = run_op(&pool, &list, op, chunk, None).unwrap();
+            let got = reduce_on(&pool, &list, &concat, None, &identity, chunk).unwrap();
             assert_eq!(got, Value::str(expect.clone()), "{workers} {chunk:?}");
         }
     }
@@ -371,7 +415,9 @@ fn cancelling_the_caller_stops_the_work() {
         CALLS.store(0, Ordering::Relaxed);
         let mut vm = Vm::new();
         vm.set_cancel_flag(Some(Arc::clone(flag)));
-        let err = Call::new(&mut vm, &input, Op::ForEach(&f), None, None)
+        let work = Work::new(&mut vm, &f, &Options::default(), None);
+        let stats = CallStats::default();
+        let err = Call::new(&input, Op::ForEach, None, &work, &stats)
             .run_on(&mut vm, None, || Ok(&pool))
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Cancelled);
@@ -380,7 +426,9 @@ fn cancelling_the_caller_stops_the_work() {
         flag.store(false, Ordering::Relaxed);
         STOP_AT.store(3000, Ordering::Relaxed);
         CALLS.store(0, Ordering::Relaxed);
-        let err = Call::new(&mut vm, &input, Op::ForEach(&f), None, None)
+        let work = Work::new(&mut vm, &f, &Options::default(), None);
+        let stats = CallStats::default();
+        let err = Call::new(&input, Op::ForEach, None, &work, &stats)
             .run_on(&mut vm, None, || Ok(&pool))
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Cancelled);
@@ -398,7 +446,8 @@ fn filter_and_for_each_on_every_pool() {
         run_op(
             &pool,
             &range(0, 10_000),
-            Op::Filter(&even),
+            Op::Filter,
+            &even,
             None,
             Some(&mut keep),
         )
@@ -406,8 +455,7 @@ fn filter_and_for_each_on_every_pool() {
         for (i, k) in keep.iter().enumerate() {
             assert_eq!(*k, Value::Bool(i % 2 == 0));
         }
-        let r = run_op(&pool, &range(0, 10_000), Op::ForEach(&even), Some(10), None).unwrap();
-        assert_eq!(r, Value::Nil);
+        run_op(&pool, &range(0, 10_000), Op::ForEach, &even, Some(10), None).unwrap();
     }
 }
 
@@ -492,11 +540,7 @@ fn without_stealing_parts_are_dealt_to_every_worker() {
         // Reduce keeps order; the first error is the lowest.
         let words = Value::list((0..3000).map(|i| Value::str(format!("{i},"))).collect());
         let identity = Value::str("");
-        let op = Op::Reduce {
-            f: &concat,
-            identity: &identity,
-        };
-        let joined = run_op(&pool, &words, op, None, None).unwrap();
+        let joined = reduce_on(&pool, &words, &concat, None, &identity, None).unwrap();
         let want: String = (0..3000).map(|i| format!("{i},")).collect();
         assert_eq!(joined, Value::str(want));
         let failing = script_value(

@@ -187,7 +187,12 @@ fn the_math_module_is_one_value() {
     let a = builtin_module("math").unwrap();
     let b = lookup_global("math").unwrap();
     assert_eq!(a, b, "modules compare by identity");
-    assert!(builtin_module("os").is_none());
+    assert!(builtin_module("nosuchmodule").is_none());
+    for name in ["json", "csv", "re", "fs", "os", "date"] {
+        let m = builtin_module(name).unwrap();
+        assert_eq!(m, builtin_module(name).unwrap(), "{name} is one value");
+        assert_eq!(m.to_string(), format!("<module {name}>"));
+    }
     assert_eq!(a.to_string(), "<module math>");
 }
 

@@ -1,0 +1,974 @@
+//! The parallel calls over a channel: streams with bounded memory.
+//!
+//! `parallel_map(ch, f)` and `parallel_filter(ch, p)` return at once an
+//! output channel. **Runners** (jobs on the pool, at most one per worker)
+//! take **chunks** of items from the input, run them and put the results
+//! on the output, in input order; a **driver** thread of the call's own
+//! steps in only when no runner is running: to wait for items, or for the
+//! consumer to make room, and to start runners again.
+//! `parallel_for_each`, `parallel_reduce` and `parallel_fold` over a
+//! channel run the same driver on the calling thread and return when the
+//! input is closed and drained. The protocol (states, each side's steps,
+//! why the memory bound holds, why no wakeup is lost, why nothing
+//! deadlocks) is written up in `STREAMS.md` next to this file.
+//!
+//! The driver uses only the channel's public API and pool jobs; every wait
+//! of its own is on its own thread or inside [`crate::pool::blocking`], and
+//! no runner ever waits for the driver or for the consumer.
+
+use std::collections::VecDeque;
+use std::mem;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::options::Options;
+use super::progress::Progress;
+use super::stats::CallStats;
+use super::tree::{self, TreeStack};
+use super::work::{cancelled, Work};
+use crate::channel::{Channel, Interrupt, RecvTimeoutError, SendTimeoutError};
+use crate::error::{Error, ErrorKind, Result};
+use crate::map::Map;
+use crate::pool::ThreadPool;
+use crate::stdlib::args;
+use crate::stdlib::channel::ChannelObj;
+use crate::value::{Key, Value};
+use crate::vm::{with_vm, Vm};
+
+/// How long a chunk should take: long enough to pay for its handling
+/// (a queue push, a pool job, a VM, the emit), short enough to keep every
+/// worker fed within `in_flight`.
+const TARGET_CHUNK: Duration = Duration::from_micros(200);
+
+/// How often a waiting driver looks whether the consumer dropped the
+/// output (the one event nothing wakes it for).
+const LIVENESS: Duration = Duration::from_secs(1);
+
+/// What a stream call does with each item.
+#[derive(Debug)]
+pub(super) enum StreamOp {
+    /// `parallel_map`: emit `f(x)`.
+    Map,
+    /// `parallel_filter`: emit `x` when `p(x)` is truthy.
+    Filter,
+    /// `parallel_for_each`: call `f(x)`.
+    ForEach,
+    /// `parallel_reduce` / `parallel_fold`: fold leaves with `f` (`step`)
+    /// from `identity`, combine them in the fixed tree with `combine`
+    /// (`None`: `f`, with the thread's `init` state first).
+    Reduce {
+        /// The fold's starting value, and every leaf's.
+        identity: Value,
+        /// `parallel_fold`'s combine.
+        combine: Option<Value>,
+    },
+}
+
+impl StreamOp {
+    fn emits(&self) -> bool {
+        matches!(self, StreamOp::Map | StreamOp::Filter)
+    }
+}
+
+/// A run of consecutive items handed to one runner.
+#[derive(Debug)]
+struct Chunk {
+    seq: u64,
+    /// Input index of the first item.
+    first: usize,
+    items: Vec<Value>,
+}
+
+/// What a runner made of a chunk.
+#[derive(Debug)]
+struct Done {
+    seq: u64,
+    count: usize,
+    /// map/filter: the values to emit, with their input indices; reduce:
+    /// one value per leaf (in `leaves`).
+    out: Vec<(usize, Value)>,
+    /// reduce: each leaf's value, `None` where a leaf stopped.
+    leaves: Vec<Option<Value>>,
+}
+
+/// The chunks waiting for a runner, and how many runners are alive.
+#[derive(Debug, Default)]
+struct Queue {
+    chunks: VecDeque<Chunk>,
+    runners: usize,
+}
+
+/// The input's read position: who takes items numbers them, so taking and
+/// numbering happen together, under this lock.
+#[derive(Debug, Default)]
+struct Taker {
+    /// Items taken so far (the index of the next one).
+    taken: usize,
+    /// Chunks made so far (the sequence number of the next one).
+    seq: u64,
+    /// reduce, fold: items of a leaf not yet complete.
+    staged: Vec<Value>,
+}
+
+/// In-order emission: finished chunks wait here until every earlier one is
+/// done; one thread at a time (the one that sets `merging`) emits them.
+#[derive(Debug, Default)]
+struct Emit {
+    next: u64,
+    ready: VecDeque<Option<Done>>,
+    merging: bool,
+}
+
+/// One stream call; shared (`Arc`) by its driver and runners.
+#[derive(Debug)]
+pub(super) struct Stream {
+    func: &'static str,
+    op: StreamOp,
+    work: Work,
+    stats: CallStats,
+    pool: &'static ThreadPool,
+    /// The input, kept alive while the call runs (for a composed stream:
+    /// the previous stage's output, whose driver watches this handle).
+    input: Arc<ChannelObj>,
+    /// The output (map, filter), bounded to `in_flight`.
+    output: Option<Channel<Value>>,
+    /// The script's handle to the output: once it is gone, so is the
+    /// consumer.
+    consumer: Weak<ChannelObj>,
+    in_flight: usize,
+    ordered: bool,
+    fixed_chunk: Option<usize>,
+    /// Items per leaf (reduce, fold).
+    leaf: usize,
+    workers: usize,
+    queue: Mutex<Queue>,
+    take: Mutex<Taker>,
+    /// The input was found closed and drained.
+    input_done: AtomicBool,
+    emit: Mutex<Emit>,
+    /// reduce, fold: the leaves merged so far, in tree order.
+    tree: Mutex<TreeStack<Value>>,
+    /// Items taken from the input and not yet emitted (or dropped).
+    outstanding: AtomicUsize,
+    /// Mean cost of an item in nanoseconds (f64 bits), 0 before the first
+    /// chunk ends.
+    cost: AtomicU64,
+    /// The driver sleeps on `wake` while `waiting` is set.
+    waiting: AtomicBool,
+    wake_lock: Mutex<()>,
+    wake: Condvar,
+    /// The consumer closed or dropped the output.
+    consumer_gone: AtomicBool,
+}
+
+/// Starts a stream call of `func` over `input` applying `f` from the
+/// caller's `vm`. map and filter return the output channel at once; the
+/// others run to the end here and return their result.
+pub(super) fn run(
+    vm: &mut Vm,
+    func: &'static str,
+    input: Arc<ChannelObj>,
+    f: &Value,
+    op: StreamOp,
+    options: &Options,
+) -> Result<Value> {
+    let pool = crate::runtime::pool()?;
+    run_on(vm, func, input, f, op, options, pool)
+}
+
+/// As [`run`], on `pool`.
+pub(super) fn run_on(
+    vm: &mut Vm,
+    func: &'static str,
+    input: Arc<ChannelObj>,
+    f: &Value,
+    op: StreamOp,
+    options: &Options,
+    pool: &'static ThreadPool,
+) -> Result<Value> {
+    let workers = pool.worker_count().max(1);
+    let leaf = match op {
+        StreamOp::Reduce { .. } => options.chunk_size.unwrap_or(tree::STREAM_LEAF),
+        _ => 1,
+    };
+    let mut in_flight = options.in_flight.unwrap_or(4 * workers);
+    if matches!(op, StreamOp::Reduce { .. }) {
+        // A leaf is folded in one piece: at least one must fit.
+        in_flight = in_flight.max(leaf);
+    }
+    let progress = if options.progress {
+        Progress::start(func, None)
+    } else {
+        None
+    };
+    let stats = CallStats::new(vm);
+    let work = Work::new_stream(vm, f, options, progress);
+    let output = if op.emits() {
+        Some(Arc::new(ChannelObj::new(Some(in_flight))?))
+    } else {
+        None
+    };
+    let stream = Arc::new(Stream {
+        func,
+        op,
+        work,
+        stats,
+        pool,
+        input,
+        output: output.as_ref().map(|o| o.ch.clone()),
+        consumer: output.as_ref().map(Arc::downgrade).unwrap_or_default(),
+        in_flight,
+        ordered: options.ordered,
+        fixed_chunk: options.chunk_size,
+        leaf,
+        workers,
+        queue: Mutex::new(Queue::default()),
+        take: Mutex::new(Taker::default()),
+        input_done: AtomicBool::new(false),
+        emit: Mutex::new(Emit::default()),
+        tree: Mutex::new(TreeStack::new()),
+        outstanding: AtomicUsize::new(0),
+        cost: AtomicU64::new(0),
+        waiting: AtomicBool::new(false),
+        wake_lock: Mutex::new(()),
+        wake: Condvar::new(),
+        consumer_gone: AtomicBool::new(false),
+    });
+    match output {
+        Some(out) => {
+            let driver = Arc::clone(&stream);
+            std::thread::Builder::new()
+                .name("weft-stream".into())
+                .spawn(move || driver.drive_to_end())
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Error,
+                        format!("{func}() could not start its stream thread: {e}"),
+                    )
+                })?;
+            Ok(Value::Channel(out))
+        }
+        None => stream.drive_here(vm),
+    }
+}
+
+impl Stream {
+    /// The driver of map and filter, on its own thread: runs the stream,
+    /// then closes the output (with the error, if the work failed).
+    fn drive_to_end(self: Arc<Self>) {
+        let started = Instant::now();
+        self.drive();
+        let failed = self.work.failure.take();
+        if let Some(out) = &self.output {
+            match &failed {
+                Some(e) if !self.consumer_gone.load(Ordering::Relaxed) => {
+                    out.close_with(e.clone().into_value());
+                }
+                _ => {
+                    out.close();
+                }
+            }
+        }
+        self.end(started, failed.is_none());
+    }
+
+    /// The driver of for_each, reduce and fold, on the calling thread: the
+    /// result, or the first failure in input order.
+    fn drive_here(self: Arc<Self>, vm: &mut Vm) -> Result<Value> {
+        let started = Instant::now();
+        self.drive();
+        let result = match self.work.failure.take() {
+            Some(e) => Err(e),
+            None => match &self.op {
+                StreamOp::Reduce { identity, combine } => {
+                    let tree = mem::take(&mut *self.tree.lock());
+                    let value = if tree.leaves() == 0 {
+                        Some(identity.clone())
+                    } else {
+                        self.work.as_caller(vm, |vm| {
+                            tree.finish(&mut |a, b, at| {
+                                self.combine(vm, combine.as_ref(), a, b, at)
+                            })
+                        })
+                    };
+                    match (value, self.work.failure.take()) {
+                        (_, Some(e)) => Err(e),
+                        (Some(v), None) => Ok(v),
+                        (None, None) => Err(Error::new(
+                            ErrorKind::Error,
+                            "internal error: a stream reduction lost a leaf",
+                        )),
+                    }
+                }
+                _ => Ok(Value::Nil),
+            },
+        };
+        self.end(started, result.is_ok());
+        let result = result?;
+        if !self.work.collects() {
+            return Ok(result);
+        }
+        let mut m = Map::with_capacity(2);
+        let key = match self.op {
+            StreamOp::Reduce { .. } => "result",
+            _ => "results",
+        };
+        m.insert(Key::str(key), result);
+        m.insert(Key::str("errors"), self.work.collected_value());
+        Ok(Value::map(m))
+    }
+
+    /// Progress and `--stats` at the end of the call.
+    fn end(&self, started: Instant, ok: bool) {
+        if let Some(p) = &self.work.progress {
+            p.finish(ok);
+        }
+        self.stats.wall(started.elapsed());
+        self.stats
+            .record(self.func, self.work.items_run.load(Ordering::Relaxed));
+    }
+
+    /// The driver's loop. While runners run, they take items themselves;
+    /// the driver waits until none is running, then takes what the bound
+    /// allows (waiting for items, or for the consumer to make room), hands
+    /// it out and starts runners. At the end it waits until every chunk is
+    /// done.
+    fn drive(self: &Arc<Self>) {
+        let token = self.work.token().cloned();
+        let interrupt: Option<&dyn Interrupt> = token.as_ref().map(|t| t as &dyn Interrupt);
+        loop {
+            if self.should_stop() || self.input_done.load(Ordering::SeqCst) {
+                break;
+            }
+            self.wait_until(|s| s.runners() == 0 || s.stopping() || s.work.cancelled());
+            if self.should_stop() {
+                break;
+            }
+            let room = self.room();
+            if room == 0 {
+                if let Some(out) = &self.output {
+                    // Everything taken is on the output: wait for the
+                    // consumer to take one.
+                    let deadline = Instant::now() + LIVENESS;
+                    if let Err(SendTimeoutError::Closed(())) =
+                        crate::pool::blocking(|| out.wait_for_room(Some(deadline), interrupt))
+                    {
+                        self.consumer_left();
+                    }
+                }
+                continue;
+            }
+            let mut t = self.take.lock();
+            let want = NonZeroUsize::new(self.take_size(room)).unwrap_or(NonZeroUsize::MIN);
+            let deadline = Instant::now() + LIVENESS;
+            let got = crate::pool::blocking(|| {
+                self.input
+                    .ch
+                    .recv_batch_deadline(want, Some(deadline), interrupt)
+            });
+            match got {
+                Ok(items) => {
+                    let chunks = self.make_chunks(&mut t, items);
+                    drop(t);
+                    self.hand_out(chunks);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Closed) => {
+                    self.input_closed(&mut t);
+                    break;
+                }
+                Err(RecvTimeoutError::Cancelled) => {
+                    if !self.consumer_gone.load(Ordering::Relaxed) {
+                        let at = t.taken + t.staged.len();
+                        self.work.failure.record(at, cancelled());
+                    }
+                    break;
+                }
+            }
+        }
+        // The input is done (or the work stopped): the last partial leaf.
+        {
+            let mut t = self.take.lock();
+            if !t.staged.is_empty() {
+                let staged = mem::take(&mut t.staged);
+                if self.should_stop() {
+                    self.outstanding.fetch_sub(staged.len(), Ordering::SeqCst);
+                } else {
+                    let chunk = self.chunk_of(&mut t, staged);
+                    drop(t);
+                    self.hand_out(vec![chunk]);
+                }
+            }
+        }
+        if self.consumer_gone.load(Ordering::Relaxed) || self.work.cancelled() {
+            self.work.abandon();
+        }
+        if self.work.cancelled()
+            && !self.consumer_gone.load(Ordering::Relaxed)
+            && !self.work.failure.any()
+        {
+            // The caller was cancelled: the consumer learns it after the
+            // results of the items already taken.
+            let taken = self.take.lock().taken;
+            self.work.failure.record(taken, cancelled());
+        }
+        self.wait_until(|s| s.runners() == 0 && s.idle());
+    }
+
+    /// The input was found closed and drained: if it was closed with an
+    /// error (a previous stage failed), that error is this call's failure,
+    /// after the items it delivered.
+    fn input_closed(&self, t: &mut Taker) {
+        self.input_done.store(true, Ordering::SeqCst);
+        if let Some(Value::Error(e)) = self.input.ch.close_reason() {
+            self.work.failure.record(t.taken + t.staged.len(), Error(e));
+        }
+    }
+
+    /// Whether the driver must stop taking items: an item failed (and
+    /// failures are thrown), the consumer left, or the caller was cancelled.
+    fn should_stop(&self) -> bool {
+        self.check_consumer();
+        self.stopping() || self.work.cancelled()
+    }
+
+    /// Whether the work is stopping (a failure to throw, or no consumer).
+    fn stopping(&self) -> bool {
+        self.consumer_gone.load(Ordering::Relaxed) || self.work.failure.any()
+    }
+
+    /// Notes whether the consumer closed or dropped the output.
+    fn check_consumer(&self) {
+        if let Some(out) = &self.output {
+            if self.consumer.strong_count() == 0 || out.is_closed() {
+                self.consumer_left();
+            }
+        }
+    }
+
+    /// The consumer closed or dropped the output: stop the work.
+    fn consumer_left(&self) {
+        if !self.consumer_gone.swap(true, Ordering::Relaxed) {
+            self.work.abandon();
+        }
+    }
+
+    /// Room left under the bound now: `in_flight` minus the items taken
+    /// and not yet emitted, minus those on the output.
+    fn room(&self) -> usize {
+        let out_len = self.output.as_ref().map_or(0, Channel::len);
+        self.in_flight
+            .saturating_sub(self.outstanding.load(Ordering::SeqCst) + out_len)
+    }
+
+    /// How many items the driver takes at once, with `room` left: a chunk
+    /// for every worker.
+    fn take_size(&self, room: usize) -> usize {
+        self.chunk_size()
+            .saturating_mul(self.workers)
+            .min(room)
+            .max(1)
+    }
+
+    /// Items per chunk: `chunk_size`, or what takes about
+    /// [`TARGET_CHUNK`] at the measured cost, at most an equal share of
+    /// `in_flight` per worker; for reduce, whole leaves.
+    fn chunk_size(&self) -> usize {
+        // Two chunks per worker fit in `in_flight` (one running, one on the
+        // output for the consumer), unless that makes chunks tiny.
+        let share = (self.in_flight / (2 * self.workers))
+            .max((self.in_flight / self.workers).min(8))
+            .max(1);
+        let c = match self.fixed_chunk {
+            Some(c) if self.leaf == 1 => c,
+            _ => {
+                let cost = f64::from_bits(self.cost.load(Ordering::Relaxed));
+                let by_cost = if cost > 0.0 {
+                    (TARGET_CHUNK.as_nanos() as f64 / cost) as usize
+                } else {
+                    1
+                };
+                by_cost.clamp(1, share)
+            }
+        };
+        if self.leaf > 1 {
+            c.div_ceil(self.leaf).max(1) * self.leaf
+        } else {
+            c
+        }
+    }
+
+    /// Numbers `items` (just taken from the input, under the take lock)
+    /// and cuts them into chunks; for reduce, whole leaves only (the rest
+    /// waits in `staged`).
+    fn make_chunks(&self, t: &mut Taker, items: Vec<Value>) -> Vec<Chunk> {
+        self.outstanding.fetch_add(items.len(), Ordering::SeqCst);
+        let mut items = if self.leaf > 1 {
+            t.staged.extend(items);
+            let whole = t.staged.len() / self.leaf * self.leaf;
+            let rest = t.staged.split_off(whole);
+            mem::replace(&mut t.staged, rest)
+        } else {
+            items
+        };
+        let size = self.chunk_size();
+        let mut chunks = Vec::new();
+        while !items.is_empty() {
+            let rest = if items.len() > size {
+                items.split_off(size)
+            } else {
+                Vec::new()
+            };
+            let part = mem::replace(&mut items, rest);
+            chunks.push(self.chunk_of(t, part));
+        }
+        chunks
+    }
+
+    /// The next chunk: `items`, numbered.
+    fn chunk_of(&self, t: &mut Taker, items: Vec<Value>) -> Chunk {
+        let chunk = Chunk {
+            seq: t.seq,
+            first: t.taken,
+            items,
+        };
+        t.seq += 1;
+        t.taken += chunk.items.len();
+        chunk
+    }
+
+    /// Queues `chunks` and starts runners for them (up to one per worker).
+    fn hand_out(self: &Arc<Self>, chunks: Vec<Chunk>) {
+        let start = {
+            let mut q = self.queue.lock();
+            q.chunks.extend(chunks);
+            let wanted = q.chunks.len().min(self.workers);
+            let start = wanted.saturating_sub(q.runners);
+            q.runners += start;
+            start
+        };
+        for _ in 0..start {
+            let me = Arc::clone(self);
+            // The task's handle is dropped: runners report through the
+            // stream, never through the task.
+            drop(self.pool.spawn(move || me.runner()));
+        }
+    }
+
+    /// Runners alive.
+    fn runners(&self) -> usize {
+        self.queue.lock().runners
+    }
+
+    /// Waits on the wake condvar until `done(self)`, which must change
+    /// only when a runner stops (runners wake it then; every chunk a runner
+    /// ran is emitted by then), the caller is cancelled (which wakes it),
+    /// or the consumer leaves; it looks every [`LIVENESS`] whether the
+    /// consumer dropped the output.
+    fn wait_until(self: &Arc<Self>, done: impl Fn(&Stream) -> bool) {
+        if done(self) {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let _on_cancel = self.work.token().map(|t| {
+            t.on_cancel(move || {
+                if let Some(s) = weak.upgrade() {
+                    let _guard = s.wake_lock.lock();
+                    s.wake.notify_all();
+                }
+            })
+        });
+        crate::pool::blocking(|| {
+            let mut guard = self.wake_lock.lock();
+            self.waiting.store(true, Ordering::SeqCst);
+            while !done(self) {
+                if self.wake.wait_for(&mut guard, LIVENESS).timed_out() {
+                    self.check_consumer();
+                }
+            }
+            self.waiting.store(false, Ordering::SeqCst);
+        });
+    }
+
+    /// Whether no item is taken and not yet emitted.
+    fn idle(&self) -> bool {
+        self.outstanding.load(Ordering::SeqCst) == 0
+    }
+
+    /// Wakes the driver if it waits.
+    fn wake_driver(&self) {
+        if self.waiting.load(Ordering::SeqCst) {
+            let _guard = self.wake_lock.lock();
+            self.wake.notify_one();
+        }
+    }
+
+    /// A runner: runs queued chunks, and takes more from the input itself
+    /// while the bound allows; stops when there is nothing to take.
+    fn runner(self: Arc<Self>) {
+        // Channel waits inside items watch the pool task's token: cancel
+        // it with the stream's.
+        let _link = match (crate::pool::current_cancel_token(), self.work.token()) {
+            (Some(mine), Some(stream)) => Some(stream.on_cancel(move || {
+                mine.cancel();
+            })),
+            _ => None,
+        };
+        loop {
+            // (Pop first: the queue lock must be released before taking.)
+            let queued = self.queue.lock().chunks.pop_front();
+            let chunk = match queued {
+                Some(c) => Some(c),
+                None => self.try_take(),
+            };
+            match chunk {
+                Some(chunk) => {
+                    let done = self.run_chunk(chunk);
+                    self.finish_chunk(done);
+                }
+                None => {
+                    let mut q = self.queue.lock();
+                    if q.chunks.is_empty() {
+                        q.runners -= 1;
+                        drop(q);
+                        self.wake_driver();
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A runner's own take: the next chunk from the input if it has items
+    /// and the bound has room (waiting briefly for a consumer that has
+    /// results to take), never waiting for the input. `None`: nothing to take now (the
+    /// driver takes over once no runner runs).
+    fn try_take(&self) -> Option<Chunk> {
+        if self.stopping() || self.work.cancelled() || self.input_done.load(Ordering::SeqCst) {
+            return None;
+        }
+        let backoff = crossbeam_utils::Backoff::new();
+        let room = loop {
+            let room = self.room();
+            let out_len = self.output.as_ref().map_or(0, Channel::len);
+            if room > 0 || out_len == 0 || backoff.is_completed() {
+                break room;
+            }
+            backoff.snooze();
+        };
+        if room == 0 {
+            return None;
+        }
+        // Never held long while a runner is alive: the driver takes (and
+        // may wait for items) only when no runner is.
+        let mut t = self.take.lock();
+        let max = NonZeroUsize::new(self.chunk_size().min(room)).unwrap_or(NonZeroUsize::MIN);
+        match self.input.ch.try_recv_batch(max) {
+            Ok(items) => {
+                let mut chunks = self.make_chunks(&mut t, items);
+                drop(t);
+                // One chunk at most (reduce may make none: a partial leaf).
+                let first = if chunks.is_empty() {
+                    None
+                } else {
+                    Some(chunks.remove(0))
+                };
+                if !chunks.is_empty() {
+                    self.queue.lock().chunks.extend(chunks);
+                }
+                first
+            }
+            Err(crate::channel::TryRecvError::Empty) => None,
+            Err(crate::channel::TryRecvError::Closed) => {
+                self.input_closed(&mut t);
+                None
+            }
+        }
+    }
+
+    /// Runs the items of `chunk`.
+    fn run_chunk(&self, chunk: Chunk) -> Done {
+        self.stats.chunk();
+        let start = Instant::now();
+        let count = chunk.items.len();
+        let mut done = Done {
+            seq: chunk.seq,
+            count,
+            out: Vec::new(),
+            leaves: Vec::new(),
+        };
+        with_vm(|vm| {
+            self.work.as_caller(vm, |vm| match &self.op {
+                StreamOp::Reduce { identity, .. } => {
+                    self.fold_leaves(vm, &chunk, identity, &mut done.leaves)
+                }
+                _ => self.apply(vm, &chunk, &mut done.out),
+            })
+        });
+        let elapsed = start.elapsed();
+        self.stats.busy(elapsed);
+        self.note_cost(elapsed, count);
+        done
+    }
+
+    /// Folds in the measured cost per item of a chunk (a moving average).
+    fn note_cost(&self, elapsed: Duration, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let per = elapsed.as_nanos() as f64 / count as f64;
+        let old = f64::from_bits(self.cost.load(Ordering::Relaxed));
+        let new = if old == 0.0 {
+            per
+        } else {
+            0.7 * old + 0.3 * per
+        };
+        self.cost.store(new.to_bits(), Ordering::Relaxed);
+    }
+
+    /// map, filter, for_each: runs each item of `chunk`, pushing what to
+    /// emit on `out`.
+    fn apply(&self, vm: &mut Vm, chunk: &Chunk, out: &mut Vec<(usize, Value)>) {
+        let work = &self.work;
+        let state = work.state(vm);
+        let mut ran = 0;
+        for (k, x) in chunk.items.iter().enumerate() {
+            let i = chunk.first + k;
+            if work.failure.skips(i) {
+                break;
+            }
+            if work.cancelled() {
+                if !self.consumer_gone.load(Ordering::Relaxed) {
+                    work.failure.record(i, cancelled());
+                }
+                break;
+            }
+            ran += 1;
+            work.seed(vm, i);
+            let r = match &state {
+                Ok(s) => work.call(vm, &work.f, s.as_ref(), x.clone(), None),
+                Err(e) => Err(e.clone()),
+            };
+            let stop = match r {
+                Ok(v) => {
+                    match self.op {
+                        StreamOp::Map if work.collects() => {
+                            out.push((i, outcome(i, x, v, None)));
+                        }
+                        StreamOp::Map => out.push((i, v)),
+                        StreamOp::Filter if work.collects() => {
+                            out.push((i, outcome(i, x, Value::Bool(v.truthy()), None)));
+                        }
+                        StreamOp::Filter if v.truthy() => out.push((i, x.clone())),
+                        _ => {}
+                    }
+                    false
+                }
+                Err(e) => self.item_failed(i, x, e, out),
+            };
+            if stop {
+                break;
+            }
+        }
+        work.count(ran);
+    }
+
+    /// Item `i` (`x`) failed with `e`. `true`: stop the chunk.
+    #[cold]
+    fn item_failed(&self, i: usize, x: &Value, e: Error, out: &mut Vec<(usize, Value)>) -> bool {
+        let work = &self.work;
+        if work.collects() && self.op.emits() {
+            let e = work.restate(e);
+            if e.kind() == ErrorKind::Cancelled && work.cancelled() {
+                return true;
+            }
+            out.push((i, outcome(i, x, Value::Nil, Some(e))));
+            return false;
+        }
+        work.fail(i, x.clone(), e)
+    }
+
+    /// reduce, fold: folds each leaf of `chunk` from `identity`.
+    fn fold_leaves(
+        &self,
+        vm: &mut Vm,
+        chunk: &Chunk,
+        identity: &Value,
+        leaves: &mut Vec<Option<Value>>,
+    ) {
+        let work = &self.work;
+        let state = work.state(vm);
+        let mut ran = 0;
+        'leaves: for (l, part) in chunk.items.chunks(self.leaf).enumerate() {
+            let mut acc = identity.clone();
+            for (k, x) in part.iter().enumerate() {
+                let i = chunk.first + l * self.leaf + k;
+                if work.failure.skips(i) {
+                    leaves.push(None);
+                    break 'leaves;
+                }
+                if work.cancelled() {
+                    work.failure.record(i, cancelled());
+                    leaves.push(None);
+                    break 'leaves;
+                }
+                ran += 1;
+                work.seed(vm, i);
+                let r = match &state {
+                    Ok(s) => {
+                        let before = if work.collects() {
+                            acc.clone()
+                        } else {
+                            mem::take(&mut acc)
+                        };
+                        work.call(vm, &work.f, s.as_ref(), before, Some(x.clone()))
+                    }
+                    Err(e) => Err(e.clone()),
+                };
+                match r {
+                    Ok(v) => acc = v,
+                    Err(e) => {
+                        if work.fail(i, x.clone(), e) {
+                            leaves.push(None);
+                            break 'leaves;
+                        }
+                    }
+                }
+            }
+            leaves.push(Some(acc));
+        }
+        work.count(ran);
+    }
+
+    /// Hands a finished chunk on: emitted (or merged) in input order, or
+    /// at once when `ordered: false`.
+    fn finish_chunk(&self, done: Done) {
+        let in_order = match self.op {
+            StreamOp::Map | StreamOp::Filter => self.ordered,
+            StreamOp::ForEach => false,
+            StreamOp::Reduce { .. } => true,
+        };
+        if !in_order {
+            self.emit_one(done);
+            return;
+        }
+        let mut e = self.emit.lock();
+        let slot = (done.seq - e.next) as usize;
+        while e.ready.len() <= slot {
+            e.ready.push_back(None);
+        }
+        e.ready[slot] = Some(done);
+        if e.merging {
+            return; // the merging thread will see it
+        }
+        e.merging = true;
+        loop {
+            let mut batch = Vec::new();
+            while let Some(Some(_)) = e.ready.front() {
+                batch.push(e.ready.pop_front().flatten().expect("checked"));
+                e.next += 1;
+            }
+            if batch.is_empty() {
+                e.merging = false;
+                break;
+            }
+            drop(e);
+            for done in batch {
+                self.emit_one(done);
+            }
+            e = self.emit.lock();
+        }
+    }
+
+    /// Emits one finished chunk (the caller keeps the order), then counts
+    /// its items out of `outstanding`.
+    fn emit_one(&self, done: Done) {
+        let count = done.count;
+        match (&self.op, &self.output) {
+            (StreamOp::Reduce { combine, .. }, _) => self.merge_leaves(done, combine.as_ref()),
+            (_, Some(out)) => {
+                // Only what precedes the first failure (in input order).
+                let values: Vec<Value> = done
+                    .out
+                    .into_iter()
+                    .filter(|(i, _)| self.work.failure.before_first(*i))
+                    .map(|(_, v)| v)
+                    .collect();
+                if !values.is_empty() && !self.consumer_gone.load(Ordering::Relaxed) {
+                    // Never waits: the output has room for everything
+                    // outstanding (see STREAMS.md).
+                    if out.send_batch(values, None).is_err() {
+                        self.consumer_left();
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.outstanding.fetch_sub(count, Ordering::SeqCst);
+    }
+
+    /// reduce, fold: adds a chunk's leaves to the tree, in order.
+    fn merge_leaves(&self, done: Done, combine: Option<&Value>) {
+        if self.work.failure.any() {
+            return;
+        }
+        let mut tree = self.tree.lock();
+        with_vm(|vm| {
+            self.work.as_caller(vm, |vm| {
+                for leaf in done.leaves {
+                    let Some(v) = leaf else { return };
+                    let r = tree.push(v, &mut |a, b, at| self.combine(vm, combine, a, b, at));
+                    if r.is_none() {
+                        return;
+                    }
+                }
+            })
+        });
+    }
+
+    /// `combine(a, b)` of two adjacent parts of a reduction (`at`: the
+    /// first leaf of `b`, whose first item is blamed if it fails).
+    fn combine(
+        &self,
+        vm: &mut Vm,
+        combine: Option<&Value>,
+        a: Value,
+        b: Value,
+        at: usize,
+    ) -> Option<Value> {
+        let r = match combine {
+            Some(c) => args::call(vm, c, &[a, b]),
+            None => match self.work.state(vm) {
+                Ok(state) => super::work::call_with(vm, &self.work.f, state.as_ref(), a, Some(b)),
+                Err(e) => Err(e),
+            },
+        };
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let e = self.work.restate(e);
+                self.work.failure.record(at * self.leaf, e);
+                None
+            }
+        }
+    }
+}
+
+/// The map a stream with `errors: "collect"` emits for item `i` (`x`):
+/// `{"index": i, "item": x, "result": r, "error": e}` (`result` nil when it
+/// failed, `error` nil when it did not).
+fn outcome(i: usize, x: &Value, result: Value, error: Option<Error>) -> Value {
+    let mut m = Map::with_capacity(4);
+    m.insert(Key::str("index"), Value::Int(i as i64));
+    m.insert(Key::str("item"), x.clone());
+    m.insert(Key::str("result"), result);
+    m.insert(
+        Key::str("error"),
+        error.map_or(Value::Nil, Error::into_value),
+    );
+    Value::map(m)
+}

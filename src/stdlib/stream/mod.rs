@@ -1,0 +1,257 @@
+//! Streams: a channel filled by a dedicated reader thread as the consumer
+//! takes items (`fs.lines`, `csv.rows`). The protocol (bounded read-ahead,
+//! how the reader learns the consumer stopped, why it is a thread and not
+//! a pool job) is written up in `README.md` next to this file.
+
+use crate::channel::{Channel, SendBatchError, SendTimeoutError};
+use crate::error::{Error, ErrorKind, Result};
+use crate::stdlib::channel::ChannelObj;
+use crate::value::Value;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// The channel's capacity: at most this many items wait for the consumer.
+pub const CAPACITY: usize = 4096;
+/// How long a reader that found the channel (nearly) full pauses after
+/// filling one slot, so that it refills in runs.
+pub const REFILL_PAUSE: Duration = Duration::from_micros(100);
+/// Items read before each delivery.
+pub const BATCH: usize = 128;
+/// How long a blocked delivery waits before checking that someone still
+/// holds the channel.
+pub const CHECK_EVERY: Duration = Duration::from_millis(100);
+
+/// What a producer gives: the next item, the end (`None`), or an error that
+/// ends the stream after the items before it.
+pub type Item = Result<Option<Value>>;
+
+/// Starts a reader thread named `weft-NAME` that calls `produce` for items
+/// and sends them on a new bounded channel, which is returned. `produce`
+/// owns the file (or whatever it reads): it is dropped when the reader
+/// stops.
+pub fn spawn<P>(name: &str, produce: P) -> Result<Value>
+where
+    P: FnMut() -> Item + Send + 'static,
+{
+    let obj = Arc::new(ChannelObj::new(Some(CAPACITY))?);
+    let weak = Arc::downgrade(&obj);
+    let queue = obj.ch.clone();
+    std::thread::Builder::new()
+        .name(format!("weft-{name}"))
+        .spawn(move || run(&queue, &weak, produce))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::IOError,
+                format!("cannot start the {name} reader thread: {e}"),
+            )
+        })?;
+    Ok(Value::Channel(obj))
+}
+
+/// The reader's loop.
+fn run<P>(queue: &Channel<Value>, weak: &Weak<ChannelObj>, mut produce: P)
+where
+    P: FnMut() -> Item,
+{
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        if gone(queue, weak) {
+            return;
+        }
+        let mut end = None;
+        while batch.len() < BATCH {
+            match produce() {
+                Ok(Some(v)) => batch.push(v),
+                Ok(None) => {
+                    end = Some(None);
+                    break;
+                }
+                Err(e) => {
+                    end = Some(Some(e));
+                    break;
+                }
+            }
+        }
+        if !deliver(queue, weak, &mut batch) {
+            return;
+        }
+        match end {
+            None => {}
+            Some(None) => {
+                queue.close();
+                return;
+            }
+            Some(Some(e)) => {
+                match weak.upgrade() {
+                    Some(obj) => obj.fail(e),
+                    None => {
+                        queue.close();
+                    }
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Whether the consumer has let go: the channel is closed, or no handle to
+/// it is left.
+fn gone(queue: &Channel<Value>, weak: &Weak<ChannelObj>) -> bool {
+    queue.is_closed() || weak.strong_count() == 0
+}
+
+/// Sends `batch` (emptying it); `false` if the consumer let go.
+fn deliver(queue: &Channel<Value>, weak: &Weak<ChannelObj>, batch: &mut Vec<Value>) -> bool {
+    let mut items = std::mem::take(batch).into_iter();
+    loop {
+        let left = items.len();
+        if left == 0 {
+            return true;
+        }
+        // Only this thread sends, so the room can only grow until it does:
+        // what fits now goes in at once (one lock, one wakeup).
+        let room = CAPACITY.saturating_sub(queue.len());
+        if room >= left.min(BATCH) {
+            let chunk: Vec<Value> = items.by_ref().take(room).collect();
+            match queue.send_batch(chunk, None) {
+                Ok(()) => continue,
+                Err(SendBatchError::Closed { .. } | SendBatchError::Cancelled { .. }) => {
+                    return false
+                }
+            }
+        }
+        // Little or no room: wait (parked) for one slot and fill it...
+        let mut v = items.next().expect("left > 0");
+        loop {
+            if gone(queue, weak) {
+                return false;
+            }
+            match queue.send_deadline(v, Instant::now().checked_add(CHECK_EVERY), None) {
+                Ok(()) => break,
+                Err(SendTimeoutError::Timeout(back)) => v = back,
+                Err(SendTimeoutError::Closed(_) | SendTimeoutError::Cancelled(_)) => return false,
+            }
+        }
+        // ...then let the consumer take a run of items before refilling, so
+        // a full channel costs one wakeup per run, not one per item.
+        std::thread::sleep(REFILL_PAUSE);
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    fn counter(n: usize, dropped: Arc<AtomicBool>) -> impl FnMut() -> Item + Send {
+        struct Guard(Arc<AtomicBool>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let guard = Guard(dropped);
+        let mut i = 0;
+        move || {
+            let _keep = &guard;
+            if i == n {
+                return Ok(None);
+            }
+            i += 1;
+            Ok(Some(Value::Int(i as i64)))
+        }
+    }
+
+    fn wait_for(flag: &AtomicBool, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !flag.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn chan(v: &Value) -> Arc<ChannelObj> {
+        match v {
+            Value::Channel(c) => Arc::clone(c),
+            _ => panic!("not a channel"),
+        }
+    }
+
+    #[test]
+    fn every_item_arrives_in_order_then_the_end() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let v = spawn("test", counter(5000, dropped.clone())).unwrap();
+        let c = chan(&v);
+        let got: Vec<i64> =
+            c.ch.iter()
+                .map(|v| match v {
+                    Value::Int(i) => i,
+                    _ => panic!(),
+                })
+                .collect();
+        assert_eq!(got, (1..=5000).collect::<Vec<_>>());
+        wait_for(&dropped, "the producer to be dropped at the end");
+    }
+
+    #[test]
+    fn read_ahead_is_bounded() {
+        let produced = Arc::new(AtomicUsize::new(0));
+        let p = produced.clone();
+        let v = spawn("test", move || {
+            p.fetch_add(1, Ordering::SeqCst);
+            Ok(Some(Value::Int(1)))
+        })
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let n = produced.load(Ordering::SeqCst);
+        assert!(n <= CAPACITY + 2 * BATCH, "read {n} items ahead");
+        assert!(n >= CAPACITY, "read only {n} items ahead");
+        drop(v);
+    }
+
+    #[test]
+    fn dropping_every_handle_stops_the_reader() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let v = spawn("test", counter(usize::MAX, dropped.clone())).unwrap();
+        let c = chan(&v);
+        assert_eq!(c.ch.recv(None).unwrap(), Value::Int(1));
+        drop(c);
+        drop(v);
+        wait_for(
+            &dropped,
+            "the reader to stop after the handles were dropped",
+        );
+    }
+
+    #[test]
+    fn closing_stops_the_reader() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let v = spawn("test", counter(usize::MAX, dropped.clone())).unwrap();
+        let c = chan(&v);
+        c.ch.close();
+        wait_for(&dropped, "the reader to stop after close");
+        drop(v);
+    }
+
+    #[test]
+    fn an_error_comes_after_the_items_before_it() {
+        let mut i = 0;
+        let v = spawn("test", move || {
+            i += 1;
+            if i <= 3 {
+                Ok(Some(Value::Int(i)))
+            } else {
+                Err(Error::value_error("bad line 4"))
+            }
+        })
+        .unwrap();
+        let c = chan(&v);
+        for want in 1..=3 {
+            assert_eq!(c.ch.recv(None).unwrap(), Value::Int(want));
+        }
+        let e = crate::stdlib::channel::iter_next(&c).unwrap_err();
+        assert_eq!(e.message(), "bad line 4");
+        // Every later receive throws it too.
+        assert!(crate::stdlib::channel::iter_next(&c).is_err());
+    }
+}
