@@ -5,7 +5,10 @@
 //! Every [`Instr`] is 8 bytes: a one-byte tag and operands. Registers are
 //! `u8` indices relative to the frame's base (so a function has at most 255
 //! registers); constants, slots and side-table entries are `u16`; jump
-//! offsets are `i32`, relative to the instruction after the jump.
+//! offsets are `i32`, relative to the instruction after the jump. A
+//! function may have more constants than a `u16` counts: `ConstWide` loads
+//! any of them (a `u32` index), and a field name past the first 65,536 is
+//! loaded into a register for `GetFieldR`/`SetFieldR`.
 //!
 //! # Prototypes
 //! A [`Proto`] is one compiled function (or a file's top-level code). Protos
@@ -511,6 +514,34 @@ pub enum Instr {
         /// Index into the prototype's imports.
         idx: u16,
     },
+    /// `R[dst] = K[k]` for a constant past the first 65,536 (a long
+    /// generated script); the other forms take a `u16` index.
+    ConstWide {
+        /// Destination.
+        dst: Reg,
+        /// Constant index.
+        k: u32,
+    },
+    /// `R[dst] = R[obj].name` with the name in `R[name]`: [`Instr::GetField`]
+    /// for a name whose constant index does not fit a `u16`.
+    GetFieldR {
+        /// Destination.
+        dst: Reg,
+        /// Object.
+        obj: Reg,
+        /// Register holding the field name (a string).
+        name: Reg,
+    },
+    /// `R[obj].name = R[val]` with the name in `R[name]` (see
+    /// [`Instr::GetFieldR`]).
+    SetFieldR {
+        /// Object (a variable's register).
+        obj: Reg,
+        /// The value.
+        val: Reg,
+        /// Register holding the field name.
+        name: Reg,
+    },
     /// `R[dst] = ~R[src]` (bitwise not of an int)
     BitNot {
         /// Destination.
@@ -739,6 +770,9 @@ pub struct Proto {
     pub protos: Box<[&'static Proto]>,
     /// How each capture is obtained when a closure of this proto is created.
     pub captures: Box<[CaptureSrc]>,
+    /// The captured variables' names, in the order of `captures` (for
+    /// messages that name a capture, e.g. `--mpi` refusing a handle).
+    pub capture_names: Box<[Box<str>]>,
     /// Whether frames of this proto need the running closure (for captures,
     /// `GetSelf` or `GetSibling`) in the register below their base.
     pub needs_callee: bool,

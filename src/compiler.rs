@@ -76,6 +76,7 @@
 //!   counting); compiling the same source repeatedly in one process grows
 //!   memory accordingly.
 
+mod dead;
 mod import;
 
 pub use import::{embedded_module, Loader};
@@ -219,6 +220,34 @@ struct ModVar {
     reg: Option<Reg>,
 }
 
+/// What makes two assignment paths the same: the slot of a global root,
+/// depth, field bits, operator and method site.
+type PathKeyOf = (Option<u16>, u8, u32, Option<BinOp>, Option<u16>);
+
+/// What makes two constants the same, for reusing a constant's index.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum ConstKey {
+    Str(String),
+    Int(i64),
+    /// A float by its bits (so `0.0` and `-0.0` stay apart).
+    Float(u64),
+    /// A builtin function or module, by address.
+    Ptr(usize),
+}
+
+impl ConstKey {
+    fn of(v: &Value) -> Option<ConstKey> {
+        Some(match v {
+            Value::Str(s) => ConstKey::Str(s.to_string()),
+            Value::Int(i) => ConstKey::Int(*i),
+            Value::Float(f) => ConstKey::Float(f.to_bits()),
+            Value::Native(n) => ConstKey::Ptr(*n as *const crate::value::NativeFn as usize),
+            Value::Module(m) => ConstKey::Ptr(Arc::as_ptr(m) as usize),
+            _ => return None,
+        })
+    }
+}
+
 /// How many module variables at most live in registers of the top-level
 /// frame; further ones get slots, leaving registers for temporaries.
 const MODULE_REGISTER_BUDGET: usize = 128;
@@ -248,12 +277,17 @@ enum LocalKind {
 struct Local {
     name: String,
     kind: LocalKind,
+    /// May hold a string, list, map, function or handle (so its register
+    /// is cleared where it dies: see `compiler/dead.rs`).
+    heap: bool,
 }
 
 struct LoopCtx {
     continue_target: usize,
     breaks: Vec<usize>,
     try_depth: u32,
+    /// The number of open scopes outside the loop's body.
+    scopes: usize,
 }
 
 /// A `finally` block around the code being compiled: its handler is the
@@ -273,7 +307,12 @@ struct FnState {
     code: Vec<Instr>,
     pos: Vec<Pos>,
     consts: Vec<Value>,
-    str_consts: HashMap<String, u16>,
+    /// Constants already in `consts`, to reuse their index.
+    const_index: HashMap<ConstKey, u32>,
+    /// Method sites already in `methods` (name, readonly, temp_recv).
+    site_index: HashMap<(Box<str>, bool, bool), u16>,
+    /// Paths already in `paths` (global root, depth, fields, op, site).
+    path_index: HashMap<PathKeyOf, u16>,
     protos: Vec<&'static Proto>,
     captures: CapTable,
     uses_callee: bool,
@@ -305,7 +344,9 @@ impl FnState {
             code: Vec::new(),
             pos: Vec::new(),
             consts: Vec::new(),
-            str_consts: HashMap::new(),
+            const_index: HashMap::new(),
+            site_index: HashMap::new(),
+            path_index: HashMap::new(),
             protos: Vec::new(),
             captures: Rc::new(RefCell::new(Vec::new())),
             uses_callee: false,
@@ -493,7 +534,9 @@ impl<'l> Compiler<'l> {
             let pos = self.pos;
             return Err(self.err(
                 pos,
-                "function too large: more than 255 registers are live at once",
+                "this function keeps more than 255 values live at once (local variables \
+                 and intermediate results): split it into smaller functions, or keep \
+                 the values in a list or a map",
             ));
         }
         f.next_reg += 1;
@@ -509,9 +552,13 @@ impl<'l> Compiler<'l> {
         self.f().next_reg = mark;
     }
 
-    fn konst(&mut self, v: Value) -> CResult<u16> {
-        if let Value::Str(s) = &v {
-            if let Some(&k) = self.f().str_consts.get(s.as_str()) {
+    /// The index of constant `v` (an equal constant is reused). There is
+    /// no practical limit: past the first 65,536, loads use `ConstWide`
+    /// ([`Compiler::emit_const`]) and field names `GetFieldR`/`SetFieldR`.
+    fn konst(&mut self, v: Value) -> CResult<u32> {
+        let key = ConstKey::of(&v);
+        if let Some(key) = &key {
+            if let Some(&k) = self.f().const_index.get(key) {
                 return Ok(k);
             }
         }
@@ -526,20 +573,30 @@ impl<'l> Compiler<'l> {
             }
         };
         let f = self.f();
-        let k = f.consts.len();
-        if k > u16::MAX as usize {
+        let Ok(k) = u32::try_from(f.consts.len()) else {
             let pos = self.pos;
-            return Err(self.err(pos, "function too large: too many constants"));
-        }
-        if let Value::Str(s) = &v {
-            f.str_consts.insert(s.to_string(), k as u16);
+            return Err(self.err(
+                pos,
+                "this function has more than 4 billion different constants",
+            ));
+        };
+        if let Some(key) = key {
+            f.const_index.insert(key, k);
         }
         f.consts.push(v);
-        Ok(k as u16)
+        Ok(k)
     }
 
-    fn str_const(&mut self, s: &str) -> CResult<u16> {
+    fn str_const(&mut self, s: &str) -> CResult<u32> {
         self.konst(Value::from(s))
+    }
+
+    /// `R[dst] = K[k]`, in the narrow form when `k` fits it.
+    fn emit_const(&mut self, dst: Reg, k: u32) -> usize {
+        match u16::try_from(k) {
+            Ok(k) => self.emit(Instr::Const { dst, k }),
+            Err(_) => self.emit(Instr::ConstWide { dst, k }),
+        }
     }
 
     fn push_scope(&mut self) {
@@ -558,6 +615,7 @@ impl<'l> Compiler<'l> {
             .push(Local {
                 name: name.to_string(),
                 kind,
+                heap: true,
             });
     }
 
@@ -639,7 +697,11 @@ impl<'l> Compiler<'l> {
                     Mode::Final(info) => info.writes.get(&name).copied().unwrap_or(0) <= 1,
                 };
                 if self.slots.len() > u16::MAX as usize {
-                    return Err(self.err(pos, "too many module variables in one file"));
+                    return Err(self.err(
+                        pos,
+                        "too many top-level variables and functions in one file (at most \
+                         65,536): keep data in a list or a map",
+                    ));
                 }
                 self.slots
                     .push(if once { Slot::once() } else { Slot::cell() });
@@ -1010,7 +1072,12 @@ impl<'l> Compiler<'l> {
             }
             match item {
                 Pattern::Name(id) => out.push((id, reg)),
-                Pattern::List(p) => out.extend(self.destructure(p, reg)?),
+                Pattern::List(p) => {
+                    out.extend(self.destructure(p, reg)?);
+                    // The inner list is not a binding: keeping it would
+                    // keep its items shared (see `compiler/dead.rs`).
+                    self.emit(Instr::Nil { dst: reg });
+                }
             }
             reg += 1;
         }
@@ -1038,7 +1105,7 @@ impl<'l> Compiler<'l> {
             for name in chunk {
                 let k = self.alloc()?;
                 let kc = self.str_const(name)?;
-                self.emit(Instr::Const { dst: k, k: kc });
+                self.emit_const(k, kc);
                 let v = self.alloc()?;
                 let found = last.get(name.as_str()).cloned();
                 match found {
@@ -1088,12 +1155,20 @@ impl<'l> Compiler<'l> {
         let idx = f.protos.len() - 1;
         if idx > u16::MAX as usize {
             let pos = self.pos;
-            return Err(self.err(pos, "too many functions in one function"));
+            return Err(self.err(
+                pos,
+                "too many function definitions inside one function (at most 65,536): \
+                 split it into smaller functions",
+            ));
         }
         Ok(idx as u16)
     }
 
-    fn build_proto(&self, f: FnState, captures: Vec<CaptureSrc>) -> Proto {
+    fn build_proto(&self, f: FnState, captures: Vec<(String, CaptureSrc)>) -> Proto {
+        let (capture_names, captures): (Vec<Box<str>>, Vec<CaptureSrc>) = captures
+            .into_iter()
+            .map(|(n, s)| (n.into_boxed_str(), s))
+            .unzip();
         let needs_callee = f.uses_callee || !captures.is_empty();
         let call_cache = f.code.iter().map(|_| OnceLock::new()).collect();
         Proto {
@@ -1109,6 +1184,7 @@ impl<'l> Compiler<'l> {
             consts: f.consts.into_boxed_slice(),
             protos: f.protos.into_boxed_slice(),
             captures: captures.into_boxed_slice(),
+            capture_names: capture_names.into_boxed_slice(),
             needs_callee,
             siblings: OnceLock::new(),
             env: self.env.clone().expect("module environment is built first"),
@@ -1160,10 +1236,10 @@ impl<'l> Compiler<'l> {
             self.default_values(&def.params)?;
         }
         let f = self.fns.pop().expect("function state");
-        let captures: Vec<CaptureSrc> = if shared {
+        let captures: Vec<(String, CaptureSrc)> = if shared {
             Vec::new()
         } else {
-            f.captures.borrow().iter().map(|(_, s)| *s).collect()
+            f.captures.borrow().clone()
         };
         self.pos = saved_pos;
         Ok(self.build_proto(f, captures))
@@ -1268,6 +1344,9 @@ impl<'l> Compiler<'l> {
                 }
             }
         }
+        if out != Out::Tail {
+            self.clear_scope_locals();
+        }
         self.pop_scope();
         self.free_to(mark);
         Ok(())
@@ -1289,9 +1368,15 @@ impl<'l> Compiler<'l> {
             protos.push(p);
         }
         let captures: Vec<CaptureSrc> = caps.borrow().iter().map(|(_, s)| *s).collect();
+        let names: Vec<Box<str>> = caps
+            .borrow()
+            .iter()
+            .map(|(n, _)| n.as_str().into())
+            .collect();
         let mut leaked: Vec<&'static Proto> = Vec::new();
         for mut p in protos {
             p.captures = captures.clone().into_boxed_slice();
+            p.capture_names = names.clone().into_boxed_slice();
             p.needs_callee = p.needs_callee || !captures.is_empty();
             leaked.push(leak(p));
         }
@@ -1316,6 +1401,7 @@ impl<'l> Compiler<'l> {
                 let r = self.alloc()?;
                 self.expr_to(value, r)?;
                 self.declare(&name.name, LocalKind::Reg(r, None));
+                self.note_let(value);
                 // The register stays allocated until the block ends.
                 return Ok(());
             }
@@ -1329,6 +1415,8 @@ impl<'l> Compiler<'l> {
                 for (id, r) in bindings {
                     self.declare(&id.name, LocalKind::Reg(r, None));
                 }
+                // The whole value is not a binding (see `compiler/dead.rs`).
+                self.emit(Instr::Nil { dst: t });
                 return Ok(());
             }
             StmtKind::Import { path, alias } => {
@@ -1354,10 +1442,12 @@ impl<'l> Compiler<'l> {
                 let top = self.here();
                 let exits = self.cond_false(cond)?;
                 let td = self.f().try_depth;
+                let scopes = self.f().blocks.len();
                 self.f().loops.push(LoopCtx {
                     continue_target: top,
                     breaks: Vec::new(),
                     try_depth: td,
+                    scopes,
                 });
                 self.block(body, Out::Discard)?;
                 self.emit_loop_to(top);
@@ -1378,7 +1468,7 @@ impl<'l> Compiler<'l> {
                 let Some(lp) = self.f().loops.last() else {
                     return Err(self.err(s.pos, format!("'{word}' outside a loop")));
                 };
-                let (target, ltd) = (lp.continue_target, lp.try_depth);
+                let (target, ltd, scopes) = (lp.continue_target, lp.try_depth, lp.scopes);
                 let nloops = self.f().loops.len();
                 if self.f().finally_barriers.last() == Some(&nloops) {
                     return Err(self.err(
@@ -1386,7 +1476,10 @@ impl<'l> Compiler<'l> {
                         format!("'{word}' cannot leave a 'finally' block (it would drop the error being handled)"),
                     ));
                 }
+                // The `finally` blocks run first: they may read the locals
+                // that are cleared next.
                 self.leave_handlers(ltd)?;
+                self.clear_scopes_from(scopes);
                 self.pos = s.pos;
                 if is_break {
                     let j = self.emit(Instr::Jump { off: 0 });
@@ -1447,7 +1540,7 @@ impl<'l> Compiler<'l> {
     fn import_to(&mut self, path: &str, dst: Reg, pos: Pos) -> CResult<()> {
         if let Some(m) = stdlib::builtin_module(path) {
             let k = self.konst(m)?;
-            self.emit(Instr::Const { dst, k });
+            self.emit_const(dst, k);
             return Ok(());
         }
         let dir = self.dir.clone();
@@ -1458,7 +1551,7 @@ impl<'l> Compiler<'l> {
         f.imports.push(unit);
         let idx = f.imports.len() - 1;
         if idx > u16::MAX as usize {
-            return Err(self.err(pos, "too many imports in one function"));
+            return Err(self.err(pos, "too many imports in one function (at most 65,536)"));
         }
         let idx = idx as u16;
         self.emit(Instr::Import { dst, idx });
@@ -1599,10 +1692,12 @@ impl<'l> Compiler<'l> {
             }
         }
         let td = self.f().try_depth;
+        let scopes = self.f().blocks.len();
         self.f().loops.push(LoopCtx {
             continue_target: top,
             breaks: Vec::new(),
             try_depth: td,
+            scopes,
         });
         self.block(body, Out::Discard)?;
         self.emit_loop_to(top);
@@ -1672,9 +1767,11 @@ impl<'l> Compiler<'l> {
                 match res {
                     Res::Local(r) | Res::GroupLocal(r, ..) => match (op, value) {
                         (_, Src::Reg(v)) => {
+                            self.note_assign_unknown(&id.name);
                             self.emit(Instr::Move { dst: r, src: v });
                         }
                         (None, Src::Expr(value)) => {
+                            self.note_assign(&id.name, None, value);
                             if writes_dst_once(value) {
                                 self.expr_to(value, r)?;
                             } else {
@@ -1684,6 +1781,7 @@ impl<'l> Compiler<'l> {
                             }
                         }
                         (Some(op), Src::Expr(value)) => {
+                            self.note_assign(&id.name, Some(op), value);
                             if let (Some(imm), BinOp::Add | BinOp::Sub) = (small_int(value), op) {
                                 self.emit(if op == BinOp::Add {
                                     Instr::AddI { dst: r, a: r, imm }
@@ -1738,11 +1836,22 @@ impl<'l> Compiler<'l> {
                             let v = self.src_any(value)?;
                             let name = self.str_const(name)?;
                             self.pos = target.pos;
-                            self.emit(Instr::SetField {
-                                obj: root_reg,
-                                val: v,
-                                name,
-                            });
+                            match u16::try_from(name) {
+                                Ok(name) => self.emit(Instr::SetField {
+                                    obj: root_reg,
+                                    val: v,
+                                    name,
+                                }),
+                                Err(_) => {
+                                    let r = self.alloc()?;
+                                    self.emit(Instr::ConstWide { dst: r, k: name });
+                                    self.emit(Instr::SetFieldR {
+                                        obj: root_reg,
+                                        val: v,
+                                        name: r,
+                                    })
+                                }
+                            };
                         }
                     }
                     return Ok(());
@@ -1813,36 +1922,56 @@ impl<'l> Compiler<'l> {
                 PathKey::Field(name) => {
                     fields |= 1 << i;
                     let kc = self.str_const(name)?;
-                    self.emit(Instr::Const {
-                        dst: regs[i],
-                        k: kc,
-                    });
+                    self.emit_const(regs[i], kc);
                 }
             }
         }
         Ok((start, fields))
     }
 
+    /// The index of path `d` (an identical one is shared: a long script
+    /// of `m.k = v` lines uses a handful).
     fn add_path(&mut self, d: PathDesc) -> CResult<u16> {
-        let f = self.f();
-        f.paths.push(d);
-        let i = f.paths.len() - 1;
-        if i > u16::MAX as usize {
-            let pos = self.pos;
-            return Err(self.err(pos, "too many assignments in one function"));
+        let root = match d.root {
+            PathRoot::Reg => None,
+            PathRoot::Global(s) => Some(s),
+        };
+        let key = (root, d.depth, d.fields, d.op, d.site);
+        if let Some(&i) = self.f().path_index.get(&key) {
+            return Ok(i);
         }
-        Ok(i as u16)
+        let f = self.f();
+        let Ok(i) = u16::try_from(f.paths.len()) else {
+            let pos = self.pos;
+            return Err(self.err(
+                pos,
+                "too many different kinds of assignment in one function (at most 65,536): \
+                 split it into smaller functions",
+            ));
+        };
+        f.paths.push(d);
+        f.path_index.insert(key, i);
+        Ok(i)
     }
 
+    /// The index of method site `site` (an identical one is shared).
     fn add_site(&mut self, site: MethodSite) -> CResult<u16> {
-        let f = self.f();
-        f.methods.push(site);
-        let i = f.methods.len() - 1;
-        if i > u16::MAX as usize {
-            let pos = self.pos;
-            return Err(self.err(pos, "too many method calls in one function"));
+        let key = (site.name.clone(), site.readonly, site.temp_recv);
+        if let Some(&i) = self.f().site_index.get(&key) {
+            return Ok(i);
         }
-        Ok(i as u16)
+        let f = self.f();
+        let Ok(i) = u16::try_from(f.methods.len()) else {
+            let pos = self.pos;
+            return Err(self.err(
+                pos,
+                "too many different methods called in one function (at most 65,536): \
+                 split it into smaller functions",
+            ));
+        };
+        f.methods.push(site);
+        f.site_index.insert(key, i);
+        Ok(i)
     }
 
     // ----- expressions -----
@@ -1869,8 +1998,22 @@ impl<'l> Compiler<'l> {
                 ),
                 _ => {
                     let mark = self.mark();
+                    if let ExprKind::Call { callee, args } = &e.kind {
+                        // The result goes to the first argument's register
+                        // (`call` allocates the callee's, then the
+                        // arguments'), which the next call made there
+                        // overwrites before it runs (compiler/dead.rs).
+                        if !args.is_empty() && mark + 1 < 255 {
+                            self.call(callee, args, (mark + 1) as Reg, e.pos)?;
+                            self.free_to(mark);
+                            return Ok(());
+                        }
+                    }
                     let t = self.alloc()?;
                     self.expr_to(e, t)?;
+                    if Self::discarded_result_may_be_shared(e) {
+                        self.emit(Instr::Nil { dst: t });
+                    }
                     self.free_to(mark);
                     Ok(())
                 }
@@ -1941,11 +2084,11 @@ impl<'l> Compiler<'l> {
             ExprKind::Int(i) => self.load_int(dst, *i)?,
             ExprKind::Float(x) => {
                 let k = self.konst(Value::Float(*x))?;
-                self.emit(Instr::Const { dst, k });
+                self.emit_const(dst, k);
             }
             ExprKind::Str(s) => {
                 let k = self.str_const(s)?;
-                self.emit(Instr::Const { dst, k });
+                self.emit_const(dst, k);
             }
             ExprKind::Name(id) => {
                 let res = self.resolve_read(id)?;
@@ -1970,7 +2113,7 @@ impl<'l> Compiler<'l> {
                     }
                     Res::Builtin(v) => {
                         let k = self.konst(v)?;
-                        self.emit(Instr::Const { dst, k });
+                        self.emit_const(dst, k);
                     }
                 }
             }
@@ -1984,7 +2127,7 @@ impl<'l> Compiler<'l> {
                 (UnOp::Neg, ExprKind::Int(i)) if *i != i64::MIN => self.load_int(dst, -*i)?,
                 (UnOp::Neg, ExprKind::Float(f)) => {
                     let k = self.konst(Value::Float(-*f))?;
-                    self.emit(Instr::Const { dst, k });
+                    self.emit_const(dst, k);
                 }
                 _ => {
                     let r = self.expr_any(x)?;
@@ -2046,7 +2189,14 @@ impl<'l> Compiler<'l> {
                 let obj = self.container_operand(o, dst, false)?;
                 let k = self.str_const(&name.name)?;
                 self.pos = e.pos;
-                self.emit(Instr::GetField { dst, obj, name: k });
+                match u16::try_from(k) {
+                    Ok(k) => self.emit(Instr::GetField { dst, obj, name: k }),
+                    Err(_) => {
+                        let r = self.alloc()?;
+                        self.emit(Instr::ConstWide { dst: r, k });
+                        self.emit(Instr::GetFieldR { dst, obj, name: r })
+                    }
+                };
             }
             ExprKind::Fn(def) => {
                 let p = self.function(def, FnKind::Expr)?;
@@ -2171,7 +2321,7 @@ impl<'l> Compiler<'l> {
             self.emit(Instr::Int { dst, val: v });
         } else {
             let k = self.konst(Value::Int(i))?;
-            self.emit(Instr::Const { dst, k });
+            self.emit_const(dst, k);
         }
         Ok(())
     }
@@ -2370,7 +2520,7 @@ impl<'l> Compiler<'l> {
                         let f = f.clone();
                         let fr = self.alloc()?;
                         let k = self.konst(f)?;
-                        self.emit(Instr::Const { dst: fr, k });
+                        self.emit_const(fr, k);
                         self.method_args(args)?;
                         self.pos = pos;
                         self.emit(Instr::Call {
@@ -2698,7 +2848,19 @@ impl<'l> Compiler<'l> {
                     let a = self.expr_any(l)?;
                     let k = self.konst(Value::Int(*big))?;
                     self.pos = cond.pos;
-                    vec![self.emit(Instr::JumpIfNotLtK { a, k, off: 0 })]
+                    match u16::try_from(k) {
+                        Ok(k) => vec![self.emit(Instr::JumpIfNotLtK { a, k, off: 0 })],
+                        Err(_) => {
+                            let b = self.alloc()?;
+                            self.emit(Instr::ConstWide { dst: b, k });
+                            vec![self.emit(Instr::JumpIfNot {
+                                op: BinOp::Lt,
+                                a,
+                                b,
+                                off: 0,
+                            })]
+                        }
+                    }
                 } else {
                     let a = if may_mutate(r) {
                         self.expr_any_safe(l)?

@@ -18,8 +18,12 @@ pub enum ErrorKind {
     KeyError,
     /// Division or modulo by zero.
     ZeroDivisionError,
-    /// Integer overflow.
+    /// Integer overflow, or a size beyond the address space.
     OverflowError,
+    /// A value too big for the memory the process can get (`"a" * 10**12`):
+    /// checked before allocating, so it is catchable rather than a kill by
+    /// the OOM killer (Python's `MemoryError`; see `ops/memory.rs`).
+    MemoryError,
     /// Recursion deeper than the frame limit.
     StackOverflow,
     /// File and terminal I/O failures.
@@ -33,6 +37,10 @@ pub enum ErrorKind {
     /// A module-level variable read before its `let` ran (Weft's decision:
     /// the spec is silent; Python calls this `NameError` too).
     NameError,
+    /// The main script waits for something that nothing can ever provide:
+    /// every task is parked waiting on another parked task (or on the main
+    /// script), no task runs, and no timer is pending.
+    Deadlock,
     /// `throw x` of a non-error value.
     Error,
 }
@@ -47,12 +55,14 @@ impl ErrorKind {
             ErrorKind::KeyError => "KeyError",
             ErrorKind::ZeroDivisionError => "ZeroDivisionError",
             ErrorKind::OverflowError => "OverflowError",
+            ErrorKind::MemoryError => "MemoryError",
             ErrorKind::StackOverflow => "StackOverflow",
             ErrorKind::IOError => "IOError",
             ErrorKind::Timeout => "Timeout",
             ErrorKind::Cancelled => "Cancelled",
             ErrorKind::AssertionError => "AssertionError",
             ErrorKind::NameError => "NameError",
+            ErrorKind::Deadlock => "Deadlock",
             ErrorKind::Error => "Error",
         }
     }

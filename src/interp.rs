@@ -115,10 +115,17 @@ impl Script {
         compile_in(&name, &source, dir, Some(path))
     }
 
+    /// The compiled top-level code (the root of the program's functions;
+    /// `--mpi` numbers every function from it).
+    pub fn main_proto(&self) -> &'static crate::bytecode::Proto {
+        self.main
+    }
+
     /// Runs the top-level code on this thread. Returns the module value
     /// (its fields are the top-level `let`s and `fn`s).
     pub fn run(&mut self) -> Result<Value, Error> {
         let main = self.main;
+        let _main = crate::runtime::enter_main_script();
         let exports = with_vm(|vm| vm.run_main(main))?;
         let module = match &exports {
             Value::Map(m) => Value::Module(Arc::new(crate::value::Module {
@@ -211,6 +218,7 @@ impl Session {
             Unit::Repl(&mut self.globals),
         )
         .map_err(RunError::Compile)?;
+        let _main = crate::runtime::enter_main_script();
         with_vm(|vm| vm.run_main(main)).map_err(RunError::Runtime)
     }
 

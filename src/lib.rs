@@ -16,6 +16,7 @@ pub mod function;
 pub mod interp;
 pub mod lexer;
 pub mod map;
+pub mod mpi;
 pub mod ops;
 pub mod parser;
 pub mod pool;

@@ -22,7 +22,7 @@
 
 use clap::Parser;
 use std::path::PathBuf;
-use weft::pool::{LoadOptions, ThreadPoolConfig};
+use weft::pool::{LoadOptions, ThreadPoolConfig, WorkerCount};
 use weft::runtime::RuntimeOptions;
 
 /// The binary allocates many small strings, lists and closures; mimalloc
@@ -66,6 +66,12 @@ struct Cli {
     /// Print the pool's statistics as a table on stderr at exit.
     #[arg(long)]
     stats: bool,
+
+    /// Run as one rank of an MPI job (`mpirun -np K weft --mpi FILE`):
+    /// rank 0 runs the script, parallel_map/filter/for_each spread over
+    /// every rank (docs/mpi.md). Needs a weft built with `--features mpi`.
+    #[arg(long)]
+    mpi: bool,
 
     /// The script to run (without FILE and -e, start the REPL), then the
     /// arguments passed to it (`args()`), even if they look like options.
@@ -122,8 +128,9 @@ fn split_options(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
 }
 
 /// The options `weft` knows (before the script name).
-const KNOWN_OPTIONS: [&str; 10] = [
+const KNOWN_OPTIONS: [&str; 11] = [
     "-e",
+    "--mpi",
     "--workers",
     "--config",
     "--no-pin",
@@ -168,7 +175,12 @@ fn main() {
     }
     let cli = Cli::parse_from(split_options(argv));
     weft::stdlib::start_clock();
-    if let Err(code) = configure(&cli) {
+    if cli.mpi {
+        let code = main_mpi(cli);
+        weft::runtime::finish();
+        std::process::exit(code);
+    }
+    if let Err(code) = configure(&cli, None) {
         std::process::exit(code);
     }
     let code = std::thread::Builder::new()
@@ -184,9 +196,63 @@ fn main() {
     std::process::exit(code);
 }
 
+/// `weft --mpi` without MPI support built in: a usage error.
+#[cfg(not(feature = "mpi"))]
+fn main_mpi(_: Cli) -> i32 {
+    eprintln!(
+        "weft: --mpi needs a weft built with MPI support: \
+         cargo build --release --features mpi (see docs/mpi.md)"
+    );
+    weft::interp::EXIT_USAGE
+}
+
+/// `weft --mpi`: this process is one rank of an MPI job (docs/mpi.md).
+#[cfg(feature = "mpi")]
+fn main_mpi(cli: Cli) -> i32 {
+    use weft::mpi::launch::{self, Source};
+    let mut rest = cli.rest.clone().into_iter();
+    let source = match (&cli.eval, rest.next()) {
+        (Some(code), first) => {
+            // With -e, everything after the options is a script argument.
+            let mut args: Vec<String> = first.into_iter().collect();
+            args.extend(rest.by_ref());
+            rest = args.into_iter();
+            Source::Eval(code.clone())
+        }
+        (None, Some(file)) => Source::File(PathBuf::from(file)),
+        (None, None) => {
+            eprintln!("weft: --mpi needs a script: weft --mpi FILE [ARGS] or weft --mpi -e CODE");
+            return weft::interp::EXIT_USAGE;
+        }
+    };
+    let session = match launch::start() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("weft: --mpi: {e}");
+            return weft::interp::EXIT_USAGE;
+        }
+    };
+    if let Err(code) = configure(&cli, Some(session.suggested_workers())) {
+        // Every rank reads the same configuration; end the job at once.
+        session.abort(code);
+    }
+    let args: Vec<String> = rest.collect();
+    std::thread::Builder::new()
+        .name("weft-main".into())
+        .stack_size(MAIN_STACK)
+        .spawn(move || session.run(source, args))
+        .map(|h| h.join().unwrap_or(weft::interp::EXIT_FAILURE))
+        .unwrap_or_else(|e| {
+            eprintln!("weft: cannot start the interpreter thread: {e}");
+            weft::interp::EXIT_FAILURE
+        })
+}
+
 /// Loads the layered pool configuration and hands it to the runtime; a
-/// bad file, variable or flag is a usage error (status 2).
-fn configure(cli: &Cli) -> Result<(), i32> {
+/// bad file, variable or flag is a usage error (status 2). `auto_workers`:
+/// the worker count `auto` stands for (under `--mpi`, this rank's share of
+/// its host's CPUs); `None`: the CPUs this process may use.
+fn configure(cli: &Cli, auto_workers: Option<usize>) -> Result<(), i32> {
     let config = ThreadPoolConfig::load(LoadOptions {
         config_file: cli.config.clone(),
         workers: cli.workers.clone(),
@@ -198,6 +264,12 @@ fn configure(cli: &Cli) -> Result<(), i32> {
         eprintln!("{e}");
         weft::interp::EXIT_USAGE
     })?;
+    let config = match auto_workers {
+        Some(n) if config.worker_count() == WorkerCount::Auto => {
+            config.with_worker_count(WorkerCount::Fixed(n))
+        }
+        _ => config,
+    };
     if let Some(path) = &cli.trace {
         check_writable(path).map_err(|e| {
             eprintln!("weft: --trace: cannot write '{}': {e}", path.display());

@@ -70,7 +70,7 @@ fn binary_slow(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
     }
     match (op, a, b) {
         (BinOp::Add, Str(x), Str(y)) => {
-            let mut s = String::with_capacity(x.len() + y.len());
+            let mut s = memory::string_with_room(x.len().saturating_add(y.len()))?;
             s.push_str(x);
             s.push_str(y);
             Ok(Value::str(s))
@@ -92,7 +92,9 @@ fn binary_slow(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
 pub fn binary_in_place(op: BinOp, a: &mut Value, b: &Value) -> Result<()> {
     match (op, &mut *a, b) {
         (BinOp::Add, Value::Str(x), Value::Str(y)) => {
-            x.make_mut().push_str(y);
+            let s = x.make_mut();
+            memory::reserve_string(s, y.len())?;
+            s.push_str(y);
             Ok(())
         }
         (BinOp::Add, Value::List(x), Value::List(y)) => {
@@ -100,9 +102,13 @@ pub fn binary_in_place(op: BinOp, a: &mut Value, b: &Value) -> Result<()> {
             // only in that case (make_mut would copy `x` anyway).
             if List::ptr_eq(x, y) {
                 let items = y.as_slice().to_vec();
-                x.make_mut().extend(items);
+                let v = x.make_mut();
+                memory::reserve_list(v, items.len())?;
+                v.extend(items);
             } else {
-                x.make_mut().extend_from_slice(y);
+                let v = x.make_mut();
+                memory::reserve_list(v, y.len())?;
+                v.extend_from_slice(y);
             }
             Ok(())
         }
@@ -154,14 +160,10 @@ pub(crate) fn total_compare(a: &Value, b: &Value) -> std::result::Result<Orderin
             None => Ordering::Greater,
         }),
         (Str(x), Str(y)) => Ok(x.as_str().cmp(y.as_str())),
-        (List(x), List(y)) => {
-            for (p, q) in x.iter().zip(y.iter()) {
-                if p == q {
-                    continue;
-                }
-                return total_compare(p, q);
-            }
-            Ok(x.len().cmp(&y.len()))
+        // Iterative at any depth; never `None` (NaN has its place).
+        (List(_), List(_)) => {
+            crate::value::deep_compare(a, b, |p, q| total_compare(p, q).map(Some))
+                .map(|o| o.unwrap_or(Ordering::Equal))
         }
         _ => Err(()),
     }
@@ -174,15 +176,8 @@ fn partial_compare(a: &Value, b: &Value) -> std::result::Result<Option<Ordering>
         (Float(x), Float(y)) => Ok(x.partial_cmp(y)),
         (Int(x), Float(y)) => Ok(cmp_int_float(*x, *y)),
         (Float(x), Int(y)) => Ok(cmp_int_float(*y, *x).map(Ordering::reverse)),
-        (List(x), List(y)) => {
-            for (p, q) in x.iter().zip(y.iter()) {
-                if p == q {
-                    continue;
-                }
-                return partial_compare(p, q);
-            }
-            Ok(Some(x.len().cmp(&y.len())))
-        }
+        // Iterative at any depth; a NaN pair ends it unordered.
+        (List(_), List(_)) => crate::value::deep_compare(a, b, partial_compare),
         _ => total_compare(a, b).map(Some),
     }
 }
@@ -492,20 +487,11 @@ pub(crate) fn float_pow(x: f64, y: f64) -> Result<f64> {
     Ok(x.powf(y))
 }
 
-/// A vector with room for `n` items, or an error instead of an abort when
-/// the allocation is impossible.
+/// A vector with room for `n` items, or an error instead of an abort (or
+/// a kill by the OOM killer) when the allocation is impossible: see
+/// [`memory`].
 pub(crate) fn try_vec<T>(n: usize) -> Result<Vec<T>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| too_large(n))?;
-    Ok(v)
-}
-
-#[cold]
-fn too_large(n: usize) -> Error {
-    Error::new(
-        ErrorKind::OverflowError,
-        format!("cannot allocate {n} items: too large"),
-    )
+    memory::vec_with_room(n)
 }
 
 fn repeat_str(s: &str, n: i64) -> Result<Value> {
@@ -517,11 +503,15 @@ fn repeat_str(s: &str, n: i64) -> Result<Value> {
         .and_then(|n| n.checked_mul(s.len()))
         .filter(|t| *t <= isize::MAX as usize)
         .ok_or_else(|| overflow("*"))?;
-    let mut out = String::new();
-    out.try_reserve_exact(total).map_err(|_| too_large(total))?;
-    for _ in 0..n {
-        out.push_str(s);
+    memory::check(total, || format!("a string of {total} bytes"))?;
+    // Doubling copies: O(log n) memcpys, not n appends.
+    let mut out: Vec<u8> = memory::vec_with_room(total)?;
+    out.extend_from_slice(s.as_bytes());
+    while out.len() < total {
+        let k = out.len().min(total - out.len());
+        out.extend_from_within(..k);
     }
+    let out = String::from_utf8(out).expect("copies of a string are a string");
     Ok(Value::str(out))
 }
 
@@ -640,11 +630,16 @@ pub fn index_get(v: &Value, i: &Value) -> Result<Value> {
 }
 
 fn range_get(r: &RangeVal, i: i64) -> Result<Value> {
-    let n = r.len();
-    let j = if i < 0 { i.checked_add(n) } else { Some(i) };
-    match j {
-        Some(j) if (0..n).contains(&j) => Ok(Value::Int(r.get(j))),
-        _ => Err(index_error("range", i, n as usize)),
+    // In i128: a range may have more items than an i64 counts.
+    let n = r.len_i128();
+    let j = if i < 0 { i as i128 + n } else { i as i128 };
+    if (0..n).contains(&j) {
+        Ok(Value::Int(r.get_i128(j)))
+    } else {
+        Err(Error::new(
+            ErrorKind::IndexError,
+            format!("range index {i} out of range (length {n})"),
+        ))
     }
 }
 
@@ -807,7 +802,7 @@ pub fn len(v: &Value) -> Result<i64> {
         Value::List(xs) => Ok(xs.len() as i64),
         Value::Str(s) => Ok(s.char_count() as i64),
         Value::Map(m) => Ok(m.len() as i64),
-        Value::Range(r) => Ok(r.len()),
+        Value::Range(r) => r.checked_len(),
         other => Err(Error::type_error(format!(
             "'{}' has no length",
             other.type_name()
@@ -825,5 +820,6 @@ pub(crate) fn str_len(s: &str) -> usize {
     }
 }
 
+pub(crate) mod memory;
 #[cfg(test)]
 mod test;

@@ -25,7 +25,7 @@ use crate::pool::{Event, EventHook, EventKind, ThreadPool, ThreadPoolConfig};
 use parking_lot::Mutex;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -96,6 +96,179 @@ pub fn started_pool() -> Option<&'static ThreadPool> {
     POOL.get().and_then(|p| p.as_ref().ok())
 }
 
+// ---------------------------------------------------------------------------
+// Deadlock detection (the rule: `src/pool/quiescent/README.md`)
+
+/// Main-script threads running Weft code and not in a watched wait.
+static MAIN_ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Work going on outside the runtime's knowledge that may still wake a
+/// waiting script: a stream's reader thread, a running `os.run` child.
+static OUTSIDE_WORK: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts as pending outside work (see [`outside_work`]) while it lives.
+#[derive(Debug)]
+#[must_use = "dropping it ends the outside work"]
+pub struct OutsideWork(());
+
+/// Marks work the runtime cannot see (a thread reading a file into a
+/// channel, a child process a task waits for) as pending until the guard
+/// is dropped: while any is pending, no wait is reported as `Deadlock`,
+/// since that work may still wake it. Take the guard before the work can
+/// be waited on, drop it after its last effect (the channel closed).
+pub fn outside_work() -> OutsideWork {
+    OUTSIDE_WORK.fetch_add(1, Ordering::SeqCst);
+    OutsideWork(())
+}
+
+impl Drop for OutsideWork {
+    fn drop(&mut self) {
+        if OUTSIDE_WORK.fetch_sub(1, Ordering::SeqCst) == 1 {
+            check_deadlock();
+        }
+    }
+}
+
+/// What to call when the main script can never be woken.
+type DeadlockWake = Arc<dyn Fn() + Send + Sync>;
+
+/// The main-script threads waiting now, by watch id.
+static DEADLOCK_WATCHERS: Mutex<Vec<(u64, DeadlockWake)>> = Mutex::new(Vec::new());
+static NEXT_WATCH: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static IS_MAIN_SCRIPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as running a main script (a file, `-e` code, a REPL
+/// entry, an embedder's [`Script::run`](crate::interp::Script::run)) until
+/// dropped: its waits that only other code could end are watched for
+/// deadlock.
+#[derive(Debug)]
+pub struct MainScript {
+    outer: bool,
+}
+
+/// See [`MainScript`].
+pub fn enter_main_script() -> MainScript {
+    let outer = IS_MAIN_SCRIPT.with(|m| m.replace(true));
+    if !outer {
+        MAIN_ACTIVE.fetch_add(1, Ordering::SeqCst);
+    }
+    MainScript { outer }
+}
+
+impl Drop for MainScript {
+    fn drop(&mut self) {
+        IS_MAIN_SCRIPT.with(|m| m.set(self.outer));
+        if !self.outer && MAIN_ACTIVE.fetch_sub(1, Ordering::SeqCst) == 1 {
+            check_deadlock();
+        }
+    }
+}
+
+/// Whether this thread runs a main script ([`enter_main_script`]).
+pub fn is_main_script() -> bool {
+    IS_MAIN_SCRIPT.with(|m| m.get())
+}
+
+/// A watched wait of the main script, from [`watch_deadlock`]: while it
+/// lives, the main script does not count as running, and `wake` is called
+/// (from any thread, maybe more than once) if the whole runtime becomes
+/// quiescent: no main script runs, and the pool (if started) is quiescent.
+#[must_use = "dropping the watch ends it"]
+pub struct DeadlockWatch {
+    id: u64,
+    _pool: Option<crate::pool::QuiescenceWatch>,
+}
+
+impl std::fmt::Debug for DeadlockWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadlockWatch")
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+/// Starts watching a wait of the main script (see [`DeadlockWatch`]); the
+/// caller must have registered its wait first (so that anything that could
+/// end it comes after). `None` on other threads: a task's waits park, and a
+/// wait inside a native callback may be ended by anything.
+pub fn watch_deadlock(wake: impl Fn() + Send + Sync + 'static) -> Option<DeadlockWatch> {
+    if !is_main_script() {
+        return None;
+    }
+    let id = NEXT_WATCH.fetch_add(1, Ordering::Relaxed);
+    DEADLOCK_WATCHERS.lock().push((id, Arc::new(wake)));
+    let pool = started_pool().map(|p| p.watch_quiescence(|| tell_if_deadlocked(true)));
+    if MAIN_ACTIVE.fetch_sub(1, Ordering::SeqCst) == 1 {
+        check_deadlock();
+    }
+    Some(DeadlockWatch { id, _pool: pool })
+}
+
+impl Drop for DeadlockWatch {
+    fn drop(&mut self) {
+        MAIN_ACTIVE.fetch_add(1, Ordering::SeqCst);
+        DEADLOCK_WATCHERS.lock().retain(|(id, _)| *id != self.id);
+    }
+}
+
+/// Tells the waiting main scripts if nothing can ever wake them.
+fn check_deadlock() {
+    tell_if_deadlocked(false);
+}
+
+/// As [`check_deadlock`]; `pool_quiet`: called by the pool, which has just
+/// found itself quiescent (under its sleep lock: it must not be asked
+/// again).
+fn tell_if_deadlocked(pool_quiet: bool) {
+    if MAIN_ACTIVE.load(Ordering::SeqCst) != 0 || OUTSIDE_WORK.load(Ordering::SeqCst) != 0 {
+        return;
+    }
+    if !pool_quiet {
+        if let Some(pool) = started_pool() {
+            if !pool.is_quiescent() {
+                return;
+            }
+        }
+    }
+    let wakes: Vec<DeadlockWake> = DEADLOCK_WATCHERS
+        .lock()
+        .iter()
+        .map(|(_, w)| Arc::clone(w))
+        .collect();
+    for w in wakes {
+        w();
+    }
+}
+
+/// The `Deadlock` error for a main script waiting on `what` (`recv on
+/// channel 3`, `await task 4`...): it names every parked task, what it
+/// waits for, where it waits and where it was spawned.
+pub fn deadlock_error(what: &str) -> Error {
+    let parked = started_pool().map(|p| p.parked_tasks()).unwrap_or_default();
+    let mut message = format!("the main script waits ({what}) and nothing can ever wake it");
+    if parked.is_empty() {
+        message.push_str(": no task is running or parked");
+    } else {
+        let n = parked.len();
+        let _ = write!(
+            message,
+            "; {} parked, none can run:",
+            if n == 1 {
+                "the one task left is".to_string()
+            } else {
+                format!("all {n} tasks left are")
+            }
+        );
+        for (id, what) in parked {
+            let _ = write!(message, "\n  task {id}: {what}");
+        }
+    }
+    Error::new(ErrorKind::Deadlock, message)
+}
+
 /// Script tasks that ended with an error other than their own
 /// cancellation, and running tasks that stopped because they were
 /// cancelled.
@@ -140,6 +313,18 @@ pub struct TaskStats {
     pub busy_seconds: Vec<f64>,
     /// Threads blocked (sleep, channel, lock, input) right now.
     pub blocked_now: usize,
+    /// Tasks parked right now (waiting, holding no thread).
+    pub parked: usize,
+    /// The most tasks parked at once.
+    pub parked_peak: usize,
+    /// Times a task parked.
+    pub task_parks: u64,
+    /// Times a task yielded at the end of its time slice.
+    pub yields: u64,
+    /// Timers pending right now (sleeping tasks, timeouts).
+    pub timers: usize,
+    /// Timers armed so far.
+    pub timers_armed: u64,
 }
 
 /// A snapshot of the counters; zeros (and `started: false`) if the pool has
@@ -176,13 +361,19 @@ pub fn stats() -> TaskStats {
         executed: s.workers.iter().map(|w| w.executed).collect(),
         busy_seconds: s.workers.iter().map(|w| w.busy.as_secs_f64()).collect(),
         blocked_now: s.blocked_now,
+        parked: s.parked_now,
+        parked_peak: s.parked_peak,
+        task_parks: s.task_parks,
+        yields: s.yields,
+        timers: s.timers_now,
+        timers_armed: s.timers_armed,
     }
 }
 
 /// The `--stats` table: one line per counter, then one per worker.
 pub fn stats_table(s: &TaskStats) -> String {
     let mut out = String::from("weft pool statistics\n");
-    let rows: [(&str, String); 8] = [
+    let rows: [(&str, String); 11] = [
         ("workers", s.workers.to_string()),
         ("spawned", s.spawned.to_string()),
         ("completed", s.completed.to_string()),
@@ -191,6 +382,9 @@ pub fn stats_table(s: &TaskStats) -> String {
         ("stolen", s.stolen.to_string()),
         ("parks", s.parks.to_string()),
         ("spares", s.spares.to_string()),
+        ("parked", format!("{} (peak {})", s.parked, s.parked_peak)),
+        ("task_parks", s.task_parks.to_string()),
+        ("timers", format!("{} (armed {})", s.timers, s.timers_armed)),
     ];
     for (name, value) in rows {
         let _ = writeln!(out, "  {name:<10} {value:>12}");
@@ -215,14 +409,14 @@ pub fn finish() {
     if let Some(path) = &options.trace {
         match (started_pool(), TRACE.get()) {
             (Some(pool), Some(buffer)) => {
-                let json = buffer.to_json(pool.worker_count());
+                let json = buffer.to_json(pool.worker_count(), pool.outside_row());
                 if let Err(e) = std::fs::write(path, json) {
                     eprintln!("weft: --trace: cannot write '{}': {e}", path.display());
                 }
             }
             _ => {
                 // No pool, no events: still a valid (empty) trace.
-                let json = TraceBuffer::new(0).to_json(0);
+                let json = TraceBuffer::new(0).to_json(0, 0);
                 if let Err(e) = std::fs::write(path, json) {
                     eprintln!("weft: --trace: cannot write '{}': {e}", path.display());
                 }
@@ -238,6 +432,8 @@ pub fn finish() {
                 "weft: --stats: the thread pool was not started (the script did no parallel work)"
             );
         }
+        let live = crate::stdlib::handles::live();
+        eprintln!("{}", crate::stdlib::handles::summary(live));
         eprint!("{}", crate::stdlib::parallel::stats_report());
     }
 }
@@ -264,8 +460,10 @@ impl TraceBuffer {
         }
     }
 
-    /// The Chrome trace-event JSON of everything recorded so far.
-    fn to_json(&self, workers: usize) -> String {
+    /// The Chrome trace-event JSON of everything recorded so far; row
+    /// `outside` is threads outside the pool (the main script running a
+    /// task it awaits).
+    fn to_json(&self, workers: usize, outside: usize) -> String {
         let mut events: Vec<Vec<Event>> = self.slots.iter().map(|s| s.lock().clone()).collect();
         for e in self.overflow.lock().iter() {
             if events.len() <= e.worker {
@@ -298,6 +496,8 @@ impl TraceBuffer {
             }
             let name = if tid < workers {
                 format!("worker {tid}")
+            } else if tid == outside {
+                "main (outside the pool)".to_string()
             } else {
                 format!("spare {tid}")
             };
@@ -337,6 +537,20 @@ impl TraceBuffer {
                     EventKind::Steal { victim } => format!(
                         "{{\"name\":\"steal from {victim}\",\"cat\":\"steal\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
                     ),
+                    EventKind::TaskPark { task } | EventKind::TaskYield { task } => {
+                        let what = if matches!(e.kind, EventKind::TaskPark { .. }) {
+                            "park"
+                        } else {
+                            "yield"
+                        };
+                        let name = match task {
+                            Some(id) => format!("{what} task {id}"),
+                            None => what.to_string(),
+                        };
+                        format!(
+                            "{{\"name\":\"{name}\",\"cat\":\"task\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
+                        )
+                    }
                     EventKind::Park => format!(
                         "{{\"name\":\"park\",\"cat\":\"park\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
                     ),
@@ -394,7 +608,7 @@ mod test {
             worker: 1,
             at: at(4),
         });
-        let json = b.to_json(2);
+        let json = b.to_json(2, 10);
         assert!(json.contains("\"name\":\"worker 1\""));
         assert!(json.contains("\"name\":\"task 7\",\"cat\":\"job\",\"ph\":\"B\",\"ts\":1.000"));
         // task 7 never ended: closed at the last timestamp (4 us).

@@ -13,7 +13,7 @@
 
 use crate::error::{ErrorValue, Result};
 use crate::function::Closure;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -29,6 +29,8 @@ pub use intern::intern;
 pub use list::{CapacityError, List, ListMut};
 pub use map_ref::MapRef;
 pub use string::{str_hash, Str, StrMut};
+
+mod deep;
 
 /// A native function: a builtin or a stdlib module member.
 pub type NativeFnPtr = fn(&mut crate::vm::Vm, &[Value]) -> Result<Value>;
@@ -54,25 +56,65 @@ pub struct RangeVal {
 }
 
 impl RangeVal {
-    /// Number of items, O(1).
-    pub fn len(&self) -> i64 {
+    /// The exact number of items, O(1). A range can have up to 2^64 - 1
+    /// items (`range(-2**63, 2**63 - 1)`), more than an `i64` holds.
+    pub fn len_i128(&self) -> i128 {
         let (start, stop, step) = (self.start as i128, self.stop as i128, self.step as i128);
         let n = if step > 0 {
             (stop - start + step - 1) / step
         } else {
             (start - stop - step - 1) / -step
         };
-        n.max(0) as i64
+        n.max(0)
+    }
+
+    /// Number of items, saturated at `i64::MAX`: for iterating and sizing,
+    /// where no loop or list can reach that many anyway. Where the exact
+    /// count is the answer (`len`, indexing, `contains`), use
+    /// [`len_i128`](Self::len_i128) or [`checked_len`](Self::checked_len).
+    pub fn len(&self) -> i64 {
+        i64::try_from(self.len_i128()).unwrap_or(i64::MAX)
+    }
+
+    /// The number of items as an int, or an `OverflowError` for a range
+    /// longer than the largest int.
+    pub fn checked_len(&self) -> Result<i64> {
+        i64::try_from(self.len_i128()).map_err(|_| {
+            crate::error::Error::new(
+                crate::error::ErrorKind::OverflowError,
+                format!(
+                    "{self} has {} items, more than the largest int",
+                    self.len_i128()
+                ),
+            )
+        })
     }
 
     /// Whether the range is empty.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len_i128() == 0
     }
 
     /// The `i`-th item (0-based, already bounds-checked by the caller).
     pub fn get(&self, i: i64) -> i64 {
         self.start + i * self.step
+    }
+
+    /// The `i`-th item for any `0 <= i < len_i128()` (always an `i64`:
+    /// every item lies between `start` and `stop`).
+    pub fn get_i128(&self, i: i128) -> i64 {
+        (self.start as i128 + i * self.step as i128) as i64
+    }
+}
+
+impl fmt::Display for RangeVal {
+    /// `range(start, stop)` or `range(start, stop, step)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.step == 1 {
+            write!(f, "range({}, {})", self.start, self.stop)
+        } else {
+            write!(f, "range({}, {}, {})", self.start, self.stop, self.step)
+        }
     }
 }
 
@@ -188,14 +230,11 @@ impl Value {
     }
 
     fn write_repr(&self, out: &mut impl fmt::Write) -> fmt::Result {
-        match self {
-            Value::Str(s) => write_quoted(out, s),
-            other => write!(out, "{other}"),
-        }
+        deep::write(self, out, false)
     }
 }
 
-fn write_quoted(out: &mut impl fmt::Write, s: &str) -> fmt::Result {
+fn write_quoted(out: &mut (impl fmt::Write + ?Sized), s: &str) -> fmt::Result {
     out.write_char('"')?;
     for c in s.chars() {
         match c {
@@ -262,54 +301,36 @@ pub fn format_float(f: f64) -> String {
 }
 
 impl fmt::Display for Value {
-    /// The `print`/`str` form: a top-level string prints bare.
+    /// The `print`/`str` form: a top-level string prints bare. Containers
+    /// are walked without recursion ([`deep`]), at any depth.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Value::Nil => f.write_str("nil"),
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::Int(i) => write!(f, "{i}"),
-            Value::Float(x) => f.write_str(&format_float(*x)),
             Value::Str(s) => f.write_str(s),
-            Value::List(items) => {
-                f.write_char('[')?;
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    v.write_repr(f)?;
-                }
-                f.write_char(']')
-            }
-            Value::Map(m) => {
-                f.write_char('{')?;
-                for (i, (k, v)) in m.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    k.0.write_repr(f)?;
-                    f.write_str(": ")?;
-                    v.write_repr(f)?;
-                }
-                f.write_char('}')
-            }
-            Value::Range(r) => {
-                if r.step == 1 {
-                    write!(f, "range({}, {})", r.start, r.stop)
-                } else {
-                    write!(f, "range({}, {}, {})", r.start, r.stop, r.step)
-                }
-            }
-            Value::Func(c) => match c.name() {
-                Some(name) => write!(f, "<fn {name}>"),
-                None => f.write_str("<fn>"),
-            },
-            Value::Native(n) => write!(f, "<fn {}>", n.name),
-            Value::Module(m) => write!(f, "<module {}>", m.name),
-            Value::Error(e) => write!(f, "<error {}: {}>", e.kind, e.message),
-            Value::Task(t) => write!(f, "<task {}>", t.id()),
-            Value::Channel(_) => f.write_str("<channel>"),
-            Value::Atom(a) => write!(f, "<atom {}>", a.get().repr()),
+            Value::List(_) | Value::Map(_) | Value::Atom(_) => deep::write(self, f, true),
+            other => write_flat(other, f),
         }
+    }
+}
+
+/// Writes a value that contains no other value (not a string, list, map or
+/// atom).
+fn write_flat(v: &Value, f: &mut dyn fmt::Write) -> fmt::Result {
+    match v {
+        Value::Nil => f.write_str("nil"),
+        Value::Bool(b) => write!(f, "{b}"),
+        Value::Int(i) => write!(f, "{i}"),
+        Value::Float(x) => f.write_str(&format_float(*x)),
+        Value::Range(r) => write!(f, "{r}"),
+        Value::Func(c) => match c.name() {
+            Some(name) => write!(f, "<fn {name}>"),
+            None => f.write_str("<fn>"),
+        },
+        Value::Native(n) => write!(f, "<fn {}>", n.name),
+        Value::Module(m) => write!(f, "<module {}>", m.name),
+        Value::Error(e) => write!(f, "<error {}: {}>", e.kind, e.message),
+        Value::Task(t) => write!(f, "<task {}>", t.id()),
+        Value::Channel(_) => f.write_str("<channel>"),
+        Value::Str(_) | Value::List(_) | Value::Map(_) | Value::Atom(_) => deep::write(v, f, false),
     }
 }
 
@@ -321,37 +342,45 @@ impl fmt::Debug for Value {
 
 impl PartialEq for Value {
     /// Structural equality for data (`1 == 1.0`; maps ignore order, as
-    /// Python's dicts do); identity for functions, modules and errors.
+    /// Python's dicts do), at any depth ([`deep`]); identity for functions,
+    /// modules, errors and handles.
     fn eq(&self, other: &Value) -> bool {
-        use Value::*;
         match (self, other) {
-            (Nil, Nil) => true,
-            (Bool(a), Bool(b)) => a == b,
-            (Int(a), Int(b)) => a == b,
-            (Float(a), Float(b)) => a == b,
-            (Int(a), Float(b)) | (Float(b), Int(a)) => int_eq_float(*a, *b),
-            (Str(a), Str(b)) => a == b,
-            (List(a), List(b)) => a == b,
-            (Map(a), Map(b)) => {
-                MapRef::ptr_eq(a, b)
-                    || (a.len() == b.len()
-                        && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v == w)))
+            (Value::List(_), Value::List(_)) | (Value::Map(_), Value::Map(_)) => {
+                deep::eq(self, other)
             }
-            (Range(a), Range(b)) => {
-                let (n, m) = (a.len(), b.len());
-                n == m && (n == 0 || (a.start == b.start && (n == 1 || a.step == b.step)))
-            }
-            (Func(a), Func(b)) => Arc::ptr_eq(a, b),
-            (Native(a), Native(b)) => std::ptr::eq(*a, *b),
-            (Module(a), Module(b)) => Arc::ptr_eq(a, b),
-            (Error(a), Error(b)) => Arc::ptr_eq(a, b),
-            (Task(a), Task(b)) => Arc::ptr_eq(a, b),
-            (Channel(a), Channel(b)) => Arc::ptr_eq(a, b),
-            (Atom(a), Atom(b)) => Arc::ptr_eq(a, b),
-            _ => false,
+            _ => flat_eq(self, other),
         }
     }
 }
+
+/// `==` of two values that are not both lists or both maps.
+fn flat_eq(a: &Value, b: &Value) -> bool {
+    use Value::*;
+    match (a, b) {
+        (Nil, Nil) => true,
+        (Bool(a), Bool(b)) => a == b,
+        (Int(a), Int(b)) => a == b,
+        (Float(a), Float(b)) => a == b,
+        (Int(a), Float(b)) | (Float(b), Int(a)) => int_eq_float(*a, *b),
+        (Str(a), Str(b)) => a == b,
+        (List(_), List(_)) | (Map(_), Map(_)) => deep::eq(a, b),
+        (Range(a), Range(b)) => {
+            let (n, m) = (a.len_i128(), b.len_i128());
+            n == m && (n == 0 || (a.start == b.start && (n == 1 || a.step == b.step)))
+        }
+        (Func(a), Func(b)) => Arc::ptr_eq(a, b),
+        (Native(a), Native(b)) => std::ptr::eq(*a, *b),
+        (Module(a), Module(b)) => Arc::ptr_eq(a, b),
+        (Error(a), Error(b)) => Arc::ptr_eq(a, b),
+        (Task(a), Task(b)) => Arc::ptr_eq(a, b),
+        (Channel(a), Channel(b)) => Arc::ptr_eq(a, b),
+        (Atom(a), Atom(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}
+
+pub(crate) use deep::compare as deep_compare;
 
 /// `i == f` without the rounding of `i as f64`.
 fn int_eq_float(i: i64, f: f64) -> bool {

@@ -69,8 +69,12 @@ use std::sync::Arc;
 #[cfg(test)]
 mod fast_test;
 mod method_fast;
+mod owned;
+mod park;
 #[cfg(test)]
 mod test;
+
+pub use park::{Call, ParkedVm, Wait};
 
 /// The default limit on nested calls per thread.
 pub const DEFAULT_MAX_DEPTH: usize = 10_000;
@@ -138,6 +142,11 @@ pub struct Vm {
     max_depth: usize,
     cancel: Option<Arc<AtomicBool>>,
     token: Option<crate::pool::CancelToken>,
+    /// The entry frame of a [`Vm::call_owned`] in progress, and the
+    /// argument it gets back if the call throws (see `vm/owned.rs`).
+    owned_arg: Option<(usize, Value)>,
+    /// Parking, time slices, inherited depth (`vm/park.rs`).
+    park: park::ParkState,
     /// One record per `finally` block running on its error path (see
     /// [`Shield`]), innermost last.
     shields: Vec<Shield>,
@@ -179,7 +188,10 @@ thread_local! {
     /// This thread's idle VMs: [`with_vm`] takes one (or makes one) and
     /// puts it back, so a pool worker reuses its VMs from task to task, also
     /// for tasks it runs nested (help-first, while it awaits).
-    static THREAD_VMS: RefCell<Vec<Vm>> = const { RefCell::new(Vec::new()) };
+    /// Boxed, so taking one and putting it back moves a pointer, not the
+    /// whole state (a parked task's resumption does it on every wake).
+    #[allow(clippy::vec_box)] // Boxed on purpose: see above.
+    static THREAD_VMS: RefCell<Vec<Box<Vm>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A position in running code, cheap to keep (formatted only when a trace
@@ -194,8 +206,13 @@ impl CallSite {
     /// A trace frame for this position, named `name`:
     /// `at NAME (file:line:col)`.
     pub fn frame(&self, name: &str) -> String {
+        format!("at {name} ({})", self.location())
+    }
+
+    /// The position as `file:line:col`.
+    pub fn location(&self) -> String {
         let pos = self.proto.pos_at((self.pc as usize).saturating_sub(1));
-        format!("at {name} ({}:{}:{})", self.proto.file, pos.line, pos.col)
+        format!("{}:{}:{}", self.proto.file, pos.line, pos.col)
     }
 }
 
@@ -207,13 +224,13 @@ const MAX_IDLE_VMS: usize = 8;
 /// `with_vm` has another one (a native should use the `&mut Vm` it was
 /// given instead). If `f` panics the VM is dropped, not reused.
 pub fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> R {
-    let mut vm = THREAD_VMS
+    let mut vm: Box<Vm> = THREAD_VMS
         .try_with(|vms| vms.borrow_mut().pop())
         .ok()
         .flatten()
         .unwrap_or_default();
     let r = f(&mut vm);
-    if vm.frames.is_empty() && vm.reentry == 0 {
+    if vm.frames.is_empty() && vm.reentry == 0 && !vm.is_parked() {
         vm.cancel = None;
         vm.token = None;
         let _ = THREAD_VMS.try_with(|vms| {
@@ -772,6 +789,8 @@ impl Vm {
             max_depth: DEFAULT_MAX_DEPTH,
             cancel: None,
             token: None,
+            owned_arg: None,
+            park: park::ParkState::default(),
             shields: Vec::new(),
             rethrowing: false,
             rng: None,
@@ -820,7 +839,7 @@ impl Vm {
     /// How many calls are active on this VM (Weft frames plus native
     /// re-entries).
     pub fn depth(&self) -> usize {
-        self.frames.len() + self.reentry
+        self.frames.len() + self.reentry + self.park.depth_base
     }
 
     /// Installs (or removes) a task's cancellation token: once it is
@@ -882,7 +901,7 @@ impl Vm {
             }
             Value::Native(n) => {
                 if self.depth() >= self.max_depth {
-                    return Err(stack_overflow(self.max_depth));
+                    return Err(stack_overflow(self.max_depth + self.park.depth_base));
                 }
                 self.reentry += 1;
                 let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || (n.f)(self, args));
@@ -910,7 +929,7 @@ impl Vm {
         start: usize,
     ) -> Result<Value> {
         if self.depth() >= self.max_depth {
-            return Err(stack_overflow(self.max_depth));
+            return Err(stack_overflow(self.max_depth + self.park.depth_base));
         }
         self.reentry += 1;
         let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
@@ -1083,6 +1102,9 @@ impl Vm {
                     return Ok(());
                 }
             }
+            if self.owned_arg.is_some() {
+                self.keep_owned_arg(fi, f.base);
+            }
             self.clear_window(&f);
             self.frames.pop();
             if fi == entry {
@@ -1188,10 +1210,10 @@ impl Vm {
                             start = tri!(default_entry(callee, $argc as usize));
                         }
                         if self.frames.len() + self.reentry >= self.max_depth {
-                            throw!(stack_overflow(self.max_depth));
+                            throw!(stack_overflow(self.max_depth + self.park.depth_base));
                         }
-                        if self.is_cancelled() {
-                            throw!(cancelled());
+                        if self.checkpoint() {
+                            throw!(self.checkpoint_error());
                         }
                         let nb = base + $f as usize + 1;
                         self.ensure_stack(nb + callee.nregs);
@@ -1439,8 +1461,8 @@ impl Vm {
                     }
                     Instr::Jump { off } => pc = (pc as isize + off as isize) as usize,
                     Instr::Loop { off } => {
-                        if self.is_cancelled() {
-                            throw!(cancelled());
+                        if self.checkpoint() {
+                            throw!(self.checkpoint_error());
                         }
                         pc = (pc as isize + off as isize) as usize;
                     }
@@ -1690,9 +1712,16 @@ impl Vm {
                                 && !s.temp_recv
                                 && recv as usize != a
                             {
-                                let [r, x] = w
-                                    .get_disjoint_mut([recv as usize, a])
-                                    .expect("distinct registers in the window");
+                                // Two distinct registers of the window
+                                // (`get_disjoint_mut` is past the MSRV).
+                                let ri = recv as usize;
+                                let (r, x) = if ri < a {
+                                    let (lo, hi) = w.split_at_mut(a);
+                                    (&mut lo[ri], &mut hi[0])
+                                } else {
+                                    let (lo, hi) = w.split_at_mut(ri);
+                                    (&mut hi[0], &mut lo[a])
+                                };
                                 if method_fast::push(r, x) {
                                     set_reg(&mut w[dst as usize], Value::Nil);
                                     continue;
@@ -1790,8 +1819,9 @@ impl Vm {
                             }
                             // Receives until closed and drained.
                             Value::Channel(c) => {
+                                let c = c.clone();
                                 save_pc!();
-                                tri!(stdlib::channel::iter_next(c)).map(|v| (v, i + 1))
+                                tri!(stdlib::channel::iter_step(self, &c)).map(|v| (v, i + 1))
                             }
                             _ => None,
                         };
@@ -1849,6 +1879,11 @@ impl Vm {
                 }
             };
             save_pc!();
+            if self.park.parking.is_some() {
+                // Parked (or yielding): leave with the frames as they are.
+                self.parked_exit();
+                return Err(err);
+            }
             match self.unwind(err, entry) {
                 Ok(()) => reload!(),
                 Err(e) => return Err(e),
@@ -2108,10 +2143,11 @@ impl Vm {
                         .map(|(at, k, v)| (k.0.clone(), v.clone(), at + 1)),
                     // `for i, v in ch`: a running count and the value.
                     Value::Channel(c) => {
+                        let c = c.clone();
                         if let Some(f) = self.frames.last_mut() {
                             f.pc = *pc as u32;
                         }
-                        tri!(stdlib::channel::iter_next(c))
+                        tri!(stdlib::channel::iter_step(self, &c))
                             .map(|v| (Value::Int(i as i64), v, i + 1))
                     }
                     _ => None,
@@ -2177,6 +2213,24 @@ impl Vm {
                 let unit: &'static ModuleUnit = &proto.imports[idx as usize];
                 let v = tri!(self.import(unit));
                 set_reg(&mut reg!(dst), v);
+            }
+            Instr::ConstWide { dst, k } => {
+                let c = proto.consts[k as usize].clone();
+                set_reg(&mut reg!(dst), c);
+            }
+            Instr::GetFieldR { dst, obj, name } => {
+                let Value::Str(name) = reg!(name).clone() else {
+                    throw!(Error::type_error("internal: field name is not a string"))
+                };
+                let v = tri!(ops::field_get(&reg!(obj), &name));
+                set_reg(&mut reg!(dst), v);
+            }
+            Instr::SetFieldR { obj, val, name } => {
+                let Value::Str(name) = reg!(name).clone() else {
+                    throw!(Error::type_error("internal: field name is not a string"))
+                };
+                let x = reg!(val).clone();
+                tri!(ops::field_set(&mut reg!(obj), &name, x));
             }
             Instr::BitNot { dst, src } => {
                 let v = tri!(ops::bit_not(&reg!(src)));

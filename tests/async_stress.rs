@@ -448,8 +448,12 @@ fn trace_writes_valid_chrome_trace_json() {
         "{named:?}"
     );
     // Every B has its E on the same row, in order; timestamps never go back.
+    // Rows: the two workers, and the main thread (tasks it runs inline).
     let mut tasks = 0;
-    for tid in 0..2 {
+    let mut rows: Vec<i64> = events.iter().filter_map(|e| e["tid"].as_i64()).collect();
+    rows.sort_unstable();
+    rows.dedup();
+    for tid in rows {
         let mut depth = 0i64;
         let mut last = 0.0f64;
         for e in events.iter().filter(|e| e["tid"] == tid && e["ph"] != "M") {
@@ -466,9 +470,11 @@ fn trace_writes_valid_chrome_trace_json() {
                 Some("E") => depth -= 1,
                 Some("i") => assert!(
                     ["park", "unpark"].contains(&e["name"].as_str().unwrap_or(""))
-                        || e["name"]
-                            .as_str()
-                            .is_some_and(|n| n.starts_with("steal from ")),
+                        || e["name"].as_str().is_some_and(|n| {
+                            n.starts_with("steal from ")
+                                || n.starts_with("park task ")
+                                || n.starts_with("yield task ")
+                        }),
                     "{e}"
                 ),
                 other => panic!("unexpected phase {other:?}"),

@@ -163,6 +163,7 @@ fn each_layer_overrides_the_one_before_key_by_key() {
             "spin_before_park_us: file weft.toml",
             "stack_size: file weft.toml",
             "max_spare_workers: file weft.toml",
+            "time_slice_ms: default",
         ]
     );
 }

@@ -84,6 +84,37 @@ fn primes_takes_its_bound_from_the_command_line() {
     assert!(stderr.contains("ValueError"), "{stderr}");
 }
 
+/// `fan_in_select.weft` prints only what does not depend on timing: the
+/// same text at every worker count, run after run (it used to print the
+/// order in which sources finished and a count of select timeouts).
+#[test]
+fn fan_in_select_output_does_not_depend_on_timing() {
+    let want = "fast   8 readings, sum 144\n\
+                medium 4 readings, sum 60\n\
+                slow   2 readings, sum 12\n\
+                answer from us-2\n\
+                cached answer (no mirror answered in 50 ms)\n";
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for workers in ["1", "2", "8"] {
+        for run in 0..3 {
+            let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+                .current_dir(root)
+                .arg("examples/fan_in_select.weft")
+                .env_remove("WEFT_CONFIG")
+                .env("WEFT_WORKERS", workers)
+                .output()
+                .expect("the weft binary runs");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                want,
+                "WEFT_WORKERS={workers}, run {run}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(out.status.code(), Some(0));
+        }
+    }
+}
+
 /// The log analyser's JSON report agrees with a count done here: every line
 /// is a request (it has a status and a latency) or a skipped line.
 #[test]

@@ -285,9 +285,10 @@ impl<T> fmt::Display for SendBatchError<T> {
             SendBatchError::Closed { sent, unsent } => ("channel closed", sent, unsent.len()),
             SendBatchError::Cancelled { sent, unsent } => ("cancelled", sent, unsent.len()),
         };
+        let s = if *sent == 1 { "" } else { "s" };
         write!(
             f,
-            "batch send stopped ({what}) after {sent} items, {unsent} not sent"
+            "batch send stopped ({what}) after {sent} item{s}, {unsent} not sent"
         )
     }
 }

@@ -98,6 +98,7 @@ mod reason;
 mod select;
 mod state;
 mod sync;
+mod task;
 mod wait;
 mod waiter;
 
@@ -122,6 +123,7 @@ pub use error::{
 };
 pub use interrupt::{Interrupt, InterruptFlag, Registration, Wake};
 pub use select::select;
+pub use task::{try_select, GiveUp, TaskWait};
 
 use error::Abort;
 use state::{Side, State};

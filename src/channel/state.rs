@@ -40,11 +40,20 @@ impl Wakes {
     }
 }
 
+/// The most values a bounded channel makes room for before any arrives.
+const INITIAL_BOUNDED: usize = 16;
+
 impl<T> State<T> {
     pub(crate) fn new(capacity: usize) -> Self {
         State {
-            // Bounded channels get their buffer up front, within reason.
-            queue: VecDeque::with_capacity(capacity.min(1024)),
+            // An empty channel allocates nothing (a million tasks may each
+            // have one); a bounded one gets a small buffer up front, and
+            // any queue grows as values arrive.
+            queue: if capacity == usize::MAX {
+                VecDeque::new()
+            } else {
+                VecDeque::with_capacity(capacity.min(INITIAL_BOUNDED))
+            },
             closed: false,
             receivers: Waiters::default(),
             senders: Waiters::default(),

@@ -35,80 +35,150 @@ pub(crate) fn block<T, R>(
     debug_assert!(n > 0 && start < n);
     loop {
         spin_until_ready(chans, side, deadline);
-        // Register on each channel in turn, unless one is ready.
         let mut waiter: Option<Arc<Waiter>> = None;
         let mut registered = 0;
-        for k in 0..n {
-            let i = (start + k) % n;
-            let shared = &*chans[i].shared;
-            let mut st = shared.state.lock();
-            if st.ready(side, shared.capacity) {
-                // Registered elsewhere already? Then take this channel only
-                // if no channel claimed us meanwhile (a claim obliges us to
-                // retry there first; see README, "select").
-                if let Some(w) = &waiter {
-                    if !w.try_claim(i) {
-                        break;
-                    }
-                }
-                let out = perform(&mut st);
-                let wakes = shared.finish(&mut st);
-                drop(st);
-                wakes.unpark();
-                if let Some(w) = &waiter {
-                    unregister(chans, side, start, registered, w);
-                }
-                return Ok((i, out));
-            }
-            let w = waiter.get_or_insert_with(Waiter::new);
-            st.waiters(side).push(w, i);
-            registered += 1;
+        match register(
+            chans,
+            side,
+            start,
+            &mut waiter,
+            &mut registered,
+            &Waiter::new,
+            perform,
+        ) {
+            Registered::Done(i, out) => return Ok((i, out)),
+            Registered::Waiting => {}
+            Registered::Claimed => {}
         }
-        // The loop either registered on every channel or broke out after
-        // registering on at least one, so a waiter exists (n > 0).
+        // A registration pass that did not finish registered at least once.
         let Some(waiter) = waiter else {
             return Err(Abort::Timeout);
         };
         if registered == n {
             park_until(&waiter, deadline, interrupt);
         }
-        match waiter.outcome() {
-            Outcome::Claimed(j) => {
-                // Channel `j` claimed us: it removed our entry there and
-                // counts us as pending. Retry there first.
-                let shared = &*chans[j].shared;
-                let mut st = shared.state.lock();
-                st.waiters(side).arrived();
-                let ready = st.ready(side, shared.capacity);
-                let out = if ready { Some(perform(&mut st)) } else { None };
-                let wakes = shared.finish(&mut st);
-                drop(st);
-                wakes.unpark();
-                if n > 1 {
-                    unregister(chans, side, start, registered, &waiter);
-                }
-                if let Some(out) = out {
-                    return Ok((j, out));
-                }
-                // Someone else took it first: wait again, starting at the
-                // next channel so that `j` does not keep winning.
-                start = (j + 1) % n;
-            }
-            Outcome::TimedOut => {
-                unregister(chans, side, start, registered, &waiter);
-                return Err(Abort::Timeout);
-            }
-            Outcome::Interrupted => {
-                unregister(chans, side, start, registered, &waiter);
-                return Err(Abort::Cancelled);
-            }
-            // `park_until` returns only once the wait ended, and a break out
-            // of registration means a failed claim, i.e. the wait ended.
-            Outcome::Waiting => {
+        match settle(chans, side, start, registered, &waiter, perform) {
+            Settled::Done(j, out) => return Ok((j, out)),
+            Settled::Retry(next) => start = next,
+            Settled::Aborted(abort) => return Err(abort),
+            Settled::Waiting => {
                 debug_assert!(false, "wait ended while still waiting");
                 unregister(chans, side, start, registered, &waiter);
             }
         }
+    }
+}
+
+/// How a registration pass ([`register`]) ended.
+pub(crate) enum Registered<R> {
+    /// Channel `i` was ready: `perform` ran there.
+    Done(usize, R),
+    /// The waiter is registered on every channel, still waiting.
+    Waiting,
+    /// A channel claimed the waiter while it was still registering on the
+    /// others: [`settle`] it (it is registered on the first `registered`).
+    Claimed,
+}
+
+/// Registers a waiter (made by `make` on first need) on each channel in
+/// turn from `start`, unless one is ready: then, if the waiter is already
+/// registered elsewhere, it first claims itself; if that fails, another
+/// channel claimed it meanwhile (README, "select").
+pub(crate) fn register<T, R>(
+    chans: &[&Channel<T>],
+    side: Side,
+    start: usize,
+    waiter: &mut Option<Arc<Waiter>>,
+    registered: &mut usize,
+    make: &dyn Fn() -> Arc<Waiter>,
+    perform: &mut dyn FnMut(&mut State<T>) -> R,
+) -> Registered<R> {
+    let n = chans.len();
+    for k in 0..n {
+        let i = (start + k) % n;
+        let shared = &*chans[i].shared;
+        let mut st = shared.state.lock();
+        if st.ready(side, shared.capacity) {
+            // Registered elsewhere already? Then take this channel only
+            // if no channel claimed us meanwhile (a claim obliges us to
+            // retry there first; see README, "select").
+            if let Some(w) = waiter.as_ref() {
+                if !w.try_claim(i) {
+                    return Registered::Claimed;
+                }
+            }
+            let out = perform(&mut st);
+            let wakes = shared.finish(&mut st);
+            drop(st);
+            wakes.unpark();
+            if let Some(w) = waiter.as_ref() {
+                unregister(chans, side, start, *registered, w);
+            }
+            return Registered::Done(i, out);
+        }
+        let w = waiter.get_or_insert_with(make);
+        st.waiters(side).push(w, i);
+        *registered += 1;
+    }
+    Registered::Waiting
+}
+
+/// How a wait that is over (or not) ends ([`settle`]).
+pub(crate) enum Settled<R> {
+    /// Channel `j` claimed the wait and was still ready: `perform` ran.
+    Done(usize, R),
+    /// The claiming channel was emptied (or filled) by someone else first:
+    /// wait again, starting at this channel.
+    Retry(usize),
+    /// The deadline or the interrupt ended the wait.
+    Aborted(Abort),
+    /// Still waiting (a spurious wake).
+    Waiting,
+}
+
+/// Finishes a wait according to its waiter's outcome: a claim is honoured
+/// (the claimed side arrives, takes its turn, and passes the wake on), an
+/// abort unregisters everywhere.
+pub(crate) fn settle<T, R>(
+    chans: &[&Channel<T>],
+    side: Side,
+    start: usize,
+    registered: usize,
+    waiter: &Arc<Waiter>,
+    perform: &mut dyn FnMut(&mut State<T>) -> R,
+) -> Settled<R> {
+    let n = chans.len();
+    match waiter.outcome() {
+        Outcome::Claimed(j) => {
+            // Channel `j` claimed us: it removed our entry there and
+            // counts us as pending. Retry there first.
+            let shared = &*chans[j].shared;
+            let mut st = shared.state.lock();
+            st.waiters(side).arrived();
+            let ready = st.ready(side, shared.capacity);
+            let out = if ready { Some(perform(&mut st)) } else { None };
+            let wakes = shared.finish(&mut st);
+            drop(st);
+            wakes.unpark();
+            if n > 1 {
+                unregister(chans, side, start, registered, waiter);
+            }
+            match out {
+                Some(out) => Settled::Done(j, out),
+                // Someone else took it first: wait again, starting at the
+                // next channel so that `j` does not keep winning.
+                None => Settled::Retry((j + 1) % n),
+            }
+        }
+        Outcome::TimedOut => {
+            unregister(chans, side, start, registered, waiter);
+            Settled::Aborted(Abort::Timeout)
+        }
+        Outcome::Interrupted => {
+            unregister(chans, side, start, registered, waiter);
+            Settled::Aborted(Abort::Cancelled)
+        }
+        Outcome::Waiting => Settled::Waiting,
     }
 }
 
@@ -182,7 +252,7 @@ fn park_until(waiter: &Arc<Waiter>, deadline: Option<Instant>, interrupt: Option
 /// Removes `waiter` from the first `registered` channels of the rotation
 /// starting at `start`.
 #[cold]
-fn unregister<T>(
+pub(crate) fn unregister<T>(
     chans: &[&Channel<T>],
     side: Side,
     start: usize,

@@ -21,10 +21,17 @@ const CLAIMED: usize = 3;
 /// One blocked operation. Its `state` leaves [`WAITING`] exactly once, by a
 /// compare-and-swap, so exactly one party (a channel, the deadline, the
 /// interrupt, or the waiter itself) decides how the wait ends; only that
-/// party unparks the thread.
+/// party unparks the thread (or wakes the parked task).
 pub(crate) struct Waiter {
     state: AtomicUsize,
-    thread: Thread,
+    parker: Parker,
+}
+
+/// Who waits: a thread (parked with `thread::park`) or a pool task (parked
+/// holding no thread, rescheduled by its waker).
+pub(crate) enum Parker {
+    Thread(Thread),
+    Task(crate::pool::Waker),
 }
 
 /// How a wait ended.
@@ -42,7 +49,15 @@ impl Waiter {
     pub(crate) fn new() -> Arc<Waiter> {
         Arc::new(Waiter {
             state: AtomicUsize::new(WAITING),
-            thread: current(),
+            parker: Parker::Thread(current()),
+        })
+    }
+
+    /// A waiter for a pool task: ending the wait wakes the task.
+    pub(crate) fn for_task(waker: crate::pool::Waker) -> Arc<Waiter> {
+        Arc::new(Waiter {
+            state: AtomicUsize::new(WAITING),
+            parker: Parker::Task(waker),
         })
     }
 
@@ -78,11 +93,14 @@ impl Waiter {
         }
     }
 
-    /// Wakes the waiting thread (call after a successful `try_*`, outside
-    /// any channel lock).
+    /// Wakes the waiting thread or task (call after a successful `try_*`,
+    /// outside any channel lock).
     #[inline]
     pub(crate) fn unpark(&self) {
-        self.thread.unpark();
+        match &self.parker {
+            Parker::Thread(t) => t.unpark(),
+            Parker::Task(w) => w.wake(),
+        }
     }
 }
 

@@ -8,13 +8,12 @@
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use super::cancel::CancelToken;
 use super::latch::Latch;
-use super::registry::WorkerThread;
+use super::registry::{Registry, WorkerThread};
 use super::stats::EventKind;
-use super::task::{panic_message, Body, Task, TaskError, TaskRef};
+use super::task::{Body, JobFn, Task, TaskRef};
 
 /// A unit of work. `worker` is the pool thread running it, or `None` when the
 /// pool is shutting down and the job must be dropped (a task is then
@@ -38,6 +37,18 @@ pub(crate) struct JobRef {
 unsafe impl Send for JobRef {}
 
 impl JobRef {
+    /// A job from its parts.
+    ///
+    /// # Safety
+    /// `pointer` must stay valid until the job is executed, and
+    /// `execute_fn` must be the function that knows what it points to.
+    pub(crate) unsafe fn from_raw_parts(pointer: *const (), execute_fn: JobFn) -> JobRef {
+        JobRef {
+            pointer,
+            execute_fn,
+        }
+    }
+
     /// # Safety
     /// `data` must stay valid until the job is executed.
     unsafe fn new<J: Job>(data: *const J) -> JobRef {
@@ -175,74 +186,27 @@ impl<L: Latch, F: FnOnce(bool) -> R, R> Job for StackJob<L, F, R> {
 
 /// Makes a spawned task: its shared state (for the handle) and the job that
 /// runs it. Both point to one allocation.
-pub(crate) fn spawn_job<F, T>(func: F) -> (TaskRef, JobRef)
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    let task: Arc<Task<Option<F>>> = Arc::new(Task::queued(Some(func)));
+pub(crate) fn spawn_job<B: Body + 'static>(body: B, pool: Weak<Registry>) -> (TaskRef, JobRef) {
+    let task: Arc<Task<B>> = Arc::new(Task::queued(body, pool));
     let handle: TaskRef = task.clone();
-    // SAFETY: the reference leaked here is reclaimed in `execute`.
-    let job = unsafe { JobRef::new(Arc::into_raw(task)) };
+    // SAFETY: the reference leaked here is reclaimed by `run_task_job::<B>`,
+    // which is the function paired with it.
+    let job =
+        unsafe { JobRef::from_raw_parts(Arc::into_raw(task) as *const (), run_task_job::<B>) };
     (handle, job)
 }
 
-impl<F, T> Job for Task<Option<F>>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    unsafe fn execute(this: *const Self, worker: Option<&WorkerThread>) {
-        // SAFETY: made by `Arc::into_raw` in `spawn_job`; executed once.
-        let task = unsafe { Arc::from_raw(this) };
-        let Some(worker) = worker else {
-            // Shutdown: the task never starts. (Not counted: the pool's
-            // statistics are gone with it.)
-            task.finish_unstarted();
-            return;
-        };
-        if !task.start() {
-            // Cancelled while queued (`cancel` already finished the handle),
-            // or claimed by a waiter that runs it (`run_if_queued`), which
-            // then owns the closure: leave `body` alone.
-            if task.is_cancelled() {
-                worker.stats().bump_cancelled();
-            }
-            return;
-        }
-        // SAFETY: winning `start` (QUEUED -> RUNNING) makes this call the
-        // only user of `body` (see `TaskHandle::run_if_queued`).
-        let func = unsafe { (*task.body.get()).take() };
-        let Some(func) = func else { return };
-        if task.is_cancelled() {
-            drop(func);
-            task.finish(Err(Box::new(TaskError::Cancelled)));
-            worker.stats().bump_cancelled();
-            return;
-        }
-        // Ids are assigned lazily: only ask for one when tracing.
-        let id = worker.tracing().then(|| task.id());
-        worker.emit(EventKind::TaskStart { task: id });
-        let task: TaskRef = task;
-        let previous = super::cancel::swap_current(CancelToken::from_core(task));
-        let outcome = panic::catch_unwind(AssertUnwindSafe(func));
-        let Some(token) = super::cancel::restore_current(previous) else {
-            return;
-        };
-        let task = token.into_core();
-        worker.emit(EventKind::TaskEnd { task: id });
-        match outcome {
-            Ok(value) => {
-                worker.stats().bump_completed();
-                task.finish(Ok(Box::new(value)));
-            }
-            Err(payload) => {
-                worker.stats().bump_failed();
-                let message = panic_message(payload.as_ref());
-                // The payload may itself panic when dropped; contain that.
-                let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
-                task.finish(Err(Box::new(TaskError::Panicked(message))));
-            }
-        }
-    }
+/// The job of a task whose body is a `B`: its first run, and every
+/// resumption after a wake or a yield.
+///
+/// # Safety
+/// `this` must come from `Arc::into_raw` of an `Arc<Task<B>>` (one strong
+/// reference, reclaimed here).
+pub(crate) unsafe fn run_task_job<B: Body + 'static>(
+    this: *const (),
+    worker: Option<&WorkerThread>,
+) {
+    // SAFETY: the caller's contract.
+    let task: Arc<Task<B>> = unsafe { Arc::from_raw(this as *const Task<B>) };
+    super::park::run_job(task, worker);
 }

@@ -44,6 +44,8 @@ mod config;
 mod job;
 mod join;
 mod latch;
+mod park;
+mod quiescent;
 mod registry;
 mod sleep;
 mod split;
@@ -51,6 +53,7 @@ mod stats;
 mod sync;
 mod task;
 mod thread_pool;
+mod timer;
 pub mod topology;
 
 #[cfg(all(test, not(loom)))]
@@ -65,12 +68,15 @@ pub use config::{
     Source, ThreadPoolConfig, WorkerCount,
 };
 pub use join::JoinContext;
+pub use park::{current_waker, Resumable, Step, Waker};
+pub use quiescent::QuiescenceWatch;
 pub use stats::{Event, EventHook, EventKind, PoolStats, WorkerStats};
 pub use task::{
-    wait_any, wait_any_timeout, TaskError, TaskHandle, WaitAnyError, WaitAnyTimeoutError,
-    WaitError, WaitTimeoutError,
+    wait_any, wait_any_timeout, TaskError, TaskHandle, TaskStatus, WaitAnyError,
+    WaitAnyTimeoutError, WaitError, WaitTimeoutError,
 };
 pub use thread_pool::{PoolError, ThreadPool};
+pub use timer::Timer;
 pub use topology::{PinOutcome, Topology};
 
 /// The index of the pool thread running this code: `0..worker_count` for
@@ -78,6 +84,13 @@ pub use topology::{PinOutcome, Topology};
 /// workers); `None` off the pool.
 pub fn current_worker_index() -> Option<usize> {
     registry::WorkerThread::with_current(|w| w.map(|w| w.index()))
+}
+
+/// Whether tasks wait for a thread in the queues the calling pool thread
+/// serves first (its own deque, the global queue, its inbox); false off the
+/// pool. A task that has used up its time slice yields only then.
+pub fn work_is_waiting() -> bool {
+    registry::WorkerThread::with_current(|w| w.is_some_and(|w| w.registry().work_waiting_for(w)))
 }
 
 /// Sleeps for `duration` as a cancellable, pool-friendly wait: on a pool

@@ -24,8 +24,11 @@ use super::cancel::CancelToken;
 use super::config::ThreadPoolConfig;
 use super::job::JobRef;
 use super::latch::CoreLatch;
+use super::park::listing::Listing;
+use super::quiescent::Watchers;
 use super::sleep::{Sleep, SleepOutcome};
 use super::stats::{Event, EventHook, EventKind, ExternalStats, PoolStats, SlotStats};
+use super::timer::Timers;
 use super::topology::{pin_current, PinOutcome, Placement, Topology};
 
 /// One pool thread's place: its deque's stealing end, its counters, its
@@ -68,6 +71,12 @@ pub(crate) struct Registry {
     topology: Topology,
     /// Cancelled when shutdown starts.
     shutdown: CancelToken,
+    /// Tasks parked now (`park/`).
+    pub(crate) parked: Listing,
+    /// Deadlines of parked tasks (`timer/`).
+    pub(crate) timers: Arc<Timers>,
+    /// Told when the pool becomes quiescent (`quiescent/`).
+    pub(crate) watchers: Watchers,
 }
 
 impl Registry {
@@ -123,6 +132,9 @@ impl Registry {
             spare_high: AtomicUsize::new(0),
             topology,
             shutdown: CancelToken::new(),
+            parked: Listing::new(workers + max_spares + 1),
+            timers: Timers::new(),
+            watchers: Watchers::default(),
             config,
         })
     }
@@ -247,6 +259,25 @@ impl Registry {
         self.shutdown.cancel();
     }
 
+    /// Whether any job is queued anywhere (the global queue, the inboxes,
+    /// any pool thread's deque).
+    pub(crate) fn any_queued_work(&self) -> bool {
+        !self.injector.is_empty()
+            || self.inboxes.iter().any(|q| !q.is_empty())
+            || self.slots[..self.live_slots()]
+                .iter()
+                .any(|s| !s.stealer.is_empty())
+    }
+
+    /// Whether tasks wait in the queues this pool thread serves first (its
+    /// own deque, the global queue, its inbox): then a task that has used
+    /// up its time slice yields.
+    pub(crate) fn work_waiting_for(&self, w: &WorkerThread) -> bool {
+        !w.deque.is_empty()
+            || !self.injector.is_empty()
+            || (!self.stealing && w.index < self.workers && !self.inboxes[w.index].is_empty())
+    }
+
     /// Drops every job still queued anywhere (after all threads exited).
     pub(crate) fn drain_all(&self) {
         let drop_all = |steal: &dyn Fn() -> Steal<JobRef>| loop {
@@ -274,7 +305,29 @@ impl Registry {
         let (started, blocked) = self.spares.counts();
         stats.spares = started;
         stats.blocked_now = blocked;
+        (stats.parked_now, stats.parked_peak) = self.parked.counts();
+        stats.timers_now = self.timers.pending();
+        stats.timers_armed = self.timers.armed();
         stats
+    }
+
+    /// The event row of threads outside the pool (one past the last pool
+    /// thread's slot).
+    pub(crate) fn outside_row(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether an event hook is installed.
+    pub(crate) fn tracing(&self) -> bool {
+        self.hook.is_some()
+    }
+
+    /// An event on a thread outside the pool (an awaiter running a task
+    /// inline).
+    pub(crate) fn emit_outside(&self, kind: EventKind) {
+        if self.hook.is_some() {
+            self.emit_at(kind, self.outside_row(), Instant::now());
+        }
     }
 
     fn emit_at(&self, kind: EventKind, worker: usize, at: Instant) {
@@ -602,9 +655,18 @@ impl WorkerThread {
         }
         r.sleep.stop_searching();
         let parked_at = Instant::now();
-        let outcome = r
-            .sleep
-            .sleep(self.index, latch, deadline, || r.has_work(self.index));
+        let outcome = r.sleep.sleep_watched(
+            self.index,
+            latch,
+            deadline,
+            || r.has_work(self.index),
+            |parked, timed| {
+                // The last thread to park may leave the pool quiescent.
+                if r.watched() && r.quiescent_now(parked, timed) {
+                    r.tell_watchers();
+                }
+            },
+        );
         if outcome != SleepOutcome::NotParked {
             self.stats().bump_parks();
             if r.hook.is_some() {

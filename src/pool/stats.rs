@@ -19,6 +19,8 @@ pub(crate) struct SlotStats {
     completed: AtomicU64,
     failed: AtomicU64,
     cancelled: AtomicU64,
+    task_parks: AtomicU64,
+    yields: AtomicU64,
 }
 
 /// Adds `n` to a counter that only the calling thread writes.
@@ -62,6 +64,12 @@ impl SlotStats {
     pub(crate) fn bump_cancelled(&self) {
         add(&self.cancelled, 1);
     }
+    pub(crate) fn bump_task_parks(&self) {
+        add(&self.task_parks, 1);
+    }
+    pub(crate) fn bump_yields(&self) {
+        add(&self.yields, 1);
+    }
 
     fn snapshot(&self) -> WorkerStats {
         WorkerStats {
@@ -78,6 +86,11 @@ impl SlotStats {
 pub(crate) struct ExternalStats {
     pub(crate) spawned: AtomicU64,
     pub(crate) cancelled: AtomicU64,
+    /// Tasks run to completion by threads outside the pool (an awaiter
+    /// running a queued task inline).
+    pub(crate) completed: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) task_parks: AtomicU64,
 }
 
 /// One thread's counters, as read by [`ThreadPool::stats`](super::ThreadPool::stats).
@@ -123,6 +136,18 @@ pub struct PoolStats {
     pub spares: u64,
     /// Threads inside [`blocking`](super::blocking) right now.
     pub blocked_now: usize,
+    /// Times a task parked (gave its thread back to wait).
+    pub task_parks: u64,
+    /// Times a task yielded at the end of a time slice.
+    pub yields: u64,
+    /// Tasks parked right now.
+    pub parked_now: usize,
+    /// The most tasks parked at once.
+    pub parked_peak: usize,
+    /// Timers pending right now (sleeps and timeouts of parked tasks).
+    pub timers_now: usize,
+    /// Timers armed so far.
+    pub timers_armed: u64,
 }
 
 impl PoolStats {
@@ -132,32 +157,31 @@ impl PoolStats {
         external: &ExternalStats,
     ) -> PoolStats {
         let mut out = PoolStats::default();
-        let totals = |s: &SlotStats| {
-            (
-                s.spawned.load(Ordering::Relaxed),
-                s.completed.load(Ordering::Relaxed),
-                s.failed.load(Ordering::Relaxed),
-                s.cancelled.load(Ordering::Relaxed),
-            )
+        let mut totals = |s: &SlotStats| {
+            out.spawned += s.spawned.load(Ordering::Relaxed);
+            out.completed += s.completed.load(Ordering::Relaxed);
+            out.failed += s.failed.load(Ordering::Relaxed);
+            out.cancelled += s.cancelled.load(Ordering::Relaxed);
+            out.task_parks += s.task_parks.load(Ordering::Relaxed);
+            out.yields += s.yields.load(Ordering::Relaxed);
         };
+        let mut worker_stats = Vec::new();
+        let mut spare_totals = WorkerStats::default();
         for s in workers {
-            out.workers.push(s.snapshot());
-            let (sp, co, fa, ca) = totals(s);
-            out.spawned += sp;
-            out.completed += co;
-            out.failed += fa;
-            out.cancelled += ca;
+            worker_stats.push(s.snapshot());
+            totals(s);
         }
         for s in spares {
-            out.spare_totals.add(&s.snapshot());
-            let (sp, co, fa, ca) = totals(s);
-            out.spawned += sp;
-            out.completed += co;
-            out.failed += fa;
-            out.cancelled += ca;
+            spare_totals.add(&s.snapshot());
+            totals(s);
         }
+        out.workers = worker_stats;
+        out.spare_totals = spare_totals;
         out.spawned += external.spawned.load(Ordering::Relaxed);
         out.cancelled += external.cancelled.load(Ordering::Relaxed);
+        out.completed += external.completed.load(Ordering::Relaxed);
+        out.failed += external.failed.load(Ordering::Relaxed);
+        out.task_parks += external.task_parks.load(Ordering::Relaxed);
         out
     }
 
@@ -189,6 +213,18 @@ pub enum EventKind {
     Steal {
         /// The thread stolen from.
         victim: usize,
+    },
+    /// The task that started last on this thread parked: it gave the
+    /// thread back to wait (it follows the task's `TaskEnd`).
+    TaskPark {
+        /// The task id, when tracing.
+        task: Option<u64>,
+    },
+    /// The task that started last on this thread yielded at the end of
+    /// its time slice.
+    TaskYield {
+        /// The task id, when tracing.
+        task: Option<u64>,
     },
     /// The thread parks (no work found after spinning).
     Park,

@@ -12,15 +12,17 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
 use super::cancel::{current_cancel_token, CancelToken, Registration};
 use super::latch::SignalLatch;
-use super::registry::WorkerThread;
+use super::park::state::{State, CANCELLED, LIFECYCLE, PARKED, QUEUED, RUNNING};
+use super::park::{Resumable, Step};
+use super::registry::{Registry, WorkerThread};
 
 /// Why a task has no value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,10 +178,6 @@ pub(crate) type Outcome = Result<Box<dyn Any + Send>, Box<TaskError>>;
 
 type Listener = Box<dyn FnOnce() + Send>;
 
-const QUEUED: u8 = 0;
-const RUNNING: u8 = 1;
-const DONE: u8 = 2;
-
 static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(1);
 
 /// How a failure is stored among the outcomes: a type no task can return.
@@ -199,24 +197,46 @@ struct CoreState {
     waiting: u32,
 }
 
+/// The function that runs a task's job, for its concrete body type.
+pub(crate) type JobFn = unsafe fn(*const (), Option<&WorkerThread>);
+
+/// Where a parked task is listed (`shard << 32 | key`), or this.
+pub(crate) const NOT_LISTED: u64 = u64::MAX;
+
+/// How to put a task back in a queue after it parked or yielded.
+pub(crate) struct Sched {
+    /// Its pool (dangling for a free-standing token).
+    pub(crate) pool: Weak<Registry>,
+    /// Runs the task's job for its concrete type (`None`: no job).
+    pub(crate) job: Option<JobFn>,
+    /// Where it is listed while parked (`NOT_LISTED` otherwise); written
+    /// only by the thread that owns the task's `RUNNING` state.
+    pub(crate) listed: AtomicU64,
+}
+
 /// The state shared by a task's handles, its job and its cancellation token.
 pub(crate) struct TaskCore {
     /// Assigned on first use (0 = not yet), so spawning touches no shared
     /// counter.
     id: AtomicU64,
-    cancelled: AtomicBool,
-    status: AtomicU8,
-    state: Mutex<CoreState>,
+    /// Lifecycle and flags (`park/README.md`).
+    pub(crate) state: State,
+    pub(crate) sched: Sched,
+    inner: Mutex<CoreState>,
     cv: Condvar,
 }
 
 impl TaskCore {
-    fn with_status(status: u8) -> Self {
+    fn with_state(state: State, pool: Weak<Registry>, job: Option<JobFn>) -> Self {
         TaskCore {
             id: AtomicU64::new(0),
-            cancelled: AtomicBool::new(false),
-            status: AtomicU8::new(status),
-            state: Mutex::new(CoreState {
+            state,
+            sched: Sched {
+                pool,
+                job,
+                listed: AtomicU64::new(NOT_LISTED),
+            },
+            inner: Mutex::new(CoreState {
                 outcome: None,
                 listeners: None,
                 next_key: 0,
@@ -226,14 +246,9 @@ impl TaskCore {
         }
     }
 
-    /// A task that has not started.
-    fn new_queued() -> Self {
-        TaskCore::with_status(QUEUED)
-    }
-
     /// A free-standing token: "running" until cancelled.
     fn new_running() -> Self {
-        TaskCore::with_status(RUNNING)
+        TaskCore::with_state(State::running(), Weak::new(), None)
     }
 
     pub(crate) fn id(&self) -> u64 {
@@ -257,27 +272,18 @@ impl TaskCore {
 
     #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire)
+        self.state.is_cancelled()
     }
 
     #[inline]
     pub(crate) fn is_done(&self) -> bool {
-        self.status.load(Ordering::Acquire) == DONE
-    }
-
-    /// `QUEUED -> RUNNING`; false if the task was already finished
-    /// (cancelled before it started).
-    #[inline]
-    pub(crate) fn start(&self) -> bool {
-        self.status
-            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        self.state.is_done()
     }
 
     /// Sets the outcome (once; later calls do nothing) and runs the
     /// completion callbacks on this thread.
     pub(crate) fn finish(&self, outcome: Outcome) {
-        let state = self.state.lock();
+        let state = self.inner.lock();
         if state.outcome.is_some() {
             return;
         }
@@ -289,7 +295,7 @@ impl TaskCore {
             Ok(value) => value,
             Err(error) => Box::new(Failed(*error)),
         });
-        self.status.store(DONE, Ordering::Release);
+        self.state.complete();
         // Cancel callbacks are stale once the task is done: drop them.
         let listeners = state.listeners.take();
         if state.waiting > 0 {
@@ -303,26 +309,14 @@ impl TaskCore {
         }
     }
 
-    /// Shutdown: finishes a task that never started as cancelled. True if it
-    /// had not been finished before.
-    pub(crate) fn finish_unstarted(&self) -> bool {
-        let state = self.state.lock();
-        if state.outcome.is_some() || !self.start() {
-            // Finished, or claimed by a waiter that is running it.
-            return false;
-        }
-        self.cancelled.store(true, Ordering::Release);
-        self.finish_locked(state, Err(Box::new(TaskError::Cancelled)));
-        true
-    }
-
     /// Sets the cancelled flag; the first call wakes cancellable sleeps, runs
-    /// the cancel callbacks and finishes a queued task. True if first.
+    /// the cancel callbacks and finishes a task that never started. True if
+    /// first. (A parked task must also be woken: [`cancel_task`].)
     pub(crate) fn cancel_flag(&self) -> bool {
-        if self.cancelled.swap(true, Ordering::SeqCst) {
+        if self.state.cancel() & CANCELLED != 0 {
             return false;
         }
-        let mut state = self.state.lock();
+        let mut state = self.inner.lock();
         let mut callbacks = Vec::new();
         if let Some(listeners) = state.listeners.as_mut() {
             let mut i = 0;
@@ -337,14 +331,14 @@ impl TaskCore {
         if state.waiting > 0 {
             self.cv.notify_all();
         }
-        if state.outcome.is_none()
-            && self
-                .status
-                .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        {
+        if state.outcome.is_none() && self.state.claim(true).is_some() {
             // Never started: report it cancelled now; the queued job is
             // dropped when a worker pops it.
+            if let Some(pool) = self.sched.pool.upgrade() {
+                pool.external
+                    .cancelled
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             self.finish_locked(state, Err(Box::new(TaskError::Cancelled)));
         } else {
             drop(state);
@@ -357,7 +351,7 @@ impl TaskCore {
 
     /// Blocks until cancelled or `deadline`; true if cancelled.
     pub(crate) fn wait_cancel(&self, deadline: Option<Instant>) -> bool {
-        let mut state = self.state.lock();
+        let mut state = self.inner.lock();
         state.waiting += 1;
         while !self.is_cancelled() {
             match deadline {
@@ -376,7 +370,7 @@ impl TaskCore {
     /// Registers a cancel callback; runs it now (and returns `None`) if the
     /// flag is already set.
     pub(crate) fn on_cancel(&self, listener: Listener) -> Option<u32> {
-        let mut state = self.state.lock();
+        let mut state = self.inner.lock();
         if self.is_cancelled() {
             drop(state);
             listener();
@@ -394,7 +388,7 @@ impl TaskCore {
     /// Registers a completion callback; runs it now (and returns `None`) if
     /// the task is done.
     pub(crate) fn on_done(&self, listener: Listener) -> Option<u32> {
-        let mut state = self.state.lock();
+        let mut state = self.inner.lock();
         if state.outcome.is_some() {
             drop(state);
             listener();
@@ -410,7 +404,7 @@ impl TaskCore {
     }
 
     pub(crate) fn unregister(&self, key: u32) {
-        let mut state = self.state.lock();
+        let mut state = self.inner.lock();
         let Some(listeners) = state.listeners.as_mut() else {
             return;
         };
@@ -423,7 +417,7 @@ impl TaskCore {
 
     /// The outcome, with the value cloned out, if done.
     fn outcome<T: Clone + 'static>(&self) -> Option<Result<T, TaskError>> {
-        let state = self.state.lock();
+        let state = self.inner.lock();
         let outcome = state.outcome.as_ref()?;
         if let Some(v) = outcome.downcast_ref::<T>() {
             return Some(Ok(v.clone()));
@@ -446,32 +440,86 @@ pub(crate) struct Task<B: ?Sized> {
     pub(crate) body: UnsafeCell<B>,
 }
 
-/// What a task's closure slot is to everyone but its job: something `Send`
-/// to drop eventually, and to run once by whoever claims the task.
+/// What a task's code slot is to everyone but its runner: something
+/// `Send` to drop eventually, and to poll by whoever owns the task's
+/// `RUNNING` state (`park/README.md`).
 pub(crate) trait Body: Send {
-    /// Takes the closure out and runs it, catching a panic; `None` if the
-    /// slot holds no closure.
-    fn call_once(&mut self) -> Option<std::thread::Result<Box<dyn Any + Send>>>;
+    /// Runs the code until it finishes, parks or yields, catching a panic;
+    /// `None` if the slot holds no code.
+    fn poll(&mut self) -> Option<std::thread::Result<Step<Box<dyn Any + Send>>>>;
+    /// What a parked task waits for, for a listing (`None`: nothing to say).
+    fn describe(&self) -> Option<String>;
+    /// Drops the code without running it further.
+    fn discard(&mut self);
 }
 
-impl<F, T> Body for Option<F>
+/// A closure run once to completion ([`ThreadPool::spawn`](super::ThreadPool::spawn)).
+pub(crate) struct Once<F>(pub(crate) Option<F>);
+
+impl<F, T> Body for Once<F>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    fn call_once(&mut self) -> Option<std::thread::Result<Box<dyn Any + Send>>> {
-        let func = self.take()?;
+    fn poll(&mut self) -> Option<std::thread::Result<Step<Box<dyn Any + Send>>>> {
+        let func = self.0.take()?;
         Some(
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(func))
-                .map(|v| Box::new(v) as Box<dyn Any + Send>),
+                .map(|v| Step::Done(Box::new(v) as Box<dyn Any + Send>)),
         )
+    }
+
+    fn describe(&self) -> Option<String> {
+        None
+    }
+
+    fn discard(&mut self) {
+        let func = self.0.take();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(func)));
+    }
+}
+
+/// A [`Resumable`] polled until it is done
+/// ([`ThreadPool::spawn_resumable`](super::ThreadPool::spawn_resumable)).
+pub(crate) struct Resume<R>(pub(crate) Option<R>);
+
+impl<R: Resumable> Body for Resume<R> {
+    fn poll(&mut self) -> Option<std::thread::Result<Step<Box<dyn Any + Send>>>> {
+        let r = self.0.as_mut()?;
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.resume()));
+        Some(step.map(|step| match step {
+            Step::Done(v) => {
+                // Done: its state (a parked VM...) goes now, not with the
+                // last handle.
+                self.discard();
+                Step::Done(Box::new(v) as Box<dyn Any + Send>)
+            }
+            Step::Park => Step::Park,
+            Step::Yield => Step::Yield,
+        }))
+    }
+
+    fn describe(&self) -> Option<String> {
+        let r = self.0.as_ref()?;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.describe())).ok()
+    }
+
+    fn discard(&mut self) {
+        let r = self.0.take();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(r)));
     }
 }
 
 impl Body for () {
-    fn call_once(&mut self) -> Option<std::thread::Result<Box<dyn Any + Send>>> {
+    fn poll(&mut self) -> Option<std::thread::Result<Step<Box<dyn Any + Send>>>> {
         None
     }
+
+    fn describe(&self) -> Option<String> {
+        None
+    }
+
+    fn discard(&mut self) {}
 }
 
 // SAFETY: shared access goes through `core` (all atomics and a mutex); the
@@ -486,11 +534,11 @@ impl<B: ?Sized> Deref for Task<B> {
     }
 }
 
-impl<B> Task<B> {
-    /// A queued task holding `body`.
-    pub(crate) fn queued(body: B) -> Self {
+impl<B: Body + 'static> Task<B> {
+    /// A queued task holding `body`, of the pool `pool`.
+    pub(crate) fn queued(body: B, pool: Weak<Registry>) -> Self {
         Task {
-            core: TaskCore::new_queued(),
+            core: TaskCore::with_state(State::queued(), pool, Some(super::job::run_task_job::<B>)),
             body: UnsafeCell::new(body),
         }
     }
@@ -498,6 +546,30 @@ impl<B> Task<B> {
 
 /// A shared reference to a task, whatever its closure type.
 pub(crate) type TaskRef = Arc<Task<dyn Body>>;
+
+/// Where a task is in its life ([`TaskHandle::status`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Waiting in a queue for a thread (never run, or woken or yielded).
+    Queued,
+    /// Being run by a thread.
+    Running,
+    /// Parked: waiting for a wake, holding no thread.
+    Parked,
+    /// Finished: with a value, a failure, or cancelled.
+    Done,
+}
+
+/// Cancels `task`: sets its flag, runs its cancel callbacks, finishes it if
+/// it never started, and wakes it if it is parked (its code then sees the
+/// flag). True if this call was the first.
+pub(crate) fn cancel_task(task: &TaskRef) -> bool {
+    let first = task.cancel_flag();
+    if first {
+        super::park::wake(task);
+    }
+    first
+}
 
 /// A free-standing cancellation token's state: a task with no closure.
 pub(crate) fn standalone_token() -> TaskRef {
@@ -540,61 +612,20 @@ impl<T> TaskHandle<T> {
         }
     }
 
-    /// Runs the task on this thread now if it has not started (its queued
-    /// job then finds it claimed and does nothing); true if it ran here. A
-    /// waiter calls this before blocking, so it never waits on a task that
-    /// only a free thread could start: a chain of tasks awaiting each
-    /// other cannot use up the spare threads. The closure runs as its
-    /// worker would run it: with the task's cancel token current, and a
-    /// panic becoming the task's error.
+    /// Runs the task on this thread now if it has never run (its queued
+    /// job then finds it claimed and does nothing); true if it ran here.
+    /// A waiter calls this before it waits, so it never waits on a task
+    /// that only a free thread could start, and one-at-a-time
+    /// spawn-and-wait pays no hand-off between threads. The task runs as
+    /// its worker would run it: with its cancel token current, a panic
+    /// becoming its error. A resumable task may park here, as anywhere:
+    /// then this returns true with the task not done, and a wake
+    /// reschedules it on the pool.
     pub fn run_if_queued(&self) -> bool {
-        if !self.core.start() {
+        let Some(before) = self.core.state.claim(true) else {
             return false;
-        }
-        if self.core.is_cancelled() {
-            WorkerThread::with_current(|w| w.map(|w| w.stats().bump_cancelled()));
-            self.core.finish(Err(Box::new(TaskError::Cancelled)));
-            return true;
-        }
-        // Counted and traced as if its worker ran it.
-        let id = WorkerThread::with_current(|w| {
-            w.map(|w| {
-                let id = w.tracing().then(|| self.core.id());
-                w.emit(super::stats::EventKind::TaskStart { task: id });
-                id
-            })
-        });
-        // SAFETY: winning the QUEUED -> RUNNING exchange above makes this
-        // thread the only one that touches `body`: the task's job checks the
-        // same exchange (`start`) before it takes the closure, and loses.
-        let body = unsafe { &mut *self.core.body.get() };
-        let previous = super::cancel::swap_current(CancelToken::from_core(self.core.clone()));
-        let ran = body.call_once();
-        super::cancel::restore_current(previous);
-        let outcome = match ran {
-            Some(Ok(value)) => Ok(value),
-            Some(Err(payload)) => {
-                let message = panic_message(payload.as_ref());
-                let _ =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
-                Err(Box::new(TaskError::Panicked(message)))
-            }
-            None => Err(Box::new(TaskError::Cancelled)),
         };
-        if let Some(id) = id {
-            let ok = outcome.is_ok();
-            WorkerThread::with_current(|w| {
-                if let Some(w) = w {
-                    w.emit(super::stats::EventKind::TaskEnd { task: id });
-                    if ok {
-                        w.stats().bump_completed();
-                    } else {
-                        w.stats().bump_failed();
-                    }
-                }
-            });
-        }
-        self.core.finish(outcome);
+        super::park::run_claimed(&self.core, before, None);
         true
     }
 
@@ -614,8 +645,19 @@ impl<T> TaskHandle<T> {
     /// had not finished.
     pub fn cancel(&self) -> bool {
         let was_done = self.core.is_done();
-        self.core.cancel_flag();
+        cancel_task(&self.core);
         !was_done
+    }
+
+    /// Where the task is in its life (a snapshot).
+    pub fn status(&self) -> TaskStatus {
+        let word = self.core.state.load();
+        match word & LIFECYCLE {
+            QUEUED => TaskStatus::Queued,
+            RUNNING => TaskStatus::Running,
+            PARKED => TaskStatus::Parked,
+            _ => TaskStatus::Done,
+        }
     }
 
     /// The task's cancellation token.

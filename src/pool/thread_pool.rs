@@ -10,10 +10,14 @@ use super::config::ThreadPoolConfig;
 use super::job::{spawn_job, StackJob};
 use super::join::{join_on_worker, JoinContext};
 use super::latch::LockLatch;
+use super::park::Resumable;
+use super::quiescent::QuiescenceWatch;
 use super::registry::{run_worker, Registry, WorkerThread};
 use super::stats::{EventHook, PoolStats};
-use super::task::TaskHandle;
+use super::task::{Body, Once, Resume, TaskHandle};
+use super::timer::Timer;
 use super::topology::{PinOutcome, Topology};
+use std::time::Instant;
 
 /// Why a pool could not be built.
 #[derive(Debug)]
@@ -154,9 +158,52 @@ impl ThreadPool {
         self.registry.shutdown_token().clone()
     }
 
+    /// The [`Event::worker`](super::Event::worker) row of events on threads
+    /// outside the pool (an awaiter running a task inline): one past the
+    /// last pool thread's slot (`worker_count + max_spare_workers`).
+    pub fn outside_row(&self) -> usize {
+        self.registry.outside_row()
+    }
+
     /// A snapshot of the pool's counters.
     pub fn stats(&self) -> PoolStats {
         self.registry.stats()
+    }
+
+    /// Calls `f` at `deadline`, on the pool's timer thread (started with
+    /// the first timer). `f` must be short and must not block: it is meant
+    /// to wake a parked task ([`Waker::wake`](super::Waker::wake)). The
+    /// returned [`Timer`] cancels it when dropped.
+    pub fn timer_at(&self, deadline: Instant, f: impl FnOnce() + Send + 'static) -> Timer {
+        self.registry
+            .timers
+            .arm(&self.registry, deadline, Box::new(f))
+    }
+
+    /// Calls `f` whenever the pool becomes quiescent, and now if it is:
+    /// no job runs or is queued, every pool thread is parked with no
+    /// deadline, no thread is blocked in [`blocking`](super::blocking), and
+    /// no timer is pending. Nothing in the pool can then run again unless
+    /// something outside it (the watcher's own thread) gives it work. `f`
+    /// must be short and must not block; dropping the returned watch
+    /// unregisters it. (`quiescent/README.md`.)
+    pub fn watch_quiescence(&self, f: impl Fn() + Send + Sync + 'static) -> QuiescenceWatch {
+        self.registry.watch_quiescence(Arc::new(f))
+    }
+
+    /// Whether the pool is quiescent now (see
+    /// [`watch_quiescence`](Self::watch_quiescence)).
+    pub fn is_quiescent(&self) -> bool {
+        self.registry
+            .sleep
+            .with_parked(|parked, timed| self.registry.quiescent_now(parked, timed))
+    }
+
+    /// Every parked task: `(id, what it waits for)` as its
+    /// [`Resumable::describe`] says, in id order. Each task is looked at
+    /// while it stays parked (a wake meanwhile is kept and acted on after).
+    pub fn parked_tasks(&self) -> Vec<(u64, String)> {
+        super::park::describe_parked(&self.registry)
     }
 
     /// Whether the calling thread is one of this pool's threads.
@@ -173,7 +220,19 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (task, job) = spawn_job(f);
+        self.spawn_body(Once(Some(f)))
+    }
+
+    /// Runs `r` on the pool as a resumable task ([`Resumable`]) and returns
+    /// its handle at once: `r` is polled until it is done, and may park
+    /// (wait holding no thread) or yield in between. Queued like
+    /// [`spawn`](Self::spawn).
+    pub fn spawn_resumable<R: Resumable>(&self, r: R) -> TaskHandle<R::Output> {
+        self.spawn_body(Resume(Some(r)))
+    }
+
+    fn spawn_body<B: Body + 'static, T>(&self, body: B) -> TaskHandle<T> {
+        let (task, job) = spawn_job(body, Arc::downgrade(&self.registry));
         let handle = TaskHandle::new(task);
         self.on_this_pool(|worker| match worker {
             Some(w) => {
@@ -262,6 +321,11 @@ impl ThreadPool {
 impl Drop for ThreadPool {
     fn drop(&mut self) {
         self.registry.terminate();
+        if let Some(timer_thread) = self.registry.timers.shutdown() {
+            if timer_thread.thread().id() != thread::current().id() {
+                let _ = timer_thread.join();
+            }
+        }
         let me = thread::current().id();
         for handle in self.threads.drain(..) {
             if handle.thread().id() != me {
@@ -280,5 +344,6 @@ impl Drop for ThreadPool {
             }
         }
         self.registry.drain_all();
+        super::park::finish_parked(&self.registry);
     }
 }

@@ -44,6 +44,16 @@ pub(crate) fn type_error(func: &str, what: &str, want: &str, v: &Value) -> Error
     ))
 }
 
+/// `"1 item"`, `"2 items"`: a count and its noun, singular for exactly one
+/// (the noun's plural adds an `s`).
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `"an int"`, `"a string"`.
 pub(crate) fn article(type_name: &str) -> String {
     match type_name.as_bytes().first() {

@@ -10,16 +10,35 @@
 //! compare-and-retry design would run `f` again on conflict, repeating its
 //! side effects, and livelock when `f` itself writes the atom.)
 //!
-//! Taking `writer`: `try_lock`; if another task holds it, a short timed
-//! wait (most updates are short); then the wait goes through
-//! [`pool::blocking`], so a spare thread keeps the pool at `worker_count`
-//! running threads while this one waits.
+//! # Waiting for the writer lock
+//! The writer lock is a flag and a first-come-first-served queue of
+//! waiters; unlocking hands the lock to the first waiter still waiting
+//! (a [`LockWaiter`]'s state leaves `WAITING` exactly once, by
+//! compare-and-swap: `GRANTED` by the unlocker, or `ABORTED` by the waiter's
+//! own cancellation, so a lock is never handed to a waiter that left).
+//! A task that finds the lock held *parks* (its waiter's parker is its
+//! pool waker): it holds no thread, and its cancellation reaches it. A
+//! thread that cannot park (the main script, a write inside a native
+//! callback) spins briefly, then blocks (on a pool thread, through
+//! [`pool::blocking`], so a spare keeps the pool running); cancellation
+//! reaches it too, and on the main script's thread a wait nothing can end
+//! is a `Deadlock`.
 //!
 //! DECISIONS:
-//! - `a.get()` never waits: it returns the value as of the last completed
-//!   write (during an update, the value before it). So `get` (and printing
-//!   the atom) inside `update`'s own function is allowed and sees the old
-//!   value.
+//! - `update` hands `f` the atom's value itself, not a copy: the value
+//!   moves out of the cell into `f`'s parameter (the writer lock is held,
+//!   so nothing else writes meanwhile) and the result moves back. So `f`
+//!   holds it once and `xs.push(x); xs` in `f` is O(1), where a shared
+//!   snapshot made every update copy the whole list or map (quadratic
+//!   accumulation). The calling side is [`Vm::call_owned`].
+//! - While `f` runs the value is in its hands: `a.get()` (and printing the
+//!   atom) from another task waits for the update to finish and sees its
+//!   result, as reading a lock-protected value does in Go or Python. Inside
+//!   `f` itself (or a task it spawned, while `f` runs), `get` throws a
+//!   `ValueError` like the writes below (it would wait for itself; the
+//!   value is `f`'s argument), and printing the atom shows
+//!   `<atom (being updated)>`. Outside updates, `get` never waits for a
+//!   writer.
 //! - `set`, `add` or `update` on the same atom inside its own `update`
 //!   function would wait for itself forever; it throws a `ValueError`
 //!   instead ("... inside its own update function"). So does such a write
@@ -31,26 +50,35 @@
 //!   write throws too, since waiting there would block the thread under
 //!   the function that holds the lock. Waiting inside an update function is
 //!   best avoided; a cycle through other means (a channel) is not detected.
-//! - If `f` throws, the atom keeps its old value and the error propagates.
+//! - Another atom can be written inside an update function. Two update
+//!   functions that each write the other's atom (in opposite order, in
+//!   two tasks) would each hold one lock and wait for the other forever
+//!   (the ABBA deadlock): the second one to wait finds the cycle (each
+//!   blocked writer publishes which atom it waits for, and the chain of
+//!   holders leads back to itself) and throws `Deadlock` instead of
+//!   waiting; its update function fails, its lock is released, and the
+//!   other one goes on.
+//! - If `f` throws, the atom keeps `f`'s argument as `f` left it: the old
+//!   value if `f` did not change it, else with the changes `f` made before
+//!   throwing (as code changing a lock-protected value in Python or Go
+//!   leaves it). The error propagates.
 //! - `add(n)` requires both the atom's value and `n` to be numbers (int or
 //!   float; `bool` is not a number): `TypeError` otherwise, naming which.
 //!   Int overflow is an `OverflowError` and leaves the value unchanged.
-//! - `update` hands `f` a copy-on-write snapshot of the value (the atom
-//!   still holds it for `get`), so `f` mutating a big list copies it once
-//!   per update; accumulate big results with `await_all`, a channel or
-//!   `parallel_map` rather than an atom holding a growing list.
 
 use super::args::{self, arity};
 use crate::ast::BinOp;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::pool;
 use crate::value::{NativeFn, Value};
-use crate::vm::Vm;
-use parking_lot::{Mutex, MutexGuard};
+use crate::vm::{Call, Vm, Wait};
+use parking_lot::Mutex;
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 /// The table of the atom builtins (also fields of the `async` module).
 pub(crate) static FUNCTIONS: &[NativeFn] = &[NativeFn {
@@ -58,8 +86,7 @@ pub(crate) static FUNCTIONS: &[NativeFn] = &[NativeFn {
     f: atom,
 }];
 
-/// How long a writer waits for a held atom before telling the pool it
-/// blocks.
+/// How long a thread spins for a held atom before it blocks.
 const SHORT_WAIT: Duration = Duration::from_micros(20);
 
 /// A shared mutable cell. Copying the `atom` value copies the handle.
@@ -67,18 +94,22 @@ const SHORT_WAIT: Duration = Duration::from_micros(20);
 pub struct AtomObj {
     /// The current value; held only to clone or store.
     cell: Mutex<Value>,
-    /// Held by every write, and while `update`'s function runs.
-    writer: Mutex<()>,
+    /// Taken by every write, and held while `update`'s function runs.
+    writer: Writer,
     /// The thread holding `writer` (see [`thread_tag`]), 0 if none.
     holder: AtomicUsize,
     /// Numbers the updates of this atom.
     update_seq: AtomicU64,
     /// The number of the update whose function runs now, 0 if none.
     running_update: AtomicU64,
+    /// Counts this atom among the live handles (`--stats`).
+    _live: super::handles::Live,
 }
 
-/// An update in progress: the atom (its address) and the update's number.
-type UpdateMark = (usize, u64);
+/// An update in progress: the atom (its address), the update's number,
+/// and whether this thread runs that update's function (`false`: the mark
+/// was inherited by a task spawned inside it).
+type UpdateMark = (usize, u64, bool);
 
 thread_local! {
     static TAG: u8 = const { 0 };
@@ -100,7 +131,7 @@ fn thread_tag() -> usize {
 pub(crate) fn inherited_updates() -> Option<Arc<[UpdateMark]>> {
     UPDATING.with(|u| {
         let u = u.borrow();
-        (!u.is_empty()).then(|| Arc::from(&u[..]))
+        (!u.is_empty()).then(|| u.iter().map(|&(a, s, _)| (a, s, false)).collect())
     })
 }
 
@@ -127,30 +158,198 @@ pub(crate) fn leave_task(saved: Vec<UpdateMark>) {
     });
 }
 
-/// Holds an atom's writer lock; clears the holder on drop.
+// ---------------------------------------------------------------------------
+// The writer lock
+
+const WAITING: u8 = 0;
+const GRANTED: u8 = 1;
+const ABORTED: u8 = 2;
+
+/// Who waits for the writer lock.
+enum Parker {
+    Thread(std::thread::Thread),
+    Task(pool::Waker),
+}
+
+/// One wait for an atom's writer lock. Its state leaves `WAITING` once.
+struct LockWaiter {
+    state: AtomicU8,
+    parker: Parker,
+}
+
+impl LockWaiter {
+    fn new(parker: Parker) -> Arc<LockWaiter> {
+        Arc::new(LockWaiter {
+            state: AtomicU8::new(WAITING),
+            parker,
+        })
+    }
+
+    fn end(&self, to: u8) -> bool {
+        self.state
+            .compare_exchange(WAITING, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    fn granted(&self) -> bool {
+        self.state.load(Ordering::Acquire) == GRANTED
+    }
+
+    fn waiting(&self) -> bool {
+        self.state.load(Ordering::Acquire) == WAITING
+    }
+
+    fn wake(&self) {
+        match &self.parker {
+            Parker::Thread(t) => t.unpark(),
+            Parker::Task(w) => w.wake(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct WriterState {
+    held: bool,
+    waiters: VecDeque<Arc<LockWaiter>>,
+}
+
+/// The writer lock: held or not, and who waits, first come first served.
+#[derive(Default)]
+struct Writer {
+    state: Mutex<WriterState>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.state.lock();
+        f.debug_struct("Writer")
+            .field("held", &st.held)
+            .field("waiting", &st.waiters.len())
+            .finish()
+    }
+}
+
+impl Writer {
+    fn try_lock(&self) -> bool {
+        let mut st = self.state.lock();
+        !std::mem::replace(&mut st.held, true)
+    }
+
+    /// Takes the lock if it is free (true), else queues `w` (false).
+    fn lock_or_queue(&self, w: &Arc<LockWaiter>) -> bool {
+        let mut st = self.state.lock();
+        if !st.held {
+            st.held = true;
+            return true;
+        }
+        st.waiters.push_back(Arc::clone(w));
+        false
+    }
+
+    /// Removes a waiter that left (after its abort won).
+    fn forget(&self, w: &Arc<LockWaiter>) {
+        self.state.lock().waiters.retain(|x| !Arc::ptr_eq(x, w));
+    }
+
+    /// Hands the lock to the first waiter still waiting, or frees it.
+    fn unlock(&self) {
+        let next = {
+            let mut st = self.state.lock();
+            loop {
+                match st.waiters.pop_front() {
+                    Some(w) if w.end(GRANTED) => break Some(w),
+                    Some(_) => {}
+                    None => {
+                        st.held = false;
+                        break None;
+                    }
+                }
+            }
+        };
+        if let Some(w) = next {
+            w.wake();
+        }
+    }
+}
+
+/// The threads blocked waiting for an atom's writer lock, and for which:
+/// the wait-for graph in which an ABBA cycle is found (`enter_wait`).
+static WAITS: Mutex<Vec<(usize, Arc<AtomObj>)>> = Mutex::new(Vec::new());
+
+/// Unpublishes this thread's wait (`WAITS`) on drop.
+struct PublishedWait;
+
+impl Drop for PublishedWait {
+    fn drop(&mut self) {
+        let me = thread_tag();
+        WAITS.lock().retain(|(t, _)| *t != me);
+    }
+}
+
+/// Holds an atom's writer lock; releases it (to the next waiter) on drop.
 struct WriteGuard<'a> {
     atom: &'a AtomObj,
-    _lock: MutexGuard<'a, ()>,
+}
+
+impl<'a> WriteGuard<'a> {
+    /// The guard of a lock just taken (or granted) by this thread.
+    fn held(atom: &'a AtomObj) -> Self {
+        atom.holder.store(thread_tag(), Ordering::Release);
+        WriteGuard { atom }
+    }
 }
 
 impl Drop for WriteGuard<'_> {
     fn drop(&mut self) {
         self.atom.holder.store(0, Ordering::Release);
+        self.atom.writer.unlock();
     }
 }
 
-/// Pops this thread's update mark on drop (also when `f` unwinds).
+/// An update function is running: on drop (also when `f` unwinds), puts
+/// `back` into the cell, marks the update over and pops this thread's
+/// update mark.
 struct UpdateScope<'a> {
     atom: &'a AtomObj,
+    /// The value the atom holds once the update is over.
+    back: Value,
 }
 
 impl Drop for UpdateScope<'_> {
     fn drop(&mut self) {
-        self.atom.running_update.store(0, Ordering::Release);
+        let moved_out = {
+            let mut cell = self.atom.cell.lock();
+            let v = std::mem::replace(&mut *cell, std::mem::take(&mut self.back));
+            self.atom.running_update.store(0, Ordering::Release);
+            v
+        };
+        drop(moved_out);
         UPDATING.with(|u| {
             u.borrow_mut().pop();
         });
     }
+}
+
+/// A write, as it waits for the lock (a parked task keeps it).
+enum Write {
+    Set(Value),
+    Add(Value),
+    Update(Value),
+}
+
+impl Write {
+    fn method(&self) -> &'static str {
+        match self {
+            Write::Set(_) => "set",
+            Write::Add(_) => "add",
+            Write::Update(_) => "update",
+        }
+    }
+}
+
+#[cold]
+fn cancelled() -> Error {
+    Error::new(ErrorKind::Cancelled, "the task was cancelled")
 }
 
 impl AtomObj {
@@ -158,41 +357,54 @@ impl AtomObj {
     pub fn new(v: Value) -> AtomObj {
         AtomObj {
             cell: Mutex::new(v),
-            writer: Mutex::new(()),
+            writer: Writer::default(),
             holder: AtomicUsize::new(0),
             update_seq: AtomicU64::new(0),
             running_update: AtomicU64::new(0),
+            _live: super::handles::Live::new(super::handles::Kind::Atom),
         }
     }
 
-    /// A snapshot of the current value (never waits for a writer).
-    pub fn get(&self) -> Value {
-        self.cell.lock().clone()
+    /// A snapshot of the current value. While an update function runs
+    /// the value is in its hands: `get` waits for it to finish, and inside
+    /// the function itself (or a task it spawned) throws a `ValueError`,
+    /// as `set` does, since it would wait for itself.
+    pub fn get(self: &Arc<Self>) -> Result<Value> {
+        {
+            let cell = self.cell.lock();
+            if self.running_update.load(Ordering::Acquire) == 0 {
+                return Ok(cell.clone());
+            }
+        }
+        self.get_slow()
+    }
+
+    /// [`get`](Self::get) during an update: wait for the writer lock.
+    #[cold]
+    fn get_slow(self: &Arc<Self>) -> Result<Value> {
+        let _w = self.lock_writer_slow("get")?;
+        Ok(self.cell.lock().clone())
+    }
+
+    /// The value to print: as [`get`](Self::get), or `None` inside the
+    /// atom's own update function.
+    pub(crate) fn peek(self: &Arc<Self>) -> Option<Value> {
+        self.get().ok()
     }
 
     fn addr(&self) -> usize {
         self as *const AtomObj as usize
     }
 
-    /// Takes the writer lock for `method`, waiting if another task holds
-    /// it; an error instead of waiting for itself.
-    fn lock_writer(&self, method: &str) -> Result<WriteGuard<'_>> {
-        let lock = match self.writer.try_lock() {
-            Some(lock) => lock,
-            None => self.lock_writer_slow(method)?,
-        };
-        self.holder.store(thread_tag(), Ordering::Release);
-        Ok(WriteGuard {
-            atom: self,
-            _lock: lock,
-        })
-    }
-
-    #[cold]
-    fn lock_writer_slow(&self, method: &str) -> Result<MutexGuard<'_, ()>> {
+    /// Why waiting for the lock here would wait for itself, if it would.
+    fn self_wait(&self, method: &str) -> Result<()> {
         let running = self.running_update.load(Ordering::Acquire);
         let inside = running != 0
-            && UPDATING.with(|u| u.borrow().iter().any(|&m| m == (self.addr(), running)));
+            && UPDATING.with(|u| {
+                u.borrow()
+                    .iter()
+                    .any(|&(a, s, _)| (a, s) == (self.addr(), running))
+            });
         // Only this thread stores its own tag, and clears it before it
         // unlocks: seeing it here means this thread holds the lock.
         let why = if inside {
@@ -200,24 +412,211 @@ impl AtomObj {
         } else if self.holder.load(Ordering::Acquire) == thread_tag() {
             Some(
                 "while its update function, further up this thread, waits \
-                 (waiting inside an update function runs other tasks)",
+                 (a task it awaits runs on this thread)",
             )
         } else {
             None
         };
-        if let Some(why) = why {
-            return Err(Error::value_error(format!(
+        match why {
+            Some(why) => Err(Error::value_error(format!(
                 "atom.{method}() called on an atom {why}; it would wait for itself forever"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the writer lock for `method`, blocking this thread if another
+    /// holds it (the path for code that cannot park).
+    fn lock_writer(self: &Arc<Self>, method: &str) -> Result<WriteGuard<'_>> {
+        if self.writer.try_lock() {
+            return Ok(WriteGuard::held(self));
+        }
+        self.lock_writer_slow(method)
+    }
+
+    #[cold]
+    fn lock_writer_slow(self: &Arc<Self>, method: &str) -> Result<WriteGuard<'_>> {
+        self.self_wait(method)?;
+        // Most updates are short: spin a little first.
+        let start = Instant::now();
+        while start.elapsed() < SHORT_WAIT {
+            if self.writer.try_lock() {
+                return Ok(WriteGuard::held(self));
+            }
+            std::hint::spin_loop();
+        }
+        let w = LockWaiter::new(Parker::Thread(std::thread::current()));
+        if self.writer.lock_or_queue(&w) {
+            return Ok(WriteGuard::held(self));
+        }
+        // Publish the wait, unless it closes a cycle of writers each
+        // holding a lock another one waits for.
+        if let Err(e) = self.enter_wait(method) {
+            if w.end(ABORTED) {
+                self.writer.forget(&w);
+            } else {
+                // Granted meanwhile: pass it on.
+                self.writer.unlock();
+            }
+            return Err(e);
+        }
+        let _published = PublishedWait;
+        // Woken by a grant, our task's cancellation, or (on the main
+        // script's thread) a deadlock.
+        let abort = {
+            let w = Arc::clone(&w);
+            move || {
+                if w.end(ABORTED) {
+                    w.wake();
+                }
+            }
+        };
+        let _cancel = pool::current_cancel_token().map(|t| t.on_cancel(abort.clone()));
+        let dead = Arc::new(AtomicBool::new(false));
+        let _watch = {
+            let (d, abort) = (Arc::clone(&dead), abort.clone());
+            crate::runtime::watch_deadlock(move || {
+                d.store(true, Ordering::SeqCst);
+                abort();
+            })
+        };
+        let wait = || {
+            while w.waiting() {
+                std::thread::park();
+            }
+        };
+        if pool::current_worker_index().is_some() {
+            pool::blocking(wait);
+        } else {
+            wait();
+        }
+        if w.granted() {
+            return Ok(WriteGuard::held(self));
+        }
+        self.writer.forget(&w);
+        if dead.load(Ordering::SeqCst) {
+            return Err(crate::runtime::deadlock_error(&format!(
+                "atom.{method}() waiting for the atom's lock"
             )));
         }
-        if let Some(lock) = self.writer.try_lock_for(SHORT_WAIT) {
-            return Ok(lock);
+        Err(cancelled())
+    }
+
+    /// Performs `op` with the writer lock held (`_w`).
+    fn perform(&self, vm: &mut Vm, op: Write, w: WriteGuard<'_>) -> Result<Value> {
+        match op {
+            Write::Set(v) => {
+                let old = std::mem::replace(&mut *self.cell.lock(), v);
+                drop(w);
+                drop(old);
+                Ok(Value::Nil)
+            }
+            Write::Add(n) => {
+                let mut cell = self.cell.lock();
+                if !is_number(&cell) {
+                    return Err(Error::type_error(format!(
+                        "atom.add() needs an atom holding a number, not {}",
+                        args::article(cell.type_name())
+                    )));
+                }
+                let new = crate::ops::binary(BinOp::Add, &cell, &n)?;
+                *cell = new.clone();
+                drop(cell);
+                drop(w);
+                Ok(new)
+            }
+            Write::Update(f) => {
+                let seq = self.update_seq.fetch_add(1, Ordering::Relaxed) + 1;
+                // The value moves out of the cell into `f`, which then holds
+                // it once: `xs.push(x)` in `f` changes it in place instead
+                // of copying it (the writer lock is held, so no one else
+                // writes meanwhile).
+                let mut value = {
+                    let mut cell = self.cell.lock();
+                    self.running_update.store(seq, Ordering::Release);
+                    std::mem::take(&mut *cell)
+                };
+                UPDATING.with(|u| u.borrow_mut().push((self.addr(), seq, true)));
+                let mut scope = UpdateScope {
+                    atom: self,
+                    back: Value::Nil,
+                };
+                let r = vm.call_owned(&f, &mut value);
+                // On error, `value` is what `f`'s argument held when it threw.
+                scope.back = match &r {
+                    Ok(new) => new.clone(),
+                    Err(_) => value,
+                };
+                drop(scope);
+                drop(w);
+                r
+            }
         }
-        Ok(pool::blocking(|| self.writer.lock()))
+    }
+
+    /// A write from code running on `vm`: parks the task if the lock is
+    /// held and `vm` can park here, else blocks.
+    fn write(self: &Arc<Self>, vm: &mut Vm, op: Write, call: Call) -> Result<Value> {
+        let method = op.method();
+        if self.writer.try_lock() {
+            return self.perform(vm, op, WriteGuard::held(self));
+        }
+        if vm.can_park(call) {
+            if let Some(waker) = pool::current_waker() {
+                self.self_wait(method)?;
+                let w = LockWaiter::new(Parker::Task(waker));
+                if self.writer.lock_or_queue(&w) {
+                    return self.perform(vm, op, WriteGuard::held(self));
+                }
+                return Err(vm.park(Box::new(LockWait {
+                    atom: Arc::clone(self),
+                    waiter: w,
+                    op: Some(op),
+                })));
+            }
+        }
+        let g = self.lock_writer_slow(method)?;
+        self.perform(vm, op, g)
+    }
+
+    /// Publishes that this thread waits for this atom's lock, or finds
+    /// that this would close a cycle: the holder of this lock waits for a
+    /// lock whose holder waits ... for a lock this thread holds.
+    fn enter_wait(self: &Arc<Self>, method: &str) -> Result<()> {
+        let me = thread_tag();
+        let mut waits = WAITS.lock();
+        let mut atom = Arc::clone(self);
+        let mut steps = 0usize;
+        loop {
+            let holder = atom.holder.load(Ordering::Acquire);
+            if holder == 0 {
+                break;
+            }
+            if holder == me {
+                return Err(Error::new(
+                    ErrorKind::Deadlock,
+                    format!(
+                        "atom.{method}() would wait forever: its lock is held by an update \
+                         function that waits (directly or through other atoms' locks) for a lock \
+                         this update function holds (updates writing each other's atoms in \
+                         opposite order)"
+                    ),
+                ));
+            }
+            match waits.iter().find(|(t, _)| *t == holder) {
+                Some((_, next)) if steps <= waits.len() => {
+                    atom = Arc::clone(next);
+                    steps += 1;
+                }
+                _ => break,
+            }
+        }
+        waits.push((me, Arc::clone(self)));
+        Ok(())
     }
 
     /// `a.set(v)`.
-    pub fn set(&self, v: Value) -> Result<()> {
+    pub fn set(self: &Arc<Self>, v: Value) -> Result<()> {
         let w = self.lock_writer("set")?;
         let old = std::mem::replace(&mut *self.cell.lock(), v);
         drop(w);
@@ -226,39 +625,70 @@ impl AtomObj {
     }
 
     /// `a.add(n)`: the new value.
-    pub fn add(&self, n: &Value) -> Result<Value> {
+    pub fn add(self: &Arc<Self>, n: &Value) -> Result<Value> {
         if !is_number(n) {
             return Err(args::type_error("atom.add", "argument", "a number", n));
         }
-        let _w = self.lock_writer("add")?;
-        let mut cell = self.cell.lock();
-        if !is_number(&cell) {
-            return Err(Error::type_error(format!(
-                "atom.add() needs an atom holding a number, not {}",
-                args::article(cell.type_name())
-            )));
-        }
-        let new = crate::ops::binary(BinOp::Add, &cell, n)?;
-        *cell = new.clone();
-        Ok(new)
+        let w = self.lock_writer("add")?;
+        self.perform(&mut Vm::new(), Write::Add(n.clone()), w)
     }
 
     /// `a.update(f)`: sets the value to `f(old)`; the new value.
-    pub fn update(&self, vm: &mut Vm, f: &Value) -> Result<Value> {
+    pub fn update(self: &Arc<Self>, vm: &mut Vm, f: &Value) -> Result<Value> {
         args::callable("atom.update", "argument", f)?;
         let w = self.lock_writer("update")?;
-        let old = self.get();
-        let seq = self.update_seq.fetch_add(1, Ordering::Relaxed) + 1;
-        self.running_update.store(seq, Ordering::Release);
-        UPDATING.with(|u| u.borrow_mut().push((self.addr(), seq)));
-        let scope = UpdateScope { atom: self };
-        let r = args::call(vm, f, &[old]);
-        drop(scope);
-        let new = r?;
-        let old = std::mem::replace(&mut *self.cell.lock(), new.clone());
-        drop(w);
-        drop(old);
-        Ok(new)
+        self.perform(vm, Write::Update(f.clone()), w)
+    }
+}
+
+/// A task parked waiting for an atom's writer lock; once it is granted,
+/// the write is done on resume.
+struct LockWait {
+    atom: Arc<AtomObj>,
+    waiter: Arc<LockWaiter>,
+    op: Option<Write>,
+}
+
+impl Wait for LockWait {
+    fn poll(&mut self, vm: &mut Vm) -> Poll<Result<Value>> {
+        if vm.cancel_token().is_some_and(|t| t.is_cancelled()) {
+            if self.waiter.end(ABORTED) {
+                self.atom.writer.forget(&self.waiter);
+            } else if self.waiter.granted() {
+                // Granted as we were cancelled: pass the lock on.
+                self.op = None;
+                self.atom.writer.unlock();
+            }
+            return Poll::Ready(Err(cancelled()));
+        }
+        if !self.waiter.granted() {
+            return Poll::Pending;
+        }
+        let Some(op) = self.op.take() else {
+            return Poll::Ready(Err(Error::new(
+                ErrorKind::Error,
+                "internal: an atom write resumed twice",
+            )));
+        };
+        let guard = WriteGuard::held(&self.atom);
+        Poll::Ready(self.atom.perform(vm, op, guard))
+    }
+
+    fn describe(&self) -> String {
+        let method = self.op.as_ref().map_or("write", Write::method);
+        format!("atom.{method}() waiting for the atom's lock")
+    }
+}
+
+impl Drop for LockWait {
+    /// A parked write dropped unfinished (its task's state went away) gives
+    /// up its place, or the lock if it was granted.
+    fn drop(&mut self) {
+        if self.waiter.end(ABORTED) {
+            self.atom.writer.forget(&self.waiter);
+        } else if self.waiter.granted() && self.op.is_some() {
+            self.atom.writer.unlock();
+        }
     }
 }
 
@@ -273,25 +703,35 @@ fn atom(_: &mut Vm, args: &[Value]) -> Result<Value> {
 }
 
 /// Calls atom method `m` on `a`.
-pub(crate) fn call(vm: &mut Vm, a: &AtomObj, m: super::Method, argv: &[Value]) -> Result<Value> {
+pub(crate) fn call(
+    vm: &mut Vm,
+    a: &Arc<AtomObj>,
+    m: super::Method,
+    argv: &[Value],
+) -> Result<Value> {
     use super::Method;
     match m {
         Method::Get => {
             arity("atom.get", argv, 0, 0)?;
-            Ok(a.get())
+            a.get()
         }
         Method::Set => {
             arity("atom.set", argv, 1, 1)?;
-            a.set(argv[0].clone())?;
-            Ok(Value::Nil)
+            a.write(vm, Write::Set(argv[0].clone()), Call::Method(m))
         }
         Method::Update => {
             arity("atom.update", argv, 1, 1)?;
-            a.update(vm, &argv[0])
+            args::callable("atom.update", "argument", &argv[0])?;
+            a.write(vm, Write::Update(argv[0].clone()), Call::Method(m))
         }
         Method::Add => {
             arity("atom.add", argv, 1, 1)?;
-            a.add(&argv[0])
+            if !is_number(&argv[0]) {
+                return Err(args::type_error(
+                    "atom.add", "argument", "a number", &argv[0],
+                ));
+            }
+            a.write(vm, Write::Add(argv[0].clone()), Call::Method(m))
         }
         other => Err(Error::type_error(format!(
             "atom has no method '{}'",

@@ -64,18 +64,21 @@
 //!   `for i, x in xs` over a list (Go allows only one variable here; Weft's
 //!   two-variable form means "index and item" for every iterable).
 
+use std::collections::VecDeque;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::channel::{
-    Channel, Interrupt, RecvError, RecvTimeoutError, Registration, SelectError, SendBatchError,
-    SendError, TryRecvError, Wake,
+    Channel, GiveUp, Interrupt, RecvError, RecvTimeoutError, Registration, SelectError,
+    SendBatchError, SendError, TaskWait, TryRecvError, TrySendError, Wake,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{self, CancelToken};
 use crate::value::{NativeFn, Value};
-use crate::vm::Vm;
+use crate::vm::{Call, Vm, Wait};
 
 use super::args::{self, arity};
 use super::system::duration;
@@ -90,15 +93,31 @@ pub struct ChannelObj {
     /// what is queued, then every receive throws it instead of seeing the
     /// end of the stream.
     pub ch: Channel<Value>,
+    /// Counts this channel among the live handles (`--stats`).
+    _live: super::handles::Live,
+    /// A number naming it in deadlock reports (`channel 3`), in creation
+    /// order.
+    id: u64,
 }
+
+static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
 
 impl ChannelObj {
     /// A new channel: bounded to `capacity` values, or unbounded for `None`.
     /// `Some(0)` is a `ValueError`.
     pub fn new(capacity: Option<usize>) -> Result<ChannelObj> {
         Channel::new(capacity)
-            .map(|ch| ChannelObj { ch })
+            .map(|ch| ChannelObj {
+                ch,
+                _live: super::handles::Live::new(super::handles::Kind::Channel),
+                id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
+            })
             .map_err(|_| Error::value_error("channel() capacity must be at least 1 (got 0)"))
+    }
+
+    /// The channel's number (`channel 3` in deadlock reports).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Closes the channel with an error: once the queued values are
@@ -174,6 +193,51 @@ impl Interrupt for CurrentTask {
 
 /// The interrupt every blocking call passes.
 const INTERRUPT: Option<&dyn Interrupt> = Some(&CurrentTask);
+
+/// The interrupt of a wait of the main script with no deadline: the
+/// current task's cancellation (if the runtime made a token current) and
+/// the runtime's deadlock detection, which ends the wait when nothing can
+/// ever end it otherwise.
+#[derive(Default)]
+struct MainWait {
+    deadlocked: Arc<AtomicBool>,
+}
+
+impl Interrupt for MainWait {
+    fn is_interrupted(&self) -> bool {
+        pool::is_cancelled() || self.deadlocked.load(Ordering::SeqCst)
+    }
+
+    fn register(&self, wake: Wake) -> Registration<'_> {
+        let cancel = CurrentTask.register(Arc::clone(&wake));
+        let flag = Arc::clone(&self.deadlocked);
+        // Called only now that the channel registered our waiter: anything
+        // that could still end the wait comes after.
+        let watch = crate::runtime::watch_deadlock(move || {
+            flag.store(true, Ordering::SeqCst);
+            wake();
+        });
+        Registration::new(move || {
+            drop(watch);
+            drop(cancel);
+        })
+    }
+}
+
+/// Runs a blocking channel call with the right interrupt: on the main
+/// script's thread, for a wait with no deadline (`timed` false), one that
+/// also ends it on deadlock. Returns the call's result and whether it was
+/// ended by a deadlock.
+fn blocking_call<R>(timed: bool, f: impl FnOnce(Option<&dyn Interrupt>) -> R) -> (R, bool) {
+    if !timed && crate::runtime::is_main_script() && pool::current_worker_index().is_none() {
+        let w = MainWait::default();
+        let r = f(Some(&w));
+        let dead = w.deadlocked.load(Ordering::SeqCst);
+        (r, dead)
+    } else {
+        (f(INTERRUPT), false)
+    }
+}
 
 #[cold]
 fn cancelled() -> Error {
@@ -263,7 +327,7 @@ fn channel(_: &mut Vm, args: &[Value]) -> Result<Value> {
 
 /// `select(chs)` / `select(chs, seconds)`: `[index, value]` of the first
 /// channel of `chs` with a value (or closed and drained: `value` is `nil`).
-fn select(_: &mut Vm, args: &[Value]) -> Result<Value> {
+fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("select", args, 1, 2)?;
     let Value::List(list) = &args[0] else {
         return Err(args::type_error(
@@ -292,7 +356,35 @@ fn select(_: &mut Vm, args: &[Value]) -> Result<Value> {
     }
     let limit = deadline("select", args.get(1))?;
     check_cancelled()?;
-    match crate::channel::select(&chans, limit.map(|(at, _)| at), INTERRUPT) {
+    let start = fastrand::usize(..chans.len());
+    if let Some((i, v)) = crate::channel::try_select(&chans, start) {
+        if v.is_none() {
+            closed_with(chans[i])?;
+        }
+        return Ok(Value::list(vec![
+            Value::Int(i as i64),
+            v.unwrap_or(Value::Nil),
+        ]));
+    }
+    if let Some(r) = try_park(vm, Call::Native("select"), limit, || {
+        let ids = list
+            .iter()
+            .filter_map(|v| match v {
+                Value::Channel(c) => Some(c.id()),
+                _ => None,
+            })
+            .collect();
+        let owned: Vec<Channel<Value>> = chans.iter().map(|c| (*c).clone()).collect();
+        (Kind::Select(owned.clone()), Ids::Many(ids), move |w| {
+            TaskWait::select(owned, start, w)
+        })
+    }) {
+        return r;
+    }
+    let (r, dead) = blocking_call(limit.is_some(), |it| {
+        crate::channel::select(&chans, limit.map(|(at, _)| at), it)
+    });
+    match r {
         Ok((i, v)) => {
             if v.is_none() {
                 closed_with(chans[i])?;
@@ -305,6 +397,13 @@ fn select(_: &mut Vm, args: &[Value]) -> Result<Value> {
         Err(SelectError::Timeout) => {
             Err(timeout("select", limit.map_or(Duration::ZERO, |(_, d)| d)))
         }
+        Err(SelectError::Cancelled) if dead => Err(crate::runtime::deadlock_error(&format!(
+            "select on {}",
+            channel_names(list.iter().filter_map(|v| match v {
+                Value::Channel(c) => Some(c.id()),
+                _ => None,
+            }))
+        ))),
         Err(SelectError::Cancelled) => Err(cancelled()),
         Err(SelectError::NoChannels) => Err(Error::value_error(
             "select() needs at least one channel (an empty list would wait forever)",
@@ -315,17 +414,30 @@ fn select(_: &mut Vm, args: &[Value]) -> Result<Value> {
 // ---------------------------------------------------------------------------
 // Methods
 
-/// Calls method `m` on the channel `c`.
-pub(crate) fn call(c: &ChannelObj, m: Method, args: &[Value]) -> Result<Value> {
+/// Calls method `m` on the channel `c`, blocking the thread if it must
+/// wait (no task to park).
+#[cfg(test)]
+pub(crate) fn call(c: &Arc<ChannelObj>, m: Method, args: &[Value]) -> Result<Value> {
+    call_in(&mut Vm::new(), c, m, args)
+}
+
+/// Calls method `m` on the channel `c` for code running on `vm`: a wait
+/// parks the task when `vm` can park here, else blocks the thread.
+pub(crate) fn call_in(
+    vm: &mut Vm,
+    c: &Arc<ChannelObj>,
+    m: Method,
+    args: &[Value],
+) -> Result<Value> {
     let ch = &c.ch;
     match m {
         Method::Send => {
             arity("channel.send", args, 1, 1)?;
-            send(ch, &args[0])
+            send(vm, c, &args[0])
         }
         Method::Recv => {
             arity("channel.recv", args, 0, 1)?;
-            match recv(ch, args.first())? {
+            match recv(vm, c, args.first())? {
                 Value::Nil => c.drained(Value::Nil),
                 v => Ok(v),
             }
@@ -340,11 +452,11 @@ pub(crate) fn call(c: &ChannelObj, m: Method, args: &[Value]) -> Result<Value> {
         }
         Method::SendBatch => {
             arity("channel.send_batch", args, 1, 1)?;
-            send_batch(ch, &args[0])
+            send_batch(vm, c, &args[0])
         }
         Method::RecvBatch => {
             arity("channel.recv_batch", args, 0, 1)?;
-            match recv_batch(ch, args.first())? {
+            match recv_batch(vm, c, args.first())? {
                 Value::List(xs) if xs.is_empty() => c.drained(Value::List(xs)),
                 v => Ok(v),
             }
@@ -370,25 +482,69 @@ pub(crate) fn call(c: &ChannelObj, m: Method, args: &[Value]) -> Result<Value> {
 }
 
 /// `ch.send(v)`.
-fn send(ch: &Channel<Value>, v: &Value) -> Result<Value> {
+fn send(vm: &mut Vm, c: &ChannelObj, v: &Value) -> Result<Value> {
     if matches!(v, Value::Nil) {
         return Err(nil_send("channel.send"));
     }
     check_cancelled()?;
-    match ch.send(v.clone(), INTERRUPT) {
+    let ch = &c.ch;
+    let v = match ch.try_send(v.clone()) {
+        Ok(()) => return Ok(Value::Nil),
+        Err(TrySendError::Closed(_)) => return Err(closed_send("channel.send")),
+        Err(TrySendError::Full(v)) => v,
+    };
+    let mut slot = Some(v);
+    if let Some(r) = try_park(vm, Call::Method(Method::Send), None, || {
+        let v = slot.take();
+        (Kind::Send(v), Ids::One(c.id()), |w| TaskWait::send(ch, w))
+    }) {
+        return r;
+    }
+    let Some(v) = slot else {
+        return Err(Error::new(
+            ErrorKind::Error,
+            "internal: channel.send lost its value",
+        ));
+    };
+    let (r, dead) = blocking_call(false, |it| ch.send(v, it));
+    match r {
         Ok(()) => Ok(Value::Nil),
         Err(SendError::Closed(_)) => Err(closed_send("channel.send")),
+        Err(SendError::Cancelled(_)) if dead => Err(crate::runtime::deadlock_error(&format!(
+            "send on channel {}",
+            c.id()
+        ))),
         Err(SendError::Cancelled(_)) => Err(cancelled()),
     }
 }
 
 /// `ch.recv()` / `ch.recv(seconds)`.
-fn recv(ch: &Channel<Value>, seconds: Option<&Value>) -> Result<Value> {
+fn recv(vm: &mut Vm, c: &Arc<ChannelObj>, seconds: Option<&Value>) -> Result<Value> {
     let limit = deadline("channel.recv", seconds)?;
     check_cancelled()?;
-    match ch.recv_deadline(limit.map(|(at, _)| at), INTERRUPT) {
+    let ch = &c.ch;
+    match ch.try_recv() {
+        Ok(v) => return Ok(v),
+        Err(TryRecvError::Closed) => return c.drained(Value::Nil),
+        Err(TryRecvError::Empty) => {}
+    }
+    if let Some(r) = try_park(vm, Call::Method(Method::Recv), limit, || {
+        (Kind::Recv(c.clone()), Ids::One(c.id()), |w| {
+            TaskWait::recv(ch, w)
+        })
+    }) {
+        return r;
+    }
+    let (r, dead) = blocking_call(limit.is_some(), |it| {
+        ch.recv_deadline(limit.map(|(at, _)| at), it)
+    });
+    match r {
         Ok(v) => Ok(v),
         Err(RecvTimeoutError::Closed) => closed_with(ch).map(|()| Value::Nil),
+        Err(RecvTimeoutError::Cancelled) if dead => Err(crate::runtime::deadlock_error(&format!(
+            "recv on channel {}",
+            c.id()
+        ))),
         Err(RecvTimeoutError::Cancelled) => Err(cancelled()),
         Err(RecvTimeoutError::Timeout) => Err(timeout(
             "channel.recv",
@@ -398,7 +554,8 @@ fn recv(ch: &Channel<Value>, seconds: Option<&Value>) -> Result<Value> {
 }
 
 /// `ch.send_batch(xs)`.
-fn send_batch(ch: &Channel<Value>, xs: &Value) -> Result<Value> {
+fn send_batch(vm: &mut Vm, c: &ChannelObj, xs: &Value) -> Result<Value> {
+    let ch = &c.ch;
     const FUNC: &str = "channel.send_batch";
     let items = match xs {
         Value::List(list) => {
@@ -420,11 +577,25 @@ fn send_batch(ch: &Channel<Value>, xs: &Value) -> Result<Value> {
         other => args::collect(FUNC, "items", other)?,
     };
     check_cancelled()?;
-    match ch.send_batch(items, INTERRUPT) {
+    let mut items = Some(items);
+    if let Some(r) = try_park(vm, Call::Method(Method::SendBatch), None, || {
+        let rest = VecDeque::from(items.take().unwrap_or_default());
+        (Kind::SendBatch { rest, sent: 0 }, Ids::One(c.id()), |w| {
+            TaskWait::send(ch, w)
+        })
+    }) {
+        return r;
+    }
+    let (r, dead) = blocking_call(false, |it| ch.send_batch(items.unwrap_or_default(), it));
+    match r {
         Ok(()) => Ok(Value::Nil),
+        Err(SendBatchError::Cancelled { .. }) if dead => Err(crate::runtime::deadlock_error(
+            &format!("send_batch on channel {}", c.id()),
+        )),
         Err(SendBatchError::Closed { sent: 0, .. }) => Err(closed_send(FUNC)),
         Err(SendBatchError::Closed { sent, unsent }) => Err(Error::value_error(format!(
-            "{FUNC}() on a channel closed part way: {sent} items sent, {} not sent",
+            "{FUNC}() on a channel closed part way: {} sent, {} not sent",
+            args::count(sent, "item"),
             unsent.len()
         ))),
         Err(SendBatchError::Cancelled { .. }) => Err(cancelled()),
@@ -439,7 +610,8 @@ fn nil_item(i: usize) -> Error {
 }
 
 /// `ch.recv_batch()` / `ch.recv_batch(max)`.
-fn recv_batch(ch: &Channel<Value>, max: Option<&Value>) -> Result<Value> {
+fn recv_batch(vm: &mut Vm, c: &Arc<ChannelObj>, max: Option<&Value>) -> Result<Value> {
+    let ch = &c.ch;
     const FUNC: &str = "channel.recv_batch";
     let max = match max {
         None | Some(Value::Nil) => crate::runtime::config().max_batch_size(),
@@ -455,11 +627,49 @@ fn recv_batch(ch: &Channel<Value>, max: Option<&Value>) -> Result<Value> {
     };
     let max = NonZeroUsize::new(max).unwrap_or(NonZeroUsize::MIN);
     check_cancelled()?;
-    match ch.recv_batch(max, INTERRUPT) {
+    match ch.try_recv_batch(max) {
+        Ok(batch) => return Ok(Value::list(batch)),
+        Err(TryRecvError::Closed) => return c.drained(Value::list(Vec::new())),
+        Err(TryRecvError::Empty) => {}
+    }
+    if let Some(r) = try_park(vm, Call::Method(Method::RecvBatch), None, || {
+        (Kind::RecvBatch(max, c.clone()), Ids::One(c.id()), |w| {
+            TaskWait::recv(ch, w)
+        })
+    }) {
+        return r;
+    }
+    let (r, dead) = blocking_call(false, |it| ch.recv_batch(max, it));
+    match r {
         Ok(batch) => Ok(Value::list(batch)),
         Err(RecvError::Closed) => closed_with(ch).map(|()| Value::list(Vec::new())),
+        Err(RecvError::Cancelled) if dead => Err(crate::runtime::deadlock_error(&format!(
+            "recv_batch on channel {}",
+            c.id()
+        ))),
         Err(RecvError::Cancelled) => Err(cancelled()),
     }
+}
+
+/// One step of `for v in ch` for code running on `vm`: the next value, or
+/// `None` once the channel is closed and drained. While the channel is
+/// empty the task parks (when `vm` can park here) or the thread blocks;
+/// throws `Cancelled` if the running task is (or gets) cancelled.
+pub fn iter_step(vm: &mut Vm, c: &Arc<ChannelObj>) -> Result<Option<Value>> {
+    check_cancelled()?;
+    match c.ch.try_recv() {
+        Ok(v) => return Ok(Some(v)),
+        Err(TryRecvError::Closed) => return c.drained(Value::Nil).map(|_| None),
+        Err(TryRecvError::Empty) => {}
+    }
+    if let Some(r) = try_park(vm, Call::ForIn, None, || {
+        (Kind::ForIn(c.clone()), Ids::One(c.id()), |w| {
+            TaskWait::recv(&c.ch, w)
+        })
+    }) {
+        return r.map(|v| (!matches!(v, Value::Nil)).then_some(v));
+    }
+    iter_next(c)
 }
 
 /// One step of `for v in ch`: the next value, or `None` once the channel is
@@ -467,10 +677,209 @@ fn recv_batch(ch: &Channel<Value>, max: Option<&Value>) -> Result<Value> {
 /// `Cancelled` if the running task is (or gets) cancelled.
 pub fn iter_next(c: &ChannelObj) -> Result<Option<Value>> {
     check_cancelled()?;
-    match c.ch.recv(INTERRUPT) {
+    let (r, dead) = blocking_call(false, |it| c.ch.recv(it));
+    match r {
         Ok(v) => Ok(Some(v)),
         Err(RecvError::Closed) => c.drained(Value::Nil).map(|_| None),
+        Err(RecvError::Cancelled) if dead => Err(crate::runtime::deadlock_error(&format!(
+            "for-in on channel {}",
+            c.id()
+        ))),
         Err(RecvError::Cancelled) => Err(cancelled()),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Parking
+
+/// What a parked channel operation does when it finishes. A receive
+/// keeps its channel: once it is closed and drained, the receive throws
+/// the channel's failure, if it has one ([`ChannelObj::fail`]).
+enum Kind {
+    Recv(Arc<ChannelObj>),
+    ForIn(Arc<ChannelObj>),
+    RecvBatch(NonZeroUsize, Arc<ChannelObj>),
+    Send(Option<Value>),
+    SendBatch {
+        rest: VecDeque<Value>,
+        sent: usize,
+    },
+    /// The channels, to throw the failure of one closed and drained.
+    Select(Vec<Channel<Value>>),
+}
+
+/// The numbers of the channels an operation waits on.
+enum Ids {
+    One(u64),
+    Many(Vec<u64>),
+}
+
+impl Ids {
+    fn names(&self) -> String {
+        match self {
+            Ids::One(id) => channel_names(std::iter::once(*id)),
+            Ids::Many(ids) => channel_names(ids.iter().copied()),
+        }
+    }
+}
+
+/// A task parked in a channel operation.
+struct ChanOp {
+    wait: TaskWait<Value>,
+    kind: Kind,
+    /// Channel numbers, for the description (one, or a select's).
+    ids: Ids,
+    limit: Option<(Instant, Duration)>,
+    /// Wakes the task at the deadline (cancelled when the op is dropped).
+    timer: Option<pool::Timer>,
+}
+
+impl ChanOp {
+    fn func(&self) -> &'static str {
+        match self.kind {
+            Kind::Recv(_) | Kind::ForIn(_) => "channel.recv",
+            Kind::RecvBatch(..) => "channel.recv_batch",
+            Kind::Send(_) => "channel.send",
+            Kind::SendBatch { .. } => "channel.send_batch",
+            Kind::Select(_) => "select",
+        }
+    }
+
+    fn give_up_error(&self, why: GiveUp) -> Error {
+        match why {
+            GiveUp::Cancelled => cancelled(),
+            GiveUp::Timeout => timeout(self.func(), self.limit.map_or(Duration::ZERO, |(_, d)| d)),
+        }
+    }
+}
+
+impl Wait for ChanOp {
+    fn poll(&mut self, vm: &mut Vm) -> Poll<Result<Value>> {
+        let give_up = if vm.cancel_token().is_some_and(|t| t.is_cancelled()) {
+            Some(GiveUp::Cancelled)
+        } else if self.limit.is_some_and(|(at, _)| Instant::now() >= at) {
+            Some(GiveUp::Timeout)
+        } else {
+            None
+        };
+        let polled: Poll<std::result::Result<Value, GiveUp>> = match &mut self.kind {
+            Kind::Recv(c) | Kind::ForIn(c) => match self.wait.poll_recv(give_up) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok((_, Some(v)))) => Poll::Ready(Ok(v)),
+                Poll::Ready(Ok((_, None))) => return Poll::Ready(c.drained(Value::Nil)),
+                Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
+            },
+            Kind::Select(chans) => match self.wait.poll_recv(give_up) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok((i, v))) => {
+                    if v.is_none() {
+                        if let Err(e) = closed_with(&chans[i]) {
+                            return Poll::Ready(Err(e));
+                        }
+                    }
+                    Poll::Ready(Ok(Value::list(vec![
+                        Value::Int(i as i64),
+                        v.unwrap_or(Value::Nil),
+                    ])))
+                }
+                Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
+            },
+            Kind::RecvBatch(max, c) => match self.wait.poll_recv_batch(*max, give_up) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(batch)) if batch.is_empty() => {
+                    return Poll::Ready(c.drained(Value::list(batch)))
+                }
+                Poll::Ready(Ok(batch)) => Poll::Ready(Ok(Value::list(batch))),
+                Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
+            },
+            Kind::Send(slot) => match self.wait.poll_send(slot, give_up) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(Ok(()))) => Poll::Ready(Ok(Value::Nil)),
+                Poll::Ready(Ok(Err(_))) => return Poll::Ready(Err(closed_send("channel.send"))),
+                Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
+            },
+            Kind::SendBatch { rest, sent } => {
+                match self.wait.poll_send_batch(rest, sent, give_up) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Ok(true)) => Poll::Ready(Ok(Value::Nil)),
+                    Poll::Ready(Ok(false)) => {
+                        const FUNC: &str = "channel.send_batch";
+                        return Poll::Ready(Err(if *sent == 0 {
+                            closed_send(FUNC)
+                        } else {
+                            Error::value_error(format!(
+                                "{FUNC}() on a channel closed part way: {} sent, {} not sent",
+                                args::count(*sent, "item"),
+                                rest.len()
+                            ))
+                        }));
+                    }
+                    Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
+                }
+            }
+        };
+        polled.map(|r| r.map_err(|why| self.give_up_error(why)))
+    }
+
+    fn describe(&self) -> String {
+        let on = self.ids.names();
+        match self.kind {
+            Kind::Recv(_) | Kind::ForIn(_) => format!("recv on {on}"),
+            Kind::RecvBatch(..) => format!("recv_batch on {on}"),
+            Kind::Send(_) => format!("send on {on}"),
+            Kind::SendBatch { .. } => format!("send_batch on {on}"),
+            Kind::Select(_) => format!("select on {on}"),
+        }
+    }
+}
+
+/// `channel 3` or `channels 3, 4`.
+fn channel_names(ids: impl Iterator<Item = u64>) -> String {
+    let ids: Vec<String> = ids.map(|id| id.to_string()).collect();
+    match ids.len() {
+        1 => format!("channel {}", ids[0]),
+        _ => format!("channels {}", ids.join(", ")),
+    }
+}
+
+/// Parks the running task in a channel operation if `vm` can park at
+/// `call`: `make` gives the operation, its channels' numbers, and the
+/// wait; it is polled once (registering its waiter, or finishing at once)
+/// and, if it must wait, armed with a timer for `limit` and parked.
+/// `None`: the VM cannot park here (the caller blocks instead).
+fn try_park<W>(
+    vm: &mut Vm,
+    call: Call,
+    limit: Option<(Instant, Duration)>,
+    make: impl FnOnce() -> (Kind, Ids, W),
+) -> Option<Result<Value>>
+where
+    W: FnOnce(pool::Waker) -> TaskWait<Value>,
+{
+    if !vm.can_park(call) {
+        return None;
+    }
+    let waker = pool::current_waker()?;
+    let (kind, ids, wait) = make();
+    let timer_waker = limit.map(|_| waker.clone());
+    let mut op = ChanOp {
+        wait: wait(waker),
+        kind,
+        ids,
+        limit,
+        timer: None,
+    };
+    match op.poll(vm) {
+        Poll::Ready(r) => Some(r),
+        Poll::Pending => {
+            if let (Some((at, _)), Some(waker)) = (limit, timer_waker) {
+                match crate::runtime::pool() {
+                    Ok(p) => op.timer = Some(p.timer_at(at, move || waker.wake())),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            Some(Err(vm.park(Box::new(op))))
+        }
     }
 }
 

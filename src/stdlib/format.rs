@@ -8,9 +8,16 @@
 //! b`. `{{` and `}}` are literal braces. Too few arguments is a `ValueError`
 //! (extra arguments are ignored, as in Python); so is a spec that does not
 //! fit the argument (`{:d}` of a float, `{:f}` of a string).
+//!
+//! Width and precision have no limit of their own (as in Python): a float
+//! formatted with 70,000 decimals gets its exact digits. A width or
+//! precision too large to be a number is a `ValueError` naming it; one
+//! whose text would not fit in memory is a `MemoryError`, raised before the
+//! text is built.
 
 use super::args::{self, arity};
 use crate::error::{Error, Result};
+use crate::ops::memory;
 use crate::value::{format_float, NativeFn, Value};
 use crate::vm::Vm;
 
@@ -148,18 +155,24 @@ impl Spec {
             s.zero = true;
             i += 1;
         }
-        let digits = |i: &mut usize| -> Option<usize> {
+        // A number too big for the address space is an error naming it;
+        // any other width or precision is honoured (a huge one may then be
+        // a MemoryError when the text is built).
+        let digits = |i: &mut usize, what: &str| -> Result<Option<usize>> {
             let start = *i;
             while *i < cs.len() && cs[*i].is_ascii_digit() {
                 *i += 1;
             }
             if *i == start {
-                return None;
+                return Ok(None);
             }
-            cs[start..*i].iter().collect::<String>().parse().ok()
+            let text: String = cs[start..*i].iter().collect();
+            text.parse()
+                .map(Some)
+                .map_err(|_| bad(format!("{what} {text} is too large")))
         };
-        if let Some(w) = digits(&mut i) {
-            s.width = w.min(10_000);
+        if let Some(w) = digits(&mut i, "width")? {
+            s.width = w;
         }
         if i < cs.len() && matches!(cs[i], ',' | '_') {
             s.grouping = Some(cs[i]);
@@ -167,7 +180,7 @@ impl Spec {
         }
         if i < cs.len() && cs[i] == '.' {
             i += 1;
-            s.precision = Some(digits(&mut i).ok_or_else(invalid)?.min(1_000));
+            s.precision = Some(digits(&mut i, "precision")?.ok_or_else(invalid)?);
         }
         if i < cs.len() && "sdfFeEgG%xXob".contains(cs[i]) {
             s.ty = Some(cs[i]);
@@ -195,6 +208,7 @@ impl Spec {
             }
         };
         let numeric = matches!(v, Value::Int(_) | Value::Float(_));
+        self.check_size(numeric)?;
         if !numeric && (self.sign.is_some() || self.grouping.is_some() || self.align == Some('=')) {
             return Err(bad(format!(
                 "sign, grouping and '=' alignment need a number, not {}",
@@ -251,6 +265,19 @@ impl Spec {
             _ => return Err(mismatch()),
         };
         Ok(self.pad_number(negative, body))
+    }
+
+    /// Checks that the text this spec asks for fits in memory: `width` fill
+    /// characters, or `precision` digits of a number.
+    fn check_size(&self, numeric: bool) -> Result<()> {
+        let fill = self.fill.map_or(1, char::len_utf8);
+        let width = self.width.saturating_mul(fill);
+        memory::check(width, || format!("a field {} characters wide", self.width))?;
+        if let (true, Some(p)) = (numeric, self.precision) {
+            // Digits, plus the integer part of the largest float.
+            memory::check(p.saturating_add(320), || format!("{p} digits"))?;
+        }
+        Ok(())
     }
 
     /// Inserts the grouping separator every 3 digits of the integer part.
@@ -323,10 +350,22 @@ impl Spec {
     }
 }
 
+/// Every finite float's exact decimal expansion has at most this many
+/// digits after the point (2^-1074 has 1074), and at most this many
+/// significant digits (767): past them, every digit is 0. Rust formats at
+/// most 65,535 digits, so a longer precision is formatted at this one and
+/// padded with zeros, which gives the exact digits Python prints.
+const EXACT_DECIMALS: usize = 1100;
+
 /// `f` (not negative) with `p` decimals; `inf`/`nan` spelled as Python does.
 fn fixed(f: f64, p: usize) -> String {
     if !f.is_finite() {
         return nonfinite(f);
+    }
+    if p > EXACT_DECIMALS {
+        let mut s = format!("{f:.EXACT_DECIMALS$}");
+        s.extend(std::iter::repeat('0').take(p - EXACT_DECIMALS));
+        return s;
     }
     format!("{f:.p$}")
 }
@@ -344,11 +383,13 @@ fn sci(f: f64, p: usize) -> String {
     if !f.is_finite() {
         return nonfinite(f);
     }
-    let s = format!("{f:.p$e}");
+    let exact = p.min(EXACT_DECIMALS);
+    let s = format!("{f:.exact$e}");
     let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
+    let zeros = "0".repeat(p - exact);
     format!(
-        "{mantissa}e{}{:02}",
+        "{mantissa}{zeros}e{}{:02}",
         if exp < 0 { '-' } else { '+' },
         exp.abs()
     )
@@ -363,7 +404,8 @@ fn general(f: f64, p: usize, add_dot_0: bool) -> String {
         return nonfinite(f);
     }
     let p = p.max(1);
-    let s = format!("{f:.0$e}", p - 1);
+    // Past the exact digits, more precision cannot change the exponent.
+    let s = format!("{f:.0$e}", (p - 1).min(EXACT_DECIMALS));
     let exp: i64 = s
         .split_once('e')
         .and_then(|(_, e)| e.parse().ok())
@@ -377,7 +419,7 @@ fn general(f: f64, p: usize, add_dot_0: bool) -> String {
     };
     let limit = if add_dot_0 { p as i64 - 1 } else { p as i64 };
     if -4 <= exp && exp < limit {
-        let fixed = strip(format!("{f:.0$}", (p as i64 - 1 - exp) as usize));
+        let fixed = strip(fixed(f, (p as i64 - 1 - exp) as usize));
         if add_dot_0 && !fixed.contains('.') {
             format!("{fixed}.0")
         } else {

@@ -14,7 +14,11 @@
 //!   the pool has started, else the string `"not started"`.
 //! - `pool_stats()` before the pool starts has `workers` (the number the
 //!   pool will start) and zero counters. Besides ASYNC.md's keys it has
-//!   `executed` (jobs run per worker) and `blocked` (threads blocked now).
+//!   `executed` (jobs run per worker) and `blocked` (threads blocked now),
+//!   and for parked tasks: `parked` (tasks parked now), `parked_peak` (the
+//!   most at once), `task_parks` (parks so far), `yields` (time slices
+//!   that ended in a yield), `timers` (timers pending now: sleeps and
+//!   timeouts of parked tasks) and `timers_armed` (timers so far).
 //!   `failed` counts tasks that threw (or panicked); `cancelled` counts
 //!   tasks cancelled before they started plus those stopped by
 //!   cancellation while running.
@@ -127,6 +131,12 @@ fn pool_stats(_: &mut Vm, args: &[Value]) -> Result<Value> {
         Value::list(s.executed.iter().map(|&n| int(n)).collect()),
     );
     put(&mut m, "blocked", int(s.blocked_now as u64));
+    put(&mut m, "parked", int(s.parked as u64));
+    put(&mut m, "parked_peak", int(s.parked_peak as u64));
+    put(&mut m, "task_parks", int(s.task_parks));
+    put(&mut m, "yields", int(s.yields));
+    put(&mut m, "timers", int(s.timers as u64));
+    put(&mut m, "timers_armed", int(s.timers_armed));
     Ok(Value::map(m))
 }
 

@@ -55,9 +55,28 @@ pub(crate) fn print_line(args: &[Value]) -> String {
 /// call's progress bar is shown, the line goes above it.
 fn print(_: &mut Vm, args: &[Value]) -> Result<Value> {
     let line = print_line(args);
-    super::parallel::above_bar(|| std::io::stdout().lock().write_all(line.as_bytes()))
-        .map_err(|e| Error::new(ErrorKind::IOError, format!("print(): {}", os_reason(&e))))?;
+    if let Err(e) =
+        super::parallel::above_bar(|| std::io::stdout().lock().write_all(line.as_bytes()))
+    {
+        return Err(stdout_error("print", &e));
+    }
     Ok(Value::Nil)
+}
+
+/// A failed write to stdout. If the reader has gone away (`weft script |
+/// head -1`), the process ends here, quietly and with status 0, as ripgrep
+/// and other command-line tools do: the reader has what it wanted, and
+/// nobody is left to read. (Python prints a `BrokenPipeError` and a Go
+/// program dies of `SIGPIPE`, which a shell reports as status 141; an error
+/// the script could catch would let a loop keep printing into the void.)
+/// Any other failure is an `IOError`.
+#[cold]
+fn stdout_error(func: &str, e: &std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        crate::runtime::finish();
+        std::process::exit(0);
+    }
+    Error::new(ErrorKind::IOError, format!("{func}(): {}", os_reason(e)))
 }
 
 /// `eprint(...)`: like `print`, to stderr (one write per line too). Stdout
@@ -83,8 +102,10 @@ fn input(_: &mut Vm, args: &[Value]) -> Result<Value> {
             other => other.to_string(),
         };
         let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes()).map_err(io_err)?;
-        out.flush().map_err(io_err)?;
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            drop(out);
+            return Err(stdout_error("input", &e));
+        }
     }
     let mut line = String::new();
     let n =
@@ -110,6 +131,12 @@ pub(crate) fn strip_line_ending(mut line: String) -> String {
 fn read_file(_: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("read_file", args, 1, 1)?;
     let path = args::string("read_file", "path", &args[0])?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let size = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+        crate::ops::memory::check(size, || {
+            format!("the contents of {}", Value::str(path).repr())
+        })?;
+    }
     std::fs::read_to_string(path)
         .map(Value::str)
         .map_err(|e| file_error("read", path, &e))

@@ -39,6 +39,7 @@
 use super::args::{self, arity};
 use super::data;
 use crate::error::{Error, Result};
+use crate::ops::memory;
 use crate::value::{format_float, Key, Map, NativeFn, Value};
 use crate::vm::Vm;
 use rustc_hash::FxHashMap;
@@ -83,8 +84,7 @@ fn parse(_: &mut Vm, args: &[Value]) -> Result<Value> {
 fn stringify(_: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("json.stringify", args, 1, 2)?;
     let indent = indent_arg("json.stringify", args.get(1))?;
-    let out = to_string(&args[0], indent)
-        .map_err(|e| Error::value_error(format!("json.stringify(): {e}")))?;
+    let out = to_json("json.stringify", &args[0], indent)?;
     Ok(Value::str(out))
 }
 
@@ -103,8 +103,7 @@ fn write(_: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("json.write", args, 2, 3)?;
     let path = args::string("json.write", "path", &args[0])?;
     let indent = indent_arg("json.write", args.get(2))?;
-    let mut out = to_string(&args[1], indent)
-        .map_err(|e| Error::value_error(format!("json.write(): {e}")))?;
+    let mut out = to_json("json.write", &args[1], indent)?;
     out.push('\n');
     crate::pool::blocking(|| std::fs::write(path, out))
         .map_err(|e| data::io_error("json.write", "write", path, &e))?;
@@ -328,26 +327,80 @@ enum Frame<'a> {
 /// Writes `v` as JSON: compact for `None`, else pretty with `indent`
 /// spaces. The error's text names the path of the value that cannot be
 /// written.
+#[cfg(test)]
 pub fn to_string(v: &Value, indent: Option<usize>) -> std::result::Result<String, String> {
+    write_text(v, indent).map_err(|e| match e {
+        Stop::Unwritable(e) => e,
+        Stop::Memory(e) => e.message().to_string(),
+    })
+}
+
+/// [`to_string`] for the script functions named `func`: a value JSON
+/// cannot hold is a `ValueError`, output too big for the machine a
+/// `MemoryError`.
+///
+/// The output can be far bigger than the value: values share what they
+/// hold (`x = [x, x]` doubles the text at each step) and indentation grows
+/// with the depth. So once the output passes 64 MiB, the writer checks
+/// before each growth of its buffer that the doubled buffer fits in the
+/// memory the process can get (`ops::memory`), instead of growing until
+/// the OOM killer (or, under `ulimit -v`, a failed allocation) ends the
+/// process.
+fn to_json(func: &str, v: &Value, indent: Option<usize>) -> Result<String> {
+    write_text(v, indent).map_err(|e| match e {
+        Stop::Unwritable(e) => Error::value_error(format!("{func}(): {e}")),
+        Stop::Memory(e) => Error::new(e.kind(), format!("{func}(): {}", e.message())),
+    })
+}
+
+fn write_text(v: &Value, indent: Option<usize>) -> std::result::Result<String, Stop> {
     let mut w = Writer {
         out: Vec::new(),
         indent,
         stack: Vec::new(),
+        // Checked from the last growth that could stay below the threshold.
+        next_check: memory::CHECK_FROM / 2,
     };
     w.run(v)?;
     Ok(String::from_utf8(w.out).expect("JSON output is built from UTF-8 pieces"))
+}
+
+/// Why writing stopped.
+enum Stop {
+    /// A value JSON cannot hold (the text names its path).
+    Unwritable(String),
+    /// The output would not fit in memory.
+    Memory(Error),
+}
+
+impl From<String> for Stop {
+    fn from(e: String) -> Stop {
+        Stop::Unwritable(e)
+    }
 }
 
 struct Writer<'a> {
     out: Vec<u8>,
     indent: Option<usize>,
     stack: Vec<Frame<'a>>,
+    /// The output length at which memory is checked next.
+    next_check: usize,
 }
 
 impl<'a> Writer<'a> {
-    fn run(&mut self, root: &'a Value) -> std::result::Result<(), String> {
+    fn run(&mut self, root: &'a Value) -> std::result::Result<(), Stop> {
         self.value(root)?;
         while let Some(top) = self.stack.last_mut() {
+            if self.out.len() >= self.next_check {
+                // The buffer's next growth doubles it.
+                let (len, cap) = (self.out.len(), self.out.capacity());
+                memory::check(cap.max(len).saturating_mul(2), || {
+                    format!("its output (more than {len} bytes so far)")
+                })
+                .map_err(Stop::Memory)?;
+                self.next_check = cap.max(len + 1);
+                continue;
+            }
             match top {
                 Frame::List { items, next } => {
                     let items: &'a [Value] = items;

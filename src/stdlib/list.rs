@@ -9,7 +9,7 @@
 use super::args::{self, arity};
 use super::{no_method, sort, Method};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ops::{resolve_index, try_vec};
+use crate::ops::{memory, resolve_index, try_vec};
 use crate::value::{List, RangeVal, Value};
 use crate::vm::Vm;
 use std::sync::Arc;
@@ -19,7 +19,9 @@ pub(crate) fn call(vm: &mut Vm, xs: &mut List, m: Method, args: &[Value]) -> Res
     match m {
         Method::Push => {
             arity("list.push", args, 1, 1)?;
-            xs.make_mut().push(args[0].clone());
+            let v = xs.make_mut();
+            memory::reserve_list(v, 1)?;
+            v.push(args[0].clone());
             Ok(Value::Nil)
         }
         Method::Pop => {
@@ -46,7 +48,9 @@ pub(crate) fn call(vm: &mut Vm, xs: &mut List, m: Method, args: &[Value]) -> Res
             } else {
                 i.min(n)
             };
-            xs.make_mut().insert(j as usize, args[1].clone());
+            let v = xs.make_mut();
+            memory::reserve_list(v, 1)?;
+            v.insert(j as usize, args[1].clone());
             Ok(Value::Nil)
         }
         Method::Remove => {
@@ -60,15 +64,19 @@ pub(crate) fn call(vm: &mut Vm, xs: &mut List, m: Method, args: &[Value]) -> Res
             match &args[0] {
                 Value::List(ys) if List::ptr_eq(xs, ys) => {
                     let copy = ys.as_slice().to_vec();
-                    xs.make_mut().extend(copy);
+                    let v = xs.make_mut();
+                    memory::reserve_list(v, copy.len())?;
+                    v.extend(copy);
                 }
-                Value::List(ys) => xs.make_mut().extend_from_slice(ys),
+                Value::List(ys) => {
+                    let v = xs.make_mut();
+                    memory::reserve_list(v, ys.len())?;
+                    v.extend_from_slice(ys);
+                }
                 other => {
                     let it = args::items("list.extend", "argument", other)?;
                     let v = xs.make_mut();
-                    v.try_reserve(it.size_hint().0).map_err(|_| {
-                        Error::new(ErrorKind::OverflowError, "list.extend(): too many items")
-                    })?;
+                    memory::reserve_list(v, it.size_hint().0)?;
                     v.extend(it);
                 }
             }
@@ -149,7 +157,7 @@ pub(crate) fn call_range(vm: &mut Vm, r: RangeVal, m: Method, args: &[Value]) ->
     match m {
         Method::Len => {
             arity("range.len", args, 0, 0)?;
-            Ok(Value::Int(r.len()))
+            Ok(Value::Int(r.checked_len()?))
         }
         Method::Contains => {
             arity("range.contains", args, 1, 1)?;
@@ -157,7 +165,17 @@ pub(crate) fn call_range(vm: &mut Vm, r: RangeVal, m: Method, args: &[Value]) ->
         }
         Method::IndexOf => {
             arity("range.index_of", args, 1, 1)?;
-            Ok(Value::Int(range_position(&r, &args[0]).unwrap_or(-1)))
+            match range_position(&r, &args[0]) {
+                None => Ok(Value::Int(-1)),
+                Some(pos) => i64::try_from(pos).map(Value::Int).map_err(|_| {
+                    Error::new(
+                        ErrorKind::OverflowError,
+                        format!(
+                            "range.index_of(): the position {pos} is larger than the largest int"
+                        ),
+                    )
+                }),
+            }
         }
         Method::Map => map(vm, "range.map", items(), r.len() as usize, args),
         Method::Filter => filter(vm, "range.filter", items(), r.len() as usize, args),
@@ -166,11 +184,12 @@ pub(crate) fn call_range(vm: &mut Vm, r: RangeVal, m: Method, args: &[Value]) ->
     }
 }
 
-/// The position of `v` in `r`, if it is there (ints, and floats equal to one).
-fn range_position(r: &RangeVal, v: &Value) -> Option<i64> {
+/// The position of `v` in `r`, if it is there (ints, and floats equal to
+/// one). In i128: a position may be past `i64::MAX`.
+fn range_position(r: &RangeVal, v: &Value) -> Option<i128> {
     let x = match v {
         Value::Int(i) => *i,
-        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => *f as i64,
+        Value::Float(f) => crate::value::float_as_int(*f)?,
         _ => return None,
     };
     let off = (x as i128) - (r.start as i128);
@@ -179,11 +198,7 @@ fn range_position(r: &RangeVal, v: &Value) -> Option<i64> {
         return None;
     }
     let pos = off / step;
-    if pos >= 0 && pos < r.len() as i128 {
-        Some(pos as i64)
-    } else {
-        None
-    }
+    (0..r.len_i128()).contains(&pos).then_some(pos)
 }
 
 fn index_in(func: &str, i: i64, len: usize) -> Result<usize> {
@@ -197,10 +212,10 @@ fn index_in(func: &str, i: i64, len: usize) -> Result<usize> {
 
 /// `sep.join(xs)`; every item must be a string.
 fn join(xs: &[Value], sep: &str) -> Result<Value> {
-    let mut total = sep.len() * xs.len().saturating_sub(1);
+    let mut total = sep.len().saturating_mul(xs.len().saturating_sub(1));
     for (i, x) in xs.iter().enumerate() {
         match x {
-            Value::Str(s) => total += s.len(),
+            Value::Str(s) => total = total.saturating_add(s.len()),
             other => {
                 return Err(Error::type_error(format!(
                     "list.join() item {i} is {}, not a string",
@@ -209,7 +224,7 @@ fn join(xs: &[Value], sep: &str) -> Result<Value> {
             }
         }
     }
-    let mut out = String::with_capacity(total);
+    let mut out = memory::string_with_room(total)?;
     for (i, x) in xs.iter().enumerate() {
         if i > 0 {
             out.push_str(sep);
@@ -253,6 +268,7 @@ fn filter(
     let mut out = Vec::with_capacity(n.min(1024));
     for x in it {
         if args::call(vm, f, std::slice::from_ref(&x))?.truthy() {
+            memory::reserve(&mut out, 1)?;
             out.push(x);
         }
     }

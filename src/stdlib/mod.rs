@@ -102,6 +102,7 @@ mod data;
 mod date;
 mod format;
 mod fs;
+pub mod handles;
 mod introspect;
 mod io;
 mod json;
@@ -302,7 +303,7 @@ pub fn call_method(vm: &mut Vm, recv: &mut Value, m: Method, args: &[Value]) -> 
         },
         Value::Range(r) => list::call_range(vm, **r, m, args),
         Value::Module(_) => call_member(vm, recv, m.name(), args),
-        Value::Channel(c) => channel::call(c, m, args),
+        Value::Channel(c) => channel::call_in(vm, c, m, args),
         Value::Task(t) => task::call(t, m, args),
         Value::Atom(a) => {
             let a = a.clone();

@@ -212,8 +212,12 @@ fn run(_: &mut Vm, args: &[Value]) -> Result<Value> {
     })?;
     let deadline = job.timeout.and_then(|t| Instant::now().checked_add(t));
     let token = pool::current_cancel_token();
-    let out = pool::blocking(|| wait(child, job.stdin, deadline, token.as_ref()))
-        .map_err(|e| io_failure(job.argv[0], &e))?;
+    // The runtime cannot see the child: while it runs, a script waiting
+    // for the task that waits for it is not deadlocked.
+    let pending = crate::runtime::outside_work();
+    let out = pool::blocking(|| wait(child, job.stdin, deadline, token.as_ref()));
+    drop(pending);
+    let out = out.map_err(|e| io_failure(job.argv[0], &e))?;
     match out {
         Outcome::Done {
             status,

@@ -362,7 +362,11 @@ fn range_end(r: &RangeVal, func: &str, first: bool) -> Result<Value> {
     if r.is_empty() {
         return Err(empty(func));
     }
-    Ok(Value::Int(if first { r.start } else { r.get(r.len() - 1) }))
+    Ok(Value::Int(if first {
+        r.start
+    } else {
+        r.get_i128(r.len_i128() - 1)
+    }))
 }
 
 #[cold]
@@ -403,11 +407,22 @@ fn sum(_: &mut Vm, args: &[Value]) -> Result<Value> {
 
 /// `sum(range(...))` in O(1).
 fn range_sum(r: &RangeVal) -> Result<Value> {
-    let n = r.len() as i128;
-    let total = n * r.start as i128 + (r.step as i128) * n * (n - 1) / 2;
-    i64::try_from(total)
+    // n < 2^64, so n * (n - 1) / 2 < 2^127 fits an i128 when the halving
+    // comes first; the products are checked all the same.
+    let n = r.len_i128();
+    let pairs = if n % 2 == 0 {
+        (n / 2) * (n - 1).max(0)
+    } else {
+        n * ((n - 1) / 2)
+    };
+    let total = n
+        .checked_mul(r.start as i128)
+        .zip((r.step as i128).checked_mul(pairs))
+        .and_then(|(a, b)| a.checked_add(b));
+    total
+        .and_then(|t| i64::try_from(t).ok())
         .map(Value::Int)
-        .map_err(|_| Error::new(ErrorKind::OverflowError, "integer overflow in sum()"))
+        .ok_or_else(|| Error::new(ErrorKind::OverflowError, "integer overflow in sum()"))
 }
 
 /// `sorted(xs)` / `sorted(xs, key_fn)` / `sorted(xs, key_fn, reverse)`: a

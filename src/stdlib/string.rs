@@ -6,7 +6,7 @@
 use super::args::{self, arity};
 use super::{no_method, Method};
 use crate::error::{Error, Result};
-use crate::ops::str_len;
+use crate::ops::{memory, str_len};
 use crate::value::{Str, Value};
 
 /// Calls string method `m` on `s`.
@@ -41,22 +41,23 @@ pub(crate) fn call(s: &Str, m: Method, args: &[Value]) -> Result<Value> {
         Method::Split => {
             arity("string.split", args, 0, 1)?;
             match args.first() {
-                None | Some(Value::Nil) => strings(text.split_whitespace()),
+                None | Some(Value::Nil) => strings(text, text.split_whitespace())?,
                 Some(sep) => {
                     let sep = args::string("string.split", "separator", sep)?;
                     if sep.is_empty() {
                         return Err(Error::value_error("string.split() separator is empty"));
                     }
-                    strings(text.split(sep))
+                    strings(text, text.split(sep))?
                 }
             }
         }
         Method::Lines => {
             arity("string.lines", args, 0, 0)?;
-            strings(text.lines())
+            strings(text, text.lines())?
         }
         Method::Chars => {
             arity("string.chars", args, 0, 0)?;
+            check_parts(text.len(), || s.char_count())?;
             Value::list(
                 text.chars()
                     .map(|c| Value::Str(Str::from_char(c)))
@@ -84,6 +85,7 @@ pub(crate) fn call(s: &Str, m: Method, args: &[Value]) -> Result<Value> {
             if !from.is_empty() && !text.contains(from) {
                 Value::Str(s.clone())
             } else {
+                check_replace(text, from, to)?;
                 Value::str(text.replace(from, to))
             }
         }
@@ -114,6 +116,49 @@ pub(crate) fn call(s: &Str, m: Method, args: &[Value]) -> Result<Value> {
     })
 }
 
-fn strings<'a>(parts: impl Iterator<Item = &'a str>) -> Value {
-    Value::list(parts.map(Value::str).collect())
+/// A list of the `parts` of `text` (a split: at most one part per byte,
+/// plus one).
+fn strings<'a>(text: &str, parts: impl Iterator<Item = &'a str> + Clone) -> Result<Value> {
+    check_parts(text.len().saturating_add(1), || parts.clone().count())?;
+    Ok(Value::list(parts.map(Value::str).collect()))
+}
+
+/// Bytes a list of small strings takes per item: the value, the string's
+/// shared header and its smallest heap block.
+const BYTES_PER_PART: usize = 64;
+
+/// Checks that a list of `count()` small strings fits in memory; `bound`
+/// is an upper bound on the count, so short inputs are not counted twice.
+fn check_parts(bound: usize, count: impl FnOnce() -> usize) -> Result<()> {
+    if bound.saturating_mul(BYTES_PER_PART) < memory::CHECK_FROM {
+        return Ok(());
+    }
+    let n = count();
+    memory::check(n.saturating_mul(BYTES_PER_PART), || {
+        format!("a list of {n} strings")
+    })
+}
+
+/// Checks that `text.replace(from, to)` fits in memory before building it
+/// (a short text with a long replacement can grow a thousandfold).
+fn check_replace(text: &str, from: &str, to: &str) -> Result<()> {
+    if to.len() <= from.len() {
+        return Ok(());
+    }
+    let grow = to.len() - from.len();
+    // An empty pattern matches before every character and at the end.
+    let bound = match text.len().checked_div(from.len()) {
+        Some(n) => n,
+        None => text.len() + 1,
+    };
+    if text.len().saturating_add(bound.saturating_mul(grow)) < memory::CHECK_FROM {
+        return Ok(());
+    }
+    let n = if from.is_empty() {
+        str_len(text) + 1
+    } else {
+        text.matches(from).count()
+    };
+    let total = text.len().saturating_add(n.saturating_mul(grow));
+    memory::check(total, || format!("a string of {total} bytes"))
 }

@@ -3,9 +3,10 @@
 use super::args::{self, arity};
 use crate::error::{Error, ErrorKind, Result};
 use crate::value::{NativeFn, Value};
-use crate::vm::Vm;
+use crate::vm::{Call, Vm, Wait};
 use std::io::Write;
 use std::sync::{OnceLock, RwLock};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 /// The table of this file's builtins.
@@ -65,21 +66,64 @@ pub(crate) fn duration(func: &str, seconds: &Value) -> Result<Duration> {
     })
 }
 
-/// `sleep(seconds)`. On a pool thread it tells the pool first, so a spare
-/// thread runs pool work meanwhile ([`crate::pool::sleep`]); inside a task
-/// it wakes as soon as the task is cancelled and throws `Cancelled`.
-/// `sleep(0)` returns at once (but still throws in a cancelled task).
+/// `sleep(seconds)`. In a task it parks: the task holds no thread while it
+/// sleeps, and a pool timer wakes it. Elsewhere (the main script, or a
+/// sleep inside a native callback) the thread sleeps; on a pool thread it
+/// tells the pool first, so a spare thread runs pool work meanwhile
+/// ([`crate::pool::sleep`]). Inside a task it wakes as soon as the task is
+/// cancelled and throws `Cancelled`. `sleep(0)` returns at once (but still
+/// throws in a cancelled task).
 fn sleep(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("sleep", args, 1, 1)?;
     let d = duration("sleep", &args[0])?;
-    let cancelled = || Error::new(ErrorKind::Cancelled, "the task was cancelled");
     if vm.cancel_token().is_some_and(|t| t.is_cancelled()) {
         return Err(cancelled());
     }
-    if !d.is_zero() {
-        crate::pool::sleep(d).map_err(|_| cancelled())?;
+    if d.is_zero() {
+        return Ok(Value::Nil);
     }
+    if vm.can_park(Call::Native("sleep")) {
+        if let (Some(waker), Some(deadline)) =
+            (crate::pool::current_waker(), Instant::now().checked_add(d))
+        {
+            let pool = crate::runtime::pool()?;
+            let w = waker.clone();
+            let timer = pool.timer_at(deadline, move || w.wake());
+            return Err(vm.park(Box::new(Sleep {
+                deadline,
+                _timer: timer,
+            })));
+        }
+    }
+    crate::pool::sleep(d).map_err(|_| cancelled())?;
     Ok(Value::Nil)
+}
+
+fn cancelled() -> Error {
+    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+}
+
+/// A task parked in `sleep`: done at its deadline (its timer wakes it) or
+/// when cancelled.
+struct Sleep {
+    deadline: Instant,
+    _timer: crate::pool::Timer,
+}
+
+impl Wait for Sleep {
+    fn poll(&mut self, vm: &mut Vm) -> Poll<Result<Value>> {
+        if vm.cancel_token().is_some_and(|t| t.is_cancelled()) {
+            return Poll::Ready(Err(cancelled()));
+        }
+        if Instant::now() >= self.deadline {
+            return Poll::Ready(Ok(Value::Nil));
+        }
+        Poll::Pending
+    }
+
+    fn describe(&self) -> String {
+        "sleep".to_string()
+    }
 }
 
 static SCRIPT_ARGS: RwLock<Option<Value>> = RwLock::new(None);
@@ -122,6 +166,7 @@ fn exit(_: &mut Vm, args: &[Value]) -> Result<Value> {
     if let Some(m) = message {
         let _ = writeln!(std::io::stderr().lock(), "{m}");
     }
+    crate::mpi::at_exit(code);
     crate::runtime::finish();
     std::process::exit(code)
 }

@@ -67,10 +67,12 @@ use super::system::duration;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{self, TaskHandle, WaitAnyError, WaitAnyTimeoutError, WaitTimeoutError};
 use crate::value::{NativeFn, Value};
-use crate::vm::{with_vm, CallSite, Vm};
+use crate::vm::{with_vm, Call, CallSite, ParkedVm, Vm, Wait};
 use std::cell::Cell;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 /// The table of the task builtins (also fields of the `async` module).
@@ -105,6 +107,8 @@ pub struct TaskObj {
     spawned_at: Option<CallSite>,
     /// The script task that spawned this one (see [`current_owner`]).
     owner: u64,
+    /// Counts this task among the live handles (`--stats`).
+    _live: super::handles::Live,
 }
 
 impl TaskObj {
@@ -157,37 +161,126 @@ fn current_owner() -> u64 {
     CURRENT_OWNER.with(Cell::get)
 }
 
-/// Runs `f(args)` as the body of task `me`: with a VM of this thread, the
-/// task's cancellation token installed, native panics turned into errors.
-fn run_task(
+thread_local! {
+    /// How deep the awaiter that is running a task inline is (its
+    /// [`Vm::depth`]): read (and cleared) by that task's first run, which
+    /// counts it against the depth limit, so recursion through
+    /// `await(spawn(f))` ends in `StackOverflow` like plain recursion.
+    static INLINE_DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Runs `t` here if it has never run (with the awaiter on `vm` counted in
+/// its depth); true if it did (it may have parked meanwhile).
+fn run_inline(vm: &Vm, t: &TaskObj) -> bool {
+    INLINE_DEPTH.with(|d| d.set(vm.depth()));
+    let ran = t.handle.run_if_queued();
+    INLINE_DEPTH.with(|d| d.set(0));
+    ran
+}
+
+/// Where a script task's code is.
+enum RunState {
+    /// Not started: the function and its arguments.
+    Start(Value, Args),
+    /// Parked (or yielded) in the middle.
+    Parked(ParkedVm),
+    /// Finished (or being run).
+    Done,
+}
+
+/// A script task as the pool runs it: `f(args)` with a VM of whichever
+/// thread polls it, parking when it waits.
+struct ScriptTask {
     me: u64,
-    f: Value,
-    args: Args,
-    updates: Option<Arc<[(usize, u64)]>>,
+    state: RunState,
+    updates: Option<Arc<[(usize, u64, bool)]>>,
+    /// Calls below it when it was started inline by an awaiter.
+    depth_base: usize,
+    spawned_at: Option<CallSite>,
+    /// The task's seeded random stream (`random_seed`), installed in the
+    /// VM while it runs and taken back when it parks.
     rng: Option<super::random::Stream>,
-) -> Outcome {
-    let token = pool::current_cancel_token();
-    let outer = CURRENT_OWNER.with(|c| c.replace(me));
-    let outer_updates = super::atom::enter_task(updates.as_ref());
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        with_vm(|vm| {
-            vm.set_cancel_token(token.clone());
-            vm.set_rng(rng);
-            vm.call(&f, args.as_slice())
-        })
-    }));
-    super::atom::leave_task(outer_updates);
-    CURRENT_OWNER.with(|c| c.set(outer));
-    let outcome = match outcome {
-        Ok(r) => r,
-        Err(payload) => Err(Error::new(ErrorKind::Error, panic_text(payload.as_ref()))),
-    };
-    if let Err(e) = &outcome {
-        let cancelled =
-            e.kind() == ErrorKind::Cancelled && token.as_ref().is_some_and(|t| t.is_cancelled());
-        crate::runtime::note_task_failure(cancelled);
+}
+
+impl pool::Resumable for ScriptTask {
+    type Output = Outcome;
+
+    fn resume(&mut self) -> pool::Step<Outcome> {
+        if matches!(self.state, RunState::Start(..)) {
+            self.depth_base = INLINE_DEPTH.with(|d| d.replace(0));
+        }
+        let outer = CURRENT_OWNER.with(|c| c.replace(self.me));
+        let outer_updates = super::atom::enter_task(self.updates.as_ref());
+        let slice = crate::runtime::config().time_slice();
+        let state = std::mem::replace(&mut self.state, RunState::Done);
+        let depth_base = self.depth_base;
+        let rng = self.rng.take();
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            with_vm(|vm| {
+                vm.set_cancel_token(pool::current_cancel_token());
+                vm.set_rng(rng);
+                vm.enter_task(slice, depth_base);
+                let r = match state {
+                    RunState::Start(f, args) => vm.call(&f, args.as_slice()),
+                    RunState::Parked(p) => vm.resume(p),
+                    RunState::Done => Err(Error::new(
+                        ErrorKind::Error,
+                        "internal: a finished task was resumed",
+                    )),
+                };
+                let yielding = vm.is_yielding();
+                let parked = vm.take_parked();
+                vm.leave_task();
+                let token = vm.set_cancel_token(None);
+                let rng = vm.set_rng(None);
+                (r, parked.map(|p| (p, yielding, rng)), token)
+            })
+        }));
+        super::atom::leave_task(outer_updates);
+        CURRENT_OWNER.with(|c| c.set(outer));
+        let (outcome, token) = match ran {
+            Ok((_, Some((parked, yielding, rng)), _)) => {
+                self.state = RunState::Parked(parked);
+                self.rng = rng;
+                return if yielding {
+                    pool::Step::Yield
+                } else {
+                    pool::Step::Park
+                };
+            }
+            Ok((r, None, token)) => (r, token),
+            Err(payload) => (
+                Err(Error::new(ErrorKind::Error, panic_text(payload.as_ref()))),
+                pool::current_cancel_token(),
+            ),
+        };
+        if let Err(e) = &outcome {
+            let cancelled = e.kind() == ErrorKind::Cancelled
+                && token.as_ref().is_some_and(|t| t.is_cancelled());
+            crate::runtime::note_task_failure(cancelled);
+        }
+        pool::Step::Done(outcome)
     }
-    outcome
+
+    fn describe(&self) -> String {
+        let spawned = match &self.spawned_at {
+            Some(site) => format!(", spawned at {}", site.location()),
+            None => String::new(),
+        };
+        match &self.state {
+            RunState::Parked(p) => {
+                let what = p
+                    .describe()
+                    .unwrap_or_else(|| "nothing (yielded)".to_string());
+                let at = p
+                    .call_site()
+                    .map(|s| format!(" at {}", s.location()))
+                    .unwrap_or_default();
+                format!("{what}{at}{spawned}")
+            }
+            _ => format!("not started{spawned}"),
+        }
+    }
 }
 
 /// The text of a panic payload.
@@ -241,11 +334,19 @@ fn spawn_seeded(
     let args = Args::new(args);
     let me = new_owner_id();
     let updates = super::atom::inherited_updates();
-    let handle = pool.spawn(move || run_task(me, f, args, updates, rng));
+    let handle = pool.spawn_resumable(ScriptTask {
+        me,
+        state: RunState::Start(f, args),
+        updates,
+        depth_base: 0,
+        spawned_at: site,
+        rng,
+    });
     Ok(Arc::new(TaskObj {
         handle,
         spawned_at: site,
         owner: current_owner(),
+        _live: super::handles::Live::new(super::handles::Kind::Task),
     }))
 }
 
@@ -329,7 +430,10 @@ fn timeout(func: &str, seconds: Option<&Value>) -> Error {
     };
     Error::new(
         ErrorKind::Timeout,
-        format!("{func}(): not done after {secs} seconds"),
+        format!(
+            "{func}(): not done after {secs} second{}",
+            if secs == "1" { "" } else { "s" }
+        ),
     )
 }
 
@@ -433,10 +537,29 @@ fn spin_off_pool(t: &TaskObj) -> bool {
     }
 }
 
-/// Waits for `t` until `deadline`. `Ok(())` once it is done.
-fn wait_done(t: &TaskObj, deadline: Option<Instant>) -> std::result::Result<(), WaitTimeoutError> {
-    if spin_off_pool(t) {
+/// Waits for `t` until `deadline`, blocking this thread (the main script,
+/// or a wait inside a native callback): `Ok(())` once it is done. A task
+/// that has never run runs right here first (when there is no deadline,
+/// which it could not honour), as a worker popping its own child would;
+/// so a blocked await always waits on a task that some thread really runs.
+fn wait_done(
+    vm: &Vm,
+    t: &TaskObj,
+    deadline: Option<Instant>,
+) -> std::result::Result<(), WaitError> {
+    if deadline.is_none() && run_inline(vm, t) && t.handle.is_done() {
         return Ok(());
+    }
+    if t.handle.is_done() || spin_off_pool(t) {
+        return Ok(());
+    }
+    if deadline.is_none() && watched_here() {
+        return main_wait(
+            &[t],
+            || t.handle.is_done(),
+            || format!("await task {}", t.id()),
+        )
+        .map_err(WaitError::Deadlock);
     }
     let wait = || {
         let r = match deadline {
@@ -445,22 +568,257 @@ fn wait_done(t: &TaskObj, deadline: Option<Instant>) -> std::result::Result<(), 
         };
         match r {
             Ok(_) | Err(WaitTimeoutError::Panicked(_)) | Err(WaitTimeoutError::Cancelled) => Ok(()),
-            Err(e) => Err(e),
+            Err(WaitTimeoutError::Timeout) => Err(WaitError::Timeout),
+            Err(WaitTimeoutError::Interrupted) => Err(WaitError::Interrupted),
         }
     };
-    // On a pool thread, a task that has not started yet runs right here (as
-    // a worker popping its own child would); otherwise the wait blocks with
-    // compensation. So every blocked await waits on a task that is really
-    // running, and no unrelated task is ever stacked on a waiting one: a
-    // chain of awaits cannot use up the spare threads or wait on itself.
-    // (Not with a timeout: that wait must be able to give up.)
     if pool::current_worker_index().is_some() {
-        if deadline.is_none() && t.handle.run_if_queued() {
-            return Ok(());
-        }
         pool::blocking(wait)
     } else {
         wait()
+    }
+}
+
+/// Whether waits on this thread are watched for deadlock: the main
+/// script's thread (not a pool thread).
+fn watched_here() -> bool {
+    crate::runtime::is_main_script() && pool::current_worker_index().is_none()
+}
+
+/// A flag and a condvar: what the main script's watched waits sleep on.
+#[derive(Default)]
+struct Signal {
+    set: parking_lot::Mutex<bool>,
+    cv: parking_lot::Condvar,
+}
+
+impl Signal {
+    fn set(&self) {
+        *self.set.lock() = true;
+        self.cv.notify_all();
+    }
+
+    /// Waits until set, then clears it.
+    fn wait(&self) {
+        let mut set = self.set.lock();
+        while !*set {
+            self.cv.wait(&mut set);
+        }
+        *set = false;
+    }
+}
+
+/// The main script waits until `ready()`, woken by the completion of any of
+/// `tasks`; if the runtime finds that nothing can ever wake it, the wait
+/// ends with the `Deadlock` error (naming `what` the main script waits for).
+fn main_wait(
+    tasks: &[&TaskObj],
+    ready: impl Fn() -> bool,
+    what: impl FnOnce() -> String,
+) -> std::result::Result<(), Error> {
+    let signal = Arc::new(Signal::default());
+    let _wakes: Vec<pool::Registration> = tasks
+        .iter()
+        .map(|t| {
+            let s = Arc::clone(&signal);
+            t.handle.on_done(move || s.set())
+        })
+        .collect();
+    let dead = Arc::new(AtomicBool::new(false));
+    let _watch = {
+        let (d, s) = (Arc::clone(&dead), Arc::clone(&signal));
+        crate::runtime::watch_deadlock(move || {
+            d.store(true, Ordering::SeqCst);
+            s.set();
+        })
+    };
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        if dead.load(Ordering::SeqCst) {
+            // Quiescence is final; but a completion that came just before
+            // it still counts.
+            if ready() {
+                return Ok(());
+            }
+            return Err(crate::runtime::deadlock_error(&what()));
+        }
+        signal.wait();
+    }
+}
+
+/// Why a blocking wait for a task ended without it.
+enum WaitError {
+    Timeout,
+    Interrupted,
+    Deadlock(Error),
+}
+
+/// Which await a parked [`AwaitOp`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AwaitMode {
+    One,
+    All,
+    Any,
+}
+
+/// A task parked in `await`, `await_all` or `await_any`.
+struct AwaitOp {
+    tasks: Vec<Arc<TaskObj>>,
+    mode: AwaitMode,
+    /// The timeout argument as given (for the message), and its deadline.
+    seconds: Option<Value>,
+    deadline: Option<Instant>,
+    /// Wakes the task at the deadline.
+    timer: Option<pool::Timer>,
+    /// Completion callbacks that wake the task, and the task index they
+    /// watch (for `await_all`, the first one not done).
+    watching: Vec<pool::Registration>,
+    watched: Option<usize>,
+    /// `await_all`: tasks before this one are done.
+    next: usize,
+    waker: pool::Waker,
+}
+
+impl AwaitOp {
+    fn func(&self) -> &'static str {
+        match self.mode {
+            AwaitMode::One => "await",
+            AwaitMode::All => "await_all",
+            AwaitMode::Any => "await_any",
+        }
+    }
+
+    fn watch(&mut self, index: usize) {
+        if self.watched == Some(index) {
+            return;
+        }
+        self.watching.clear();
+        let targets: Vec<usize> = match self.mode {
+            AwaitMode::Any => (0..self.tasks.len()).collect(),
+            _ => vec![index],
+        };
+        for i in targets {
+            let w = self.waker.clone();
+            // Runs at once (a wake of ourselves, polled again) if done.
+            self.watching
+                .push(self.tasks[i].handle.on_done(move || w.wake()));
+        }
+        self.watched = Some(index);
+    }
+}
+
+impl Wait for AwaitOp {
+    fn poll(&mut self, vm: &mut Vm) -> Poll<Result<Value>> {
+        if vm.cancel_token().is_some_and(|t| t.is_cancelled()) {
+            cancel_own(&self.tasks);
+            return Poll::Ready(Err(interrupted()));
+        }
+        let site = vm.call_site();
+        match self.mode {
+            AwaitMode::One => {
+                let t = &self.tasks[0];
+                if t.handle.is_done() {
+                    return Poll::Ready(settle(t, outcome_now(t), site));
+                }
+            }
+            AwaitMode::All => {
+                while self.next < self.tasks.len() && self.tasks[self.next].handle.is_done() {
+                    self.next += 1;
+                }
+                if self.next == self.tasks.len() {
+                    let mut results = Vec::with_capacity(self.tasks.len());
+                    for t in &self.tasks {
+                        match settle(t, outcome_now(t), site) {
+                            Ok(v) => results.push(v),
+                            Err(e) => return Poll::Ready(Err(e)),
+                        }
+                    }
+                    return Poll::Ready(Ok(Value::list(results)));
+                }
+            }
+            AwaitMode::Any => {
+                if let Some(i) = self.tasks.iter().position(|t| t.handle.is_done()) {
+                    let t = &self.tasks[i];
+                    return Poll::Ready(
+                        settle(t, outcome_now(t), site)
+                            .map(|v| Value::list(vec![Value::Int(i as i64), v])),
+                    );
+                }
+            }
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Poll::Ready(Err(timeout(self.func(), self.seconds.as_ref())));
+        }
+        let index = if self.mode == AwaitMode::All {
+            self.next
+        } else {
+            0
+        };
+        self.watch(index);
+        Poll::Pending
+    }
+
+    fn describe(&self) -> String {
+        let ids = |ts: &[Arc<TaskObj>]| {
+            ts.iter()
+                .map(|t| t.id().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self.mode {
+            AwaitMode::One => format!("await task {}", self.tasks[0].id()),
+            AwaitMode::All => format!(
+                "await_all (task {} of {})",
+                self.tasks.get(self.next).map_or(0, |t| t.id()),
+                ids(&self.tasks)
+            ),
+            AwaitMode::Any => format!("await_any of tasks {}", ids(&self.tasks)),
+        }
+    }
+}
+
+/// Parks the running task until `tasks` are done (as `mode` says), if `vm`
+/// can park here; `None` if it cannot (the caller blocks instead).
+fn park_await(
+    vm: &mut Vm,
+    mode: AwaitMode,
+    tasks: Vec<Arc<TaskObj>>,
+    seconds: Option<&Value>,
+    deadline: Option<Instant>,
+) -> Option<Result<Value>> {
+    let name = match mode {
+        AwaitMode::One => "await",
+        AwaitMode::All => "await_all",
+        AwaitMode::Any => "await_any",
+    };
+    if !vm.can_park(Call::Native(name)) {
+        return None;
+    }
+    let waker = pool::current_waker()?;
+    let mut op = AwaitOp {
+        tasks,
+        mode,
+        seconds: seconds.cloned(),
+        deadline,
+        timer: None,
+        watching: Vec::new(),
+        watched: None,
+        next: 0,
+        waker: waker.clone(),
+    };
+    match op.poll(vm) {
+        Poll::Ready(r) => Some(r),
+        Poll::Pending => {
+            if let Some(at) = deadline {
+                match crate::runtime::pool() {
+                    Ok(p) => op.timer = Some(p.timer_at(at, move || waker.wake())),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            Some(Err(vm.park(Box::new(op))))
+        }
     }
 }
 
@@ -469,13 +827,23 @@ fn await_one(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("await", args, 1, 2)?;
     let t = task_arg("await", "first argument", &args[0])?;
     let deadline = deadline("await", args.get(1))?;
-    if !t.handle.is_done() {
-        let tasks = std::slice::from_ref(t);
+    let tasks = std::slice::from_ref(t);
+    if !t.handle.is_done() && deadline.is_none() {
+        // Cancelling us while the child runs here cancels the child.
         let _link = cancel_children_with_me(vm, tasks);
-        match wait_done(t, deadline) {
+        run_inline(vm, t);
+    }
+    if !t.handle.is_done() {
+        let seconds = args.get(1).filter(|v| !matches!(v, Value::Nil));
+        if let Some(r) = park_await(vm, AwaitMode::One, vec![t.clone()], seconds, deadline) {
+            return r;
+        }
+        let _link = cancel_children_with_me(vm, tasks);
+        match wait_done(vm, t, deadline) {
             Ok(()) => {}
-            Err(WaitTimeoutError::Timeout) => return Err(timeout("await", args.get(1))),
-            Err(_) => {
+            Err(WaitError::Timeout) => return Err(timeout("await", args.get(1))),
+            Err(WaitError::Deadlock(e)) => return Err(e),
+            Err(WaitError::Interrupted) => {
                 cancel_own(tasks);
                 return Err(interrupted());
             }
@@ -491,12 +859,29 @@ fn await_all(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("await_all", args, 1, 2)?;
     let tasks = task_list("await_all", &args[0])?;
     let deadline = deadline("await_all", args.get(1))?;
+    if deadline.is_none() {
+        // Tasks nobody took yet run here, in order (others may steal the
+        // rest meanwhile).
+        let _link = cancel_children_with_me(vm, &tasks);
+        for t in &tasks {
+            if !t.handle.is_done() {
+                run_inline(vm, t);
+            }
+        }
+    }
+    if !tasks.iter().all(|t| t.handle.is_done()) {
+        let seconds = args.get(1).filter(|v| !matches!(v, Value::Nil));
+        if let Some(r) = park_await(vm, AwaitMode::All, tasks.clone(), seconds, deadline) {
+            return r;
+        }
+    }
     let _link = cancel_children_with_me(vm, &tasks);
     for t in &tasks {
-        match wait_done(t, deadline) {
+        match wait_done(vm, t, deadline) {
             Ok(()) => {}
-            Err(WaitTimeoutError::Timeout) => return Err(timeout("await_all", args.get(1))),
-            Err(_) => {
+            Err(WaitError::Timeout) => return Err(timeout("await_all", args.get(1))),
+            Err(WaitError::Deadlock(e)) => return Err(e),
+            Err(WaitError::Interrupted) => {
                 cancel_own(&tasks);
                 return Err(interrupted());
             }
@@ -519,10 +904,27 @@ fn await_any(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     if tasks.is_empty() {
         return Err(Error::value_error("await_any() needs at least one task"));
     }
-    let handles: Vec<TaskHandle<Outcome>> = tasks.iter().map(|t| t.handle.clone()).collect();
-    let _link = cancel_children_with_me(vm, &tasks);
     let seconds = args.get(1).filter(|v| !matches!(v, Value::Nil));
     let limit = seconds.map(|s| duration("await_any", s)).transpose()?;
+    if !tasks.iter().any(|t| t.handle.is_done()) {
+        let deadline = limit.and_then(|d| Instant::now().checked_add(d));
+        if let Some(r) = park_await(vm, AwaitMode::Any, tasks.clone(), seconds, deadline) {
+            return r;
+        }
+    }
+    if limit.is_none() && watched_here() {
+        let refs: Vec<&TaskObj> = tasks.iter().map(|t| &**t).collect();
+        main_wait(
+            &refs,
+            || tasks.iter().any(|t| t.handle.is_done()),
+            || {
+                let ids: Vec<String> = tasks.iter().map(|t| t.id().to_string()).collect();
+                format!("await_any of tasks {}", ids.join(", "))
+            },
+        )?;
+    }
+    let handles: Vec<TaskHandle<Outcome>> = tasks.iter().map(|t| t.handle.clone()).collect();
+    let _link = cancel_children_with_me(vm, &tasks);
     let wait = || match limit {
         None => pool::wait_any(&handles).map_err(|e| match e {
             WaitAnyError::Empty | WaitAnyError::Interrupted => None,

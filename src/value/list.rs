@@ -444,6 +444,23 @@ impl ListMut {
         Ok(())
     }
 
+    /// Makes room for exactly `additional` more items (no doubling), or
+    /// says why it cannot.
+    pub fn try_reserve_exact(&mut self, additional: usize) -> Result<(), CapacityError> {
+        let h = self.0.header();
+        let need = h.len.checked_add(additional).ok_or(CapacityError)?;
+        if need > h.cap {
+            self.grow_to(need)?;
+        }
+        Ok(())
+    }
+
+    /// How many items fit before the next reallocation.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
     #[cold]
     #[inline(never)]
     fn grow_to(&mut self, cap: usize) -> Result<(), CapacityError> {

@@ -19,6 +19,7 @@
 //! nothing for them. Changing a string in place (`s += t` on a uniquely held
 //! string) goes through [`Str::make_mut`] and keeps the caches right.
 
+use super::list::CapacityError;
 use super::rc::RefCount;
 use std::alloc::{self, Layout};
 use std::borrow::Borrow;
@@ -559,6 +560,71 @@ impl StrMut {
                 drop(Box::from_raw(ix));
             }
         }
+    }
+
+    /// The length of the text in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.0.header().len
+    }
+
+    /// Whether the text is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many bytes fit before the next reallocation.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.0.header().cap
+    }
+
+    /// Makes room for `additional` more bytes, growing the usual way
+    /// (doubling), or says why it cannot.
+    pub fn try_reserve(&mut self, additional: usize) -> Result<(), CapacityError> {
+        let (len, cap) = (self.len(), self.capacity());
+        let need = len.checked_add(additional).ok_or(CapacityError)?;
+        self.try_grow(need, need.max(cap.saturating_mul(2)).max(16))
+    }
+
+    /// Makes room for exactly `additional` more bytes, or says why it
+    /// cannot.
+    pub fn try_reserve_exact(&mut self, additional: usize) -> Result<(), CapacityError> {
+        let need = self.len().checked_add(additional).ok_or(CapacityError)?;
+        self.try_grow(need, need)
+    }
+
+    /// Grows to `cap` bytes if `need` do not fit (or the string is the
+    /// shared empty static).
+    fn try_grow(&mut self, need: usize, cap: usize) -> Result<(), CapacityError> {
+        if need <= self.capacity() && self.0.is_unique() {
+            return Ok(());
+        }
+        cap.checked_add(std::mem::size_of::<StrHeader>())
+            .filter(|b| *b <= isize::MAX as usize)
+            .ok_or(CapacityError)?;
+        if !self.0.is_unique() {
+            self.0 = self.0.copy_with_capacity(cap);
+            return Ok(());
+        }
+        let old_cap = self.capacity();
+        let new_layout = layout(cap);
+        // SAFETY: a unique string is a heap string of capacity `old_cap`;
+        // `realloc` keeps the header and the bytes (on failure the old
+        // allocation is untouched).
+        let p = unsafe {
+            alloc::realloc(
+                self.0.ptr.as_ptr().cast(),
+                layout(old_cap),
+                new_layout.size(),
+            )
+        };
+        let p = NonNull::new(p.cast::<StrHeader>()).ok_or(CapacityError)?;
+        self.0.ptr = p;
+        // SAFETY: uniquely held.
+        unsafe { (*p.as_ptr()).cap = cap };
+        Ok(())
     }
 
     /// Appends `c`.

@@ -53,7 +53,13 @@ pub(super) fn call(m: Method, recv: &Value, args: &[Value]) -> Option<Value> {
 pub(super) fn push(recv: &mut Value, x: &mut Value) -> bool {
     match recv {
         Value::List(l) => {
-            l.make_mut().push(std::mem::take(x));
+            let v = l.make_mut();
+            // A push that cannot grow the list takes the general path,
+            // which reports the MemoryError.
+            if crate::ops::memory::reserve_list(v, 1).is_err() {
+                return false;
+            }
+            v.push(std::mem::take(x));
             true
         }
         _ => false,

@@ -129,6 +129,8 @@ impl Spares {
         state.active -= 1;
         state.retired.push(slot);
         self.publish(&state);
+        // One thread fewer to run work: the pool may be quiescent now.
+        parking_lot::MutexGuard::unlocked(&mut state, || registry.check_quiescent());
         let deadline = Instant::now() + SPARE_KEEPALIVE;
         loop {
             if let Some(pos) = state.resumed.iter().position(|&s| s == slot) {

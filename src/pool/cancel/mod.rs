@@ -91,7 +91,7 @@ impl CancelToken {
     /// registered callbacks (on this thread), and, for a task that has not
     /// started, finishes it as cancelled. True if this call was the first.
     pub fn cancel(&self) -> bool {
-        self.core.cancel_flag()
+        super::task::cancel_task(&self.core)
     }
 
     /// Sleeps for `duration`, returning `Err(Cancelled)` as soon as the token

@@ -102,6 +102,14 @@ pub(super) fn apply(
             config.max_spare_workers =
                 check_int(raw, 0, ThreadPoolConfig::MAX_SPARE_WORKERS, "0 to 1024")?
         }
+        ConfigKey::TimeSliceMs => {
+            config.time_slice_ms = check_int(
+                raw,
+                ThreadPoolConfig::MIN_TIME_SLICE_MS as usize,
+                ThreadPoolConfig::MAX_TIME_SLICE_MS as usize,
+                "1 to 10000",
+            )? as u64
+        }
     }
     config.sources[key.index()] = source;
     Ok(())
@@ -126,6 +134,7 @@ pub(super) fn current(config: &ThreadPoolConfig, key: ConfigKey) -> Raw {
         }
         ConfigKey::StackSize => int(config.stack_size),
         ConfigKey::MaxSpareWorkers => int(config.max_spare_workers),
+        ConfigKey::TimeSliceMs => Raw::Int(i64::try_from(config.time_slice_ms).unwrap_or(i64::MAX)),
     }
 }
 

@@ -147,7 +147,8 @@ fn raw_from_text(key: ConfigKey, text: &str) -> Result<Raw, Problem> {
         ConfigKey::CacheLineSize
         | ConfigKey::MaxBatchSize
         | ConfigKey::SpinBeforeParkUs
-        | ConfigKey::MaxSpareWorkers => parse_int(text)
+        | ConfigKey::MaxSpareWorkers
+        | ConfigKey::TimeSliceMs => parse_int(text)
             .map(Raw::Int)
             .ok_or_else(|| Problem::Invalid("is not an integer".to_string())),
     }

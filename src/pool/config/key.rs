@@ -24,11 +24,14 @@ pub enum ConfigKey {
     /// `max_spare_workers`: cap on threads started to replace blocked
     /// workers, 0 to 1,024.
     MaxSpareWorkers,
+    /// `time_slice_ms`: a task running this long while others wait yields,
+    /// 1 to 10,000.
+    TimeSliceMs,
 }
 
 impl ConfigKey {
     /// Every key, in CONFIG.md order.
-    pub const ALL: [ConfigKey; 8] = [
+    pub const ALL: [ConfigKey; 9] = [
         ConfigKey::WorkerCount,
         ConfigKey::NumaAware,
         ConfigKey::WorkStealing,
@@ -37,6 +40,7 @@ impl ConfigKey {
         ConfigKey::SpinBeforeParkUs,
         ConfigKey::StackSize,
         ConfigKey::MaxSpareWorkers,
+        ConfigKey::TimeSliceMs,
     ];
 
     /// The key as written in `weft.toml`, e.g. `"worker_count"`.
@@ -50,6 +54,7 @@ impl ConfigKey {
             ConfigKey::SpinBeforeParkUs => "spin_before_park_us",
             ConfigKey::StackSize => "stack_size",
             ConfigKey::MaxSpareWorkers => "max_spare_workers",
+            ConfigKey::TimeSliceMs => "time_slice_ms",
         }
     }
 
@@ -59,7 +64,7 @@ impl ConfigKey {
     }
 
     /// The environment variable that sets this key, if any (CONFIG.md names
-    /// five).
+    /// six).
     pub fn env_var(self) -> Option<&'static str> {
         match self {
             ConfigKey::WorkerCount => Some("WEFT_WORKERS"),
@@ -67,6 +72,7 @@ impl ConfigKey {
             ConfigKey::WorkStealing => Some("WEFT_WORK_STEALING"),
             ConfigKey::CacheLineSize => Some("WEFT_CACHE_LINE_SIZE"),
             ConfigKey::MaxBatchSize => Some("WEFT_MAX_BATCH_SIZE"),
+            ConfigKey::TimeSliceMs => Some("WEFT_TIME_SLICE_MS"),
             ConfigKey::SpinBeforeParkUs | ConfigKey::StackSize | ConfigKey::MaxSpareWorkers => None,
         }
     }

@@ -53,6 +53,7 @@ pub enum WorkerCount {
 /// spin_before_park_us = 50  # microseconds an idle worker spins before it parks; 0 to 10000
 /// stack_size = "16MiB"      # per worker thread; 256KiB to 1GiB (default 16MiB)
 /// max_spare_workers = 64    # cap on threads started to replace blocked workers; 0 to 1024
+/// time_slice_ms = 10        # a task running this long while others wait yields; 1 to 10000
 /// ```
 ///
 /// `stack_size` is an integer number of bytes or a string: digits, optional
@@ -88,6 +89,7 @@ pub struct ThreadPoolConfig {
     spin_before_park_us: u64,
     stack_size: usize,
     max_spare_workers: usize,
+    time_slice_ms: u64,
     /// Where each value came from, indexed like [`ConfigKey::ALL`].
     sources: [Source; ConfigKey::ALL.len()],
 }
@@ -110,6 +112,7 @@ impl Default for ThreadPoolConfig {
             spin_before_park_us: 50,
             stack_size: 16 << 20,
             max_spare_workers: 64,
+            time_slice_ms: 10,
             sources,
         }
     }
@@ -142,6 +145,10 @@ impl ThreadPoolConfig {
     pub const MAX_STACK_SIZE: usize = 1 << 30;
     /// The largest allowed `max_spare_workers`.
     pub const MAX_SPARE_WORKERS: usize = 1024;
+    /// The smallest allowed `time_slice_ms`.
+    pub const MIN_TIME_SLICE_MS: u64 = 1;
+    /// The largest allowed `time_slice_ms`.
+    pub const MAX_TIME_SLICE_MS: u64 = 10_000;
 
     /// The configured worker count (maybe `Auto`).
     pub fn worker_count(&self) -> WorkerCount {
@@ -186,6 +193,15 @@ impl ThreadPoolConfig {
     /// Cap on threads started to replace blocked workers.
     pub fn max_spare_workers(&self) -> usize {
         self.max_spare_workers
+    }
+    /// How long a task may run while other tasks wait for a worker before
+    /// it yields (at its next call or loop iteration).
+    pub fn time_slice(&self) -> Duration {
+        Duration::from_millis(self.time_slice_ms)
+    }
+    /// `time_slice_ms` as configured.
+    pub fn time_slice_ms(&self) -> u64 {
+        self.time_slice_ms
     }
 
     /// Sets the worker count (source `api`; checked by
@@ -233,6 +249,12 @@ impl ThreadPoolConfig {
     pub fn with_max_spare_workers(mut self, n: usize) -> Self {
         self.max_spare_workers = n;
         self.set_by_api(ConfigKey::MaxSpareWorkers)
+    }
+    /// Sets the time slice (source `api`; checked by
+    /// [`validate`](Self::validate)).
+    pub fn with_time_slice_ms(mut self, ms: u64) -> Self {
+        self.time_slice_ms = ms;
+        self.set_by_api(ConfigKey::TimeSliceMs)
     }
 
     fn set_by_api(mut self, key: ConfigKey) -> Self {

@@ -91,7 +91,8 @@ fn key_names_round_trip_in_config_md_order() {
             "max_batch_size",
             "spin_before_park_us",
             "stack_size",
-            "max_spare_workers"
+            "max_spare_workers",
+            "time_slice_ms"
         ]
     );
     for key in ConfigKey::ALL {
@@ -272,6 +273,43 @@ fn max_spare_workers_is_0_to_1024() {
         toml_err("max_spare_workers = false").kind(),
         ConfigErrorKind::WrongType
     );
+}
+
+#[test]
+fn time_slice_ms_is_1_to_10000_and_defaults_to_10() {
+    assert_eq!(ThreadPoolConfig::default().time_slice_ms(), 10);
+    for n in [1, 10, 10_000] {
+        let c = toml(&format!("[thread_pool]\ntime_slice_ms = {n}")).unwrap();
+        assert_eq!(c.time_slice_ms(), n);
+        assert_eq!(c.time_slice(), std::time::Duration::from_millis(n));
+    }
+    for bad in ["0", "10001", "-5"] {
+        let e = toml_err(&format!("time_slice_ms = {bad}"));
+        assert!(e.message().ends_with("is out of range (1 to 10000)"), "{e}");
+    }
+    assert_eq!(
+        toml_err("time_slice_ms = \"10ms\"").kind(),
+        ConfigErrorKind::WrongType
+    );
+    let c = ThreadPoolConfig::default()
+        .with_env_from([("WEFT_TIME_SLICE_MS", "25")])
+        .unwrap();
+    assert_eq!(c.time_slice_ms(), 25);
+    assert_eq!(
+        c.source(ConfigKey::TimeSliceMs).to_string(),
+        "env WEFT_TIME_SLICE_MS"
+    );
+    let e = env_err("WEFT_TIME_SLICE_MS", "0");
+    assert_eq!(e.kind(), ConfigErrorKind::OutOfRange);
+    let e = env_err("WEFT_TIME_SLICE_MS", "fast");
+    assert_eq!(
+        e.message(),
+        "environment variable WEFT_TIME_SLICE_MS=\"fast\" is not an integer"
+    );
+    assert!(ThreadPoolConfig::default()
+        .with_time_slice_ms(0)
+        .validate()
+        .is_err());
 }
 
 // ---- sizes ---------------------------------------------------------------
@@ -602,7 +640,8 @@ fn setters_record_api_and_validate_checks_them() {
         .with_max_batch_size(10)
         .with_spin_before_park_us(0)
         .with_stack_size(1 << 20)
-        .with_max_spare_workers(0);
+        .with_max_spare_workers(0)
+        .with_time_slice_ms(50);
     assert_eq!(c.validate(), Ok(()));
     for key in ConfigKey::ALL {
         assert_eq!(c.source(key), &Source::Api, "{key}");
@@ -625,6 +664,7 @@ fn setters_record_api_and_validate_checks_them() {
         ),
         (d.clone().with_stack_size(4096), "error: stack_size = 4096 is out of range (256KiB to 1GiB)"),
         (d.clone().with_max_spare_workers(2000), "error: max_spare_workers = 2000 is out of range (0 to 1024)"),
+        (d.clone().with_time_slice_ms(0), "error: time_slice_ms = 0 is out of range (1 to 10000)"),
     ];
     for (config, message) in bad {
         let e = config.validate().unwrap_err();
@@ -671,6 +711,7 @@ fn entries_list_every_key_with_value_and_source() {
             "spin_before_park_us = 50 (default)".to_string(),
             "stack_size = \"2MiB\" (file weft.toml)".to_string(),
             "max_spare_workers = 64 (default)".to_string(),
+            "time_slice_ms = 10 (default)".to_string(),
         ]
     );
     assert_eq!(

@@ -30,6 +30,9 @@ struct SleepState {
     /// Parked threads, most recently parked last (woken first: its cache is
     /// the warmest and it parked for the shortest time).
     sleeping: Vec<usize>,
+    /// Threads parked (or just woken) with a deadline: they wake by
+    /// themselves, so the pool is not quiescent while there are any.
+    timed: usize,
 }
 
 /// How a call to [`Sleep::sleep`] ended.
@@ -63,6 +66,7 @@ impl Sleep {
             state: Mutex::new(SleepState {
                 status: vec![SlotState::Awake; slots],
                 sleeping: Vec::with_capacity(slots),
+                timed: 0,
             }),
             condvars: (0..slots).map(|_| Condvar::new()).collect(),
         }
@@ -75,12 +79,29 @@ impl Sleep {
     /// `has_work` must look at every queue this thread would take work from;
     /// it runs under the sleep lock.
     #[cold]
+    #[cfg(loom)]
     pub(crate) fn sleep(
         &self,
         slot: usize,
         latch: &CoreLatch,
         deadline: Option<Instant>,
         has_work: impl FnOnce() -> bool,
+    ) -> SleepOutcome {
+        self.sleep_watched(slot, latch, deadline, has_work, |_, _| {})
+    }
+
+    /// As [`sleep`](Self::sleep); just before the thread parks, still
+    /// under the sleep lock, `on_park(parked, timed)` is called with the
+    /// number of threads parked without a deadline (this one included) and
+    /// with one (the quiescence check, `quiescent/README.md`).
+    #[cold]
+    pub(crate) fn sleep_watched(
+        &self,
+        slot: usize,
+        latch: &CoreLatch,
+        deadline: Option<Instant>,
+        has_work: impl FnOnce() -> bool,
+        on_park: impl FnOnce(usize, usize),
     ) -> SleepOutcome {
         // Step 1: tell a setter of `latch` that it must wake us.
         if !latch.get_sleepy() {
@@ -100,6 +121,13 @@ impl Sleep {
         // Step 4: park until a waker moves us to `Woken`.
         state.status[slot] = SlotState::Sleeping;
         state.sleeping.push(slot);
+        if deadline.is_some() {
+            state.timed += 1;
+        }
+        on_park(
+            state.sleeping.len() - state.timed.min(state.sleeping.len()),
+            state.timed,
+        );
         let outcome = loop {
             state = match deadline {
                 None => self.condvars[slot].wait(state),
@@ -119,9 +147,22 @@ impl Sleep {
             }
         };
         state.status[slot] = SlotState::Awake;
+        if deadline.is_some() {
+            state.timed -= 1;
+        }
         drop(state);
         latch.wake_up();
         outcome
+    }
+
+    /// Under the sleep lock: `f(parked, timed)` as for
+    /// [`sleep_watched`](Self::sleep_watched)'s `on_park`.
+    pub(crate) fn with_parked<R>(&self, f: impl FnOnce(usize, usize) -> R) -> R {
+        let state = self.state.lock();
+        f(
+            state.sleeping.len() - state.timed.min(state.sleeping.len()),
+            state.timed,
+        )
     }
 
     /// Called after publishing work (a push to any queue a sleeper would

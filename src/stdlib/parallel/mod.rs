@@ -214,6 +214,9 @@ fn run_indexed(
 /// `parallel_map(xs, f, opts?)`: `[f(x) for x in xs]`.
 fn parallel_map(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_map";
+    if let Some(r) = crate::mpi::dispatch(vm, crate::mpi::Kind::Map, a) {
+        return r;
+    }
     arity(NAME, a, 2, 3)?;
     let (source, options) = prepare(NAME, &a[0], &[("second argument", &a[1])], a.get(2))?;
     let input = match source {
@@ -228,6 +231,9 @@ fn parallel_map(vm: &mut Vm, a: &[Value]) -> Result<Value> {
 /// `parallel_filter(xs, pred, opts?)`: the items for which `pred` is truthy.
 fn parallel_filter(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_filter";
+    if let Some(r) = crate::mpi::dispatch(vm, crate::mpi::Kind::Filter, a) {
+        return r;
+    }
     arity(NAME, a, 2, 3)?;
     let (source, options) = prepare(NAME, &a[0], &[("second argument", &a[1])], a.get(2))?;
     let input = match source {
@@ -247,6 +253,9 @@ fn parallel_filter(vm: &mut Vm, a: &[Value]) -> Result<Value> {
 /// `parallel_for_each(xs, f, opts?)`: calls `f` on every item; `nil`.
 fn parallel_for_each(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_for_each";
+    if let Some(r) = crate::mpi::dispatch(vm, crate::mpi::Kind::ForEach, a) {
+        return r;
+    }
     arity(NAME, a, 2, 3)?;
     let (source, options) = prepare(NAME, &a[0], &[("second argument", &a[1])], a.get(2))?;
     let input = match source {
@@ -263,6 +272,9 @@ fn parallel_for_each(vm: &mut Vm, a: &[Value]) -> Result<Value> {
 /// in a tree fixed by the input's length.
 fn parallel_reduce(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_reduce";
+    if let Some(r) = crate::mpi::dispatch(vm, crate::mpi::Kind::Reduce, a) {
+        return r;
+    }
     arity(NAME, a, 3, 4)?;
     let (source, options) = prepare(NAME, &a[0], &[("second argument", &a[1])], a.get(3))?;
     reduce_or_fold(vm, NAME, source, &a[1], None, &a[2], &options)
@@ -273,6 +285,9 @@ fn parallel_reduce(vm: &mut Vm, a: &[Value]) -> Result<Value> {
 /// the fixed tree.
 fn parallel_fold(vm: &mut Vm, a: &[Value]) -> Result<Value> {
     const NAME: &str = "parallel_fold";
+    if let Some(r) = crate::mpi::dispatch(vm, crate::mpi::Kind::Fold, a) {
+        return r;
+    }
     arity(NAME, a, 4, 5)?;
     let fns = [("second argument", &a[1]), ("third argument", &a[2])];
     let (source, options) = prepare(NAME, &a[0], &fns, a.get(4))?;

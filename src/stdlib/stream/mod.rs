@@ -36,9 +36,15 @@ where
     let obj = Arc::new(ChannelObj::new(Some(CAPACITY))?);
     let weak = Arc::downgrade(&obj);
     let queue = obj.ch.clone();
+    // The reader may still fill the channel a script waits on: no deadlock
+    // is reported while it runs.
+    let pending = crate::runtime::outside_work();
     std::thread::Builder::new()
         .name(format!("weft-{name}"))
-        .spawn(move || run(&queue, &weak, produce))
+        .spawn(move || {
+            run(&queue, &weak, produce);
+            drop(pending);
+        })
         .map_err(|e| {
             Error::new(
                 ErrorKind::IOError,
