@@ -241,9 +241,16 @@ pub(super) fn run_on(
     match output {
         Some(out) => {
             let driver = Arc::clone(&stream);
+            // The driver thread is outside the pool: while it runs it may
+            // still receive from the input (waking a task parked on a send)
+            // or close the output, so no wait is a deadlock until it ends.
+            let pending = crate::runtime::outside_work();
             std::thread::Builder::new()
                 .name("weft-stream".into())
-                .spawn(move || driver.drive_to_end())
+                .spawn(move || {
+                    driver.drive_to_end();
+                    drop(pending);
+                })
                 .map_err(|e| {
                     Error::new(
                         ErrorKind::Error,
