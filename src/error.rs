@@ -32,6 +32,8 @@ pub enum ErrorKind {
     Timeout,
     /// The running task was cancelled.
     Cancelled,
+    /// Ctrl-C (SIGINT): thrown in the main script (see `src/signal/`).
+    Interrupted,
     /// `assert` failed.
     AssertionError,
     /// A module-level variable read before its `let` ran (Weft's decision:
@@ -60,6 +62,7 @@ impl ErrorKind {
             ErrorKind::IOError => "IOError",
             ErrorKind::Timeout => "Timeout",
             ErrorKind::Cancelled => "Cancelled",
+            ErrorKind::Interrupted => "Interrupted",
             ErrorKind::AssertionError => "AssertionError",
             ErrorKind::NameError => "NameError",
             ErrorKind::Deadlock => "Deadlock",

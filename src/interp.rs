@@ -4,8 +4,9 @@
 //! inputs.
 //!
 //! Exit codes: 0 success; 1 a syntax/compile error or an uncaught runtime
-//! error; 2 a usage problem (such as an unreadable script file); `exit(n)`
-//! exits with `n` directly.
+//! error; 2 a usage problem (such as an unreadable script file); 130 an
+//! uncaught `Interrupted` (Ctrl-C, see [`crate::signal`]); `exit(n)` exits
+//! with `n` directly.
 
 use crate::compiler::{self, CompileError, Loader, ReplGlobals, Unit};
 use crate::error::Error;
@@ -126,7 +127,7 @@ impl Script {
     pub fn run(&mut self) -> Result<Value, Error> {
         let main = self.main;
         let _main = crate::runtime::enter_main_script();
-        let exports = with_vm(|vm| vm.run_main(main))?;
+        let exports = run_main(main)?;
         let module = match &exports {
             Value::Map(m) => Value::Module(Arc::new(crate::value::Module {
                 name: "<main>".into(),
@@ -219,13 +220,28 @@ impl Session {
         )
         .map_err(RunError::Compile)?;
         let _main = crate::runtime::enter_main_script();
-        with_vm(|vm| vm.run_main(main)).map_err(RunError::Runtime)
+        run_main(main).map_err(RunError::Runtime)
     }
 
     /// The current value of a session variable.
     pub fn get(&self, name: &str) -> Option<Value> {
         self.globals.get(name)
     }
+}
+
+/// Runs compiled top-level code on this thread's VM as the main script:
+/// Ctrl-C reaches it (`crate::signal`) when the handler is installed.
+fn run_main(main: &'static crate::bytecode::Proto) -> Result<Value, Error> {
+    crate::signal::main_script(|flag| {
+        with_vm(|vm| {
+            let outer = flag.map(|f| vm.set_cancel_flag(Some(f)));
+            let r = vm.run_main(main);
+            if let Some(outer) = outer {
+                vm.set_cancel_flag(outer);
+            }
+            r
+        })
+    })
 }
 
 /// `error: KIND: MESSAGE` and one `  at ...` line per trace frame
@@ -279,6 +295,13 @@ fn run_script(script: Result<Script, Box<CompileError>>, script_args: Vec<String
     flush_stdout();
     match r {
         Ok(_) => EXIT_OK,
+        Err(e) if e.kind() == crate::error::ErrorKind::Interrupted => {
+            report(&render_runtime_error(&e));
+            for line in crate::signal::running_tasks_report() {
+                report(&line);
+            }
+            crate::signal::EXIT_INTERRUPTED
+        }
         Err(e) => {
             report(&render_runtime_error(&e));
             EXIT_FAILURE

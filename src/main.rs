@@ -175,6 +175,9 @@ fn main() {
     }
     let cli = Cli::parse_from(split_options(argv));
     weft::stdlib::start_clock();
+    for warning in weft::envvars::unknown_var_warnings(std::env::vars_os().map(|(k, _)| k)) {
+        eprintln!("{warning}");
+    }
     if cli.mpi {
         let code = main_mpi(cli);
         weft::runtime::finish();
@@ -183,11 +186,25 @@ fn main() {
     if let Err(code) = configure(&cli, None) {
         std::process::exit(code);
     }
+    // Ctrl-C: this thread listens for SIGINT while the script runs on its
+    // own thread (weft::signal), until the script's thread drops `closer`.
+    let listener = weft::signal::install()
+        .map_err(|e| eprintln!("weft: warning: cannot handle Ctrl-C: {e}"))
+        .ok();
+    let closer = listener.as_ref().map(weft::signal::Listener::closer);
     let code = std::thread::Builder::new()
         .name("weft-main".into())
         .stack_size(MAIN_STACK)
-        .spawn(move || run(cli))
-        .map(|h| h.join().unwrap_or(weft::interp::EXIT_FAILURE))
+        .spawn(move || {
+            let _closer = closer;
+            run(cli)
+        })
+        .map(|h| {
+            if let Some(listener) = listener {
+                listener.run();
+            }
+            h.join().unwrap_or(weft::interp::EXIT_FAILURE)
+        })
         .unwrap_or_else(|e| {
             eprintln!("weft: cannot start the interpreter thread: {e}");
             weft::interp::EXIT_FAILURE

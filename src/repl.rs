@@ -6,6 +6,15 @@
 //! Up recalls it whole. Inputs are numbered in messages and traces
 //! (`<stdin#3>:2:5`). Non-nil values of expressions are printed in their
 //! `repr` form; errors are printed and the session goes on.
+//!
+//! Ctrl-C at the prompt clears the line being typed (rustyline reads it as a
+//! key). Ctrl-C while an entry runs is a SIGINT (`crate::signal`): it
+//! cancels the entry's tasks and parallel calls and throws `Interrupted` in
+//! the entry, which is printed as any uncaught error; the prompt comes back
+//! with every definition of earlier entries kept. A second Ctrl-C during
+//! the same entry ends weft (status 130) as it does for a script: the way
+//! out of an entry stuck where the runtime cannot stop it (`input()`, a
+//! long native call). The history is written on exit (Ctrl-D).
 
 use crate::interp::{RunError, Session};
 use crate::value::Value;
@@ -32,6 +41,7 @@ fn feed(session: &mut Session, buf: &mut String, line: &str) -> Step {
     }
     let input = std::mem::take(buf);
     let entry = input.trim_end_matches('\n').to_string();
+    crate::signal::new_entry();
     match session.eval(&input) {
         Ok(Value::Nil) => {}
         Ok(v) => {
@@ -45,6 +55,12 @@ fn feed(session: &mut Session, buf: &mut String, line: &str) -> Step {
                 RunError::Compile(_) | RunError::Runtime(_) => e.render(),
             };
             eprintln!("{msg}");
+            if matches!(&e, RunError::Runtime(e) if e.kind() == crate::error::ErrorKind::Interrupted)
+            {
+                for line in crate::signal::running_tasks_report() {
+                    eprintln!("{line}");
+                }
+            }
         }
     }
     Step::Done(Some(entry))

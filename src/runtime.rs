@@ -396,13 +396,20 @@ pub fn stats_table(s: &TaskStats) -> String {
     out
 }
 
-/// End of the process: writes the `--trace` file and prints the `--stats`
-/// table, as configured. Called by the CLI once the script is done (also
+/// End of the process: reports the failed tasks nobody awaited
+/// (`warning: task N failed and was never awaited: ...`), writes the
+/// `--trace` file and prints the `--stats` table, as configured. Called by the CLI once the script is done (also
 /// by `exit(n)`); later calls do nothing. Problems writing the trace are
 /// reported on stderr.
 pub fn finish() {
     static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if DONE.swap(true, Ordering::SeqCst) || OPTIONS.get().is_none() {
+    if DONE.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    for warning in crate::stdlib::task_registry::unawaited_report() {
+        eprintln!("{warning}");
+    }
+    if OPTIONS.get().is_none() {
         return;
     }
     let options = options();

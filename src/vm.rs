@@ -68,6 +68,7 @@ use std::sync::Arc;
 
 #[cfg(test)]
 mod fast_test;
+mod interrupt;
 mod method_fast;
 mod owned;
 mod park;
@@ -1075,6 +1076,9 @@ impl Vm {
     #[cold]
     #[inline(never)]
     fn unwind(&mut self, mut err: Error, entry: usize) -> Result<(), Error> {
+        if err.kind() == ErrorKind::Cancelled {
+            self.deliver_interrupt(&mut err);
+        }
         // A rethrow from a `finally` block: this frame is in the trace.
         let mut traced = mem::take(&mut self.rethrowing);
         loop {

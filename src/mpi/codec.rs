@@ -377,21 +377,22 @@ pub fn find_refusal(prog: &Program, root: &Value, label: &str) -> Option<(String
 }
 
 /// Every error kind, for decoding a kind by name.
-const KINDS: [ErrorKind; 15] = [
+const KINDS: [ErrorKind; 16] = [
     ErrorKind::TypeError,
     ErrorKind::ValueError,
     ErrorKind::IndexError,
     ErrorKind::KeyError,
     ErrorKind::ZeroDivisionError,
     ErrorKind::OverflowError,
+    ErrorKind::MemoryError,
     ErrorKind::StackOverflow,
     ErrorKind::IOError,
     ErrorKind::Timeout,
     ErrorKind::Cancelled,
     ErrorKind::AssertionError,
     ErrorKind::NameError,
-    ErrorKind::MemoryError,
     ErrorKind::Deadlock,
+    ErrorKind::Interrupted,
     ErrorKind::Error,
 ];
 
@@ -407,14 +408,15 @@ fn kinds_are_complete(k: ErrorKind) {
         | ErrorKind::KeyError
         | ErrorKind::ZeroDivisionError
         | ErrorKind::OverflowError
+        | ErrorKind::MemoryError
         | ErrorKind::StackOverflow
         | ErrorKind::IOError
         | ErrorKind::Timeout
         | ErrorKind::Cancelled
         | ErrorKind::AssertionError
         | ErrorKind::NameError
-        | ErrorKind::MemoryError
         | ErrorKind::Deadlock
+        | ErrorKind::Interrupted
         | ErrorKind::Error => {}
     }
 }

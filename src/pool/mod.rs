@@ -62,7 +62,10 @@ mod test;
 use std::time::Duration;
 
 pub use blocking::blocking;
-pub use cancel::{current_cancel_token, is_cancelled, CancelToken, Cancelled, Registration};
+pub use cancel::{
+    current_cancel_token, is_cancelled, set_current_cancel_token, CancelToken, Cancelled,
+    Registration,
+};
 pub use config::{
     available_cpus, ConfigEntry, ConfigError, ConfigErrorKind, ConfigKey, ConfigValue, LoadOptions,
     Source, ThreadPoolConfig, WorkerCount,

@@ -181,12 +181,18 @@ impl Interrupt for CurrentTask {
     }
 
     fn register(&self, wake: Wake) -> Registration<'_> {
+        // Only an operation that must wait registers: the task counts as
+        // waiting (`t.status()` says "parked") until the wait ends.
+        let waiting = super::task_registry::waiting();
         match pool::current_cancel_token() {
             Some(token) => {
                 let registration = token.on_cancel(move || wake());
-                Registration::new(move || drop(registration))
+                Registration::new(move || {
+                    drop(registration);
+                    drop(waiting);
+                })
             }
-            None => Registration::none(),
+            None => Registration::new(move || drop(waiting)),
         }
     }
 }

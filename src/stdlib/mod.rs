@@ -119,6 +119,7 @@ mod stream;
 mod string;
 mod system;
 pub mod task;
+pub mod task_registry;
 
 #[cfg(test)]
 mod test;
@@ -216,6 +217,7 @@ methods! {
     Done = "done", mutating = false;
     Cancel = "cancel", mutating = false;
     Id = "id", mutating = false;
+    Status = "status", mutating = false;
     Update = "update", mutating = false;
     Add = "add", mutating = false;
 }

@@ -95,6 +95,7 @@ fn sleep(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             })));
         }
     }
+    let _waiting = super::task_registry::waiting();
     crate::pool::sleep(d).map_err(|_| cancelled())?;
     Ok(Value::Nil)
 }

@@ -53,8 +53,11 @@
 //! - `await_all([])` is `[]`; `await_any([])` is a `ValueError`.
 //! - A task cancelled before it started, awaited, throws `Cancelled` with
 //!   the message `task N was cancelled`.
-//! - A task whose error nobody awaits fails silently (as Python's
-//!   `concurrent.futures`); only awaiting reports it.
+//! - A task whose error nobody awaits is reported on stderr when the
+//!   script ends (`task_registry.rs`); awaiting it (`await`, `await_all`
+//!   over a list holding it, `await_any` returning it) is what counts;
+//!   `t.done()`, `t.status()` and `t.cancel()` do not. `Cancelled` is never
+//!   reported.
 //! - When the main script ends (or calls `exit`), the process exits without
 //!   waiting for tasks still running or queued (as Go's `main`); await
 //!   them to be sure they finish.
@@ -64,6 +67,7 @@
 
 use super::args::{arity, callable, type_error};
 use super::system::duration;
+use super::task_registry::{self, TaskInfo};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{self, TaskHandle, WaitAnyError, WaitAnyTimeoutError, WaitTimeoutError};
 use crate::value::{NativeFn, Value};
@@ -109,6 +113,8 @@ pub struct TaskObj {
     owner: u64,
     /// Counts this task among the live handles (`--stats`).
     _live: super::handles::Live,
+    /// Its state for `t.status()` (see `task_registry.rs`).
+    info: Arc<TaskInfo>,
 }
 
 impl TaskObj {
@@ -200,6 +206,11 @@ struct ScriptTask {
     /// The task's seeded random stream (`random_seed`), installed in the
     /// VM while it runs and taken back when it parks.
     rng: Option<super::random::Stream>,
+    /// Its state for `t.status()`, shared with its handle.
+    info: Arc<TaskInfo>,
+    /// In the running registry from its first run to its end (Ctrl-C
+    /// cancels every registered task).
+    registered: Option<task_registry::Registered>,
 }
 
 impl pool::Resumable for ScriptTask {
@@ -208,7 +219,22 @@ impl pool::Resumable for ScriptTask {
     fn resume(&mut self) -> pool::Step<Outcome> {
         if matches!(self.state, RunState::Start(..)) {
             self.depth_base = INLINE_DEPTH.with(|d| d.replace(0));
+            let token = pool::current_cancel_token();
+            match task_registry::start(&self.info, token.as_ref()) {
+                Ok(registered) => self.registered = Some(registered),
+                Err(_interrupted) => {
+                    // A Ctrl-C came after the spawn: the task never starts.
+                    crate::runtime::note_task_failure(true);
+                    let id = token.as_ref().map_or(0, |t| t.id());
+                    self.state = RunState::Done;
+                    return pool::Step::Done(Err(Error::new(
+                        ErrorKind::Cancelled,
+                        format!("task {id} was cancelled"),
+                    )));
+                }
+            }
         }
+        let on_thread = task_registry::enter_thread(&self.info);
         let outer = CURRENT_OWNER.with(|c| c.replace(self.me));
         let outer_updates = super::atom::enter_task(self.updates.as_ref());
         let slice = crate::runtime::config().time_slice();
@@ -238,10 +264,15 @@ impl pool::Resumable for ScriptTask {
         }));
         super::atom::leave_task(outer_updates);
         CURRENT_OWNER.with(|c| c.set(outer));
+        drop(on_thread);
         let (outcome, token) = match ran {
             Ok((_, Some((parked, yielding, rng)), _)) => {
                 self.state = RunState::Parked(parked);
                 self.rng = rng;
+                if !yielding {
+                    // `t.status()` says "parked" until it is resumed.
+                    self.info.set_waiting();
+                }
                 return if yielding {
                     pool::Step::Yield
                 } else {
@@ -258,7 +289,16 @@ impl pool::Resumable for ScriptTask {
             let cancelled = e.kind() == ErrorKind::Cancelled
                 && token.as_ref().is_some_and(|t| t.is_cancelled());
             crate::runtime::note_task_failure(cancelled);
+            if cancelled && task_registry::interrupted_since_spawn(&self.info) {
+                task_registry::note_stopped(&self.info, e);
+            }
+            // Filed before the handle is done, so any await of it comes after.
+            if let Some(token) = &token {
+                task_registry::note_failure(&self.info, token, e);
+            }
         }
+        // Out of the running registry before the handle is done.
+        self.registered = None;
         pool::Step::Done(outcome)
     }
 
@@ -334,6 +374,7 @@ fn spawn_seeded(
     let args = Args::new(args);
     let me = new_owner_id();
     let updates = super::atom::inherited_updates();
+    let info = TaskInfo::new(me, site);
     let handle = pool.spawn_resumable(ScriptTask {
         me,
         state: RunState::Start(f, args),
@@ -341,12 +382,18 @@ fn spawn_seeded(
         depth_base: 0,
         spawned_at: site,
         rng,
+        info: Arc::clone(&info),
+        registered: None,
     });
+    // Number tasks in spawn order (the pool numbers them on first request),
+    // so `task N` in warnings and reports matches the order of the spawns.
+    let _ = handle.id();
     Ok(Arc::new(TaskObj {
         handle,
         spawned_at: site,
         owner: current_owner(),
         _live: super::handles::Live::new(super::handles::Kind::Task),
+        info,
     }))
 }
 
@@ -487,6 +534,7 @@ fn check_cancelled(vm: &Vm) -> Result<()> {
 /// with the spawn and await frames added.
 fn settle(t: &TaskObj, outcome: Outcome, await_site: Option<CallSite>) -> Result<Value> {
     outcome.map_err(|mut e| {
+        task_registry::seen(&t.info);
         if let Some(frame) = t.spawn_frame() {
             e.push_trace(frame);
         }
@@ -573,6 +621,7 @@ fn wait_done(
         }
     };
     if pool::current_worker_index().is_some() {
+        let _waiting = task_registry::waiting();
         pool::blocking(wait)
     } else {
         wait()
@@ -624,6 +673,12 @@ fn main_wait(
             t.handle.on_done(move || s.set())
         })
         .collect();
+    // Ctrl-C cancels the main script's token (crate::signal): wake up.
+    let own = pool::current_cancel_token();
+    let _cancel = own.as_ref().map(|t| {
+        let s = Arc::clone(&signal);
+        t.on_cancel(move || s.set())
+    });
     let dead = Arc::new(AtomicBool::new(false));
     let _watch = {
         let (d, s) = (Arc::clone(&dead), Arc::clone(&signal));
@@ -635,6 +690,9 @@ fn main_wait(
     loop {
         if ready() {
             return Ok(());
+        }
+        if own.as_ref().is_some_and(|t| t.is_cancelled()) {
+            return Err(interrupted());
         }
         if dead.load(Ordering::SeqCst) {
             // Quiescence is final; but a completion that came just before
@@ -888,6 +946,13 @@ fn await_all(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         }
     }
     check_cancelled(vm)?;
+    // Every task of the list was awaited, also the failures after the
+    // first (the one thrown): none of them is reported at exit.
+    for t in &tasks {
+        if matches!(t.handle.try_result(), Some(Ok(Err(_)))) {
+            task_registry::seen(&t.info);
+        }
+    }
     let site = vm.call_site();
     let mut results = Vec::with_capacity(tasks.len());
     for t in &tasks {
@@ -937,6 +1002,7 @@ fn await_any(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     // As in `wait_done`: on a pool thread the wait blocks with compensation,
     // so no unrelated task is stacked on this one while it waits.
     let index = if pool::current_worker_index().is_some() {
+        let _waiting = task_registry::waiting();
         pool::blocking(wait)
     } else {
         wait()
@@ -955,6 +1021,23 @@ fn await_any(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     Ok(Value::list(vec![Value::Int(i as i64), v]))
 }
 
+/// `t.status()`: `"queued"`, `"running"`, `"parked"` (waiting), `"done"`,
+/// `"failed"` or `"cancelled"`. The handle is read first: the body's own
+/// state is only meaningful while the task is not done.
+fn status(t: &TaskObj) -> &'static str {
+    match t.handle.try_result() {
+        Some(Ok(Ok(_))) => "done",
+        Some(Ok(Err(e))) if e.kind() == ErrorKind::Cancelled => "cancelled",
+        Some(Err(pool::TaskError::Cancelled)) => "cancelled",
+        Some(_) => "failed",
+        None => match t.info.state() {
+            task_registry::QUEUED => "queued",
+            task_registry::WAITING => "parked",
+            _ => "running",
+        },
+    }
+}
+
 /// Calls task method `m` on `t`.
 pub(crate) fn call(t: &TaskObj, m: super::Method, args: &[Value]) -> Result<Value> {
     use super::Method;
@@ -970,6 +1053,10 @@ pub(crate) fn call(t: &TaskObj, m: super::Method, args: &[Value]) -> Result<Valu
         Method::Id => {
             arity("task.id", args, 0, 0)?;
             Ok(Value::Int(t.id() as i64))
+        }
+        Method::Status => {
+            arity("task.status", args, 0, 0)?;
+            Ok(Value::from(status(t)))
         }
         other => Err(Error::type_error(format!(
             "task has no method '{}'",

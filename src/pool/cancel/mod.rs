@@ -180,6 +180,17 @@ pub fn current_cancel_token() -> Option<CancelToken> {
     CURRENT.with(|c| c.borrow().clone())
 }
 
+/// Makes `token` this thread's current cancellation token (as if a task
+/// owning it ran here) and returns the previous one. For a thread outside
+/// the pool whose code a runtime wants to stop as it stops a task (Weft's
+/// main script, which Ctrl-C cancels): its waits on tasks, channels and
+/// sleeps then wake when `token` is cancelled, and `join` halves it starts
+/// follow `token`. The caller keeps each token it made current alive for
+/// as long as jobs started under it may run (they point at it).
+pub fn set_current_cancel_token(token: Option<CancelToken>) -> Option<CancelToken> {
+    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), token))
+}
+
 /// Whether the task running on this thread was asked to stop (false off the
 /// pool). One thread-local access and one atomic load.
 pub fn is_cancelled() -> bool {

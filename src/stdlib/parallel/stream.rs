@@ -241,9 +241,9 @@ pub(super) fn run_on(
     match output {
         Some(out) => {
             let driver = Arc::clone(&stream);
-            // The driver thread is outside the pool: while it runs it may
-            // still receive from the input (waking a task parked on a send)
-            // or close the output, so no wait is a deadlock until it ends.
+            // The driver may still feed the output a script waits on, and
+            // it is not a pool task: no deadlock is reported while it runs
+            // (see STREAMS.md, "Deadlock detection").
             let pending = crate::runtime::outside_work();
             std::thread::Builder::new()
                 .name("weft-stream".into())
@@ -370,6 +370,11 @@ impl Stream {
                 continue;
             }
             let mut t = self.take.lock();
+            // Exact under the lock (a runner may have taken meanwhile).
+            let room = self.room();
+            if room == 0 {
+                continue;
+            }
             let want = NonZeroUsize::new(self.take_size(room)).unwrap_or(NonZeroUsize::MIN);
             let deadline = Instant::now() + LIVENESS;
             let got = crate::pool::blocking(|| {
@@ -466,10 +471,15 @@ impl Stream {
 
     /// Room left under the bound now: `in_flight` minus the items taken
     /// and not yet emitted, minus those on the output.
+    ///
+    /// Exact only under the take lock: then `outstanding` cannot grow, and
+    /// it is read before the output's length, so an emit in between (send,
+    /// then subtract) is counted twice rather than not at all. Without the
+    /// lock it is a hint.
     fn room(&self) -> usize {
+        let outstanding = self.outstanding.load(Ordering::SeqCst);
         let out_len = self.output.as_ref().map_or(0, Channel::len);
-        self.in_flight
-            .saturating_sub(self.outstanding.load(Ordering::SeqCst) + out_len)
+        self.in_flight.saturating_sub(outstanding + out_len)
     }
 
     /// How many items the driver takes at once, with `room` left: a chunk
@@ -673,6 +683,12 @@ impl Stream {
         // Never held long while a runner is alive: the driver takes (and
         // may wait for items) only when no runner is.
         let mut t = self.take.lock();
+        // `room` above is a hint; the one that counts is read under the
+        // take lock.
+        let room = self.room();
+        if room == 0 {
+            return None;
+        }
         let max = NonZeroUsize::new(self.chunk_size().min(room)).unwrap_or(NonZeroUsize::MIN);
         match self.input.ch.try_recv_batch(max) {
             Ok(items) => {
