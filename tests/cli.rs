@@ -333,40 +333,7 @@ fn repl_in_pty(keys: &[&str]) -> (String, String) {
     let home = std::env::temp_dir().join(format!("weft-cli-{}-home", std::process::id()));
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(&home).expect("temp home");
-    let driver = r#"
-import os, pty, select, sys, time
-weft, home, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.environ["HOME"] = home
-    os.environ["TERM"] = "xterm"
-    os.execv(weft, [weft])
-out = b""
-def read_for(seconds):
-    global out
-    end = time.time() + seconds
-    while time.time() < end:
-        r, _, _ = select.select([fd], [], [], 0.05)
-        if r:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                return False
-            if not data:
-                return False
-            out += data
-    return True
-read_for(1.0)
-for k in keys:
-    os.write(fd, k.encode().decode("unicode_escape").encode())
-    read_for(0.4)
-os.write(fd, b"\x04")
-end = time.time() + 20
-while time.time() < end and read_for(0.2):
-    pass
-os.waitpid(pid, 0)
-sys.stdout.write(out.decode("utf-8", "replace"))
-"#;
+    let driver = include_str!("pty_repl.py");
     let o = Command::new("python3")
         .arg("-c")
         .arg(driver)
