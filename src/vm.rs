@@ -1754,6 +1754,30 @@ impl Vm {
                         set_reg(&mut reg!(dst), v);
                     }
                     Instr::Return { src } => {
+                        // Integer return to a Weft caller (speed only): the
+                        // value stays in a register instead of going through
+                        // `Fetched` (whose tag was spilled and re-decoded),
+                        // and the caller's frame is read once. Same steps as
+                        // the general path below: drop this frame's
+                        // handlers, pop it, clear its window, write `R[ret]`.
+                        if let Value::Int(i) = reg!(src) {
+                            let depth = self.frames.len() - 1;
+                            while let Some(h) = self.handlers.last() {
+                                if h.frame as usize >= depth {
+                                    self.handlers.pop();
+                                } else {
+                                    break;
+                                }
+                            }
+                            let f = self.frames.pop().expect("a frame is running");
+                            self.clear_window(&f);
+                            if f.entry {
+                                return Ok(Value::Int(i));
+                            }
+                            reload!();
+                            set_int(&mut self.stack[f.ret as usize], i);
+                            continue;
+                        }
                         // Scalars are moved field by field (`Fetched`): a
                         // 16-byte copy of a register whose payload was just
                         // written alone (by an arithmetic fast path) stalls
