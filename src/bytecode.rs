@@ -789,7 +789,9 @@ pub struct Proto {
     pub imports: Box<[Arc<ModuleUnit>]>,
     /// Inline caches of `CallGlobal`, one per instruction (speed only):
     /// the prototype a write-once module variable's function resolved to.
-    /// The slot never changes once set, so neither does the entry.
+    /// The slot never changes once set, so neither does the entry. Set
+    /// only when the site passes exactly the callee's parameters, so a
+    /// cached call skips the arity check too.
     pub call_cache: Box<[OnceLock<&'static Proto>]>,
 }
 

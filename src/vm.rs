@@ -1213,6 +1213,12 @@ impl Vm {
                         if $argc as usize != callee.nparams as usize {
                             start = tri!(default_entry(callee, $argc as usize));
                         }
+                        enter_closure!(@checked callee, start, $f, $dst);
+                    }};
+                    // The arity is known to match: `start` is where to begin.
+                    (@checked $callee:expr, $start:expr, $f:expr, $dst:expr) => {{
+                        let callee: &'static Proto = $callee;
+                        let start: usize = $start;
                         if self.frames.len() + self.reentry >= self.max_depth {
                             throw!(stack_overflow(self.max_depth + self.park.depth_base));
                         }
@@ -1645,9 +1651,11 @@ impl Vm {
                     Instr::Call { dst, f, argc } => call_reg!(f, argc, dst),
                     Instr::CallGlobal { dst, f, argc, slot } => {
                         // Inline cache (speed only): skips the chain of
-                        // loads from the slot to the callee's prototype.
+                        // loads from the slot to the callee's prototype,
+                        // and the arity check (a callee is cached only
+                        // when this site passes exactly its parameters).
                         if let Some(callee) = proto.call_cache[pc - 1].get() {
-                            enter_closure!(callee, f, argc, dst);
+                            enter_closure!(@checked callee, 0, f, dst);
                             continue;
                         }
                         match &*proto.env.slots[slot as usize] {
@@ -1656,7 +1664,7 @@ impl Vm {
                                     let callee: &'static Proto = clo.proto;
                                     if callee.needs_callee {
                                         set_reg(&mut reg!(f), Value::Func(clo.clone()));
-                                    } else {
+                                    } else if argc as usize == callee.nparams as usize {
                                         // A closure that needs no callee
                                         // register is its prototype alone.
                                         let _ = proto.call_cache[pc - 1].set(callee);

@@ -314,3 +314,35 @@ fn push_fast_path_keeps_value_semantics_and_errors() {
     let src = "fn f() { let xs = [1]\nlet g = fn() { let ys = xs\nys.push(2)\nys }\n[g(), g(), xs] }\nlet r = f()";
     assert_eq!(run_get(src, "r").to_string(), "[[1, 2], [1, 2], [1]]");
 }
+
+#[test]
+fn cached_global_calls_keep_arity_checks_and_defaults() {
+    // The inline cache is filled only by a site passing exactly the
+    // callee's parameters; sites leaving out defaulted parameters, or
+    // passing too many, go through the arity check on every call.
+    let src = r#"
+        fn greet(name, greeting = "hi") { greeting + " " + name }
+        fn probe() {
+            let out = []
+            for i in range(3) {
+                out.push(greet("a", "yo"))
+                out.push(greet("b"))
+            }
+            out
+        }
+        let r = probe()
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        r#"["yo a", "hi b", "yo a", "hi b", "yo a", "hi b"]"#
+    );
+    // A site with a wrong argument count still fails after another site
+    // has cached the same callee.
+    let e = run_err(
+        "fn g(x) { x }\nfn ok() { for i in range(5) { g(i) } }\nok()\nfn bad() { g(1, 2) }\nfor i in range(3) { ok() }\nbad()",
+    );
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e =
+        run_err("fn g(x, y = 1) { x + y }\nfn bad() { g() }\nfor i in range(3) { g(i) }\nbad()");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+}
