@@ -718,9 +718,13 @@ pub fn field_get(v: &Value, name: &str) -> Result<Value> {
             "trace" => Ok(Value::list(
                 e.trace.iter().map(|t| Value::str(t.as_str())).collect(),
             )),
+            "errors" if e.errors.is_some() => Ok(e.errors.clone().unwrap_or_default()),
             _ => Err(Error::new(
                 ErrorKind::KeyError,
-                format!("error has no field '{name}' (fields: kind, message, value, trace)"),
+                format!(
+                    "error has no field '{name}' (fields: kind, message, value, trace; \
+                     errors for a scope's failure)"
+                ),
             )),
         },
         other => Err(Error::type_error(format!(
