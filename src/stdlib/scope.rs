@@ -348,7 +348,7 @@ impl ScopeObj {
         }
         let n = self.state.lock().live;
         let e = crate::runtime::deadlock_error(&format!(
-            "scope {} for {n} task{}",
+            "scope {} with {n} task{} left",
             self.id,
             if n == 1 { "" } else { "s" }
         ));
@@ -422,7 +422,7 @@ impl Wait for Join {
     fn describe(&self) -> String {
         let n = self.scope.state.lock().live;
         format!(
-            "scope {} for {n} task{}",
+            "scope {} with {n} task{} left",
             self.scope.id,
             if n == 1 { "" } else { "s" }
         )
