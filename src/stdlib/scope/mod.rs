@@ -62,12 +62,17 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{self, CancelToken};
 use crate::value::{NativeFn, Value};
 use crate::vm::{Call, Vm, Wait};
+use members::Members;
 use parking_lot::{Condvar, Mutex};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
+
+mod members;
+#[cfg(all(test, loom))]
+mod loom_test;
 
 /// The table of this module's builtins (also fields of `async`).
 pub(crate) static FUNCTIONS: &[NativeFn] = &[
@@ -185,24 +190,49 @@ pub struct ScopeObj {
     id: u64,
     /// The region's token: cancelling it cancels the body and every child.
     token: CancelToken,
-    state: Mutex<ScopeState>,
-    /// Signalled when a child finishes (blocking waits) or when the
-    /// deadlock watch fires.
+    /// The unfinished children, and who waits for them.
+    members: Members<Waiter>,
+    /// Every failure so far, in the order they happened (each pushed
+    /// before its child leaves `members`).
+    failures: Mutex<Vec<Error>>,
+}
+
+/// Who waits for a scope's children: its parked task, or a blocked thread.
+enum Waiter {
+    Task(pool::Waker),
+    Thread(Arc<Signal>),
+}
+
+impl Waiter {
+    fn wake(self) {
+        match self {
+            Waiter::Task(w) => w.wake(),
+            Waiter::Thread(s) => s.set(),
+        }
+    }
+}
+
+/// A flag and a condvar: what a blocked scope waits on.
+#[derive(Default)]
+struct Signal {
+    set: Mutex<bool>,
     cv: Condvar,
 }
 
-#[derive(Default)]
-struct ScopeState {
-    /// Children spawned (or being spawned) and not finished.
-    live: usize,
-    /// Every failure so far, in the order they happened.
-    failures: Vec<Error>,
-    /// The scope saw `live == 0` after its body returned: no more spawns.
-    closed: bool,
-    /// The parked scope task, woken when `live` drops to 0.
-    waiter: Option<pool::Waker>,
-    /// The runtime found the main script's wait can never end.
-    dead: bool,
+impl Signal {
+    fn set(&self) {
+        *self.set.lock() = true;
+        self.cv.notify_all();
+    }
+
+    /// Waits until set, then clears it.
+    fn wait(&self) {
+        let mut set = self.set.lock();
+        while !*set {
+            self.cv.wait(&mut set);
+        }
+        *set = false;
+    }
 }
 
 impl std::fmt::Debug for ScopeObj {
@@ -216,8 +246,8 @@ impl ScopeObj {
         ScopeObj {
             id: NEXT_SCOPE_ID.fetch_add(1, Ordering::Relaxed),
             token: CancelToken::new(),
-            state: Mutex::new(ScopeState::default()),
-            cv: Condvar::new(),
+            members: Members::new(),
+            failures: Mutex::new(Vec::new()),
         }
     }
 
@@ -228,22 +258,18 @@ impl ScopeObj {
 
     /// Records a failure (time order) and cancels the scope.
     fn fail(&self, e: Error) {
-        self.state.lock().failures.push(e);
+        self.failures.lock().push(e);
         self.token.cancel();
     }
 
     /// `s.spawn(g, ...args)`.
     fn spawn(self: &Arc<Self>, vm: &mut Vm, args: &[Value]) -> Result<Value> {
-        {
-            let mut st = self.state.lock();
-            if st.closed {
-                return Err(Error::value_error(format!(
-                    "scope.spawn(): scope {} has finished; spawn into a scope only while it runs",
-                    self.id
-                )));
-            }
-            // Reserved before the spawn: the scope cannot finish meanwhile.
-            st.live += 1;
+        // Reserved before the spawn: the scope cannot finish meanwhile.
+        if !self.members.enter() {
+            return Err(Error::value_error(format!(
+                "scope.spawn(): scope {} has finished; spawn into a scope only while it runs",
+                self.id
+            )));
         }
         let t = match task::spawn(vm, args) {
             Ok(Value::Task(t)) => t,
@@ -287,19 +313,10 @@ impl ScopeObj {
     /// One child less (with its failure, if it failed).
     fn child_gone(&self, failure: Option<Error>) {
         let failed = failure.is_some();
-        let waiter = {
-            let mut st = self.state.lock();
-            if let Some(e) = failure {
-                st.failures.push(e);
-            }
-            st.live -= 1;
-            if st.live == 0 {
-                st.waiter.take()
-            } else {
-                None
-            }
-        };
-        self.cv.notify_all();
+        if let Some(e) = failure {
+            self.failures.lock().push(e);
+        }
+        let waiter = self.members.leave();
         if failed {
             self.token.cancel();
         }
@@ -313,40 +330,40 @@ impl ScopeObj {
     /// error if the main script's wait could never end (the children are
     /// then cancelled and waited for).
     fn wait_blocking(self: &Arc<Self>) -> Result<()> {
+        let signal = Arc::new(Signal::default());
+        let dead = Arc::new(AtomicBool::new(false));
         let watch = if task::watched_here() {
-            let me = Arc::clone(self);
+            let (s, d) = (Arc::clone(&signal), Arc::clone(&dead));
             crate::runtime::watch_deadlock(move || {
-                me.state.lock().dead = true;
-                me.cv.notify_all();
+                d.store(true, Ordering::SeqCst);
+                s.set();
             })
         } else {
             None
         };
-        let wait = || {
-            let mut st = self.state.lock();
-            loop {
-                if st.live == 0 {
-                    st.closed = true;
-                    return true;
-                }
-                if st.dead {
-                    return false;
-                }
-                self.cv.wait(&mut st);
+        let wait = |watched: bool| loop {
+            if self
+                .members
+                .close_if_empty(|| Waiter::Thread(Arc::clone(&signal)))
+            {
+                return true;
             }
+            if watched && dead.load(Ordering::SeqCst) {
+                return false;
+            }
+            signal.wait();
         };
-        let on_pool = pool::current_worker_index().is_some();
-        let done = if on_pool {
+        let done = if pool::current_worker_index().is_some() {
             let _waiting = super::task_registry::waiting();
-            pool::blocking(wait)
+            pool::blocking(|| wait(true))
         } else {
-            wait()
+            wait(true)
         };
         drop(watch);
         if done {
             return Ok(());
         }
-        let n = self.state.lock().live;
+        let n = self.members.live();
         let e = crate::runtime::deadlock_error(&format!(
             "scope {} with {n} task{} left",
             self.id,
@@ -355,18 +372,14 @@ impl ScopeObj {
         // The children can never finish on their own: stop them, and
         // still wait until they have.
         self.token.cancel();
-        let mut st = self.state.lock();
-        while st.live > 0 {
-            self.cv.wait(&mut st);
-        }
-        st.closed = true;
+        wait(false);
         Err(e)
     }
 
     /// The scope's result once every child finished: the first failure
     /// with `errors`, or the body's outcome.
     fn finish(&self, body: Result<Value>, outer: Option<&CancelToken>) -> Result<Value> {
-        let failures = std::mem::take(&mut self.state.lock().failures);
+        let failures = std::mem::take(&mut *self.failures.lock());
         if let Some(first) = failures.first() {
             let all = failures
                 .iter()
@@ -406,21 +419,20 @@ struct Join {
 
 impl Wait for Join {
     fn poll(&mut self, _vm: &mut Vm) -> Poll<Result<Value>> {
+        let waker = &self.waker;
+        if !self
+            .scope
+            .members
+            .close_if_empty(|| Waiter::Task(waker.clone()))
         {
-            let mut st = self.scope.state.lock();
-            if st.live > 0 {
-                // Under the lock `child_gone` takes it with: no lost wake.
-                st.waiter = Some(self.waker.clone());
-                return Poll::Pending;
-            }
-            st.closed = true;
+            return Poll::Pending;
         }
         let body = self.body.take().unwrap_or(Ok(Value::Nil));
         Poll::Ready(self.scope.finish(body, self.outer.as_ref()))
     }
 
     fn describe(&self) -> String {
-        let n = self.scope.state.lock().live;
+        let n = self.scope.members.live();
         format!(
             "scope {} with {n} task{} left",
             self.scope.id,
