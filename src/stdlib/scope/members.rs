@@ -5,7 +5,7 @@
 //! `RUSTFLAGS="--cfg loom" cargo test --release --lib stdlib::scope`.
 
 #[cfg(not(loom))]
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::Mutex;
 
 /// loom's mutex with `parking_lot`'s calling style.
 #[cfg(loom)]

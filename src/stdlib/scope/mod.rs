@@ -70,9 +70,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
-mod members;
 #[cfg(all(test, loom))]
 mod loom_test;
+mod members;
 
 /// The table of this module's builtins (also fields of `async`).
 pub(crate) static FUNCTIONS: &[NativeFn] = &[
