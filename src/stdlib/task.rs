@@ -105,7 +105,7 @@ pub(crate) static FUNCTIONS: &[NativeFn] = &[
 ];
 
 /// A task's outcome as the pool stores it.
-type Outcome = Result<Value, Error>;
+pub(crate) type Outcome = Result<Value, Error>;
 
 /// A spawned task: the pool's handle to its result, and where it was
 /// spawned (for traces).
@@ -126,6 +126,12 @@ impl TaskObj {
     /// The task's small, process-unique id.
     pub fn id(&self) -> u64 {
         self.handle.id()
+    }
+
+    /// Its failure counts as awaited (not reported at exit): a `scope`
+    /// reports it.
+    pub(crate) fn mark_seen(&self) {
+        task_registry::seen(&self.info);
     }
 
     /// The trace frame of the `spawn` call, e.g. `at <spawn> (x.weft:3:9)`.
@@ -168,7 +174,7 @@ fn new_owner_id() -> u64 {
 }
 
 /// The id of the script task running on this thread (0 off any task).
-fn current_owner() -> u64 {
+pub(crate) fn current_owner() -> u64 {
     CURRENT_OWNER.with(Cell::get)
 }
 
@@ -397,6 +403,8 @@ fn spawn_seeded(
     // Number tasks in spawn order (the pool numbers them on first request),
     // so `task N` in warnings and reports matches the order of the spawns.
     let _ = handle.id();
+    // Spawned inside a `scope` or `within` body: cancelled with it.
+    super::scope::link_spawned(&handle);
     Ok(Arc::new(TaskObj {
         handle,
         spawned_at: site,
@@ -407,7 +415,7 @@ fn spawn_seeded(
 }
 
 /// `spawn(f, ...args)`: a task running `f(...args)` on the pool.
-fn spawn(vm: &mut Vm, args: &[Value]) -> Result<Value> {
+pub(crate) fn spawn(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("spawn", args, 1, usize::MAX)?;
     let f = &args[0];
     callable("spawn", "first argument", f)?;
@@ -444,7 +452,7 @@ fn task_arg<'a>(func: &str, what: &str, v: &'a Value) -> Result<&'a Arc<TaskObj>
 }
 
 /// The tasks of a list argument.
-fn task_list(func: &str, v: &Value) -> Result<Vec<Arc<TaskObj>>> {
+pub(crate) fn task_list(func: &str, v: &Value) -> Result<Vec<Arc<TaskObj>>> {
     let Value::List(items) = v else {
         return Err(type_error(func, "argument", "a list of tasks", v));
     };
@@ -587,7 +595,7 @@ fn shorten_trace(e: Error) -> Error {
 }
 
 /// A task's outcome once it is known to be done.
-fn outcome_now(t: &TaskObj) -> Outcome {
+pub(crate) fn outcome_now(t: &TaskObj) -> Outcome {
     match t.handle.try_result() {
         Some(Ok(r)) => r,
         Some(Err(pool::TaskError::Cancelled)) => Err(Error::new(
@@ -671,7 +679,7 @@ fn wait_done(
 
 /// Whether waits on this thread are watched for deadlock: the main
 /// script's thread (not a pool thread).
-fn watched_here() -> bool {
+pub(crate) fn watched_here() -> bool {
     crate::runtime::is_main_script() && pool::current_worker_index().is_none()
 }
 
