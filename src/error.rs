@@ -88,6 +88,9 @@ pub struct ErrorValue {
     pub value: Value,
     /// `e.trace`: frames like `"at parse (lib.weft:12:5)"`, innermost first.
     pub trace: Vec<String>,
+    /// `e.errors`: for the failure a `scope` throws, the list of every
+    /// failure in it (time order); `None` for any other error.
+    pub errors: Option<Value>,
 }
 
 /// A runtime error travelling up the Rust stack. One pointer wide so that
@@ -105,6 +108,7 @@ impl Error {
             value: Value::from(message.as_str()),
             message,
             trace: Vec::new(),
+            errors: None,
         }))
     }
 
@@ -120,6 +124,7 @@ impl Error {
             message: value.to_string(),
             value,
             trace: Vec::new(),
+            errors: None,
         }))
     }
 

@@ -764,9 +764,13 @@ pub fn field_get(v: &Value, name: &str) -> Result<Value> {
                     .map(|t| Value::str(t.as_str()))
                     .collect::<Vec<_>>(),
             )),
+            "errors" if e.errors.is_some() => Ok(e.errors.clone().unwrap_or_default()),
             _ => Err(Error::new(
                 ErrorKind::KeyError,
-                format!("error has no field '{name}' (fields: kind, message, value, trace)"),
+                format!(
+                    "error has no field '{name}' (fields: kind, message, value, trace; \
+                     errors for a scope's failure)"
+                ),
             )),
         },
         other => Err(Error::type_error(format!(

@@ -161,6 +161,8 @@ pub enum Value {
     Channel(Arc<crate::stdlib::channel::ChannelObj>),
     /// An atom (a shared handle).
     Atom(Arc<crate::stdlib::atom::AtomObj>),
+    /// A `scope`'s handle (`s.spawn(...)`; a shared handle).
+    Scope(Arc<crate::stdlib::scope::ScopeObj>),
 }
 
 impl Value {
@@ -181,6 +183,7 @@ impl Value {
             Value::Task(_) => "task",
             Value::Channel(_) => "channel",
             Value::Atom(_) => "atom",
+            Value::Scope(_) => "scope",
         }
     }
 
@@ -329,6 +332,7 @@ fn write_flat(v: &Value, f: &mut dyn fmt::Write) -> fmt::Result {
         Value::Module(m) => write!(f, "<module {}>", m.name),
         Value::Error(e) => write!(f, "<error {}: {}>", e.kind, e.message),
         Value::Task(t) => write!(f, "<task {}>", t.id()),
+        Value::Scope(s) => write!(f, "<scope {}>", s.id()),
         Value::Channel(_) => f.write_str("<channel>"),
         Value::Str(_) | Value::List(_) | Value::Map(_) | Value::Atom(_) => deep::write(v, f, false),
     }

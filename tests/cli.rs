@@ -330,7 +330,10 @@ fn a_flat_chain_of_100000_operators_runs() {
 /// python3's `pty` module. Returns everything the REPL wrote and the
 /// history file it saved.
 fn repl_in_pty(keys: &[&str]) -> (String, String) {
-    let home = std::env::temp_dir().join(format!("weft-cli-{}-home", std::process::id()));
+    // One home per call: the REPL tests run at once, on threads of one process.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let home = std::env::temp_dir().join(format!("weft-cli-{}-{n}-home", std::process::id()));
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(&home).expect("temp home");
     let driver = include_str!("pty_repl.py");
@@ -369,6 +372,26 @@ fn repl_history_keeps_multi_line_entries_whole_and_traces_number_entries() {
     // The saved history has the two-line entry as one entry.
     assert!(history.contains("2 + 40]"), "{history:?}");
     assert!(!history.lines().any(|l| l == "2 + 40]"), "{history:?}");
+}
+
+#[test]
+fn a_repl_entry_that_deadlocks_is_reported_and_the_repl_goes_on() {
+    let (screen, _) = repl_in_pty(&[
+        "let c = channel()\\r",
+        "let t = spawn(fn() { c.recv() })\\r",
+        // Nothing can ever send on this channel: Deadlock, naming task 1.
+        "channel().recv()\\r",
+        "print(40 + 2)\\r",
+        // The task parked in entry 2 is still there, and can be woken.
+        "c.send(\"woken\")\\r",
+        "print(await(t))\\r",
+    ]);
+    assert!(screen.contains("Deadlock"), "{screen}");
+    assert!(screen.contains("task 1: recv on channel 1"), "{screen}");
+    let after = &screen[screen.find("Deadlock").expect("reported")..];
+    assert!(after.contains("42"), "the REPL went on: {screen}");
+    assert!(after.contains("woken"), "the parked task resumed: {screen}");
+    assert!(screen.ends_with("[exit 0]\n"), "{screen}");
 }
 
 #[test]

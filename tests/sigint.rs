@@ -195,6 +195,20 @@ print(\"never\", len(r))
 }
 
 #[test]
+fn sigint_stops_a_scope_and_a_within_body() {
+    // The main script waits in a scope's join for children asleep, and in
+    // a `within` body's own sleep: each stops with status 130.
+    let scope_src = "print(\"ready\")\nscope(fn(s) { s.spawn(fn() { sleep(60) }); s.spawn(fn() { sleep(60) }) })\n";
+    let within_src = "print(\"ready\")\nwithin(3600, fn() { sleep(60) })\n";
+    for workers in [1, 2, 8] {
+        let (status, err, took) = interrupt_once("in_scope", scope_src, workers);
+        assert_interrupted("in_scope", status, &err, took, "2");
+        let (status, err, took) = interrupt_once("in_within", within_src, workers);
+        assert_interrupted("in_within", status, &err, took, "2");
+    }
+}
+
+#[test]
 fn sigint_lists_the_tasks_that_were_running_and_where() {
     let src = "\
 fn spin() {

@@ -86,6 +86,27 @@ fn an_emptied_queue_gives_its_memory_back() {
 }
 
 #[test]
+fn an_empty_channel_costs_a_few_hundred_bytes() {
+    // A million tasks may each hold a channel (issue 8: about 20 KB each
+    // used to be preallocated). An unbounded channel allocates no queue
+    // until a value arrives, and its shared block is small.
+    let ch: Channel<crate::value::Value> = Channel::unbounded();
+    assert_eq!(ch.shared.state.lock().queue.capacity(), 0);
+    let shared = std::mem::size_of::<Shared<crate::value::Value>>();
+    assert!(
+        shared <= 320,
+        "an empty channel's shared block is {shared} bytes"
+    );
+    // A bounded one makes room for a few values only, however large its
+    // capacity.
+    let big: Channel<crate::value::Value> = Channel::bounded(1_000_000).unwrap();
+    assert!(big.shared.state.lock().queue.capacity() <= 16);
+    assert_eq!(big.capacity(), Some(1_000_000));
+    assert_eq!(big.len(), 0);
+    assert!(big.is_empty());
+}
+
+#[test]
 fn clones_share_the_channel() {
     let a = Channel::unbounded();
     let b = a.clone();

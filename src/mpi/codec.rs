@@ -267,7 +267,7 @@ impl<'p> Encoder<'p> {
                     }
                     stack.push(&e.value);
                 }
-                Value::Task(_) | Value::Channel(_) | Value::Atom(_) => {
+                Value::Task(_) | Value::Channel(_) | Value::Atom(_) | Value::Scope(_) => {
                     return Err(Refusal::Handle(v.type_name()));
                 }
             }
@@ -319,7 +319,7 @@ pub fn scan(
                 }
             }
             Value::Error(e) => stack.push(&e.value),
-            Value::Task(_) | Value::Channel(_) | Value::Atom(_) => {
+            Value::Task(_) | Value::Channel(_) | Value::Atom(_) | Value::Scope(_) => {
                 return Err(Refusal::Handle(v.type_name()));
             }
         }
@@ -367,7 +367,7 @@ pub fn find_refusal(prog: &Program, root: &Value, label: &str) -> Option<(String
                 }
             }
             Value::Error(e) => stack.push((&e.value, format!("{path}.value"))),
-            Value::Task(_) | Value::Channel(_) | Value::Atom(_) => {
+            Value::Task(_) | Value::Channel(_) | Value::Atom(_) | Value::Scope(_) => {
                 return Some((path, Refusal::Handle(v.type_name())));
             }
             _ => {}
@@ -533,6 +533,7 @@ impl Partial {
                     message: std::mem::take(message),
                     value: v,
                     trace: std::mem::take(trace),
+                    errors: None,
                 })),
             ))),
         }

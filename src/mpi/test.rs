@@ -197,6 +197,7 @@ fn value() -> impl Strategy<Value = Value> {
                         message,
                         value,
                         trace,
+                        errors: None,
                     }))
                 }),
         ]

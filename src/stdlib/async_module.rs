@@ -17,6 +17,7 @@ pub(crate) static TABLES: &[&[NativeFn]] = &[
     super::introspect::FUNCTIONS,
     super::channel::FUNCTIONS,
     super::parallel::FUNCTIONS,
+    super::scope::FUNCTIONS,
 ];
 
 /// The `async` builtin called `name`, if any.

@@ -238,7 +238,10 @@ fn blocking_call<R>(timed: bool, f: impl FnOnce(Option<&dyn Interrupt>) -> R) ->
     if !timed && crate::runtime::is_main_script() && pool::current_worker_index().is_none() {
         let w = MainWait::default();
         let r = f(Some(&w));
-        let dead = w.deadlocked.load(Ordering::SeqCst);
+        // A cancellation that came with the deadlock report woke the wait
+        // (a `within` deadline firing: its timer was the last thing
+        // pending): it is reported, not a deadlock.
+        let dead = w.deadlocked.load(Ordering::SeqCst) && !pool::is_cancelled();
         (r, dead)
     } else {
         (f(INTERRUPT), false)

@@ -114,6 +114,7 @@ pub(crate) mod parallel;
 mod prelude;
 pub mod random;
 mod re;
+pub mod scope;
 mod sort;
 mod stream;
 mod string;
@@ -220,6 +221,8 @@ methods! {
     Status = "status", mutating = false;
     Update = "update", mutating = false;
     Add = "add", mutating = false;
+    // Scopes (scope.rs).
+    Spawn = "spawn", mutating = false;
 }
 
 /// The tables of global builtins, searched in order.
@@ -307,6 +310,7 @@ pub fn call_method(vm: &mut Vm, recv: &mut Value, m: Method, args: &[Value]) -> 
         Value::Module(_) => call_member(vm, recv, m.name(), args),
         Value::Channel(c) => channel::call_in(vm, c, m, args),
         Value::Task(t) => task::call(t, m, args),
+        Value::Scope(s) => scope::call(vm, s, m, args),
         Value::Atom(a) => {
             let a = a.clone();
             atom::call(vm, &a, m, args)

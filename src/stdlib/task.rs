@@ -11,21 +11,19 @@
 //! whose message is the panic's message.
 //!
 //! # Waiting
-//! `await` and friends use the pool's waits ([`TaskHandle::wait`],
-//! [`TaskHandle::wait_deadline`], [`pool::wait_any`]), by one of two
-//! policies:
-//! - off the pool (the main script): spin for up to 20 µs (a short task is
-//!   done sooner than a sleeping thread is woken), then a condvar wait;
-//! - on a pool thread: if the awaited task has not started, it runs right
-//!   here ([`TaskHandle::run_if_queued`]; fork-join recursion needs no extra
-//!   thread, as when a worker pops its own child); otherwise the wait goes
-//!   through [`pool::blocking`]: the thread runs nothing else and a spare
-//!   thread takes its place. Never help-first: running an unrelated task
-//!   nested on a waiting one deadlocks when that task awaits the one
-//!   beneath it (`b` awaits `a` while its thread runs `c` nested, and `c`
-//!   awaits `b`). Because every blocked await then waits on a task that is
-//!   really running, a chain of awaits always ends at a thread that makes
-//!   progress, whatever the spare cap.
+//! `await` and friends, in a task's own code, *park* the task when what
+//! they await is not done (`src/vm/park.rs`, `src/pool/park/README.md`):
+//! the task's VM is put aside and the thread runs other work; the awaited
+//! task's completion wakes it. An awaited task that has never run runs
+//! right here instead ([`TaskHandle::run_if_queued`]; fork-join recursion
+//! needs no hand-off), with the awaiter's depth counted in its own.
+//! Where a task cannot park (the main script, or a wait inside a native
+//! callback such as a `sort` key function), the thread waits:
+//! - the main script spins for up to 20 µs (a short task is done sooner
+//!   than a sleeping thread is woken), then sleeps on a condvar, watched
+//!   for deadlock (`src/pool/quiescent/README.md`);
+//! - a pool thread waits through [`pool::blocking`]: a spare thread takes
+//!   its place (at most `max_spare_workers`).
 //!
 //! If the *waiting* task is cancelled, its wait returns at once with
 //! `Cancelled`, and the tasks it is waiting for that it spawned itself are
@@ -34,8 +32,7 @@
 //! waiting task's token, so it works while the waiting thread is busy
 //! running one of those children help-first.
 //!
-//! Limit: with more tasks blocked at once (in `sleep`, channel operations,
-//! atom locks, awaits of tasks they did not spawn) than
+//! Limit: with more tasks blocked at once in waits that cannot park than
 //! `max_spare_workers`, the pool runs short of threads until some return.
 
 //! # Errors and traces
@@ -45,8 +42,16 @@
 //! `await_all` / `await_any`); the awaiter's own frames follow as the error
 //! unwinds. Awaiting a task again gives the same result and the same
 //! task frames (each await adds its own `<await>` frame to its copy).
+//! That copy keeps at most the innermost and outermost 100 frames of a
+//! longer trace, with a `... N more frames ...` line between
+//! ([`shorten_trace`]): an error rising through `n` levels of
+//! `await(spawn(f))` would otherwise cost `O(n^2)`.
 //!
 //! DECISIONS where ASYNC.md is silent:
+//! - A spawned task starts with its spawner's call depth counted below its
+//!   own (as `parallel_*` items do), whichever thread runs it, so recursion
+//!   through `await(spawn(f))` ends in `StackOverflow` at the same depth as
+//!   plain recursion (issue 15), at any worker count.
 //! - `await`, `await_all` and `await_any` take an optional timeout in
 //!   seconds (int or float, not negative); running out throws `Timeout`
 //!   and leaves the tasks running.
@@ -100,7 +105,7 @@ pub(crate) static FUNCTIONS: &[NativeFn] = &[
 ];
 
 /// A task's outcome as the pool stores it.
-type Outcome = Result<Value, Error>;
+pub(crate) type Outcome = Result<Value, Error>;
 
 /// A spawned task: the pool's handle to its result, and where it was
 /// spawned (for traces).
@@ -121,6 +126,12 @@ impl TaskObj {
     /// The task's small, process-unique id.
     pub fn id(&self) -> u64 {
         self.handle.id()
+    }
+
+    /// Its failure counts as awaited (not reported at exit): a `scope`
+    /// reports it.
+    pub(crate) fn mark_seen(&self) {
+        task_registry::seen(&self.info);
     }
 
     /// The trace frame of the `spawn` call, e.g. `at <spawn> (x.weft:3:9)`.
@@ -163,7 +174,7 @@ fn new_owner_id() -> u64 {
 }
 
 /// The id of the script task running on this thread (0 off any task).
-fn current_owner() -> u64 {
+pub(crate) fn current_owner() -> u64 {
     CURRENT_OWNER.with(Cell::get)
 }
 
@@ -200,7 +211,8 @@ struct ScriptTask {
     me: u64,
     state: RunState,
     updates: Option<Arc<[(usize, u64, bool)]>>,
-    /// Calls below it when it was started inline by an awaiter.
+    /// Calls counted below it in the depth limit: the spawner's depth, or
+    /// the depth of the awaiter that runs it inline if deeper.
     depth_base: usize,
     spawned_at: Option<CallSite>,
     /// The task's seeded random stream (`random_seed`), installed in the
@@ -218,7 +230,8 @@ impl pool::Resumable for ScriptTask {
 
     fn resume(&mut self) -> pool::Step<Outcome> {
         if matches!(self.state, RunState::Start(..)) {
-            self.depth_base = INLINE_DEPTH.with(|d| d.replace(0));
+            let inline = INLINE_DEPTH.with(|d| d.replace(0));
+            self.depth_base = self.depth_base.max(inline);
             let token = pool::current_cancel_token();
             match task_registry::start(&self.info, token.as_ref()) {
                 Ok(registered) => self.registered = Some(registered),
@@ -360,15 +373,17 @@ impl Args {
 
 /// Spawns `f(args)` on the pool. `site` is where `spawn` was called.
 pub fn spawn_value(f: Value, args: &[Value], site: Option<CallSite>) -> Result<Arc<TaskObj>> {
-    spawn_seeded(f, args, site, None)
+    spawn_seeded(f, args, site, None, 0)
 }
 
-/// [`spawn_value`] with the task's seeded random stream (`random_seed`).
+/// [`spawn_value`] with the task's seeded random stream (`random_seed`)
+/// and the spawner's depth (counted below the task's own calls).
 fn spawn_seeded(
     f: Value,
     args: &[Value],
     site: Option<CallSite>,
     rng: Option<super::random::Stream>,
+    depth: usize,
 ) -> Result<Arc<TaskObj>> {
     let pool = crate::runtime::pool()?;
     let args = Args::new(args);
@@ -379,7 +394,7 @@ fn spawn_seeded(
         me,
         state: RunState::Start(f, args),
         updates,
-        depth_base: 0,
+        depth_base: depth,
         spawned_at: site,
         rng,
         info: Arc::clone(&info),
@@ -388,6 +403,8 @@ fn spawn_seeded(
     // Number tasks in spawn order (the pool numbers them on first request),
     // so `task N` in warnings and reports matches the order of the spawns.
     let _ = handle.id();
+    // Spawned inside a `scope` or `within` body: cancelled with it.
+    super::scope::link_spawned(&handle);
     Ok(Arc::new(TaskObj {
         handle,
         spawned_at: site,
@@ -398,7 +415,7 @@ fn spawn_seeded(
 }
 
 /// `spawn(f, ...args)`: a task running `f(...args)` on the pool.
-fn spawn(vm: &mut Vm, args: &[Value]) -> Result<Value> {
+pub(crate) fn spawn(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("spawn", args, 1, usize::MAX)?;
     let f = &args[0];
     callable("spawn", "first argument", f)?;
@@ -419,7 +436,10 @@ fn spawn(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         }
     }
     let rng = vm.fork_rng();
-    let task = spawn_seeded(f.clone(), &args[1..], vm.call_site(), rng)?;
+    // The task runs with the spawner's depth counted below it (as the
+    // items of `parallel_map` do): recursion through `spawn` ends in
+    // `StackOverflow` at the same depth whichever thread runs each level.
+    let task = spawn_seeded(f.clone(), &args[1..], vm.call_site(), rng, vm.depth())?;
     Ok(Value::Task(task))
 }
 
@@ -432,7 +452,7 @@ fn task_arg<'a>(func: &str, what: &str, v: &'a Value) -> Result<&'a Arc<TaskObj>
 }
 
 /// The tasks of a list argument.
-fn task_list(func: &str, v: &Value) -> Result<Vec<Arc<TaskObj>>> {
+pub(crate) fn task_list(func: &str, v: &Value) -> Result<Vec<Arc<TaskObj>>> {
     let Value::List(items) = v else {
         return Err(type_error(func, "argument", "a list of tasks", v));
     };
@@ -533,8 +553,9 @@ fn check_cancelled(vm: &Vm) -> Result<()> {
 /// `t`'s finished outcome as the awaiter sees it: its value, or its error
 /// with the spawn and await frames added.
 fn settle(t: &TaskObj, outcome: Outcome, await_site: Option<CallSite>) -> Result<Value> {
-    outcome.map_err(|mut e| {
+    outcome.map_err(|e| {
         task_registry::seen(&t.info);
+        let mut e = shorten_trace(e);
         if let Some(frame) = t.spawn_frame() {
             e.push_trace(frame);
         }
@@ -545,8 +566,36 @@ fn settle(t: &TaskObj, outcome: Outcome, await_site: Option<CallSite>) -> Result
     })
 }
 
+/// Frames kept at each end of a long trace that reaches an awaiter.
+const TRACE_ENDS: usize = 100;
+
+/// A task's error as one awaiter gets it: the task keeps its own copy (it
+/// can be awaited again), so the awaiter's frames go onto a copy; a trace
+/// longer than `2 * TRACE_ENDS` frames is copied with only its innermost
+/// and outermost `TRACE_ENDS` frames and one line saying how many were
+/// left out. Without that, an error rising through `n` levels of
+/// `await(spawn(f))` (a recursion ending in `StackOverflow`) would copy a
+/// trace of `O(n)` frames at each level: quadratic time and memory.
+fn shorten_trace(e: Error) -> Error {
+    let trace = &e.0.trace;
+    if trace.len() <= 2 * TRACE_ENDS + 1 {
+        return e;
+    }
+    let left_out = trace.len() - 2 * TRACE_ENDS;
+    let mut short = Vec::with_capacity(2 * TRACE_ENDS + 3);
+    short.extend_from_slice(&trace[..TRACE_ENDS]);
+    short.push(format!("... {left_out} more frames ..."));
+    short.extend_from_slice(&trace[trace.len() - TRACE_ENDS..]);
+    Error(Arc::new(crate::error::ErrorValue {
+        kind: e.0.kind,
+        message: e.0.message.clone(),
+        value: e.0.value.clone(),
+        trace: short,
+    }))
+}
+
 /// A task's outcome once it is known to be done.
-fn outcome_now(t: &TaskObj) -> Outcome {
+pub(crate) fn outcome_now(t: &TaskObj) -> Outcome {
     match t.handle.try_result() {
         Some(Ok(r)) => r,
         Some(Err(pool::TaskError::Cancelled)) => Err(Error::new(
@@ -630,7 +679,7 @@ fn wait_done(
 
 /// Whether waits on this thread are watched for deadlock: the main
 /// script's thread (not a pool thread).
-fn watched_here() -> bool {
+pub(crate) fn watched_here() -> bool {
     crate::runtime::is_main_script() && pool::current_worker_index().is_none()
 }
 
@@ -1126,5 +1175,22 @@ mod tests {
         all.dedup();
         assert_eq!(all.len(), 200);
         assert!(all.iter().all(|&id| id != 0));
+    }
+
+    #[test]
+    fn a_parked_task_stays_small() {
+        // A million parked tasks must fit in 1 GiB (issue 8): the parts of
+        // a parked task that every task carries must not grow unnoticed.
+        // Figures of this commit; raise them only with a reason.
+        use std::mem::size_of;
+        assert!(size_of::<ParkedVm>() <= 104, "{}", size_of::<ParkedVm>());
+        assert!(size_of::<RunState>() <= 104, "{}", size_of::<RunState>());
+        assert!(
+            size_of::<ScriptTask>() <= 208,
+            "{}",
+            size_of::<ScriptTask>()
+        );
+        assert!(size_of::<TaskObj>() <= 56, "{}", size_of::<TaskObj>());
+        assert!(size_of::<TaskInfo>() <= 40, "{}", size_of::<TaskInfo>());
     }
 }

@@ -402,3 +402,11 @@ fn a_cancelled_token_stops_calls_and_is_cleared_after_with_vm() {
 fn call_site_is_none_outside_weft_code() {
     with_vm(|vm| assert!(vm.call_site().is_none()));
 }
+
+#[test]
+fn a_parked_frame_stays_small() {
+    // A parked task keeps its frames and handlers (`ParkedVm`): a million
+    // parked tasks must fit in 1 GiB (issue 8).
+    assert!(std::mem::size_of::<super::Frame>() <= 24);
+    assert!(std::mem::size_of::<super::Handler>() <= 12);
+}

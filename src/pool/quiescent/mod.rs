@@ -119,3 +119,6 @@ impl Registry {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod test;

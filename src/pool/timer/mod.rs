@@ -223,3 +223,6 @@ impl Timers {
         st.thread.take()
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod test;
