@@ -287,6 +287,12 @@ impl<T> Channel<T> {
         self.shared.state.lock().closed
     }
 
+    /// Whether the channel has been closed, without taking its lock: a
+    /// close that is racing with this call may not be seen yet.
+    pub fn looks_closed(&self) -> bool {
+        self.shared.closed.load(Relaxed)
+    }
+
     /// Whether both handles refer to the same channel.
     pub fn same_channel(&self, other: &Channel<T>) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)

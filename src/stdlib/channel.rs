@@ -514,7 +514,10 @@ fn select_cases(
     for (i, case) in list.iter().enumerate() {
         match case {
             Value::List(pair) => {
-                if chans[i].is_closed() {
+                // The lock-free copy of the flag: one that is stale (a
+                // close racing with this select) is the same as a close
+                // while the select runs, performed as the case.
+                if chans[i].looks_closed() {
                     return Err(closed_case(i));
                 }
                 sides.push(Side::Send);
@@ -531,28 +534,31 @@ fn select_cases(
     if let Some((i, what)) = crate::channel::try_select_cases(&chans, &sides, &mut offers, start) {
         return selected(&chans, i, what);
     }
-    let ids: Vec<u64> = list
-        .iter()
-        .filter_map(|v| match v {
-            Value::Channel(c) => Some(c.id()),
-            Value::List(pair) => match pair.first() {
-                Some(Value::Channel(c)) => Some(c.id()),
+    let ids = || -> Vec<u64> {
+        list.iter()
+            .filter_map(|v| match v {
+                Value::Channel(c) => Some(c.id()),
+                Value::List(pair) => match pair.first() {
+                    Some(Value::Channel(c)) => Some(c.id()),
+                    _ => None,
+                },
                 _ => None,
-            },
-            _ => None,
-        })
-        .collect();
-    let owned: Vec<Channel<Value>> = chans.iter().map(|c| (*c).clone()).collect();
-    let mut parked = Some((owned, sides, offers, ids));
+            })
+            .collect()
+    };
+    let mut parked = Some((sides, offers));
     if let Some(r) = try_park(vm, Call::Native("select"), limit, || {
-        let (owned, sides, offers, ids) = parked.take().unwrap_or_default();
-        (Kind::SelectCases(owned.clone()), Ids::Many(ids), move |w| {
-            TaskWait::cases(owned, sides, offers, start, w)
-        })
+        let (sides, offers) = parked.take().unwrap_or_default();
+        let owned: Vec<Channel<Value>> = chans.iter().map(|c| (*c).clone()).collect();
+        (
+            Kind::SelectCases(owned.clone()),
+            Ids::Many(ids()),
+            move |w| TaskWait::cases(owned, sides, offers, start, w),
+        )
     }) {
         return r;
     }
-    let Some((_, sides, offers, ids)) = parked else {
+    let Some((sides, offers)) = parked else {
         return Err(Error::new(
             ErrorKind::Error,
             "internal: select lost its cases",
@@ -568,7 +574,7 @@ fn select_cases(
         }
         Err(SelectError::Cancelled) if dead => Err(crate::runtime::deadlock_error(&format!(
             "select on {}",
-            channel_names(ids.into_iter())
+            channel_names(ids().into_iter())
         ))),
         Err(SelectError::Cancelled) => Err(cancelled()),
         Err(SelectError::NoChannels) => Err(Error::value_error(
