@@ -580,6 +580,56 @@ pub enum Instr {
         /// The error to rethrow.
         src: Reg,
     },
+
+    // ----- Superinstructions: each exists only for speed and means exactly
+    // what the sequence of general instructions it replaces means. -----
+    /// `R[dst] = R[obj][imm]` (`Int` + `Index`: `pair[0]`, `xs[-1]`).
+    IndexI {
+        /// Destination.
+        dst: Reg,
+        /// Container.
+        obj: Reg,
+        /// The index.
+        imm: i16,
+    },
+    /// `R[dst] = R[obj][R[key]][imm]` without copying the inner container
+    /// (`Index` + `Int` + `Index`: `bodies[i][0]`).
+    Index2I {
+        /// Destination.
+        dst: Reg,
+        /// Outer container.
+        obj: Reg,
+        /// Outer index or key.
+        key: Reg,
+        /// Inner index.
+        imm: i16,
+    },
+    /// `R[dst] = R[obj][R[k1]][R[k2]]` without copying the inner container
+    /// (`Index` + `Index`: `grid[i][j]`, keys in locals).
+    Index2 {
+        /// Destination.
+        dst: Reg,
+        /// Outer container.
+        obj: Reg,
+        /// Outer index or key.
+        k1: Reg,
+        /// Inner index or key.
+        k2: Reg,
+    },
+    /// `R[root][R[key]][imm] = R[val]`, or `op=` it: a depth-2
+    /// [`Instr::SetPath`] with the keys read in place (`bodies[i][3] -= d`).
+    SetIndex2I {
+        /// The variable's register.
+        root: Reg,
+        /// Outer index or key.
+        key: Reg,
+        /// The value (or right operand).
+        val: Reg,
+        /// For compound assignment, the operator.
+        op: Option<BinOp>,
+        /// Inner index.
+        imm: i16,
+    },
 }
 
 /// Where a closure's captured value comes from, evaluated in the creating
@@ -667,11 +717,17 @@ impl Slot {
     }
 
     /// Sets the value. A write-once slot that is already set keeps its
-    /// value (the compiler never emits a second write to one).
+    /// value (the compiler never emits a second write to one). A value set
+    /// once lives as long as the process, so it is made immortal: workers
+    /// reading a module variable do not contend on its reference count.
     pub fn set(&self, v: Value) {
         match self {
             Slot::Once(c) => {
-                let _ = c.set(v);
+                if c.set(v).is_ok() {
+                    if let Some(v) = c.get() {
+                        v.make_immortal();
+                    }
+                }
             }
             Slot::Cell(m) => *m.lock() = Some(v),
         }
@@ -731,6 +787,10 @@ pub struct Proto {
     pub paths: Box<[PathDesc]>,
     /// Imported modules.
     pub imports: Box<[Arc<ModuleUnit>]>,
+    /// Inline caches of `CallGlobal`, one per instruction (speed only):
+    /// the prototype a write-once module variable's function resolved to.
+    /// The slot never changes once set, so neither does the entry.
+    pub call_cache: Box<[OnceLock<&'static Proto>]>,
 }
 
 impl Proto {
@@ -773,6 +833,17 @@ impl Proto {
         let mut out = String::new();
         for (i, ins) in self.code.iter().enumerate() {
             out.push_str(&format!("{i:4} {ins:?}\n"));
+        }
+        out
+    }
+
+    /// [`Proto::disassemble`] of this prototype and of every function
+    /// defined in it, depth first, each under a `== name` header.
+    pub fn disassemble_all(&self) -> String {
+        let mut out = format!("== {} ({} registers)\n", self.display_name(), self.nregs);
+        out.push_str(&self.disassemble());
+        for p in self.protos.iter() {
+            out.push_str(&p.disassemble_all());
         }
         out
     }

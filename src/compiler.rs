@@ -562,6 +562,16 @@ impl<'l> Compiler<'l> {
                 return Ok(k);
             }
         }
+        // String constants are interned and immortal: threads reading the
+        // same constant do not contend on its reference count, and map
+        // lookups by a constant compare pointers first.
+        let v = match v {
+            Value::Str(s) => Value::Str(crate::value::intern(&s)),
+            other => {
+                other.make_immortal();
+                other
+            }
+        };
         let f = self.f();
         let Ok(k) = u32::try_from(f.consts.len()) else {
             let pos = self.pos;
@@ -1160,7 +1170,9 @@ impl<'l> Compiler<'l> {
             .map(|(n, s)| (n.into_boxed_str(), s))
             .unzip();
         let needs_callee = f.uses_callee || !captures.is_empty();
+        let call_cache = f.code.iter().map(|_| OnceLock::new()).collect();
         Proto {
+            call_cache,
             name: f.name.map(|n| n.into_boxed_str()),
             is_main: f.is_main,
             file: self.file.clone(),
@@ -1844,6 +1856,29 @@ impl<'l> Compiler<'l> {
                     }
                     return Ok(());
                 }
+                // Superinstruction (speed only): `root[k][imm] (op)= value`
+                // on a local, with `k` read in place.
+                if let (PathRoot::Reg, [PathKey::Index(k1), PathKey::Index(k2)]) =
+                    (path_root, keys.as_slice())
+                {
+                    if let Some(imm) = small_int(k2) {
+                        let key = if matches!(value, Src::Expr(e) if may_mutate(e)) {
+                            self.expr_any_safe(k1)?
+                        } else {
+                            self.expr_any(k1)?
+                        };
+                        let v = self.src_any(value)?;
+                        self.pos = target.pos;
+                        self.emit(Instr::SetIndex2I {
+                            root: root_reg,
+                            key,
+                            val: v,
+                            op,
+                            imm,
+                        });
+                        return Ok(());
+                    }
+                }
                 let (kreg, fields) = self.path_keys(&keys)?;
                 let v = self.src_any(value)?;
                 let desc = self.add_path(PathDesc {
@@ -2149,12 +2184,7 @@ impl<'l> Compiler<'l> {
             ExprKind::MethodCall { recv, name, args } => {
                 self.method_call(recv, name, args, dst, e.pos)?
             }
-            ExprKind::Index(o, k) => {
-                let obj = self.container_operand(o, dst, may_mutate(k))?;
-                let key = self.expr_any(k)?;
-                self.pos = e.pos;
-                self.emit(Instr::Index { dst, obj, key });
-            }
+            ExprKind::Index(o, k) => self.index_expr(o, k, dst, e.pos)?,
             ExprKind::Field(o, name) => {
                 let obj = self.container_operand(o, dst, false)?;
                 let k = self.str_const(&name.name)?;
@@ -2193,6 +2223,57 @@ impl<'l> Compiler<'l> {
         }
         self.free_to(mark);
         Ok(())
+    }
+
+    /// `o[k]` into `dst`, with the superinstructions for constant indexes
+    /// and two-level chains (`pair[0]`, `bodies[i][0]`, `grid[i][j]`).
+    fn index_expr(&mut self, o: &Expr, k: &Expr, dst: Reg, pos: Pos) -> CResult<()> {
+        if let ExprKind::Index(o2, k1) = &o.kind {
+            // `o2[k1][k]`: evaluated in the same order as the general
+            // sequence, since `k` is a literal or a local (no side effects
+            // between the two indexing steps).
+            let k2 = match small_int(k) {
+                Some(imm) => Some(Ok(imm)),
+                None => self.local_reg(k).map(Err),
+            };
+            if let Some(k2) = k2 {
+                let obj = self.container_operand(o2, dst, may_mutate(k1))?;
+                let key = self.expr_any(k1)?;
+                self.pos = pos;
+                self.emit(match k2 {
+                    Ok(imm) => Instr::Index2I { dst, obj, key, imm },
+                    Err(k2) => Instr::Index2 {
+                        dst,
+                        obj,
+                        k1: key,
+                        k2,
+                    },
+                });
+                return Ok(());
+            }
+        }
+        if let Some(imm) = small_int(k) {
+            let obj = self.container_operand(o, dst, false)?;
+            self.pos = pos;
+            self.emit(Instr::IndexI { dst, obj, imm });
+            return Ok(());
+        }
+        let obj = self.container_operand(o, dst, may_mutate(k))?;
+        let key = self.expr_any(k)?;
+        self.pos = pos;
+        self.emit(Instr::Index { dst, obj, key });
+        Ok(())
+    }
+
+    /// The register of `e` if it is a local variable.
+    fn local_reg(&mut self, e: &Expr) -> Option<Reg> {
+        match &e.kind {
+            ExprKind::Name(id) => match self.resolve(&id.name) {
+                Some(Res::Local(r) | Res::GroupLocal(r, ..)) => Some(r),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// Whether `r` is a temporary (no variable lives in it).
@@ -2425,6 +2506,30 @@ impl<'l> Compiler<'l> {
                         desc,
                     });
                     return Ok(());
+                }
+            }
+        }
+        // `math.sqrt(x)`: a function of a built-in module (immutable) is a
+        // constant, called directly instead of looked up by name at run time.
+        if let ExprKind::Name(nm) = &recv.kind {
+            if self.resolve(&nm.name).is_none() {
+                if let Some(Value::Module(m)) = stdlib::builtin_module(&nm.name) {
+                    if let Some(f @ Value::Native(_)) =
+                        m.fields.get(&crate::ops::StrKey(&name.name))
+                    {
+                        let f = f.clone();
+                        let fr = self.alloc()?;
+                        let k = self.konst(f)?;
+                        self.emit_const(fr, k);
+                        self.method_args(args)?;
+                        self.pos = pos;
+                        self.emit(Instr::Call {
+                            dst,
+                            f: fr,
+                            argc: args.len() as u8,
+                        });
+                        return Ok(());
+                    }
                 }
             }
         }
@@ -2857,13 +2962,16 @@ fn writes_dst_once(e: &Expr) -> bool {
     )
 }
 
-/// Whether evaluating `e` may change a local variable (only method calls
-/// can: they mutate their receiver in place).
+/// Whether evaluating `e` may change a local variable (only a mutating
+/// method can: it changes its receiver in place; other methods, and calls
+/// of functions stored in maps and modules, leave the receiver as it was).
 fn may_mutate(e: &Expr) -> bool {
     let mut found = false;
     visit_expr(e, &mut |x| {
-        if matches!(x.kind, ExprKind::MethodCall { .. }) {
-            found = true;
+        if let ExprKind::MethodCall { name, .. } = &x.kind {
+            if stdlib::method_id(&name.name).is_some_and(stdlib::is_mutating) {
+                found = true;
+            }
         }
     });
     found

@@ -139,6 +139,12 @@ impl Script {
         Ok(module)
     }
 
+    /// The bytecode of every function of the script, for developers
+    /// (`cargo run --release --example disasm FILE.weft`).
+    pub fn disassemble(&self) -> String {
+        self.main.disassemble_all()
+    }
+
     /// A top-level variable or function after [`Script::run`].
     pub fn get(&self, name: &str) -> Option<Value> {
         match &self.exports {

@@ -30,9 +30,17 @@ fn hash_of<Q: Hash + ?Sized>(k: &Q) -> u64 {
 }
 
 impl Map {
-    /// An empty map.
-    pub fn new() -> Map {
-        Map::default()
+    /// An empty map (no allocation).
+    pub const fn new() -> Map {
+        Map {
+            slots: Vec::new(),
+            table: HashTable::new(),
+        }
+    }
+
+    /// Whether the map owns no memory (it was never given any entries).
+    pub(crate) fn capacity_is_zero(&self) -> bool {
+        self.slots.capacity() == 0 && self.table.capacity() == 0
     }
 
     /// An empty map with room for `n` entries.

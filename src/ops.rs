@@ -29,9 +29,8 @@
 
 use crate::ast::BinOp;
 use crate::error::{Error, ErrorKind, Result};
-use crate::value::{Key, RangeVal, Value};
+use crate::value::{Key, List, RangeVal, Str, Value};
 use std::cmp::Ordering;
-use std::sync::Arc;
 
 /// `a op b` for every [`BinOp`] (equality never fails; `<` on unlike types
 /// is a `TypeError`).
@@ -93,22 +92,22 @@ fn binary_slow(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
 pub fn binary_in_place(op: BinOp, a: &mut Value, b: &Value) -> Result<()> {
     match (op, &mut *a, b) {
         (BinOp::Add, Value::Str(x), Value::Str(y)) => {
-            let s = Arc::make_mut(x);
-            memory::reserve_str(s, y.len())?;
+            let s = x.make_mut();
+            memory::reserve_string(s, y.len())?;
             s.push_str(y);
             Ok(())
         }
         (BinOp::Add, Value::List(x), Value::List(y)) => {
             // `xs += xs`: `y` may be the same allocation; copy it out first
             // only in that case (make_mut would copy `x` anyway).
-            if Arc::ptr_eq(x, y) {
+            if List::ptr_eq(x, y) {
                 let items = y.as_slice().to_vec();
-                let v = Arc::make_mut(x);
-                memory::reserve(v, items.len())?;
+                let v = x.make_mut();
+                memory::reserve_list(v, items.len())?;
                 v.extend(items);
             } else {
-                let v = Arc::make_mut(x);
-                memory::reserve(v, y.len())?;
+                let v = x.make_mut();
+                memory::reserve_list(v, y.len())?;
                 v.extend_from_slice(y);
             }
             Ok(())
@@ -596,23 +595,13 @@ pub(crate) fn key_error(k: &Value) -> Error {
     Error::new(ErrorKind::KeyError, format!("key not found: {}", k.repr()))
 }
 
-/// The `i`-th character of `s` (negative from the end) as a string.
-pub(crate) fn str_char_at(s: &str, i: i64) -> Result<Value> {
-    if s.is_ascii() {
-        return match resolve_index(i, s.len()) {
-            Some(j) => Ok(Value::str(&s[j..j + 1])),
-            None => Err(index_error("string", i, s.len())),
-        };
-    }
-    let n = s.chars().count();
+/// The `i`-th character of `s` (negative from the end) as a string: O(1)
+/// for an ASCII string (and no allocation: one-character ASCII strings are
+/// statics), O(1) plus a short scan otherwise (see [`Str`]).
+pub(crate) fn str_char_at(s: &Str, i: i64) -> Result<Value> {
+    let n = s.char_count();
     match resolve_index(i, n) {
-        Some(j) => {
-            let c = s
-                .chars()
-                .nth(j)
-                .expect("index resolved against the char count");
-            Ok(Value::str(c.to_string()))
-        }
+        Some(j) => Ok(Value::Str(s.char_at(j))),
         None => Err(index_error("string", i, n)),
     }
 }
@@ -624,7 +613,7 @@ pub fn index_get(v: &Value, i: &Value) -> Result<Value> {
             Some(j) => Ok(xs[j].clone()),
             None => Err(index_error("list", *i, xs.len())),
         },
-        (Value::Map(m), k) => match m.get(&Key::new(k.clone())?) {
+        (Value::Map(m), k) => match m.get(&KeyRef::new(k)?) {
             Some(x) => Ok(x.clone()),
             None => Err(key_error(k)),
         },
@@ -659,7 +648,7 @@ pub fn index_set(v: &mut Value, i: &Value, x: Value) -> Result<()> {
     match (v, i) {
         (Value::List(xs), Value::Int(i)) => match resolve_index(*i, xs.len()) {
             Some(j) => {
-                Arc::make_mut(xs)[j] = x;
+                xs.make_mut()[j] = x;
                 Ok(())
             }
             None => Err(index_error("list", *i, xs.len())),
@@ -667,7 +656,7 @@ pub fn index_set(v: &mut Value, i: &Value, x: Value) -> Result<()> {
         (Value::List(_), other) => Err(index_type_error("list", other)),
         (Value::Map(m), k) => {
             let key = Key::new(k.clone())?;
-            Arc::make_mut(m).insert(key, x);
+            m.make_mut().insert(key, x);
             Ok(())
         }
         (Value::Str(_), _) => Err(Error::type_error(
@@ -687,13 +676,67 @@ pub struct StrKey<'a>(pub &'a str);
 
 impl std::hash::Hash for StrKey<'_> {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        self.0.hash(h)
+        h.write_u64(crate::value::str_hash(self.0))
     }
 }
 
 impl crate::map::Equivalent<Key> for StrKey<'_> {
     fn equivalent(&self, key: &Key) -> bool {
         matches!(&key.0, Value::Str(s) if s.as_str() == self.0)
+    }
+}
+
+/// A borrowed string key whose hash is cached ([`Str::hash_code`]): looks
+/// up a field name or a constant key without hashing or allocating, and
+/// compares by pointer before comparing bytes (interned constants and map
+/// keys made from them are the same allocation).
+#[derive(Clone, Copy, Debug)]
+pub struct StrRefKey<'a>(pub &'a Str);
+
+impl std::hash::Hash for StrRefKey<'_> {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(self.0.hash_code())
+    }
+}
+
+impl crate::map::Equivalent<Key> for StrRefKey<'_> {
+    #[inline]
+    fn equivalent(&self, key: &Key) -> bool {
+        matches!(&key.0, Value::Str(s) if Str::ptr_eq(s, self.0) || s.as_str() == self.0.as_str())
+    }
+}
+
+/// A borrowed map key (`m[k]` without cloning `k`): hashes and compares as
+/// [`Key`] does. Make one with [`KeyRef::new`], which rejects the types
+/// that cannot be keys.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRef<'a>(&'a Value);
+
+impl<'a> KeyRef<'a> {
+    /// `v` as a key, or the `TypeError` [`Key::new`] gives.
+    #[inline]
+    pub fn new(v: &'a Value) -> Result<KeyRef<'a>> {
+        match v {
+            Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) => {
+                Ok(KeyRef(v))
+            }
+            other => Key::new(other.clone()).map(|_| KeyRef(v)),
+        }
+    }
+}
+
+impl std::hash::Hash for KeyRef<'_> {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        crate::value::hash_key(self.0, h)
+    }
+}
+
+impl crate::map::Equivalent<Key> for KeyRef<'_> {
+    #[inline]
+    fn equivalent(&self, key: &Key) -> bool {
+        *self.0 == key.0
     }
 }
 
@@ -716,7 +759,10 @@ pub fn field_get(v: &Value, name: &str) -> Result<Value> {
             "message" => Ok(Value::str(e.message.as_str())),
             "value" => Ok(e.value.clone()),
             "trace" => Ok(Value::list(
-                e.trace.iter().map(|t| Value::str(t.as_str())).collect(),
+                e.trace
+                    .iter()
+                    .map(|t| Value::str(t.as_str()))
+                    .collect::<Vec<_>>(),
             )),
             _ => Err(Error::new(
                 ErrorKind::KeyError,
@@ -734,7 +780,7 @@ pub fn field_get(v: &Value, name: &str) -> Result<Value> {
 pub fn field_set(v: &mut Value, name: &str, x: Value) -> Result<()> {
     match v {
         Value::Map(m) => {
-            let m = Arc::make_mut(m);
+            let m = m.make_mut();
             match m.get_mut(&StrKey(name)) {
                 Some(slot) => *slot = x,
                 None => {
@@ -754,7 +800,7 @@ pub fn field_set(v: &mut Value, name: &str, x: Value) -> Result<()> {
 pub fn len(v: &Value) -> Result<i64> {
     match v {
         Value::List(xs) => Ok(xs.len() as i64),
-        Value::Str(s) => Ok(str_len(s) as i64),
+        Value::Str(s) => Ok(s.char_count() as i64),
         Value::Map(m) => Ok(m.len() as i64),
         Value::Range(r) => r.checked_len(),
         // The queued count, as `ch.len()`.

@@ -307,8 +307,14 @@ pub struct TaskStats {
     pub parks: u64,
     /// Spare threads started to stand in for blocked workers.
     pub spares: u64,
-    /// Jobs run per worker (tasks and parallel chunks).
+    /// Job slices run per worker: a task's start and each resume after a
+    /// park or yield, and each parallel chunk (the worker's slices in a
+    /// `--trace`).
     pub executed: Vec<u64>,
+    /// Job slices run by spare threads (standing in for blocked workers).
+    pub spare_executed: u64,
+    /// Task slices run by the main thread (a task it awaits, run inline).
+    pub outside_executed: u64,
     /// Seconds each worker spent running jobs.
     pub busy_seconds: Vec<f64>,
     /// Threads blocked (sleep, channel, lock, input) right now.
@@ -359,6 +365,8 @@ pub fn stats() -> TaskStats {
         parks: s.parks(),
         spares: s.spares,
         executed: s.workers.iter().map(|w| w.executed).collect(),
+        spare_executed: s.spare_totals.executed,
+        outside_executed: s.outside_executed,
         busy_seconds: s.workers.iter().map(|w| w.busy.as_secs_f64()).collect(),
         blocked_now: s.blocked_now,
         parked: s.parked_now,
@@ -393,6 +401,20 @@ pub fn stats_table(s: &TaskStats) -> String {
     for (i, (jobs, busy)) in s.executed.iter().zip(&s.busy_seconds).enumerate() {
         let _ = writeln!(out, "  {i:<10} {jobs:>12} {busy:>12.6}");
     }
+    if s.spare_executed > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<10} {:>12} {:>12}",
+            "spare", s.spare_executed, "-"
+        );
+    }
+    if s.outside_executed > 0 {
+        let _ = writeln!(
+            out,
+            "  {:<10} {:>12} {:>12}",
+            "main", s.outside_executed, "-"
+        );
+    }
     out
 }
 
@@ -416,14 +438,14 @@ pub fn finish() {
     if let Some(path) = &options.trace {
         match (started_pool(), TRACE.get()) {
             (Some(pool), Some(buffer)) => {
-                let json = buffer.to_json(pool.worker_count(), pool.outside_row());
+                let json = buffer.to_json(pool.worker_count(), pool.outside_row(), pool.elapsed());
                 if let Err(e) = std::fs::write(path, json) {
                     eprintln!("weft: --trace: cannot write '{}': {e}", path.display());
                 }
             }
             _ => {
                 // No pool, no events: still a valid (empty) trace.
-                let json = TraceBuffer::new(0).to_json(0, 0);
+                let json = TraceBuffer::new(0).to_json(0, 0, Duration::ZERO);
                 if let Err(e) = std::fs::write(path, json) {
                     eprintln!("weft: --trace: cannot write '{}': {e}", path.display());
                 }
@@ -469,8 +491,11 @@ impl TraceBuffer {
 
     /// The Chrome trace-event JSON of everything recorded so far; row
     /// `outside` is threads outside the pool (the main script running a
-    /// task it awaits).
-    fn to_json(&self, workers: usize, outside: usize) -> String {
+    /// task it awaits). `exit` is when the trace ends (since the pool
+    /// started): a slice still open then (a task running at exit) ends
+    /// there and is marked `"unfinished": true`. A thread's park (from
+    /// going to sleep to waking) is drawn as an `idle` slice.
+    fn to_json(&self, workers: usize, outside: usize, exit: Duration) -> String {
         let mut events: Vec<Vec<Event>> = self.slots.iter().map(|s| s.lock().clone()).collect();
         for e in self.overflow.lock().iter() {
             if events.len() <= e.worker {
@@ -482,21 +507,22 @@ impl TraceBuffer {
             .iter()
             .flat_map(|v| v.iter().map(|e| e.at))
             .max()
-            .unwrap_or(Duration::ZERO);
-        let mut out = String::from("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
-        let mut first = true;
-        let mut push = |out: &mut String, item: String| {
-            if !first {
-                out.push_str(",\n");
-            }
-            first = false;
-            out.push_str(&item);
-        };
-        push(
-            &mut out,
+            .unwrap_or(Duration::ZERO)
+            .max(exit);
+        let mut items: Vec<String> = vec![
             "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{\"name\":\"weft pool\"}}"
                 .to_string(),
-        );
+        ];
+        let slice = |name: &str, cat: &str, ph: char, ts: &str, tid: usize, args: &str| {
+            format!(
+                "{{\"name\":\"{name}\",\"cat\":\"{cat}\",\"ph\":\"{ph}\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}{args}}}"
+            )
+        };
+        let instant = |name: &str, cat: &str, ts: &str, tid: usize| {
+            format!(
+                "{{\"name\":\"{name}\",\"cat\":\"{cat}\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
+            )
+        };
         for (tid, list) in events.iter().enumerate() {
             if list.is_empty() && tid >= workers {
                 continue;
@@ -508,42 +534,38 @@ impl TraceBuffer {
             } else {
                 format!("spare {tid}")
             };
-            push(
-                &mut out,
-                format!(
-                    "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\"args\":{{\"name\":\"{name}\"}}}}"
-                ),
-            );
-            push(
-                &mut out,
-                format!(
-                    "{{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\"args\":{{\"sort_index\":{tid}}}}}"
-                ),
-            );
-            let mut open: Vec<String> = Vec::new();
+            items.push(format!(
+                "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\"args\":{{\"name\":\"{name}\"}}}}"
+            ));
+            items.push(format!(
+                "{{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\"args\":{{\"sort_index\":{tid}}}}}"
+            ));
+            // Open slices: (name, category, index of the B item, start ts).
+            let mut open: Vec<(String, &str, usize, String)> = Vec::new();
             for e in list {
                 let ts = micros(e.at);
-                let item = match e.kind {
+                match e.kind {
                     EventKind::TaskStart { task } => {
                         let name = match task {
                             Some(id) => format!("task {id}"),
                             None => "chunk".to_string(),
                         };
-                        let item = format!(
-                            "{{\"name\":\"{name}\",\"cat\":\"job\",\"ph\":\"B\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
-                        );
-                        open.push(name);
-                        item
+                        items.push(slice(&name, "job", 'B', &ts, tid, ""));
+                        open.push((name, "job", items.len() - 1, ts));
                     }
                     EventKind::TaskEnd { .. } => {
-                        let Some(name) = open.pop() else { continue };
-                        format!(
-                            "{{\"name\":\"{name}\",\"cat\":\"job\",\"ph\":\"E\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
-                        )
+                        // Close an idle slice left open (none should be),
+                        // then the job.
+                        while let Some((name, cat, _, _)) = open.pop() {
+                            items.push(slice(&name, cat, 'E', &ts, tid, ""));
+                            if cat == "job" {
+                                break;
+                            }
+                        }
                     }
-                    EventKind::Steal { victim } => format!(
-                        "{{\"name\":\"steal from {victim}\",\"cat\":\"steal\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
-                    ),
+                    EventKind::Steal { victim } => {
+                        items.push(instant(&format!("steal from {victim}"), "steal", &ts, tid))
+                    }
                     EventKind::TaskPark { task } | EventKind::TaskYield { task } => {
                         let what = if matches!(e.kind, EventKind::TaskPark { .. }) {
                             "park"
@@ -554,29 +576,34 @@ impl TraceBuffer {
                             Some(id) => format!("{what} task {id}"),
                             None => what.to_string(),
                         };
-                        format!(
-                            "{{\"name\":\"{name}\",\"cat\":\"task\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
-                        )
+                        items.push(instant(&name, "task", &ts, tid));
                     }
-                    EventKind::Park => format!(
-                        "{{\"name\":\"park\",\"cat\":\"park\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
-                    ),
-                    EventKind::Unpark => format!(
-                        "{{\"name\":\"unpark\",\"cat\":\"park\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
-                    ),
-                };
-                push(&mut out, item);
+                    EventKind::Park => {
+                        items.push(slice("idle", "idle", 'B', &ts, tid, ""));
+                        open.push(("idle".to_string(), "idle", items.len() - 1, ts));
+                    }
+                    EventKind::Unpark => {
+                        if open.last().is_some_and(|(_, cat, _, _)| *cat == "idle") {
+                            open.pop();
+                            items.push(slice("idle", "idle", 'E', &ts, tid, ""));
+                        }
+                    }
+                }
             }
+            // Still open at exit: a task running when the script ended.
             let ts = micros(end);
-            while let Some(name) = open.pop() {
-                push(
-                    &mut out,
-                    format!(
-                        "{{\"name\":\"{name}\",\"cat\":\"job\",\"ph\":\"E\",\"ts\":{ts},\"pid\":1,\"tid\":{tid}}}"
-                    ),
-                );
+            while let Some((name, cat, at, start)) = open.pop() {
+                let args = if cat == "job" {
+                    ",\"args\":{\"unfinished\":true}"
+                } else {
+                    ""
+                };
+                items[at] = slice(&name, cat, 'B', &start, tid, args);
+                items.push(slice(&name, cat, 'E', &ts, tid, args));
             }
         }
+        let mut out = String::from("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
+        out.push_str(&items.join(",\n"));
         out.push_str("\n]}\n");
         out
     }
@@ -615,14 +642,36 @@ mod test {
             worker: 1,
             at: at(4),
         });
-        let json = b.to_json(2, 10);
+        b.record(&Event {
+            kind: EventKind::Park,
+            worker: 1,
+            at: at(5),
+        });
+        b.record(&Event {
+            kind: EventKind::Unpark,
+            worker: 1,
+            at: at(8),
+        });
+        let json = b.to_json(2, 10, at(20));
         assert!(json.contains("\"name\":\"worker 1\""));
-        assert!(json.contains("\"name\":\"task 7\",\"cat\":\"job\",\"ph\":\"B\",\"ts\":1.000"));
-        // task 7 never ended: closed at the last timestamp (4 us).
-        assert!(json.contains("\"name\":\"task 7\",\"cat\":\"job\",\"ph\":\"E\",\"ts\":4.000"));
+        // task 7 never ended: its slice runs to the exit (20 us) and both
+        // of its events are marked unfinished.
+        assert!(json.contains(
+            "\"name\":\"task 7\",\"cat\":\"job\",\"ph\":\"B\",\"ts\":1.000,\"pid\":1,\"tid\":0,\"args\":{\"unfinished\":true}"
+        ), "{json}");
+        assert!(json.contains(
+            "\"name\":\"task 7\",\"cat\":\"job\",\"ph\":\"E\",\"ts\":20.000,\"pid\":1,\"tid\":0,\"args\":{\"unfinished\":true}"
+        ), "{json}");
+        // The chunk ended: not marked.
+        assert_eq!(json.matches("unfinished").count(), 2);
         assert!(json.contains("\"name\":\"steal from 0\""));
-        assert_eq!(json.matches("\"ph\":\"B\"").count(), 2);
-        assert_eq!(json.matches("\"ph\":\"E\"").count(), 2);
+        // The park is an idle slice from 5 to 8 us.
+        assert!(json.contains("\"name\":\"idle\",\"cat\":\"idle\",\"ph\":\"B\",\"ts\":5.000"));
+        assert!(json.contains("\"name\":\"idle\",\"cat\":\"idle\",\"ph\":\"E\",\"ts\":8.000"));
+        assert_eq!(json.matches("\"ph\":\"B\"").count(), 3);
+        assert_eq!(json.matches("\"ph\":\"E\"").count(), 3);
+        let parsed: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert!(parsed["traceEvents"].is_array());
     }
 
     #[test]
@@ -646,5 +695,35 @@ mod test {
         assert!(t
             .lines()
             .any(|l| l.trim_start().starts_with("1 ") && l.contains("0.250000")));
+    }
+
+    #[test]
+    fn stats_table_rows_for_spares_and_main_only_when_they_ran() {
+        let mut s = TaskStats {
+            started: true,
+            workers: 1,
+            executed: vec![4],
+            busy_seconds: vec![0.5],
+            ..TaskStats::default()
+        };
+        let t = stats_table(&s);
+        assert!(
+            !t.lines().any(|l| l.trim_start().starts_with("main ")),
+            "{t}"
+        );
+        assert!(!t.lines().any(|l| l.trim_start().starts_with("spare ")));
+        s.outside_executed = 7;
+        s.spare_executed = 3;
+        let t = stats_table(&s);
+        assert!(
+            t.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["main", "7", "-"]),
+            "{t}"
+        );
+        assert!(
+            t.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["spare", "3", "-"]),
+            "{t}"
+        );
     }
 }

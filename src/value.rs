@@ -1,8 +1,15 @@
-//! The value model. Every [`Value`] is `Send + Sync` and at most 16 bytes:
-//! scalars inline, everything else behind an [`Arc`]. Lists, maps and strings
-//! have value semantics: copying one is O(1) and mutation goes through
-//! [`Arc::make_mut`], which is in place when the value is uniquely held and
-//! copies it first when it is shared.
+//! The value model. Every [`Value`] is `Send + Sync` and 16 bytes: scalars
+//! inline, everything else behind a pointer. Lists, maps and strings have
+//! value semantics: copying one is O(1) (a reference count) and changing
+//! one goes through `make_mut` ([`List::make_mut`], [`MapRef::make_mut`],
+//! [`Str::make_mut`]), which is in place when the value is uniquely held
+//! and copies it first when it is shared.
+//!
+//! Their payloads ([`Str`], [`List`], [`MapRef`], in `value/`) are single
+//! allocations with a reference count that has no weak count (the
+//! uniqueness check is one load) and can be *immortal* (no refcount traffic
+//! at all: constants and module variables, see [`Value::make_immortal`]).
+//! Read them through deref: `&str`, `&[Value]`, `&Map`.
 
 use crate::error::{ErrorValue, Result};
 use crate::function::Closure;
@@ -10,7 +17,18 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+mod intern;
+mod list;
+mod map_ref;
+mod rc;
+mod release;
+mod string;
+
 pub use crate::map::Map;
+pub use intern::intern;
+pub use list::{CapacityError, List, ListMut};
+pub use map_ref::MapRef;
+pub use string::{str_hash, Str, StrMut};
 
 mod deep;
 
@@ -122,11 +140,11 @@ pub enum Value {
     /// 64-bit float.
     Float(f64),
     /// Immutable UTF-8 string (in-place append only when uniquely held).
-    Str(Arc<String>),
+    Str(Str),
     /// List with value semantics.
-    List(Arc<Vec<Value>>),
+    List(List),
     /// Map with value semantics, insertion-ordered.
-    Map(Arc<Map>),
+    Map(MapRef),
     /// Lazy integer range.
     Range(Arc<RangeVal>),
     /// A Weft closure.
@@ -173,18 +191,33 @@ impl Value {
     }
 
     /// A new string value.
-    pub fn str(s: impl Into<String>) -> Value {
-        Value::Str(Arc::new(s.into()))
+    #[inline]
+    pub fn str(s: impl IntoStr) -> Value {
+        Value::Str(s.into_str())
     }
 
-    /// A new list value.
+    /// A new list value (the items are moved into one allocation; build a
+    /// [`List`] directly to skip the `Vec`).
+    #[inline]
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(Arc::new(items))
+        Value::List(List::from(items))
     }
 
     /// A new map value.
+    #[inline]
     pub fn map(m: Map) -> Value {
-        Value::Map(Arc::new(m))
+        Value::Map(MapRef::new(m))
+    }
+
+    /// Makes this value, and every string, list and map inside it,
+    /// *immortal*: never freed, and cloned or dropped without touching its
+    /// reference count, so that threads reading it do not contend on that
+    /// count's cache line. Only for values that live until the process
+    /// exits anyway (constants, module variables, module fields): the
+    /// caller's reference is leaked. Copy-on-write stays correct: an
+    /// immortal value is never uniquely held, so changing one copies it.
+    pub fn make_immortal(&self) {
+        release::make_immortal(self);
     }
 
     /// The string form used inside containers: strings quoted and escaped,
@@ -330,7 +363,7 @@ fn flat_eq(a: &Value, b: &Value) -> bool {
         (Int(a), Int(b)) => a == b,
         (Float(a), Float(b)) => a == b,
         (Int(a), Float(b)) | (Float(b), Int(a)) => int_eq_float(*a, *b),
-        (Str(a), Str(b)) => Arc::ptr_eq(a, b) || a == b,
+        (Str(a), Str(b)) => a == b,
         (List(_), List(_)) | (Map(_), Map(_)) => deep::eq(a, b),
         (Range(a), Range(b)) => {
             let (n, m) = (a.len_i128(), b.len_i128());
@@ -395,19 +428,27 @@ impl PartialEq for Key {
 impl Eq for Key {}
 
 impl Hash for Key {
+    #[inline]
     fn hash<H: Hasher>(&self, h: &mut H) {
-        match &self.0 {
-            Value::Nil => h.write_u8(0),
-            Value::Bool(b) => h.write_u8(1 + *b as u8),
-            Value::Int(i) => h.write_i64(*i),
-            Value::Float(f) => match float_as_int(*f) {
-                Some(i) => h.write_i64(i),
-                None => h.write_u64(f.to_bits()),
-            },
-            Value::Str(s) => s.as_str().hash(h),
-            // Key::new admits nothing else.
-            other => other.type_name().hash(h),
-        }
+        hash_key(&self.0, h)
+    }
+}
+
+/// Hashes a value that can be a key ([`Key`], and borrowed keys that must
+/// hash the same).
+#[inline]
+pub(crate) fn hash_key<H: Hasher>(v: &Value, h: &mut H) {
+    match v {
+        Value::Nil => h.write_u8(0),
+        Value::Bool(b) => h.write_u8(1 + *b as u8),
+        Value::Int(i) => h.write_i64(*i),
+        Value::Float(f) => match float_as_int(*f) {
+            Some(i) => h.write_i64(i),
+            None => h.write_u64(f.to_bits()),
+        },
+        Value::Str(s) => h.write_u64(s.hash_code()),
+        // Key::new admits nothing else.
+        other => other.type_name().hash(h),
     }
 }
 
@@ -443,7 +484,82 @@ impl From<&str> for Value {
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
-        Value::Str(Arc::new(s))
+        Value::str(s)
+    }
+}
+
+impl From<Str> for Value {
+    fn from(s: Str) -> Value {
+        Value::Str(s)
+    }
+}
+
+impl From<List> for Value {
+    fn from(l: List) -> Value {
+        Value::List(l)
+    }
+}
+
+/// What [`Value::str`] accepts: anything a `String` could be made from
+/// (`&str`, `String`, `&String`, `char`, `Box<str>`, `Cow<str>`) and [`Str`].
+pub trait IntoStr {
+    /// The string payload.
+    fn into_str(self) -> Str;
+}
+
+impl IntoStr for &str {
+    #[inline]
+    fn into_str(self) -> Str {
+        Str::new(self)
+    }
+}
+
+impl IntoStr for &mut str {
+    fn into_str(self) -> Str {
+        Str::new(self)
+    }
+}
+
+impl IntoStr for String {
+    #[inline]
+    fn into_str(self) -> Str {
+        Str::new(&self)
+    }
+}
+
+impl IntoStr for &String {
+    fn into_str(self) -> Str {
+        Str::new(self)
+    }
+}
+
+impl IntoStr for char {
+    fn into_str(self) -> Str {
+        Str::from_char(self)
+    }
+}
+
+impl IntoStr for Box<str> {
+    fn into_str(self) -> Str {
+        Str::new(&self)
+    }
+}
+
+impl IntoStr for std::borrow::Cow<'_, str> {
+    fn into_str(self) -> Str {
+        Str::new(&self)
+    }
+}
+
+impl IntoStr for Str {
+    fn into_str(self) -> Str {
+        self
+    }
+}
+
+impl IntoStr for &Str {
+    fn into_str(self) -> Str {
+        self.clone()
     }
 }
 
@@ -464,6 +580,7 @@ mod test {
             "{}",
             std::mem::size_of::<Value>()
         );
+        assert_eq!(std::mem::size_of::<Option<Value>>(), 16);
     }
 
     #[test]

@@ -60,13 +60,16 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::function::Closure;
 use crate::ops;
 use crate::stdlib::{self, Method};
-use crate::value::{Key, Map, Module, NativeFn, Value};
+use crate::value::{Key, List, Map, Module, NativeFn, Value};
 use std::cell::RefCell;
 use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+#[cfg(test)]
+mod fast_test;
 mod interrupt;
+mod method_fast;
 mod owned;
 mod park;
 #[cfg(test)]
@@ -81,6 +84,10 @@ pub const DEFAULT_MAX_DEPTH: usize = 10_000;
 const RED_ZONE: usize = 128 * 1024;
 /// Size of each Rust stack segment added for deep native re-entry.
 const STACK_SEGMENT: usize = 4 * 1024 * 1024;
+
+/// The registers one frame can name (`Reg` is a `u8`): the stack keeps
+/// this many slots above every frame's base.
+const FRAME_WINDOW: usize = 256;
 
 /// How many arguments a method call passes without a heap allocation.
 const INLINE_ARGS: usize = 6;
@@ -309,67 +316,107 @@ fn binary_slow(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
     ops::binary(op, a, b)
 }
 
+/// The result of an int/float fast path: a scalar kept in machine
+/// registers (a `Value` returned through memory costs a store-forwarding
+/// stall when it is then copied as 16 bytes), written to a register by
+/// [`set_num`].
+#[derive(Clone, Copy)]
+enum Num {
+    I(i64),
+    F(f64),
+    B(bool),
+}
+
 /// Int and float fast paths of the binary operators; `None` means "ask
 /// [`ops::binary`]" (other types, overflow, division by zero...).
 #[inline(always)]
-fn binary_fast(op: BinOp, a: &Value, b: &Value) -> Option<Value> {
-    const EXACT: i64 = 1 << 53;
+fn binary_fast(op: BinOp, a: &Value, b: &Value) -> Option<Num> {
     match (a, b) {
-        (Value::Int(x), Value::Int(y)) => {
-            let (x, y) = (*x, *y);
-            match op {
-                BinOp::Add => x.checked_add(y).map(Value::Int),
-                BinOp::Sub => x.checked_sub(y).map(Value::Int),
-                BinOp::Mul => x.checked_mul(y).map(Value::Int),
-                BinOp::Lt => Some(Value::Bool(x < y)),
-                BinOp::Le => Some(Value::Bool(x <= y)),
-                BinOp::Gt => Some(Value::Bool(x > y)),
-                BinOp::Ge => Some(Value::Bool(x >= y)),
-                BinOp::Eq => Some(Value::Bool(x == y)),
-                BinOp::Ne => Some(Value::Bool(x != y)),
-                BinOp::FloorDiv if y != 0 => {
-                    let q = x.checked_div(y)?;
-                    Some(Value::Int(if (x % y != 0) && ((x < 0) != (y < 0)) {
-                        q - 1
-                    } else {
-                        q
-                    }))
-                }
-                BinOp::Mod if y != 0 => {
-                    let r = x.checked_rem(y)?;
-                    Some(Value::Int(if r != 0 && ((r < 0) != (y < 0)) {
-                        r + y
-                    } else {
-                        r
-                    }))
-                }
-                BinOp::Div if y != 0 && x.abs() < EXACT && y.abs() < EXACT => {
-                    Some(Value::Float(x as f64 / y as f64))
-                }
-                _ => None,
-            }
-        }
+        (Value::Int(x), Value::Int(y)) => int_fast(op, *x, *y),
+        // Mixed int/float arithmetic is float arithmetic (comparisons,
+        // which must be exact, are left to `ops`).
+        (Value::Int(x), Value::Float(y)) => float_arith(op, *x as f64, *y),
+        (Value::Float(x), Value::Int(y)) => float_arith(op, *x, *y as f64),
         (Value::Float(x), Value::Float(y)) => {
             let (x, y) = (*x, *y);
             match op {
-                BinOp::Add => Some(Value::Float(x + y)),
-                BinOp::Sub => Some(Value::Float(x - y)),
-                BinOp::Mul => Some(Value::Float(x * y)),
-                BinOp::Div if y != 0.0 => Some(Value::Float(x / y)),
-                BinOp::Lt => Some(Value::Bool(x < y)),
-                BinOp::Le => Some(Value::Bool(x <= y)),
-                BinOp::Gt => Some(Value::Bool(x > y)),
-                BinOp::Ge => Some(Value::Bool(x >= y)),
-                BinOp::Eq => Some(Value::Bool(x == y)),
-                BinOp::Ne => Some(Value::Bool(x != y)),
+                BinOp::Add => Some(Num::F(x + y)),
+                BinOp::Sub => Some(Num::F(x - y)),
+                BinOp::Mul => Some(Num::F(x * y)),
+                BinOp::Div if y != 0.0 => Some(Num::F(x / y)),
+                BinOp::Lt => Some(Num::B(x < y)),
+                BinOp::Le => Some(Num::B(x <= y)),
+                BinOp::Gt => Some(Num::B(x > y)),
+                BinOp::Ge => Some(Num::B(x >= y)),
+                BinOp::Eq => Some(Num::B(x == y)),
+                BinOp::Ne => Some(Num::B(x != y)),
                 _ => None,
             }
         }
         _ => match op {
-            BinOp::Eq => Some(Value::Bool(a == b)),
-            BinOp::Ne => Some(Value::Bool(a != b)),
+            BinOp::Eq => Some(Num::B(a == b)),
+            BinOp::Ne => Some(Num::B(a != b)),
             _ => None,
         },
+    }
+}
+
+/// `x op y` for the float arithmetic operators.
+#[inline(always)]
+fn float_arith(op: BinOp, x: f64, y: f64) -> Option<Num> {
+    match op {
+        BinOp::Add => Some(Num::F(x + y)),
+        BinOp::Sub => Some(Num::F(x - y)),
+        BinOp::Mul => Some(Num::F(x * y)),
+        BinOp::Div if y != 0.0 => Some(Num::F(x / y)),
+        _ => None,
+    }
+}
+
+/// [`binary_fast`] for two ints.
+#[inline(always)]
+fn int_fast(op: BinOp, x: i64, y: i64) -> Option<Num> {
+    const EXACT: i64 = 1 << 53;
+    match op {
+        BinOp::Add => x.checked_add(y).map(Num::I),
+        BinOp::Sub => x.checked_sub(y).map(Num::I),
+        BinOp::Mul => x.checked_mul(y).map(Num::I),
+        BinOp::Lt => Some(Num::B(x < y)),
+        BinOp::Le => Some(Num::B(x <= y)),
+        BinOp::Gt => Some(Num::B(x > y)),
+        BinOp::Ge => Some(Num::B(x >= y)),
+        BinOp::Eq => Some(Num::B(x == y)),
+        BinOp::Ne => Some(Num::B(x != y)),
+        BinOp::FloorDiv if y != 0 => {
+            let q = x.checked_div(y)?;
+            Some(Num::I(if (x % y != 0) && ((x < 0) != (y < 0)) {
+                q - 1
+            } else {
+                q
+            }))
+        }
+        BinOp::Mod if y != 0 => {
+            let r = x.checked_rem(y)?;
+            Some(Num::I(if r != 0 && ((r < 0) != (y < 0)) {
+                r + y
+            } else {
+                r
+            }))
+        }
+        BinOp::Div if y != 0 && x.abs() < EXACT && y.abs() < EXACT => {
+            Some(Num::F(x as f64 / y as f64))
+        }
+        _ => None,
+    }
+}
+
+/// Writes a fast-path result into a register.
+#[inline(always)]
+fn set_num(slot: &mut Value, n: Num) {
+    match n {
+        Num::I(i) => set_int(slot, i),
+        Num::F(x) => set_float(slot, x),
+        Num::B(b) => set_reg(slot, Value::Bool(b)),
     }
 }
 
@@ -385,6 +432,19 @@ fn compare(op: BinOp, a: &Value, b: &Value) -> Result<bool> {
             BinOp::Eq => x == y,
             _ => x != y,
         }),
+        (Value::Float(x), Value::Float(y)) => Ok(match op {
+            BinOp::Lt => x < y,
+            BinOp::Le => x <= y,
+            BinOp::Gt => x > y,
+            BinOp::Ge => x >= y,
+            BinOp::Eq => x == y,
+            _ => x != y,
+        }),
+        // `x == nil` / `x != nil` (speed only: the usual end-of-structure
+        // test, which the general path answers through `PartialEq`).
+        (Value::Nil, y) | (y, Value::Nil) if matches!(op, BinOp::Eq | BinOp::Ne) => {
+            Ok(matches!(y, Value::Nil) == matches!(op, BinOp::Eq))
+        }
         _ => compare_slow(op, a, b),
     }
 }
@@ -395,7 +455,8 @@ fn compare_slow(op: BinOp, a: &Value, b: &Value) -> Result<bool> {
         BinOp::Eq => Ok(a == b),
         BinOp::Ne => Ok(a != b),
         _ => match binary_fast(op, a, b) {
-            Some(v) => Ok(v.truthy()),
+            Some(Num::B(t)) => Ok(t),
+            Some(_) => Ok(true),
             None => ops::binary(op, a, b).map(|v| v.truthy()),
         },
     }
@@ -449,8 +510,8 @@ fn child_mut<'a>(v: &'a mut Value, k: &Value, is_field: bool) -> Result<&'a mut 
         _ => Child::Bad,
     };
     match (which, v) {
-        (Child::List(j), Value::List(l)) => Ok(&mut Arc::make_mut(l)[j]),
-        (Child::Map(key), Value::Map(m)) => match Arc::make_mut(m).get_mut(&key) {
+        (Child::List(j), Value::List(l)) => Ok(&mut l.make_mut()[j]),
+        (Child::Map(key), Value::Map(m)) => match m.make_mut().get_mut(&key) {
             Some(x) => Ok(x),
             None => Err(ops::key_error(k)),
         },
@@ -493,10 +554,10 @@ fn path_set(
     match op {
         Some(op) => {
             let target = path_mut(root, keys, fields)?;
-            if let (Value::Int(_) | Value::Float(_), Some(v)) =
+            if let (Value::Int(_) | Value::Float(_), Some(n)) =
                 (&*target, binary_fast(op, target, &x))
             {
-                set_reg(target, v);
+                set_num(target, n);
                 return Ok(());
             }
             ops::binary_in_place(op, target, &x)
@@ -513,6 +574,86 @@ fn path_set(
     }
 }
 
+/// An item read by a fast indexing path, copied out of the container so
+/// the register file can be written next: scalars stay in machine
+/// registers (see [`Num`]).
+enum Fetched {
+    I(i64),
+    F(f64),
+    V(Value),
+}
+
+/// `v[i]` for a list and an in-range int (negative from the end), or
+/// `None` for everything the general path handles (and reports).
+#[inline(always)]
+fn list_item(v: &Value, i: i64) -> Option<&Value> {
+    match v {
+        Value::List(l) => l.get(resolve_index(i, l.len())?),
+        _ => None,
+    }
+}
+
+/// `v[k]` when `k` is an int.
+#[inline(always)]
+fn list_item_at<'a>(v: &'a Value, k: &Value) -> Option<&'a Value> {
+    match k {
+        Value::Int(i) => list_item(v, *i),
+        _ => None,
+    }
+}
+
+#[inline(always)]
+fn fetch(v: &Value) -> Fetched {
+    match v {
+        Value::Int(i) => Fetched::I(*i),
+        Value::Float(x) => Fetched::F(*x),
+        other => Fetched::V(other.clone()),
+    }
+}
+
+/// Writes a fetched item into a register.
+#[inline(always)]
+fn set_fetched(slot: &mut Value, f: Fetched) {
+    match f {
+        Fetched::I(i) => set_int(slot, i),
+        Fetched::F(x) => set_float(slot, x),
+        Fetched::V(v) => set_reg(slot, v),
+    }
+}
+
+/// `o[k1][k2]` through the general path (errors, maps, strings, ranges).
+#[cold]
+#[inline(never)]
+fn index2_slow(o: &Value, k1: &Value, k2: &Value) -> Result<Value> {
+    let inner = ops::index_get(o, k1)?;
+    ops::index_get(&inner, k2)
+}
+
+/// The item `root[i][j]` of a list of lists, to change in place (each
+/// level copied first if shared), or `None` for anything else.
+#[inline(always)]
+fn list_item2_mut<'a>(root: &'a mut Value, i: &Value, j: i64) -> Option<&'a mut Value> {
+    let Value::Int(i) = *i else { return None };
+    let inner = match root {
+        Value::List(l) => {
+            let at = resolve_index(i, l.len())?;
+            match &l[at] {
+                Value::List(inner) => resolve_index(j, inner.len())?,
+                _ => return None,
+            };
+            &mut l.make_mut()[at]
+        }
+        _ => return None,
+    };
+    match inner {
+        Value::List(l) => {
+            let at = resolve_index(j, l.len())?;
+            Some(&mut l.make_mut()[at])
+        }
+        _ => None,
+    }
+}
+
 fn is_value_type(v: &Value) -> bool {
     matches!(v, Value::List(_) | Value::Map(_) | Value::Str(_))
 }
@@ -520,9 +661,14 @@ fn is_value_type(v: &Value) -> bool {
 /// The fields of a module from the exports map its body returned.
 fn module_from_exports(name: &str, exports: Value) -> Value {
     let fields = match exports {
-        Value::Map(m) => Arc::try_unwrap(m).unwrap_or_else(|m| (*m).clone()),
+        Value::Map(m) => m.into_map(),
         _ => Map::default(),
     };
+    // A module lives as long as the process: its fields are immortal, so
+    // workers reading them do not contend on their reference counts.
+    for v in fields.values() {
+        v.make_immortal();
+    }
     Value::Module(Arc::new(Module {
         name: name.to_string(),
         fields,
@@ -817,10 +963,13 @@ impl Vm {
             .map_or(0, |f| f.base as usize + f.proto.nregs)
     }
 
+    /// Makes the stack hold at least `n` slots, plus [`FRAME_WINDOW`] more
+    /// so that the register window of a frame whose registers end at `n`
+    /// (or below) is always in bounds.
     #[inline]
     fn ensure_stack(&mut self, n: usize) {
-        if self.stack.len() < n {
-            self.grow_stack(n);
+        if self.stack.len() < n + FRAME_WINDOW {
+            self.grow_stack(n + FRAME_WINDOW);
         }
     }
 
@@ -1009,6 +1158,17 @@ impl Vm {
                 self.stack[base + ($i as usize)]
             };
         }
+        // The running frame's register window as a fixed-size array (speed
+        // only): one bounds check per instruction instead of one per
+        // register access, since a `u8` register index is always below 256
+        // (`ensure_stack` keeps `FRAME_WINDOW` slots above every frame's
+        // base). Valid until the stack may grow: not across calls.
+        macro_rules! win {
+            () => {
+                <&mut [Value; FRAME_WINDOW]>::try_from(&mut self.stack[base..base + FRAME_WINDOW])
+                    .expect("the stack keeps a full window above every frame")
+            };
+        }
         macro_rules! save_pc {
             () => {
                 if let Some(f) = self.frames.last_mut() {
@@ -1128,65 +1288,109 @@ impl Vm {
                             None => throw!(unset_global(proto, slot)),
                         }
                     }
-                    Instr::Add { dst, a, b } => match (&reg!(a), &reg!(b)) {
-                        (Value::Int(x), Value::Int(y)) => match x.checked_add(*y) {
-                            Some(s) => set_int(&mut reg!(dst), s),
-                            None => {
-                                let v = tri!(binary_slow(BinOp::Add, &reg!(a), &reg!(b)));
-                                set_reg(&mut reg!(dst), v);
+                    Instr::Add { dst, a, b } => {
+                        let w = win!();
+                        match (&w[a as usize], &w[b as usize]) {
+                            (Value::Int(x), Value::Int(y)) => match x.checked_add(*y) {
+                                Some(s) => set_int(&mut w[dst as usize], s),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Add,
+                                        &w[a as usize],
+                                        &w[b as usize]
+                                    ));
+                                    set_reg(&mut w[dst as usize], v);
+                                }
+                            },
+                            (Value::Float(x), Value::Float(y)) => {
+                                let r = x + y;
+                                set_float(&mut w[dst as usize], r);
                             }
-                        },
-                        (Value::Float(x), Value::Float(y)) => {
-                            let r = x + y;
-                            set_float(&mut reg!(dst), r);
+                            (x, y) => match binary_fast(BinOp::Add, x, y) {
+                                Some(n) => set_num(&mut w[dst as usize], n),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Add,
+                                        &w[a as usize],
+                                        &w[b as usize]
+                                    ));
+                                    set_reg(&mut w[dst as usize], v);
+                                }
+                            },
                         }
-                        (x, y) => {
-                            let v = tri!(binary_slow(BinOp::Add, x, y));
-                            set_reg(&mut reg!(dst), v);
-                        }
-                    },
-                    Instr::Sub { dst, a, b } => match (&reg!(a), &reg!(b)) {
-                        (Value::Int(x), Value::Int(y)) => match x.checked_sub(*y) {
-                            Some(s) => set_int(&mut reg!(dst), s),
-                            None => {
-                                let v = tri!(binary_slow(BinOp::Sub, &reg!(a), &reg!(b)));
-                                set_reg(&mut reg!(dst), v);
+                    }
+                    Instr::Sub { dst, a, b } => {
+                        let w = win!();
+                        match (&w[a as usize], &w[b as usize]) {
+                            (Value::Int(x), Value::Int(y)) => match x.checked_sub(*y) {
+                                Some(s) => set_int(&mut w[dst as usize], s),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Sub,
+                                        &w[a as usize],
+                                        &w[b as usize]
+                                    ));
+                                    set_reg(&mut w[dst as usize], v);
+                                }
+                            },
+                            (Value::Float(x), Value::Float(y)) => {
+                                let r = x - y;
+                                set_float(&mut w[dst as usize], r);
                             }
-                        },
-                        (Value::Float(x), Value::Float(y)) => {
-                            let r = x - y;
-                            set_float(&mut reg!(dst), r);
+                            (x, y) => match binary_fast(BinOp::Sub, x, y) {
+                                Some(n) => set_num(&mut w[dst as usize], n),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Sub,
+                                        &w[a as usize],
+                                        &w[b as usize]
+                                    ));
+                                    set_reg(&mut w[dst as usize], v);
+                                }
+                            },
                         }
-                        (x, y) => {
-                            let v = tri!(binary_slow(BinOp::Sub, x, y));
-                            set_reg(&mut reg!(dst), v);
-                        }
-                    },
-                    Instr::Mul { dst, a, b } => match (&reg!(a), &reg!(b)) {
-                        (Value::Int(x), Value::Int(y)) => match x.checked_mul(*y) {
-                            Some(s) => set_int(&mut reg!(dst), s),
-                            None => {
-                                let v = tri!(binary_slow(BinOp::Mul, &reg!(a), &reg!(b)));
-                                set_reg(&mut reg!(dst), v);
+                    }
+                    Instr::Mul { dst, a, b } => {
+                        let w = win!();
+                        match (&w[a as usize], &w[b as usize]) {
+                            (Value::Int(x), Value::Int(y)) => match x.checked_mul(*y) {
+                                Some(s) => set_int(&mut w[dst as usize], s),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Mul,
+                                        &w[a as usize],
+                                        &w[b as usize]
+                                    ));
+                                    set_reg(&mut w[dst as usize], v);
+                                }
+                            },
+                            (Value::Float(x), Value::Float(y)) => {
+                                let r = x * y;
+                                set_float(&mut w[dst as usize], r);
                             }
-                        },
-                        (Value::Float(x), Value::Float(y)) => {
-                            let r = x * y;
-                            set_float(&mut reg!(dst), r);
+                            (x, y) => match binary_fast(BinOp::Mul, x, y) {
+                                Some(n) => set_num(&mut w[dst as usize], n),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Mul,
+                                        &w[a as usize],
+                                        &w[b as usize]
+                                    ));
+                                    set_reg(&mut w[dst as usize], v);
+                                }
+                            },
                         }
-                        (x, y) => {
-                            let v = tri!(binary_slow(BinOp::Mul, x, y));
-                            set_reg(&mut reg!(dst), v);
+                    }
+                    Instr::Binary { dst, a, b, op } => {
+                        let w = win!();
+                        match binary_fast(op, &w[a as usize], &w[b as usize]) {
+                            Some(n) => set_num(&mut w[dst as usize], n),
+                            None => {
+                                let v = tri!(binary_slow(op, &w[a as usize], &w[b as usize]));
+                                set_reg(&mut w[dst as usize], v);
+                            }
                         }
-                    },
-                    Instr::Binary { dst, a, b, op } => match binary_fast(op, &reg!(a), &reg!(b)) {
-                        Some(Value::Int(i)) => set_int(&mut reg!(dst), i),
-                        Some(v) => set_reg(&mut reg!(dst), v),
-                        None => {
-                            let v = tri!(binary_slow(op, &reg!(a), &reg!(b)));
-                            set_reg(&mut reg!(dst), v);
-                        }
-                    },
+                    }
                     Instr::AddI { dst, a, imm } => match &reg!(a) {
                         Value::Int(x) => match x.checked_add(imm as i64) {
                             Some(s) => set_int(&mut reg!(dst), s),
@@ -1230,25 +1434,29 @@ impl Vm {
                         }
                     },
                     Instr::BinaryI { dst, a, op, imm } => {
-                        let y = Value::Int(imm as i64);
-                        match binary_fast(op, &reg!(a), &y) {
-                            Some(Value::Int(i)) => set_int(&mut reg!(dst), i),
-                            Some(v) => set_reg(&mut reg!(dst), v),
+                        let fast = match &reg!(a) {
+                            Value::Int(x) => int_fast(op, *x, imm as i64),
+                            x @ Value::Float(_) => binary_fast(op, x, &Value::Int(imm as i64)),
+                            _ => None,
+                        };
+                        match fast {
+                            Some(n) => set_num(&mut reg!(dst), n),
                             None => {
-                                let v = tri!(binary_slow(op, &reg!(a), &y));
+                                let v = tri!(binary_slow(op, &reg!(a), &Value::Int(imm as i64)));
                                 set_reg(&mut reg!(dst), v);
                             }
                         }
                     }
                     Instr::OpAssign { dst, src, op } => {
-                        if let Some(v) = match (&reg!(dst), &reg!(src)) {
+                        let w = win!();
+                        if let Some(n) = match (&w[dst as usize], &w[src as usize]) {
                             (x @ (Value::Int(_) | Value::Float(_)), y) => binary_fast(op, x, y),
                             _ => None,
                         } {
-                            set_reg(&mut reg!(dst), v);
+                            set_num(&mut w[dst as usize], n);
                         } else {
-                            let rhs = reg!(src).clone();
-                            tri!(ops::binary_in_place(op, &mut reg!(dst), &rhs));
+                            let rhs = w[src as usize].clone();
+                            tri!(ops::binary_in_place(op, &mut w[dst as usize], &rhs));
                         }
                     }
                     Instr::Not { dst, src } => {
@@ -1321,15 +1529,16 @@ impl Vm {
                         }
                     }
                     Instr::Index { dst, obj, key } => {
-                        let v = match (&reg!(obj), &reg!(key)) {
+                        let w = win!();
+                        let v = match (&w[obj as usize], &w[key as usize]) {
                             (Value::List(l), Value::Int(i)) if (*i as u64) < l.len() as u64 => {
                                 match l[*i as usize] {
                                     Value::Int(x) => {
-                                        set_int(&mut reg!(dst), x);
+                                        set_int(&mut w[dst as usize], x);
                                         continue;
                                     }
                                     Value::Float(x) => {
-                                        set_float(&mut reg!(dst), x);
+                                        set_float(&mut w[dst as usize], x);
                                         continue;
                                     }
                                     ref other => other.clone(),
@@ -1337,14 +1546,82 @@ impl Vm {
                             }
                             (o, k) => tri!(ops::index_get(o, k)),
                         };
-                        set_reg(&mut reg!(dst), v);
+                        set_reg(&mut w[dst as usize], v);
+                    }
+                    Instr::IndexI { dst, obj, imm } => {
+                        let f = match list_item(&reg!(obj), imm as i64) {
+                            Some(v) => fetch(v),
+                            None => Fetched::V(tri!(ops::index_get(
+                                &reg!(obj),
+                                &Value::Int(imm as i64)
+                            ))),
+                        };
+                        set_fetched(&mut reg!(dst), f);
+                    }
+                    Instr::Index2I { dst, obj, key, imm } => {
+                        let w = win!();
+                        let f = match list_item_at(&w[obj as usize], &w[key as usize])
+                            .and_then(|inner| list_item(inner, imm as i64))
+                        {
+                            Some(v) => fetch(v),
+                            None => Fetched::V(tri!(index2_slow(
+                                &w[obj as usize],
+                                &w[key as usize],
+                                &Value::Int(imm as i64)
+                            ))),
+                        };
+                        set_fetched(&mut w[dst as usize], f);
+                    }
+                    Instr::Index2 { dst, obj, k1, k2 } => {
+                        let w = win!();
+                        let f = match list_item_at(&w[obj as usize], &w[k1 as usize])
+                            .and_then(|inner| list_item_at(inner, &w[k2 as usize]))
+                        {
+                            Some(v) => fetch(v),
+                            None => Fetched::V(tri!(index2_slow(
+                                &w[obj as usize],
+                                &w[k1 as usize],
+                                &w[k2 as usize]
+                            ))),
+                        };
+                        set_fetched(&mut w[dst as usize], f);
+                    }
+                    Instr::SetIndex2I {
+                        root,
+                        key,
+                        val,
+                        op,
+                        imm,
+                    } => {
+                        let w = win!();
+                        let x = w[val as usize].clone();
+                        let k = w[key as usize].clone();
+                        let target = list_item2_mut(&mut w[root as usize], &k, imm as i64);
+                        match (target, op) {
+                            (Some(t), None) => set_reg(t, x),
+                            (Some(t), Some(op)) => {
+                                let fast = match &*t {
+                                    n @ (Value::Int(_) | Value::Float(_)) => binary_fast(op, n, &x),
+                                    _ => None,
+                                };
+                                match fast {
+                                    Some(n) => set_num(t, n),
+                                    None => tri!(ops::binary_in_place(op, t, &x)),
+                                }
+                            }
+                            (None, _) => {
+                                let keys = [k, Value::Int(imm as i64)];
+                                tri!(path_set(&mut w[root as usize], &keys, 0, op, x));
+                            }
+                        }
                     }
                     Instr::SetIndex { obj, key, val } => {
-                        let x = reg!(val).clone();
-                        let k = reg!(key).clone();
-                        match (&mut reg!(obj), &k) {
+                        let w = win!();
+                        let x = w[val as usize].clone();
+                        let k = w[key as usize].clone();
+                        match (&mut w[obj as usize], &k) {
                             (Value::List(l), Value::Int(i)) if (*i as u64) < l.len() as u64 => {
-                                Arc::make_mut(l)[*i as usize] = x;
+                                l.make_mut()[*i as usize] = x;
                             }
                             (o, k) => tri!(ops::index_set(o, k, x)),
                         }
@@ -1353,8 +1630,11 @@ impl Vm {
                         let Value::Str(name) = &proto.consts[name as usize] else {
                             throw!(Error::type_error("internal: field name is not a string"))
                         };
+                        // The name is an interned constant: its hash is cached
+                        // and a key written from the same constant matches by
+                        // pointer.
                         let v = match &reg!(obj) {
-                            Value::Map(m) => match m.get(&ops::StrKey(name)) {
+                            Value::Map(m) => match m.get(&ops::StrRefKey(name)) {
                                 Some(v) => v.clone(),
                                 None => tri!(ops::field_get(&reg!(obj), name)),
                             },
@@ -1364,12 +1644,22 @@ impl Vm {
                     }
                     Instr::Call { dst, f, argc } => call_reg!(f, argc, dst),
                     Instr::CallGlobal { dst, f, argc, slot } => {
+                        // Inline cache (speed only): skips the chain of
+                        // loads from the slot to the callee's prototype.
+                        if let Some(callee) = proto.call_cache[pc - 1].get() {
+                            enter_closure!(callee, f, argc, dst);
+                            continue;
+                        }
                         match &*proto.env.slots[slot as usize] {
                             Slot::Once(c) => match c.get() {
                                 Some(Value::Func(clo)) => {
                                     let callee: &'static Proto = clo.proto;
                                     if callee.needs_callee {
                                         set_reg(&mut reg!(f), Value::Func(clo.clone()));
+                                    } else {
+                                        // A closure that needs no callee
+                                        // register is its prototype alone.
+                                        let _ = proto.call_cache[pc - 1].set(callee);
                                     }
                                     enter_closure!(callee, f, argc, dst);
                                 }
@@ -1414,12 +1704,65 @@ impl Vm {
                             call_reg!(f, argc, dst);
                             continue;
                         }
+                        // Fast path (speed only): hot read-only methods on
+                        // the borrowed registers; `None` takes the general
+                        // path below, which also reports every error.
+                        if let Some(m) = s.id {
+                            let w = win!();
+                            let (a, n) = (args as usize, argc as usize);
+                            if m == Method::Push
+                                && n == 1
+                                && !s.readonly
+                                && !s.temp_recv
+                                && recv as usize != a
+                            {
+                                // Two distinct registers of the window
+                                // (`get_disjoint_mut` is past the MSRV).
+                                let ri = recv as usize;
+                                let (r, x) = if ri < a {
+                                    let (lo, hi) = w.split_at_mut(a);
+                                    (&mut lo[ri], &mut hi[0])
+                                } else {
+                                    let (lo, hi) = w.split_at_mut(ri);
+                                    (&mut hi[0], &mut lo[a])
+                                };
+                                if method_fast::push(r, x) {
+                                    set_reg(&mut w[dst as usize], Value::Nil);
+                                    continue;
+                                }
+                            } else if a + n <= FRAME_WINDOW {
+                                if let Some(v) =
+                                    method_fast::call(m, &w[recv as usize], &w[a..a + n])
+                                {
+                                    // As the general path: arguments are
+                                    // consumed and a temporary receiver is
+                                    // dropped, so no stale reference keeps
+                                    // a value shared.
+                                    for r in &mut w[a..a + n] {
+                                        set_reg(r, Value::Nil);
+                                    }
+                                    if s.temp_recv {
+                                        set_reg(&mut w[recv as usize], Value::Nil);
+                                    }
+                                    set_reg(&mut w[dst as usize], v);
+                                    continue;
+                                }
+                            }
+                        }
                         save_pc!();
                         let v = tri!(self.builtin_method(s, base, recv, args, argc));
                         set_reg(&mut reg!(dst), v);
                     }
                     Instr::Return { src } => {
-                        let v = mem::take(&mut reg!(src));
+                        // Scalars are moved field by field (`Fetched`): a
+                        // 16-byte copy of a register whose payload was just
+                        // written alone (by an arithmetic fast path) stalls
+                        // on store forwarding.
+                        let v = match reg!(src) {
+                            Value::Int(i) => Fetched::I(i),
+                            Value::Float(x) => Fetched::F(x),
+                            _ => Fetched::V(mem::take(&mut reg!(src))),
+                        };
                         let depth = self.frames.len() - 1;
                         while let Some(h) = self.handlers.last() {
                             if h.frame as usize >= depth {
@@ -1431,10 +1774,14 @@ impl Vm {
                         let f = self.frames.pop().expect("a frame is running");
                         self.clear_window(&f);
                         if f.entry {
-                            return Ok(v);
+                            return Ok(match v {
+                                Fetched::I(i) => Value::Int(i),
+                                Fetched::F(x) => Value::Float(x),
+                                Fetched::V(v) => v,
+                            });
                         }
                         reload!();
-                        set_reg(&mut self.stack[f.ret as usize], v);
+                        set_fetched(&mut self.stack[f.ret as usize], v);
                     }
                     Instr::ReturnNil => {
                         let depth = self.frames.len() - 1;
@@ -1467,12 +1814,10 @@ impl Vm {
                                     None
                                 }
                             }
-                            Value::Str(s) => {
-                                s.get(i..).and_then(|rest| rest.chars().next()).map(|c| {
-                                    let mut b = [0u8; 4];
-                                    (Value::str(&*c.encode_utf8(&mut b)), i + c.len_utf8())
-                                })
-                            }
+                            Value::Str(s) => s
+                                .get(i..)
+                                .and_then(|rest| rest.chars().next())
+                                .map(|c| (Value::str(c), i + c.len_utf8())),
                             Value::Map(m) => {
                                 m.entry_from(i).map(|(at, k, _)| (k.0.clone(), at + 1))
                             }
@@ -1493,15 +1838,18 @@ impl Vm {
                         }
                     }
                     Instr::RangeNext { base: rb, var, off } => {
-                        let (Value::Int(cur), Value::Int(stop), Value::Int(step)) =
-                            (&reg!(rb), &reg!(rb + 1), &reg!(rb + 2))
-                        else {
+                        let w = win!();
+                        let (Value::Int(cur), Value::Int(stop), Value::Int(step)) = (
+                            &w[rb as usize],
+                            &w[(rb + 1) as usize],
+                            &w[(rb + 2) as usize],
+                        ) else {
                             throw!(Error::type_error("internal: range loop state"))
                         };
                         let (cur, stop, step) = (*cur, *stop, *step);
                         if (step > 0 && cur < stop) || (step < 0 && cur > stop) {
-                            set_int(&mut reg!(var), cur);
-                            set_int(&mut reg!(rb), cur.checked_add(step).unwrap_or(stop));
+                            set_int(&mut w[var as usize], cur);
+                            set_int(&mut w[rb as usize], cur.checked_add(step).unwrap_or(stop));
                         } else {
                             pc = (pc as isize + off as isize) as usize;
                         }
@@ -1642,16 +1990,18 @@ impl Vm {
             }
             Instr::List { dst, start, count } => {
                 let at = base + start as usize;
-                let items: Vec<Value> = (0..count as usize)
-                    .map(|i| mem::take(&mut self.stack[at + i]))
-                    .collect();
-                set_reg(&mut reg!(dst), Value::List(Arc::new(items)));
+                let mut items = List::with_capacity(count as usize);
+                let m = items.make_mut();
+                for i in 0..count as usize {
+                    m.push(mem::take(&mut self.stack[at + i]));
+                }
+                set_reg(&mut reg!(dst), Value::List(items));
             }
             Instr::ListAppend { list, start, count } => {
                 let at = base + start as usize;
                 let items = self.take_vec(at, count as usize);
                 if let Value::List(l) = &mut reg!(list) {
-                    Arc::make_mut(l).extend(items);
+                    l.make_mut().extend(items);
                 }
             }
             Instr::Map { dst, start, count } => {
@@ -1663,7 +2013,7 @@ impl Vm {
                     let v = mem::take(&mut self.stack[at + 2 * i + 1]);
                     m.insert(tri!(Key::new(k)), v);
                 }
-                set_reg(&mut reg!(dst), Value::Map(Arc::new(m)));
+                set_reg(&mut reg!(dst), Value::map(m));
             }
             Instr::MapAppend { map, start, count } => {
                 let at = base + start as usize;
@@ -1674,7 +2024,7 @@ impl Vm {
                     pairs.push((tri!(Key::new(k)), v));
                 }
                 if let Value::Map(m) = &mut reg!(map) {
-                    Arc::make_mut(m).extend(pairs);
+                    m.make_mut().extend(pairs);
                 }
             }
             Instr::Neg { dst, src } => {
@@ -1788,14 +2138,10 @@ impl Vm {
                             None
                         }
                     }
-                    Value::Str(s) => s.get(i..).and_then(|rest| rest.chars().next()).map(|c| {
-                        let mut buf = [0u8; 4];
-                        (
-                            Value::Int(count),
-                            Value::str(&*c.encode_utf8(&mut buf)),
-                            i + c.len_utf8(),
-                        )
-                    }),
+                    Value::Str(s) => s
+                        .get(i..)
+                        .and_then(|rest| rest.chars().next())
+                        .map(|c| (Value::Int(count), Value::str(c), i + c.len_utf8())),
                     Value::Map(m) => m
                         .entry_from(i)
                         .map(|(at, k, v)| (k.0.clone(), v.clone(), at + 1)),
@@ -1824,6 +2170,23 @@ impl Vm {
             }
             Instr::RangeInit { base: rb, argc } => {
                 let at = base + rb as usize;
+                // Speed only: int arguments with a non-zero step are
+                // normalized here; anything else goes through `range()`
+                // itself, for its errors.
+                let ints = match (argc, &self.stack[at..at + 3]) {
+                    (1, [Value::Int(stop), ..]) => Some((0, *stop, 1)),
+                    (2, [Value::Int(start), Value::Int(stop), ..]) => Some((*start, *stop, 1)),
+                    (3, [Value::Int(start), Value::Int(stop), Value::Int(step)]) if *step != 0 => {
+                        Some((*start, *stop, *step))
+                    }
+                    _ => None,
+                };
+                if let Some((start, stop, step)) = ints {
+                    set_int(&mut reg!(rb), start);
+                    set_int(&mut reg!(rb + 1), stop);
+                    set_int(&mut reg!(rb + 2), step);
+                    return Ok(());
+                }
                 let Some(Value::Native(range_fn)) = stdlib::lookup_global("range") else {
                     throw!(Error::type_error("internal: range is not a builtin"))
                 };

@@ -495,3 +495,149 @@ fn trace_writes_valid_chrome_trace_json() {
     let json: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     assert!(json["traceEvents"].is_array());
 }
+
+/// The `--stats` per-thread "jobs" of a run, from its stderr: worker index
+/// (or "spare" / "main") to count.
+fn stats_jobs(stderr: &str) -> std::collections::HashMap<String, u64> {
+    let mut rows = std::collections::HashMap::new();
+    let mut in_table = false;
+    for line in stderr.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words == ["worker", "jobs", "busy_s"] {
+            in_table = true;
+            continue;
+        }
+        if !in_table {
+            continue;
+        }
+        match words.as_slice() {
+            [row, jobs, _] if row.parse::<usize>().is_ok() || ["spare", "main"].contains(row) => {
+                rows.insert(row.to_string(), jobs.parse().expect("jobs is a count"));
+            }
+            _ => in_table = false,
+        }
+    }
+    rows
+}
+
+#[test]
+fn stats_jobs_agree_with_the_trace_slices_of_the_same_run() {
+    let dir = scratch("stats-trace");
+    // Tasks awaited by the main script (run inline on its thread), tasks
+    // that park in await and resume, and parallel chunks.
+    let code = "fn fib(n) {
+          if n < 2 { return n }
+          let a = spawn(fib, n - 1)
+          fib(n - 2) + await(a)
+        }
+        print(await(spawn(fib, 11)))
+        print(sum(parallel_map(range(2000), fn(x) { x % 7 })))";
+    for workers in ["1", "2", "8"] {
+        let r = weft_in(
+            &dir,
+            &[
+                "--stats",
+                "--trace",
+                "both.json",
+                "--workers",
+                workers,
+                "-e",
+                code,
+            ],
+            &[],
+            "",
+        );
+        assert_eq!(
+            (r.status, r.stdout.as_str()),
+            (0, "89\n5995\n"),
+            "{}",
+            r.stderr
+        );
+        let jobs = stats_jobs(&r.stderr);
+        let text = std::fs::read_to_string(dir.join("both.json")).expect("trace written");
+        let json: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        let events = json["traceEvents"].as_array().expect("traceEvents");
+        let row_name = |tid: &serde_json::Value| {
+            events
+                .iter()
+                .find(|e| e["ph"] == "M" && e["name"] == "thread_name" && &e["tid"] == tid)
+                .and_then(|e| e["args"]["name"].as_str())
+                .unwrap_or("?")
+                .to_string()
+        };
+        let mut slices: std::collections::HashMap<String, u64> = Default::default();
+        for e in events
+            .iter()
+            .filter(|e| e["ph"] == "B" && e["cat"] == "job")
+        {
+            let name = row_name(&e["tid"]);
+            let row = if let Some(i) = name.strip_prefix("worker ") {
+                i.to_string()
+            } else if name.starts_with("spare") {
+                "spare".to_string()
+            } else {
+                "main".to_string()
+            };
+            *slices.entry(row).or_default() += 1;
+        }
+        let workers_n: usize = workers.parse().unwrap();
+        for i in 0..workers_n {
+            let row = i.to_string();
+            assert_eq!(
+                jobs.get(&row).copied(),
+                Some(slices.get(&row).copied().unwrap_or(0)),
+                "worker {i} with {workers} workers: stats {jobs:?}, trace {slices:?}\n{}",
+                r.stderr
+            );
+        }
+        for row in ["spare", "main"] {
+            assert_eq!(
+                jobs.get(row).copied().unwrap_or(0),
+                slices.get(row).copied().unwrap_or(0),
+                "row {row} with {workers} workers: stats {jobs:?}, trace {slices:?}"
+            );
+        }
+        let total: u64 = jobs.values().sum();
+        assert!(total >= 89, "every task ran at least one slice: {jobs:?}");
+    }
+}
+
+#[test]
+fn trace_ends_a_task_running_at_exit_and_marks_it_unfinished() {
+    let dir = scratch("trace-unfinished");
+    for workers in ["1", "2", "8"] {
+        // The spinning task never ends; the script exits while it runs.
+        let code = "let c = channel()
+            spawn(fn() { c.send(1)
+              while true {} })
+            print(c.recv())";
+        let r = weft_in(
+            &dir,
+            &["--trace", "spin.json", "--workers", workers, "-e", code],
+            &[],
+            "",
+        );
+        assert_eq!((r.status, r.stdout.as_str()), (0, "1\n"), "{}", r.stderr);
+        let text = std::fs::read_to_string(dir.join("spin.json")).expect("trace written");
+        let json: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        let events = json["traceEvents"].as_array().expect("traceEvents");
+        let unfinished: Vec<&serde_json::Value> = events
+            .iter()
+            .filter(|e| e["args"]["unfinished"] == true)
+            .collect();
+        // One B and its E, both marked, the E not before the B.
+        assert_eq!(unfinished.len(), 2, "{workers} workers: {text}");
+        assert_eq!(unfinished[0]["ph"], "B");
+        assert_eq!(unfinished[1]["ph"], "E");
+        assert_eq!(unfinished[0]["name"], unfinished[1]["name"]);
+        let (b, e) = (
+            unfinished[0]["ts"].as_f64().unwrap(),
+            unfinished[1]["ts"].as_f64().unwrap(),
+        );
+        assert!(e >= b, "{text}");
+        assert!(
+            unfinished[0]["name"].as_str().unwrap().starts_with("task "),
+            "{text}"
+        );
+    }
+}

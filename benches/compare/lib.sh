@@ -5,12 +5,21 @@
 #   WEFT_BIN   the weft binary to run; when set, nothing is built
 #              (e.g. WEFT_BIN=benches/compare/fake_weft.sh to exercise the
 #              runners without a working interpreter)
-#   PYTHON     the CPython to compare against (default: python3)
+#   PYTHON     the CPython to compare against (default: the real binary
+#              behind python3, `sys.executable`: a pyenv shim on PATH adds
+#              ~50 ms to every start and would flatter Weft)
 #   LUA        the Lua 5.4 to compare against (default: lua5.4)
 
 COMPARE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$COMPARE_DIR/../.." && pwd)
 PYTHON=${PYTHON:-python3}
+# Resolve a shim (pyenv, asdf...) to the interpreter it would exec, so that
+# timings do not include the shim's own start-up.
+if real_python=$("$PYTHON" -c 'import sys; print(sys.executable)' 2>/dev/null) &&
+    [[ -n $real_python && -x $real_python ]]; then
+    PYTHON=$real_python
+fi
+unset real_python
 LUA=${LUA:-lua5.4}
 
 die() {

@@ -7,15 +7,18 @@
 #   --quick      2 timed runs, no warmup (default: 5 runs after 1 warmup)
 #   --runs N     N timed runs
 #   --no-build   use the existing target/release/weft
-#   PROGRAM...   a subset of: fib loop nbody fannkuch binary_trees strings
-#                list_churn map_churn (default: all)
+#   PROGRAM...   a subset of the programs in programs.sh: fib loop nbody
+#                fannkuch binary_trees strings list_churn map_churn and the
+#                benchmarks-game bg_* programs (default: all)
 # Environment: WEFT_BIN, PYTHON, LUA (see lib.sh). Uses hyperfine when it is
 # installed and NO_HYPERFINE is unset (JSON exports are kept in
 # benches/compare/results/), else a `date +%s.%N` timing loop.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_PROGRAMS=(fib loop nbody fannkuch binary_trees strings list_churn map_churn)
+# shellcheck source=programs.sh
+source "$COMPARE_DIR/programs.sh"
+ALL_PROGRAMS=("${SEQUENTIAL_PROGRAMS[@]}")
 runs=5
 warmup=1
 build=1
@@ -96,6 +99,7 @@ secs() {
 }
 
 rows=()
+declare -A ratio_of=()
 for prog in "${programs[@]}"; do
     impls=(weft cpython)
     [[ $use_lua == 1 && -f $COMPARE_DIR/$prog.lua ]] && impls+=(lua)
@@ -115,32 +119,47 @@ for prog in "${programs[@]}"; do
     done
 
     # 2. Time them.
-    declare -A t=([weft]=- [cpython]=- [lua]=-)
+    declare -A t=([weft]=- [cpython]=- [lua]=-) c=([weft]=- [cpython]=- [lua]=-)
     if [[ $use_hyperfine == 1 ]]; then
         json=$results_dir/$prog.json
         args=()
         for impl in "${impls[@]}"; do args+=(-n "$impl" "$(impl_cmd "$impl" "$prog")"); done
         hyperfine --warmup "$warmup" --runs "$runs" --style basic \
             --export-json "$json" "${args[@]}" >&2 || die "hyperfine failed on $prog"
-        # One median per command, in the order given.
+        # One median wall time and mean CPU time (user + system) per
+        # command, in the order given.
         mapfile -t medians < <("$PYTHON" -c '
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
-    print("%.6f" % r["median"])' "$json")
-        for i in "${!impls[@]}"; do t[${impls[$i]}]=${medians[$i]}; done
+    print("%.6f %.6f" % (r["median"], r["user"] + r["system"]))' "$json")
+        for i in "${!impls[@]}"; do
+            read -r t[${impls[$i]}] c[${impls[$i]}] <<<"${medians[$i]}"
+        done
     else
         for impl in "${impls[@]}"; do
             note "$prog: timing $impl ($runs runs)"
             t[$impl]=$(time_loop "$(impl_cmd "$impl" "$prog")")
         done
     fi
-    rows+=("| $prog | $(secs "${t[weft]}") | $(secs "${t[cpython]}") | $(secs "${t[lua]}") | $(ratio "${t[weft]}" "${t[cpython]}") | $(ratio "${t[weft]}" "${t[lua]}") |")
-    unset t
+    ratio_of[$prog]=$(ratio "${t[weft]}" "${t[cpython]}")
+    rows+=("| $prog | $(secs "${t[weft]}") | $(secs "${t[cpython]}") | $(secs "${t[lua]}") | $(ratio "${t[weft]}" "${t[cpython]}") | $(ratio "${t[weft]}" "${t[lua]}") | $(ratio "${c[weft]}" "${c[cpython]}") | $(ratio "${c[weft]}" "${c[lua]}") |")
+    unset t c
 done
 
 echo
-echo "Median wall time of $runs runs (outputs checked equal)."
+echo "Median wall time of $runs runs (outputs checked equal); the CPU columns"
+echo "compare mean user+system CPU time (hyperfine only), which a loaded machine"
+echo "inflates less than wall time."
 echo
-echo "| program | weft s | cpython s | lua s | weft/cpython | weft/lua |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| program | weft s | cpython s | lua s | weft/cpython | weft/lua | weft/cpython CPU | weft/lua CPU |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
+
+# The geometric mean of weft/cpython over the original eight programs, when
+# all of them ran.
+geo=$(for p in "${ORIGINAL_PROGRAMS[@]}"; do echo "${ratio_of[$p]:-}"; done |
+    awk '$1 != "" && $1 != "-" { s += log($1); n++ } END { if (n == '"${#ORIGINAL_PROGRAMS[@]}"') printf "%.2f", exp(s / n) }')
+if [[ -n $geo ]]; then
+    echo
+    echo "Geometric mean of weft/cpython over the original eight: $geo"
+fi

@@ -282,7 +282,9 @@ fn shared_containers_are_written_once_and_stay_shared() {
         panic!("not a list")
     };
     match (&xs[0], &xs[2]) {
-        (Value::List(a), Value::List(b)) => assert!(Arc::ptr_eq(a, b), "sharing lost"),
+        (Value::List(a), Value::List(b)) => {
+            assert!(crate::value::List::ptr_eq(a, b), "sharing lost")
+        }
         _ => panic!("items are not lists"),
     }
     assert!(same(&three, &back));

@@ -26,6 +26,7 @@
 //! seen.
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::value::{ListMut, StrMut, Value};
 
 /// Requests below this size are not checked against the system's free
 /// memory: reading `/proc` would cost more than the allocation, and a
@@ -128,17 +129,45 @@ fn grow<T>(v: &mut Vec<T>, additional: usize) -> Result<()> {
     reserve_exact(v, additional)
 }
 
-/// [`reserve`] for a string: room for `additional` more bytes.
+/// [`reserve`] for a list payload: room for `additional` more items in a
+/// uniquely held [`ListMut`], checked the same way.
 #[inline]
-pub(crate) fn reserve_str(s: &mut String, additional: usize) -> Result<()> {
-    if s.capacity() - s.len() >= additional {
+pub(crate) fn reserve_list(v: &mut ListMut, additional: usize) -> Result<()> {
+    if v.capacity() - v.len() >= additional {
         return Ok(());
     }
-    grow_str(s, additional)
+    grow_list(v, additional)
 }
 
 #[cold]
-fn grow_str(s: &mut String, additional: usize) -> Result<()> {
+fn grow_list(v: &mut ListMut, additional: usize) -> Result<()> {
+    let needed = v
+        .len()
+        .checked_add(additional)
+        .ok_or_else(|| too_big("a list"))?;
+    let doubled = needed.max(v.capacity().saturating_mul(2));
+    if items_bytes::<Value>(doubled).is_ok_and(|b| check(b, String::new).is_ok())
+        && v.try_reserve(additional).is_ok()
+    {
+        return Ok(());
+    }
+    let bytes = items_bytes::<Value>(needed)?;
+    check(bytes, || format!("{needed} items"))?;
+    v.try_reserve_exact(additional).map_err(|_| failed(bytes))
+}
+
+/// [`reserve`] for a string payload: room for `additional` more bytes in
+/// a uniquely held [`StrMut`], checked the same way.
+#[inline]
+pub(crate) fn reserve_string(s: &mut StrMut, additional: usize) -> Result<()> {
+    if s.capacity() - s.len() >= additional && s.capacity() > 0 {
+        return Ok(());
+    }
+    grow_string(s, additional)
+}
+
+#[cold]
+fn grow_string(s: &mut StrMut, additional: usize) -> Result<()> {
     let needed = s
         .len()
         .checked_add(additional)
@@ -324,10 +353,30 @@ mod test {
         assert_eq!(v, [1, 2, 3]);
         reserve(&mut v, 10).unwrap();
         assert!(v.capacity() >= 13);
-        let mut s = String::from("abc");
-        assert!(reserve_str(&mut s, 1 << 50).is_err());
-        reserve_str(&mut s, 10).unwrap();
-        assert_eq!(s, "abc");
+    }
+
+    #[test]
+    fn payload_growth_fails_cleanly_and_keeps_the_contents() {
+        let mut xs = crate::value::List::from(vec![Value::Int(1), Value::Int(2)]);
+        let v = xs.make_mut();
+        let e = reserve_list(v, 1 << 50).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MemoryError, "{e}");
+        assert_eq!(v.len(), 2);
+        reserve_list(v, 10).unwrap();
+        assert!(v.capacity() >= 12);
+        let e = reserve_list(v, usize::MAX).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::OverflowError, "{e}");
+        let mut s = crate::value::Str::new("abc");
+        let m = s.make_mut();
+        let e = reserve_string(m, 1 << 50).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MemoryError, "{e}");
+        reserve_string(m, 10).unwrap();
+        assert!(m.capacity() >= 13);
+        assert_eq!(m.as_str(), "abc");
+        let mut empty = crate::value::Str::new("");
+        reserve_string(empty.make_mut(), 5).unwrap();
+        empty.make_mut().push_str("hello");
+        assert_eq!(empty.as_str(), "hello");
     }
 
     #[test]

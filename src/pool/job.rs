@@ -164,6 +164,7 @@ impl<L: Latch, F: FnOnce(bool) -> R, R> Job for StackJob<L, F, R> {
                 .task
                 .and_then(|t| unsafe { super::cancel::enter_task(t) });
             if let Some(w) = worker {
+                w.stats().bump_executed();
                 w.emit(EventKind::TaskStart { task: None });
             }
             let result = match panic::catch_unwind(AssertUnwindSafe(|| func(true))) {

@@ -59,7 +59,7 @@ pub(crate) struct Registry {
     next_inbox: AtomicUsize,
     pub(crate) external: CachePadded<ExternalStats>,
     hook: Option<EventHook>,
-    epoch: Instant,
+    pub(crate) epoch: Instant,
     spin: Duration,
     placements: Vec<Placement>,
     pinning: Mutex<Vec<PinOutcome>>,
@@ -589,7 +589,6 @@ impl WorkerThread {
         if self.busy_since.get().is_none() {
             self.busy_since.set(Some(Instant::now()));
         }
-        self.stats().bump_executed();
         if self.registry.terminating.load(Ordering::Relaxed) {
             job.execute(None);
         } else {

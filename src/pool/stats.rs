@@ -91,12 +91,17 @@ pub(crate) struct ExternalStats {
     pub(crate) completed: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) task_parks: AtomicU64,
+    /// Task slices run by threads outside the pool.
+    pub(crate) executed: AtomicU64,
 }
 
 /// One thread's counters, as read by [`ThreadPool::stats`](super::ThreadPool::stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WorkerStats {
-    /// Jobs run (tasks and `join` halves).
+    /// Job slices run: each time a task starts or resumes (after a park
+    /// or a yield) on this thread, and each `join` half or parallel chunk
+    /// it runs. A queue entry whose task another thread already claimed
+    /// is not counted. Equals the thread's slices in a `--trace`.
     pub executed: u64,
     /// Jobs taken from another thread's deque.
     pub stolen: u64,
@@ -148,6 +153,9 @@ pub struct PoolStats {
     pub timers_now: usize,
     /// Timers armed so far.
     pub timers_armed: u64,
+    /// Task slices run by threads outside the pool (an awaiter running a
+    /// queued task inline).
+    pub outside_executed: u64,
 }
 
 impl PoolStats {
@@ -182,6 +190,7 @@ impl PoolStats {
         out.completed += external.completed.load(Ordering::Relaxed);
         out.failed += external.failed.load(Ordering::Relaxed);
         out.task_parks += external.task_parks.load(Ordering::Relaxed);
+        out.outside_executed = external.executed.load(Ordering::Relaxed);
         out
     }
 

@@ -165,6 +165,11 @@ impl ThreadPool {
         self.registry.outside_row()
     }
 
+    /// Time since the pool was created (the clock of [`Event::at`](super::Event::at)).
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.registry.epoch.elapsed()
+    }
+
     /// A snapshot of the pool's counters.
     pub fn stats(&self) -> PoolStats {
         self.registry.stats()

@@ -144,7 +144,7 @@ impl Iterator for Items<'_> {
                 *next = next.wrapping_add(*step);
                 Some(Value::Int(v))
             }
-            Items::Chars(it) => it.next().map(|c| Value::str(c.to_string())),
+            Items::Chars(it) => it.next().map(Value::str),
             Items::Keys(it) => it.next().map(|k| k.0.clone()),
             Items::Owned(it) => it.next(),
         }

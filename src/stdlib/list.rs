@@ -3,29 +3,24 @@
 //! Mutating: `push(v) pop() pop(i) insert(i, v) remove(i) extend(ys) clear()
 //! sort() sort(key_fn) sort(key_fn, reverse) reverse()`. Read-only: `len() contains(v) index_of(v)
 //! slice(a, b?) join(sep) map(f) filter(f) reduce(f, init?) copy()`.
-//! Mutation goes through [`Arc::make_mut`]: in place when the list is
+//! Mutation goes through [`List::make_mut`]: in place when the list is
 //! uniquely held, after a copy when it is shared (value semantics).
 
 use super::args::{self, arity};
 use super::{no_method, sort, Method};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::{memory, resolve_index, try_vec};
-use crate::value::{RangeVal, Value};
+use crate::value::{List, RangeVal, Value};
 use crate::vm::Vm;
 use std::sync::Arc;
 
 /// Calls list method `m` on `xs`.
-pub(crate) fn call(
-    vm: &mut Vm,
-    xs: &mut Arc<Vec<Value>>,
-    m: Method,
-    args: &[Value],
-) -> Result<Value> {
+pub(crate) fn call(vm: &mut Vm, xs: &mut List, m: Method, args: &[Value]) -> Result<Value> {
     match m {
         Method::Push => {
             arity("list.push", args, 1, 1)?;
-            let v = Arc::make_mut(xs);
-            memory::reserve(v, 1)?;
+            let v = xs.make_mut();
+            memory::reserve_list(v, 1)?;
             v.push(args[0].clone());
             Ok(Value::Nil)
         }
@@ -35,11 +30,11 @@ pub(crate) fn call(
                 return Err(Error::new(ErrorKind::IndexError, "pop from an empty list"));
             }
             match args.first() {
-                None => Ok(Arc::make_mut(xs).pop().unwrap_or_default()),
+                None => Ok(xs.make_mut().pop().unwrap_or_default()),
                 Some(i) => {
                     let i = args::int("list.pop", "index", i)?;
                     let j = index_in("list.pop", i, xs.len())?;
-                    Ok(Arc::make_mut(xs).remove(j))
+                    Ok(xs.make_mut().remove(j))
                 }
             }
         }
@@ -53,8 +48,8 @@ pub(crate) fn call(
             } else {
                 i.min(n)
             };
-            let v = Arc::make_mut(xs);
-            memory::reserve(v, 1)?;
+            let v = xs.make_mut();
+            memory::reserve_list(v, 1)?;
             v.insert(j as usize, args[1].clone());
             Ok(Value::Nil)
         }
@@ -62,26 +57,26 @@ pub(crate) fn call(
             arity("list.remove", args, 1, 1)?;
             let i = args::int("list.remove", "index", &args[0])?;
             let j = index_in("list.remove", i, xs.len())?;
-            Ok(Arc::make_mut(xs).remove(j))
+            Ok(xs.make_mut().remove(j))
         }
         Method::Extend => {
             arity("list.extend", args, 1, 1)?;
             match &args[0] {
-                Value::List(ys) if Arc::ptr_eq(xs, ys) => {
+                Value::List(ys) if List::ptr_eq(xs, ys) => {
                     let copy = ys.as_slice().to_vec();
-                    let v = Arc::make_mut(xs);
-                    memory::reserve(v, copy.len())?;
+                    let v = xs.make_mut();
+                    memory::reserve_list(v, copy.len())?;
                     v.extend(copy);
                 }
                 Value::List(ys) => {
-                    let v = Arc::make_mut(xs);
-                    memory::reserve(v, ys.len())?;
+                    let v = xs.make_mut();
+                    memory::reserve_list(v, ys.len())?;
                     v.extend_from_slice(ys);
                 }
                 other => {
                     let it = args::items("list.extend", "argument", other)?;
-                    let v = Arc::make_mut(xs);
-                    memory::reserve(v, it.size_hint().0)?;
+                    let v = xs.make_mut();
+                    memory::reserve_list(v, it.size_hint().0)?;
                     v.extend(it);
                 }
             }
@@ -89,26 +84,26 @@ pub(crate) fn call(
         }
         Method::Clear => {
             arity("list.clear", args, 0, 0)?;
-            match Arc::get_mut(xs) {
+            match xs.get_mut() {
                 Some(v) => v.clear(),
-                None => *xs = Arc::new(Vec::new()),
+                None => *xs = List::new(),
             }
             Ok(Value::Nil)
         }
         Method::Sort => {
             arity("list.sort", args, 0, 2)?;
             match sort::options("list.sort", args)? {
-                (None, false) => sort::sort_values(Arc::make_mut(xs))?,
+                (None, false) => sort::sort_values(xs.make_mut())?,
                 (key, reverse) => {
                     let sorted = sort::sorted_with(vm, xs, key, reverse)?;
-                    *xs = Arc::new(sorted);
+                    *xs = List::from(sorted);
                 }
             }
             Ok(Value::Nil)
         }
         Method::Reverse => {
             arity("list.reverse", args, 0, 0)?;
-            Arc::make_mut(xs).reverse();
+            xs.make_mut().reverse();
             Ok(Value::Nil)
         }
         Method::Len => {

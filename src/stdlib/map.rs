@@ -6,15 +6,14 @@ use super::args::{self, arity};
 use super::Method;
 use crate::error::Result;
 use crate::ops::key_error;
-use crate::value::{Map, Value};
+use crate::value::{MapRef, Value};
 use crate::vm::Vm;
-use std::sync::Arc;
 
 /// Calls map method `m` on `map`; `Ok(None)` when `m` is not a map method
 /// (the caller then looks for a key holding a function).
 pub(crate) fn call(
     _vm: &mut Vm,
-    map: &mut Arc<Map>,
+    map: &mut MapRef,
     m: Method,
     args: &[Value],
 ) -> Result<Option<Value>> {
@@ -22,7 +21,7 @@ pub(crate) fn call(
         Method::Set => {
             arity("map.set", args, 2, 2)?;
             let k = args::key(&args[0])?;
-            Arc::make_mut(map).insert(k, args[1].clone());
+            map.make_mut().insert(k, args[1].clone());
             Value::Nil
         }
         Method::Remove => {
@@ -31,13 +30,13 @@ pub(crate) fn call(
             if !map.contains_key(&k) {
                 return Err(key_error(&args[0]));
             }
-            Arc::make_mut(map).remove(&k).unwrap_or_default()
+            map.make_mut().remove(&k).unwrap_or_default()
         }
         Method::Clear => {
             arity("map.clear", args, 0, 0)?;
-            match Arc::get_mut(map) {
+            match map.get_mut() {
                 Some(m) => m.clear(),
-                None => *map = Arc::new(Map::default()),
+                None => *map = MapRef::empty(),
             }
             Value::Nil
         }

@@ -294,7 +294,7 @@ pub fn call_method(vm: &mut Vm, recv: &mut Value, m: Method, args: &[Value]) -> 
         Value::List(xs) => {
             // The hottest call in loops: no detour through the dispatcher.
             if let (Method::Push, [x]) = (m, args) {
-                std::sync::Arc::make_mut(xs).push(x.clone());
+                xs.make_mut().push(x.clone());
                 return Ok(Value::Nil);
             }
             list::call(vm, xs, m, args)

@@ -18,12 +18,15 @@ use crate::vm::Vm;
 use std::cmp::Ordering;
 
 /// Sorts `xs` in place (stably). On error `xs` is unchanged.
-pub(crate) fn sort_values(xs: &mut Vec<Value>) -> Result<()> {
+pub(crate) fn sort_values(xs: &mut [Value]) -> Result<()> {
     if let Some(()) = sort_fast(xs, |x| x) {
         return Ok(());
     }
     let perm = sorted_permutation(xs)?;
-    *xs = perm.into_iter().map(|i| xs[i].clone()).collect();
+    let sorted: Vec<Value> = perm.into_iter().map(|i| xs[i].clone()).collect();
+    for (x, v) in xs.iter_mut().zip(sorted) {
+        *x = v;
+    }
     Ok(())
 }
 

@@ -7,16 +7,15 @@ use super::args::{self, arity};
 use super::{no_method, Method};
 use crate::error::{Error, Result};
 use crate::ops::{memory, str_len};
-use crate::value::Value;
-use std::sync::Arc;
+use crate::value::{Str, Value};
 
 /// Calls string method `m` on `s`.
-pub(crate) fn call(s: &Arc<String>, m: Method, args: &[Value]) -> Result<Value> {
+pub(crate) fn call(s: &Str, m: Method, args: &[Value]) -> Result<Value> {
     let text = s.as_str();
     Ok(match m {
         Method::Len => {
             arity("string.len", args, 0, 0)?;
-            Value::Int(str_len(text) as i64)
+            Value::Int(s.char_count() as i64)
         }
         Method::BytesLen => {
             arity("string.bytes_len", args, 0, 0)?;
@@ -58,8 +57,12 @@ pub(crate) fn call(s: &Arc<String>, m: Method, args: &[Value]) -> Result<Value> 
         }
         Method::Chars => {
             arity("string.chars", args, 0, 0)?;
-            check_parts(text.len(), || str_len(text))?;
-            Value::list(text.chars().map(|c| Value::str(c.to_string())).collect())
+            check_parts(text.len(), || s.char_count())?;
+            Value::list(
+                text.chars()
+                    .map(|c| Value::Str(Str::from_char(c)))
+                    .collect(),
+            )
         }
         Method::Contains => {
             arity("string.contains", args, 1, 1)?;
@@ -90,31 +93,27 @@ pub(crate) fn call(s: &Arc<String>, m: Method, args: &[Value]) -> Result<Value> 
             arity("string.find", args, 1, 1)?;
             let needle = args::string("string.find", "argument", &args[0])?;
             match text.find(needle) {
+                Some(b) if s.is_ascii() => Value::Int(b as i64),
                 Some(b) => Value::Int(str_len(&text[..b]) as i64),
                 None => Value::Int(-1),
             }
         }
         Method::Slice => {
             arity("string.slice", args, 1, 2)?;
-            let n = str_len(text);
+            let n = s.char_count();
             let (a, b) = args::slice_bounds("string.slice", n, &args[0], args.get(1))?;
             if a == 0 && b == n {
                 Value::Str(s.clone())
             } else if n == text.len() {
                 Value::str(&text[a..b]) // ASCII: characters are bytes
             } else {
-                let start = byte_offset(text, a);
-                let end = byte_offset(text, b);
+                let start = s.byte_offset(a);
+                let end = s.byte_offset(b);
                 Value::str(&text[start..end])
             }
         }
         other => return Err(no_method(&Value::Str(s.clone()), other.name())),
     })
-}
-
-/// The byte offset of character `i` (or the end).
-fn byte_offset(s: &str, i: usize) -> usize {
-    s.char_indices().nth(i).map_or(s.len(), |(b, _)| b)
 }
 
 /// A list of the `parts` of `text` (a split: at most one part per byte,

@@ -183,7 +183,7 @@ fn eq_step<'a>(a: &'a Value, b: &'a Value) -> Step<'a> {
         (Value::Int(x), Value::Int(y)) => differ(x == y),
         (Value::Str(x), Value::Str(y)) => differ(x == y),
         (Value::List(x), Value::List(y)) => {
-            if std::sync::Arc::ptr_eq(x, y) || (x.is_empty() && y.is_empty()) {
+            if super::List::ptr_eq(x, y) || (x.is_empty() && y.is_empty()) {
                 Step::Same
             } else if x.len() != y.len() {
                 Step::Differ
@@ -192,7 +192,7 @@ fn eq_step<'a>(a: &'a Value, b: &'a Value) -> Step<'a> {
             }
         }
         (Value::Map(x), Value::Map(y)) => {
-            if std::sync::Arc::ptr_eq(x, y) || (x.is_empty() && y.is_empty()) {
+            if super::MapRef::ptr_eq(x, y) || (x.is_empty() && y.is_empty()) {
                 Step::Same
             } else if x.len() != y.len() {
                 Step::Differ
@@ -312,7 +312,7 @@ fn compare_advance<'a>(pair: &mut Pair<'a>, flat: FlatOrder) -> Result<Next<'a>,
                 other => return Ok(Next::Settled(Some(other))),
             },
             (Value::List(l), Value::List(m)) => {
-                if std::sync::Arc::ptr_eq(l, m) {
+                if super::List::ptr_eq(l, m) {
                     continue;
                 }
                 return Ok(Next::Open(p, q));

@@ -270,6 +270,14 @@ fn run_on(task: &TaskRef, before: u32, worker: Option<&WorkerThread>) {
     let tracing = worker.map_or(outside.is_some(), |w| w.tracing());
     loop {
         let traced = tracing.then(|| task.id());
+        match worker {
+            Some(w) => w.stats().bump_executed(),
+            None => with_registry(&mut |r| {
+                r.external
+                    .executed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }),
+        }
         emit(EventKind::TaskStart { task: traced });
         let previous = swap_current(CancelToken::from_core(TaskRef::clone(task)));
         let outer = POLLING.with(|p| p.replace(Arc::as_ptr(task) as *const ()));

@@ -24,8 +24,12 @@
 //! Results: map and filter get one preallocated buffer of `len` slots (the
 //! spare capacity of the result list itself, left uninitialised so that no
 //! thread fills it twice), split with `split_at_mut` down the tree; each
-//! item's result is written in its slot, nil for an item that did not run
-//! (filter writes a keep flag, then keeps items in one pass). Nothing is
+//! item's result is written in its slot (filter writes a keep flag, then
+//! keeps items in one pass). An item that did not run (the work stopped on
+//! an error or a cancellation) leaves its slot unwritten and its range in
+//! the call's list of holes: the result is thrown away then, so only the
+//! slots written are dropped, and a Ctrl-C early in a call of ten million
+//! items does not first write ten million nils. Nothing is
 //! concatenated at the end.
 //!
 //! Errors and cancellation: see [`super::failure::Failure`] and
@@ -213,6 +217,9 @@ pub(super) struct Call<'a> {
     chunk: Option<usize>,
     work: &'a Work,
     stats: &'a CallStats,
+    /// Output slots left unwritten because the work stopped (an error, a
+    /// cancellation): absolute index ranges. Written nowhere on success.
+    holes: Mutex<Vec<(usize, usize)>>,
 }
 
 impl<'a> Call<'a> {
@@ -231,6 +238,7 @@ impl<'a> Call<'a> {
             chunk,
             work,
             stats,
+            holes: Mutex::new(Vec::new()),
         }
     }
 
@@ -261,16 +269,50 @@ impl<'a> Call<'a> {
         let r = self.run_slots(vm, slots, pool);
         self.stats.wall(started.elapsed());
         if let (Some(v), true) = (out, self.work.failure.ended_cleanly()) {
-            // SAFETY: the first `n` slots of the spare capacity were all
-            // written: every path through `run_slots` that returns (the only
-            // exception is a panic in a worker, reported as `Err` with
-            // `ended_cleanly() == false`, where we leak instead) writes each
-            // slot exactly once, with the item's result or with nil for an
-            // item that did not run (`fill_nil`). `n <= capacity` by
-            // `reserve_exact` above.
-            unsafe { v.set_len(n) };
+            let mut holes = mem::take(&mut *self.holes.lock());
+            if r.is_ok() {
+                // Normally no holes: work only stops on an error. Should
+                // one exist, its items did not run: nil.
+                for &(lo, hi) in &holes {
+                    for slot in &mut v.spare_capacity_mut()[lo..hi] {
+                        slot.write(Value::Nil);
+                    }
+                }
+                // SAFETY: every path through `run_slots` that returns (the
+                // only exception is a panic in a worker, reported as `Err`
+                // with `ended_cleanly() == false`, where we leak instead)
+                // writes each of the first `n` slots exactly once or
+                // records it in a hole (`hole`), and the holes were just
+                // written. `n <= capacity` by `reserve_exact` above.
+                unsafe { v.set_len(n) };
+            } else {
+                // The result is thrown away: drop the results written,
+                // skipping the holes (after a Ctrl-C early in a long call,
+                // most of the buffer), and leave the vector empty.
+                holes.sort_unstable();
+                let mut at = 0;
+                for (lo, hi) in holes.into_iter().chain([(n, n)]) {
+                    let written = &mut v.spare_capacity_mut()[at..lo.max(at)];
+                    for slot in written {
+                        // SAFETY: outside every hole, each of the first `n`
+                        // slots was written exactly once (as above), and the
+                        // vector's length stays 0, so nothing else drops it.
+                        unsafe { slot.assume_init_drop() };
+                    }
+                    at = at.max(hi);
+                }
+            }
         }
         r
+    }
+
+    /// Records that the slots of items `lo..hi` stay unwritten (the work
+    /// stopped before them); a no-op without output slots.
+    #[cold]
+    fn hole(&self, slots: &Slots<'_>, lo: usize, hi: usize) {
+        if slots.is_some() && lo < hi {
+            self.holes.lock().push((lo, hi));
+        }
     }
 
     /// [`run_on`](Self::run_on) on the uninitialised `slots`; every slot
@@ -312,11 +354,11 @@ impl<'a> Call<'a> {
             }
         });
         if let Some(from) = rest_from {
-            let mut rest = slots.map(|s| &mut s[from..]);
+            let rest = slots.map(|s| &mut s[from..]);
             let pool = match pool() {
                 Ok(pool) => pool,
                 Err(e) => {
-                    fill_nil(rest.as_deref_mut());
+                    self.hole(&rest, from, n);
                     self.work.failure.record(from, e);
                     return Err(self.work.failure.take().expect("just recorded"));
                 }
@@ -405,13 +447,13 @@ impl<'a> Call<'a> {
         pool: &ThreadPool,
         lo: usize,
         hi: usize,
-        mut slots: Slots<'_>,
+        slots: Slots<'_>,
         mut splitter: Splitter,
         migrated: bool,
         grid: Grid,
     ) {
         if self.work.failure.skips(lo) {
-            fill_nil(slots.as_deref_mut());
+            self.hole(&slots, lo, hi);
             return;
         }
         if let Some(mid) = grid.mid(lo, hi) {
@@ -536,9 +578,9 @@ impl<'a> Call<'a> {
             }
         };
         work.count(i - reported);
-        if let (Slice::Stopped, Some(s)) = (end, slots) {
+        if let Slice::Stopped = end {
             // Item `i` failed or did not run; nor do the rest.
-            fill_nil(Some(&mut s[i - lo..]));
+            self.hole(&slots, i, hi);
         }
         end
     }
@@ -601,7 +643,7 @@ impl<'a> Call<'a> {
             if self.work.failure.skips(i)
                 || !self.failed(i, Some(self.input.get(i)), e.clone(), slot)
             {
-                fill_nil(slots.map(|s| &mut s[i - lo..]));
+                self.hole(&slots, i, hi);
                 return Slice::Stopped;
             }
         }
@@ -618,15 +660,9 @@ pub(super) fn worth_splitting(elapsed: Duration, done: usize, n: usize) -> bool 
 }
 
 /// Output slots of map and filter, not yet written: each is written
-/// exactly once, with the item's result or (if it did not run) nil.
+/// exactly once with the item's result, or, if it did not run, recorded
+/// in one of the call's holes ([`Call::hole`]).
 type Slots<'s> = Option<&'s mut [MaybeUninit<Value>]>;
-
-/// Writes nil in every slot of `slots` (items that did not run).
-fn fill_nil(slots: Slots<'_>) {
-    for slot in slots.into_iter().flatten() {
-        slot.write(Value::Nil);
-    }
-}
 
 /// Splits the output slots (if any) at `at`.
 fn split_slots(slots: Slots<'_>, at: usize) -> (Slots<'_>, Slots<'_>) {

@@ -1,17 +1,15 @@
 //! What the parallel functions iterate: a list, a range or a string, read
 //! by index from any thread without materialising a range.
 
-use std::sync::Arc;
-
 use crate::error::Result;
 use crate::stdlib::args;
-use crate::value::{RangeVal, Value};
+use crate::value::{List, RangeVal, Value};
 
 /// An input of `parallel_*`, indexable in O(1) from every worker.
 #[derive(Debug)]
 pub(super) enum Input {
     /// A list's items (the list is shared, not copied).
-    List(Arc<Vec<Value>>),
+    List(List),
     /// A range's ints, computed from the index.
     Range(RangeVal),
     /// A string's characters, each item a one-character string.
@@ -22,7 +20,7 @@ impl Input {
     /// The input `v` of `func`, or a `TypeError` naming `func`.
     pub(super) fn new(func: &str, v: &Value) -> Result<Input> {
         match v {
-            Value::List(xs) => Ok(Input::List(Arc::clone(xs))),
+            Value::List(xs) => Ok(Input::List(xs.clone())),
             Value::Range(r) => Ok(Input::Range(**r)),
             Value::Str(s) => Ok(Input::Chars(s.chars().collect())),
             other => Err(args::type_error(
@@ -51,7 +49,7 @@ impl Input {
         match self {
             Input::List(xs) => xs[i].clone(),
             Input::Range(r) => Value::Int(r.get(i as i64)),
-            Input::Chars(cs) => Value::str(cs[i].to_string()),
+            Input::Chars(cs) => Value::str(cs[i]),
         }
     }
 }

@@ -76,7 +76,7 @@ fn send_and_receive_in_order() {
     assert!(matches!(call(&c, Method::Recv, &[]), Ok(Value::Int(0))));
     assert!(matches!(call(&c, Method::TryRecv, &[]), Ok(Value::Int(1))));
     match call(&c, Method::RecvBatch, &[Value::Int(2)]) {
-        Ok(Value::List(xs)) => assert_eq!(**xs, [Value::Int(2), Value::Int(3)]),
+        Ok(Value::List(xs)) => assert_eq!(*xs, [Value::Int(2), Value::Int(3)]),
         other => panic!("expected a list, got {other:?}"),
     }
     assert!(matches!(
@@ -191,7 +191,7 @@ fn select_checks_its_arguments() {
     );
     c.ch.close();
     match select(&mut vm, &[Value::list(vec![val(&c)])]) {
-        Ok(Value::List(r)) => assert_eq!(**r, [Value::Int(0), Value::Nil]),
+        Ok(Value::List(r)) => assert_eq!(*r, [Value::Int(0), Value::Nil]),
         other => panic!("expected [0, nil], got {other:?}"),
     }
 }

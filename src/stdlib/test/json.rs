@@ -64,7 +64,7 @@ fn equal_keys_share_one_string() {
         _ => panic!(),
     };
     match (key(0), key(1)) {
-        (Value::Str(a), Value::Str(b)) => assert!(Arc::ptr_eq(&a, &b)),
+        (Value::Str(a), Value::Str(b)) => assert!(crate::value::Str::ptr_eq(&a, &b)),
         other => panic!("{other:?}"),
     }
 }

@@ -1,0 +1,316 @@
+//! Tests of the VM's speed-only paths: each must give exactly what the
+//! general path gives, errors included.
+
+use super::*;
+use crate::interp::Script;
+
+fn run_get(src: &str, name: &str) -> Value {
+    let mut s =
+        Script::compile("<test>", src).unwrap_or_else(|e| panic!("compile error: {}", e.render()));
+    s.run()
+        .unwrap_or_else(|e| panic!("runtime error: {e} {:?}", e.0.trace));
+    s.get(name).unwrap_or_else(|| panic!("no top-level {name}"))
+}
+
+fn run_err(src: &str) -> Error {
+    let mut s =
+        Script::compile("<test>", src).unwrap_or_else(|e| panic!("compile error: {}", e.render()));
+    match s.run() {
+        Ok(_) => panic!("expected a runtime error"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn range_loops_match_range_values() {
+    let src = r#"
+        let cases = [[5], [2, 6], [10, 0, -3], [0, 10, 4], [3, 3], [5, 1], [-3, 3, 2],
+                     [9223372036854775800, 9223372036854775807, 3],
+                     [-9223372036854775800, -9223372036854775807, -4]]
+        let ok = true
+        let seen = []
+        for c in cases {
+            let looped = []
+            if len(c) == 1 {
+                for i in range(c[0]) { looped.push(i) }
+            } else if len(c) == 2 {
+                for i in range(c[0], c[1]) { looped.push(i) }
+            } else {
+                for i in range(c[0], c[1], c[2]) { looped.push(i) }
+            }
+            let r = if len(c) == 1 { range(c[0]) } else if len(c) == 2 { range(c[0], c[1]) } else { range(c[0], c[1], c[2]) }
+            ok = ok and looped == list(r)
+            seen.push(len(looped))
+        }
+    "#;
+    assert_eq!(run_get(src, "ok"), Value::Bool(true));
+    assert_eq!(
+        run_get(src, "seen").to_string(),
+        "[5, 4, 4, 3, 0, 0, 3, 3, 2]"
+    );
+}
+
+#[test]
+fn range_loop_errors_come_from_range() {
+    let e = run_err("for i in range(1, 5, 0) { }");
+    assert_eq!(e.kind(), ErrorKind::ValueError);
+    assert!(
+        e.message().contains("step must not be zero"),
+        "{}",
+        e.message()
+    );
+    let e = run_err("for i in range(1.5) { }");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e = run_err("let s = \"3\"\nfor i in range(0, s) { }");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+}
+
+#[test]
+fn builtin_module_functions_are_called_directly() {
+    let p = Script::compile("<test>", "fn f(x) { math.sqrt(x) }\nlet r = f(16.0)").unwrap();
+    let code = p.disassemble();
+    assert!(
+        code.contains("Call {") && !code.contains("CallMethod"),
+        "{code}"
+    );
+    assert_eq!(
+        run_get(
+            "let r = [math.sqrt(16.0), math.floor(2.5), math.pow(2, 10)]",
+            "r"
+        )
+        .to_string(),
+        "[4.0, 2, 1024.0]"
+    );
+    let e = run_err("let r = math.sqrt(-1.0)");
+    assert_eq!(e.kind(), ErrorKind::ValueError);
+    let e = run_err("let r = math.sqrt(\"x\")");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    // An unknown member is still a run-time error, and a local or module
+    // variable named `math` is not the built-in.
+    let e = run_err("let r = math.no_such_function(1)");
+    assert_eq!(e.kind(), ErrorKind::KeyError);
+    assert_eq!(
+        run_get(
+            "fn f() { let math = {sqrt: fn(x) { x + 1 }}\n math.sqrt(4) }\nlet r = f()",
+            "r"
+        ),
+        Value::Int(5)
+    );
+    assert_eq!(
+        run_get(
+            "let math = {sqrt: fn(x) { x * 10 }}\nlet r = math.sqrt(4)",
+            "r"
+        ),
+        Value::Int(40)
+    );
+}
+
+#[test]
+fn constant_and_chained_indexes_read_like_index() {
+    let src = r#"
+        let xs = [10, 2.5, "s", [1, 2]]
+        let g = [[1, 2, 3], [4.5, 5.5], ["a", "b"], {0: "zero", 1: "one"}, "str"]
+        let m = {0: [7, 8], "k": {1: "deep"}}
+        let i = 1
+        let j = 0
+        let k = "k"
+        let r = [xs[0], xs[1], xs[2], xs[3], xs[-1], xs[-4], g[0][2], g[1][-1], g[2][1],
+                 g[3][1], g[4][2], g[i][j], g[j][i], m[0][1], m[k][1], range(5)[3], "héllo"[1],
+                 g[i][0] + g[0][i]]
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        r#"[10, 2.5, "s", [1, 2], [1, 2], 10, 3, 5.5, "b", "one", "r", 4.5, 2, 8, "deep", 3, "é", 6.5]"#
+    );
+}
+
+#[test]
+fn chained_index_errors_match_the_general_path() {
+    let cases = [
+        (
+            "let g = [[1]]\nlet r = g[3][0]",
+            ErrorKind::IndexError,
+            "list index 3 out of range (length 1)",
+        ),
+        (
+            "let g = [[1]]\nlet r = g[0][5]",
+            ErrorKind::IndexError,
+            "list index 5 out of range (length 1)",
+        ),
+        (
+            "let g = [[1]]\nlet i = 0\nlet j = 9\nlet r = g[i][j]",
+            ErrorKind::IndexError,
+            "list index 9 out of range",
+        ),
+        (
+            "let g = [1]\nlet r = g[0][0]",
+            ErrorKind::TypeError,
+            "'int' is not indexable",
+        ),
+        (
+            "let g = [[1]]\nlet r = g[\"a\"][0]",
+            ErrorKind::TypeError,
+            "list indices must be ints",
+        ),
+        (
+            "let m = {1: [1]}\nlet r = m[2][0]",
+            ErrorKind::KeyError,
+            "key not found: 2",
+        ),
+        (
+            "let xs = [1]\nlet r = xs[4]",
+            ErrorKind::IndexError,
+            "list index 4 out of range (length 1)",
+        ),
+        (
+            "let s = \"ab\"\nlet r = s[-3]",
+            ErrorKind::IndexError,
+            "string index -3 out of range (length 2)",
+        ),
+    ];
+    for (src, kind, msg) in cases {
+        let e = run_err(src);
+        assert_eq!(e.kind(), kind, "{src}");
+        assert!(e.message().contains(msg), "{src}: {}", e.message());
+    }
+}
+
+#[test]
+fn chained_stores_keep_value_semantics() {
+    let src = r#"
+        let g = [[1, 2], [3.5, 4.5], ["a", "b"], {1: "one"}]
+        let row = g[0]
+        let snapshot = g
+        let i = 0
+        g[i][1] = 20
+        g[i][0] += 5
+        g[1][-1] *= 2
+        g[2][1] += "!"
+        g[3][1] = "uno"
+        g[3][2] = "dos"
+        let r = [g, row, snapshot[0], snapshot[3]]
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        r#"[[[6, 20], [3.5, 9.0], ["a", "b!"], {1: "uno", 2: "dos"}], [1, 2], [1, 2], {1: "one"}]"#
+    );
+    // A failed store changes nothing.
+    let src = r#"
+        let g = [[9223372036854775807, 1]]
+        let ok = []
+        try { g[0][0] += 1 } catch e { ok.push(e.kind) }
+        try { g[0][7] = 1 } catch e { ok.push(e.kind) }
+        try { g[5][0] = 1 } catch e { ok.push(e.kind) }
+        try { g[0][0] += "s" } catch e { ok.push(e.kind) }
+        let r = [ok, g]
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        r#"[["OverflowError", "IndexError", "IndexError", "TypeError"], [[9223372036854775807, 1]]]"#
+    );
+}
+
+#[test]
+fn global_calls_resolve_every_kind_of_callee() {
+    // Plain top-level functions (cached), closures with captures held in a
+    // write-once variable (not cached: they need their closure), natives,
+    // and reassigned variables (cells, never cached).
+    let src = r#"
+        fn add1(x) { x + 1 }
+        fn make_adder(n) { fn(x) { x + n } }
+        let add10 = make_adder(10)
+        let length = len
+        let f = add1
+        f = make_adder(100)
+        fn use_all(x) { [add1(x), add10(x), length([x, x]), f(x)] }
+        let r = []
+        for i in range(3) { r.push(use_all(i)) }
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        "[[1, 10, 2, 100], [2, 11, 2, 101], [3, 12, 2, 102]]"
+    );
+    let e = run_err("fn g(x) { x }\nfn h() { g(1, 2) }\nh()\nlet r = 1");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e = run_err("fn h() { later(1) }\nlet r = h()\nlet later = fn(x) { x }");
+    assert_eq!(e.kind(), ErrorKind::NameError);
+}
+
+#[test]
+fn method_fast_paths_match_the_stdlib() {
+    // Inside a function (locals): the shapes `method_fast` takes, and the
+    // neighbours it must leave to the general path (non-ASCII text,
+    // negative or out-of-range bounds, non-int bounds, other arities).
+    let src = r#"
+        fn probe() {
+            let m = {"a": 1, 2: "two", nil: 3}
+            let s = "hello"
+            let u = "héllo"
+            let d = []
+            let got = [m.get("a"), m.get("zz"), m.get("zz", 7), m.get(2, 0), m.get(nil),
+                       m.has("a"), m.has("b"), m.has(2.0),
+                       s.slice(1, 3), s.slice(0, 5), s.slice(2, 2), s.slice(-3, 5),
+                       s.slice(3, 1), s.slice(1, 99), s.slice(2), u.slice(1, 3),
+                       m.get("zz", d)]
+            d.push(1)
+            [got, d]
+        }
+        let r = probe()
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        r#"[[1, nil, 7, "two", 3, true, false, true, "el", "hello", "", "llo", "", "ello", "llo", "él", []], [1]]"#
+    );
+    let e = run_err("fn f() { let m = {}\nm.get([1]) }\nlet r = f()");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e = run_err("fn f() { let m = {}\nm.has() }\nlet r = f()");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e = run_err("fn f() { \"abc\".slice(1.5, 2) }\nlet r = f()");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+}
+
+#[test]
+fn nil_comparisons_match_the_general_path() {
+    let src = r#"
+        fn probe(xs) {
+            let out = []
+            for x in xs { out.push([x == nil, nil == x, x != nil, nil != x]) }
+            out
+        }
+        let r = probe([nil, 0, false, "", [], {}])
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        "[[true, true, false, false], [false, false, true, true], [false, false, true, true], \
+         [false, false, true, true], [false, false, true, true], [false, false, true, true]]"
+    );
+    let e = run_err("fn f(x) { x < nil }\nlet r = f(1)");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+}
+
+#[test]
+fn push_fast_path_keeps_value_semantics_and_errors() {
+    let src = r#"
+        fn probe() {
+            let a = [1]
+            let b = a
+            b.push(2)
+            let c = b
+            let n = c.push(b)
+            [a, b, c, n]
+        }
+        let r = probe()
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        "[[1], [1, 2], [1, 2, [1, 2]], nil]"
+    );
+    let e = run_err("fn f() { let s = \"ab\"\ns.push(1) }\nlet r = f()");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e = run_err("fn f() { let xs = [1]\nxs.push(1, 2) }\nlet r = f()");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    // A captured list copied into a local, then pushed: the capture and
+    // the caller's variable are unchanged.
+    let src = "fn f() { let xs = [1]\nlet g = fn() { let ys = xs\nys.push(2)\nys }\n[g(), g(), xs] }\nlet r = f()";
+    assert_eq!(run_get(src, "r").to_string(), "[[1, 2], [1, 2], [1]]");
+}
