@@ -53,7 +53,9 @@
 //!
 //! | script | native | errors |
 //! |---|---|---|
-//! | `channel()` / `channel(n)` | [`Channel::unbounded`] / [`Channel::bounded`] | n < 1 (or not an int): `ValueError` ([`CapacityError`]'s text) |
+//! | `channel()` / `channel(n)` / `channel(0)` | [`Channel::unbounded`] / [`Channel::bounded`] / [`Channel::unbuffered`] | n < 0 (or not an int): `ValueError` |
+//! | `ch.try_send(v)` | [`Channel::try_send`] | `Full` → `false`; `Closed`, `nil`: `ValueError` |
+//! | `select(cases)` with `[ch, v]` cases | [`select_cases`] (a task: [`TaskWait::cases`]) | `Selected::SendClosed`: `ValueError` |
 //! | `ch.send(v)` | [`Channel::send`] | `nil`: `ValueError`, checked first; `Closed`: `ValueError`; `Cancelled`: `Cancelled` |
 //! | `ch.recv()` | [`Channel::recv`] | `Closed` → `nil`; `Cancelled`: `Cancelled` |
 //! | `ch.recv(s)` | [`Channel::recv_timeout`] | `Timeout`: `Timeout`; `Closed` → `nil` |

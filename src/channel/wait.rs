@@ -185,7 +185,11 @@ pub(crate) fn step<T, R>(
     let out = match side {
         Side::Recv => {
             // The sender's offer moves into the (empty) queue for `perform`.
-            if let Some(v) = peer.slots.lock()[peer.index].take() {
+            // Every sender registered on an unbuffered channel has its
+            // offer in its slot (`run`, send cases, one-item batches).
+            let offer = peer.slots.lock()[peer.index].take();
+            debug_assert!(offer.is_some(), "an unbuffered sender without an offer");
+            if let Some(v) = offer {
                 st.queue.push_back(v);
             }
             perform(i, st, &mut slots.lock()[i])
