@@ -152,8 +152,9 @@ pub(crate) fn step<T, R>(
     slots: &Slots<T>,
     perform: &mut Perform<'_, T, R>,
 ) -> Step<R> {
-    let handoff =
-        shared.capacity == 0 && !st.closed && !(side == Side::Recv && !st.queue.is_empty());
+    // An open unbuffered channel hands values over (a receive takes a
+    // value left queued by a dropped wait first, README).
+    let handoff = shared.capacity == 0 && !st.closed && (side == Side::Send || st.queue.is_empty());
     if !handoff {
         if !st.ready(side, shared.capacity) {
             return Step::NotReady;
