@@ -18,7 +18,7 @@ env = {k: v for k, v in os.environ.items() if not k.startswith("WEFT_")}
 env["WEFT_WORKERS"] = str(workers)
 print(f"| script | workers | runs | median ms | max ms |")
 print(f"|---|---|---|---|---|")
-for name in ["in_sleep", "in_channel", "in_parallel_map"]:
+for name in ["in_sleep", "in_channel", "in_parallel_map", "in_parallel_map_10m"]:
     times = []
     for _ in range(runs):
         p = subprocess.Popen([weft, name + ".weft"], cwd=here, env=env,

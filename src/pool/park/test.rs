@@ -17,6 +17,18 @@ fn pool(workers: usize) -> ThreadPool {
 
 const SIZES: [usize; 3] = [1, 2, 16];
 
+/// Spins until `done()` holds; panics saying `what` hung after 20 s.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "hung waiting for {what}"
+        );
+        thread::yield_now();
+    }
+}
+
 /// Where parked tasks leave their wakers for the test to fire.
 #[derive(Clone, Default)]
 struct Wakers(Arc<Mutex<Vec<Waker>>>);
@@ -250,6 +262,11 @@ fn cancelling_a_parked_task_wakes_it() {
             })
             .collect();
         let _parked = wakers.take_n(100);
+        // A waker is handed out during the poll, just before the task
+        // parks: wait until all have parked.
+        wait_until("100 tasks parked", || {
+            tasks.iter().all(|t| t.status() == TaskStatus::Parked)
+        });
         assert_eq!(pool.stats().parked_now, 100);
         for t in &tasks {
             assert_eq!(t.status(), TaskStatus::Parked);
@@ -296,6 +313,9 @@ fn parked_tasks_are_listed_with_their_description() {
         })
         .collect();
     let first = wakers.take_n(3);
+    wait_until("3 tasks parked", || {
+        tasks.iter().all(|t| t.status() == TaskStatus::Parked)
+    });
     let listed = pool.parked_tasks();
     assert_eq!(listed.len(), 3, "{listed:?}");
     let mut ids: Vec<u64> = tasks.iter().map(|t| t.id()).collect();
