@@ -807,6 +807,8 @@ pub fn len(v: &Value) -> Result<i64> {
         Value::Str(s) => Ok(s.char_count() as i64),
         Value::Map(m) => Ok(m.len() as i64),
         Value::Range(r) => r.checked_len(),
+        // The queued count, as `ch.len()`.
+        Value::Channel(c) => Ok(i64::try_from(c.ch.len()).unwrap_or(i64::MAX)),
         other => Err(Error::type_error(format!(
             "'{}' has no length",
             other.type_name()

@@ -44,6 +44,11 @@ const STRESS_SCRIPT: &str = r#"# args: MODE SENDERS RECEIVERS PER_SENDER
 #   single: one channel; send / for v in ch
 #   select: the senders spread over 4 channels; receivers select over all
 #   batch:  one channel; send_batch of 64 / recv_batch of 50
+#   unbuffered: one channel(0); send / for v in ch
+#   mixed:  senders spread over 4 channels of 16; one relay task per channel
+#           forwards to its own channel(0), each step a select offering to
+#           receive the next value and to send the oldest one it holds;
+#           receivers select over the 4 relay outputs
 let a = args()
 let mode = a[0]
 let senders = int(a[1])
@@ -99,13 +104,55 @@ fn select_receiver(chs) {
   got
 }
 
-let nchans = if mode == "select" { 4 } else { 1 }
+# Forwards `inp` to `out` in order, holding what `out` has not taken yet:
+# while it holds a value, each step selects between receiving the next one
+# and sending the oldest one.
+fn relay(inp, out) {
+  let held = []
+  let head = 0
+  let open = true
+  while open or head < len(held) {
+    if head == len(held) {
+      let v = inp.recv()
+      if v == nil { open = false } else { held.push(v) }
+    } else if not open {
+      out.send(held[head])
+      head += 1
+    } else {
+      let r = select([inp, [out, held[head]]])
+      if r[0] == 1 { head += 1 }
+      else if r[1] == nil { open = false }
+      else { held.push(r[1]) }
+    }
+    if head > 4096 {
+      held = held.slice(head)
+      head = 0
+    }
+  }
+  out.close()
+}
+
+let nchans = if mode == "select" or mode == "mixed" { 4 } else { 1 }
 let chans = []
-for i in range(nchans) { chans.push(channel(256)) }
+for i in range(nchans) {
+  if mode == "unbuffered" { chans.push(channel(0)) }
+  else if mode == "mixed" { chans.push(channel(16)) }
+  else { chans.push(channel(256)) }
+}
+let outs = []
+let relays = []
+if mode == "mixed" {
+  for c in chans {
+    let out = channel(0)
+    outs.push(out)
+    relays.push(spawn(relay, c, out))
+  }
+}
 
 let rtasks = []
 for r in range(receivers) {
   if mode == "select" { rtasks.push(spawn(select_receiver, chans)) }
+  else if mode == "mixed" { rtasks.push(spawn(select_receiver, outs)) }
   else if mode == "batch" { rtasks.push(spawn(batch_receiver, chans[0])) }
   else { rtasks.push(spawn(receiver, chans[0])) }
 }
@@ -117,6 +164,7 @@ for s in range(senders) {
 }
 await_all(stasks)
 for c in chans { c.close() }
+await_all(relays)
 let results = await_all(rtasks)
 
 # Every value once, and each receiver sees each sender's values in order.
@@ -229,6 +277,16 @@ fn select_exactly_once_in_order() {
 #[test]
 fn batches_exactly_once_in_order() {
     exactly_once("batch");
+}
+
+#[test]
+fn unbuffered_exactly_once_in_order() {
+    exactly_once("unbuffered");
+}
+
+#[test]
+fn mixed_select_send_and_receive_exactly_once_in_order() {
+    exactly_once("mixed");
 }
 
 /// The checker notices a lost value and a duplicated one: senders that

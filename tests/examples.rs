@@ -193,3 +193,16 @@ fn job_runner_reports_each_outcome() {
     // The 30 s job was killed at its 0.5 s timeout, and jobs ran at once.
     assert_eq!(report["wall_seconds_under_2"], true);
 }
+
+#[test]
+fn go_sieve_hands_primes_down_an_unbuffered_chain() {
+    let (code, stdout, stderr) = run_example("go_sieve.weft", &["10"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    assert_eq!(
+        stdout,
+        "the first 10 primes: [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]\n11 tasks stopped cleanly\n"
+    );
+    let (code, _, stderr) = run_example("go_sieve.weft", &["0"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("at least 1"), "stderr: {stderr}");
+}

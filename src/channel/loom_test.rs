@@ -209,3 +209,100 @@ fn select_claimed_by_one_channel_never_takes_another() {
         }
     });
 }
+
+#[test]
+fn unbuffered_hand_off_completes_both_sides_once() {
+    // A sender and a receiver on an unbuffered channel, in any order: the
+    // value is handed over exactly once and nothing stays queued.
+    loom::model(|| {
+        let ch = Channel::unbuffered();
+        let tx = ch.clone();
+        let t = thread::spawn(move || tx.send(1, None));
+        assert_eq!(ch.recv(None), Ok(1));
+        assert_eq!(t.join().unwrap(), Ok(()));
+        assert_eq!(ch.len(), 0);
+        assert_eq!(ch.waiting_senders() + ch.waiting_receivers(), 0);
+    });
+}
+
+#[test]
+fn unbuffered_send_races_close() {
+    // A parked (or arriving) sender and a receiver against close: the
+    // value is received, or the sender gets it back; never both, never lost.
+    loom::model(|| {
+        let ch = Channel::unbuffered();
+        let tx = ch.clone();
+        let s = thread::spawn(move || tx.send(1, None));
+        let rx = ch.clone();
+        let r = thread::spawn(move || rx.recv(None));
+        ch.close();
+        let sent = s.join().unwrap();
+        let got = r.join().unwrap();
+        match (sent, got) {
+            (Ok(()), Ok(1)) => {}
+            (Err(SendError::Closed(1)), Err(RecvError::Closed)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn select_offering_a_send_and_a_receive_at_once() {
+    // One select offers to send on `a` and to receive on `b`; a peer sends
+    // on `b` while a receiver takes from `a`. Exactly one case is
+    // performed; the other party is served by a second select.
+    loom::model(|| {
+        let a = Channel::unbuffered();
+        let b = Channel::unbuffered();
+        let (a2, b2) = (a.clone(), b.clone());
+        let receiver = thread::spawn(move || a2.recv(None));
+        let sender = thread::spawn(move || b2.send(20, None));
+        let sides = [Side::Send, Side::Recv];
+        let first = select_cases(&[&a, &b], &sides, vec![Some(10), None], None, None).unwrap();
+        let second = select_cases(&[&a, &b], &sides, vec![Some(11), None], None, None).unwrap();
+        let mut done = vec![first.clone(), second.clone()];
+        done.sort_by_key(|(i, _)| *i);
+        assert_eq!(done[0].0, 0, "one send, one receive: {first:?} {second:?}");
+        assert_eq!(done[0].1, Selected::Sent);
+        assert_eq!(done[1], (1, Selected::Received(Some(20))));
+        let sent_value = if first.0 == 0 { 10 } else { 11 };
+        assert_eq!(receiver.join().unwrap(), Ok(sent_value));
+        assert_eq!(sender.join().unwrap(), Ok(()));
+    });
+}
+
+#[test]
+fn two_selects_meet_on_an_unbuffered_channel() {
+    // Two selects, each offering a send on one channel and a receive on
+    // the other, crossed: they pair up exactly once (one sends, the other
+    // receives), whichever registers first.
+    loom::model(|| {
+        let a = Channel::unbuffered();
+        let b = Channel::unbuffered();
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = thread::spawn(move || {
+            select_cases(
+                &[&a2, &b2],
+                &[Side::Recv, Side::Send],
+                vec![None, Some(2)],
+                None,
+                None,
+            )
+            .unwrap()
+        });
+        let mine = select_cases(
+            &[&a, &b],
+            &[Side::Send, Side::Recv],
+            vec![Some(1), None],
+            None,
+            None,
+        )
+        .unwrap();
+        let theirs = t.join().unwrap();
+        match (mine, theirs) {
+            ((0, Selected::Sent), (0, Selected::Received(Some(1)))) => {}
+            ((1, Selected::Received(Some(2))), (1, Selected::Sent)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    });
+}

@@ -53,7 +53,9 @@
 //!
 //! | script | native | errors |
 //! |---|---|---|
-//! | `channel()` / `channel(n)` | [`Channel::unbounded`] / [`Channel::bounded`] | n < 1 (or not an int): `ValueError` ([`CapacityError`]'s text) |
+//! | `channel()` / `channel(n)` / `channel(0)` | [`Channel::unbounded`] / [`Channel::bounded`] / [`Channel::unbuffered`] | n < 0 (or not an int): `ValueError` |
+//! | `ch.try_send(v)` | [`Channel::try_send`] | `Full` → `false`; `Closed`, `nil`: `ValueError` |
+//! | `select(cases)` with `[ch, v]` cases | [`select_cases`] (a task: [`TaskWait::cases`]) | `Selected::SendClosed`: `ValueError` |
 //! | `ch.send(v)` | [`Channel::send`] | `nil`: `ValueError`, checked first; `Closed`: `ValueError`; `Cancelled`: `Cancelled` |
 //! | `ch.recv()` | [`Channel::recv`] | `Closed` → `nil`; `Cancelled`: `Cancelled` |
 //! | `ch.recv(s)` | [`Channel::recv_timeout`] | `Timeout`: `Timeout`; `Closed` → `nil` |
@@ -122,12 +124,33 @@ pub use error::{
     SendTimeoutError, TryRecvError, TrySendError,
 };
 pub use interrupt::{Interrupt, InterruptFlag, Registration, Wake};
-pub use select::select;
+pub use select::{select, select_cases, try_select_cases, Selected};
 pub use task::{try_select, GiveUp, TaskWait};
 
 use error::Abort;
-use state::{Side, State};
+pub use state::Side;
+use state::State;
 use sync::Mutex;
+use wait::{Perform, Sides};
+
+/// The receive step: the next queued value (`None`: closed and drained).
+fn pop<T>(_: usize, st: &mut State<T>, _: &mut Option<T>) -> Option<T> {
+    st.queue.pop_front()
+}
+
+/// The send step: queues the offer, or hands it back if the channel is
+/// closed; an offer already taken (by an unbuffered channel's receiver) is
+/// sent.
+fn push<T>(_: usize, st: &mut State<T>, slot: &mut Option<T>) -> Result<(), T> {
+    match slot.take() {
+        Some(v) if st.closed => Err(v),
+        Some(v) => {
+            st.queue.push_back(v);
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
 
 /// A multi-producer multi-consumer channel. Cloning gives another handle to
 /// the same channel; the channel lives until its last handle is dropped and
@@ -201,6 +224,12 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
 }
 
 impl<T> Channel<T> {
+    /// An unbuffered channel (Go's `make(chan T)`): a send completes only
+    /// when a receiver takes the value; nothing is ever queued.
+    pub fn unbuffered() -> Self {
+        Self::with_capacity(0)
+    }
+
     /// An unbounded channel: `send` never waits.
     pub fn unbounded() -> Self {
         Self::with_capacity(usize::MAX)
@@ -234,7 +263,13 @@ impl<T> Channel<T> {
         }
     }
 
-    /// The capacity of a bounded channel; `None` if unbounded.
+    /// Whether the channel is unbuffered ([`Channel::unbuffered`]).
+    pub fn is_unbuffered(&self) -> bool {
+        self.shared.capacity == 0
+    }
+
+    /// The capacity of a bounded channel (0: unbuffered); `None` if
+    /// unbounded.
     pub fn capacity(&self) -> Option<usize> {
         (self.shared.capacity != usize::MAX).then_some(self.shared.capacity)
     }
@@ -252,6 +287,12 @@ impl<T> Channel<T> {
     /// Whether the channel has been closed (values may still be queued).
     pub fn is_closed(&self) -> bool {
         self.shared.state.lock().closed
+    }
+
+    /// Whether the channel has been closed, without taking its lock: a
+    /// close that is racing with this call may not be seen yet.
+    pub fn looks_closed(&self) -> bool {
+        self.shared.closed.load(Relaxed)
     }
 
     /// Whether both handles refer to the same channel.
@@ -283,44 +324,95 @@ impl<T> Channel<T> {
 
     /// Runs `perform` under the lock once the channel is ready on `side`:
     /// at once if it is (the fast path), else after [`wait::block`].
+    /// `slot` is the operation's value slot (a send's offer, which an
+    /// unbuffered channel's receiver may take); what is left of it comes
+    /// back with the result.
     #[inline]
     fn run<R>(
         &self,
         side: Side,
         deadline: Option<Instant>,
         interrupt: Option<&dyn Interrupt>,
-        mut perform: impl FnMut(&mut State<T>) -> R,
-    ) -> Result<R, Abort> {
+        mut slot: Option<T>,
+        perform: &mut Perform<'_, T, R>,
+    ) -> (Result<R, Abort>, Option<T>) {
         let shared = &*self.shared;
+        if shared.capacity == 0 {
+            return self.run_unbuffered(side, deadline, interrupt, slot, perform);
+        }
         // Not even looking ready: skip the lock, go spin (block re-checks
         // under the lock before it registers).
         if shared.looks_ready(side) {
             let mut st = shared.state.lock();
             if st.ready(side, shared.capacity) {
-                let out = perform(&mut st);
+                let out = perform(0, &mut st, &mut slot);
                 let wakes = shared.finish(&mut st);
                 drop(st);
                 wakes.unpark();
-                return Ok(out);
+                return (Ok(out), slot);
             }
         }
-        wait::block(
+        let slots = Arc::new(sync::Mutex::new(vec![slot]));
+        let r = wait::block(
             slice::from_ref(&self),
-            side,
+            Sides::All(side),
             0,
             deadline,
             interrupt,
-            &mut perform,
+            &slots,
+            perform,
         )
-        .map(|(_, out)| out)
+        .map(|(_, out)| out);
+        let slot = slots.lock().pop().flatten();
+        (r, slot)
     }
 
-    /// Sends `value` if that needs no waiting.
+    #[cold]
+    fn run_unbuffered<R>(
+        &self,
+        side: Side,
+        deadline: Option<Instant>,
+        interrupt: Option<&dyn Interrupt>,
+        slot: Option<T>,
+        perform: &mut Perform<'_, T, R>,
+    ) -> (Result<R, Abort>, Option<T>) {
+        let slots = Arc::new(sync::Mutex::new(vec![slot]));
+        let r = wait::block(
+            slice::from_ref(&self),
+            Sides::All(side),
+            0,
+            deadline,
+            interrupt,
+            &slots,
+            perform,
+        )
+        .map(|(_, out)| out);
+        let slot = slots.lock().pop().flatten();
+        (r, slot)
+    }
+
+    /// Sends `value` if that needs no waiting: a bounded channel with room,
+    /// or an unbuffered one with a receiver waiting (which takes it).
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         let shared = &*self.shared;
         let mut st = shared.state.lock();
         if st.closed {
             return Err(TrySendError::Closed(value));
+        }
+        if shared.capacity == 0 {
+            let slots = sync::Mutex::new(vec![Some(value)]);
+            let step = wait::step(shared, &mut st, Side::Send, 0, None, &slots, &mut push);
+            drop(st);
+            return match step {
+                wait::Step::Done(_, wakes) => {
+                    wakes.unpark();
+                    Ok(())
+                }
+                _ => match slots.into_inner().pop().flatten() {
+                    Some(v) => Err(TrySendError::Full(v)),
+                    None => Ok(()),
+                },
+            };
         }
         if st.queue.len() >= shared.capacity {
             return Err(TrySendError::Full(value));
@@ -364,16 +456,8 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
         interrupt: Option<&dyn Interrupt>,
     ) -> Result<(), SendTimeoutError<T>> {
-        let mut slot = Some(value);
-        let sent = self.run(Side::Send, deadline, interrupt, |st| match slot.take() {
-            Some(v) if st.closed => Err(v),
-            Some(v) => {
-                st.queue.push_back(v);
-                Ok(())
-            }
-            None => Ok(()),
-        });
-        match (sent, slot.take()) {
+        let (sent, slot) = self.run(Side::Send, deadline, interrupt, Some(value), &mut push);
+        match (sent, slot) {
             (Ok(Ok(())), _) => Ok(()),
             (Ok(Err(v)), _) => Err(SendTimeoutError::Closed(v)),
             (Err(Abort::Timeout), Some(v)) => Err(SendTimeoutError::Timeout(v)),
@@ -394,10 +478,13 @@ impl<T> Channel<T> {
         items: Vec<T>,
         interrupt: Option<&dyn Interrupt>,
     ) -> Result<(), SendBatchError<T>> {
+        if self.shared.capacity == 0 {
+            return self.send_each(items, interrupt);
+        }
         let mut rest = VecDeque::from(items);
         let mut sent = 0;
         loop {
-            let step = self.run(Side::Send, None, interrupt, |st| {
+            let (step, _) = self.run(Side::Send, None, interrupt, None, &mut |_, st, _| {
                 if st.closed {
                     return Err(());
                 }
@@ -433,19 +520,84 @@ impl<T> Channel<T> {
         }
     }
 
-    /// The next value if one is queued now.
+    /// `send_batch` on an unbuffered channel: each item is a hand-off.
+    #[cold]
+    fn send_each(
+        &self,
+        items: Vec<T>,
+        interrupt: Option<&dyn Interrupt>,
+    ) -> Result<(), SendBatchError<T>> {
+        let mut rest = items.into_iter();
+        let mut sent = 0;
+        while let Some(v) = rest.next() {
+            let (unsent, closed) = match self.send(v, interrupt) {
+                Ok(()) => {
+                    sent += 1;
+                    continue;
+                }
+                Err(SendError::Closed(v)) => (v, true),
+                Err(SendError::Cancelled(v)) => (v, false),
+            };
+            let unsent: Vec<T> = std::iter::once(unsent).chain(rest).collect();
+            return Err(if closed {
+                SendBatchError::Closed { sent, unsent }
+            } else {
+                SendBatchError::Cancelled { sent, unsent }
+            });
+        }
+        Ok(())
+    }
+
+    /// On an unbuffered channel with nothing queued, takes the offer of a
+    /// waiting sender into the queue (under the lock) for a non-waiting
+    /// receive; returns the sender to wake.
+    #[inline]
+    fn pull(&self, st: &mut State<T>) -> Option<state::Wakes> {
+        let shared = &*self.shared;
+        if shared.capacity != 0 || st.closed || !st.queue.is_empty() {
+            return None;
+        }
+        let slots = sync::Mutex::new(vec![None]);
+        match wait::step(shared, st, Side::Recv, 0, None, &slots, &mut pop) {
+            wait::Step::Done(v, wakes) => {
+                // `pop` took the value: put it back for the caller's step.
+                if let Some(v) = v {
+                    st.queue.push_front(v);
+                }
+                Some(wakes)
+            }
+            _ => None,
+        }
+    }
+
+    /// The next value if one is queued now (or, unbuffered, if a sender is
+    /// waiting: its value is taken).
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let shared = &*self.shared;
         let mut st = shared.state.lock();
+        let pulled = self.pull(&mut st);
         match st.queue.pop_front() {
             Some(v) => {
                 let wakes = shared.finish(&mut st);
                 drop(st);
                 wakes.unpark();
+                if let Some(w) = pulled {
+                    w.unpark();
+                }
                 Ok(v)
             }
-            None if st.closed => Err(TryRecvError::Closed),
-            None => Err(TryRecvError::Empty),
+            None => {
+                let closed = st.closed;
+                drop(st);
+                if let Some(w) = pulled {
+                    w.unpark();
+                }
+                Err(if closed {
+                    TryRecvError::Closed
+                } else {
+                    TryRecvError::Empty
+                })
+            }
         }
     }
 
@@ -477,7 +629,7 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
         interrupt: Option<&dyn Interrupt>,
     ) -> Result<T, RecvTimeoutError> {
-        match self.run(Side::Recv, deadline, interrupt, |st| st.queue.pop_front()) {
+        match self.run(Side::Recv, deadline, interrupt, None, &mut pop).0 {
             Ok(Some(v)) => Ok(v),
             Ok(None) => Err(RecvTimeoutError::Closed),
             Err(abort) => Err(abort.into()),
@@ -493,7 +645,7 @@ impl<T> Channel<T> {
         max: NonZeroUsize,
         interrupt: Option<&dyn Interrupt>,
     ) -> Result<Vec<T>, RecvError> {
-        let taken = self.run(Side::Recv, None, interrupt, |st| {
+        let (taken, _) = self.run(Side::Recv, None, interrupt, None, &mut |_, st, _| {
             let n = max.get().min(st.queue.len());
             st.queue.drain(..n).collect::<Vec<T>>()
         });

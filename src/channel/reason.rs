@@ -57,7 +57,20 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
         interrupt: Option<&dyn Interrupt>,
     ) -> Result<(), SendTimeoutError<()>> {
-        match self.run(Side::Send, deadline, interrupt, |st| st.closed) {
+        if self.is_unbuffered() {
+            // Never room: an unbuffered channel only hands values over.
+            return if self.is_closed() {
+                Err(SendTimeoutError::Closed(()))
+            } else {
+                Ok(())
+            };
+        }
+        match self
+            .run(Side::Send, deadline, interrupt, None, &mut |_, st, _| {
+                st.closed
+            })
+            .0
+        {
             Ok(false) => Ok(()),
             Ok(true) => Err(SendTimeoutError::Closed(())),
             Err(Abort::Timeout) => Err(SendTimeoutError::Timeout(())),
@@ -73,7 +86,7 @@ impl<T> Channel<T> {
         deadline: Option<Instant>,
         interrupt: Option<&dyn Interrupt>,
     ) -> Result<Vec<T>, RecvTimeoutError> {
-        let taken = self.run(Side::Recv, deadline, interrupt, |st| {
+        let (taken, _) = self.run(Side::Recv, deadline, interrupt, None, &mut |_, st, _| {
             let n = max.get().min(st.queue.len());
             st.queue.drain(..n).collect::<Vec<T>>()
         });
@@ -91,8 +104,13 @@ impl<T> Channel<T> {
     pub fn try_recv_batch(&self, max: NonZeroUsize) -> Result<Vec<T>, TryRecvError> {
         let shared = &*self.shared;
         let mut st = shared.state.lock();
+        let pulled = self.pull(&mut st);
         if st.queue.is_empty() {
-            return Err(if st.closed {
+            drop(st);
+            if let Some(w) = pulled {
+                w.unpark();
+            }
+            return Err(if self.is_closed() {
                 TryRecvError::Closed
             } else {
                 TryRecvError::Empty
@@ -103,6 +121,9 @@ impl<T> Channel<T> {
         let wakes = shared.finish(&mut st);
         drop(st);
         wakes.unpark();
+        if let Some(w) = pulled {
+            w.unpark();
+        }
         Ok(batch)
     }
 }

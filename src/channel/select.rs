@@ -1,11 +1,14 @@
 //! [`select`]: receive from whichever of several channels is ready first.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::error::SelectError;
 use super::interrupt::Interrupt;
-use super::state::Side;
-use super::wait::block;
+use super::state::{Side, State};
+use super::sync::Mutex;
+use super::wait::{block, step, Sides, Step};
+use super::waiter::Slots;
 use super::Channel;
 
 /// Waits until one of `chans` has a value or is closed and drained, and
@@ -28,15 +31,103 @@ pub fn select<T>(
     if n == 0 {
         return Err(SelectError::NoChannels);
     }
+    let slots = Arc::new(Mutex::new((0..n).map(|_| None).collect()));
     block(
         chans,
-        Side::Recv,
+        Sides::All(Side::Recv),
         start_index(n),
         deadline,
         interrupt,
-        &mut |st| st.queue.pop_front(),
+        &slots,
+        &mut super::pop,
     )
     .map_err(SelectError::from)
+}
+
+/// What the case a [`select_cases`] performed did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selected<T> {
+    /// A receive case: the value (`None`: closed and drained).
+    Received(Option<T>),
+    /// A send case delivered its value.
+    Sent,
+    /// A send case found its channel closed: here is the value back.
+    SendClosed(T),
+}
+
+/// The step of a case of a mixed select.
+pub(crate) fn perform_case<T>(
+    sides: &[Side],
+) -> impl FnMut(usize, &mut State<T>, &mut Option<T>) -> Selected<T> + '_ {
+    move |i, st, slot| match sides[i] {
+        Side::Recv => Selected::Received(st.queue.pop_front()),
+        Side::Send => match super::push(i, st, slot) {
+            Ok(()) => Selected::Sent,
+            Err(v) => Selected::SendClosed(v),
+        },
+    }
+}
+
+/// A select over receive and send cases (Go's `select` with send cases):
+/// case `i` receives from `chans[i]` if `sides[i]` is [`Side::Recv`], or
+/// sends `offers[i]` on it if [`Side::Send`]. Exactly one case is
+/// performed; its index and what it did come back. Scanning starts at a
+/// random case. A send case on an unbuffered channel is ready when a
+/// receiver waits there (and not this select itself). Errors as
+/// [`select`]. `offers` holds `Some` exactly for the send cases.
+pub fn select_cases<T>(
+    chans: &[&Channel<T>],
+    sides: &[Side],
+    offers: Vec<Option<T>>,
+    deadline: Option<Instant>,
+    interrupt: Option<&dyn Interrupt>,
+) -> Result<(usize, Selected<T>), SelectError> {
+    let n = chans.len();
+    if n == 0 {
+        return Err(SelectError::NoChannels);
+    }
+    debug_assert!(sides.len() == n && offers.len() == n);
+    let slots: Arc<Slots<T>> = Arc::new(Mutex::new(offers));
+    block(
+        chans,
+        Sides::Each(sides),
+        start_index(n),
+        deadline,
+        interrupt,
+        &slots,
+        &mut perform_case(sides),
+    )
+    .map_err(SelectError::from)
+}
+
+/// One pass of [`select_cases`] from `start` without waiting: the case
+/// performed, or `None` if no case was ready (`offers` is then intact; a
+/// performed send case's offer is taken from it).
+pub fn try_select_cases<T>(
+    chans: &[&Channel<T>],
+    sides: &[Side],
+    offers: &mut Vec<Option<T>>,
+    start: usize,
+) -> Option<(usize, Selected<T>)> {
+    let n = chans.len();
+    let slots: Slots<T> = Mutex::new(std::mem::take(offers));
+    let mut perform = perform_case(sides);
+    let mut done = None;
+    for k in 0..n {
+        let i = (start + k) % n;
+        let shared = &*chans[i].shared;
+        let mut st = shared.state.lock();
+        if let Step::Done(out, wakes) =
+            step(shared, &mut st, sides[i], i, None, &slots, &mut perform)
+        {
+            drop(st);
+            wakes.unpark();
+            done = Some((i, out));
+            break;
+        }
+    }
+    *offers = slots.into_inner();
+    done
 }
 
 /// Where the scan starts: random, except under loom (whose executions must

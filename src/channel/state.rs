@@ -8,26 +8,48 @@ use super::waiter::{Waiter, Waiters};
 
 /// Which side of a channel an operation waits on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Side {
+pub enum Side {
     /// Waits for a value (or for close).
     Recv,
     /// Waits for free space (or for close).
     Send,
 }
 
+impl Side {
+    /// The side a hand-off peer waits on.
+    #[inline]
+    pub(crate) fn other(self) -> Side {
+        match self {
+            Side::Recv => Side::Send,
+            Side::Send => Side::Recv,
+        }
+    }
+}
+
 /// A channel's queue, closed flag and blocked waiters, all under one mutex.
 pub(crate) struct State<T> {
     pub(crate) queue: VecDeque<T>,
     pub(crate) closed: bool,
-    pub(crate) receivers: Waiters,
-    pub(crate) senders: Waiters,
+    pub(crate) receivers: Waiters<T>,
+    pub(crate) senders: Waiters<T>,
 }
 
 /// Waiters claimed under the lock, to unpark once it is released.
 #[must_use = "claimed waiters must be unparked"]
-pub(crate) struct Wakes(Option<Arc<Waiter>>, Option<Arc<Waiter>>);
+pub(crate) struct Wakes(
+    Option<Arc<Waiter>>,
+    Option<Arc<Waiter>>,
+    Option<Arc<Waiter>>,
+);
 
 impl Wakes {
+    /// Adds a peer claimed by a hand-off (unbuffered channels).
+    #[inline]
+    pub(crate) fn with(mut self, peer: Arc<Waiter>) -> Self {
+        self.2 = Some(peer);
+        self
+    }
+
     /// Unparks the claimed waiters. Call after dropping the channel lock.
     #[inline]
     pub(crate) fn unpark(self) {
@@ -35,6 +57,9 @@ impl Wakes {
             w.unpark();
         }
         if let Some(w) = self.1 {
+            w.unpark();
+        }
+        if let Some(w) = self.2 {
             w.unpark();
         }
     }
@@ -49,7 +74,7 @@ impl<T> State<T> {
             // An empty channel allocates nothing (a million tasks may each
             // have one); a bounded one gets a small buffer up front, and
             // any queue grows as values arrive.
-            queue: if capacity == usize::MAX {
+            queue: if capacity == usize::MAX || capacity == 0 {
                 VecDeque::new()
             } else {
                 VecDeque::with_capacity(capacity.min(INITIAL_BOUNDED))
@@ -71,7 +96,7 @@ impl<T> State<T> {
     }
 
     #[inline]
-    pub(crate) fn waiters(&mut self, side: Side) -> &mut Waiters {
+    pub(crate) fn waiters(&mut self, side: Side) -> &mut Waiters<T> {
         match side {
             Side::Recv => &mut self.receivers,
             Side::Send => &mut self.senders,
@@ -99,6 +124,6 @@ impl<T> State<T> {
         } else {
             None
         };
-        Wakes(receiver, sender)
+        Wakes(receiver, sender, None)
     }
 }

@@ -15,9 +15,11 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use super::error::Abort;
+use super::select::{perform_case, Selected};
 use super::state::{Side, State};
-use super::wait::{register, settle, unregister, Registered, Settled};
-use super::waiter::{Waiter, INTERRUPTED, TIMED_OUT};
+use super::sync::Mutex;
+use super::wait::{register, settle, unregister, Perform, Registered, Settled, Sides};
+use super::waiter::{Slots, Waiter, INTERRUPTED, TIMED_OUT};
 use super::Channel;
 use crate::pool::Waker;
 
@@ -48,6 +50,11 @@ pub struct TaskWait<T> {
     /// A select's other channels.
     rest: Vec<Channel<T>>,
     side: Side,
+    /// A mixed select's side per case (empty: `side` for every channel).
+    sides: Vec<Side>,
+    /// The operation's value slots, one per channel (README, "Unbuffered
+    /// channels").
+    slots: Arc<Slots<T>>,
     start: usize,
     waiter: Option<Arc<Waiter>>,
     registered: usize,
@@ -72,10 +79,13 @@ impl<T> TaskWait<T> {
         waker: Waker,
     ) -> Self {
         debug_assert!(start <= rest.len());
+        let n = 1 + rest.len();
         TaskWait {
             first,
             rest,
             side,
+            sides: Vec::new(),
+            slots: Arc::new(Mutex::new((0..n).map(|_| None).collect())),
             start,
             waiter: None,
             registered: 0,
@@ -102,13 +112,64 @@ impl<T> TaskWait<T> {
         TaskWait::new(first, chans, Side::Recv, start % n, waker)
     }
 
+    /// A wait on a mixed select's cases: case `i` receives from
+    /// `chans[i]` or sends `offers[i]` on it, as `sides[i]` says
+    /// ([`select_cases`](super::select_cases)), scanning from `start`.
+    /// `chans` must not be empty.
+    pub fn cases(
+        chans: Vec<Channel<T>>,
+        sides: Vec<Side>,
+        offers: Vec<Option<T>>,
+        start: usize,
+        waker: Waker,
+    ) -> Self {
+        debug_assert!(sides.len() == chans.len() && offers.len() == chans.len());
+        let mut wait = TaskWait::select(chans, start, waker);
+        wait.sides = sides;
+        wait.slots = Arc::new(Mutex::new(offers));
+        wait
+    }
+
+    fn sides(&self) -> Sides<'_> {
+        if self.sides.is_empty() {
+            Sides::All(self.side)
+        } else {
+            Sides::Each(&self.sides)
+        }
+    }
+
+    /// One step of a mixed select's wait ([`TaskWait::cases`]): the case
+    /// performed and what it did.
+    pub fn poll_cases(
+        &mut self,
+        give_up: Option<GiveUp>,
+    ) -> Poll<Result<(usize, Selected<T>), GiveUp>> {
+        let sides = std::mem::take(&mut self.sides);
+        let r = {
+            let mut perform = perform_case(&sides);
+            self.poll_inner(Sides::Each(&sides), give_up, &mut perform)
+        };
+        self.sides = sides;
+        r
+    }
+
     /// One step of the wait: `perform` runs on a ready channel (then
     /// `Ready(Ok)`), or the waiter is (still) registered (`Pending`: park),
     /// or the wait gave up (`Ready(Err)`, only with `give_up`).
     fn poll_with<R>(
         &mut self,
         give_up: Option<GiveUp>,
-        perform: &mut dyn FnMut(&mut State<T>) -> R,
+        perform: &mut Perform<'_, T, R>,
+    ) -> Poll<Result<(usize, R), GiveUp>> {
+        let side = self.side;
+        self.poll_inner(Sides::All(side), give_up, perform)
+    }
+
+    fn poll_inner<R>(
+        &mut self,
+        sides: Sides<'_>,
+        give_up: Option<GiveUp>,
+        perform: &mut Perform<'_, T, R>,
     ) -> Poll<Result<(usize, R), GiveUp>> {
         let one;
         let many: Vec<&Channel<T>>;
@@ -129,7 +190,15 @@ impl<T> TaskWait<T> {
                     // Fails if a channel claimed us first: honour that.
                     w.try_abort(code);
                 }
-                match settle(chans, self.side, self.start, self.registered, &w, perform) {
+                match settle(
+                    chans,
+                    sides,
+                    self.start,
+                    self.registered,
+                    &w,
+                    &self.slots,
+                    perform,
+                ) {
                     Settled::Waiting => return Poll::Pending,
                     Settled::Done(j, out) => {
                         self.waiter = None;
@@ -152,11 +221,12 @@ impl<T> TaskWait<T> {
             let make = || Waiter::for_task(waker.clone());
             let r = register(
                 chans,
-                self.side,
+                sides,
                 self.start,
                 &mut waiter,
                 &mut registered,
                 &make,
+                &self.slots,
                 perform,
             );
             self.waiter = waiter;
@@ -165,6 +235,14 @@ impl<T> TaskWait<T> {
                 Registered::Done(i, out) => {
                     self.waiter = None;
                     return Poll::Ready(Ok((i, out)));
+                }
+                Registered::Retry(next) => {
+                    self.waiter = None;
+                    self.registered = 0;
+                    self.start = next;
+                    if let Some(why) = give_up {
+                        return Poll::Ready(Err(why));
+                    }
                 }
                 // Registered everywhere: park, unless giving up (then the
                 // loop aborts the fresh registration at once).
@@ -180,7 +258,7 @@ impl<T> TaskWait<T> {
         &mut self,
         give_up: Option<GiveUp>,
     ) -> Poll<Result<(usize, Option<T>), GiveUp>> {
-        self.poll_with(give_up, &mut |st| st.queue.pop_front())
+        self.poll_with(give_up, &mut super::pop)
     }
 
     /// Receives 1..=`max` values; an empty list once closed and drained.
@@ -189,7 +267,7 @@ impl<T> TaskWait<T> {
         max: NonZeroUsize,
         give_up: Option<GiveUp>,
     ) -> Poll<Result<Vec<T>, GiveUp>> {
-        self.poll_with(give_up, &mut |st| {
+        self.poll_with(give_up, &mut |_, st, _| {
             let n = max.get().min(st.queue.len());
             st.queue.drain(..n).collect::<Vec<T>>()
         })
@@ -203,15 +281,16 @@ impl<T> TaskWait<T> {
         slot: &mut Option<T>,
         give_up: Option<GiveUp>,
     ) -> Poll<Result<Result<(), T>, GiveUp>> {
-        self.poll_with(give_up, &mut |st| match slot.take() {
-            Some(v) if st.closed => Err(v),
-            Some(v) => {
-                st.queue.push_back(v);
-                Ok(())
-            }
-            None => Ok(()),
-        })
-        .map(|r| r.map(|(_, sent)| sent))
+        if let Some(v) = slot.take() {
+            self.slots.lock()[0] = Some(v);
+        }
+        let r = self
+            .poll_with(give_up, &mut super::push)
+            .map(|r| r.map(|(_, sent)| sent));
+        if r.is_ready() {
+            *slot = self.slots.lock()[0].take();
+        }
+        r
     }
 
     /// Sends the items of `rest` in order, as many as fit per step (each
@@ -226,8 +305,11 @@ impl<T> TaskWait<T> {
         give_up: Option<GiveUp>,
     ) -> Poll<Result<bool, GiveUp>> {
         let capacity = self.first.shared.capacity;
+        if capacity == 0 {
+            return self.poll_send_each(rest, sent, give_up);
+        }
         loop {
-            let step = self.poll_with(give_up, &mut |st| {
+            let step = self.poll_with(give_up, &mut |_, st, _| {
                 if st.closed {
                     return None;
                 }
@@ -255,6 +337,43 @@ impl<T> TaskWait<T> {
     }
 }
 
+impl<T> TaskWait<T> {
+    /// `poll_send_batch` on an unbuffered channel: one hand-off per item;
+    /// the item in flight waits in the wait's slot.
+    #[cold]
+    fn poll_send_each(
+        &mut self,
+        rest: &mut VecDeque<T>,
+        sent: &mut usize,
+        give_up: Option<GiveUp>,
+    ) -> Poll<Result<bool, GiveUp>> {
+        loop {
+            let in_flight = self.waiter.is_some();
+            if !in_flight {
+                match rest.pop_front() {
+                    Some(v) => self.slots.lock()[0] = Some(v),
+                    None => return Poll::Ready(Ok(true)),
+                }
+            }
+            let r = self.poll_with(give_up, &mut super::push);
+            match r {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok((_, Ok(())))) => *sent += 1,
+                Poll::Ready(Ok((_, Err(v)))) => {
+                    rest.push_front(v);
+                    return Poll::Ready(Ok(false));
+                }
+                Poll::Ready(Err(why)) => {
+                    if let Some(v) = self.slots.lock()[0].take() {
+                        rest.push_front(v);
+                    }
+                    return Poll::Ready(Err(why));
+                }
+            }
+        }
+    }
+}
+
 impl<T> Drop for TaskWait<T> {
     /// A wait dropped while registered (its task was cancelled and its
     /// state dropped, say) leaves cleanly: unregistered if still waiting,
@@ -266,18 +385,22 @@ impl<T> Drop for TaskWait<T> {
             return;
         };
         let chans: Vec<&Channel<T>> = std::iter::once(&self.first).chain(&self.rest).collect();
+        let sides = self.sides();
         if w.try_abort(INTERRUPTED) {
-            unregister(&chans, self.side, self.start, self.registered, &w);
+            unregister(&chans, sides, self.start, self.registered, &w);
             return;
         }
-        // Claimed: arrive, take nothing, pass the wake on.
+        // Claimed: arrive, take nothing, pass the wake on (a value handed
+        // over by an unbuffered channel's sender stays queued there for
+        // the next receiver).
         let _ = settle(
             &chans,
-            self.side,
+            sides,
             self.start,
             self.registered,
             &w,
-            &mut |_: &mut State<T>| (),
+            &self.slots,
+            &mut |_, _: &mut State<T>, _| (),
         );
     }
 }
@@ -291,6 +414,24 @@ pub fn try_select<T>(chans: &[&Channel<T>], start: usize) -> Option<(usize, Opti
         let i = (start + k) % n;
         let shared = &*chans[i].shared;
         let mut st = shared.state.lock();
+        if shared.capacity == 0 {
+            let pulled = chans[i].pull(&mut st);
+            if st.ready(Side::Recv, 0) {
+                let v = st.queue.pop_front();
+                let wakes = shared.finish(&mut st);
+                drop(st);
+                wakes.unpark();
+                if let Some(w) = pulled {
+                    w.unpark();
+                }
+                return Some((i, v));
+            }
+            drop(st);
+            if let Some(w) = pulled {
+                w.unpark();
+            }
+            continue;
+        }
         if st.ready(Side::Recv, shared.capacity) {
             let v = st.queue.pop_front();
             let wakes = shared.finish(&mut st);

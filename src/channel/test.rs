@@ -776,3 +776,262 @@ fn mpmc_1_2_16_threads() {
         mpmc(1, threads, Some(3), 1000);
     }
 }
+
+// ---- unbuffered (capacity 0) ----
+
+#[test]
+fn unbuffered_try_ops_need_a_peer() {
+    let ch = Channel::unbuffered();
+    assert!(ch.is_unbuffered());
+    assert_eq!(ch.capacity(), Some(0));
+    assert_eq!(ch.try_send(1), Err(TrySendError::Full(1)));
+    assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(ch.len(), 0);
+    ch.close();
+    assert_eq!(ch.try_send(2), Err(TrySendError::Closed(2)));
+    assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
+    assert_eq!(ch.recv(None), Err(RecvError::Closed));
+    assert_eq!(ch.send(3, None), Err(SendError::Closed(3)));
+}
+
+#[test]
+fn unbuffered_send_waits_for_a_receiver() {
+    let ch = Channel::unbuffered();
+    let tx = ch.clone();
+    let done = Arc::new(AtomicUsize::new(0));
+    let d = Arc::clone(&done);
+    let t = thread::spawn(move || {
+        tx.send(7, None).unwrap();
+        d.store(1, Ordering::SeqCst);
+    });
+    eventually("sender parked", || ch.waiting_senders() == 1);
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        0,
+        "send completed with no receiver"
+    );
+    assert_eq!(ch.len(), 0);
+    assert_eq!(ch.try_recv(), Ok(7));
+    t.join().unwrap();
+    assert_eq!(done.load(Ordering::SeqCst), 1);
+    assert_eq!(ch.waiting_senders(), 0);
+}
+
+#[test]
+fn unbuffered_try_send_hands_to_a_parked_receiver() {
+    let ch = Channel::unbuffered();
+    let rx = ch.clone();
+    let t = thread::spawn(move || rx.recv(None));
+    eventually("receiver parked", || ch.waiting_receivers() == 1);
+    assert_eq!(ch.try_send(5), Ok(()));
+    assert_eq!(t.join().unwrap(), Ok(5));
+    assert_eq!(ch.try_send(6), Err(TrySendError::Full(6)));
+}
+
+#[test]
+fn unbuffered_close_fails_a_parked_sender_and_ends_a_parked_receiver() {
+    let ch = Channel::<i32>::unbuffered();
+    let tx = ch.clone();
+    let s = thread::spawn(move || tx.send(1, None));
+    eventually("sender parked", || ch.waiting_senders() == 1);
+    ch.close();
+    assert_eq!(s.join().unwrap(), Err(SendError::Closed(1)));
+    let ch = Channel::<i32>::unbuffered();
+    let rx = ch.clone();
+    let r = thread::spawn(move || rx.recv(None));
+    eventually("receiver parked", || ch.waiting_receivers() == 1);
+    ch.close();
+    assert_eq!(r.join().unwrap(), Err(RecvError::Closed));
+}
+
+#[test]
+fn unbuffered_timeouts_hand_the_value_back() {
+    let ch = Channel::unbuffered();
+    assert_eq!(
+        ch.send_timeout(1, ms(10), None),
+        Err(SendTimeoutError::Timeout(1))
+    );
+    assert_eq!(
+        ch.recv_timeout(ms(10), None),
+        Err(RecvTimeoutError::Timeout)
+    );
+    assert_eq!(ch.waiting_senders() + ch.waiting_receivers(), 0);
+}
+
+#[test]
+fn unbuffered_batches_are_hand_offs_in_order() {
+    let ch = Channel::unbuffered();
+    let tx = ch.clone();
+    let t = thread::spawn(move || tx.send_batch(vec![1, 2, 3, 4], None));
+    let mut got = Vec::new();
+    while got.len() < 4 {
+        got.extend(ch.recv_batch(nz(10), None).unwrap());
+    }
+    assert_eq!(got, vec![1, 2, 3, 4]);
+    t.join().unwrap().unwrap();
+    // Closed part way: the error counts what went.
+    let tx = ch.clone();
+    let t = thread::spawn(move || tx.send_batch(vec![1, 2, 3], None));
+    assert_eq!(ch.recv(None), Ok(1));
+    eventually("second item offered", || ch.waiting_senders() == 1);
+    ch.close();
+    assert_eq!(
+        t.join().unwrap(),
+        Err(SendBatchError::Closed {
+            sent: 1,
+            unsent: vec![2, 3]
+        })
+    );
+}
+
+#[test]
+fn unbuffered_many_senders_many_receivers_exactly_once_in_order() {
+    const SENDERS: usize = 4;
+    const PER: usize = 2000;
+    let ch = Channel::unbuffered();
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|s| {
+            let tx = ch.clone();
+            thread::spawn(move || {
+                for k in 0..PER {
+                    tx.send((s, k), None).unwrap();
+                }
+            })
+        })
+        .collect();
+    let receivers: Vec<_> = (0..4)
+        .map(|_| {
+            let rx = ch.clone();
+            thread::spawn(move || rx.iter().collect::<Vec<_>>())
+        })
+        .collect();
+    for s in senders {
+        s.join().unwrap();
+    }
+    ch.close();
+    let mut all = Vec::new();
+    for r in receivers {
+        let got = r.join().unwrap();
+        // Per sender, each receiver sees increasing numbers.
+        let mut last = [None; SENDERS];
+        for &(s, k) in &got {
+            assert!(last[s].map_or(true, |l| l < k), "order broken");
+            last[s] = Some(k);
+        }
+        all.extend(got);
+    }
+    all.sort();
+    let want: Vec<_> = (0..SENDERS)
+        .flat_map(|s| (0..PER).map(move |k| (s, k)))
+        .collect();
+    assert_eq!(all, want);
+}
+
+// ---- select with send cases ----
+
+#[test]
+fn select_cases_sends_where_there_is_room() {
+    let full = Channel::bounded(1).unwrap();
+    full.send(0, None).unwrap();
+    let room = Channel::bounded(1).unwrap();
+    let (i, what) = select_cases(
+        &[&full, &room],
+        &[Side::Send, Side::Send],
+        vec![Some(1), Some(2)],
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!((i, what), (1, Selected::Sent));
+    assert_eq!(room.try_recv(), Ok(2));
+    assert_eq!(full.len(), 1);
+}
+
+#[test]
+fn select_cases_times_out_and_keeps_nothing() {
+    let a = Channel::<i32>::unbuffered();
+    let b = Channel::<i32>::unbounded();
+    let r = select_cases(
+        &[&a, &b],
+        &[Side::Send, Side::Recv],
+        vec![Some(1), None],
+        Some(Instant::now() + ms(10)),
+        None,
+    );
+    assert_eq!(r, Err(SelectError::Timeout));
+    assert_eq!(a.waiting_senders() + b.waiting_receivers(), 0);
+    let mut offers = vec![Some(1), None];
+    assert_eq!(
+        try_select_cases(&[&a, &b], &[Side::Send, Side::Recv], &mut offers, 0),
+        None
+    );
+    assert_eq!(offers, vec![Some(1), None]);
+}
+
+#[test]
+fn select_cases_send_on_closed_gives_the_value_back() {
+    let a = Channel::<i32>::unbuffered();
+    a.close();
+    let r = select_cases(&[&a], &[Side::Send], vec![Some(9)], None, None);
+    assert_eq!(r, Ok((0, Selected::SendClosed(9))));
+}
+
+#[test]
+fn select_never_meets_itself_on_one_unbuffered_channel() {
+    let a = Channel::<i32>::unbuffered();
+    let r = select_cases(
+        &[&a, &a],
+        &[Side::Send, Side::Recv],
+        vec![Some(1), None],
+        Some(Instant::now() + ms(20)),
+        None,
+    );
+    assert_eq!(r, Err(SelectError::Timeout));
+}
+
+#[test]
+fn select_cases_pair_up_across_threads() {
+    // Two selects, each offering a send on `a` and a receive on `b`,
+    // against a thread that does the opposite: every round one exchange.
+    let a = Channel::<i32>::unbuffered();
+    let b = Channel::<i32>::unbuffered();
+    let (a2, b2) = (a.clone(), b.clone());
+    let t = thread::spawn(move || {
+        let mut got = Vec::new();
+        for k in 0..1000 {
+            match select_cases(
+                &[&a2, &b2],
+                &[Side::Recv, Side::Send],
+                vec![None, Some(-k)],
+                None,
+                None,
+            )
+            .unwrap()
+            {
+                (0, Selected::Received(Some(v))) => got.push(v),
+                (1, Selected::Sent) => got.push(-1_000_000),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        got
+    });
+    let mut mine = Vec::new();
+    for k in 0..1000 {
+        match select_cases(
+            &[&a, &b],
+            &[Side::Send, Side::Recv],
+            vec![Some(k), None],
+            None,
+            None,
+        )
+        .unwrap()
+        {
+            (0, Selected::Sent) => mine.push(k),
+            (1, Selected::Received(Some(v))) => mine.push(v),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let theirs = t.join().unwrap();
+    assert_eq!(theirs.len(), 1000);
+    assert_eq!(mine.len(), 1000);
+}

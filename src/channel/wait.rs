@@ -8,45 +8,80 @@ use std::time::Instant;
 
 use super::error::Abort;
 use super::interrupt::{Interrupt, Wake};
-use super::state::{Side, State};
+use super::state::{Side, State, Wakes};
 use super::sync::{blocking, park, park_timeout};
-use super::waiter::{Outcome, Waiter, INTERRUPTED, TIMED_OUT};
-use super::Channel;
+use super::waiter::{Outcome, Slots, Waiter, INTERRUPTED, TIMED_OUT};
+use super::{Channel, Shared};
 
-/// Waits until one of `chans` is ready on `side`, then runs `perform` on it
-/// under its lock and returns its position and `perform`'s result.
+/// The side each case of a wait is on: one side for every channel (a single
+/// operation, a receive-only select), or one per case (a select with send
+/// cases).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sides<'a> {
+    All(Side),
+    Each(&'a [Side]),
+}
+
+impl Sides<'_> {
+    #[inline]
+    pub(crate) fn at(&self, i: usize) -> Side {
+        match self {
+            Sides::All(s) => *s,
+            Sides::Each(s) => s[i],
+        }
+    }
+}
+
+/// What an operation does on a channel that is ready: case index, the
+/// channel's state, and the case's value slot (a send case's offer; a
+/// receive case's is empty).
+pub(crate) type Perform<'a, T, R> = dyn FnMut(usize, &mut State<T>, &mut Option<T>) -> R + 'a;
+
+/// Waits until one of `chans` is ready on its case's side, then runs
+/// `perform` on it under its lock and returns its position and `perform`'s
+/// result.
 ///
 /// Channels are tried in rotation from `start`. `perform` runs only when the
-/// channel is ready ([`State::ready`]), exactly once per successful call.
-/// Returns `Abort::Timeout` once `deadline` passes (never without one) and
-/// `Abort::Cancelled` once `interrupt` fires, if no channel was ready first.
+/// channel is ready ([`State::ready`], or an unbuffered channel with a peer
+/// waiting on the other side), exactly once per successful call, with the
+/// case's slot from `slots`. Returns `Abort::Timeout` once `deadline`
+/// passes (never without one) and `Abort::Cancelled` once `interrupt`
+/// fires, if no channel was ready first.
 ///
-/// The first pass over the channels allocates nothing, so `select` uses it as
-/// its fast path; single-channel operations try their own fast path first.
+/// The first pass over the channels allocates nothing but `slots`, so
+/// `select` uses it as its fast path; single-channel operations try their
+/// own fast path first.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn block<T, R>(
     chans: &[&Channel<T>],
-    side: Side,
+    sides: Sides<'_>,
     mut start: usize,
     deadline: Option<Instant>,
     interrupt: Option<&dyn Interrupt>,
-    perform: &mut dyn FnMut(&mut State<T>) -> R,
+    slots: &Arc<Slots<T>>,
+    perform: &mut Perform<'_, T, R>,
 ) -> Result<(usize, R), Abort> {
     let n = chans.len();
     debug_assert!(n > 0 && start < n);
     loop {
-        spin_until_ready(chans, side, deadline);
+        spin_until_ready(chans, sides, deadline);
         let mut waiter: Option<Arc<Waiter>> = None;
         let mut registered = 0;
         match register(
             chans,
-            side,
+            sides,
             start,
             &mut waiter,
             &mut registered,
             &Waiter::new,
+            slots,
             perform,
         ) {
             Registered::Done(i, out) => return Ok((i, out)),
+            Registered::Retry(next) => {
+                start = next;
+                continue;
+            }
             Registered::Waiting => {}
             Registered::Claimed => {}
         }
@@ -57,13 +92,13 @@ pub(crate) fn block<T, R>(
         if registered == n {
             park_until(&waiter, deadline, interrupt);
         }
-        match settle(chans, side, start, registered, &waiter, perform) {
+        match settle(chans, sides, start, registered, &waiter, slots, perform) {
             Settled::Done(j, out) => return Ok((j, out)),
             Settled::Retry(next) => start = next,
             Settled::Aborted(abort) => return Err(abort),
             Settled::Waiting => {
                 debug_assert!(false, "wait ended while still waiting");
-                unregister(chans, side, start, registered, &waiter);
+                unregister(chans, sides, start, registered, &waiter);
             }
         }
     }
@@ -78,47 +113,146 @@ pub(crate) enum Registered<R> {
     /// A channel claimed the waiter while it was still registering on the
     /// others: [`settle`] it (it is registered on the first `registered`).
     Claimed,
+    /// The waiter claimed itself for an unbuffered channel whose waiting
+    /// peer stopped waiting before it could be claimed: it is unregistered
+    /// everywhere; wait again from this position.
+    Retry(usize),
+}
+
+/// What one look at a channel under its lock found ([`step`]).
+pub(crate) enum Step<R> {
+    /// `perform` ran; wake these once the lock is released.
+    Done(R, Wakes),
+    /// Not ready: register here.
+    NotReady,
+    /// The waiter was claimed by another channel meanwhile.
+    Claimed,
+    /// The waiter claimed itself, but the unbuffered peer it saw waiting
+    /// was gone (its wait ended) before it could be claimed.
+    Retry(Wakes),
+}
+
+/// One look at channel `i` (locked: `st`) for a case on `side`: if it is
+/// ready, claim `own` (if registered elsewhere) and perform the case.
+///
+/// Ready is [`State::ready`] for a buffered channel, and for a closed one.
+/// An open unbuffered channel has no room: a case there is ready when a
+/// peer other than `own` waits on the other side (README, "Unbuffered
+/// channels"); the peer is claimed (counted pending on its side) and the
+/// value moves directly between the two operations' slots, through the
+/// queue only for the length of this critical section, so `perform` is
+/// the same code as for a buffered channel.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn step<T, R>(
+    shared: &Shared<T>,
+    st: &mut State<T>,
+    side: Side,
+    i: usize,
+    own: Option<&Arc<Waiter>>,
+    slots: &Slots<T>,
+    perform: &mut Perform<'_, T, R>,
+) -> Step<R> {
+    // An open unbuffered channel hands values over (a receive takes a
+    // value left queued by a dropped wait first, README).
+    let handoff = shared.capacity == 0 && !st.closed && (side == Side::Send || st.queue.is_empty());
+    if !handoff {
+        if !st.ready(side, shared.capacity) {
+            return Step::NotReady;
+        }
+        if let Some(w) = own {
+            if !w.try_claim(i) {
+                return Step::Claimed;
+            }
+        }
+        let out = perform(i, st, &mut slots.lock()[i]);
+        return Step::Done(out, shared.finish(st));
+    }
+    let peers = side.other();
+    if !st.waiters(peers).has_live_peer(own) {
+        return Step::NotReady;
+    }
+    if let Some(w) = own {
+        if !w.try_claim(i) {
+            return Step::Claimed;
+        }
+    }
+    let Some(peer) = st.waiters(peers).claim_peer(own) else {
+        // Every peer that looked live ended its wait meanwhile.
+        return match own {
+            Some(_) => Step::Retry(shared.finish(st)),
+            None => Step::NotReady,
+        };
+    };
+    let out = match side {
+        Side::Recv => {
+            // The sender's offer moves into the (empty) queue for `perform`.
+            // Every sender registered on an unbuffered channel has its
+            // offer in its slot (`run`, send cases, one-item batches).
+            let offer = peer.slots.lock()[peer.index].take();
+            debug_assert!(offer.is_some(), "an unbuffered sender without an offer");
+            if let Some(v) = offer {
+                st.queue.push_back(v);
+            }
+            perform(i, st, &mut slots.lock()[i])
+        }
+        Side::Send => {
+            let before = st.queue.len();
+            let out = perform(i, st, &mut slots.lock()[i]);
+            if st.queue.len() > before {
+                peer.slots.lock()[peer.index] = st.queue.pop_back();
+            }
+            out
+        }
+    };
+    Step::Done(out, shared.finish(st).with(peer.waiter))
 }
 
 /// Registers a waiter (made by `make` on first need) on each channel in
-/// turn from `start`, unless one is ready: then, if the waiter is already
-/// registered elsewhere, it first claims itself; if that fails, another
-/// channel claimed it meanwhile (README, "select").
+/// turn from `start`, unless one is ready ([`step`]): then, if the waiter
+/// is already registered elsewhere, it first claims itself; if that fails,
+/// another channel claimed it meanwhile (README, "select").
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn register<T, R>(
     chans: &[&Channel<T>],
-    side: Side,
+    sides: Sides<'_>,
     start: usize,
     waiter: &mut Option<Arc<Waiter>>,
     registered: &mut usize,
     make: &dyn Fn() -> Arc<Waiter>,
-    perform: &mut dyn FnMut(&mut State<T>) -> R,
+    slots: &Arc<Slots<T>>,
+    perform: &mut Perform<'_, T, R>,
 ) -> Registered<R> {
     let n = chans.len();
     for k in 0..n {
         let i = (start + k) % n;
+        let side = sides.at(i);
         let shared = &*chans[i].shared;
         let mut st = shared.state.lock();
-        if st.ready(side, shared.capacity) {
-            // Registered elsewhere already? Then take this channel only
-            // if no channel claimed us meanwhile (a claim obliges us to
-            // retry there first; see README, "select").
-            if let Some(w) = waiter.as_ref() {
-                if !w.try_claim(i) {
-                    return Registered::Claimed;
+        match step(shared, &mut st, side, i, waiter.as_ref(), slots, perform) {
+            Step::Done(out, wakes) => {
+                drop(st);
+                wakes.unpark();
+                if let Some(w) = waiter.as_ref() {
+                    unregister(chans, sides, start, *registered, w);
                 }
+                return Registered::Done(i, out);
             }
-            let out = perform(&mut st);
-            let wakes = shared.finish(&mut st);
-            drop(st);
-            wakes.unpark();
-            if let Some(w) = waiter.as_ref() {
-                unregister(chans, side, start, *registered, w);
+            Step::Claimed => return Registered::Claimed,
+            Step::Retry(wakes) => {
+                drop(st);
+                wakes.unpark();
+                if let Some(w) = waiter.take() {
+                    unregister(chans, sides, start, *registered, &w);
+                }
+                *registered = 0;
+                return Registered::Retry((i + 1) % n);
             }
-            return Registered::Done(i, out);
+            Step::NotReady => {
+                let w = waiter.get_or_insert_with(make);
+                st.waiters(side).push(w, i, slots);
+                *registered += 1;
+            }
         }
-        let w = waiter.get_or_insert_with(make);
-        st.waiters(side).push(w, i);
-        *registered += 1;
     }
     Registered::Waiting
 }
@@ -139,29 +273,57 @@ pub(crate) enum Settled<R> {
 /// Finishes a wait according to its waiter's outcome: a claim is honoured
 /// (the claimed side arrives, takes its turn, and passes the wake on), an
 /// abort unregisters everywhere.
+///
+/// On an unbuffered channel a claim may already have done the case's work:
+/// a sender's offer taken (its slot is empty: sent), or a value handed to
+/// a receiver (in its slot: it goes through the queue to `perform`). The
+/// channel's lock, taken first, orders this after the peer's hand-off.
 pub(crate) fn settle<T, R>(
     chans: &[&Channel<T>],
-    side: Side,
+    sides: Sides<'_>,
     start: usize,
     registered: usize,
     waiter: &Arc<Waiter>,
-    perform: &mut dyn FnMut(&mut State<T>) -> R,
+    slots: &Slots<T>,
+    perform: &mut Perform<'_, T, R>,
 ) -> Settled<R> {
     let n = chans.len();
     match waiter.outcome() {
         Outcome::Claimed(j) => {
             // Channel `j` claimed us: it removed our entry there and
             // counts us as pending. Retry there first.
+            let side = sides.at(j);
             let shared = &*chans[j].shared;
             let mut st = shared.state.lock();
             st.waiters(side).arrived();
-            let ready = st.ready(side, shared.capacity);
-            let out = if ready { Some(perform(&mut st)) } else { None };
+            let out = {
+                let mut slots = slots.lock();
+                let slot = &mut slots[j];
+                let ready = if shared.capacity == 0 {
+                    match side {
+                        Side::Recv => {
+                            if let Some(v) = slot.take() {
+                                st.queue.push_front(v);
+                            }
+                            st.ready(side, 0)
+                        }
+                        // Taken by a receiver (sent), or closed.
+                        Side::Send => slot.is_none() || st.closed,
+                    }
+                } else {
+                    st.ready(side, shared.capacity)
+                };
+                if ready {
+                    Some(perform(j, &mut st, slot))
+                } else {
+                    None
+                }
+            };
             let wakes = shared.finish(&mut st);
             drop(st);
             wakes.unpark();
             if n > 1 {
-                unregister(chans, side, start, registered, waiter);
+                unregister(chans, sides, start, registered, waiter);
             }
             match out {
                 Some(out) => Settled::Done(j, out),
@@ -171,11 +333,11 @@ pub(crate) fn settle<T, R>(
             }
         }
         Outcome::TimedOut => {
-            unregister(chans, side, start, registered, waiter);
+            unregister(chans, sides, start, registered, waiter);
             Settled::Aborted(Abort::Timeout)
         }
         Outcome::Interrupted => {
-            unregister(chans, side, start, registered, waiter);
+            unregister(chans, sides, start, registered, waiter);
             Settled::Aborted(Abort::Cancelled)
         }
         Outcome::Waiting => Settled::Waiting,
@@ -188,23 +350,32 @@ pub(crate) fn settle<T, R>(
 /// and of the waker's unpark (a syscall each). Bounded, so not a polling
 /// loop; skipped once the deadline has passed, and under loom.
 #[inline]
-fn spin_until_ready<T>(chans: &[&Channel<T>], side: Side, deadline: Option<Instant>) {
+fn spin_until_ready<T>(chans: &[&Channel<T>], sides: Sides<'_>, deadline: Option<Instant>) {
     #[cfg(not(loom))]
     {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return;
         }
+        // An unbuffered channel is never ready before its peer registers:
+        // register at once so that the peer can find this wait.
+        if chans.iter().any(|c| c.shared.capacity == 0) {
+            return;
+        }
         let backoff = crossbeam_utils::Backoff::new();
         while !backoff.is_completed() {
             backoff.snooze();
-            if chans.iter().any(|c| c.shared.looks_ready(side)) {
+            if chans
+                .iter()
+                .enumerate()
+                .any(|(i, c)| c.shared.looks_ready(sides.at(i)))
+            {
                 return;
             }
         }
     }
     #[cfg(loom)]
     {
-        let _ = (chans, side, deadline);
+        let _ = (chans, sides, deadline);
     }
 }
 
@@ -254,7 +425,7 @@ fn park_until(waiter: &Arc<Waiter>, deadline: Option<Instant>, interrupt: Option
 #[cold]
 pub(crate) fn unregister<T>(
     chans: &[&Channel<T>],
-    side: Side,
+    sides: Sides<'_>,
     start: usize,
     registered: usize,
     waiter: &Arc<Waiter>,
@@ -262,6 +433,11 @@ pub(crate) fn unregister<T>(
     let n = chans.len();
     for k in 0..registered {
         let i = (start + k) % n;
-        chans[i].shared.state.lock().waiters(side).remove(waiter);
+        chans[i]
+            .shared
+            .state
+            .lock()
+            .waiters(sides.at(i))
+            .remove(waiter);
     }
 }

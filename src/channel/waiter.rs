@@ -5,7 +5,16 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::sync::Arc;
 
-use super::sync::{current, AtomicUsize, Thread};
+use super::sync::{current, AtomicUsize, Mutex, Thread};
+
+/// The value slots of one operation, one per case of its channel list: a
+/// send case's offer (taken by the receiver of an unbuffered channel that
+/// claims the wait), or the value a sender hands to a receive case of an
+/// unbuffered channel. Only whoever owns the wait touches them: the waiting
+/// side before registering or after settling, a peer only after winning the
+/// waiter's compare-and-swap, under the channel's lock (README,
+/// "Unbuffered channels").
+pub(crate) type Slots<T> = Mutex<Vec<Option<T>>>;
 
 /// Still waiting: nobody has decided how this wait ends.
 pub(crate) const WAITING: usize = 0;
@@ -105,32 +114,86 @@ impl Waiter {
 }
 
 /// One registration of a waiter on a channel side.
-struct Entry {
+struct Entry<T> {
     waiter: Arc<Waiter>,
     /// The channel's position in the waiter's list (0 for single-channel
     /// operations; the select index otherwise).
     index: usize,
+    /// The operation's value slots (used on unbuffered channels only).
+    slots: Arc<Slots<T>>,
+}
+
+/// A peer claimed on an unbuffered channel: its waiter (to wake once the
+/// lock is released), its case index and its value slots.
+pub(crate) struct Peer<T> {
+    pub(crate) waiter: Arc<Waiter>,
+    pub(crate) index: usize,
+    pub(crate) slots: Arc<Slots<T>>,
 }
 
 /// The waiters blocked on one side (receive or send) of one channel.
 /// Lives inside the channel's mutex.
-#[derive(Default)]
-pub(crate) struct Waiters {
+pub(crate) struct Waiters<T> {
     /// Registered, not yet claimed; served first come, first served.
-    list: VecDeque<Entry>,
+    list: VecDeque<Entry<T>>,
     /// Claimed by this channel but not yet back under its lock: each one will
     /// retry its operation here, so this many ready items (or free slots) are
     /// already spoken for and need no further wakeup.
     pending: usize,
 }
 
-impl Waiters {
+impl<T> Default for Waiters<T> {
+    fn default() -> Self {
+        Waiters {
+            list: VecDeque::new(),
+            pending: 0,
+        }
+    }
+}
+
+impl<T> Waiters<T> {
     /// Registers `waiter` (whose list holds this channel at `index`).
-    pub(crate) fn push(&mut self, waiter: &Arc<Waiter>, index: usize) {
+    pub(crate) fn push(&mut self, waiter: &Arc<Waiter>, index: usize, slots: &Arc<Slots<T>>) {
         self.list.push_back(Entry {
             waiter: Arc::clone(waiter),
             index,
+            slots: Arc::clone(slots),
         });
+    }
+
+    /// Whether a registered waiter other than `own` is still waiting (a
+    /// hint: it may stop waiting before it is claimed).
+    pub(crate) fn has_live_peer(&self, own: Option<&Arc<Waiter>>) -> bool {
+        self.list.iter().any(|e| {
+            e.waiter.outcome() == Outcome::Waiting
+                && !own.is_some_and(|w| Arc::ptr_eq(w, &e.waiter))
+        })
+    }
+
+    /// Claims the longest-waiting registered waiter other than `own` that
+    /// is still waiting, counting it as pending (it arrives in `settle`),
+    /// for a hand-off on an unbuffered channel. `own`'s entries stay (a
+    /// select never meets itself); dead entries are dropped.
+    pub(crate) fn claim_peer(&mut self, own: Option<&Arc<Waiter>>) -> Option<Peer<T>> {
+        let mut k = 0;
+        while k < self.list.len() {
+            if own.is_some_and(|w| Arc::ptr_eq(w, &self.list[k].waiter)) {
+                k += 1;
+                continue;
+            }
+            let Some(entry) = self.list.remove(k) else {
+                break;
+            };
+            if entry.waiter.try_claim(entry.index) {
+                self.pending += 1;
+                return Some(Peer {
+                    waiter: entry.waiter,
+                    index: entry.index,
+                    slots: entry.slots,
+                });
+            }
+        }
+        None
     }
 
     /// Whether anyone is registered.

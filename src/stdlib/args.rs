@@ -124,6 +124,8 @@ pub(crate) enum Items<'a> {
     Chars(std::str::Chars<'a>),
     /// A map's keys.
     Keys(crate::map::Keys<'a>),
+    /// What a channel held until it was closed (received first).
+    Owned(std::vec::IntoIter<Value>),
 }
 
 impl Iterator for Items<'_> {
@@ -144,6 +146,7 @@ impl Iterator for Items<'_> {
             }
             Items::Chars(it) => it.next().map(Value::str),
             Items::Keys(it) => it.next().map(|k| k.0.clone()),
+            Items::Owned(it) => it.next(),
         }
     }
 
@@ -156,6 +159,7 @@ impl Iterator for Items<'_> {
             }
             Items::Chars(it) => it.size_hint(),
             Items::Keys(it) => it.size_hint(),
+            Items::Owned(it) => it.size_hint(),
         }
     }
 }
@@ -171,6 +175,9 @@ pub(crate) fn items<'a>(func: &str, what: &str, v: &'a Value) -> Result<Items<'a
         },
         Value::Str(s) => Items::Chars(s.chars()),
         Value::Map(m) => Items::Keys(m.keys()),
+        // Received until closed and drained (ASYNC.md: every builtin that
+        // takes an iterable drains a channel).
+        Value::Channel(c) => Items::Owned(super::channel::drain(c)?.into_iter()),
         other => {
             return Err(type_error(
                 func,

@@ -16,10 +16,32 @@
 //! module must not wrap calls in `blocking` again.
 //!
 //! # Decisions (where ASYNC.md is silent; Go's behaviour unless noted)
-//! - `channel(n)`: anything but an int `n ≥ 1` is a `ValueError` (ASYNC.md:
-//!   "n ≥ 1; else ValueError"), including floats and `nil`. There is no
-//!   unbuffered (rendezvous) channel: Go's `make(chan T)` has no
-//!   counterpart; `channel()` is unbounded.
+//! - `channel(n)`: anything but an int `n ≥ 0` is a `ValueError`, including
+//!   floats and `nil`. `channel(0)` is unbuffered (Go's `make(chan T)`): a
+//!   send completes when a receiver takes the value; `len()` is always 0
+//!   and `recv_batch` returns one value per hand-off. `channel()` is
+//!   unbounded.
+//! - `ch.try_send(v)`: `true` if sent, `false` if full (unbuffered: no
+//!   receiver waiting); `nil` or a closed channel: `ValueError`.
+//! - `select(cases)`: a case is a channel (receive) or a two-item list
+//!   `[ch, v]` (send `v`, not `nil`). Anything else is a `TypeError` naming
+//!   the case. A send case on a channel that is already closed when
+//!   `select` starts throws `ValueError` whatever else is ready (Go picks
+//!   at random among ready cases, one of which panics; here the outcome
+//!   does not depend on the scan order); closed while `select` waits, the
+//!   send case is performed and throws.
+//! - `after(s)`, `ticker(s)`: `s` an int or float; `after` takes `s ≥ 0`,
+//!   `ticker` `s > 0` (a zero period would tick without end); else
+//!   `ValueError` (`TypeError` for a non-number). Both are channels of
+//!   capacity 1 fed by one pool timer (no thread of their own); closing a
+//!   ticker (or dropping its last handle) cancels its timer. A ticker's
+//!   next tick is due `s` after the previous one was due; ticks missed
+//!   while the timer thread was late are skipped, not queued.
+//! - Builtins that take an iterable (`list`, `sorted`, `sum`, `min`,
+//!   `max`, `any`, `all`, `enumerate`, `zip`, `reversed`, `list.extend`,
+//!   `send_batch`) receive from a channel until it is closed and drained
+//!   (all of it, also for `any`/`all`), blocking the thread while they
+//!   wait (they cannot park a task); `len(ch)` is `ch.len()`.
 //! - A blocking call made by a task that is already cancelled throws
 //!   `Cancelled` at once, without taking a value, so a cancelled consumer
 //!   does not swallow a value it will never use. A call that cannot block
@@ -52,8 +74,6 @@
 //!   early busy channel does not starve later ones. A channel that is
 //!   closed and drained is always ready, with value `nil` (as a Go receive
 //!   from a closed channel).
-//! - `len(ch)` (the global) is not defined for channels; `ch.len()` is
-//!   (ASYNC.md names only the method).
 //! - A channel closed with an error (the output of a `parallel_map` or
 //!   `parallel_filter` over a channel whose work failed, an `fs.lines` or
 //!   `csv.rows` stream whose file failed: `reason.rs` in `src/channel`)
@@ -72,8 +92,8 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::channel::{
-    Channel, GiveUp, Interrupt, RecvError, RecvTimeoutError, Registration, SelectError,
-    SendBatchError, SendError, TaskWait, TryRecvError, TrySendError, Wake,
+    Channel, GiveUp, Interrupt, RecvError, RecvTimeoutError, Registration, SelectError, Selected,
+    SendBatchError, SendError, Side, TaskWait, TryRecvError, TrySendError, Wake,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{self, CancelToken};
@@ -98,21 +118,36 @@ pub struct ChannelObj {
     /// A number naming it in deadlock reports (`channel 3`), in creation
     /// order.
     id: u64,
+    /// The pool timer feeding an `after` or `ticker` channel; cancelled
+    /// when the channel is closed or dropped.
+    timer: parking_lot::Mutex<Option<pool::Timer>>,
 }
 
 static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
 
 impl ChannelObj {
-    /// A new channel: bounded to `capacity` values, or unbounded for `None`.
-    /// `Some(0)` is a `ValueError`.
+    /// A new channel: bounded to `capacity` values, unbuffered for
+    /// `Some(0)`, or unbounded for `None`.
     pub fn new(capacity: Option<usize>) -> Result<ChannelObj> {
-        Channel::new(capacity)
-            .map(|ch| ChannelObj {
-                ch,
-                _live: super::handles::Live::new(super::handles::Kind::Channel),
-                id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
-            })
-            .map_err(|_| Error::value_error("channel() capacity must be at least 1 (got 0)"))
+        let ch = match capacity {
+            Some(0) => Channel::unbuffered(),
+            other => Channel::new(other)
+                .map_err(|_| Error::value_error("channel() capacity must be at least 0"))?,
+        };
+        Ok(ChannelObj {
+            ch,
+            _live: super::handles::Live::new(super::handles::Kind::Channel),
+            id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
+            timer: parking_lot::Mutex::new(None),
+        })
+    }
+
+    /// Closes the channel (idempotent) and stops its timer, if any.
+    pub fn close(&self) {
+        self.ch.close();
+        // After `close`: a tick running now sees the channel closed before
+        // it stores its next timer (`tick`).
+        drop(self.timer.lock().take());
     }
 
     /// The channel's number (`channel 3` in deadlock reports).
@@ -144,6 +179,14 @@ pub(crate) static FUNCTIONS: &[NativeFn] = &[
     NativeFn {
         name: "select",
         f: select,
+    },
+    NativeFn {
+        name: "after",
+        f: after,
+    },
+    NativeFn {
+        name: "ticker",
+        f: ticker,
     },
 ];
 
@@ -318,15 +361,15 @@ fn channel(_: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("channel", args, 0, 1)?;
     let capacity = match args.first() {
         None => None,
-        Some(Value::Int(n)) if *n >= 1 => Some(usize::try_from(*n).unwrap_or(usize::MAX)),
+        Some(Value::Int(n)) if *n >= 0 => Some(usize::try_from(*n).unwrap_or(usize::MAX)),
         Some(Value::Int(n)) => {
             return Err(Error::value_error(format!(
-                "channel() capacity must be at least 1 (got {n})"
+                "channel() capacity must not be negative (got {n}; 0 is unbuffered)"
             )))
         }
         Some(other) => {
             return Err(Error::value_error(format!(
-                "channel() capacity must be an int of at least 1, not {}",
+                "channel() capacity must be an int of at least 0, not {}",
                 args::article(other.type_name())
             )))
         }
@@ -352,18 +395,29 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         ));
     }
     let mut chans: Vec<&Channel<Value>> = Vec::with_capacity(list.len());
+    let mut sends = false;
     for (i, v) in list.iter().enumerate() {
         match v {
             Value::Channel(c) => chans.push(&c.ch),
-            other => {
-                return Err(Error::type_error(format!(
-                    "select() item {i} must be a channel, not {}",
-                    args::article(other.type_name())
-                )))
-            }
+            Value::List(case) => match case.as_slice() {
+                [Value::Channel(c), v] => {
+                    if matches!(v, Value::Nil) {
+                        return Err(Error::value_error(format!(
+                            "select() case {i} sends nil (receivers read nil as \"closed and drained\")"
+                        )));
+                    }
+                    chans.push(&c.ch);
+                    sends = true;
+                }
+                _ => return Err(bad_case(i, v)),
+            },
+            other => return Err(bad_case(i, other)),
         }
     }
     let limit = deadline("select", args.get(1))?;
+    if sends {
+        return select_cases(vm, list, chans, limit);
+    }
     check_cancelled()?;
     let start = fastrand::usize(..chans.len());
     if let Some((i, v)) = crate::channel::try_select(&chans, start) {
@@ -420,6 +474,231 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     }
 }
 
+#[cold]
+fn bad_case(i: usize, v: &Value) -> Error {
+    Error::type_error(format!(
+        "select() case {i} must be a channel (receive) or a [channel, value] list (send), not {}",
+        match v {
+            Value::List(_) => "a list of another shape".to_string(),
+            other => args::article(other.type_name()),
+        }
+    ))
+}
+
+/// The `[index, value]` a select returns for what case `i` did.
+fn selected(chans: &[&Channel<Value>], i: usize, what: Selected<Value>) -> Result<Value> {
+    let v = match what {
+        Selected::Received(Some(v)) => v,
+        Selected::Received(None) => {
+            closed_with(chans[i])?;
+            Value::Nil
+        }
+        Selected::Sent => Value::Nil,
+        Selected::SendClosed(_) => return Err(closed_case(i)),
+    };
+    Ok(Value::list(vec![Value::Int(i as i64), v]))
+}
+
+#[cold]
+fn closed_case(i: usize) -> Error {
+    Error::value_error(format!("select() case {i} sends on a closed channel"))
+}
+
+/// `select(cases)` with send cases: as `select`, each case a receive or a
+/// send (module docs, "Decisions").
+fn select_cases(
+    vm: &mut Vm,
+    list: &[Value],
+    chans: Vec<&Channel<Value>>,
+    limit: Option<(Instant, Duration)>,
+) -> Result<Value> {
+    let mut sides = Vec::with_capacity(list.len());
+    let mut offers = Vec::with_capacity(list.len());
+    for (i, case) in list.iter().enumerate() {
+        match case {
+            Value::List(pair) => {
+                // The lock-free copy of the flag: one that is stale (a
+                // close racing with this select) is the same as a close
+                // while the select runs, performed as the case.
+                if chans[i].looks_closed() {
+                    return Err(closed_case(i));
+                }
+                sides.push(Side::Send);
+                offers.push(pair.get(1).cloned());
+            }
+            _ => {
+                sides.push(Side::Recv);
+                offers.push(None);
+            }
+        }
+    }
+    check_cancelled()?;
+    let start = fastrand::usize(..chans.len());
+    if let Some((i, what)) = crate::channel::try_select_cases(&chans, &sides, &mut offers, start) {
+        return selected(&chans, i, what);
+    }
+    let ids = || -> Vec<u64> {
+        list.iter()
+            .filter_map(|v| match v {
+                Value::Channel(c) => Some(c.id()),
+                Value::List(pair) => match pair.first() {
+                    Some(Value::Channel(c)) => Some(c.id()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    };
+    let mut parked = Some((sides, offers));
+    if let Some(r) = try_park(vm, Call::Native("select"), limit, || {
+        let (sides, offers) = parked.take().unwrap_or_default();
+        let owned: Vec<Channel<Value>> = chans.iter().map(|c| (*c).clone()).collect();
+        (
+            Kind::SelectCases(owned.clone()),
+            Ids::Many(ids()),
+            move |w| TaskWait::cases(owned, sides, offers, start, w),
+        )
+    }) {
+        return r;
+    }
+    let Some((sides, offers)) = parked else {
+        return Err(Error::new(
+            ErrorKind::Error,
+            "internal: select lost its cases",
+        ));
+    };
+    let (r, dead) = blocking_call(limit.is_some(), |it| {
+        crate::channel::select_cases(&chans, &sides, offers, limit.map(|(at, _)| at), it)
+    });
+    match r {
+        Ok((i, what)) => selected(&chans, i, what),
+        Err(SelectError::Timeout) => {
+            Err(timeout("select", limit.map_or(Duration::ZERO, |(_, d)| d)))
+        }
+        Err(SelectError::Cancelled) if dead => Err(crate::runtime::deadlock_error(&format!(
+            "select on {}",
+            channel_names(ids().into_iter())
+        ))),
+        Err(SelectError::Cancelled) => Err(cancelled()),
+        Err(SelectError::NoChannels) => Err(Error::value_error(
+            "select() needs at least one channel (an empty list would wait forever)",
+        )),
+    }
+}
+
+/// `after(seconds)`: a channel that receives `time()` once, `seconds` from
+/// now, and is then closed.
+fn after(_: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("after", args, 1, 1)?;
+    let d = duration("after", &args[0])?;
+    let c = Arc::new(ChannelObj::new(Some(1))?);
+    let ch = c.ch.clone();
+    let fire = move || {
+        let _ = ch.try_send(Value::Float(super::system::now()));
+        ch.close();
+    };
+    match Instant::now().checked_add(d) {
+        Some(at) => {
+            let timer = crate::runtime::pool()?.timer_at(at, fire);
+            *c.timer.lock() = Some(timer);
+        }
+        // Too far to represent: it never fires.
+        None => drop(fire),
+    }
+    Ok(Value::Channel(c))
+}
+
+/// `ticker(seconds)`: a channel that receives `time()` every `seconds`
+/// until it is closed, dropping a tick that finds the previous one still
+/// unreceived.
+fn ticker(_: &mut Vm, args: &[Value]) -> Result<Value> {
+    arity("ticker", args, 1, 1)?;
+    let every = duration("ticker", &args[0])?;
+    if every.is_zero() {
+        return Err(Error::value_error(
+            "ticker() seconds must be positive (got 0)",
+        ));
+    }
+    let c = Arc::new(ChannelObj::new(Some(1))?);
+    if let Some(first) = Instant::now().checked_add(every) {
+        arm_tick(crate::runtime::pool()?, Arc::downgrade(&c), every, first);
+    }
+    Ok(Value::Channel(c))
+}
+
+/// Arms the tick due at `at` for the ticker `c` (if it is still open).
+fn arm_tick(
+    pool: &'static pool::ThreadPool,
+    c: std::sync::Weak<ChannelObj>,
+    every: Duration,
+    at: Instant,
+) {
+    let Some(obj) = c.upgrade() else {
+        return;
+    };
+    let weak = c.clone();
+    let timer = pool.timer_at(at, move || tick(pool, weak, every, at));
+    let mut slot = obj.timer.lock();
+    // Closed meanwhile: `close` already took the slot; drop this timer.
+    if !obj.ch.is_closed() {
+        *slot = Some(timer);
+    }
+}
+
+/// One tick (on the pool's timer thread): send `time()` unless the
+/// previous tick is still queued, and arm the next one.
+fn tick(
+    pool: &'static pool::ThreadPool,
+    c: std::sync::Weak<ChannelObj>,
+    every: Duration,
+    due: Instant,
+) {
+    let Some(obj) = c.upgrade() else {
+        return;
+    };
+    if obj.ch.is_closed() {
+        return;
+    }
+    let _ = obj.ch.try_send(Value::Float(super::system::now()));
+    // The next deadline after now, on the grid of `due + k * every`.
+    let now = Instant::now();
+    let mut next = due.checked_add(every);
+    while let Some(at) = next {
+        if at > now {
+            break;
+        }
+        next = at.checked_add(every);
+    }
+    drop(obj);
+    if let Some(at) = next {
+        arm_tick(pool, c, every, at);
+    }
+}
+
+/// Every value of `c` until it is closed and drained, for the builtins
+/// that take an iterable. Blocks the thread while it waits (a native
+/// called by a native cannot park its task); throws as `for v in ch`
+/// would (`Cancelled`, the channel's failure, `Deadlock` on the main
+/// script).
+pub(crate) fn drain(c: &ChannelObj) -> Result<Vec<Value>> {
+    let max = NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN);
+    let mut out = Vec::new();
+    loop {
+        check_cancelled()?;
+        match c.ch.try_recv_batch(max) {
+            Ok(batch) => out.extend(batch),
+            Err(TryRecvError::Closed) => {
+                c.drained(Value::Nil)?;
+                return Ok(out);
+            }
+            Err(TryRecvError::Empty) => match iter_next(c)? {
+                Some(v) => out.push(v),
+                None => return Ok(out),
+            },
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Methods
 
@@ -470,9 +749,20 @@ pub(crate) fn call_in(
                 v => Ok(v),
             }
         }
+        Method::TrySend => {
+            arity("channel.try_send", args, 1, 1)?;
+            if matches!(args[0], Value::Nil) {
+                return Err(nil_send("channel.try_send"));
+            }
+            match ch.try_send(args[0].clone()) {
+                Ok(()) => Ok(Value::Bool(true)),
+                Err(TrySendError::Full(_)) => Ok(Value::Bool(false)),
+                Err(TrySendError::Closed(_)) => Err(closed_send("channel.try_send")),
+            }
+        }
         Method::Close => {
             arity("channel.close", args, 0, 0)?;
-            ch.close();
+            c.close();
             Ok(Value::Nil)
         }
         Method::Len => {
@@ -715,6 +1005,8 @@ enum Kind {
     },
     /// The channels, to throw the failure of one closed and drained.
     Select(Vec<Channel<Value>>),
+    /// A select with send cases (its channels, as `Select`).
+    SelectCases(Vec<Channel<Value>>),
 }
 
 /// The numbers of the channels an operation waits on.
@@ -750,7 +1042,7 @@ impl ChanOp {
             Kind::RecvBatch(..) => "channel.recv_batch",
             Kind::Send(_) => "channel.send",
             Kind::SendBatch { .. } => "channel.send_batch",
-            Kind::Select(_) => "select",
+            Kind::Select(_) | Kind::SelectCases(_) => "select",
         }
     }
 
@@ -790,6 +1082,14 @@ impl Wait for ChanOp {
                         Value::Int(i as i64),
                         v.unwrap_or(Value::Nil),
                     ])))
+                }
+                Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
+            },
+            Kind::SelectCases(chans) => match self.wait.poll_cases(give_up) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok((i, what))) => {
+                    let refs: Vec<&Channel<Value>> = chans.iter().collect();
+                    return Poll::Ready(selected(&refs, i, what));
                 }
                 Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
             },
@@ -837,7 +1137,7 @@ impl Wait for ChanOp {
             Kind::RecvBatch(..) => format!("recv_batch on {on}"),
             Kind::Send(_) => format!("send on {on}"),
             Kind::SendBatch { .. } => format!("send_batch on {on}"),
-            Kind::Select(_) => format!("select on {on}"),
+            Kind::Select(_) | Kind::SelectCases(_) => format!("select on {on}"),
         }
     }
 }

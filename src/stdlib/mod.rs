@@ -210,6 +210,7 @@ methods! {
     Send = "send", mutating = false;
     Recv = "recv", mutating = false;
     TryRecv = "try_recv", mutating = false;
+    TrySend = "try_send", mutating = false;
     SendBatch = "send_batch", mutating = false;
     RecvBatch = "recv_batch", mutating = false;
     Close = "close", mutating = false;

@@ -40,8 +40,13 @@ pub fn start_clock() {
 /// `time()`: monotonic seconds since the process started, as a float.
 fn time(_: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("time", args, 0, 0)?;
+    Ok(Value::Float(now()))
+}
+
+/// What `time()` returns now (for `after` and `ticker`).
+pub(crate) fn now() -> f64 {
     let start = *START.get_or_init(Instant::now);
-    Ok(Value::Float(start.elapsed().as_secs_f64()))
+    start.elapsed().as_secs_f64()
 }
 
 /// The `Duration` for `seconds` (an int or float, not negative).

@@ -590,6 +590,7 @@ fn shorten_trace(e: Error) -> Error {
         kind: e.0.kind,
         message: e.0.message.clone(),
         value: e.0.value.clone(),
+        errors: e.0.errors.clone(),
         trace: short,
     }))
 }

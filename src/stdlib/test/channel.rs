@@ -44,8 +44,12 @@ fn constructor_checks_capacity() {
         Ok(Value::Channel(c)) => assert_eq!(c.ch.capacity(), Some(3)),
         other => panic!("expected a channel, got {other:?}"),
     }
+    match channel(&mut vm, &[Value::Int(0)]) {
+        Ok(Value::Channel(c)) => assert!(c.ch.is_unbuffered()),
+        other => panic!("expected an unbuffered channel, got {other:?}"),
+    }
     for bad in [
-        Value::Int(0),
+        Value::Int(-1),
         Value::Int(-5),
         Value::Float(2.0),
         Value::Nil,
