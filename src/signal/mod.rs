@@ -123,12 +123,16 @@ fn on_sigint() {
     }
     let mut main = MAIN.lock();
     main.pending = true;
-    let found = task_registry::cancel_all();
-    main.found.extend(found);
+    // The main script first, the tasks second: a main script waiting for
+    // tasks (`await`, a scope's join) must find itself interrupted when
+    // their cancellation wakes it, not see them end and carry on. (It
+    // reads `found` under this lock, so the list is complete by then.)
     main_flag().store(true, Ordering::SeqCst);
     if let Some(t) = &main.token {
         t.cancel();
     }
+    let found = task_registry::cancel_all();
+    main.found.extend(found);
 }
 
 /// The second Ctrl-C: clears the progress bar's line and exits with 130.
