@@ -1041,15 +1041,18 @@ fn stats_count_every_chunk_and_item_once() {
 
 // ----- reduce and fold on the fixed tree; errors, retries, init -----
 
+// `fadd` and `step` cost enough (3000 items of a 2000-iteration loop, tens
+// of ms) that rank 0's measurement always finds the call worth dealing out
+// (`DISTRIBUTE_MIN`), however fast the interpreter gets.
 const TREE_JOB: &str = r#"
 fn fadd(a, b) {
     let i = 0
-    while i < 300 { i += 1 }
+    while i < 2000 { i += 1 }
     a + b
 }
 fn step(acc, x) {
     let i = 0
-    while i < 300 { i += 1 }
+    while i < 2000 { i += 1 }
     acc + x * x
 }
 fn plus(a, b) { a + b }
