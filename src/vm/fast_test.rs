@@ -1,25 +1,9 @@
 //! Tests of the VM's speed-only paths: each must give exactly what the
 //! general path gives, errors included.
 
+use super::test::{run_err, run_get};
 use super::*;
 use crate::interp::Script;
-
-fn run_get(src: &str, name: &str) -> Value {
-    let mut s =
-        Script::compile("<test>", src).unwrap_or_else(|e| panic!("compile error: {}", e.render()));
-    s.run()
-        .unwrap_or_else(|e| panic!("runtime error: {e} {:?}", e.0.trace));
-    s.get(name).unwrap_or_else(|| panic!("no top-level {name}"))
-}
-
-fn run_err(src: &str) -> Error {
-    let mut s =
-        Script::compile("<test>", src).unwrap_or_else(|e| panic!("compile error: {}", e.render()));
-    match s.run() {
-        Ok(_) => panic!("expected a runtime error"),
-        Err(e) => e,
-    }
-}
 
 #[test]
 fn range_loops_match_range_values() {

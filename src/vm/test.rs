@@ -2,7 +2,7 @@ use super::*;
 use crate::interp::Script;
 
 /// Runs `src` as a file and returns its top-level variable `name`.
-fn run_get(src: &str, name: &str) -> Value {
+pub(super) fn run_get(src: &str, name: &str) -> Value {
     let mut s =
         Script::compile("<test>", src).unwrap_or_else(|e| panic!("compile error: {}", e.render()));
     s.run()
@@ -11,7 +11,7 @@ fn run_get(src: &str, name: &str) -> Value {
 }
 
 /// Runs `src` and returns the uncaught error.
-fn run_err(src: &str) -> Error {
+pub(super) fn run_err(src: &str) -> Error {
     let mut s =
         Script::compile("<test>", src).unwrap_or_else(|e| panic!("compile error: {}", e.render()));
     match s.run() {
