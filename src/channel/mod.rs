@@ -132,6 +132,7 @@ pub use state::Side;
 use state::State;
 use sync::Mutex;
 use wait::{Perform, Sides};
+use waiter::SlotList;
 
 /// The receive step: the next queued value (`None`: closed and drained).
 fn pop<T>(_: usize, st: &mut State<T>, _: &mut Option<T>) -> Option<T> {
@@ -145,7 +146,7 @@ fn push<T>(_: usize, st: &mut State<T>, slot: &mut Option<T>) -> Result<(), T> {
     match slot.take() {
         Some(v) if st.closed => Err(v),
         Some(v) => {
-            st.queue.push_back(v);
+            st.enqueue(v);
             Ok(())
         }
         None => Ok(()),
@@ -352,7 +353,7 @@ impl<T> Channel<T> {
                 return (Ok(out), slot);
             }
         }
-        let slots = Arc::new(sync::Mutex::new(vec![slot]));
+        let slots = Arc::new(sync::Mutex::new(SlotList::one(slot)));
         let r = wait::block(
             slice::from_ref(&self),
             Sides::All(side),
@@ -363,7 +364,7 @@ impl<T> Channel<T> {
             perform,
         )
         .map(|(_, out)| out);
-        let slot = slots.lock().pop().flatten();
+        let slot = slots.lock().take_first();
         (r, slot)
     }
 
@@ -376,7 +377,7 @@ impl<T> Channel<T> {
         slot: Option<T>,
         perform: &mut Perform<'_, T, R>,
     ) -> (Result<R, Abort>, Option<T>) {
-        let slots = Arc::new(sync::Mutex::new(vec![slot]));
+        let slots = Arc::new(sync::Mutex::new(SlotList::one(slot)));
         let r = wait::block(
             slice::from_ref(&self),
             Sides::All(side),
@@ -387,7 +388,7 @@ impl<T> Channel<T> {
             perform,
         )
         .map(|(_, out)| out);
-        let slot = slots.lock().pop().flatten();
+        let slot = slots.lock().take_first();
         (r, slot)
     }
 
@@ -400,7 +401,7 @@ impl<T> Channel<T> {
             return Err(TrySendError::Closed(value));
         }
         if shared.capacity == 0 {
-            let slots = sync::Mutex::new(vec![Some(value)]);
+            let slots = sync::Mutex::new(SlotList::one(Some(value)));
             let step = wait::step(shared, &mut st, Side::Send, 0, None, &slots, &mut push);
             drop(st);
             return match step {
@@ -408,7 +409,7 @@ impl<T> Channel<T> {
                     wakes.unpark();
                     Ok(())
                 }
-                _ => match slots.into_inner().pop().flatten() {
+                _ => match slots.into_inner().take_first() {
                     Some(v) => Err(TrySendError::Full(v)),
                     None => Ok(()),
                 },
@@ -417,7 +418,7 @@ impl<T> Channel<T> {
         if st.queue.len() >= shared.capacity {
             return Err(TrySendError::Full(value));
         }
-        st.queue.push_back(value);
+        st.enqueue(value);
         let wakes = shared.finish(&mut st);
         drop(st);
         wakes.unpark();
@@ -557,7 +558,7 @@ impl<T> Channel<T> {
         if shared.capacity != 0 || st.closed || !st.queue.is_empty() {
             return None;
         }
-        let slots = sync::Mutex::new(vec![None]);
+        let slots = sync::Mutex::new(SlotList::one(None));
         match wait::step(shared, st, Side::Recv, 0, None, &slots, &mut pop) {
             wait::Step::Done(v, wakes) => {
                 // `pop` took the value: put it back for the caller's step.

@@ -87,7 +87,7 @@ pub fn select_cases<T>(
         return Err(SelectError::NoChannels);
     }
     debug_assert!(sides.len() == n && offers.len() == n);
-    let slots: Arc<Slots<T>> = Arc::new(Mutex::new(offers));
+    let slots: Arc<Slots<T>> = Arc::new(Mutex::new(offers.into()));
     block(
         chans,
         Sides::Each(sides),
@@ -110,7 +110,7 @@ pub fn try_select_cases<T>(
     start: usize,
 ) -> Option<(usize, Selected<T>)> {
     let n = chans.len();
-    let slots: Slots<T> = Mutex::new(std::mem::take(offers));
+    let slots: Slots<T> = Mutex::new(std::mem::take(offers).into());
     let mut perform = perform_case(sides);
     let mut done = None;
     for k in 0..n {
@@ -126,7 +126,7 @@ pub fn try_select_cases<T>(
             break;
         }
     }
-    *offers = slots.into_inner();
+    *offers = slots.into_inner().into();
     done
 }
 

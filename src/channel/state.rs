@@ -85,6 +85,17 @@ impl<T> State<T> {
         }
     }
 
+    /// Queues `v`. An empty queue first makes room for one value, not the
+    /// four a first `push_back` would: a million channels may each carry
+    /// one value at a time (a task's reply, a parked receiver's wake).
+    #[inline]
+    pub(crate) fn enqueue(&mut self, v: T) {
+        if self.queue.capacity() == 0 {
+            self.queue.reserve_exact(1);
+        }
+        self.queue.push_back(v);
+    }
+
     /// Whether an operation on `side` can complete now (closing makes both
     /// sides ready: receivers drain then see "closed", senders get an error).
     #[inline]

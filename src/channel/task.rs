@@ -19,7 +19,7 @@ use super::select::{perform_case, Selected};
 use super::state::{Side, State};
 use super::sync::Mutex;
 use super::wait::{register, settle, unregister, Perform, Registered, Settled, Sides};
-use super::waiter::{Slots, Waiter, INTERRUPTED, TIMED_OUT};
+use super::waiter::{SlotList, Slots, Waiter, INTERRUPTED, TIMED_OUT};
 use super::Channel;
 use crate::pool::Waker;
 
@@ -47,11 +47,10 @@ impl From<Abort> for GiveUp {
 pub struct TaskWait<T> {
     /// The channel (the first of a select's).
     first: Channel<T>,
-    /// A select's other channels.
-    rest: Vec<Channel<T>>,
+    /// A select's other channels and sides (`None` for a single-channel
+    /// operation: a parked task's wait stays small).
+    more: Option<Box<More<T>>>,
     side: Side,
-    /// A mixed select's side per case (empty: `side` for every channel).
-    sides: Vec<Side>,
     /// The operation's value slots, one per channel (README, "Unbuffered
     /// channels").
     slots: Arc<Slots<T>>,
@@ -61,10 +60,18 @@ pub struct TaskWait<T> {
     waker: Waker,
 }
 
+/// What only a select's wait has.
+struct More<T> {
+    /// The other channels.
+    rest: Vec<Channel<T>>,
+    /// A mixed select's side per case (empty: `side` for every channel).
+    sides: Vec<Side>,
+}
+
 impl<T> std::fmt::Debug for TaskWait<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TaskWait")
-            .field("channels", &(1 + self.rest.len()))
+            .field("channels", &(1 + self.rest().len()))
             .field("registered", &self.registered)
             .finish()
     }
@@ -80,12 +87,21 @@ impl<T> TaskWait<T> {
     ) -> Self {
         debug_assert!(start <= rest.len());
         let n = 1 + rest.len();
+        let more = (!rest.is_empty()).then(|| {
+            Box::new(More {
+                rest,
+                sides: Vec::new(),
+            })
+        });
         TaskWait {
             first,
-            rest,
+            more,
             side,
-            sides: Vec::new(),
-            slots: Arc::new(Mutex::new((0..n).map(|_| None).collect())),
+            slots: Arc::new(Mutex::new(if n == 1 {
+                SlotList::one(None)
+            } else {
+                (0..n).map(|_| None).collect()
+            })),
             start,
             waiter: None,
             registered: 0,
@@ -124,17 +140,25 @@ impl<T> TaskWait<T> {
         waker: Waker,
     ) -> Self {
         debug_assert!(sides.len() == chans.len() && offers.len() == chans.len());
-        let mut wait = TaskWait::select(chans, start, waker);
-        wait.sides = sides;
-        wait.slots = Arc::new(Mutex::new(offers));
+        let mut chans = chans;
+        let n = chans.len().max(1);
+        let first = chans.remove(0);
+        let mut wait = TaskWait::new(first, Vec::new(), Side::Recv, 0, waker);
+        wait.start = start % n;
+        wait.more = Some(Box::new(More { rest: chans, sides }));
+        wait.slots = Arc::new(Mutex::new(offers.into()));
         wait
     }
 
+    /// A select's other channels (empty for a single-channel operation).
+    fn rest(&self) -> &[Channel<T>] {
+        self.more.as_deref().map_or(&[], |m| &m.rest)
+    }
+
     fn sides(&self) -> Sides<'_> {
-        if self.sides.is_empty() {
-            Sides::All(self.side)
-        } else {
-            Sides::Each(&self.sides)
+        match self.more.as_deref() {
+            Some(m) if !m.sides.is_empty() => Sides::Each(&m.sides),
+            _ => Sides::All(self.side),
         }
     }
 
@@ -144,12 +168,18 @@ impl<T> TaskWait<T> {
         &mut self,
         give_up: Option<GiveUp>,
     ) -> Poll<Result<(usize, Selected<T>), GiveUp>> {
-        let sides = std::mem::take(&mut self.sides);
+        let sides = self
+            .more
+            .as_mut()
+            .map(|m| std::mem::take(&mut m.sides))
+            .unwrap_or_default();
         let r = {
             let mut perform = perform_case(&sides);
             self.poll_inner(Sides::Each(&sides), give_up, &mut perform)
         };
-        self.sides = sides;
+        if let Some(m) = self.more.as_mut() {
+            m.sides = sides;
+        }
         r
     }
 
@@ -173,12 +203,15 @@ impl<T> TaskWait<T> {
     ) -> Poll<Result<(usize, R), GiveUp>> {
         let one;
         let many: Vec<&Channel<T>>;
-        let chans: &[&Channel<T>] = if self.rest.is_empty() {
-            one = [&self.first];
-            &one
-        } else {
-            many = std::iter::once(&self.first).chain(&self.rest).collect();
-            &many
+        let chans: &[&Channel<T>] = match self.more.as_deref() {
+            None => {
+                one = [&self.first];
+                &one
+            }
+            Some(m) => {
+                many = std::iter::once(&self.first).chain(&m.rest).collect();
+                &many
+            }
         };
         loop {
             if let Some(w) = self.waiter.clone() {
@@ -384,7 +417,7 @@ impl<T> Drop for TaskWait<T> {
         let Some(w) = self.waiter.take() else {
             return;
         };
-        let chans: Vec<&Channel<T>> = std::iter::once(&self.first).chain(&self.rest).collect();
+        let chans: Vec<&Channel<T>> = std::iter::once(&self.first).chain(self.rest()).collect();
         let sides = self.sides();
         if w.try_abort(INTERRUPTED) {
             unregister(&chans, sides, self.start, self.registered, &w);

@@ -14,7 +14,84 @@ use super::sync::{current, AtomicUsize, Mutex, Thread};
 /// side before registering or after settling, a peer only after winning the
 /// waiter's compare-and-swap, under the channel's lock (README,
 /// "Unbuffered channels").
-pub(crate) type Slots<T> = Mutex<Vec<Option<T>>>;
+pub(crate) type Slots<T> = Mutex<SlotList<T>>;
+
+/// The slots of [`Slots`]: one inline (a single-channel operation, the
+/// common case, allocates nothing for it), or one per case of a select.
+pub(crate) enum SlotList<T> {
+    One(Option<T>),
+    Many(Box<[Option<T>]>),
+}
+
+impl<T> SlotList<T> {
+    /// One slot holding `v`.
+    #[inline]
+    pub(crate) fn one(v: Option<T>) -> Self {
+        SlotList::One(v)
+    }
+
+    /// The value of a single-slot list (the first slot of any).
+    #[inline]
+    pub(crate) fn take_first(&mut self) -> Option<T> {
+        match self {
+            SlotList::One(v) => v.take(),
+            SlotList::Many(vs) => vs.first_mut().and_then(Option::take),
+        }
+    }
+}
+
+impl<T> std::ops::Index<usize> for SlotList<T> {
+    type Output = Option<T>;
+
+    #[inline]
+    fn index(&self, i: usize) -> &Option<T> {
+        match self {
+            SlotList::One(v) => {
+                assert!(i == 0, "slot {i} of a single-slot operation");
+                v
+            }
+            SlotList::Many(vs) => &vs[i],
+        }
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for SlotList<T> {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut Option<T> {
+        match self {
+            SlotList::One(v) => {
+                assert!(i == 0, "slot {i} of a single-slot operation");
+                v
+            }
+            SlotList::Many(vs) => &mut vs[i],
+        }
+    }
+}
+
+impl<T> From<Vec<Option<T>>> for SlotList<T> {
+    fn from(mut v: Vec<Option<T>>) -> Self {
+        if v.len() == 1 {
+            SlotList::One(v.pop().flatten())
+        } else {
+            SlotList::Many(v.into_boxed_slice())
+        }
+    }
+}
+
+impl<T> From<SlotList<T>> for Vec<Option<T>> {
+    fn from(s: SlotList<T>) -> Self {
+        match s {
+            SlotList::One(v) => vec![v],
+            SlotList::Many(vs) => vs.into_vec(),
+        }
+    }
+}
+
+impl<T> FromIterator<Option<T>> for SlotList<T> {
+    fn from_iter<I: IntoIterator<Item = Option<T>>>(it: I) -> Self {
+        it.into_iter().collect::<Vec<_>>().into()
+    }
+}
 
 /// Still waiting: nobody has decided how this wait ends.
 pub(crate) const WAITING: usize = 0;
@@ -154,6 +231,12 @@ impl<T> Default for Waiters<T> {
 impl<T> Waiters<T> {
     /// Registers `waiter` (whose list holds this channel at `index`).
     pub(crate) fn push(&mut self, waiter: &Arc<Waiter>, index: usize, slots: &Arc<Slots<T>>) {
+        if self.list.capacity() == 0 {
+            // Most channels see one waiter at a time (a million parked
+            // tasks may each wait on their own): room for one, not the
+            // four a first `push_back` makes.
+            self.list.reserve_exact(1);
+        }
         self.list.push_back(Entry {
             waiter: Arc::clone(waiter),
             index,

@@ -555,7 +555,7 @@ fn select_cases(
         let owned: Vec<Channel<Value>> = chans.iter().map(|c| (*c).clone()).collect();
         (
             Kind::SelectCases(owned.clone()),
-            Ids::Many(ids()),
+            Ids::Many(ids().into()),
             move |w| TaskWait::cases(owned, sides, offers, start, w),
         )
     }) {
@@ -879,7 +879,7 @@ fn send_batch(vm: &mut Vm, c: &ChannelObj, xs: &Value) -> Result<Value> {
     let mut items = Some(items);
     if let Some(r) = try_park(vm, Call::Method(Method::SendBatch), None, || {
         let rest = VecDeque::from(items.take().unwrap_or_default());
-        (Kind::SendBatch { rest, sent: 0 }, Ids::One(c.id()), |w| {
+        (Kind::SendBatch(Box::new(SendBatch { rest, sent: 0 })), Ids::One(c.id()), |w| {
             TaskWait::send(ch, w)
         })
     }) {
@@ -999,20 +999,24 @@ enum Kind {
     ForIn(Arc<ChannelObj>),
     RecvBatch(NonZeroUsize, Arc<ChannelObj>),
     Send(Option<Value>),
-    SendBatch {
-        rest: VecDeque<Value>,
-        sent: usize,
-    },
+    /// Boxed: a parked task's operation stays small for the common kinds.
+    SendBatch(Box<SendBatch>),
     /// The channels, to throw the failure of one closed and drained.
     Select(Vec<Channel<Value>>),
     /// A select with send cases (its channels, as `Select`).
     SelectCases(Vec<Channel<Value>>),
 }
 
+/// A `send_batch` in progress: the items not sent yet, and how many were.
+struct SendBatch {
+    rest: VecDeque<Value>,
+    sent: usize,
+}
+
 /// The numbers of the channels an operation waits on.
 enum Ids {
     One(u64),
-    Many(Vec<u64>),
+    Many(Box<[u64]>),
 }
 
 impl Ids {
@@ -1030,7 +1034,15 @@ struct ChanOp {
     kind: Kind,
     /// Channel numbers, for the description (one, or a select's).
     ids: Ids,
-    limit: Option<(Instant, Duration)>,
+    /// Its deadline, if it has one (boxed: most waits have none).
+    limit: Option<Box<Limit>>,
+}
+
+/// A parked channel operation's deadline.
+struct Limit {
+    /// When, and the timeout it came from (for the error message).
+    at: Instant,
+    timeout: Duration,
     /// Wakes the task at the deadline (cancelled when the op is dropped).
     timer: Option<pool::Timer>,
 }
@@ -1041,7 +1053,7 @@ impl ChanOp {
             Kind::Recv(_) | Kind::ForIn(_) => "channel.recv",
             Kind::RecvBatch(..) => "channel.recv_batch",
             Kind::Send(_) => "channel.send",
-            Kind::SendBatch { .. } => "channel.send_batch",
+            Kind::SendBatch(_) => "channel.send_batch",
             Kind::Select(_) | Kind::SelectCases(_) => "select",
         }
     }
@@ -1049,7 +1061,10 @@ impl ChanOp {
     fn give_up_error(&self, why: GiveUp) -> Error {
         match why {
             GiveUp::Cancelled => cancelled(),
-            GiveUp::Timeout => timeout(self.func(), self.limit.map_or(Duration::ZERO, |(_, d)| d)),
+            GiveUp::Timeout => timeout(
+                self.func(),
+                self.limit.as_ref().map_or(Duration::ZERO, |l| l.timeout),
+            ),
         }
     }
 }
@@ -1058,7 +1073,7 @@ impl Wait for ChanOp {
     fn poll(&mut self, vm: &mut Vm) -> Poll<Result<Value>> {
         let give_up = if vm.cancel_token().is_some_and(|t| t.is_cancelled()) {
             Some(GiveUp::Cancelled)
-        } else if self.limit.is_some_and(|(at, _)| Instant::now() >= at) {
+        } else if self.limit.as_ref().is_some_and(|l| Instant::now() >= l.at) {
             Some(GiveUp::Timeout)
         } else {
             None
@@ -1107,7 +1122,8 @@ impl Wait for ChanOp {
                 Poll::Ready(Ok(Err(_))) => return Poll::Ready(Err(closed_send("channel.send"))),
                 Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
             },
-            Kind::SendBatch { rest, sent } => {
+            Kind::SendBatch(b) => {
+                let SendBatch { rest, sent } = &mut **b;
                 match self.wait.poll_send_batch(rest, sent, give_up) {
                     Poll::Pending => Poll::Pending,
                     Poll::Ready(Ok(true)) => Poll::Ready(Ok(Value::Nil)),
@@ -1136,7 +1152,7 @@ impl Wait for ChanOp {
             Kind::Recv(_) | Kind::ForIn(_) => format!("recv on {on}"),
             Kind::RecvBatch(..) => format!("recv_batch on {on}"),
             Kind::Send(_) => format!("send on {on}"),
-            Kind::SendBatch { .. } => format!("send_batch on {on}"),
+            Kind::SendBatch(_) => format!("send_batch on {on}"),
             Kind::Select(_) | Kind::SelectCases(_) => format!("select on {on}"),
         }
     }
@@ -1175,15 +1191,25 @@ where
         wait: wait(waker),
         kind,
         ids,
-        limit,
-        timer: None,
+        limit: limit.map(|(at, timeout)| {
+            Box::new(Limit {
+                at,
+                timeout,
+                timer: None,
+            })
+        }),
     };
     match op.poll(vm) {
         Poll::Ready(r) => Some(r),
         Poll::Pending => {
             if let (Some((at, _)), Some(waker)) = (limit, timer_waker) {
                 match crate::runtime::pool() {
-                    Ok(p) => op.timer = Some(p.timer_at(at, move || waker.wake())),
+                    Ok(p) => {
+                        let timer = p.timer_at(at, move || waker.wake());
+                        if let Some(l) = op.limit.as_mut() {
+                            l.timer = Some(timer);
+                        }
+                    }
                     Err(e) => return Some(Err(e)),
                 }
             }

@@ -112,8 +112,6 @@ pub(crate) type Outcome = Result<Value, Error>;
 pub struct TaskObj {
     /// The pool's handle; the result is the script function's outcome.
     pub handle: TaskHandle<Outcome>,
-    /// Where `spawn` was called (`None` when called from Rust).
-    spawned_at: Option<CallSite>,
     /// The script task that spawned this one (see [`current_owner`]).
     owner: u64,
     /// Counts this task among the live handles (`--stats`).
@@ -136,7 +134,7 @@ impl TaskObj {
 
     /// The trace frame of the `spawn` call, e.g. `at <spawn> (x.weft:3:9)`.
     pub fn spawn_frame(&self) -> Option<String> {
-        self.spawned_at.map(|s| s.frame("<spawn>"))
+        self.info.spawned_at().map(|s| s.frame("<spawn>"))
     }
 }
 
@@ -207,22 +205,24 @@ enum RunState {
 
 /// A script task as the pool runs it: `f(args)` with a VM of whichever
 /// thread polls it, parking when it waits.
+///
+/// A parked task is mostly this (a million may be parked at once, issue 8):
+/// what its handle also knows (its id, where it was spawned) lives once,
+/// in its [`TaskInfo`], and what only some tasks have is boxed.
 struct ScriptTask {
-    me: u64,
     state: RunState,
     updates: Option<Arc<[(usize, u64, bool)]>>,
     /// Calls counted below it in the depth limit: the spawner's depth, or
     /// the depth of the awaiter that runs it inline if deeper.
     depth_base: usize,
-    spawned_at: Option<CallSite>,
     /// The task's seeded random stream (`random_seed`), installed in the
     /// VM while it runs and taken back when it parks.
-    rng: Option<super::random::Stream>,
+    rng: Option<Box<super::random::Stream>>,
     /// Its state for `t.status()`, shared with its handle.
     info: Arc<TaskInfo>,
     /// In the running registry from its first run to its end (Ctrl-C
     /// cancels every registered task).
-    registered: Option<task_registry::Registered>,
+    registered: task_registry::Registered,
 }
 
 impl pool::Resumable for ScriptTask {
@@ -234,7 +234,7 @@ impl pool::Resumable for ScriptTask {
             self.depth_base = self.depth_base.max(inline);
             let token = pool::current_cancel_token();
             match task_registry::start(&self.info, token.as_ref()) {
-                Ok(registered) => self.registered = Some(registered),
+                Ok(registered) => self.registered = registered,
                 Err(_interrupted) => {
                     // A Ctrl-C came after the spawn: the task never starts.
                     crate::runtime::note_task_failure(true);
@@ -248,12 +248,12 @@ impl pool::Resumable for ScriptTask {
             }
         }
         let on_thread = task_registry::enter_thread(&self.info);
-        let outer = CURRENT_OWNER.with(|c| c.replace(self.me));
+        let outer = CURRENT_OWNER.with(|c| c.replace(self.info.seq()));
         let outer_updates = super::atom::enter_task(self.updates.as_ref());
         let slice = crate::runtime::config().time_slice();
         let state = std::mem::replace(&mut self.state, RunState::Done);
         let depth_base = self.depth_base;
-        let rng = self.rng.take();
+        let rng = self.rng.take().map(|b| *b);
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             with_vm(|vm| {
                 vm.set_cancel_token(pool::current_cancel_token());
@@ -281,7 +281,7 @@ impl pool::Resumable for ScriptTask {
         let (outcome, token) = match ran {
             Ok((_, Some((parked, yielding, rng)), _)) => {
                 self.state = RunState::Parked(parked);
-                self.rng = rng;
+                self.rng = rng.map(Box::new);
                 if !yielding {
                     // `t.status()` says "parked" until it is resumed.
                     self.info.set_waiting();
@@ -311,12 +311,12 @@ impl pool::Resumable for ScriptTask {
             }
         }
         // Out of the running registry before the handle is done.
-        self.registered = None;
+        self.registered = task_registry::Registered::NONE;
         pool::Step::Done(outcome)
     }
 
     fn describe(&self) -> String {
-        let spawned = match &self.spawned_at {
+        let spawned = match self.info.spawned_at() {
             Some(site) => format!(", spawned at {}", site.location()),
             None => String::new(),
         };
@@ -391,14 +391,12 @@ fn spawn_seeded(
     let updates = super::atom::inherited_updates();
     let info = TaskInfo::new(me, site);
     let handle = pool.spawn_resumable(ScriptTask {
-        me,
         state: RunState::Start(f, args),
         updates,
         depth_base: depth,
-        spawned_at: site,
-        rng,
+        rng: rng.map(Box::new),
         info: Arc::clone(&info),
-        registered: None,
+        registered: task_registry::Registered::NONE,
     });
     // Number tasks in spawn order (the pool numbers them on first request),
     // so `task N` in warnings and reports matches the order of the spawns.
@@ -407,7 +405,6 @@ fn spawn_seeded(
     super::scope::link_spawned(&handle);
     Ok(Arc::new(TaskObj {
         handle,
-        spawned_at: site,
         owner: current_owner(),
         _live: super::handles::Live::new(super::handles::Kind::Task),
         info,

@@ -80,6 +80,16 @@ impl TaskInfo {
         })
     }
 
+    /// The task's key (its owner id, `task.rs`).
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Where `spawn` was called (`None` when called from Rust).
+    pub(crate) fn spawned_at(&self) -> Option<CallSite> {
+        self.spawned_at
+    }
+
     /// [`QUEUED`], [`RUNNING`] or [`WAITING`] (meaningful while the
     /// task's handle is not done).
     pub(crate) fn state(&self) -> u8 {
@@ -114,12 +124,18 @@ thread_local! {
 /// A task in the running registry, from its first run to its end (across
 /// parks): dropping it takes the task out.
 pub(crate) struct Registered {
-    seq: Option<u64>,
+    seq: Option<std::num::NonZeroU64>,
+}
+
+impl Registered {
+    /// Not in the registry (a task that has not started, or has ended).
+    pub(crate) const NONE: Registered = Registered { seq: None };
 }
 
 impl Drop for Registered {
     fn drop(&mut self) {
         if let Some(seq) = self.seq {
+            let seq = seq.get();
             shard(seq).lock().remove(&seq);
         }
     }
@@ -142,7 +158,9 @@ pub(crate) fn start(
         );
         info.seq
     });
-    let registered = Registered { seq };
+    let registered = Registered {
+        seq: seq.and_then(std::num::NonZeroU64::new),
+    };
     if info.epoch != EPOCH.load(Ordering::SeqCst) {
         return Err(registered);
     }
