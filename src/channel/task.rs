@@ -52,8 +52,11 @@ pub struct TaskWait<T> {
     more: Option<Box<More<T>>>,
     side: Side,
     /// The operation's value slots, one per channel (README, "Unbuffered
-    /// channels").
-    slots: Arc<Slots<T>>,
+    /// channels"), shared with the channels it registers on. `None` for a
+    /// single buffered channel: no peer ever touches its slot there, so
+    /// each poll uses a slot on the stack (a parked receive allocates
+    /// nothing for it).
+    slots: Option<Arc<Slots<T>>>,
     start: usize,
     waiter: Option<Arc<Waiter>>,
     registered: usize,
@@ -93,15 +96,16 @@ impl<T> TaskWait<T> {
                 sides: Vec::new(),
             })
         });
+        let slots = if n == 1 && first.shared.capacity != 0 {
+                None
+            } else {
+                Some(Arc::new(Mutex::new((0..n).map(|_| None).collect())))
+            };
         TaskWait {
             first,
             more,
             side,
-            slots: Arc::new(Mutex::new(if n == 1 {
-                SlotList::one(None)
-            } else {
-                (0..n).map(|_| None).collect()
-            })),
+            slots,
             start,
             waiter: None,
             registered: 0,
@@ -146,7 +150,7 @@ impl<T> TaskWait<T> {
         let mut wait = TaskWait::new(first, Vec::new(), Side::Recv, 0, waker);
         wait.start = start % n;
         wait.more = Some(Box::new(More { rest: chans, sides }));
-        wait.slots = Arc::new(Mutex::new(offers.into()));
+        wait.slots = Some(Arc::new(Mutex::new(offers.into())));
         wait
     }
 
@@ -175,7 +179,7 @@ impl<T> TaskWait<T> {
             .unwrap_or_default();
         let r = {
             let mut perform = perform_case(&sides);
-            self.poll_inner(Sides::Each(&sides), give_up, &mut perform)
+            self.poll_inner(Sides::Each(&sides), give_up, &mut None, &mut perform)
         };
         if let Some(m) = self.more.as_mut() {
             m.sides = sides;
@@ -192,13 +196,40 @@ impl<T> TaskWait<T> {
         perform: &mut Perform<'_, T, R>,
     ) -> Poll<Result<(usize, R), GiveUp>> {
         let side = self.side;
-        self.poll_inner(Sides::All(side), give_up, perform)
+        self.poll_inner(Sides::All(side), give_up, &mut None, perform)
     }
 
+    /// [`poll_loop`](Self::poll_loop) with the wait's slots: its shared
+    /// ones, or (a single buffered channel) one on the stack holding
+    /// `scratch` (a send's value) for this poll, handed back after it.
     fn poll_inner<R>(
         &mut self,
         sides: Sides<'_>,
         give_up: Option<GiveUp>,
+        scratch: &mut Option<T>,
+        perform: &mut Perform<'_, T, R>,
+    ) -> Poll<Result<(usize, R), GiveUp>> {
+        match self.slots.take() {
+            Some(shared) => {
+                let r = self.poll_loop(sides, give_up, &shared, Some(&shared), perform);
+                self.slots = Some(shared);
+                r
+            }
+            None => {
+                let local = Mutex::new(SlotList::one(scratch.take()));
+                let r = self.poll_loop(sides, give_up, &local, None, perform);
+                *scratch = local.into_inner().take_first();
+                r
+            }
+        }
+    }
+
+    fn poll_loop<R>(
+        &mut self,
+        sides: Sides<'_>,
+        give_up: Option<GiveUp>,
+        slots: &Slots<T>,
+        share: Option<&Arc<Slots<T>>>,
         perform: &mut Perform<'_, T, R>,
     ) -> Poll<Result<(usize, R), GiveUp>> {
         let one;
@@ -229,7 +260,7 @@ impl<T> TaskWait<T> {
                     self.start,
                     self.registered,
                     &w,
-                    &self.slots,
+                    slots,
                     perform,
                 ) {
                     Settled::Waiting => return Poll::Pending,
@@ -259,7 +290,8 @@ impl<T> TaskWait<T> {
                 &mut waiter,
                 &mut registered,
                 &make,
-                &self.slots,
+                slots,
+                share,
                 perform,
             );
             self.waiter = waiter;
@@ -314,14 +346,25 @@ impl<T> TaskWait<T> {
         slot: &mut Option<T>,
         give_up: Option<GiveUp>,
     ) -> Poll<Result<Result<(), T>, GiveUp>> {
+        let Some(shared) = &self.slots else {
+            // A buffered channel: the value waits in `slot` between polls.
+            let side = self.side;
+            return self
+                .poll_inner(Sides::All(side), give_up, slot, &mut super::push)
+                .map(|r| r.map(|(_, sent)| sent));
+        };
+        // An unbuffered channel: the value waits in the shared slot, where
+        // a receiver that claims this wait takes it.
         if let Some(v) = slot.take() {
-            self.slots.lock()[0] = Some(v);
+            shared.lock()[0] = Some(v);
         }
         let r = self
             .poll_with(give_up, &mut super::push)
             .map(|r| r.map(|(_, sent)| sent));
         if r.is_ready() {
-            *slot = self.slots.lock()[0].take();
+            if let Some(shared) = &self.slots {
+                *slot = shared.lock()[0].take();
+            }
         }
         r
     }
@@ -371,6 +414,15 @@ impl<T> TaskWait<T> {
 }
 
 impl<T> TaskWait<T> {
+    /// Puts `v` in the first shared slot (an unbuffered channel's wait
+    /// always has shared slots).
+    fn shared_slot(&mut self, v: T) {
+        let slots = self
+            .slots
+            .get_or_insert_with(|| Arc::new(Mutex::new(SlotList::one(None))));
+        slots.lock()[0] = Some(v);
+    }
+
     /// `poll_send_batch` on an unbuffered channel: one hand-off per item;
     /// the item in flight waits in the wait's slot.
     #[cold]
@@ -384,7 +436,7 @@ impl<T> TaskWait<T> {
             let in_flight = self.waiter.is_some();
             if !in_flight {
                 match rest.pop_front() {
-                    Some(v) => self.slots.lock()[0] = Some(v),
+                    Some(v) => self.shared_slot(v),
                     None => return Poll::Ready(Ok(true)),
                 }
             }
@@ -397,7 +449,7 @@ impl<T> TaskWait<T> {
                     return Poll::Ready(Ok(false));
                 }
                 Poll::Ready(Err(why)) => {
-                    if let Some(v) = self.slots.lock()[0].take() {
+                    if let Some(v) = self.slots.as_ref().and_then(|s| s.lock()[0].take()) {
                         rest.push_front(v);
                     }
                     return Poll::Ready(Err(why));
@@ -426,13 +478,21 @@ impl<T> Drop for TaskWait<T> {
         // Claimed: arrive, take nothing, pass the wake on (a value handed
         // over by an unbuffered channel's sender stays queued there for
         // the next receiver).
+        let local;
+        let slots: &Slots<T> = match &self.slots {
+            Some(shared) => shared,
+            None => {
+                local = Mutex::new(SlotList::one(None));
+                &local
+            }
+        };
         let _ = settle(
             &chans,
             sides,
             self.start,
             self.registered,
             &w,
-            &self.slots,
+            slots,
             &mut |_, _: &mut State<T>, _| (),
         );
     }

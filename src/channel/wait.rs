@@ -75,6 +75,7 @@ pub(crate) fn block<T, R>(
             &mut registered,
             &Waiter::new,
             slots,
+            Some(slots),
             perform,
         ) {
             Registered::Done(i, out) => return Ok((i, out)),
@@ -188,7 +189,7 @@ pub(crate) fn step<T, R>(
             // The sender's offer moves into the (empty) queue for `perform`.
             // Every sender registered on an unbuffered channel has its
             // offer in its slot (`run`, send cases, one-item batches).
-            let offer = peer.slots.lock()[peer.index].take();
+            let offer = peer.slots.as_ref().and_then(|s| s.lock()[peer.index].take());
             debug_assert!(offer.is_some(), "an unbuffered sender without an offer");
             if let Some(v) = offer {
                 st.queue.push_back(v);
@@ -199,7 +200,15 @@ pub(crate) fn step<T, R>(
             let before = st.queue.len();
             let out = perform(i, st, &mut slots.lock()[i]);
             if st.queue.len() > before {
-                peer.slots.lock()[peer.index] = st.queue.pop_back();
+                let v = st.queue.pop_back();
+                debug_assert!(peer.slots.is_some(), "an unbuffered receiver without slots");
+                if let Some(s) = &peer.slots {
+                    s.lock()[peer.index] = v;
+                } else if let Some(v) = v {
+                    // Not reached (every wait registered on an unbuffered
+                    // channel shares its slots); never lose the value.
+                    st.queue.push_back(v);
+                }
             }
             out
         }
@@ -211,6 +220,10 @@ pub(crate) fn step<T, R>(
 /// turn from `start`, unless one is ready ([`step`]): then, if the waiter
 /// is already registered elsewhere, it first claims itself; if that fails,
 /// another channel claimed it meanwhile (README, "select").
+///
+/// `slots` are the operation's slots; `share` the same slots as an `Arc`,
+/// registered with the waiter on unbuffered channels (where a peer uses
+/// them). It must be `Some` if any of `chans` is unbuffered.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn register<T, R>(
     chans: &[&Channel<T>],
@@ -219,7 +232,8 @@ pub(crate) fn register<T, R>(
     waiter: &mut Option<Arc<Waiter>>,
     registered: &mut usize,
     make: &dyn Fn() -> Arc<Waiter>,
-    slots: &Arc<Slots<T>>,
+    slots: &Slots<T>,
+    share: Option<&Arc<Slots<T>>>,
     perform: &mut Perform<'_, T, R>,
 ) -> Registered<R> {
     let n = chans.len();
@@ -249,7 +263,9 @@ pub(crate) fn register<T, R>(
             }
             Step::NotReady => {
                 let w = waiter.get_or_insert_with(make);
-                st.waiters(side).push(w, i, slots);
+                debug_assert!(shared.capacity != 0 || share.is_some());
+                let share = if shared.capacity == 0 { share } else { None };
+                st.waiters(side).push(w, i, share);
                 *registered += 1;
             }
         }

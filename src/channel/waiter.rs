@@ -196,8 +196,10 @@ struct Entry<T> {
     /// The channel's position in the waiter's list (0 for single-channel
     /// operations; the select index otherwise).
     index: usize,
-    /// The operation's value slots (used on unbuffered channels only).
-    slots: Arc<Slots<T>>,
+    /// The operation's value slots: registered on unbuffered channels
+    /// only (the only ones whose peers use them), so a wait on a buffered
+    /// channel needs no shared slots at all.
+    slots: Option<Arc<Slots<T>>>,
 }
 
 /// A peer claimed on an unbuffered channel: its waiter (to wake once the
@@ -205,7 +207,7 @@ struct Entry<T> {
 pub(crate) struct Peer<T> {
     pub(crate) waiter: Arc<Waiter>,
     pub(crate) index: usize,
-    pub(crate) slots: Arc<Slots<T>>,
+    pub(crate) slots: Option<Arc<Slots<T>>>,
 }
 
 /// The waiters blocked on one side (receive or send) of one channel.
@@ -230,7 +232,12 @@ impl<T> Default for Waiters<T> {
 
 impl<T> Waiters<T> {
     /// Registers `waiter` (whose list holds this channel at `index`).
-    pub(crate) fn push(&mut self, waiter: &Arc<Waiter>, index: usize, slots: &Arc<Slots<T>>) {
+    pub(crate) fn push(
+        &mut self,
+        waiter: &Arc<Waiter>,
+        index: usize,
+        slots: Option<&Arc<Slots<T>>>,
+    ) {
         if self.list.capacity() == 0 {
             // Most channels see one waiter at a time (a million parked
             // tasks may each wait on their own): room for one, not the
@@ -240,7 +247,7 @@ impl<T> Waiters<T> {
         self.list.push_back(Entry {
             waiter: Arc::clone(waiter),
             index,
-            slots: Arc::clone(slots),
+            slots: slots.cloned(),
         });
     }
 

@@ -38,7 +38,7 @@ use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -50,7 +50,7 @@ pub(crate) const RUNNING: u8 = 1;
 pub(crate) const WAITING: u8 = 2;
 
 /// Bumped by every [`cancel_all`] (every Ctrl-C).
-static EPOCH: AtomicU64 = AtomicU64::new(0);
+static EPOCH: AtomicU32 = AtomicU32::new(0);
 
 /// What the runtime keeps about one task, shared by its script handle and
 /// its body.
@@ -64,7 +64,7 @@ pub struct TaskInfo {
     seq: u64,
     state: AtomicU8,
     /// [`EPOCH`] when the task was spawned.
-    epoch: u64,
+    epoch: u32,
     /// Where `spawn` was called.
     spawned_at: Option<CallSite>,
 }
@@ -100,7 +100,10 @@ impl TaskInfo {
 /// One running task in the registry.
 struct Live {
     token: CancelToken,
-    spawned_at: Option<CallSite>,
+    /// Its record (for where it was spawned): a pointer, so that an entry
+    /// of the map stays at 24 bytes (a million parked tasks are a million
+    /// entries).
+    info: Arc<TaskInfo>,
 }
 
 const SHARDS: usize = 16;
@@ -153,7 +156,7 @@ pub(crate) fn start(
             info.seq,
             Live {
                 token: t.clone(),
-                spawned_at: info.spawned_at,
+                info: Arc::clone(info),
             },
         );
         info.seq
@@ -237,7 +240,7 @@ pub(crate) fn cancel_all() -> Vec<Interrupted> {
             found.push(Interrupted {
                 seq,
                 token: l.token.clone(),
-                spawned_at: l.spawned_at,
+                spawned_at: l.info.spawned_at,
             });
         }
     }

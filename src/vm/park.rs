@@ -123,16 +123,24 @@ impl Default for ParkState {
 
 /// A parked task's VM state: its registers in use, frames and handlers,
 /// and what it waits for. Small: a task parked in a loop of one function
-/// holds a few hundred bytes.
+/// holds a few hundred bytes (a million may be parked at once), so what
+/// most parked tasks do not have (`try` handlers, `finally` shields) is
+/// boxed, and the depth limits are kept as `u32`.
 pub struct ParkedVm {
     stack: Box<[Value]>,
     frames: Box<[Frame]>,
-    handlers: Box<[Handler]>,
-    /// The `finally` blocks running on their error paths.
-    shields: Vec<super::Shield>,
+    /// The `try` handlers and the `finally` blocks running on their error
+    /// paths, if there are any.
+    guards: Option<Box<Guards>>,
     parking: Parking,
-    max_depth: usize,
-    depth_base: usize,
+    max_depth: u32,
+    depth_base: u32,
+}
+
+/// A parked VM's `try` handlers and `finally` shields.
+struct Guards {
+    handlers: Box<[Handler]>,
+    shields: Vec<super::Shield>,
 }
 
 impl std::fmt::Debug for ParkedVm {
@@ -280,15 +288,22 @@ impl Vm {
         let mut stack = Vec::with_capacity(top);
         stack.extend(self.stack[..top].iter_mut().map(std::mem::take));
         let frames: Box<[Frame]> = self.frames.drain(..).collect();
-        let handlers: Box<[Handler]> = self.handlers.drain(..).collect();
+        let guards = (!self.handlers.is_empty() || !self.shields.is_empty()).then(|| {
+            Box::new(Guards {
+                handlers: self.handlers.drain(..).collect(),
+                shields: std::mem::take(&mut self.shields),
+            })
+        });
+        // Both are bounded far below `u32::MAX` in practice (the depth
+        // limit is a call count); saturate rather than wrap if not.
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         Some(ParkedVm {
             stack: stack.into_boxed_slice(),
             frames,
-            handlers,
-            shields: std::mem::take(&mut self.shields),
+            guards,
             parking,
-            max_depth: self.max_depth,
-            depth_base: self.park.depth_base,
+            max_depth: narrow(self.max_depth),
+            depth_base: narrow(self.park.depth_base),
         })
     }
 
@@ -304,8 +319,7 @@ impl Vm {
         let ParkedVm {
             stack,
             frames,
-            handlers,
-            shields,
+            guards,
             parking,
             max_depth,
             depth_base,
@@ -315,17 +329,21 @@ impl Vm {
             *slot = v;
         }
         self.frames.extend(frames.into_vec());
-        self.handlers.extend(handlers.into_vec());
-        if shields.iter().any(|s| s.saved.is_some()) {
-            // Parked in a `finally` block run for the task's cancellation:
-            // the shield holds the task's cancellation (installed again
-            // when the block ends), so the block's waits are not cancelled.
-            self.cancel = None;
-            self.token = None;
+        if let Some(g) = guards {
+            let Guards { handlers, shields } = *g;
+            self.handlers.extend(handlers.into_vec());
+            if shields.iter().any(|s| s.saved.is_some()) {
+                // Parked in a `finally` block run for the task's
+                // cancellation: the shield holds the task's cancellation
+                // (installed again when the block ends), so the block's
+                // waits are not cancelled.
+                self.cancel = None;
+                self.token = None;
+            }
+            self.shields = shields;
         }
-        self.shields = shields;
-        self.max_depth = max_depth;
-        self.park.depth_base = depth_base;
+        self.max_depth = max_depth as usize;
+        self.park.depth_base = depth_base as usize;
         self.reentry += 1;
         let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.continue_parked(parking));
         self.reentry -= 1;
