@@ -57,10 +57,20 @@ pub struct TaskWait<T> {
     /// each poll uses a slot on the stack (a parked receive allocates
     /// nothing for it).
     slots: Option<Arc<Slots<T>>>,
-    start: usize,
+    /// Where the scan starts, and on how many channels from there the
+    /// waiter is registered (`u32`: a wait stays small; a select has far
+    /// fewer cases).
+    start: u32,
     waiter: Option<Arc<Waiter>>,
-    registered: usize,
+    registered: u32,
     waker: Waker,
+}
+
+/// A position or count among a wait's channels, as stored.
+#[inline]
+fn narrow(n: usize) -> u32 {
+    debug_assert!(u32::try_from(n).is_ok(), "a wait on more than 2^32 channels");
+    n as u32
 }
 
 /// What only a select's wait has.
@@ -106,7 +116,7 @@ impl<T> TaskWait<T> {
             more,
             side,
             slots,
-            start,
+            start: narrow(start),
             waiter: None,
             registered: 0,
             waker,
@@ -148,7 +158,7 @@ impl<T> TaskWait<T> {
         let n = chans.len().max(1);
         let first = chans.remove(0);
         let mut wait = TaskWait::new(first, Vec::new(), Side::Recv, 0, waker);
-        wait.start = start % n;
+        wait.start = narrow(start % n);
         wait.more = Some(Box::new(More { rest: chans, sides }));
         wait.slots = Some(Arc::new(Mutex::new(offers.into())));
         wait
@@ -257,8 +267,8 @@ impl<T> TaskWait<T> {
                 match settle(
                     chans,
                     sides,
-                    self.start,
-                    self.registered,
+                    self.start as usize,
+                    self.registered as usize,
                     &w,
                     slots,
                     perform,
@@ -275,7 +285,7 @@ impl<T> TaskWait<T> {
                     Settled::Retry(next) => {
                         self.waiter = None;
                         self.registered = 0;
-                        self.start = next;
+                        self.start = narrow(next);
                     }
                 }
             }
@@ -286,7 +296,7 @@ impl<T> TaskWait<T> {
             let r = register(
                 chans,
                 sides,
-                self.start,
+                self.start as usize,
                 &mut waiter,
                 &mut registered,
                 &make,
@@ -295,7 +305,7 @@ impl<T> TaskWait<T> {
                 perform,
             );
             self.waiter = waiter;
-            self.registered = registered;
+            self.registered = narrow(registered);
             match r {
                 Registered::Done(i, out) => {
                     self.waiter = None;
@@ -304,7 +314,7 @@ impl<T> TaskWait<T> {
                 Registered::Retry(next) => {
                     self.waiter = None;
                     self.registered = 0;
-                    self.start = next;
+                    self.start = narrow(next);
                     if let Some(why) = give_up {
                         return Poll::Ready(Err(why));
                     }
@@ -472,7 +482,7 @@ impl<T> Drop for TaskWait<T> {
         let chans: Vec<&Channel<T>> = std::iter::once(&self.first).chain(self.rest()).collect();
         let sides = self.sides();
         if w.try_abort(INTERRUPTED) {
-            unregister(&chans, sides, self.start, self.registered, &w);
+            unregister(&chans, sides, self.start as usize, self.registered as usize, &w);
             return;
         }
         // Claimed: arrive, take nothing, pass the wake on (a value handed
@@ -489,8 +499,8 @@ impl<T> Drop for TaskWait<T> {
         let _ = settle(
             &chans,
             sides,
-            self.start,
-            self.registered,
+            self.start as usize,
+            self.registered as usize,
             &w,
             slots,
             &mut |_, _: &mut State<T>, _| (),

@@ -109,3 +109,10 @@ pub fn sleep(duration: Duration) -> Result<(), Cancelled> {
         }
     }
 }
+
+/// The size of a resumable task's one allocation (state and body), for
+/// tests that keep a parked task small.
+#[cfg(test)]
+pub(crate) fn task_size_of<R: Resumable>() -> usize {
+    std::mem::size_of::<task::Task<task::Resume<R>>>()
+}

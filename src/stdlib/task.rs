@@ -211,18 +211,25 @@ enum RunState {
 /// in its [`TaskInfo`], and what only some tasks have is boxed.
 struct ScriptTask {
     state: RunState,
-    updates: Option<Arc<[(usize, u64, bool)]>>,
+    /// What few tasks have (boxed, `None` for most).
+    rare: Option<Box<Rare>>,
     /// Calls counted below it in the depth limit: the spawner's depth, or
     /// the depth of the awaiter that runs it inline if deeper.
     depth_base: usize,
-    /// The task's seeded random stream (`random_seed`), installed in the
-    /// VM while it runs and taken back when it parks.
-    rng: Option<Box<super::random::Stream>>,
     /// Its state for `t.status()`, shared with its handle.
     info: Arc<TaskInfo>,
     /// In the running registry from its first run to its end (Ctrl-C
     /// cancels every registered task).
     registered: task_registry::Registered,
+}
+
+/// The parts of a [`ScriptTask`] that few tasks have.
+struct Rare {
+    /// The atom updates its spawner was inside.
+    updates: Option<Arc<[(usize, u64, bool)]>>,
+    /// The task's seeded random stream (`random_seed`), installed in the
+    /// VM while it runs and taken back when it parks.
+    rng: Option<super::random::Stream>,
 }
 
 impl pool::Resumable for ScriptTask {
@@ -249,11 +256,11 @@ impl pool::Resumable for ScriptTask {
         }
         let on_thread = task_registry::enter_thread(&self.info);
         let outer = CURRENT_OWNER.with(|c| c.replace(self.info.seq()));
-        let outer_updates = super::atom::enter_task(self.updates.as_ref());
+        let outer_updates = super::atom::enter_task(self.rare.as_ref().and_then(|r| r.updates.as_ref()));
         let slice = crate::runtime::config().time_slice();
         let state = std::mem::replace(&mut self.state, RunState::Done);
         let depth_base = self.depth_base;
-        let rng = self.rng.take().map(|b| *b);
+        let rng = self.rare.as_mut().and_then(|r| r.rng.take());
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             with_vm(|vm| {
                 vm.set_cancel_token(pool::current_cancel_token());
@@ -281,7 +288,16 @@ impl pool::Resumable for ScriptTask {
         let (outcome, token) = match ran {
             Ok((_, Some((parked, yielding, rng)), _)) => {
                 self.state = RunState::Parked(parked);
-                self.rng = rng.map(Box::new);
+                if let Some(rng) = rng {
+                    self.rare
+                        .get_or_insert_with(|| {
+                            Box::new(Rare {
+                                updates: None,
+                                rng: None,
+                            })
+                        })
+                        .rng = Some(rng);
+                }
                 if !yielding {
                     // `t.status()` says "parked" until it is resumed.
                     self.info.set_waiting();
@@ -347,25 +363,27 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// A task's arguments: up to two inline (no allocation), more in a `Vec`.
+/// A task's arguments: none or one inline (no allocation), more boxed.
+/// Small, as [`RunState`] is as large as its largest variant.
 enum Args {
-    Few([Value; 2], usize),
-    Many(Vec<Value>),
+    None,
+    One(Value),
+    Many(Box<[Value]>),
 }
 
 impl Args {
     fn new(args: &[Value]) -> Args {
         match args {
-            [] => Args::Few(Default::default(), 0),
-            [a] => Args::Few([a.clone(), Value::Nil], 1),
-            [a, b] => Args::Few([a.clone(), b.clone()], 2),
-            more => Args::Many(more.to_vec()),
+            [] => Args::None,
+            [a] => Args::One(a.clone()),
+            more => Args::Many(more.into()),
         }
     }
 
     fn as_slice(&self) -> &[Value] {
         match self {
-            Args::Few(items, n) => &items[..*n],
+            Args::None => &[],
+            Args::One(v) => std::slice::from_ref(v),
             Args::Many(items) => items,
         }
     }
@@ -389,12 +407,12 @@ fn spawn_seeded(
     let args = Args::new(args);
     let me = new_owner_id();
     let updates = super::atom::inherited_updates();
+    let rare = (updates.is_some() || rng.is_some()).then(|| Box::new(Rare { updates, rng }));
     let info = TaskInfo::new(me, site);
     let handle = pool.spawn_resumable(ScriptTask {
         state: RunState::Start(f, args),
-        updates,
+        rare,
         depth_base: depth,
-        rng: rng.map(Box::new),
         info: Arc::clone(&info),
         registered: task_registry::Registered::NONE,
     });
@@ -1181,6 +1199,16 @@ mod tests {
         // a parked task that every task carries must not grow unnoticed.
         // Figures of this commit; raise them only with a reason.
         use std::mem::size_of;
+        eprintln!(
+            "sizes: ParkedVm {} RunState {} ScriptTask {} TaskObj {} TaskInfo {} Args {} Task {}",
+            size_of::<ParkedVm>(),
+            size_of::<RunState>(),
+            size_of::<ScriptTask>(),
+            size_of::<TaskObj>(),
+            size_of::<TaskInfo>(),
+            size_of::<Args>(),
+            crate::pool::task_size_of::<ScriptTask>(),
+        );
         assert!(size_of::<ParkedVm>() <= 104, "{}", size_of::<ParkedVm>());
         assert!(size_of::<RunState>() <= 104, "{}", size_of::<RunState>());
         assert!(

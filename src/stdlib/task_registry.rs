@@ -35,7 +35,6 @@ use crate::error::{Error, ErrorKind};
 use crate::pool::CancelToken;
 use crate::vm::CallSite;
 use parking_lot::Mutex;
-use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
@@ -100,23 +99,64 @@ impl TaskInfo {
 /// One running task in the registry.
 struct Live {
     token: CancelToken,
-    /// Its record (for where it was spawned): a pointer, so that an entry
-    /// of the map stays at 24 bytes (a million parked tasks are a million
-    /// entries).
+    /// Its record (its key, where it was spawned): a pointer, so that a
+    /// slot stays at 16 bytes (a million parked tasks are a million slots).
     info: Arc<TaskInfo>,
 }
 
 const SHARDS: usize = 16;
 
-type Shard = Mutex<FxHashMap<u64, Live>>;
+/// One shard of the registry: a slot per running task (free slots are
+/// reused), so an entry costs its 16 bytes and no hash table overhead.
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Option<Live>>,
+    free: Vec<u32>,
+}
+
+impl Slab {
+    fn insert(&mut self, live: Live) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(live);
+                i
+            }
+            None => {
+                self.slots.push(Some(live));
+                // Fewer than 2^32 tasks run at once per shard.
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn remove(&mut self, i: u32) {
+        if let Some(slot) = self.slots.get_mut(i as usize) {
+            if slot.take().is_some() {
+                self.free.push(i);
+            }
+        }
+        if self.free.len() == self.slots.len() && self.slots.capacity() > 64 {
+            // Every task of a burst ended: give the memory back.
+            self.slots = Vec::new();
+            self.free = Vec::new();
+        }
+    }
+
+    /// Whether slot `i` holds the task with key `seq`.
+    fn holds(&self, i: u32, seq: u64) -> bool {
+        matches!(self.slots.get(i as usize), Some(Some(l)) if l.info.seq == seq)
+    }
+}
+
+type Shard = Mutex<Slab>;
 
 fn shards() -> &'static [Shard] {
     static LIVE: OnceLock<Box<[Shard]>> = OnceLock::new();
     LIVE.get_or_init(|| (0..SHARDS).map(|_| Mutex::default()).collect())
 }
 
-fn shard(seq: u64) -> &'static Shard {
-    &shards()[seq as usize % SHARDS]
+fn shard_of(seq: u64) -> u32 {
+    (seq % SHARDS as u64) as u32
 }
 
 thread_local! {
@@ -127,19 +167,25 @@ thread_local! {
 /// A task in the running registry, from its first run to its end (across
 /// parks): dropping it takes the task out.
 pub(crate) struct Registered {
-    seq: Option<std::num::NonZeroU64>,
+    /// Its shard ([`NOT_REGISTERED`]: none) and slot there.
+    shard: u32,
+    slot: u32,
 }
+
+const NOT_REGISTERED: u32 = u32::MAX;
 
 impl Registered {
     /// Not in the registry (a task that has not started, or has ended).
-    pub(crate) const NONE: Registered = Registered { seq: None };
+    pub(crate) const NONE: Registered = Registered {
+        shard: NOT_REGISTERED,
+        slot: 0,
+    };
 }
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        if let Some(seq) = self.seq {
-            let seq = seq.get();
-            shard(seq).lock().remove(&seq);
+        if self.shard != NOT_REGISTERED {
+            shards()[self.shard as usize].lock().remove(self.slot);
         }
     }
 }
@@ -151,18 +197,16 @@ pub(crate) fn start(
     info: &Arc<TaskInfo>,
     token: Option<&CancelToken>,
 ) -> Result<Registered, Registered> {
-    let seq = token.map(|t| {
-        shard(info.seq).lock().insert(
-            info.seq,
-            Live {
+    let registered = match token {
+        Some(t) => {
+            let shard = shard_of(info.seq);
+            let slot = shards()[shard as usize].lock().insert(Live {
                 token: t.clone(),
                 info: Arc::clone(info),
-            },
-        );
-        info.seq
-    });
-    let registered = Registered {
-        seq: seq.and_then(std::num::NonZeroU64::new),
+            });
+            Registered { shard, slot }
+        }
+        None => Registered::NONE,
     };
     if info.epoch != EPOCH.load(Ordering::SeqCst) {
         return Err(registered);
@@ -224,6 +268,8 @@ pub(crate) fn waiting() -> Waiting {
 #[derive(Clone, Debug)]
 pub(crate) struct Interrupted {
     seq: u64,
+    /// Where it is registered (shard, slot).
+    at: (u32, u32),
     token: CancelToken,
     spawned_at: Option<CallSite>,
 }
@@ -234,11 +280,13 @@ pub(crate) struct Interrupted {
 pub(crate) fn cancel_all() -> Vec<Interrupted> {
     EPOCH.fetch_add(1, Ordering::SeqCst);
     let mut found = Vec::new();
-    for shard in shards() {
+    for (k, shard) in shards().iter().enumerate() {
         let live = shard.lock();
-        for (&seq, l) in live.iter() {
+        for (i, l) in live.slots.iter().enumerate() {
+            let Some(l) = l else { continue };
             found.push(Interrupted {
-                seq,
+                seq: l.info.seq,
+                at: (k as u32, i as u32),
                 token: l.token.clone(),
                 spawned_at: l.info.spawned_at,
             });
@@ -253,9 +301,9 @@ pub(crate) fn cancel_all() -> Vec<Interrupted> {
     found
 }
 
-/// Whether the task with this key is still running (registered).
-fn is_running(seq: u64) -> bool {
-    shard(seq).lock().contains_key(&seq)
+/// Whether the task Ctrl-C found is still running (registered).
+fn is_running(t: &Interrupted) -> bool {
+    shards()[t.at.0 as usize].lock().holds(t.at.1, t.seq)
 }
 
 /// Where interrupted tasks stopped: the innermost frame of their
@@ -279,7 +327,7 @@ pub(crate) fn interrupted_since_spawn(info: &TaskInfo) -> bool {
 /// has not stopped by then is listed as `still running`.
 pub(crate) fn interrupted_report(tasks: &[Interrupted], patience: Duration) -> Vec<String> {
     let until = Instant::now() + patience;
-    while tasks.iter().any(|t| is_running(t.seq)) && Instant::now() < until {
+    while tasks.iter().any(is_running) && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(1));
     }
     let stopped = STOPPED_AT.lock();
@@ -289,7 +337,7 @@ pub(crate) fn interrupted_report(tasks: &[Interrupted], patience: Duration) -> V
             let at = match stopped.get(&t.seq) {
                 Some(at) if !at.is_empty() => at.clone(),
                 Some(_) => "at <native>".to_string(),
-                None if is_running(t.seq) => "still running (not stopped yet)".to_string(),
+                None if is_running(t) => "still running (not stopped yet)".to_string(),
                 None => "finished".to_string(),
             };
             let id = t.token.id();
@@ -366,9 +414,15 @@ mod test {
         assert_eq!(info.state(), QUEUED);
         let token = CancelToken::new();
         let registered = start(&info, Some(&token)).ok().expect("no interrupt");
+        let found = Interrupted {
+            seq: info.seq,
+            at: (registered.shard, registered.slot),
+            token: token.clone(),
+            spawned_at: None,
+        };
         let on_thread = enter_thread(&info);
         assert_eq!(info.state(), RUNNING);
-        assert!(is_running(u64::MAX - 10));
+        assert!(is_running(&found));
         {
             let _w = waiting();
             assert_eq!(info.state(), WAITING);
@@ -376,7 +430,7 @@ mod test {
         assert_eq!(info.state(), RUNNING);
         drop(on_thread);
         drop(registered);
-        assert!(!is_running(u64::MAX - 10));
+        assert!(!is_running(&found));
         info.set_waiting();
         assert_eq!(info.state(), WAITING);
         let _again = enter_thread(&info);
@@ -385,6 +439,33 @@ mod test {
         drop(_again);
         let _w = waiting();
         assert_eq!(info.state(), RUNNING);
+    }
+
+    #[test]
+    fn the_registry_gives_each_running_task_a_slot_until_it_ends() {
+        let token = CancelToken::new();
+        // One shard: keys that are equal modulo the shard count.
+        let infos: Vec<Arc<TaskInfo>> = (1..=100u64)
+            .map(|k| TaskInfo::new(u64::MAX - 7 - k * SHARDS as u64, None))
+            .collect();
+        let shard = shard_of(infos[0].seq);
+        assert!(infos.iter().all(|i| shard_of(i.seq) == shard));
+        let regs: Vec<Registered> = infos
+            .iter()
+            .map(|i| start(i, Some(&token)).ok().expect("no interrupt"))
+            .collect();
+        let mut slots: Vec<u32> = regs.iter().map(|r| r.slot).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        assert_eq!(slots.len(), 100, "each running task has its own slot");
+        let held = |r: &(u32, u32), i: &TaskInfo| shards()[r.0 as usize].lock().holds(r.1, i.seq);
+        let at: Vec<(u32, u32)> = regs.iter().map(|r| (r.shard, r.slot)).collect();
+        assert!(at.iter().zip(&infos).all(|(r, i)| held(r, i)));
+        drop(regs);
+        // Gone (a slot reused meanwhile by another test holds another key).
+        assert!(at.iter().zip(&infos).all(|(r, i)| !held(r, i)));
+        // Not registered: nothing to drop.
+        drop(start(&infos[0], None).ok().expect("no interrupt"));
     }
 
     #[test]

@@ -125,7 +125,8 @@ impl Default for ParkState {
 /// and what it waits for. Small: a task parked in a loop of one function
 /// holds a few hundred bytes (a million may be parked at once), so what
 /// most parked tasks do not have (`try` handlers, `finally` shields) is
-/// boxed, and the depth limits are kept as `u32`.
+/// boxed. Its depth limit is not kept: [`Vm::enter_task`], called before
+/// each [`Vm::resume`] with the task's depth base, sets it again.
 pub struct ParkedVm {
     stack: Box<[Value]>,
     frames: Box<[Frame]>,
@@ -133,8 +134,6 @@ pub struct ParkedVm {
     /// paths, if there are any.
     guards: Option<Box<Guards>>,
     parking: Parking,
-    max_depth: u32,
-    depth_base: u32,
 }
 
 /// A parked VM's `try` handlers and `finally` shields.
@@ -294,23 +293,19 @@ impl Vm {
                 shields: std::mem::take(&mut self.shields),
             })
         });
-        // Both are bounded far below `u32::MAX` in practice (the depth
-        // limit is a call count); saturate rather than wrap if not.
-        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         Some(ParkedVm {
             stack: stack.into_boxed_slice(),
             frames,
             guards,
             parking,
-            max_depth: narrow(self.max_depth),
-            depth_base: narrow(self.park.depth_base),
         })
     }
 
     /// Resumes a parked task on this (idle) VM: restores its state, polls
     /// what it waits for, delivers the result and runs on. Returns like the
     /// call that started the task, or the park signal again (check
-    /// [`is_parked`](Self::is_parked)).
+    /// [`is_parked`](Self::is_parked)). Call [`enter_task`](Self::enter_task)
+    /// first, with the depth base the task parked with.
     pub fn resume(&mut self, parked: ParkedVm) -> Result<Value> {
         debug_assert!(
             self.frames.is_empty() && self.reentry == 0,
@@ -321,8 +316,6 @@ impl Vm {
             frames,
             guards,
             parking,
-            max_depth,
-            depth_base,
         } = parked;
         self.ensure_stack(stack.len() + 1);
         for (slot, v) in self.stack.iter_mut().zip(stack.into_vec()) {
@@ -342,8 +335,6 @@ impl Vm {
             }
             self.shields = shields;
         }
-        self.max_depth = max_depth as usize;
-        self.park.depth_base = depth_base as usize;
         self.reentry += 1;
         let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.continue_parked(parking));
         self.reentry -= 1;

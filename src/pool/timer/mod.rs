@@ -44,8 +44,15 @@ pub(crate) struct Timers {
 
 /// A pending timer. Dropping it (or [`Timer::cancel`]) cancels it if it
 /// has not fired.
+///
+/// One pointer (the handle is boxed): a handle sits in every channel
+/// object (`after`, `ticker`) and in every timed wait, most of which never
+/// hold one.
 #[must_use = "dropping a Timer cancels it"]
-pub struct Timer {
+pub struct Timer(Box<TimerRef>);
+
+/// What a [`Timer`] points at.
+struct TimerRef {
     id: u64,
     timers: Weak<Timers>,
     registry: Weak<Registry>,
@@ -53,16 +60,24 @@ pub struct Timer {
 
 impl std::fmt::Debug for Timer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Timer").field("id", &self.id).finish()
+        f.debug_struct("Timer").field("id", &self.0.id).finish()
     }
 }
 
 impl Timer {
+    fn new(id: u64, timers: Weak<Timers>, registry: Weak<Registry>) -> Timer {
+        Timer(Box::new(TimerRef {
+            id,
+            timers,
+            registry,
+        }))
+    }
+
     /// Cancels the timer; true if it had not fired (its callback is then
     /// dropped unrun).
     pub fn cancel(&self) -> bool {
-        match self.timers.upgrade() {
-            Some(t) => t.cancel(self.id, &self.registry),
+        match self.0.timers.upgrade() {
+            Some(t) => t.cancel(self.0.id, &self.0.registry),
             None => false,
         }
     }
@@ -108,11 +123,7 @@ impl Timers {
         st.next_id += 1;
         if st.shutdown {
             // Never fires: the pool is going away.
-            return Timer {
-                id,
-                timers: Weak::new(),
-                registry: Weak::new(),
-            };
+            return Timer::new(id, Weak::new(), Weak::new());
         }
         let earliest = st
             .heap
@@ -134,20 +145,12 @@ impl Timers {
                 // No thread: fire on the next arm that can start one; the
                 // pending timer still counts (nothing is lost, only late).
                 drop(st);
-                return Timer {
-                    id,
-                    timers: Arc::downgrade(self),
-                    registry: Arc::downgrade(registry),
-                };
+                return Timer::new(id, Arc::downgrade(self), Arc::downgrade(registry));
             }
         } else if earliest {
             self.cv.notify_one();
         }
-        Timer {
-            id,
-            timers: Arc::downgrade(self),
-            registry: Arc::downgrade(registry),
-        }
+        Timer::new(id, Arc::downgrade(self), Arc::downgrade(registry))
     }
 
     fn cancel(&self, id: u64, registry: &Weak<Registry>) -> bool {
