@@ -50,26 +50,29 @@ pub struct TaskWait<T> {
     /// A select's other channels and sides (`None` for a single-channel
     /// operation: a parked task's wait stays small).
     more: Option<Box<More<T>>>,
-    side: Side,
     /// The operation's value slots, one per channel (README, "Unbuffered
     /// channels"), shared with the channels it registers on. `None` for a
     /// single buffered channel: no peer ever touches its slot there, so
     /// each poll uses a slot on the stack (a parked receive allocates
     /// nothing for it).
     slots: Option<Arc<Slots<T>>>,
-    /// Where the scan starts, and on how many channels from there the
-    /// waiter is registered (`u32`: a wait stays small; a select has far
-    /// fewer cases).
+    /// Where the scan starts (the low 31 bits), and the side of a
+    /// single-channel operation ([`SEND_BIT`]); then on how many channels
+    /// from there the waiter is registered. Packed in `u32`s: a parked
+    /// task's wait stays small (a select has far fewer than 2^31 cases).
     start: u32,
     waiter: Option<Arc<Waiter>>,
     registered: u32,
     waker: Waker,
 }
 
+/// In [`TaskWait::start`]: the operation sends.
+const SEND_BIT: u32 = 1 << 31;
+
 /// A position or count among a wait's channels, as stored.
 #[inline]
 fn narrow(n: usize) -> u32 {
-    debug_assert!(u32::try_from(n).is_ok(), "a wait on more than 2^32 channels");
+    debug_assert!(n < SEND_BIT as usize, "a wait on more than 2^31 channels");
     n as u32
 }
 
@@ -107,16 +110,16 @@ impl<T> TaskWait<T> {
             })
         });
         let slots = if n == 1 && first.shared.capacity != 0 {
-                None
-            } else {
-                Some(Arc::new(Mutex::new((0..n).map(|_| None).collect())))
-            };
+            None
+        } else {
+            Some(Arc::new(Mutex::new((0..n).map(|_| None).collect())))
+        };
+        let send = if side == Side::Send { SEND_BIT } else { 0 };
         TaskWait {
             first,
             more,
-            side,
             slots,
-            start: narrow(start),
+            start: narrow(start) | send,
             waiter: None,
             registered: 0,
             waker,
@@ -159,9 +162,26 @@ impl<T> TaskWait<T> {
         let first = chans.remove(0);
         let mut wait = TaskWait::new(first, Vec::new(), Side::Recv, 0, waker);
         wait.start = narrow(start % n);
+        debug_assert!(wait.side() == Side::Recv);
         wait.more = Some(Box::new(More { rest: chans, sides }));
         wait.slots = Some(Arc::new(Mutex::new(offers.into())));
         wait
+    }
+
+    /// Where the scan over the channels starts.
+    #[inline]
+    fn start(&self) -> usize {
+        (self.start & !SEND_BIT) as usize
+    }
+
+    /// The side of a single-channel operation (a select's default side).
+    #[inline]
+    fn side(&self) -> Side {
+        if self.start & SEND_BIT != 0 {
+            Side::Send
+        } else {
+            Side::Recv
+        }
     }
 
     /// A select's other channels (empty for a single-channel operation).
@@ -172,7 +192,7 @@ impl<T> TaskWait<T> {
     fn sides(&self) -> Sides<'_> {
         match self.more.as_deref() {
             Some(m) if !m.sides.is_empty() => Sides::Each(&m.sides),
-            _ => Sides::All(self.side),
+            _ => Sides::All(self.side()),
         }
     }
 
@@ -205,7 +225,7 @@ impl<T> TaskWait<T> {
         give_up: Option<GiveUp>,
         perform: &mut Perform<'_, T, R>,
     ) -> Poll<Result<(usize, R), GiveUp>> {
-        let side = self.side;
+        let side = self.side();
         self.poll_inner(Sides::All(side), give_up, &mut None, perform)
     }
 
@@ -267,7 +287,7 @@ impl<T> TaskWait<T> {
                 match settle(
                     chans,
                     sides,
-                    self.start as usize,
+                    self.start(),
                     self.registered as usize,
                     &w,
                     slots,
@@ -285,7 +305,7 @@ impl<T> TaskWait<T> {
                     Settled::Retry(next) => {
                         self.waiter = None;
                         self.registered = 0;
-                        self.start = narrow(next);
+                        self.start = narrow(next) | (self.start & SEND_BIT);
                     }
                 }
             }
@@ -296,7 +316,7 @@ impl<T> TaskWait<T> {
             let r = register(
                 chans,
                 sides,
-                self.start as usize,
+                self.start(),
                 &mut waiter,
                 &mut registered,
                 &make,
@@ -314,7 +334,7 @@ impl<T> TaskWait<T> {
                 Registered::Retry(next) => {
                     self.waiter = None;
                     self.registered = 0;
-                    self.start = narrow(next);
+                    self.start = narrow(next) | (self.start & SEND_BIT);
                     if let Some(why) = give_up {
                         return Poll::Ready(Err(why));
                     }
@@ -358,7 +378,7 @@ impl<T> TaskWait<T> {
     ) -> Poll<Result<Result<(), T>, GiveUp>> {
         let Some(shared) = &self.slots else {
             // A buffered channel: the value waits in `slot` between polls.
-            let side = self.side;
+            let side = self.side();
             return self
                 .poll_inner(Sides::All(side), give_up, slot, &mut super::push)
                 .map(|r| r.map(|(_, sent)| sent));
@@ -482,7 +502,7 @@ impl<T> Drop for TaskWait<T> {
         let chans: Vec<&Channel<T>> = std::iter::once(&self.first).chain(self.rest()).collect();
         let sides = self.sides();
         if w.try_abort(INTERRUPTED) {
-            unregister(&chans, sides, self.start as usize, self.registered as usize, &w);
+            unregister(&chans, sides, self.start(), self.registered as usize, &w);
             return;
         }
         // Claimed: arrive, take nothing, pass the wake on (a value handed
@@ -499,7 +519,7 @@ impl<T> Drop for TaskWait<T> {
         let _ = settle(
             &chans,
             sides,
-            self.start as usize,
+            self.start(),
             self.registered as usize,
             &w,
             slots,

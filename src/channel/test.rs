@@ -107,6 +107,34 @@ fn an_empty_channel_costs_a_few_hundred_bytes() {
 }
 
 #[test]
+fn a_parked_wait_on_one_channel_stays_small() {
+    // A parked task's channel wait is part of every parked task (issue 8).
+    // Figures of this commit; raise them only with a reason.
+    use crate::value::Value;
+    let wait = std::mem::size_of::<TaskWait<Value>>();
+    assert!(wait <= 48, "a task's wait is {wait} bytes");
+    // One slot inline: a single-channel operation allocates no slot list.
+    let slots = std::mem::size_of::<waiter::SlotList<Value>>();
+    assert!(slots <= 24, "{slots}");
+    let mut one = waiter::SlotList::one(Some(Value::Int(7)));
+    assert_eq!(one[0], Some(Value::Int(7)));
+    assert_eq!(one.take_first(), Some(Value::Int(7)));
+    assert_eq!(one[0], None);
+    // Many: a select's, indexed per case, and back to a Vec unchanged.
+    let many: waiter::SlotList<Value> = vec![None, Some(Value::Int(2)), None].into();
+    assert_eq!(many[1], Some(Value::Int(2)));
+    let back: Vec<Option<Value>> = many.into();
+    assert_eq!(back, vec![None, Some(Value::Int(2)), None]);
+}
+
+#[test]
+#[should_panic(expected = "slot 1 of a single-slot operation")]
+fn a_single_slot_has_no_second_slot() {
+    let one: waiter::SlotList<crate::value::Value> = waiter::SlotList::one(None);
+    let _ = &one[1];
+}
+
+#[test]
 fn clones_share_the_channel() {
     let a = Channel::unbounded();
     let b = a.clone();

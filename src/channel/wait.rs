@@ -189,7 +189,10 @@ pub(crate) fn step<T, R>(
             // The sender's offer moves into the (empty) queue for `perform`.
             // Every sender registered on an unbuffered channel has its
             // offer in its slot (`run`, send cases, one-item batches).
-            let offer = peer.slots.as_ref().and_then(|s| s.lock()[peer.index].take());
+            let offer = peer
+                .slots
+                .as_ref()
+                .and_then(|s| s.lock()[peer.index].take());
             debug_assert!(offer.is_some(), "an unbuffered sender without an offer");
             if let Some(v) = offer {
                 st.queue.push_back(v);

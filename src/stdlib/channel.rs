@@ -438,9 +438,11 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             })
             .collect();
         let owned: Vec<Channel<Value>> = chans.iter().map(|c| (*c).clone()).collect();
-        (Kind::Select(owned.clone()), Ids::Many(ids), move |w| {
-            TaskWait::select(owned, start, w)
-        })
+        (
+            Kind::Select(owned.clone().into()),
+            Ids::Many(ids),
+            move |w| TaskWait::select(owned, start, w),
+        )
     }) {
         return r;
     }
@@ -554,7 +556,7 @@ fn select_cases(
         let (sides, offers) = parked.take().unwrap_or_default();
         let owned: Vec<Channel<Value>> = chans.iter().map(|c| (*c).clone()).collect();
         (
-            Kind::SelectCases(owned.clone()),
+            Kind::SelectCases(owned.clone().into()),
             Ids::Many(ids().into()),
             move |w| TaskWait::cases(owned, sides, offers, start, w),
         )
@@ -879,9 +881,11 @@ fn send_batch(vm: &mut Vm, c: &ChannelObj, xs: &Value) -> Result<Value> {
     let mut items = Some(items);
     if let Some(r) = try_park(vm, Call::Method(Method::SendBatch), None, || {
         let rest = VecDeque::from(items.take().unwrap_or_default());
-        (Kind::SendBatch(Box::new(SendBatch { rest, sent: 0 })), Ids::One(c.id()), |w| {
-            TaskWait::send(ch, w)
-        })
+        (
+            Kind::SendBatch(Box::new(SendBatch { rest, sent: 0 })),
+            Ids::One(c.id()),
+            |w| TaskWait::send(ch, w),
+        )
     }) {
         return r;
     }
@@ -1002,9 +1006,9 @@ enum Kind {
     /// Boxed: a parked task's operation stays small for the common kinds.
     SendBatch(Box<SendBatch>),
     /// The channels, to throw the failure of one closed and drained.
-    Select(Vec<Channel<Value>>),
+    Select(Box<[Channel<Value>]>),
     /// A select with send cases (its channels, as `Select`).
-    SelectCases(Vec<Channel<Value>>),
+    SelectCases(Box<[Channel<Value>]>),
 }
 
 /// A `send_batch` in progress: the items not sent yet, and how many were.
