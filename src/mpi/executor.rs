@@ -1399,5 +1399,5 @@ fn internal(why: String) -> Error {
 
 #[cold]
 fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+    Error::cancelled()
 }

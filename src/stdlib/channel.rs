@@ -293,7 +293,7 @@ fn blocking_call<R>(timed: bool, f: impl FnOnce(Option<&dyn Interrupt>) -> R) ->
 
 #[cold]
 fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+    Error::cancelled()
 }
 
 /// `Cancelled` if the current task was asked to stop (checked before a
