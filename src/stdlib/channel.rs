@@ -87,7 +87,7 @@
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -121,6 +121,20 @@ pub struct ChannelObj {
     /// The pool timer feeding an `after` or `ticker` channel; cancelled
     /// when the channel is closed or dropped.
     timer: parking_lot::Mutex<Option<pool::Timer>>,
+    /// Who fills this channel and lets a receiver that finds it empty do a
+    /// share of the work ([`Help`]): a parallel stream's output.
+    helper: OnceLock<Weak<dyn Help>>,
+}
+
+/// A channel's producer that a receiver may help: a receive (`recv()`,
+/// `recv_batch`, `for v in ch`) that finds the channel empty calls
+/// [`Help::help`] until it returns `false` or the channel has values,
+/// before it parks or blocks. (A parallel stream runs its next chunk of
+/// items on the receiving thread: `src/stdlib/parallel/STREAMS.md`.)
+pub trait Help: Send + Sync + std::fmt::Debug {
+    /// Does one step of the producer's work on this thread; `false` when
+    /// there is none to do now (the receiver then waits as usual).
+    fn help(&self) -> bool;
 }
 
 static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
@@ -139,7 +153,23 @@ impl ChannelObj {
             _live: super::handles::Live::new(super::handles::Kind::Channel),
             id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
             timer: parking_lot::Mutex::new(None),
+            helper: OnceLock::new(),
         })
+    }
+
+    /// Makes `helper` this channel's [`Help`] (once; later calls are
+    /// ignored).
+    pub fn set_helper(&self, helper: Weak<dyn Help>) {
+        let _ = self.helper.set(helper);
+    }
+
+    /// Before a receive waits: while the channel is empty, lets its
+    /// producer run work on this thread.
+    #[inline]
+    fn help_while_empty(&self) {
+        if let Some(h) = self.helper.get() {
+            help_slow(&self.ch, h);
+        }
     }
 
     /// Closes the channel (idempotent) and stops its timer, if any.
@@ -167,6 +197,13 @@ impl ChannelObj {
     /// failure if there is one, else `end`.
     fn drained(&self, end: Value) -> Result<Value> {
         closed_with(&self.ch).map(|()| end)
+    }
+}
+
+#[cold]
+fn help_slow(ch: &Channel<Value>, h: &Weak<dyn Help>) {
+    if let Some(h) = h.upgrade() {
+        while ch.is_empty() && !ch.is_closed() && h.help() {}
     }
 }
 
@@ -827,6 +864,14 @@ fn recv(vm: &mut Vm, c: &Arc<ChannelObj>, seconds: Option<&Value>) -> Result<Val
         Err(TryRecvError::Closed) => return c.drained(Value::Nil),
         Err(TryRecvError::Empty) => {}
     }
+    if limit.is_none() {
+        c.help_while_empty();
+        match ch.try_recv() {
+            Ok(v) => return Ok(v),
+            Err(TryRecvError::Closed) => return c.drained(Value::Nil),
+            Err(TryRecvError::Empty) => {}
+        }
+    }
     if let Some(r) = try_park(vm, Call::Method(Method::Recv), limit, || {
         (Kind::Recv(c.clone()), Ids::One(c.id()), |w| {
             TaskWait::recv(ch, w)
@@ -926,10 +971,13 @@ fn recv_batch(vm: &mut Vm, c: &Arc<ChannelObj>, max: Option<&Value>) -> Result<V
     };
     let max = NonZeroUsize::new(max).unwrap_or(NonZeroUsize::MIN);
     check_cancelled()?;
-    match ch.try_recv_batch(max) {
-        Ok(batch) => return Ok(Value::list(batch)),
-        Err(TryRecvError::Closed) => return c.drained(Value::list(Vec::new())),
-        Err(TryRecvError::Empty) => {}
+    for helped in [false, true] {
+        match ch.try_recv_batch(max) {
+            Ok(batch) => return Ok(Value::list(batch)),
+            Err(TryRecvError::Closed) => return c.drained(Value::list(Vec::new())),
+            Err(TryRecvError::Empty) if !helped => c.help_while_empty(),
+            Err(TryRecvError::Empty) => {}
+        }
     }
     if let Some(r) = try_park(vm, Call::Method(Method::RecvBatch), None, || {
         (Kind::RecvBatch(max, c.clone()), Ids::One(c.id()), |w| {
@@ -956,10 +1004,13 @@ fn recv_batch(vm: &mut Vm, c: &Arc<ChannelObj>, max: Option<&Value>) -> Result<V
 /// throws `Cancelled` if the running task is (or gets) cancelled.
 pub fn iter_step(vm: &mut Vm, c: &Arc<ChannelObj>) -> Result<Option<Value>> {
     check_cancelled()?;
-    match c.ch.try_recv() {
-        Ok(v) => return Ok(Some(v)),
-        Err(TryRecvError::Closed) => return c.drained(Value::Nil).map(|_| None),
-        Err(TryRecvError::Empty) => {}
+    for helped in [false, true] {
+        match c.ch.try_recv() {
+            Ok(v) => return Ok(Some(v)),
+            Err(TryRecvError::Closed) => return c.drained(Value::Nil).map(|_| None),
+            Err(TryRecvError::Empty) if !helped => c.help_while_empty(),
+            Err(TryRecvError::Empty) => {}
+        }
     }
     if let Some(r) = try_park(vm, Call::ForIn, None, || {
         (Kind::ForIn(c.clone()), Ids::One(c.id()), |w| {
@@ -976,6 +1027,7 @@ pub fn iter_step(vm: &mut Vm, c: &Arc<ChannelObj>) -> Result<Option<Value>> {
 /// `Cancelled` if the running task is (or gets) cancelled.
 pub fn iter_next(c: &ChannelObj) -> Result<Option<Value>> {
     check_cancelled()?;
+    c.help_while_empty();
     let (r, dead) = blocking_call(false, |it| c.ch.recv(it));
     match r {
         Ok(v) => Ok(Some(v)),
