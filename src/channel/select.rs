@@ -144,7 +144,11 @@ pub fn try_case<T: Clone>(chan: &Channel<T>, offer: Option<&T>) -> Option<Select
     if shared.capacity == 0 {
         return try_case_unbuffered(chan, offer);
     }
-    let side = if offer.is_some() { Side::Send } else { Side::Recv };
+    let side = if offer.is_some() {
+        Side::Send
+    } else {
+        Side::Recv
+    };
     // Skip the lock of a case that does not even look ready (the atomic
     // copies of length and closed flag): a case missed on a stale copy is
     // only one that became ready while this pass ran, as if it had become

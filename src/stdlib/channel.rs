@@ -439,7 +439,11 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     let n = list.len();
     let start = fastrand::usize(..n);
     for k in 0..n {
-        let i = if start + k < n { start + k } else { start + k - n };
+        let i = if start + k < n {
+            start + k
+        } else {
+            start + k - n
+        };
         let Some((ch, offer)) = case(&list[i]) else {
             continue;
         };
@@ -527,10 +531,7 @@ fn select_wait(
 ) -> Result<Value> {
     let chans: Vec<&Channel<Value>> = list.iter().filter_map(|v| case(v).map(|c| c.0)).collect();
     if chans.len() != list.len() {
-        return Err(Error::new(
-            ErrorKind::Error,
-            "internal: select lost a case",
-        ));
+        return Err(Error::new(ErrorKind::Error, "internal: select lost a case"));
     }
     if sends {
         return select_cases(vm, list, chans, start, limit);
