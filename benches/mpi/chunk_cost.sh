@@ -50,14 +50,19 @@ for ((r = 0; r < reps; r++)); do
     done
 done
 fit() {
-    # Least squares y = a + b x; prints b and a.
-    awk '{ n++; sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2 }
-         END { b = (n * sxy - sx * sy) / (n * sxx - sx * sx); print b, (sy - b * sx) / n }'
+    # Least squares y = a + b x; prints b, a and the standard error of b.
+    awk '{ n++; x[n] = $1; y[n] = $2; sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2 }
+         END {
+             b = (n * sxy - sx * sy) / (n * sxx - sx * sx); a = (sy - b * sx) / n
+             for (i = 1; i <= n; i++) { r = y[i] - a - b * x[i]; ss += r * r }
+             mx = sx / n; for (i = 1; i <= n; i++) sdx += (x[i] - mx) ^ 2
+             print b, a, sqrt(ss / (n - 2) / sdx)
+         }'
 }
-read -r bw aw < <(printf '%s\n' "${points_wall[@]}" | fit)
-read -r bc ac < <(printf '%s\n' "${points_cpu[@]}" | fit)
+read -r bw aw ew < <(printf '%s\n' "${points_wall[@]}" | fit)
+read -r bc ac ec < <(printf '%s\n' "${points_cpu[@]}" | fit)
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-awk -v b="$bw" -v a="$aw" -v n="${#points_wall[@]}" 'BEGIN {
-    printf "wall per chunk: %.1f us (fit over %d runs; a call of 0 chunks: %.3f ms)\n", b * 1e6, n, a * 1e3 }'
-awk -v b="$bc" -v a="$ac" -v n="${#points_cpu[@]}" 'BEGIN {
-    printf "CPU per chunk, all ranks: %.1f us (fit over %d runs; job CPU beyond chunks: %.2f s)\n", b * 1e6, n, a }'
+awk -v b="$bw" -v a="$aw" -v e="$ew" -v n="${#points_wall[@]}" 'BEGIN {
+    printf "wall per chunk: %.1f +- %.1f us (slope and its standard error over %d runs; a call of 0 chunks: %.3f ms)\n", b * 1e6, e * 1e6, n, a * 1e3 }'
+awk -v b="$bc" -v a="$ac" -v e="$ec" -v n="${#points_cpu[@]}" 'BEGIN {
+    printf "CPU per chunk, all ranks: %.1f +- %.1f us (over %d runs; job CPU beyond chunks: %.2f s)\n", b * 1e6, e * 1e6, n, a }'
