@@ -140,6 +140,14 @@ impl Error {
         Error::new(ErrorKind::ValueError, message)
     }
 
+    /// The `Cancelled` error a task sees when it is cancelled, and its
+    /// awaiter sees, whether the task was cancelled before it started or
+    /// while it ran (one wording for both).
+    #[cold]
+    pub fn cancelled() -> Error {
+        Error::new(ErrorKind::Cancelled, "the task was cancelled")
+    }
+
     /// The error's kind.
     pub fn kind(&self) -> ErrorKind {
         self.0.kind

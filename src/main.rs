@@ -254,7 +254,8 @@ fn main_mpi(cli: Cli) -> i32 {
         session.abort(code);
     }
     let args: Vec<String> = rest.collect();
-    std::thread::Builder::new()
+    let rank = session.rank();
+    let code = std::thread::Builder::new()
         .name("weft-main".into())
         .stack_size(MAIN_STACK)
         .spawn(move || session.run(source, args))
@@ -262,7 +263,14 @@ fn main_mpi(cli: Cli) -> i32 {
         .unwrap_or_else(|e| {
             eprintln!("weft: cannot start the interpreter thread: {e}");
             weft::interp::EXIT_FAILURE
-        })
+        });
+    if rank != 0 {
+        // The other ranks' --stats tables went to rank 0 (printed there,
+        // under their rank); their --trace would overwrite rank 0's file.
+        launch::finish_serving_rank();
+        std::process::exit(code);
+    }
+    code
 }
 
 /// Loads the layered pool configuration and hands it to the runtime; a

@@ -290,7 +290,7 @@ fn default_entry(p: &Proto, argc: usize) -> Result<usize> {
 
 #[cold]
 fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+    Error::cancelled()
 }
 
 #[cold]

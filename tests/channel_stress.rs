@@ -5,10 +5,14 @@
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
+use std::time::Duration;
 
-use weft::channel::{select, Channel, InterruptFlag, RecvError, SendBatchError, SendError};
+use weft::channel::{
+    select, select_cases, Channel, InterruptFlag, RecvError, Selected, SendBatchError, SendError,
+    Side,
+};
 
 /// Values per sender.
 const PER_SENDER: usize = if cfg!(debug_assertions) {
@@ -442,4 +446,319 @@ fn interrupts_race_senders_and_receivers() {
     all.push(ch.iter().collect());
     all.extend(backs);
     check(SENDERS, per, all);
+}
+
+// ---------------------------------------------------------------------------
+// Unbuffered channels and selects with send cases (issue 9): OS threads
+// driving the native channel directly, with a watchdog on each run.
+
+/// Values per sender through unbuffered channels (each value is one
+/// hand-off, most of them a park and a wake on 2 cores: a fifth of the
+/// buffered runs' size keeps each test to seconds).
+const PER_SENDER_HANDOFF: usize = PER_SENDER / 5;
+
+/// Runs `f` on a thread of its own and fails the test, naming `what`, if
+/// it is not done within `limit` (a lost wakeup would hang it).
+fn watchdog<F: FnOnce() + std::marker::Send + 'static>(what: &str, limit: Duration, f: F) {
+    let (done_tx, done_rx) = mpsc::channel();
+    let worker = thread::spawn(move || {
+        f();
+        let _ = done_tx.send(());
+    });
+    match done_rx.recv_timeout(limit) {
+        Ok(()) => worker.join().expect("finished"),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("hung: {what} not done after {limit:?} (a lost wakeup?)")
+        }
+        // The run panicked: pass its failure on.
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(payload) = worker.join() {
+                std::panic::resume_unwind(payload);
+            }
+        }
+    }
+}
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// `senders` x `receivers` threads over one unbuffered channel, plain
+/// `send` and `recv`: exactly once, and each receiver sees each sender's
+/// values in order (a send completes only when its value is taken).
+fn run_unbuffered(senders: usize, receivers: usize, per_sender: usize) {
+    let ch: Channel<u64> = Channel::unbuffered();
+    let start = Arc::new(Barrier::new(senders + receivers));
+    let producers: Vec<_> = (0..senders)
+        .map(|s| {
+            let (tx, go) = (ch.clone(), Arc::clone(&start));
+            thread::spawn(move || {
+                go.wait();
+                for i in 0..per_sender {
+                    tx.send(value(s, i), None).expect("open channel");
+                }
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..receivers)
+        .map(|_| {
+            let (rx, go) = (ch.clone(), Arc::clone(&start));
+            thread::spawn(move || {
+                go.wait();
+                rx.iter().collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().expect("sender thread");
+    }
+    ch.close();
+    let received = consumers
+        .into_iter()
+        .map(|c| c.join().expect("receiver"))
+        .collect();
+    check(senders, per_sender, received);
+    assert!(ch.is_empty());
+}
+
+#[test]
+fn unbuffered_eight_by_eight_plain_ops() {
+    watchdog("8 x 8 unbuffered send/recv", LIMIT, || {
+        run_unbuffered(8, 8, PER_SENDER_HANDOFF)
+    });
+}
+
+#[test]
+fn unbuffered_one_two_and_sixteen_threads() {
+    watchdog("1, 2, 16 x unbuffered send/recv", LIMIT, || {
+        for threads in [1, 2, 16] {
+            run_unbuffered(threads, threads, PER_SENDER_HANDOFF / 10);
+        }
+    });
+}
+
+/// Senders whose every step is a select offering the next value on two
+/// unbuffered channels at once (send cases only: exactly one is
+/// performed), receivers selecting over both: exactly once, and each
+/// receiver sees each sender's values in order (both channels hand off).
+fn run_send_select_unbuffered(senders: usize, receivers: usize, per_sender: usize) {
+    let chans: Vec<Channel<u64>> = vec![Channel::unbuffered(), Channel::unbuffered()];
+    let start = Arc::new(Barrier::new(senders + receivers));
+    let producers: Vec<_> = (0..senders)
+        .map(|s| {
+            let (mine, go) = (chans.clone(), Arc::clone(&start));
+            thread::spawn(move || {
+                go.wait();
+                let refs: Vec<&Channel<u64>> = mine.iter().collect();
+                let sides = [Side::Send, Side::Send];
+                for i in 0..per_sender {
+                    let v = value(s, i);
+                    let (_, what) = select_cases(&refs, &sides, vec![Some(v), Some(v)], None, None)
+                        .expect("no timeout, no interrupt");
+                    assert_eq!(what, Selected::Sent, "sender {s}: value {i}");
+                }
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..receivers)
+        .map(|_| {
+            let (mine, go) = (chans.clone(), Arc::clone(&start));
+            thread::spawn(move || {
+                go.wait();
+                let mut open: Vec<&Channel<u64>> = mine.iter().collect();
+                let mut got = Vec::new();
+                while !open.is_empty() {
+                    match select(&open, None, None).expect("no timeout, no interrupt") {
+                        (_, Some(v)) => got.push(v),
+                        (i, None) => {
+                            open.remove(i);
+                        }
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().expect("sender thread");
+    }
+    for c in &chans {
+        c.close();
+    }
+    let received = consumers
+        .into_iter()
+        .map(|c| c.join().expect("receiver"))
+        .collect();
+    check(senders, per_sender, received);
+}
+
+#[test]
+fn send_select_over_unbuffered_eight_by_eight() {
+    watchdog("8 x 8 send-select over unbuffered channels", LIMIT, || {
+        run_send_select_unbuffered(8, 8, PER_SENDER_HANDOFF)
+    });
+}
+
+/// Pings a receiver offers at most (its select's send case).
+const PINGS: usize = 2_000;
+
+/// Every select mixes send and receive cases. Senders offer their next
+/// value on an unbuffered channel and on a bounded one, and also receive
+/// from `pings` (unbuffered); receivers receive from both value channels
+/// and, until they have sent `PINGS`, offer their next ping on `pings`.
+/// So two selects meet on `pings` (both waiting, either may arrive first),
+/// and values go through hand-offs and a queue. Checked: every value and
+/// every ping arrives exactly once; for each receiver and each value
+/// channel, each sender's values arrive in order (across two channels of
+/// which one queues, Go promises no order, nor do we); each sender gets
+/// each receiver's pings in order.
+fn run_mixed_select(senders: usize, receivers: usize, per_sender: usize) {
+    let values: Vec<Channel<u64>> = vec![
+        Channel::unbuffered(),
+        Channel::bounded(8).expect("valid capacity"),
+    ];
+    let pings: Channel<u64> = Channel::unbuffered();
+    let start = Arc::new(Barrier::new(senders + receivers));
+    let producers: Vec<_> = (0..senders)
+        .map(|s| {
+            let (mine, pings, go) = (values.clone(), pings.clone(), Arc::clone(&start));
+            thread::spawn(move || {
+                go.wait();
+                let refs = [&mine[0], &mine[1], &pings];
+                let sides = [Side::Send, Side::Send, Side::Recv];
+                let mut got_pings = Vec::new();
+                let mut i = 0;
+                while i < per_sender {
+                    let v = value(s, i);
+                    let offers = vec![Some(v), Some(v), None];
+                    match select_cases(&refs, &sides, offers, None, None)
+                        .expect("no timeout, no interrupt")
+                    {
+                        (0 | 1, Selected::Sent) => i += 1,
+                        (2, Selected::Received(Some(p))) => got_pings.push(p),
+                        other => panic!("sender {s}: unexpected {other:?}"),
+                    }
+                }
+                got_pings
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..receivers)
+        .map(|r| {
+            let (mine, pings, go) = (values.clone(), pings.clone(), Arc::clone(&start));
+            thread::spawn(move || {
+                go.wait();
+                // Received values, by the channel they came through.
+                let mut got: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
+                let mut open = [true, true];
+                let mut sent_pings = 0;
+                while open[0] || open[1] {
+                    let mut refs: Vec<&Channel<u64>> = Vec::new();
+                    let mut which = Vec::new();
+                    let mut sides = Vec::new();
+                    let mut offers = Vec::new();
+                    for (k, c) in mine.iter().enumerate() {
+                        if open[k] {
+                            refs.push(c);
+                            which.push(Some(k));
+                            sides.push(Side::Recv);
+                            offers.push(None);
+                        }
+                    }
+                    if sent_pings < PINGS {
+                        refs.push(&pings);
+                        which.push(None);
+                        sides.push(Side::Send);
+                        offers.push(Some(value(senders + r, sent_pings)));
+                    }
+                    let (i, what) = select_cases(&refs, &sides, offers, None, None)
+                        .expect("no timeout, no interrupt");
+                    match (which[i], what) {
+                        (Some(k), Selected::Received(Some(v))) => got[k].push(v),
+                        (Some(k), Selected::Received(None)) => open[k] = false,
+                        (None, Selected::Sent) => sent_pings += 1,
+                        (_, other) => panic!("receiver {r}: unexpected {other:?}"),
+                    }
+                }
+                (got, sent_pings)
+            })
+        })
+        .collect();
+    let mut ping_lists = Vec::new();
+    for p in producers {
+        ping_lists.push(p.join().expect("sender thread"));
+    }
+    for c in &values {
+        c.close();
+    }
+    let mut by_channel: [Vec<Vec<u64>>; 2] = [Vec::new(), Vec::new()];
+    let mut pings_sent = Vec::new();
+    for c in consumers {
+        let ([a, b], n) = c.join().expect("receiver");
+        by_channel[0].push(a);
+        by_channel[1].push(b);
+        pings_sent.push(n);
+    }
+    // Values: exactly once over both channels together (each receiver's
+    // two lists merged), in order per receiver and channel.
+    for lists in &by_channel {
+        for (r, list) in lists.iter().enumerate() {
+            let mut last: Vec<Option<usize>> = vec![None; senders];
+            for &v in list {
+                let (s, i) = split(v);
+                assert!(
+                    last[s] < Some(i),
+                    "receiver {r}: sender {s} out of order at {i}"
+                );
+                last[s] = Some(i);
+            }
+        }
+    }
+    let merged: Vec<Vec<u64>> = (0..receivers)
+        .map(|r| {
+            let mut all = by_channel[0][r].clone();
+            all.extend(&by_channel[1][r]);
+            all.sort_unstable();
+            all
+        })
+        .collect();
+    check(senders, per_sender, merged);
+    // Pings: what the senders got is exactly what the receivers sent, each
+    // receiver's in order at each sender. Ping senders are numbered
+    // `senders + r`.
+    let mut seen = std::collections::HashSet::new();
+    for (s, got) in ping_lists.iter().enumerate() {
+        let mut last: Vec<Option<usize>> = vec![None; receivers];
+        for &p in got {
+            let (from, k) = split(p);
+            let r = from - senders;
+            assert!(
+                r < receivers && k < pings_sent[r],
+                "sender {s}: bogus ping {p:#x}"
+            );
+            assert!(
+                last[r] < Some(k),
+                "sender {s}: pings of receiver {r} out of order at {k}"
+            );
+            last[r] = Some(k);
+            assert!(seen.insert(p), "ping {p:#x} received twice");
+        }
+    }
+    let total: usize = pings_sent.iter().sum();
+    assert_eq!(seen.len(), total, "pings sent but not received");
+    assert!(pings.is_empty());
+}
+
+#[test]
+fn mixed_select_send_and_receive_cases_eight_by_eight() {
+    watchdog("8 x 8 selects with send and receive cases", LIMIT, || {
+        run_mixed_select(8, 8, PER_SENDER_HANDOFF)
+    });
+}
+
+#[test]
+fn mixed_select_one_two_and_sixteen_threads() {
+    watchdog("1, 2, 16 x mixed selects", LIMIT, || {
+        for threads in [1, 2, 16] {
+            run_mixed_select(threads, threads, PER_SENDER_HANDOFF / 10);
+        }
+    });
 }

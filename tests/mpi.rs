@@ -227,6 +227,105 @@ mod with_mpi {
         // sometimes loses it when the job is torn down.)
     }
 
+    /// The `weft --mpi statistics` rows: (rank, chunks, items).
+    fn mpi_rows(stderr: &str) -> Vec<(usize, u64, u64)> {
+        let table = stderr
+            .split("weft --mpi statistics")
+            .nth(1)
+            .expect("the --mpi table");
+        table
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("rank"))
+            .skip(1)
+            .map_while(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                match f.as_slice() {
+                    [r, c, i, _] => Some((r.parse().ok()?, c.parse().ok()?, i.parse().ok()?)),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// The part of `stderr` under `--- rank R on HOST ---`, up to the next
+    /// such line.
+    fn rank_section(stderr: &str, rank: usize) -> Option<&str> {
+        let at = stderr.find(&format!("--- rank {rank} on "))?;
+        let rest = &stderr[at..];
+        let body = &rest[rest.find('\n')? + 1..];
+        Some(match body.find("--- rank ") {
+            Some(end) => &body[..end],
+            None => body,
+        })
+    }
+
+    #[test]
+    fn stats_print_every_ranks_tables_under_its_rank() {
+        if !have_mpirun("stats_print_every_ranks_tables_under_its_rank") {
+            return;
+        }
+        // chunk_size: dealt at once, without measuring first; rank 0 deals
+        // every other rank its first chunks before it runs any itself.
+        let dir = scratch(
+            "stats",
+            &[
+                (
+                    "x.weft",
+                    "print(sum(parallel_map(range(60), fn(x) { x }, {\"chunk_size\": 5})))\n",
+                ),
+                (
+                    "exit.weft",
+                    "print(sum(parallel_map(range(60), fn(x) { x }, {\"chunk_size\": 5})))\nexit(4)\n",
+                ),
+            ],
+        );
+        for (script, status) in [("x.weft", 0), ("exit.weft", 4)] {
+            let r = mpirun(&dir, &[(3, vec!["--mpi", "--stats", script])]);
+            assert_eq!(r.status, status, "{script}: {}", r.stderr);
+            assert_eq!(r.stdout, "1770\n", "{script}");
+            let e = &r.stderr;
+            // The distributed calls' table, then ranks 1, 2 and 0, each
+            // label once.
+            lines_in_order(
+                e,
+                "weft --mpi statistics\n--- rank 1 on \n--- rank 2 on \n--- rank 0 on ",
+            )
+            .unwrap_or_else(|m| panic!("{script}: {m}\n{e}"));
+            for rank in 0..3 {
+                let label = format!("--- rank {rank} on ");
+                assert_eq!(e.matches(&label).count(), 1, "{script}: {e}");
+            }
+            // Each other rank's section is its own: its local calls are the
+            // chunks rank 0 counted for it, with their items.
+            let rows = mpi_rows(e);
+            assert_eq!(rows.iter().map(|r| r.2).sum::<u64>(), 60, "{e}");
+            for &(rank, chunks, items) in rows.iter().filter(|r| r.0 > 0) {
+                assert!(chunks > 0, "rank {rank} ran no chunk: {e}");
+                let section = rank_section(e, rank).expect("a section");
+                assert!(section.contains("weft pool statistics"), "{section}");
+                let row: Vec<&str> = section
+                    .lines()
+                    .find(|l| l.contains("<native>") && l.contains("parallel_map"))
+                    .unwrap_or_else(|| panic!("rank {rank}: no call-site row: {section}"))
+                    .split_whitespace()
+                    .collect();
+                assert_eq!(
+                    (row[2], row[3]),
+                    (chunks.to_string().as_str(), items.to_string().as_str()),
+                    "rank {rank}: {section}"
+                );
+            }
+            // Rank 0's own tables follow its label (printed by the runtime).
+            let own = rank_section(e, 0).expect("rank 0");
+            assert!(own.contains("live handles at exit"), "{own}");
+        }
+        // Without --stats: no tables, from any rank.
+        let r = mpirun(&dir, &[(3, vec!["--mpi", "x.weft"])]);
+        assert_eq!((r.status, r.stdout.as_str()), (0, "1770\n"), "{}", r.stderr);
+        assert!(!r.stderr.contains("--- rank"), "{}", r.stderr);
+        assert!(!r.stderr.contains("statistics"), "{}", r.stderr);
+    }
+
     #[test]
     fn exit_on_rank_0_ends_every_rank_with_its_status() {
         if !have_mpirun("exit_on_rank_0_ends_every_rank_with_its_status") {

@@ -124,7 +124,7 @@ pub use error::{
     SendTimeoutError, TryRecvError, TrySendError,
 };
 pub use interrupt::{Interrupt, InterruptFlag, Registration, Wake};
-pub use select::{select, select_cases, try_select_cases, Selected};
+pub use select::{select, select_cases, try_case, try_select_cases, Selected};
 pub use task::{try_select, GiveUp, TaskWait};
 
 use error::Abort;

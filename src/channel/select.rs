@@ -8,7 +8,7 @@ use super::interrupt::Interrupt;
 use super::state::{Side, State};
 use super::sync::Mutex;
 use super::wait::{block, step, Sides, Step};
-use super::waiter::Slots;
+use super::waiter::{SlotList, Slots};
 use super::Channel;
 
 /// Waits until one of `chans` has a value or is closed and drained, and
@@ -128,6 +128,81 @@ pub fn try_select_cases<T>(
     }
     *offers = slots.into_inner().into();
     done
+}
+
+/// One case of a select tried once, without waiting: receive from `chan`
+/// (`offer` is `None`) or send a clone of `offer` on it. What the case did,
+/// or `None` if it is not ready. The allocation-free building block of a
+/// select's first pass: the caller walks its cases in rotation from a
+/// random start and stops at the first that is performed, so it needs no
+/// channel, side or slot vectors for the common case (a case ready at
+/// once). The same readiness as [`try_select_cases`]: a buffered channel's
+/// queue under its lock; an unbuffered channel's waiting peer.
+#[inline]
+pub fn try_case<T: Clone>(chan: &Channel<T>, offer: Option<&T>) -> Option<Selected<T>> {
+    let shared = &*chan.shared;
+    if shared.capacity == 0 {
+        return try_case_unbuffered(chan, offer);
+    }
+    let side = if offer.is_some() {
+        Side::Send
+    } else {
+        Side::Recv
+    };
+    // Skip the lock of a case that does not even look ready (the atomic
+    // copies of length and closed flag): a case missed on a stale copy is
+    // only one that became ready while this pass ran, as if it had become
+    // ready just after; a select that finds nothing ready here decides
+    // under the locks (it registers or, polling, gives up there).
+    if !shared.looks_ready(side) {
+        return None;
+    }
+    let mut st = shared.state.lock();
+    let out = match offer {
+        None => {
+            if st.queue.is_empty() && !st.closed {
+                return None;
+            }
+            Selected::Received(st.queue.pop_front())
+        }
+        Some(v) => {
+            if st.closed {
+                Selected::SendClosed(v.clone())
+            } else if st.queue.len() < shared.capacity {
+                st.queue.push_back(v.clone());
+                Selected::Sent
+            } else {
+                return None;
+            }
+        }
+    };
+    let wakes = shared.finish(&mut st);
+    drop(st);
+    wakes.unpark();
+    Some(out)
+}
+
+/// [`try_case`] on an unbuffered channel: a hand-off with a waiting peer
+/// ([`step`], README "Unbuffered channels"), or a value left queued by a
+/// dropped wait, or closed.
+#[cold]
+fn try_case_unbuffered<T: Clone>(chan: &Channel<T>, offer: Option<&T>) -> Option<Selected<T>> {
+    let shared = &*chan.shared;
+    let (side, sides) = match offer {
+        None => (Side::Recv, [Side::Recv]),
+        Some(_) => (Side::Send, [Side::Send]),
+    };
+    let slots: Slots<T> = Mutex::new(SlotList::One(offer.cloned()));
+    let mut perform = perform_case(&sides);
+    let mut st = shared.state.lock();
+    match step(shared, &mut st, side, 0, None, &slots, &mut perform) {
+        Step::Done(out, wakes) => {
+            drop(st);
+            wakes.unpark();
+            Some(out)
+        }
+        _ => None,
+    }
 }
 
 /// Where the scan starts: random, except under loom (whose executions must

@@ -71,6 +71,7 @@ fn fifo_order_and_len() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "200,000 values: minutes under Miri")]
 fn an_emptied_queue_gives_its_memory_back() {
     let ch = Channel::unbounded();
     ch.send_batch((0..200_000).collect(), None).unwrap();
@@ -796,6 +797,7 @@ fn mpmc(senders: usize, receivers: usize, capacity: Option<usize>, per_sender: u
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "16 threads moving many values: minutes under Miri")]
 fn mpmc_1_2_16_threads() {
     for threads in [1, 2, 16] {
         mpmc(threads, threads, None, 2000);
@@ -913,6 +915,7 @@ fn unbuffered_batches_are_hand_offs_in_order() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "many threads and values: minutes under Miri")]
 fn unbuffered_many_senders_many_receivers_exactly_once_in_order() {
     const SENDERS: usize = 4;
     const PER: usize = 2000;
@@ -1018,6 +1021,7 @@ fn select_never_meets_itself_on_one_unbuffered_channel() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "many threads and rounds: minutes under Miri")]
 fn select_cases_pair_up_across_threads() {
     // Two selects, each offering a send on `a` and a receive on `b`,
     // against a thread that does the opposite: every round one exchange.

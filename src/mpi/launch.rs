@@ -24,7 +24,7 @@ use super::comm::{self, Comm, Info};
 use super::executor::Context;
 use super::handshake::{follow, lead, Verdict};
 use super::link::Link;
-use super::message::{encode, Hello, Msg};
+use super::message::{decode, encode, Hello, Msg};
 use super::program::Program;
 use super::service::serve;
 use crate::interp::{render_runtime_error, Script, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
@@ -149,11 +149,6 @@ impl Session {
             }
         };
         let code = run_script(script);
-        if crate::runtime::options().stats {
-            if let Some(s) = super::stats() {
-                eprint!("{}", s.table());
-            }
-        }
         shutdown(code);
         code
     }
@@ -243,13 +238,47 @@ fn shutdown(code: i32) {
     if g.finished.swap(true, Ordering::SeqCst) {
         return;
     }
+    let stats = crate::runtime::options().stats;
     let mut comm = g.comm.lock();
-    if let Ok(bytes) = encode(&Program::empty(), &Msg::Shutdown) {
+    if let Ok(bytes) = encode(&Program::empty(), &Msg::Shutdown { stats }) {
         for r in 1..g.size {
             comm.send(r, bytes.clone());
         }
     }
     comm.finish(Instant::now() + SHUTDOWN_GRACE, code);
+    if stats {
+        eprint!("{}", stats_report());
+    }
+}
+
+/// Rank 0's `--stats` report, once every other rank said `Bye`: the
+/// distributed calls' table, then each other rank's tables (sent in its
+/// `Bye`) under a line naming the rank, then the line naming rank 0, whose
+/// own tables [`crate::runtime::finish`] prints next.
+fn stats_report() -> String {
+    let Some(ctx) = super::context() else {
+        return String::new();
+    };
+    let mut out = ctx.stats().table();
+    let mut reports: Vec<(usize, String)> = Vec::new();
+    while let Ok(env) = ctx.link().try_recv() {
+        if let Ok(Msg::Bye { stats }) = decode(ctx.program(), &env.bytes) {
+            reports.push((env.from, stats));
+        }
+    }
+    reports.sort_by_key(|(r, _)| *r);
+    for (r, report) in reports {
+        out += &rank_label(ctx, r);
+        out += &report;
+    }
+    out += &rank_label(ctx, 0);
+    out
+}
+
+/// The line above a rank's `--stats` tables.
+fn rank_label(ctx: &Context, rank: usize) -> String {
+    let host = ctx.rank_info(rank).map_or("?", |i| i.host.as_str());
+    format!("--- rank {rank} on {host} ---\n")
 }
 
 /// Another rank at its end, or rank 0 when the job stops at start-up (no
@@ -262,6 +291,16 @@ fn finish_other() {
     g.comm
         .lock()
         .finish(Instant::now() + SHUTDOWN_GRACE, EXIT_FAILURE);
+}
+
+/// What a rank other than 0 does at the very end instead of
+/// [`crate::runtime::finish`]: its `--stats` tables went to rank 0 in its
+/// `Bye` (rank 0 prints them under the rank's number) and `--trace` is rank
+/// 0's file; only the warnings for failed tasks nobody awaited are left.
+pub fn finish_serving_rank() {
+    for warning in crate::stdlib::task_registry::unawaited_report() {
+        eprintln!("{warning}");
+    }
 }
 
 /// The end of the process with status `code` (`exit(n)`, see

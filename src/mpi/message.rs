@@ -9,7 +9,7 @@ use crate::value::Value;
 
 /// Bumped whenever a message's layout changes; part of the program
 /// fingerprint, so ranks of different versions refuse to start together.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The type byte that starts each message.
 pub mod tags {
@@ -171,7 +171,10 @@ pub enum Msg {
         call: u64,
     },
     /// 0 → every rank: the script is over; answer [`Msg::Bye`] and stop.
-    Shutdown,
+    Shutdown {
+        /// `weft --stats`: put this rank's statistics tables in the `Bye`.
+        stats: bool,
+    },
     /// Rank k → 0: a chunk ran.
     Done {
         /// The call.
@@ -205,7 +208,11 @@ pub enum Msg {
         seq: u32,
     },
     /// Rank k → 0: answer to [`Msg::Shutdown`]; nothing more will come.
-    Bye,
+    Bye {
+        /// The rank's `--stats` tables (its pool, its local parallel
+        /// calls), if the `Shutdown` asked for them; else empty.
+        stats: String,
+    },
 }
 
 /// What the receiving side must know of a message before it is queued:
@@ -301,7 +308,10 @@ pub fn encode(prog: &Program, msg: &Msg) -> Result<Vec<u8>, Refusal> {
             e.w.u8(END);
             e.w.varint(*call);
         }
-        Msg::Shutdown => e.w.u8(SHUTDOWN),
+        Msg::Shutdown { stats } => {
+            e.w.u8(SHUTDOWN);
+            e.w.u8(u8::from(*stats));
+        }
         Msg::Done {
             call,
             seq,
@@ -354,7 +364,10 @@ pub fn encode(prog: &Program, msg: &Msg) -> Result<Vec<u8>, Refusal> {
             e.w.varint(*call);
             e.w.varint(u64::from(*seq));
         }
-        Msg::Bye => e.w.u8(BYE),
+        Msg::Bye { stats } => {
+            e.w.u8(BYE);
+            e.w.str(stats);
+        }
     }
     Ok(e.into_bytes())
 }
@@ -467,7 +480,13 @@ pub fn decode(prog: &Program, bytes: &[u8]) -> WireResult<Msg> {
         END => Msg::End {
             call: d.r.varint()?,
         },
-        SHUTDOWN => Msg::Shutdown,
+        SHUTDOWN => Msg::Shutdown {
+            stats: match d.r.u8()? {
+                0 => false,
+                1 => true,
+                other => return Err(WireError(format!("bad stats flag {other}"))),
+            },
+        },
         DONE => {
             let call = d.r.varint()?;
             let seq = d.r.u32()?;
@@ -512,7 +531,9 @@ pub fn decode(prog: &Program, bytes: &[u8]) -> WireResult<Msg> {
             call: d.r.varint()?,
             seq: d.r.u32()?,
         },
-        BYE => Msg::Bye,
+        BYE => Msg::Bye {
+            stats: d.r.str()?.to_string(),
+        },
         other => return Err(WireError(format!("unknown message type {other}"))),
     };
     d.r.finish()?;

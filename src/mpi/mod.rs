@@ -79,6 +79,12 @@ pub fn dispatch(vm: &mut Vm, kind: Kind, args: &[Value]) -> Option<Result<Value>
     CONTEXT.get()?.dispatch(vm, kind, args)
 }
 
+/// Rank 0's executor, if this process is rank 0 of a job of more than one
+/// rank.
+pub fn context() -> Option<&'static Context> {
+    CONTEXT.get()
+}
+
 /// What the distributed calls did so far, on rank 0 of a job of more than
 /// one rank.
 pub fn stats() -> Option<executor::Stats> {

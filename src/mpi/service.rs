@@ -45,6 +45,24 @@ impl Spec {
     }
 }
 
+/// The options of a rank's local calls: with one worker, map, filter and
+/// for_each run each chunk on the calling thread (`chunk_size` as large as
+/// any chunk), without handing it to the pool's only worker and back.
+pub fn inline_opts(kind: Kind, opts: Value) -> Value {
+    if kind.is_tree() || crate::runtime::config().resolved_worker_count() != 1 {
+        return opts;
+    }
+    let mut m = match &opts {
+        Value::Map(m) => (**m).clone(),
+        _ => crate::map::Map::new(),
+    };
+    m.insert(
+        crate::value::Key::str("chunk_size"),
+        Value::Int(i64::from(u32::MAX)),
+    );
+    Value::map(m)
+}
+
 /// Option `key` of an options map.
 pub fn option<'a>(opts: &'a Value, key: &str) -> Option<&'a Value> {
     match opts {
@@ -220,6 +238,7 @@ pub fn serve(link: &Link, prog: &Program) -> std::result::Result<usize, String> 
                 current = match install(prog, snapshot) {
                     Ok(()) => {
                         let (opts, lease) = lease(&opts);
+                        let opts = inline_opts(kind, opts);
                         Current::Ready {
                             call,
                             depth,
@@ -283,8 +302,9 @@ pub fn serve(link: &Link, prog: &Program) -> std::result::Result<usize, String> 
             }
             // Acted on when it arrived (the watch).
             Msg::Stop { .. } => {}
-            Msg::Shutdown => {
-                send(link, prog, Msg::Bye, 0);
+            Msg::Shutdown { stats } => {
+                let stats = if stats { rank_report() } else { String::new() };
+                send(link, prog, Msg::Bye { stats }, 0);
                 return Ok(ran);
             }
             other => {
@@ -296,6 +316,19 @@ pub fn serve(link: &Link, prog: &Program) -> std::result::Result<usize, String> 
         }
     }
     Ok(ran)
+}
+
+/// This rank's `weft --stats` tables, for rank 0 to print: its pool's
+/// table and its parallel call sites (each chunk it ran is one local call).
+pub fn rank_report() -> String {
+    let s = crate::runtime::stats();
+    let mut out = if s.started {
+        crate::runtime::stats_table(&s)
+    } else {
+        "weft pool statistics: the thread pool was not started\n".to_string()
+    };
+    out += &crate::stdlib::parallel::stats_report();
+    out
 }
 
 /// The call number of an (undecodable) `Call` message.

@@ -236,8 +236,9 @@ proptest! {
             Msg::Skipped { call, seq },
             Msg::Stop { call, from: call / 5 },
             Msg::End { call },
-            Msg::Shutdown,
-            Msg::Bye,
+            Msg::Shutdown { stats: seq % 2 == 0 },
+            Msg::Bye { stats: format!("rank {seq}\n  table") },
+            Msg::Bye { stats: String::new() },
             Msg::Verdict { code: seq as i32 },
             Msg::Hello(Hello { program: Ok(call), workers: seq, host: "h".into() }),
             Msg::Hello(Hello { program: Err("x.weft:1:1: error".into()), workers: 1, host: "".into() }),
@@ -622,26 +623,62 @@ fn a_compile_error_on_another_rank_is_reported_by_rank_0() {
 
 #[test]
 fn sizer_aims_at_the_target_and_shrinks_at_the_end() {
+    let ms5 = Duration::from_millis(5);
+    let any = vec![usize::MAX; 2];
     // 10 µs per item, 5 ms target: 500 items, unless little is left.
-    let mut s = Sizer::new(vec![10e-6; 2], Duration::from_millis(5), None);
+    let mut s = Sizer::new(vec![10e-6; 2], any.clone(), ms5, None);
     assert_eq!(s.size(1, 1_000_000), 500);
-    // A quarter (2 ranks: half of a half) of what is left at most.
-    assert_eq!(s.size(0, 1000), 250);
+    // 2 ranks: rank 1 has 3 chunks unanswered, rank 0 one, so 4 slots; a
+    // chunk is at most half of what is left over the slots.
+    assert_eq!(s.size(0, 1000), 125);
     assert_eq!(s.size(0, 3), 1);
+    // 3 ranks: 7 slots.
+    let mut s = Sizer::new(vec![1e-9; 3], vec![usize::MAX; 3], ms5, None);
+    assert_eq!(s.size(2, 1400), 100);
     // A rank measured twice as fast gets longer chunks, grown at most 4x.
+    let mut s = Sizer::new(vec![10e-6; 2], any.clone(), ms5, None);
+    assert_eq!(s.size(1, 1_000_000), 500);
     s.observe(1, 500, Duration::from_micros(2500));
     assert_eq!(s.size(1, 1_000_000), 1000);
-    let mut s = Sizer::new(vec![1e-3; 2], Duration::from_millis(5), None);
+    let mut s = Sizer::new(vec![1e-3; 2], any, ms5, None);
     assert_eq!(s.size(1, 1000), 5);
     s.observe(1, 5, Duration::from_micros(5));
     assert_eq!(s.size(1, 1_000_000), 20, "growth is capped at 4x");
     // A fixed chunk_size wins, capped by what is left.
-    let mut s = Sizer::new(vec![1.0; 3], Duration::from_millis(5), Some(7));
+    let mut s = Sizer::new(vec![1.0; 3], vec![1; 3], ms5, Some(7));
     assert_eq!(s.size(2, 100), 7);
     assert_eq!(s.size(2, 3), 3);
-    // Enough chunks in flight to cover the round trip: 1 ms chunks, a
-    // 4.5 ms round trip: 2 + 5.
-    let mut s = Sizer::new(vec![1e-3; 2], Duration::from_millis(5), Some(1));
+    // Nonsense estimates do not divide by zero.
+    let mut s = Sizer::new(vec![0.0, f64::NAN], vec![usize::MAX; 2], ms5, None);
+    assert_eq!(s.size(0, 10), 1);
+    assert_eq!(s.size(1, 100), 12);
+}
+
+#[test]
+fn sizer_deals_short_chunks_until_a_rank_has_answered() {
+    // Rank 0 measured 7 cheap items (1 µs each): rank 1's chunks stay at 7
+    // items (rank 2, with 2 workers, at 14), however many are dealt ahead,
+    // until that rank answers; the items after the cheap ones may cost far
+    // more.
+    let ms5 = Duration::from_millis(5);
+    let mut s = Sizer::new(vec![1e-6, 1e-6, 0.5e-6], vec![7, 7, 14], ms5, None);
+    for _ in 0..3 {
+        assert_eq!(s.size(1, 1_000_000), 7);
+        assert_eq!(s.size(2, 1_000_000), 14);
+    }
+    // Its first answer says 1 ms per item: 5 items per chunk from then on.
+    s.observe(1, 7, Duration::from_millis(7));
+    assert_eq!(s.size(1, 1_000_000), 5);
+    // Cheap after all: it grows, at most 4x per chunk.
+    s.observe(2, 14, Duration::from_micros(14));
+    assert_eq!(s.size(2, 1_000_000), 56);
+    assert_eq!(s.size(2, 1_000_000), 224);
+}
+
+#[test]
+fn sizer_keeps_enough_chunks_in_flight_to_cover_the_round_trip() {
+    // 1 ms chunks, a 4.5 ms round trip: 2 + 5.
+    let mut s = Sizer::new(vec![1e-3; 2], vec![1; 2], Duration::from_millis(5), Some(1));
     assert_eq!(s.depth(1), 3, "no round trip measured yet");
     s.size(1, 100);
     for _ in 0..50 {
@@ -652,10 +689,7 @@ fn sizer_aims_at_the_target_and_shrinks_at_the_end() {
         s.observe_trip(1, Duration::from_secs(10));
     }
     assert_eq!(s.depth(1), 32, "capped");
-    // Nonsense estimates do not divide by zero.
-    let mut s = Sizer::new(vec![0.0, f64::NAN], Duration::from_millis(5), None);
-    assert_eq!(s.size(0, 10), 2);
-    assert_eq!(s.size(1, 100), 25);
+    assert_eq!(s.depth(0), 1, "rank 0 runs one chunk at a time");
 }
 
 // ----- whole calls over fake ranks -----
@@ -713,7 +747,7 @@ impl FakeJob {
 
     /// Ends the job; how many chunks each other rank ran.
     fn stop(self) -> Vec<usize> {
-        let bytes = encode(self.ctx.program(), &Msg::Shutdown).unwrap();
+        let bytes = encode(self.ctx.program(), &Msg::Shutdown { stats: false }).unwrap();
         for r in 1..self.ctx.size() {
             self.ctx.link().send(r, bytes.clone());
         }

@@ -177,7 +177,7 @@ pub(crate) fn items<'a>(func: &str, what: &str, v: &'a Value) -> Result<Items<'a
         Value::Map(m) => Items::Keys(m.keys()),
         // Received until closed and drained (ASYNC.md: every builtin that
         // takes an iterable drains a channel).
-        Value::Channel(c) => Items::Owned(super::channel::drain(c)?.into_iter()),
+        Value::Channel(c) => Items::Owned(super::channel::drain(func, c)?.into_iter()),
         other => {
             return Err(type_error(
                 func,

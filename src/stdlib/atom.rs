@@ -349,7 +349,7 @@ impl Write {
 
 #[cold]
 fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+    Error::cancelled()
 }
 
 impl AtomObj {

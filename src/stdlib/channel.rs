@@ -40,8 +40,13 @@
 //! - Builtins that take an iterable (`list`, `sorted`, `sum`, `min`,
 //!   `max`, `any`, `all`, `enumerate`, `zip`, `reversed`, `list.extend`,
 //!   `send_batch`) receive from a channel until it is closed and drained
-//!   (all of it, also for `any`/`all`), blocking the thread while they
-//!   wait (they cannot park a task); `len(ch)` is `ch.len()`.
+//!   (all of it, also for `any`/`all`); `len(ch)` is `ch.len()`. Called by
+//!   a task where it can park, the builtins park it while they wait
+//!   ([`park_to_drain`]: the channels are drained first, then the builtin
+//!   runs on lists of their values); the methods `extend` and
+//!   `send_batch`, and any call from the main script or under a native,
+//!   block the thread ([`drain`]). Other arguments are checked before a
+//!   value is taken.
 //! - A blocking call made by a task that is already cancelled throws
 //!   `Cancelled` at once, without taking a value, so a cancelled consumer
 //!   does not swallow a value it will never use. A call that cannot block
@@ -87,7 +92,7 @@
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -97,7 +102,7 @@ use crate::channel::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{self, CancelToken};
-use crate::value::{NativeFn, Value};
+use crate::value::{NativeFn, NativeFnPtr, Value};
 use crate::vm::{Call, Vm, Wait};
 
 use super::args::{self, arity};
@@ -121,6 +126,20 @@ pub struct ChannelObj {
     /// The pool timer feeding an `after` or `ticker` channel; cancelled
     /// when the channel is closed or dropped.
     timer: parking_lot::Mutex<Option<pool::Timer>>,
+    /// Who fills this channel and lets a receiver that finds it empty do a
+    /// share of the work ([`Help`]): a parallel stream's output.
+    helper: OnceLock<Weak<dyn Help>>,
+}
+
+/// A channel's producer that a receiver may help: a receive (`recv()`,
+/// `recv_batch`, `for v in ch`) that finds the channel empty calls
+/// [`Help::help`] until it returns `false` or the channel has values,
+/// before it parks or blocks. (A parallel stream runs its next chunk of
+/// items on the receiving thread: `src/stdlib/parallel/STREAMS.md`.)
+pub trait Help: Send + Sync + std::fmt::Debug {
+    /// Does one step of the producer's work on this thread; `false` when
+    /// there is none to do now (the receiver then waits as usual).
+    fn help(&self) -> bool;
 }
 
 static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
@@ -139,7 +158,23 @@ impl ChannelObj {
             _live: super::handles::Live::new(super::handles::Kind::Channel),
             id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
             timer: parking_lot::Mutex::new(None),
+            helper: OnceLock::new(),
         })
+    }
+
+    /// Makes `helper` this channel's [`Help`] (once; later calls are
+    /// ignored).
+    pub fn set_helper(&self, helper: Weak<dyn Help>) {
+        let _ = self.helper.set(helper);
+    }
+
+    /// Before a receive waits: while the channel is empty, lets its
+    /// producer run work on this thread.
+    #[inline]
+    fn help_while_empty(&self) {
+        if let Some(h) = self.helper.get() {
+            help_slow(&self.ch, h);
+        }
     }
 
     /// Closes the channel (idempotent) and stops its timer, if any.
@@ -167,6 +202,13 @@ impl ChannelObj {
     /// failure if there is one, else `end`.
     fn drained(&self, end: Value) -> Result<Value> {
         closed_with(&self.ch).map(|()| end)
+    }
+}
+
+#[cold]
+fn help_slow(ch: &Channel<Value>, h: &Weak<dyn Help>) {
+    if let Some(h) = h.upgrade() {
+        while ch.is_empty() && !ch.is_closed() && h.help() {}
     }
 }
 
@@ -293,7 +335,7 @@ fn blocking_call<R>(timed: bool, f: impl FnOnce(Option<&dyn Interrupt>) -> R) ->
 
 #[cold]
 fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+    Error::cancelled()
 }
 
 /// `Cancelled` if the current task was asked to stop (checked before a
@@ -377,8 +419,15 @@ fn channel(_: &mut Vm, args: &[Value]) -> Result<Value> {
     Ok(Value::Channel(Arc::new(ChannelObj::new(capacity)?)))
 }
 
-/// `select(chs)` / `select(chs, seconds)`: `[index, value]` of the first
-/// channel of `chs` with a value (or closed and drained: `value` is `nil`).
+/// `select(cases)` / `select(cases, seconds)`: `[index, value]` of the
+/// first case of `cases` that can be performed: a receive case (a channel)
+/// with a value (or closed and drained: `value` is `nil`), or a send case
+/// (`[ch, v]`) whose channel takes `v` (`value` is `nil`).
+///
+/// First one pass over the cases in rotation from a random start, straight
+/// off the script's list (no vectors: a select that finds a case ready
+/// allocates only its result); only if no case is ready does it collect
+/// the channels and wait (park the task, or block the thread).
 fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("select", args, 1, 2)?;
     let Value::List(list) = &args[0] else {
@@ -390,23 +439,19 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         ));
     };
     if list.is_empty() {
-        return Err(Error::value_error(
-            "select() needs at least one channel (an empty list would wait forever)",
-        ));
+        return Err(no_cases());
     }
-    let mut chans: Vec<&Channel<Value>> = Vec::with_capacity(list.len());
     let mut sends = false;
     for (i, v) in list.iter().enumerate() {
         match v {
-            Value::Channel(c) => chans.push(&c.ch),
+            Value::Channel(_) => {}
             Value::List(case) => match case.as_slice() {
-                [Value::Channel(c), v] => {
+                [Value::Channel(_), v] => {
                     if matches!(v, Value::Nil) {
                         return Err(Error::value_error(format!(
                             "select() case {i} sends nil (receivers read nil as \"closed and drained\")"
                         )));
                     }
-                    chans.push(&c.ch);
                     sends = true;
                 }
                 _ => return Err(bad_case(i, v)),
@@ -416,64 +461,52 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     }
     let limit = deadline("select", args.get(1))?;
     if sends {
-        return select_cases(vm, list, chans, limit);
+        for (i, v) in list.iter().enumerate() {
+            // The lock-free copy of the flag: one that is stale (a close
+            // racing with this select) is the same as a close while the
+            // select runs, performed as the case.
+            if let Some((ch, Some(_))) = case(v) {
+                if ch.looks_closed() {
+                    return Err(closed_case(i));
+                }
+            }
+        }
     }
     check_cancelled()?;
-    let start = fastrand::usize(..chans.len());
-    if let Some((i, v)) = crate::channel::try_select(&chans, start) {
-        if v.is_none() {
-            closed_with(chans[i])?;
+    let n = list.len();
+    let start = fastrand::usize(..n);
+    for k in 0..n {
+        let i = if start + k < n {
+            start + k
+        } else {
+            start + k - n
+        };
+        let Some((ch, offer)) = case(&list[i]) else {
+            continue;
+        };
+        if let Some(what) = crate::channel::try_case(ch, offer) {
+            return selected(ch, i, what);
         }
-        return Ok(Value::list(vec![
-            Value::Int(i as i64),
-            v.unwrap_or(Value::Nil),
-        ]));
     }
-    if let Some(r) = try_park(vm, Call::Native("select"), limit, || {
-        let ids = list
-            .iter()
-            .filter_map(|v| match v {
-                Value::Channel(c) => Some(c.id()),
-                _ => None,
-            })
-            .collect();
-        let owned: Vec<Channel<Value>> = chans.iter().map(|c| (*c).clone()).collect();
-        (
-            Kind::Select(owned.clone().into()),
-            Ids::Many(ids),
-            move |w| TaskWait::select(owned, start, w),
-        )
-    }) {
-        return r;
+    select_wait(vm, list, sends, start, limit)
+}
+
+/// The channel of a (checked) select case and, for a send case, its value.
+#[inline]
+fn case(v: &Value) -> Option<(&Channel<Value>, Option<&Value>)> {
+    match v {
+        Value::Channel(c) => Some((&c.ch, None)),
+        Value::List(pair) => match pair.as_slice() {
+            [Value::Channel(c), v] => Some((&c.ch, Some(v))),
+            _ => None,
+        },
+        _ => None,
     }
-    let (r, dead) = blocking_call(limit.is_some(), |it| {
-        crate::channel::select(&chans, limit.map(|(at, _)| at), it)
-    });
-    match r {
-        Ok((i, v)) => {
-            if v.is_none() {
-                closed_with(chans[i])?;
-            }
-            Ok(Value::list(vec![
-                Value::Int(i as i64),
-                v.unwrap_or(Value::Nil),
-            ]))
-        }
-        Err(SelectError::Timeout) => {
-            Err(timeout("select", limit.map_or(Duration::ZERO, |(_, d)| d)))
-        }
-        Err(SelectError::Cancelled) if dead => Err(crate::runtime::deadlock_error(&format!(
-            "select on {}",
-            channel_names(list.iter().filter_map(|v| match v {
-                Value::Channel(c) => Some(c.id()),
-                _ => None,
-            }))
-        ))),
-        Err(SelectError::Cancelled) => Err(cancelled()),
-        Err(SelectError::NoChannels) => Err(Error::value_error(
-            "select() needs at least one channel (an empty list would wait forever)",
-        )),
-    }
+}
+
+#[cold]
+fn no_cases() -> Error {
+    Error::value_error("select() needs at least one channel (an empty list would wait forever)")
 }
 
 #[cold]
@@ -487,12 +520,13 @@ fn bad_case(i: usize, v: &Value) -> Error {
     ))
 }
 
-/// The `[index, value]` a select returns for what case `i` did.
-fn selected(chans: &[&Channel<Value>], i: usize, what: Selected<Value>) -> Result<Value> {
+/// The `[index, value]` a select returns for what case `i` (on `ch`) did.
+#[inline]
+fn selected(ch: &Channel<Value>, i: usize, what: Selected<Value>) -> Result<Value> {
     let v = match what {
         Selected::Received(Some(v)) => v,
         Selected::Received(None) => {
-            closed_with(chans[i])?;
+            closed_with(ch)?;
             Value::Nil
         }
         Selected::Sent => Value::Nil,
@@ -506,27 +540,82 @@ fn closed_case(i: usize) -> Error {
     Error::value_error(format!("select() case {i} sends on a closed channel"))
 }
 
-/// `select(cases)` with send cases: as `select`, each case a receive or a
-/// send (module docs, "Decisions").
+/// The numbers of the channels of a select's cases (deadlock reports).
+fn case_ids(list: &[Value]) -> Vec<u64> {
+    list.iter()
+        .filter_map(|v| match v {
+            Value::Channel(c) => Some(c.id()),
+            Value::List(pair) => match pair.first() {
+                Some(Value::Channel(c)) => Some(c.id()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// A select none of whose cases was ready in the first pass: waits, the
+/// task parked when it can be, else the thread blocked (module docs,
+/// "Waiting"), scanning again from `start`.
+#[cold]
+#[inline(never)]
+fn select_wait(
+    vm: &mut Vm,
+    list: &[Value],
+    sends: bool,
+    start: usize,
+    limit: Option<(Instant, Duration)>,
+) -> Result<Value> {
+    let chans: Vec<&Channel<Value>> = list.iter().filter_map(|v| case(v).map(|c| c.0)).collect();
+    if chans.len() != list.len() {
+        return Err(Error::new(ErrorKind::Error, "internal: select lost a case"));
+    }
+    if sends {
+        return select_cases(vm, list, chans, start, limit);
+    }
+    if let Some(r) = try_park(vm, Call::Native("select"), limit, || {
+        let owned: Vec<Channel<Value>> = chans.iter().map(|c| (*c).clone()).collect();
+        (
+            Kind::Select(owned.clone().into()),
+            Ids::Many(case_ids(list).into()),
+            move |w| TaskWait::select(owned, start, w),
+        )
+    }) {
+        return r;
+    }
+    let (r, dead) = blocking_call(limit.is_some(), |it| {
+        crate::channel::select(&chans, limit.map(|(at, _)| at), it)
+    });
+    match r {
+        Ok((i, v)) => selected(chans[i], i, Selected::Received(v)),
+        Err(SelectError::Timeout) => {
+            Err(timeout("select", limit.map_or(Duration::ZERO, |(_, d)| d)))
+        }
+        Err(SelectError::Cancelled) if dead => Err(crate::runtime::deadlock_error(&format!(
+            "select on {}",
+            channel_names(case_ids(list).into_iter())
+        ))),
+        Err(SelectError::Cancelled) => Err(cancelled()),
+        Err(SelectError::NoChannels) => Err(no_cases()),
+    }
+}
+
+/// The wait of a `select(cases)` with send cases: as a receive-only
+/// select's, each case a receive or a send (module docs, "Decisions").
 fn select_cases(
     vm: &mut Vm,
     list: &[Value],
     chans: Vec<&Channel<Value>>,
+    start: usize,
     limit: Option<(Instant, Duration)>,
 ) -> Result<Value> {
     let mut sides = Vec::with_capacity(list.len());
     let mut offers = Vec::with_capacity(list.len());
-    for (i, case) in list.iter().enumerate() {
-        match case {
-            Value::List(pair) => {
-                // The lock-free copy of the flag: one that is stale (a
-                // close racing with this select) is the same as a close
-                // while the select runs, performed as the case.
-                if chans[i].looks_closed() {
-                    return Err(closed_case(i));
-                }
+    for v in list {
+        match case(v) {
+            Some((_, Some(offer))) => {
                 sides.push(Side::Send);
-                offers.push(pair.get(1).cloned());
+                offers.push(Some(offer.clone()));
             }
             _ => {
                 sides.push(Side::Recv);
@@ -534,30 +623,13 @@ fn select_cases(
             }
         }
     }
-    check_cancelled()?;
-    let start = fastrand::usize(..chans.len());
-    if let Some((i, what)) = crate::channel::try_select_cases(&chans, &sides, &mut offers, start) {
-        return selected(&chans, i, what);
-    }
-    let ids = || -> Vec<u64> {
-        list.iter()
-            .filter_map(|v| match v {
-                Value::Channel(c) => Some(c.id()),
-                Value::List(pair) => match pair.first() {
-                    Some(Value::Channel(c)) => Some(c.id()),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .collect()
-    };
     let mut parked = Some((sides, offers));
     if let Some(r) = try_park(vm, Call::Native("select"), limit, || {
         let (sides, offers) = parked.take().unwrap_or_default();
         let owned: Vec<Channel<Value>> = chans.iter().map(|c| (*c).clone()).collect();
         (
             Kind::SelectCases(owned.clone().into()),
-            Ids::Many(ids().into()),
+            Ids::Many(case_ids(list).into()),
             move |w| TaskWait::cases(owned, sides, offers, start, w),
         )
     }) {
@@ -573,18 +645,16 @@ fn select_cases(
         crate::channel::select_cases(&chans, &sides, offers, limit.map(|(at, _)| at), it)
     });
     match r {
-        Ok((i, what)) => selected(&chans, i, what),
+        Ok((i, what)) => selected(chans[i], i, what),
         Err(SelectError::Timeout) => {
             Err(timeout("select", limit.map_or(Duration::ZERO, |(_, d)| d)))
         }
         Err(SelectError::Cancelled) if dead => Err(crate::runtime::deadlock_error(&format!(
             "select on {}",
-            channel_names(ids().into_iter())
+            channel_names(case_ids(list).into_iter())
         ))),
         Err(SelectError::Cancelled) => Err(cancelled()),
-        Err(SelectError::NoChannels) => Err(Error::value_error(
-            "select() needs at least one channel (an empty list would wait forever)",
-        )),
+        Err(SelectError::NoChannels) => Err(no_cases()),
     }
 }
 
@@ -678,26 +748,150 @@ fn tick(
 }
 
 /// Every value of `c` until it is closed and drained, for the builtins
-/// that take an iterable. Blocks the thread while it waits (a native
-/// called by a native cannot park its task); throws as `for v in ch`
-/// would (`Cancelled`, the channel's failure, `Deadlock` on the main
-/// script).
-pub(crate) fn drain(c: &ChannelObj) -> Result<Vec<Value>> {
-    let max = NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN);
+/// that take an iterable (`func`, named in a deadlock report), where they
+/// cannot park (the main script, a native re-entry such as a `sort` key
+/// function: [`park_to_drain`] parks the others): blocks the thread while
+/// it waits; throws as `for v in ch` would (`Cancelled`, the channel's
+/// failure, `Deadlock` on the main script).
+pub(crate) fn drain(func: &str, c: &ChannelObj) -> Result<Vec<Value>> {
     let mut out = Vec::new();
     loop {
         check_cancelled()?;
-        match c.ch.try_recv_batch(max) {
+        match c.ch.try_recv_batch(DRAIN_BATCH) {
             Ok(batch) => out.extend(batch),
             Err(TryRecvError::Closed) => {
                 c.drained(Value::Nil)?;
                 return Ok(out);
             }
-            Err(TryRecvError::Empty) => match iter_next(c)? {
+            Err(TryRecvError::Empty) => match next_blocking(c, &format!("{func}()"))? {
                 Some(v) => out.push(v),
                 None => return Ok(out),
             },
         }
+    }
+}
+
+/// The most values a drain takes under one lock.
+const DRAIN_BATCH: NonZeroUsize = match NonZeroUsize::new(1024) {
+    Some(n) => n,
+    None => NonZeroUsize::MIN,
+};
+
+/// Which arguments of a builtin are iterables it drains when they are
+/// channels ([`park_to_drain`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Drains {
+    /// The first argument (`list`, `sorted`, `sum`, `min`, ...).
+    First,
+    /// Every argument (`zip`).
+    All,
+}
+
+/// For a builtin `name` (implemented by `f`) called with channels among
+/// its iterable arguments (`which`), by a task that can park here: parks
+/// the task until each of those channels is closed and drained, in
+/// argument order, then calls `f` with each replaced by the list of its
+/// values, and returns what `f` returns (delivered when the task resumes).
+/// So `list(ch)` in a task waits as `for v in ch` does, holding no thread.
+/// `None`: no channel to drain, or the VM cannot park here (the main
+/// script, a native in between): the builtin goes on and drains by
+/// blocking ([`drain`]). Call it after checking the other arguments, so
+/// that a bad call takes no value.
+pub(crate) fn park_to_drain(
+    vm: &mut Vm,
+    name: &'static str,
+    f: NativeFnPtr,
+    args: &[Value],
+    which: Drains,
+) -> Option<Result<Value>> {
+    let drains = |i: usize| which == Drains::All || i == 0;
+    let todo: Vec<usize> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, v)| drains(*i) && matches!(v, Value::Channel(_)))
+        .map(|(i, _)| i)
+        .collect();
+    if todo.is_empty() || !vm.can_park(Call::Native(name)) {
+        return None;
+    }
+    let waker = pool::current_waker()?;
+    if let Err(e) = check_cancelled() {
+        return Some(Err(e));
+    }
+    let mut op = DrainCall {
+        name,
+        f,
+        args: args.to_vec(),
+        todo: todo.into_iter(),
+        current: None,
+        got: Vec::new(),
+        waker,
+    };
+    match op.poll(vm) {
+        Poll::Ready(r) => Some(r),
+        Poll::Pending => Some(Err(vm.park(Box::new(op)))),
+    }
+}
+
+/// A task parked in a builtin that drains channels ([`park_to_drain`]).
+struct DrainCall {
+    name: &'static str,
+    f: NativeFnPtr,
+    /// The call's arguments; each channel drained is replaced by its list.
+    args: Vec<Value>,
+    /// The positions of the channels still to drain, in order.
+    todo: std::vec::IntoIter<usize>,
+    /// The channel being drained (its position and the wait on it).
+    current: Option<(usize, Arc<ChannelObj>, TaskWait<Value>)>,
+    /// What it gave so far.
+    got: Vec<Value>,
+    waker: pool::Waker,
+}
+
+impl Wait for DrainCall {
+    fn poll(&mut self, vm: &mut Vm) -> Poll<Result<Value>> {
+        loop {
+            if self.current.is_none() {
+                let Some(i) = self.todo.next() else {
+                    break;
+                };
+                let Value::Channel(c) = &self.args[i] else {
+                    continue;
+                };
+                let wait = TaskWait::recv(&c.ch, self.waker.clone());
+                self.current = Some((i, c.clone(), wait));
+            }
+            let Some((i, c, wait)) = &mut self.current else {
+                break;
+            };
+            let give_up = vm
+                .cancel_token()
+                .is_some_and(|t| t.is_cancelled())
+                .then_some(GiveUp::Cancelled);
+            match wait.poll_recv_batch(DRAIN_BATCH, give_up) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(_)) => return Poll::Ready(Err(cancelled())),
+                Poll::Ready(Ok(batch)) if batch.is_empty() => {
+                    // Closed and drained (or closed with an error).
+                    if let Err(e) = c.drained(Value::Nil) {
+                        return Poll::Ready(Err(e));
+                    }
+                    self.args[*i] = Value::list(std::mem::take(&mut self.got));
+                    self.current = None;
+                }
+                Poll::Ready(Ok(batch)) => self.got.extend(batch),
+            }
+        }
+        let args = std::mem::take(&mut self.args);
+        Poll::Ready((self.f)(vm, &args))
+    }
+
+    fn describe(&self) -> String {
+        let on = match &self.current {
+            Some((_, c, _)) => c.id().to_string(),
+            None => "?".to_string(),
+        };
+        format!("{}() on channel {on}", self.name)
     }
 }
 
@@ -829,6 +1023,14 @@ fn recv(vm: &mut Vm, c: &Arc<ChannelObj>, seconds: Option<&Value>) -> Result<Val
         Err(TryRecvError::Closed) => return c.drained(Value::Nil),
         Err(TryRecvError::Empty) => {}
     }
+    if limit.is_none() {
+        c.help_while_empty();
+        match ch.try_recv() {
+            Ok(v) => return Ok(v),
+            Err(TryRecvError::Closed) => return c.drained(Value::Nil),
+            Err(TryRecvError::Empty) => {}
+        }
+    }
     if let Some(r) = try_park(vm, Call::Method(Method::Recv), limit, || {
         (Kind::Recv(c.clone()), Ids::One(c.id()), |w| {
             TaskWait::recv(ch, w)
@@ -930,10 +1132,13 @@ fn recv_batch(vm: &mut Vm, c: &Arc<ChannelObj>, max: Option<&Value>) -> Result<V
     };
     let max = NonZeroUsize::new(max).unwrap_or(NonZeroUsize::MIN);
     check_cancelled()?;
-    match ch.try_recv_batch(max) {
-        Ok(batch) => return Ok(Value::list(batch)),
-        Err(TryRecvError::Closed) => return c.drained(Value::list(Vec::new())),
-        Err(TryRecvError::Empty) => {}
+    for helped in [false, true] {
+        match ch.try_recv_batch(max) {
+            Ok(batch) => return Ok(Value::list(batch)),
+            Err(TryRecvError::Closed) => return c.drained(Value::list(Vec::new())),
+            Err(TryRecvError::Empty) if !helped => c.help_while_empty(),
+            Err(TryRecvError::Empty) => {}
+        }
     }
     if let Some(r) = try_park(vm, Call::Method(Method::RecvBatch), None, || {
         (Kind::RecvBatch(max, c.clone()), Ids::One(c.id()), |w| {
@@ -960,10 +1165,13 @@ fn recv_batch(vm: &mut Vm, c: &Arc<ChannelObj>, max: Option<&Value>) -> Result<V
 /// throws `Cancelled` if the running task is (or gets) cancelled.
 pub fn iter_step(vm: &mut Vm, c: &Arc<ChannelObj>) -> Result<Option<Value>> {
     check_cancelled()?;
-    match c.ch.try_recv() {
-        Ok(v) => return Ok(Some(v)),
-        Err(TryRecvError::Closed) => return c.drained(Value::Nil).map(|_| None),
-        Err(TryRecvError::Empty) => {}
+    for helped in [false, true] {
+        match c.ch.try_recv() {
+            Ok(v) => return Ok(Some(v)),
+            Err(TryRecvError::Closed) => return c.drained(Value::Nil).map(|_| None),
+            Err(TryRecvError::Empty) if !helped => c.help_while_empty(),
+            Err(TryRecvError::Empty) => {}
+        }
     }
     if let Some(r) = try_park(vm, Call::ForIn, None, || {
         (Kind::ForIn(c.clone()), Ids::One(c.id()), |w| {
@@ -979,13 +1187,21 @@ pub fn iter_step(vm: &mut Vm, c: &Arc<ChannelObj>) -> Result<Option<Value>> {
 /// closed and drained. Blocks while the channel is empty; throws
 /// `Cancelled` if the running task is (or gets) cancelled.
 pub fn iter_next(c: &ChannelObj) -> Result<Option<Value>> {
+    next_blocking(c, "for-in")
+}
+
+/// The next value of `c` (`None` once closed and drained), blocking the
+/// thread while it is empty; a main-script wait nothing can end is a
+/// `Deadlock` naming `what` (`for-in on channel 3`).
+fn next_blocking(c: &ChannelObj, what: &str) -> Result<Option<Value>> {
     check_cancelled()?;
+    c.help_while_empty();
     let (r, dead) = blocking_call(false, |it| c.ch.recv(it));
     match r {
         Ok(v) => Ok(Some(v)),
         Err(RecvError::Closed) => c.drained(Value::Nil).map(|_| None),
         Err(RecvError::Cancelled) if dead => Err(crate::runtime::deadlock_error(&format!(
-            "for-in on channel {}",
+            "{what} on channel {}",
             c.id()
         ))),
         Err(RecvError::Cancelled) => Err(cancelled()),
@@ -1106,10 +1322,7 @@ impl Wait for ChanOp {
             },
             Kind::SelectCases(chans) => match self.wait.poll_cases(give_up) {
                 Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok((i, what))) => {
-                    let refs: Vec<&Channel<Value>> = chans.iter().collect();
-                    return Poll::Ready(selected(&refs, i, what));
-                }
+                Poll::Ready(Ok((i, what))) => return Poll::Ready(selected(&chans[i], i, what)),
                 Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
             },
             Kind::RecvBatch(max, c) => match self.wait.poll_recv_batch(*max, give_up) {

@@ -250,7 +250,7 @@ fn run(_: &mut Vm, args: &[Value]) -> Result<Value> {
 
 #[cold]
 fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+    Error::cancelled()
 }
 
 #[cold]

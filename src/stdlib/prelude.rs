@@ -15,6 +15,7 @@
 //!   `ValueError`.
 
 use super::args::{self, arity};
+use super::channel::{park_to_drain, Drains};
 use super::sort;
 use crate::ast::BinOp;
 use crate::error::{Error, ErrorKind, Result};
@@ -281,8 +282,11 @@ fn range(_: &mut Vm, args: &[Value]) -> Result<Value> {
 }
 
 /// `list()` / `list(iterable)`: a list of the items.
-fn list(_: &mut Vm, args: &[Value]) -> Result<Value> {
+fn list(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("list", args, 0, 1)?;
+    if let Some(r) = park_to_drain(vm, "list", list, args, Drains::First) {
+        return r;
+    }
     match args.first() {
         None => Ok(Value::list(Vec::new())),
         Some(Value::List(xs)) => Ok(Value::List(xs.clone())),
@@ -318,6 +322,11 @@ fn min(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     if let [Value::Range(r)] = args {
         return range_end(r, "min", r.step > 0);
     }
+    if drains_first(args) {
+        if let Some(r) = park_to_drain(vm, "min", min, args, Drains::First) {
+            return r;
+        }
+    }
     if let [xs, key @ (Value::Func(_) | Value::Native(_))] = args {
         return extreme_by_key(vm, "min", xs, key, BinOp::Lt);
     }
@@ -329,10 +338,24 @@ fn max(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     if let [Value::Range(r)] = args {
         return range_end(r, "max", r.step < 0);
     }
+    if drains_first(args) {
+        if let Some(r) = park_to_drain(vm, "max", max, args, Drains::First) {
+            return r;
+        }
+    }
     if let [xs, key @ (Value::Func(_) | Value::Native(_))] = args {
         return extreme_by_key(vm, "max", xs, key, BinOp::Gt);
     }
     extreme("max", args, BinOp::Gt)
+}
+
+/// Whether `min`/`max` take their first argument as an iterable (alone, or
+/// with a key function), so a channel there is drained.
+fn drains_first(args: &[Value]) -> bool {
+    matches!(
+        args,
+        [Value::Channel(_)] | [Value::Channel(_), Value::Func(_) | Value::Native(_)]
+    )
 }
 
 /// The first item of `xs` whose `key(item)` is `better` than every other.
@@ -387,9 +410,14 @@ fn extreme(func: &str, args: &[Value], better: BinOp) -> Result<Value> {
 
 /// `sum(xs)` / `sum(a, b, ...)`: the items added with `+`, starting from 0
 /// (so `sum([])` is 0).
-fn sum(_: &mut Vm, args: &[Value]) -> Result<Value> {
+fn sum(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     if let [Value::Range(r)] = args {
         return range_sum(r);
+    }
+    if let [Value::Channel(_)] = args {
+        if let Some(r) = park_to_drain(vm, "sum", sum, args, Drains::First) {
+            return r;
+        }
     }
     let mut acc = Value::Int(0);
     for x in operands("sum", args)? {
@@ -430,6 +458,9 @@ fn range_sum(r: &RangeVal) -> Result<Value> {
 fn sorted(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("sorted", args, 1, 3)?;
     let (key, reverse) = sort::options("sorted", &args[1..])?;
+    if let Some(r) = park_to_drain(vm, "sorted", sorted, args, Drains::First) {
+        return r;
+    }
     let mut xs = args::collect("sorted", "argument", &args[0])?;
     if key.is_none() && !reverse {
         sort::sort_values(&mut xs)?;
@@ -439,12 +470,15 @@ fn sorted(vm: &mut Vm, args: &[Value]) -> Result<Value> {
 }
 
 /// `enumerate(xs)` / `enumerate(xs, start)`: a list of `[i, x]`.
-fn enumerate(_: &mut Vm, args: &[Value]) -> Result<Value> {
+fn enumerate(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("enumerate", args, 1, 2)?;
     let start = match args.get(1) {
         Some(v) => args::int("enumerate", "start", v)?,
         None => 0,
     };
+    if let Some(r) = park_to_drain(vm, "enumerate", enumerate, args, Drains::First) {
+        return r;
+    }
     let it = args::items("enumerate", "argument", &args[0])?;
     let mut out = ops::try_vec(it.size_hint().0)?;
     for (i, x) in it.enumerate() {
@@ -457,8 +491,19 @@ fn enumerate(_: &mut Vm, args: &[Value]) -> Result<Value> {
 }
 
 /// `zip(a, b, ...)`: a list of `[a[i], b[i], ...]`, as long as the shortest.
-fn zip(_: &mut Vm, args: &[Value]) -> Result<Value> {
+fn zip(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("zip", args, 1, usize::MAX)?;
+    if args.iter().any(|a| matches!(a, Value::Channel(_))) {
+        // Every other argument checked first: a bad call takes no value.
+        for a in args {
+            if !matches!(a, Value::Channel(_)) {
+                args::items("zip", "argument", a)?;
+            }
+        }
+        if let Some(r) = park_to_drain(vm, "zip", zip, args, Drains::All) {
+            return r;
+        }
+    }
     let mut its = args
         .iter()
         .map(|a| args::items("zip", "argument", a))
@@ -492,22 +537,31 @@ fn assert(_: &mut Vm, args: &[Value]) -> Result<Value> {
 }
 
 /// `any(xs)`: whether some item is truthy.
-fn any(_: &mut Vm, args: &[Value]) -> Result<Value> {
+fn any(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("any", args, 1, 1)?;
+    if let Some(r) = park_to_drain(vm, "any", any, args, Drains::First) {
+        return r;
+    }
     let mut it = args::items("any", "argument", &args[0])?;
     Ok(Value::Bool(it.any(|x| x.truthy())))
 }
 
 /// `all(xs)`: whether every item is truthy.
-fn all(_: &mut Vm, args: &[Value]) -> Result<Value> {
+fn all(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("all", args, 1, 1)?;
+    if let Some(r) = park_to_drain(vm, "all", all, args, Drains::First) {
+        return r;
+    }
     let mut it = args::items("all", "argument", &args[0])?;
     Ok(Value::Bool(it.all(|x| x.truthy())))
 }
 
 /// `reversed(xs)`: a new list of the items in reverse order.
-fn reversed(_: &mut Vm, args: &[Value]) -> Result<Value> {
+fn reversed(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("reversed", args, 1, 1)?;
+    if let Some(r) = park_to_drain(vm, "reversed", reversed, args, Drains::First) {
+        return r;
+    }
     let mut xs = args::collect("reversed", "argument", &args[0])?;
     xs.reverse();
     Ok(Value::list(xs))

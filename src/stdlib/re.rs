@@ -8,13 +8,21 @@
 //! writer only when a new pattern is compiled), capped at
 //! [`CACHE_CAPACITY`] patterns: when it is full the map is cleared and
 //! refilled by the patterns in use (a script cycling through more distinct
-//! patterns than that recompiles, it never grows without bound). Each
-//! thread also remembers the last pattern it used, so a loop or a
-//! `parallel_map` item using one pattern takes no lock at all. A `Regex` is
-//! `Sync`: all workers share one compiled program (and the crate keeps a
-//! scratch cache per thread), so a pattern is compiled once per process.
-//! Compiling happens outside the lock; two threads compiling the same new
-//! pattern at once both succeed and one result is kept.
+//! patterns than that recompiles, it never grows without bound). So a
+//! pattern is compiled once per process. Compiling happens outside the
+//! lock; two threads compiling the same new pattern at once both succeed
+//! and one result is kept.
+//!
+//! Each thread keeps its own copies (`Regex::clone`) of the patterns it
+//! used, at most [`LOCAL_CAPACITY`], behind `Rc` (a non-atomic count), and
+//! remembers the last one: a loop or a `parallel_map` item using one
+//! pattern takes no lock and writes no shared cache line. A copy shares the
+//! compiled program but has its own pool of scratch space, whose fast path
+//! belongs to the first thread using it: workers sharing one `Regex` went
+//! through the pool's slow path (a mutex per search) and bounced the
+//! `Arc`'s count between cores on every call, which cost 2 workers ~18%
+//! more CPU than one thread for `re.find_all` per line (BENCHMARKS.md,
+//! issue 11).
 //!
 //! # Decisions (STDLIB.md is silent)
 //! - Positions (`start`, `end`) count characters, as every string position
@@ -40,6 +48,7 @@ use parking_lot::RwLock;
 use regex::{Captures, Regex};
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
 static FUNCTIONS: &[NativeFn] = &[
@@ -76,31 +85,68 @@ pub(crate) fn make_module() -> Value {
 /// At most this many compiled patterns are kept.
 pub const CACHE_CAPACITY: usize = 512;
 
+/// At most this many patterns are kept by each thread (copies of the
+/// shared ones: cheap to make again).
+pub const LOCAL_CAPACITY: usize = 64;
+
 fn cache() -> &'static RwLock<FxHashMap<Arc<str>, Arc<Regex>>> {
     static CACHE: OnceLock<RwLock<FxHashMap<Arc<str>, Arc<Regex>>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
-thread_local! {
+/// A thread's own copies of the patterns it used.
+#[derive(Default)]
+struct Local {
     /// The last pattern this thread used.
-    static LAST: RefCell<Option<(Arc<str>, Arc<Regex>)>> = const { RefCell::new(None) };
+    last: Option<(Arc<str>, Rc<Regex>)>,
+    copies: FxHashMap<Arc<str>, Rc<Regex>>,
 }
 
-/// The compiled `pattern`, from the cache or compiled now.
-pub fn compiled(pattern: &str) -> std::result::Result<Arc<Regex>, String> {
-    let hit = LAST.with(|last| match &*last.borrow() {
-        Some((p, re)) if **p == *pattern => Some(Arc::clone(re)),
-        _ => None,
+thread_local! {
+    static LOCAL: RefCell<Local> = RefCell::new(Local::default());
+}
+
+/// This thread's copy of the compiled `pattern` (compiled now if no
+/// thread has compiled it yet).
+pub fn compiled(pattern: &str) -> std::result::Result<Rc<Regex>, String> {
+    let hit = LOCAL.with(|local| {
+        let mut local = local.borrow_mut();
+        if let Some((p, re)) = &local.last {
+            if **p == *pattern {
+                return Some(Rc::clone(re));
+            }
+        }
+        let (p, re) = local.copies.get_key_value(pattern)?;
+        let found = (p.clone(), Rc::clone(re));
+        local.last = Some(found.clone());
+        Some(found.1)
     });
     if let Some(re) = hit {
         return Ok(re);
     }
+    let (key, shared) = shared(pattern)?;
+    // A copy with this thread's own scratch pool.
+    let re = Rc::new(Regex::clone(&shared));
+    LOCAL.with(|local| {
+        let mut local = local.borrow_mut();
+        if local.copies.len() >= LOCAL_CAPACITY {
+            local.copies.clear();
+        }
+        local.copies.insert(key.clone(), Rc::clone(&re));
+        local.last = Some((key, Rc::clone(&re)));
+    });
+    Ok(re)
+}
+
+/// The process-wide compiled `pattern`, from the cache or compiled now,
+/// with its key in the cache.
+pub fn shared(pattern: &str) -> std::result::Result<(Arc<str>, Arc<Regex>), String> {
     let found = cache()
         .read()
         .get_key_value(pattern)
         .map(|(k, v)| (k.clone(), v.clone()));
-    let (key, re) = match found {
-        Some(entry) => entry,
+    match found {
+        Some(entry) => Ok(entry),
         None => {
             let re = Arc::new(compile(pattern)?);
             let key: Arc<str> = pattern.into();
@@ -109,17 +155,21 @@ pub fn compiled(pattern: &str) -> std::result::Result<Arc<Regex>, String> {
                 map.clear();
             }
             let re = map.entry(key.clone()).or_insert(re).clone();
-            (key, re)
+            Ok((key, re))
         }
-    };
-    LAST.with(|last| *last.borrow_mut() = Some((key, Arc::clone(&re))));
-    Ok(re)
+    }
 }
 
 /// How many patterns the cache holds (for tests).
 #[cfg(test)]
 pub fn cached_patterns() -> usize {
     cache().read().len()
+}
+
+/// How many patterns this thread keeps copies of (for tests).
+#[cfg(test)]
+pub fn local_patterns() -> usize {
+    LOCAL.with(|local| local.borrow().copies.len())
 }
 
 /// Compiles `pattern`; the error names the character offset of the problem.
@@ -160,7 +210,7 @@ fn describe_error(pattern: &str, e: &regex::Error) -> String {
 }
 
 /// The compiled pattern argument of `func`.
-fn pattern_arg(func: &str, v: &Value) -> Result<Arc<Regex>> {
+fn pattern_arg(func: &str, v: &Value) -> Result<Rc<Regex>> {
     let p = args::string(func, "pattern", v)?;
     compiled(p).map_err(|e| Error::value_error(format!("{func}(): {e}")))
 }

@@ -106,7 +106,7 @@ fn sleep(vm: &mut Vm, args: &[Value]) -> Result<Value> {
 }
 
 fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+    Error::cancelled()
 }
 
 /// A task parked in `sleep`: done at its deadline (its timer wakes it) or

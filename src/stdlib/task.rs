@@ -56,8 +56,9 @@
 //!   seconds (int or float, not negative); running out throws `Timeout`
 //!   and leaves the tasks running.
 //! - `await_all([])` is `[]`; `await_any([])` is a `ValueError`.
-//! - A task cancelled before it started, awaited, throws `Cancelled` with
-//!   the message `task N was cancelled`.
+//! - A cancelled task, awaited, throws `Cancelled` with the message `the
+//!   task was cancelled`, whether it was cancelled before it started or
+//!   while it ran.
 //! - A task whose error nobody awaits is reported on stderr when the
 //!   script ends (`task_registry.rs`); awaiting it (`await`, `await_all`
 //!   over a list holding it, `await_any` returning it) is what counts;
@@ -245,12 +246,8 @@ impl pool::Resumable for ScriptTask {
                 Err(_interrupted) => {
                     // A Ctrl-C came after the spawn: the task never starts.
                     crate::runtime::note_task_failure(true);
-                    let id = token.as_ref().map_or(0, |t| t.id());
                     self.state = RunState::Done;
-                    return pool::Step::Done(Err(Error::new(
-                        ErrorKind::Cancelled,
-                        format!("task {id} was cancelled"),
-                    )));
+                    return pool::Step::Done(Err(Error::cancelled()));
                 }
             }
         }
@@ -501,7 +498,7 @@ fn deadline(func: &str, seconds: Option<&Value>) -> Result<Option<Instant>> {
 /// cancellation.
 #[cold]
 fn interrupted() -> Error {
-    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+    Error::cancelled()
 }
 
 #[cold]
@@ -615,10 +612,7 @@ fn shorten_trace(e: Error) -> Error {
 pub(crate) fn outcome_now(t: &TaskObj) -> Outcome {
     match t.handle.try_result() {
         Some(Ok(r)) => r,
-        Some(Err(pool::TaskError::Cancelled)) => Err(Error::new(
-            ErrorKind::Cancelled,
-            format!("task {} was cancelled", t.id()),
-        )),
+        Some(Err(pool::TaskError::Cancelled)) => Err(Error::cancelled()),
         Some(Err(pool::TaskError::Panicked(m))) => Err(Error::new(ErrorKind::Error, m)),
         None => Err(Error::new(
             ErrorKind::Error,

@@ -35,7 +35,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::map::Map;
 use crate::pool::ThreadPool;
 use crate::stdlib::args;
-use crate::stdlib::channel::ChannelObj;
+use crate::stdlib::channel::{ChannelObj, Help};
 use crate::value::{Key, Value};
 use crate::vm::{with_vm, Vm};
 
@@ -43,6 +43,10 @@ use crate::vm::{with_vm, Vm};
 /// (a queue push, a pool job, a VM, the emit), short enough to keep every
 /// worker fed within `in_flight`.
 const TARGET_CHUNK: Duration = Duration::from_micros(200);
+
+/// How long a runner out of room spins for the consumer: rounds of
+/// 1, 2, 4, .. spin hints (127 in all).
+const SPIN_ROUNDS: u32 = 6;
 
 /// How often a waiting driver looks whether the consumer dropped the
 /// output (the one event nothing wakes it for).
@@ -240,6 +244,8 @@ pub(super) fn run_on(
     });
     match output {
         Some(out) => {
+            let helper: Weak<dyn Help> = Arc::downgrade(&stream) as Weak<dyn Help>;
+            out.set_helper(helper);
             let driver = Arc::clone(&stream);
             // The driver may still feed the output a script waits on, and
             // it is not a pool task: no deadlock is reported while it runs
@@ -355,17 +361,32 @@ impl Stream {
             if self.should_stop() {
                 break;
             }
-            let room = self.room();
-            if room == 0 {
-                if let Some(out) = &self.output {
-                    // Everything taken is on the output: wait for the
-                    // consumer to take one.
-                    let deadline = Instant::now() + LIVENESS;
-                    if let Err(SendTimeoutError::Closed(())) =
-                        crate::pool::blocking(|| out.wait_for_room(Some(deadline), interrupt))
-                    {
-                        self.consumer_left();
+            if self.room() == 0 {
+                match &self.output {
+                    Some(out) if out.is_empty() => {
+                        // The consumer runs the items taken (`Help`): wait
+                        // until it emits them (it wakes the driver then).
+                        // (It emits before it wakes the driver: then
+                        // either the room is back or the output holds
+                        // results, and the branch below waits for room.)
+                        self.wait_until(|s| {
+                            s.room() > 0
+                                || s.output.as_ref().is_some_and(|o| !o.is_empty())
+                                || s.stopping()
+                                || s.work.cancelled()
+                        });
                     }
+                    Some(out) => {
+                        // Taken items are on the output: wait for the
+                        // consumer to take one.
+                        let deadline = Instant::now() + LIVENESS;
+                        if let Err(SendTimeoutError::Closed(())) =
+                            crate::pool::blocking(|| out.wait_for_room(Some(deadline), interrupt))
+                        {
+                            self.consumer_left();
+                        }
+                    }
+                    None => {}
                 }
                 continue;
             }
@@ -665,24 +686,50 @@ impl Stream {
     /// results to take), never waiting for the input. `None`: nothing to take now (the
     /// driver takes over once no runner runs).
     fn try_take(&self) -> Option<Chunk> {
+        self.take_some(true).map(|mut chunks| {
+            let first = chunks.remove(0);
+            if !chunks.is_empty() {
+                self.queue.lock().chunks.extend(chunks);
+            }
+            first
+        })
+    }
+
+    /// Takes the next chunk(s) from the input if it has items and the bound
+    /// has room, never waiting for the input. A runner (`runner`) waits
+    /// briefly for a consumer that has results to take, and for the take
+    /// lock; the helping consumer ([`Help`]) does neither. `None`, or at
+    /// least one chunk.
+    fn take_some(&self, runner: bool) -> Option<Vec<Chunk>> {
         if self.stopping() || self.work.cancelled() || self.input_done.load(Ordering::SeqCst) {
             return None;
         }
-        let backoff = crossbeam_utils::Backoff::new();
+        // A runner spins briefly (about a microsecond, never yielding: a
+        // yield under CPU contention hands the core to another process for
+        // a whole time slice) for a consumer that has results to take.
+        let mut round = 0;
         let room = loop {
             let room = self.room();
             let out_len = self.output.as_ref().map_or(0, Channel::len);
-            if room > 0 || out_len == 0 || backoff.is_completed() {
+            if room > 0 || out_len == 0 || !runner || round > SPIN_ROUNDS {
                 break room;
             }
-            backoff.snooze();
+            for _ in 0..1u32 << round {
+                std::hint::spin_loop();
+            }
+            round += 1;
         };
         if room == 0 {
             return None;
         }
         // Never held long while a runner is alive: the driver takes (and
-        // may wait for items) only when no runner is.
-        let mut t = self.take.lock();
+        // may wait for items) only when no runner is. The consumer never
+        // waits for it: the driver may hold it while it waits for items.
+        let mut t = if runner {
+            self.take.lock()
+        } else {
+            self.take.try_lock()?
+        };
         // `room` above is a hint; the one that counts is read under the
         // take lock.
         let room = self.room();
@@ -692,18 +739,11 @@ impl Stream {
         let max = NonZeroUsize::new(self.chunk_size().min(room)).unwrap_or(NonZeroUsize::MIN);
         match self.input.ch.try_recv_batch(max) {
             Ok(items) => {
-                let mut chunks = self.make_chunks(&mut t, items);
+                // One chunk, as a rule (reduce may make none: a partial
+                // leaf; the chunk size may change in between).
+                let chunks = self.make_chunks(&mut t, items);
                 drop(t);
-                // One chunk at most (reduce may make none: a partial leaf).
-                let first = if chunks.is_empty() {
-                    None
-                } else {
-                    Some(chunks.remove(0))
-                };
-                if !chunks.is_empty() {
-                    self.queue.lock().chunks.extend(chunks);
-                }
-                first
+                (!chunks.is_empty()).then_some(chunks)
             }
             Err(crate::channel::TryRecvError::Empty) => None,
             Err(crate::channel::TryRecvError::Closed) => {
@@ -978,6 +1018,31 @@ impl Stream {
                 None
             }
         }
+    }
+}
+
+/// The consumer's share: a receive on the output that finds it empty runs
+/// the next chunk on the receiving thread (as a runner would, without
+/// counting as one) instead of waiting for a runner to wake it. It never
+/// waits: no room, no items, or the take lock busy, and it returns `false`.
+impl Help for Stream {
+    fn help(&self) -> bool {
+        let queued = self.queue.lock().chunks.pop_front();
+        let chunks = match queued {
+            Some(c) => vec![c],
+            None => match self.take_some(false) {
+                Some(chunks) => chunks,
+                None => return false,
+            },
+        };
+        for chunk in chunks {
+            let done = self.run_chunk(chunk);
+            self.finish_chunk(done);
+        }
+        // The driver may wait for room (taken items the consumer ran) or,
+        // at the end, for `outstanding == 0`.
+        self.wake_driver();
+        true
     }
 }
 

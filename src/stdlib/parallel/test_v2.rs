@@ -514,6 +514,126 @@ fn a_stream_never_holds_more_than_in_flight_items() {
 }
 
 #[test]
+fn a_helping_consumer_keeps_the_bound_and_the_order() {
+    // `for v in ch` (iter_next) runs chunks on the consumer's thread when
+    // the output is empty: the bound must hold for its takes too, and its
+    // emits must never block (it is the only receiver).
+    let f = script_value("fn f(x) { x * 2 }", "f");
+    for &pool in pools() {
+        for in_flight in [1usize, 3, 8, 40] {
+            let n = 3000usize;
+            let input = feed(n as i64, None);
+            while input.ch.len() < n && !input.ch.is_closed() {
+                thread::yield_now();
+            }
+            let opts = opts_with(|o| o.in_flight = Some(in_flight));
+            let out =
+                out_channel(start(pool, Arc::clone(&input), &f, StreamOp::Map, &opts).unwrap());
+            let (tx, rx) = std::sync::mpsc::channel();
+            let consumer = thread::spawn(move || {
+                let mut received = 0usize;
+                let mut worst = 0usize;
+                while let Some(v) = crate::stdlib::channel::iter_next(&out).unwrap() {
+                    assert_eq!(v, Value::Int(2 * received as i64));
+                    received += 1;
+                    let taken = n - input.ch.len();
+                    worst = worst.max(taken - received);
+                    assert!(
+                        taken - received <= in_flight,
+                        "in_flight {in_flight}: {taken} taken, {received} received"
+                    );
+                }
+                tx.send((received, worst)).unwrap();
+            });
+            let received = match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok((received, _worst)) => received,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    // The consumer's assertion failed: show it.
+                    match consumer.join() {
+                        Err(p) => std::panic::resume_unwind(p),
+                        Ok(()) => unreachable!("the consumer sends before it returns"),
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "{} workers, in_flight {in_flight}: the helping consumer hung",
+                    pool.worker_count()
+                ),
+            };
+            consumer.join().unwrap();
+            assert_eq!(received, n);
+        }
+    }
+}
+
+#[test]
+fn the_consumer_runs_the_stream_while_every_worker_is_busy() {
+    // The pool's only worker is held by a job: no runner can start, so
+    // every item the consumer receives it ran itself (without the help,
+    // nothing arrives until the worker is free).
+    let pool = static_pool(1);
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    drop(pool.spawn(move || {
+        started_tx.send(()).unwrap();
+        let _ = held.recv();
+    }));
+    started
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the blocking job starts");
+    let f = script_value("fn f(x) { x + 1 }", "f");
+    let n = 500usize;
+    let input = feed(n as i64, None);
+    while input.ch.len() < n && !input.ch.is_closed() {
+        thread::yield_now();
+    }
+    let out = out_channel(
+        start(
+            pool,
+            Arc::clone(&input),
+            &f,
+            StreamOp::Map,
+            &Options::default(),
+        )
+        .unwrap(),
+    );
+    // Let the driver take its first chunk and queue it for the (held)
+    // runner: a consumer that finds the take lock busy does not help (it
+    // waits on the channel), and here no runner would ever wake it.
+    while input.ch.len() == n {
+        thread::yield_now();
+    }
+    thread::sleep(Duration::from_millis(50));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let count = Arc::new(AtomicUsize::new(0));
+    let consumer = {
+        let out = Arc::clone(&out);
+        let count = Arc::clone(&count);
+        thread::spawn(move || {
+            for i in 0..n {
+                let v = crate::stdlib::channel::iter_next(&out).unwrap();
+                assert_eq!(v, Some(Value::Int(i as i64 + 1)));
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+            tx.send(()).unwrap();
+            // The end comes once the held worker's runner has stopped.
+            crate::stdlib::channel::iter_next(&out).unwrap()
+        })
+    };
+    let helped = rx.recv_timeout(Duration::from_secs(20));
+    release.send(()).unwrap();
+    assert!(
+        helped.is_ok(),
+        "the consumer received {} of {n} items while the only worker was busy ({helped:?})",
+        count.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        consumer.join().unwrap(),
+        None,
+        "the output closes at the end"
+    );
+}
+
+#[test]
 fn a_failing_item_delivers_what_came_before_then_the_error() {
     let f = script_value(
         "fn f(x) { if x == 777 or x == 1500 { throw \"bad \" + str(x) }; x }",

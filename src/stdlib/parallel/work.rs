@@ -368,5 +368,5 @@ pub(super) fn call_with(
 /// The `Cancelled` error of a call whose caller was cancelled.
 #[cold]
 pub(super) fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+    Error::cancelled()
 }

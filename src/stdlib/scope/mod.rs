@@ -172,7 +172,7 @@ fn run_body(vm: &mut Vm, token: &CancelToken, f: &Value, args: &[Value]) -> Resu
 
 #[cold]
 fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the task was cancelled")
+    Error::cancelled()
 }
 
 /// Whether `e` is how a cancellation reaches the code it stops.

@@ -96,12 +96,12 @@ fn invalid_patterns_name_the_offset() {
 
 #[test]
 fn the_cache_compiles_once_and_stays_bounded() {
-    let a = compiled("cache-test-[0-9]+").unwrap();
-    let b = compiled("cache-test-[0-9]+").unwrap();
+    let (_, a) = shared("cache-test-[0-9]+").unwrap();
+    let (_, b) = shared("cache-test-[0-9]+").unwrap();
     assert!(Arc::ptr_eq(&a, &b));
     // From other threads too: the same compiled pattern.
     let handles: Vec<_> = (0..4)
-        .map(|_| std::thread::spawn(|| compiled("cache-test-[0-9]+").unwrap()))
+        .map(|_| std::thread::spawn(|| shared("cache-test-[0-9]+").unwrap().1))
         .collect();
     for h in handles {
         assert!(Arc::ptr_eq(&a, &h.join().unwrap()));
@@ -110,6 +110,40 @@ fn the_cache_compiles_once_and_stays_bounded() {
         compiled(&format!("bounded-{i}")).unwrap();
     }
     assert!(cached_patterns() <= CACHE_CAPACITY);
+    // Each thread's copies are bounded too.
+    assert!(local_patterns() <= LOCAL_CAPACITY, "{}", local_patterns());
+    assert!(local_patterns() >= 1);
+}
+
+#[test]
+fn each_thread_reuses_its_own_copy() {
+    let p = "own-copy-[a-z]+";
+    let a = compiled(p).unwrap();
+    // Another pattern in between: the copy is found in the thread's map.
+    compiled("own-copy-other").unwrap();
+    let b = compiled(p).unwrap();
+    assert!(Rc::ptr_eq(&a, &b), "the thread made a second copy");
+    assert!(b.is_match("own-copy-abc"));
+    assert!(!b.is_match("own-copy-123"));
+    // Another thread has its own copy of the same compiled program (it
+    // matches the same), not this thread's.
+    let other = std::thread::spawn(move || {
+        let c = compiled(p).unwrap();
+        let d = compiled(p).unwrap();
+        (
+            Rc::ptr_eq(&c, &d),
+            c.is_match("own-copy-xyz"),
+            c.as_str().to_string(),
+        )
+    })
+    .join()
+    .unwrap();
+    assert_eq!(other, (true, true, p.to_string()));
+    // An invalid pattern is an error on every thread, and is not cached.
+    assert!(compiled("own-copy-(").is_err());
+    assert!(std::thread::spawn(|| compiled("own-copy-(").is_err())
+        .join()
+        .unwrap());
 }
 
 #[test]
