@@ -532,6 +532,7 @@ impl Str {
 ///
 /// # Safety
 /// `h` is a heap string (not a static) with no owner left.
+#[inline(never)]
 unsafe fn free(h: NonNull<StrHeader>) {
     let hdr = &*h.as_ptr();
     let ix = hdr.index.load(Ordering::Acquire);
