@@ -689,6 +689,11 @@ fn set_reg(slot: &mut Value, v: Value) {
     }
 }
 
+#[cold]
+fn missing_closure() -> Error {
+    Error::type_error("internal: the running closure is missing")
+}
+
 /// A copy of `v`: scalars inline, without the out-of-line `clone` call.
 #[inline(always)]
 fn dup(v: &Value) -> Value {
@@ -1061,9 +1066,7 @@ impl Vm {
     fn running_closure(&self, base: usize) -> Result<&Closure> {
         match &self.stack[base - 1] {
             Value::Func(c) => Ok(c),
-            _ => Err(Error::type_error(
-                "internal: the running closure is missing",
-            )),
+            _ => Err(missing_closure()),
         }
     }
 
@@ -1562,6 +1565,20 @@ impl Vm {
                             (o, k) => tri!(ops::index_get(o, k)),
                         };
                         set_reg(&mut w[dst as usize], v);
+                    }
+                    Instr::IndexCapture { dst, idx, key } => {
+                        let f = {
+                            let Value::Func(c) = &self.stack[base - 1] else {
+                                throw!(missing_closure())
+                            };
+                            let o = c.captures.get(idx as usize).unwrap_or(&Value::Nil);
+                            let k = &self.stack[base + key as usize];
+                            match list_item_at(o, k) {
+                                Some(v) => fetch(v),
+                                None => Fetched::V(tri!(ops::index_get(o, k))),
+                            }
+                        };
+                        set_fetched(&mut reg!(dst), f);
                     }
                     Instr::IndexI { dst, obj, imm } => {
                         let f = match list_item(&reg!(obj), imm as i64) {

@@ -416,3 +416,48 @@ fn indexed_store_errors_come_from_the_general_path() {
         assert!(e.message().contains(msg), "{src}: {e}");
     }
 }
+
+#[test]
+fn captured_containers_are_indexed_in_place() {
+    let src = r#"
+        fn reader(xs, m, s) {
+            fn(i) { [xs[i], xs[-1], xs[0], m["k"], s[i]] }
+        }
+        let f = reader([10, 2.5, "x"], {"k": [1]}, "héllo")
+        let got = [f(0), f(1), f(2)]
+    "#;
+    let p = Script::compile("<test>", src).unwrap();
+    assert!(
+        p.disassemble().contains("IndexCapture"),
+        "{}",
+        p.disassemble()
+    );
+    assert_eq!(
+        run_get(src, "got").to_string(),
+        "[[10, \"x\", 10, [1], \"h\"], [2.5, \"x\", 10, [1], \"é\"], [\"x\", \"x\", 10, [1], \"l\"]]"
+    );
+    // The captured list is not changed by the closure's callers.
+    let src = "fn mk(xs) { fn(i) { xs[i] } }\nlet ys = [1, 2]\nlet f = mk(ys)\nys[0] = 9\nlet r = [f(0), ys[0]]";
+    assert_eq!(run_get(src, "r").to_string(), "[1, 9]");
+    for (src, kind) in [
+        (
+            "fn mk(xs) { fn(i) { xs[i] } }\nmk([1])(1)",
+            ErrorKind::IndexError,
+        ),
+        (
+            "fn mk(xs) { fn(i) { xs[i] } }\nmk([1])(\"a\")",
+            ErrorKind::TypeError,
+        ),
+        (
+            "fn mk(m) { fn(k) { m[k] } }\nmk({\"a\": 1})(\"b\")",
+            ErrorKind::KeyError,
+        ),
+        (
+            "fn mk(n) { fn(k) { n[k] } }\nmk(5)(0)",
+            ErrorKind::TypeError,
+        ),
+    ] {
+        let e = run_err(src);
+        assert_eq!(e.kind(), kind, "{src}: {e}");
+    }
+}
