@@ -632,7 +632,7 @@ fn index2_slow(o: &Value, k1: &Value, k2: &Value) -> Result<Value> {
 /// The item `root[i][j]` of a list of lists, to change in place (each
 /// level copied first if shared), or `None` for anything else.
 #[inline(always)]
-fn list_item2_mut<'a>(root: &'a mut Value, i: i64, j: i64) -> Option<&'a mut Value> {
+fn list_item2_mut(root: &mut Value, i: i64, j: i64) -> Option<&mut Value> {
     let inner = match root {
         Value::List(l) => {
             let at = resolve_index(i, l.len())?;
