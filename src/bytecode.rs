@@ -583,6 +583,18 @@ pub enum Instr {
 
     // ----- Superinstructions: each exists only for speed and means exactly
     // what the sequence of general instructions it replaces means. -----
+    /// `R[dst] = captures[idx][R[key]]` (`GetCapture` + `Index`: `xs[i]`
+    /// in a closure that captured `xs`). Reads the captured container in
+    /// place: no reference to it is taken, so threads running the same
+    /// closure do not contend on its reference count.
+    IndexCapture {
+        /// Destination.
+        dst: Reg,
+        /// Capture index of the container.
+        idx: u16,
+        /// The key.
+        key: Reg,
+    },
     /// `R[dst] = R[obj][imm]` (`Int` + `Index`: `pair[0]`, `xs[-1]`).
     IndexI {
         /// Destination.

@@ -2252,6 +2252,16 @@ impl<'l> Compiler<'l> {
                 return Ok(());
             }
         }
+        if let ExprKind::Name(id) = &o.kind {
+            if let Some(Res::Capture(idx)) = self.resolve(&id.name) {
+                // A captured container is read in place (captures never
+                // change, so reading it after the key is the same).
+                let key = self.expr_any(k)?;
+                self.pos = pos;
+                self.emit(Instr::IndexCapture { dst, idx, key });
+                return Ok(());
+            }
+        }
         if let Some(imm) = small_int(k) {
             let obj = self.container_operand(o, dst, false)?;
             self.pos = pos;

@@ -69,12 +69,7 @@ fn binary_slow(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
         _ => {}
     }
     match (op, a, b) {
-        (BinOp::Add, Str(x), Str(y)) => {
-            let mut s = memory::string_with_room(x.len().saturating_add(y.len()))?;
-            s.push_str(x);
-            s.push_str(y);
-            Ok(Value::str(s))
-        }
+        (BinOp::Add, Str(x), Str(y)) => Ok(Value::Str(memory::concat(x, y)?)),
         (BinOp::Add, List(x), List(y)) => {
             let mut v = try_vec(x.len().saturating_add(y.len()))?;
             v.extend_from_slice(x);

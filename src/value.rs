@@ -28,7 +28,7 @@ pub use crate::map::Map;
 pub use intern::intern;
 pub use list::{CapacityError, List, ListMut};
 pub use map_ref::MapRef;
-pub use string::{str_hash, Str, StrMut};
+pub use string::{str_hash, Str, StrBuilder, StrMut};
 
 mod deep;
 

@@ -632,8 +632,7 @@ fn index2_slow(o: &Value, k1: &Value, k2: &Value) -> Result<Value> {
 /// The item `root[i][j]` of a list of lists, to change in place (each
 /// level copied first if shared), or `None` for anything else.
 #[inline(always)]
-fn list_item2_mut<'a>(root: &'a mut Value, i: &Value, j: i64) -> Option<&'a mut Value> {
-    let Value::Int(i) = *i else { return None };
+fn list_item2_mut(root: &mut Value, i: i64, j: i64) -> Option<&mut Value> {
     let inner = match root {
         Value::List(l) => {
             let at = resolve_index(i, l.len())?;
@@ -687,6 +686,21 @@ fn set_reg(slot: &mut Value, v: Value) {
         mem::forget(mem::replace(slot, v));
     } else {
         *slot = v;
+    }
+}
+
+#[cold]
+fn missing_closure() -> Error {
+    Error::type_error("internal: the running closure is missing")
+}
+
+/// A copy of `v`: scalars inline, without the out-of-line `clone` call.
+#[inline(always)]
+fn dup(v: &Value) -> Value {
+    match *v {
+        Value::Int(i) => Value::Int(i),
+        Value::Float(x) => Value::Float(x),
+        _ => v.clone(),
     }
 }
 
@@ -1052,9 +1066,7 @@ impl Vm {
     fn running_closure(&self, base: usize) -> Result<&Closure> {
         match &self.stack[base - 1] {
             Value::Func(c) => Ok(c),
-            _ => Err(Error::type_error(
-                "internal: the running closure is missing",
-            )),
+            _ => Err(missing_closure()),
         }
     }
 
@@ -1554,6 +1566,20 @@ impl Vm {
                         };
                         set_reg(&mut w[dst as usize], v);
                     }
+                    Instr::IndexCapture { dst, idx, key } => {
+                        let f = {
+                            let Value::Func(c) = &self.stack[base - 1] else {
+                                throw!(missing_closure())
+                            };
+                            let o = c.captures.get(idx as usize).unwrap_or(&Value::Nil);
+                            let k = &self.stack[base + key as usize];
+                            match list_item_at(o, k) {
+                                Some(v) => fetch(v),
+                                None => Fetched::V(tri!(ops::index_get(o, k))),
+                            }
+                        };
+                        set_fetched(&mut reg!(dst), f);
+                    }
                     Instr::IndexI { dst, obj, imm } => {
                         let f = match list_item(&reg!(obj), imm as i64) {
                             Some(v) => fetch(v),
@@ -1600,9 +1626,11 @@ impl Vm {
                         imm,
                     } => {
                         let w = win!();
-                        let x = w[val as usize].clone();
-                        let k = w[key as usize].clone();
-                        let target = list_item2_mut(&mut w[root as usize], &k, imm as i64);
+                        let x = dup(&w[val as usize]);
+                        let target = match w[key as usize] {
+                            Value::Int(i) => list_item2_mut(&mut w[root as usize], i, imm as i64),
+                            _ => None,
+                        };
                         match (target, op) {
                             (Some(t), None) => set_reg(t, x),
                             (Some(t), Some(op)) => {
@@ -1616,21 +1644,27 @@ impl Vm {
                                 }
                             }
                             (None, _) => {
-                                let keys = [k, Value::Int(imm as i64)];
+                                let keys = [w[key as usize].clone(), Value::Int(imm as i64)];
                                 tri!(path_set(&mut w[root as usize], &keys, 0, op, x));
                             }
                         }
                     }
                     Instr::SetIndex { obj, key, val } => {
                         let w = win!();
-                        let x = w[val as usize].clone();
-                        let k = w[key as usize].clone();
-                        match (&mut w[obj as usize], &k) {
-                            (Value::List(l), Value::Int(i)) if (*i as u64) < l.len() as u64 => {
-                                l.make_mut()[*i as usize] = x;
+                        let x = dup(&w[val as usize]);
+                        // Fast path: an int index in range of a list; the
+                        // key is not cloned and a scalar item is
+                        // overwritten without a drop call.
+                        if let Value::Int(i) = w[key as usize] {
+                            if let Value::List(l) = &mut w[obj as usize] {
+                                if (i as u64) < l.len() as u64 {
+                                    set_reg(&mut l.make_mut()[i as usize], x);
+                                    continue;
+                                }
                             }
-                            (o, k) => tri!(ops::index_set(o, k, x)),
                         }
+                        let k = w[key as usize].clone();
+                        tri!(ops::index_set(&mut w[obj as usize], &k, x));
                     }
                     Instr::GetField { dst, obj, name } => {
                         let Value::Str(name) = &proto.consts[name as usize] else {

@@ -10,7 +10,8 @@
 # usage: benches/compare/ftscaling.sh [--runs N] [--no-build] [ITERS]
 #   --runs N     alternating runs per worker count (default 3)
 #   --no-build   use the existing target/release/weft
-#   ITERS        loop iterations per item (default: the script's 20,000)
+#   ITERS        loop iterations per item, times each pattern's weight
+#                (default: the script's 100,000)
 # Environment: WEFT_BIN (see lib.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -51,7 +52,7 @@ for ((r = 0; r < runs; r++)); do
         for w in 1 2; do
             line=$(WEFT_WORKERS=$w run_checked "ftscaling $p (workers=$w)" \
                 /usr/bin/time -f '%U %S' -o "$cpu" \
-                "$WEFT" "$COMPARE_DIR/ftscaling.weft" "${iters[@]:-20000}" 1 "$p")
+                "$WEFT" "$COMPARE_DIR/ftscaling.weft" "${iters[@]:-100000}" 1 "$p")
             echo "$w $line $(awk '{ print $1 + $2 }' "$cpu")" >>"$samples"
         done
     done

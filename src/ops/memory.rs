@@ -26,7 +26,7 @@
 //! seen.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::value::{ListMut, StrMut, Value};
+use crate::value::{ListMut, Str, StrBuilder, StrMut, Value};
 
 /// Requests below this size are not checked against the system's free
 /// memory: reading `/proc` would cost more than the allocation, and a
@@ -78,14 +78,18 @@ pub(crate) fn vec_with_room<T>(n: usize) -> Result<Vec<T>> {
     Ok(v)
 }
 
-/// A string with room for exactly `n` bytes.
-pub(crate) fn string_with_room(n: usize) -> Result<String> {
-    let mut s = String::new();
-    if n > 0 {
-        check(n, || format!("a string of {n} bytes"))?;
-        s.try_reserve_exact(n).map_err(|_| failed(n))?;
-    }
-    Ok(s)
+/// A string builder with room for exactly `n` bytes (one allocation, the
+/// final one: the built string is not copied again).
+pub(crate) fn str_builder(n: usize) -> Result<StrBuilder> {
+    check(n, || format!("a string of {n} bytes"))?;
+    StrBuilder::try_with_capacity(n).map_err(|_| failed(n))
+}
+
+/// `x + y` for strings, in one allocation.
+pub(crate) fn concat(x: &Str, y: &Str) -> Result<Str> {
+    let n = x.len().saturating_add(y.len());
+    check(n, || format!("a string of {n} bytes"))?;
+    Str::try_concat(x, y).map_err(|_| failed(n))
 }
 
 /// Makes room in `v` for exactly `additional` more items.
@@ -334,7 +338,9 @@ mod test {
         assert!(e.message().contains("1.0 PB for a test"), "{e}");
         let e = vec_with_room::<u64>(1 << 50).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::MemoryError, "{e}");
-        let e = string_with_room(1 << 50).unwrap_err();
+        let Err(e) = str_builder(1 << 50) else {
+            panic!("a petabyte string builder")
+        };
         assert_eq!(e.kind(), ErrorKind::MemoryError, "{e}");
     }
 

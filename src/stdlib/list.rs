@@ -224,7 +224,7 @@ fn join(xs: &[Value], sep: &str) -> Result<Value> {
             }
         }
     }
-    let mut out = memory::string_with_room(total)?;
+    let mut out = memory::str_builder(total)?;
     for (i, x) in xs.iter().enumerate() {
         if i > 0 {
             out.push_str(sep);
@@ -233,7 +233,7 @@ fn join(xs: &[Value], sep: &str) -> Result<Value> {
             out.push_str(s);
         }
     }
-    Ok(Value::str(out))
+    Ok(Value::Str(out.finish()))
 }
 
 /// `xs.map(f)`: a new list of `f(x)`.

@@ -20,7 +20,7 @@ use super::sort;
 use crate::ast::BinOp;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops;
-use crate::value::{NativeFn, RangeVal, Value};
+use crate::value::{NativeFn, RangeVal, Str, Value};
 use crate::vm::Vm;
 use std::sync::{Arc, OnceLock};
 
@@ -139,6 +139,7 @@ fn str(_: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("str", args, 1, 1)?;
     Ok(match &args[0] {
         Value::Str(s) => Value::Str(s.clone()),
+        Value::Int(i) => Value::Str(Str::from_int(*i)),
         other => Value::str(other.to_string()),
     })
 }

@@ -5,9 +5,10 @@
 
 use super::args::{self, arity};
 use super::{no_method, Method};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::ops::{memory, str_len};
-use crate::value::{Str, Value};
+use crate::value::{List, Str, Value};
+use memchr::memmem;
 
 /// Calls string method `m` on `s`.
 pub(crate) fn call(s: &Str, m: Method, args: &[Value]) -> Result<Value> {
@@ -23,11 +24,17 @@ pub(crate) fn call(s: &Str, m: Method, args: &[Value]) -> Result<Value> {
         }
         Method::Upper => {
             arity("string.upper", args, 0, 0)?;
-            Value::str(text.to_uppercase())
+            match s.ascii_case(true) {
+                Some(u) => Value::Str(u),
+                None => Value::str(text.to_uppercase()),
+            }
         }
         Method::Lower => {
             arity("string.lower", args, 0, 0)?;
-            Value::str(text.to_lowercase())
+            match s.ascii_case(false) {
+                Some(l) => Value::Str(l),
+                None => Value::str(text.to_lowercase()),
+            }
         }
         Method::Trim => {
             arity("string.trim", args, 0, 0)?;
@@ -47,7 +54,7 @@ pub(crate) fn call(s: &Str, m: Method, args: &[Value]) -> Result<Value> {
                     if sep.is_empty() {
                         return Err(Error::value_error("string.split() separator is empty"));
                     }
-                    strings(text, text.split(sep))?
+                    split(text, sep)?
                 }
             }
         }
@@ -66,7 +73,8 @@ pub(crate) fn call(s: &Str, m: Method, args: &[Value]) -> Result<Value> {
         }
         Method::Contains => {
             arity("string.contains", args, 1, 1)?;
-            Value::Bool(text.contains(args::string("string.contains", "argument", &args[0])?))
+            let needle = args::string("string.contains", "argument", &args[0])?;
+            Value::Bool(memmem::find(text.as_bytes(), needle.as_bytes()).is_some())
         }
         Method::StartsWith => {
             arity("string.starts_with", args, 1, 1)?;
@@ -82,17 +90,17 @@ pub(crate) fn call(s: &Str, m: Method, args: &[Value]) -> Result<Value> {
             arity("string.replace", args, 2, 2)?;
             let from = args::string("string.replace", "pattern", &args[0])?;
             let to = args::string("string.replace", "replacement", &args[1])?;
-            if !from.is_empty() && !text.contains(from) {
-                Value::Str(s.clone())
-            } else {
+            if from.is_empty() {
                 check_replace(text, from, to)?;
                 Value::str(text.replace(from, to))
+            } else {
+                replace(s, from, to)?
             }
         }
         Method::Find => {
             arity("string.find", args, 1, 1)?;
             let needle = args::string("string.find", "argument", &args[0])?;
-            match text.find(needle) {
+            match memmem::find(text.as_bytes(), needle.as_bytes()) {
                 Some(b) if s.is_ascii() => Value::Int(b as i64),
                 Some(b) => Value::Int(str_len(&text[..b]) as i64),
                 None => Value::Int(-1),
@@ -114,6 +122,65 @@ pub(crate) fn call(s: &Str, m: Method, args: &[Value]) -> Result<Value> {
         }
         other => return Err(no_method(&Value::Str(s.clone()), other.name())),
     })
+}
+
+/// `text.split(sep)` for a non-empty `sep`: the parts between the matches
+/// (found with `memmem`; a match of a UTF-8 needle in UTF-8 text always
+/// starts and ends on character boundaries), in a list of exactly the
+/// right size.
+fn split(text: &str, sep: &str) -> Result<Value> {
+    let finder = memmem::Finder::new(sep.as_bytes());
+    let hay = text.as_bytes();
+    let n = finder.find_iter(hay).count() + 1;
+    check_parts(n, || n)?;
+    let mut parts = List::try_with_capacity(n).map_err(|_| {
+        Error::new(
+            ErrorKind::MemoryError,
+            format!("cannot allocate a list of {n} strings"),
+        )
+    })?;
+    let out = parts.make_mut();
+    let mut at = 0;
+    for m in finder.find_iter(hay) {
+        out.push(Value::str(&text[at..m]));
+        at = m + sep.len();
+    }
+    out.push(Value::str(&text[at..]));
+    Ok(Value::List(parts))
+}
+
+/// `s.replace(from, to)` for a non-empty `from`: the string itself when
+/// nothing matches, else one allocation of the exact result size.
+fn replace(s: &Str, from: &str, to: &str) -> Result<Value> {
+    let text = s.as_str();
+    let finder = memmem::Finder::new(from.as_bytes());
+    let hay = text.as_bytes();
+    let Some(first) = finder.find(hay) else {
+        return Ok(Value::Str(s.clone()));
+    };
+    let n = 1 + finder.find_iter(&hay[first + from.len()..]).count();
+    let total = if to.len() >= from.len() {
+        n.checked_mul(to.len() - from.len())
+            .and_then(|grow| text.len().checked_add(grow))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::OverflowError,
+                    "cannot allocate a string: more than the address space",
+                )
+            })?
+    } else {
+        text.len() - n * (from.len() - to.len())
+    };
+    let mut out = memory::str_builder(total)?;
+    let mut at = 0;
+    for m in finder.find_iter(&hay[first..]) {
+        let m = first + m;
+        out.push_str(&text[at..m]);
+        out.push_str(to);
+        at = m + from.len();
+    }
+    out.push_str(&text[at..]);
+    Ok(Value::Str(out.finish()))
 }
 
 /// A list of the `parts` of `text` (a split: at most one part per byte,

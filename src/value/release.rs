@@ -104,6 +104,11 @@ impl WorkList {
 
 /// Frees a list whose last reference was dropped, and every list and map
 /// that only it held, iteratively.
+///
+/// Never inlined: its work list (a 32-entry array) would otherwise make the
+/// frame of every `drop_in_place::<Value>` that inlines it half a kilobyte,
+/// set up and torn down on every drop, ints included.
+#[inline(never)]
 pub(super) fn free_list(dead: DeadList) {
     let mut work = WorkList::new();
     dead.free(|v| work.release(v));
@@ -111,6 +116,7 @@ pub(super) fn free_list(dead: DeadList) {
 }
 
 /// As [`free_list`], for a map.
+#[inline(never)]
 pub(super) fn free_map(dead: DeadMap) {
     let mut work = WorkList::new();
     for (_, v) in dead.take() {

@@ -134,17 +134,42 @@ fn alloc_header(cap: usize) -> NonNull<StrHeader> {
     let Some(p) = NonNull::new(p) else {
         alloc::handle_alloc_error(layout)
     };
-    // SAFETY: `p` is a fresh allocation with room for the header.
-    unsafe {
-        p.as_ptr().write(StrHeader {
-            rc: RefCount::one(),
-            len: 0,
-            cap,
-            hash: AtomicU64::new(0),
-            chars: AtomicUsize::new(0),
-            index: AtomicPtr::new(ptr::null_mut()),
-        })
-    };
+    // SAFETY: `p` was just allocated with room for a header.
+    unsafe { init_header(p, cap) }
+}
+
+/// [`alloc_header`], or an error when `cap` bytes cannot be had.
+fn try_alloc_header(cap: usize) -> Result<NonNull<StrHeader>, CapacityError> {
+    if cap == 0 {
+        return Ok(NonNull::from(&EMPTY));
+    }
+    let bytes = cap
+        .checked_add(std::mem::size_of::<StrHeader>())
+        .filter(|b| *b <= isize::MAX as usize)
+        .ok_or(CapacityError)?;
+    let layout = Layout::from_size_align(bytes, std::mem::align_of::<StrHeader>())
+        .map_err(|_| CapacityError)?;
+    // SAFETY: the layout's size is non-zero (the header alone is 48 bytes).
+    let p = unsafe { alloc::alloc(layout) }.cast::<StrHeader>();
+    let p = NonNull::new(p).ok_or(CapacityError)?;
+    // SAFETY: `p` was just allocated with room for a header.
+    Ok(unsafe { init_header(p, cap) })
+}
+
+/// Writes a fresh header (count 1, length 0) into the allocation `p`.
+///
+/// # Safety
+/// `p` is a fresh allocation of [`layout`]`(cap)`.
+#[inline(always)]
+unsafe fn init_header(p: NonNull<StrHeader>, cap: usize) -> NonNull<StrHeader> {
+    p.as_ptr().write(StrHeader {
+        rc: RefCount::one(),
+        len: 0,
+        cap,
+        hash: AtomicU64::new(0),
+        chars: AtomicUsize::new(0),
+        index: AtomicPtr::new(ptr::null_mut()),
+    });
     p
 }
 
@@ -197,6 +222,90 @@ impl Str {
         Str {
             ptr: alloc_header(cap),
         }
+    }
+
+    /// The decimal text of `i` (what `str(i)` gives), without going
+    /// through `fmt`.
+    pub fn from_int(i: i64) -> Str {
+        let mut buf = itoa::Buffer::new();
+        let text = buf.format(i);
+        let out = Str::new(text);
+        if text.len() > 1 {
+            // SAFETY: a fresh heap string, uniquely held; digits and '-'
+            // are ASCII.
+            unsafe { *(*out.ptr.as_ptr()).chars.get_mut() = text.len() };
+        }
+        out
+    }
+
+    /// `a + b` in one allocation of exactly the combined length, the
+    /// character count carried over when both counts are known.
+    pub fn try_concat(a: &Str, b: &Str) -> Result<Str, CapacityError> {
+        let (x, y) = (a.as_str(), b.as_str());
+        if y.is_empty() {
+            return Ok(a.clone());
+        }
+        if x.is_empty() {
+            return Ok(b.clone());
+        }
+        let len = x.len().checked_add(y.len()).ok_or(CapacityError)?;
+        let p = try_alloc_header(len)?;
+        let (ca, cb) = (
+            a.header().chars.load(Ordering::Relaxed),
+            b.header().chars.load(Ordering::Relaxed),
+        );
+        // SAFETY: `p` has room for `len` bytes (len >= 2, so it is a heap
+        // string, uniquely ours); both halves are UTF-8, so the whole is.
+        unsafe {
+            let at = bytes_of(p);
+            ptr::copy_nonoverlapping(x.as_ptr(), at, x.len());
+            ptr::copy_nonoverlapping(y.as_ptr(), at.add(x.len()), y.len());
+            let h = &mut *p.as_ptr();
+            h.len = len;
+            *h.chars.get_mut() = if ca == UNKNOWN || cb == UNKNOWN {
+                UNKNOWN
+            } else {
+                ca + cb
+            };
+        }
+        Ok(Str { ptr: p })
+    }
+
+    /// The string with every ASCII letter upper-cased (`upper`) or
+    /// lower-cased, in one allocation; `None` if the string is not all
+    /// ASCII (the caller then uses Unicode case mapping).
+    pub fn ascii_case(&self, upper: bool) -> Option<Str> {
+        if !self.is_ascii() {
+            return None;
+        }
+        let text = self.as_bytes();
+        if text.len() <= 1 {
+            let Some(&c) = text.first() else {
+                return Some(self.clone());
+            };
+            let c = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
+            return Some(Str::ascii_char(c));
+        }
+        let p = alloc_header(text.len());
+        // SAFETY: `p` has room for `text.len()` bytes and is uniquely ours;
+        // case-mapping ASCII bytes gives ASCII bytes (UTF-8, same count).
+        unsafe {
+            let out = std::slice::from_raw_parts_mut(bytes_of(p), text.len());
+            out.copy_from_slice(text);
+            if upper {
+                out.make_ascii_uppercase();
+            } else {
+                out.make_ascii_lowercase();
+            }
+            let h = &mut *p.as_ptr();
+            h.len = text.len();
+            *h.chars.get_mut() = text.len();
+        }
+        Some(Str { ptr: p })
     }
 
     /// The static one-character string of ASCII byte `b` (`b < 128`).
@@ -423,6 +532,7 @@ impl Str {
 ///
 /// # Safety
 /// `h` is a heap string (not a static) with no owner left.
+#[inline(never)]
 unsafe fn free(h: NonNull<StrHeader>) {
     let hdr = &*h.as_ptr();
     let ix = hdr.index.load(Ordering::Acquire);
@@ -667,6 +777,79 @@ impl StrMut {
     }
 }
 
+/// Builds a new string in one allocation sized up front (a join, a
+/// replace): appending is a bounds check and a copy, and the caches are
+/// set once, by [`StrBuilder::finish`].
+pub struct StrBuilder {
+    /// Uniquely held; its header's `len` stays 0 until `finish`, so
+    /// dropping an unfinished builder frees it like an empty string.
+    s: Str,
+    len: usize,
+}
+
+impl StrBuilder {
+    /// A builder with room for `cap` bytes, or an error when they cannot be
+    /// had.
+    pub fn try_with_capacity(cap: usize) -> Result<StrBuilder, CapacityError> {
+        Ok(StrBuilder {
+            s: Str {
+                ptr: try_alloc_header(cap)?,
+            },
+            len: 0,
+        })
+    }
+
+    /// Appends `t`; past the capacity asked for, the string grows (by
+    /// doubling) as [`StrMut::push_str`] does.
+    #[inline]
+    pub fn push_str(&mut self, t: &str) {
+        let cap = self.s.header().cap;
+        if t.len() > cap - self.len {
+            self.grow(t.len());
+        }
+        // SAFETY: the string is uniquely held with room for `len + t.len()`
+        // bytes (checked or grown above); the bytes written are UTF-8 and
+        // land after the `len` already written.
+        unsafe {
+            ptr::copy_nonoverlapping(t.as_ptr(), bytes_of(self.s.ptr).add(self.len), t.len());
+        }
+        self.len += t.len();
+    }
+
+    #[cold]
+    fn grow(&mut self, more: usize) {
+        let need = self
+            .len
+            .checked_add(more)
+            .unwrap_or_else(|| panic!("string capacity overflow"));
+        let cap = self.s.header().cap;
+        // Record what was written so the move keeps it, then grow in place
+        // or into a copy (the empty static).
+        self.finish_len();
+        self.s
+            .make_mut()
+            .grow_to(need.max(cap.saturating_mul(2)).max(16));
+    }
+
+    fn finish_len(&mut self) {
+        if self.len > 0 {
+            // SAFETY: bytes were written, so this is a heap string,
+            // uniquely held, and its first `len` bytes are UTF-8.
+            unsafe {
+                let h = &mut *self.s.ptr.as_ptr();
+                h.len = self.len;
+                *h.chars.get_mut() = UNKNOWN;
+            }
+        }
+    }
+
+    /// The string built (its character count is computed on first use).
+    pub fn finish(mut self) -> Str {
+        self.finish_len();
+        self.s
+    }
+}
+
 impl fmt::Write for StrMut {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.push_str(s);
@@ -768,5 +951,91 @@ mod test {
                 });
             }
         });
+    }
+
+    #[test]
+    fn from_int_writes_decimal_text_with_known_counts() {
+        for i in [0, 7, -7, 10, -10, 123_456_789, i64::MAX, i64::MIN] {
+            let s = Str::from_int(i);
+            assert_eq!(s.as_str(), i.to_string());
+            assert_eq!(s.char_count(), i.to_string().len());
+            assert_eq!(s.hash_code(), str_hash(&i.to_string()));
+        }
+    }
+
+    #[test]
+    fn concat_copies_both_sides_once_and_keeps_counts_right() {
+        let a = Str::new("héllo");
+        let b = Str::new(" wörld");
+        // Counts unknown on both sides: the result counts on first use.
+        let ab = Str::try_concat(&a, &b).unwrap();
+        assert_eq!(ab.as_str(), "héllo wörld");
+        assert_eq!(ab.char_count(), 11);
+        assert!(ab.is_unique());
+        // Both counts known: carried over (and still right).
+        assert_eq!((a.char_count(), b.char_count()), (5, 6));
+        let ab2 = Str::try_concat(&a, &b).unwrap();
+        assert_eq!(ab2.char_count(), 11);
+        assert_eq!(ab2.char_at(9).as_str(), "l");
+        // An empty side gives the other string itself.
+        let e = Str::empty();
+        assert!(Str::ptr_eq(&Str::try_concat(&a, &e).unwrap(), &a));
+        assert!(Str::ptr_eq(&Str::try_concat(&e, &b).unwrap(), &b));
+        // Two one-byte statics make a heap string.
+        let xy = Str::try_concat(&Str::ascii_char(b'x'), &Str::ascii_char(b'y')).unwrap();
+        assert_eq!(
+            (xy.as_str(), xy.char_count(), xy.is_unique()),
+            ("xy", 2, true)
+        );
+    }
+
+    #[test]
+    fn ascii_case_maps_ascii_only() {
+        let s = Str::new("MiXeD 123 !");
+        assert_eq!(s.ascii_case(true).unwrap().as_str(), "MIXED 123 !");
+        let low = s.ascii_case(false).unwrap();
+        assert_eq!(low.as_str(), "mixed 123 !");
+        assert!(low.is_ascii() && low.char_count() == 11);
+        assert_eq!(
+            Str::ascii_char(b'a').ascii_case(true).unwrap().as_str(),
+            "A"
+        );
+        assert_eq!(Str::empty().ascii_case(true).unwrap().as_str(), "");
+        assert!(Str::new("straße").ascii_case(true).is_none());
+    }
+
+    #[test]
+    fn builder_fills_its_capacity_and_grows_past_it() {
+        let mut b = StrBuilder::try_with_capacity(5).unwrap();
+        b.push_str("ab");
+        b.push_str("");
+        b.push_str("cde");
+        let s = b.finish();
+        assert_eq!(
+            (s.as_str(), s.char_count(), s.spare_capacity()),
+            ("abcde", 5, 0)
+        );
+        // Past the capacity (including from none at all), it grows.
+        for cap in [0, 1, 3] {
+            let mut b = StrBuilder::try_with_capacity(cap).unwrap();
+            for part in ["é", "xyz", "", "ü".repeat(40).as_str()] {
+                b.push_str(part);
+            }
+            let s = b.finish();
+            assert_eq!(s.as_str(), format!("éxyz{}", "ü".repeat(40)));
+            assert_eq!(s.char_count(), 44);
+            assert!(s.is_unique());
+        }
+        // Nothing pushed: the empty string; an unfinished builder frees.
+        assert_eq!(
+            StrBuilder::try_with_capacity(0).unwrap().finish().as_str(),
+            ""
+        );
+        assert_eq!(StrBuilder::try_with_capacity(8).unwrap().finish().len(), 0);
+        let mut dropped = StrBuilder::try_with_capacity(4).unwrap();
+        dropped.push_str("abcdef");
+        drop(dropped);
+        // An impossible size is an error, not an abort.
+        assert!(StrBuilder::try_with_capacity(usize::MAX).is_err());
     }
 }

@@ -330,3 +330,134 @@ fn cached_global_calls_keep_arity_checks_and_defaults() {
         run_err("fn g(x, y = 1) { x + y }\nfn bad() { g() }\nfor i in range(3) { g(i) }\nbad()");
     assert_eq!(e.kind(), ErrorKind::TypeError);
 }
+
+#[test]
+fn indexed_stores_match_the_general_path() {
+    // SetIndex's fast path (int key in range of a list) and SetIndex2I's
+    // (two levels of lists): scalars over scalars, heap values over
+    // scalars and back, copy-on-write of a shared list, a list stored
+    // into itself, negative and float keys (general path), maps.
+    let src = r#"
+        let xs = [1, 2.5, "s", [0]]
+        let alias = xs
+        xs[0] = 10
+        xs[1] = "now a string"
+        xs[2] = 3.5
+        xs[3] = xs
+        xs[-1] = 7
+        let grid = [[1, 2], [3, 4]]
+        let g2 = grid
+        let i = 1
+        grid[i][0] = "x"
+        grid[i][1] += 10
+        grid[0][-1] = [9]
+        let m = {"a": 1}
+        m["a"] = 2
+        m["b"] = [m["a"]]
+        let t = [0, 0]
+        let k = 1
+        t[k] = t
+        out = [xs, alias, grid, g2, m, t]
+    "#;
+    let src = format!("let out = nil\n{src}");
+    assert_eq!(
+        run_get(&src, "out").to_string(),
+        "[[10, \"now a string\", 3.5, 7], [1, 2.5, \"s\", [0]], \
+         [[1, [9]], [\"x\", 14]], [[1, 2], [3, 4]], {\"a\": 2, \"b\": [2]}, [0, [0, 0]]]"
+    );
+}
+
+#[test]
+fn indexed_store_errors_come_from_the_general_path() {
+    for (src, kind, msg) in [
+        (
+            "let xs = [1, 2]\nlet i = 2\nxs[i] = 0",
+            ErrorKind::IndexError,
+            "out of range",
+        ),
+        (
+            "let xs = [1, 2]\nlet i = -3\nxs[i] = 0",
+            ErrorKind::IndexError,
+            "out of range",
+        ),
+        (
+            "let xs = [1, 2]\nlet i = \"0\"\nxs[i] = 0",
+            ErrorKind::TypeError,
+            "",
+        ),
+        (
+            "let xs = [1, 2]\nlet i = 0.0\nxs[i] = 0",
+            ErrorKind::TypeError,
+            "",
+        ),
+        (
+            "let s = \"ab\"\nlet i = 0\ns[i] = \"c\"",
+            ErrorKind::TypeError,
+            "",
+        ),
+        (
+            "let g = [[1], [2]]\nlet i = 0\ng[i][1] = 5",
+            ErrorKind::IndexError,
+            "out of range",
+        ),
+        (
+            "let g = [[1], 2]\nlet i = 1\ng[i][0] = 5",
+            ErrorKind::TypeError,
+            "",
+        ),
+        (
+            "let g = [[1], [2]]\nlet i = 0\ng[i][0] += \"a\"",
+            ErrorKind::TypeError,
+            "",
+        ),
+    ] {
+        let e = run_err(src);
+        assert_eq!(e.kind(), kind, "{src}: {e}");
+        assert!(e.message().contains(msg), "{src}: {e}");
+    }
+}
+
+#[test]
+fn captured_containers_are_indexed_in_place() {
+    let src = r#"
+        fn reader(xs, m, s) {
+            fn(i) { [xs[i], xs[-1], xs[0], m["k"], s[i]] }
+        }
+        let f = reader([10, 2.5, "x"], {"k": [1]}, "héllo")
+        let got = [f(0), f(1), f(2)]
+    "#;
+    let p = Script::compile("<test>", src).unwrap();
+    assert!(
+        p.disassemble().contains("IndexCapture"),
+        "{}",
+        p.disassemble()
+    );
+    assert_eq!(
+        run_get(src, "got").to_string(),
+        "[[10, \"x\", 10, [1], \"h\"], [2.5, \"x\", 10, [1], \"é\"], [\"x\", \"x\", 10, [1], \"l\"]]"
+    );
+    // The captured list is not changed by the closure's callers.
+    let src = "fn mk(xs) { fn(i) { xs[i] } }\nlet ys = [1, 2]\nlet f = mk(ys)\nys[0] = 9\nlet r = [f(0), ys[0]]";
+    assert_eq!(run_get(src, "r").to_string(), "[1, 9]");
+    for (src, kind) in [
+        (
+            "fn mk(xs) { fn(i) { xs[i] } }\nmk([1])(1)",
+            ErrorKind::IndexError,
+        ),
+        (
+            "fn mk(xs) { fn(i) { xs[i] } }\nmk([1])(\"a\")",
+            ErrorKind::TypeError,
+        ),
+        (
+            "fn mk(m) { fn(k) { m[k] } }\nmk({\"a\": 1})(\"b\")",
+            ErrorKind::KeyError,
+        ),
+        (
+            "fn mk(n) { fn(k) { n[k] } }\nmk(5)(0)",
+            ErrorKind::TypeError,
+        ),
+    ] {
+        let e = run_err(src);
+        assert_eq!(e.kind(), kind, "{src}: {e}");
+    }
+}
