@@ -1201,7 +1201,7 @@ mod tests {
             "{}",
             size_of::<ScriptTask>()
         );
-        assert!(size_of::<TaskObj>() <= 32, "{}", size_of::<TaskObj>());
+        assert!(size_of::<TaskObj>() <= 40, "{}", size_of::<TaskObj>());
         assert!(size_of::<TaskInfo>() <= 32, "{}", size_of::<TaskInfo>());
         let task = crate::pool::task_size_of::<ScriptTask>();
         assert!(task <= 192, "{task}");
