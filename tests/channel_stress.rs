@@ -68,6 +68,47 @@ impl Lcg {
     }
 }
 
+/// Joins the sender threads, closes `chans`, joins the receiver threads and
+/// checks what they received ([`check`]).
+fn finish(
+    producers: Vec<thread::JoinHandle<()>>,
+    chans: &[Channel<u64>],
+    consumers: Vec<thread::JoinHandle<Vec<u64>>>,
+    senders: usize,
+    per_sender: usize,
+) {
+    for p in producers {
+        p.join().expect("sender thread");
+    }
+    for c in chans {
+        c.close();
+    }
+    let received = consumers
+        .into_iter()
+        .map(|c| c.join().expect("receiver"))
+        .collect();
+    check(senders, per_sender, received);
+}
+
+/// A receiver thread: after `go`, selects over every channel of `chans`
+/// until all are closed; returns what it received, in order.
+fn select_receiver(chans: Vec<Channel<u64>>, go: Arc<Barrier>) -> thread::JoinHandle<Vec<u64>> {
+    thread::spawn(move || {
+        go.wait();
+        let mut open: Vec<&Channel<u64>> = chans.iter().collect();
+        let mut got = Vec::new();
+        while !open.is_empty() {
+            match select(&open, None, None).expect("no timeout, no interrupt") {
+                (_, Some(v)) => got.push(v),
+                (i, None) => {
+                    open.remove(i);
+                }
+            }
+        }
+        got
+    })
+}
+
 fn nz(n: usize) -> NonZeroUsize {
     NonZeroUsize::new(n).expect("n > 0")
 }
@@ -146,15 +187,13 @@ fn run(
             })
         })
         .collect();
-    for p in producers {
-        p.join().expect("sender thread");
-    }
-    ch.close();
-    let received = consumers
-        .into_iter()
-        .map(|c| c.join().expect("receiver"))
-        .collect();
-    check(senders, per_sender, received);
+    finish(
+        producers,
+        std::slice::from_ref(&ch),
+        consumers,
+        senders,
+        per_sender,
+    );
     assert!(ch.is_empty());
 }
 
@@ -237,35 +276,9 @@ fn run_select_with(
         })
         .collect();
     let consumers: Vec<_> = (0..receivers)
-        .map(|_| {
-            let (mine, go) = (channels.clone(), Arc::clone(&start));
-            thread::spawn(move || {
-                go.wait();
-                let mut open: Vec<&Channel<u64>> = mine.iter().collect();
-                let mut got = Vec::new();
-                while !open.is_empty() {
-                    match select(&open, None, None).expect("no timeout, no interrupt") {
-                        (_, Some(v)) => got.push(v),
-                        (i, None) => {
-                            open.remove(i);
-                        }
-                    }
-                }
-                got
-            })
-        })
+        .map(|_| select_receiver(channels.clone(), Arc::clone(&start)))
         .collect();
-    for p in producers {
-        p.join().expect("sender thread");
-    }
-    for c in &channels {
-        c.close();
-    }
-    let received = consumers
-        .into_iter()
-        .map(|c| c.join().expect("receiver"))
-        .collect();
-    check(senders, per_sender, received);
+    finish(producers, &channels, consumers, senders, per_sender);
 }
 
 #[test]
@@ -507,15 +520,13 @@ fn run_unbuffered(senders: usize, receivers: usize, per_sender: usize) {
             })
         })
         .collect();
-    for p in producers {
-        p.join().expect("sender thread");
-    }
-    ch.close();
-    let received = consumers
-        .into_iter()
-        .map(|c| c.join().expect("receiver"))
-        .collect();
-    check(senders, per_sender, received);
+    finish(
+        producers,
+        std::slice::from_ref(&ch),
+        consumers,
+        senders,
+        per_sender,
+    );
     assert!(ch.is_empty());
 }
 
@@ -559,35 +570,9 @@ fn run_send_select_unbuffered(senders: usize, receivers: usize, per_sender: usiz
         })
         .collect();
     let consumers: Vec<_> = (0..receivers)
-        .map(|_| {
-            let (mine, go) = (chans.clone(), Arc::clone(&start));
-            thread::spawn(move || {
-                go.wait();
-                let mut open: Vec<&Channel<u64>> = mine.iter().collect();
-                let mut got = Vec::new();
-                while !open.is_empty() {
-                    match select(&open, None, None).expect("no timeout, no interrupt") {
-                        (_, Some(v)) => got.push(v),
-                        (i, None) => {
-                            open.remove(i);
-                        }
-                    }
-                }
-                got
-            })
-        })
+        .map(|_| select_receiver(chans.clone(), Arc::clone(&start)))
         .collect();
-    for p in producers {
-        p.join().expect("sender thread");
-    }
-    for c in &chans {
-        c.close();
-    }
-    let received = consumers
-        .into_iter()
-        .map(|c| c.join().expect("receiver"))
-        .collect();
-    check(senders, per_sender, received);
+    finish(producers, &chans, consumers, senders, per_sender);
 }
 
 #[test]
