@@ -504,6 +504,27 @@ fn case(v: &Value) -> Option<(&Channel<Value>, Option<&Value>)> {
     }
 }
 
+/// The error of a `select` that blocked its thread and took no case: its
+/// deadline passed, or it was cancelled (`dead`: by the deadlock detector,
+/// which names the select's channels), or it had no channel.
+#[cold]
+fn select_failed(
+    e: SelectError,
+    dead: bool,
+    limit: Option<(Instant, Duration)>,
+    list: &[Value],
+) -> Error {
+    match e {
+        SelectError::Timeout => timeout("select", limit.map_or(Duration::ZERO, |(_, d)| d)),
+        SelectError::Cancelled if dead => crate::runtime::deadlock_error(&format!(
+            "select on {}",
+            channel_names(case_ids(list).into_iter())
+        )),
+        SelectError::Cancelled => cancelled(),
+        SelectError::NoChannels => no_cases(),
+    }
+}
+
 #[cold]
 fn no_cases() -> Error {
     Error::value_error("select() needs at least one channel (an empty list would wait forever)")
@@ -588,15 +609,7 @@ fn select_wait(
     });
     match r {
         Ok((i, v)) => selected(chans[i], i, Selected::Received(v)),
-        Err(SelectError::Timeout) => {
-            Err(timeout("select", limit.map_or(Duration::ZERO, |(_, d)| d)))
-        }
-        Err(SelectError::Cancelled) if dead => Err(crate::runtime::deadlock_error(&format!(
-            "select on {}",
-            channel_names(case_ids(list).into_iter())
-        ))),
-        Err(SelectError::Cancelled) => Err(cancelled()),
-        Err(SelectError::NoChannels) => Err(no_cases()),
+        Err(e) => Err(select_failed(e, dead, limit, list)),
     }
 }
 
@@ -646,15 +659,7 @@ fn select_cases(
     });
     match r {
         Ok((i, what)) => selected(chans[i], i, what),
-        Err(SelectError::Timeout) => {
-            Err(timeout("select", limit.map_or(Duration::ZERO, |(_, d)| d)))
-        }
-        Err(SelectError::Cancelled) if dead => Err(crate::runtime::deadlock_error(&format!(
-            "select on {}",
-            channel_names(case_ids(list).into_iter())
-        ))),
-        Err(SelectError::Cancelled) => Err(cancelled()),
-        Err(SelectError::NoChannels) => Err(no_cases()),
+        Err(e) => Err(select_failed(e, dead, limit, list)),
     }
 }
 
