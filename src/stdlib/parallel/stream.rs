@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::mem;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -44,9 +44,24 @@ use crate::vm::{with_vm, Vm};
 /// worker fed within `in_flight`.
 const TARGET_CHUNK: Duration = Duration::from_micros(200);
 
-/// How long a runner out of room spins for the consumer: rounds of
-/// 1, 2, 4, .. spin hints (127 in all).
+/// How long a runner out of room spins for a consumer that is not
+/// helping: rounds of 1, 2, 4, .. spin hints (127 in all).
 const SPIN_ROUNDS: u32 = 6;
+
+/// The longest a runner out of room waits (spinning) for a helping
+/// consumer to take results, and a helping consumer with nothing to run
+/// waits for a runner's results, before giving up (the runner stops, the
+/// consumer parks). Between the two, a few chunks' time: see
+/// [`Stream::spin_limit`].
+const SPIN_MAX: Duration = Duration::from_micros(50);
+/// The shortest such wait.
+const SPIN_MIN: Duration = Duration::from_micros(5);
+
+/// What the driver waits for (`Stream::waiting`): a runner stopping
+/// (the last one), or the helping consumer emitting.
+const WAIT_RUNNERS: u8 = 1;
+/// See [`WAIT_RUNNERS`].
+const WAIT_EMITS: u8 = 2;
 
 /// How often a waiting driver looks whether the consumer dropped the
 /// output (the one event nothing wakes it for).
@@ -130,6 +145,9 @@ struct Emit {
 /// One stream call; shared (`Arc`) by its driver and runners.
 #[derive(Debug)]
 pub(super) struct Stream {
+    /// Itself, for the helping consumer (which gets `&self`) to start
+    /// runners.
+    me: Weak<Stream>,
     func: &'static str,
     op: StreamOp,
     work: Work,
@@ -161,12 +179,18 @@ pub(super) struct Stream {
     /// Mean cost of an item in nanoseconds (f64 bits), 0 before the first
     /// chunk ends.
     cost: AtomicU64,
-    /// The driver sleeps on `wake` while `waiting` is set.
-    waiting: AtomicBool,
+    /// The driver sleeps on `wake` while `waiting` is set, to what it
+    /// waits for ([`WAIT_RUNNERS`], [`WAIT_EMITS`]).
+    waiting: AtomicU8,
     wake_lock: Mutex<()>,
     wake: Condvar,
     /// The consumer closed or dropped the output.
     consumer_gone: AtomicBool,
+    /// The consumer runs chunks ([`Help`]): it found the output empty and
+    /// had work to do the last time it looked. While it does, it holds one
+    /// of the `workers` places and at most `workers - 1` runners run
+    /// (at least one).
+    consumer_helps: AtomicBool,
 }
 
 /// Starts a stream call of `func` over `input` applying `f` from the
@@ -216,7 +240,8 @@ pub(super) fn run_on(
     } else {
         None
     };
-    let stream = Arc::new(Stream {
+    let stream = Arc::new_cyclic(|me| Stream {
+        me: me.clone(),
         func,
         op,
         work,
@@ -237,10 +262,11 @@ pub(super) fn run_on(
         tree: Mutex::new(TreeStack::new()),
         outstanding: AtomicUsize::new(0),
         cost: AtomicU64::new(0),
-        waiting: AtomicBool::new(false),
+        waiting: AtomicU8::new(0),
         wake_lock: Mutex::new(()),
         wake: Condvar::new(),
         consumer_gone: AtomicBool::new(false),
+        consumer_helps: AtomicBool::new(false),
     });
     match output {
         Some(out) => {
@@ -357,7 +383,9 @@ impl Stream {
             if self.should_stop() || self.input_done.load(Ordering::SeqCst) {
                 break;
             }
-            self.wait_until(|s| s.runners() == 0 || s.stopping() || s.work.cancelled());
+            self.wait_until(WAIT_RUNNERS, |s| {
+                s.runners() == 0 || s.stopping() || s.work.cancelled()
+            });
             if self.should_stop() {
                 break;
             }
@@ -369,7 +397,7 @@ impl Stream {
                         // (It emits before it wakes the driver: then
                         // either the room is back or the output holds
                         // results, and the branch below waits for room.)
-                        self.wait_until(|s| {
+                        self.wait_until(WAIT_EMITS, |s| {
                             s.room() > 0
                                 || s.output.as_ref().is_some_and(|o| !o.is_empty())
                                 || s.stopping()
@@ -449,7 +477,7 @@ impl Stream {
             let taken = self.take.lock().taken;
             self.work.failure.record(taken, cancelled());
         }
-        self.wait_until(|s| s.runners() == 0 && s.idle());
+        self.wait_until(WAIT_RUNNERS | WAIT_EMITS, |s| s.runners() == 0 && s.idle());
     }
 
     /// The input was found closed and drained: if it was closed with an
@@ -516,11 +544,10 @@ impl Stream {
     /// [`TARGET_CHUNK`] at the measured cost, at most an equal share of
     /// `in_flight` per worker; for reduce, whole leaves.
     fn chunk_size(&self) -> usize {
-        // Two chunks per worker fit in `in_flight` (one running, one on the
-        // output for the consumer), unless that makes chunks tiny.
-        let share = (self.in_flight / (2 * self.workers))
-            .max((self.in_flight / self.workers).min(8))
-            .max(1);
+        // Two chunks per worker fit in `in_flight`: one running, one done
+        // (on the output, or waiting for an earlier chunk), so that a
+        // thread that finishes a chunk finds room for its next one.
+        let share = (self.in_flight / (2 * self.workers)).max(1);
         let c = match self.fixed_chunk {
             Some(c) if self.leaf == 1 => c,
             _ => {
@@ -584,7 +611,7 @@ impl Stream {
         let start = {
             let mut q = self.queue.lock();
             q.chunks.extend(chunks);
-            let wanted = q.chunks.len().min(self.workers);
+            let wanted = q.chunks.len().min(self.max_runners());
             let start = wanted.saturating_sub(q.runners);
             q.runners += start;
             start
@@ -602,12 +629,18 @@ impl Stream {
         self.queue.lock().runners
     }
 
+    /// Whether chunks wait for a runner (a hint).
+    fn queued(&self) -> bool {
+        !self.queue.lock().chunks.is_empty()
+    }
+
     /// Waits on the wake condvar until `done(self)`, which must change
-    /// only when a runner stops (runners wake it then; every chunk a runner
-    /// ran is emitted by then), the caller is cancelled (which wakes it),
-    /// or the consumer leaves; it looks every [`LIVENESS`] whether the
-    /// consumer dropped the output.
-    fn wait_until(self: &Arc<Self>, done: impl Fn(&Stream) -> bool) {
+    /// only on the events in `what`: the last runner stopping
+    /// ([`WAIT_RUNNERS`]: every chunk a runner ran is emitted by then) or
+    /// the helping consumer emitting ([`WAIT_EMITS`]); or when the caller
+    /// is cancelled (which wakes it) or the consumer leaves (it looks
+    /// every [`LIVENESS`] whether the consumer dropped the output).
+    fn wait_until(self: &Arc<Self>, what: u8, done: impl Fn(&Stream) -> bool) {
         if done(self) {
             return;
         }
@@ -622,13 +655,13 @@ impl Stream {
         });
         crate::pool::blocking(|| {
             let mut guard = self.wake_lock.lock();
-            self.waiting.store(true, Ordering::SeqCst);
+            self.waiting.store(what, Ordering::SeqCst);
             while !done(self) {
                 if self.wake.wait_for(&mut guard, LIVENESS).timed_out() {
                     self.check_consumer();
                 }
             }
-            self.waiting.store(false, Ordering::SeqCst);
+            self.waiting.store(0, Ordering::SeqCst);
         });
     }
 
@@ -637,9 +670,10 @@ impl Stream {
         self.outstanding.load(Ordering::SeqCst) == 0
     }
 
-    /// Wakes the driver if it waits.
-    fn wake_driver(&self) {
-        if self.waiting.load(Ordering::SeqCst) {
+    /// Wakes the driver if it waits for `event` ([`WAIT_RUNNERS`],
+    /// [`WAIT_EMITS`]).
+    fn wake_driver(&self, event: u8) {
+        if self.waiting.load(Ordering::SeqCst) & event != 0 {
             let _guard = self.wake_lock.lock();
             self.wake.notify_one();
         }
@@ -658,7 +692,17 @@ impl Stream {
         };
         loop {
             // (Pop first: the queue lock must be released before taking.)
-            let queued = self.queue.lock().chunks.pop_front();
+            let queued = {
+                let mut q = self.queue.lock();
+                if q.runners > self.max_runners() {
+                    // The helping consumer holds one of the places: give
+                    // this one back. (Another runner stays, for the queued
+                    // chunks: `max_runners() >= 1`.)
+                    q.runners -= 1;
+                    return;
+                }
+                q.chunks.pop_front()
+            };
             let chunk = match queued {
                 Some(c) => Some(c),
                 None => self.try_take(),
@@ -672,8 +716,13 @@ impl Stream {
                     let mut q = self.queue.lock();
                     if q.chunks.is_empty() {
                         q.runners -= 1;
+                        let last = q.runners == 0;
                         drop(q);
-                        self.wake_driver();
+                        if last {
+                            // (Whatever the driver waits for: once no
+                            // runner runs, only the consumer may emit.)
+                            self.wake_driver(WAIT_RUNNERS | WAIT_EMITS);
+                        }
                         return;
                     }
                 }
@@ -681,42 +730,81 @@ impl Stream {
         }
     }
 
+    /// How many runners may run at once: one per worker, but one fewer
+    /// (at least one) while the consumer runs chunks itself, so that no
+    /// more threads run the stream's items than the pool has workers. (A
+    /// consumer on a pool worker holds that worker anyway; the main
+    /// thread's would be one thread too many: on a machine with as many
+    /// cores as workers, three threads would share two cores, and the one
+    /// left out holds the items that the others' results wait behind.)
+    fn max_runners(&self) -> usize {
+        if self.consumer_helps.load(Ordering::Relaxed) {
+            (self.workers - 1).max(1)
+        } else {
+            self.workers
+        }
+    }
+
+    /// How long a runner out of room spins for a helping consumer, or a
+    /// helping consumer for a runner's results: about three chunks' time,
+    /// within [`SPIN_MIN`]..[`SPIN_MAX`].
+    fn spin_limit(&self) -> Duration {
+        let cost = f64::from_bits(self.cost.load(Ordering::Relaxed));
+        let ns = 3.0 * cost * self.chunk_size() as f64;
+        Duration::from_nanos(ns as u64).clamp(SPIN_MIN, SPIN_MAX)
+    }
+
     /// A runner's own take: the next chunk from the input if it has items
     /// and the bound has room (waiting briefly for a consumer that has
     /// results to take), never waiting for the input. `None`: nothing to take now (the
     /// driver takes over once no runner runs).
-    fn try_take(&self) -> Option<Chunk> {
-        self.take_some(true).map(|mut chunks| {
+    fn try_take(self: &Arc<Self>) -> Option<Chunk> {
+        // Fewer runners than may run (the consumer stopped helping): take
+        // their chunks too, and start them.
+        let missing = self.max_runners().saturating_sub(self.runners());
+        self.take_some(true, 1 + missing).map(|mut chunks| {
             let first = chunks.remove(0);
             if !chunks.is_empty() {
-                self.queue.lock().chunks.extend(chunks);
+                self.hand_out(chunks);
             }
             first
         })
     }
 
-    /// Takes the next chunk(s) from the input if it has items and the bound
-    /// has room, never waiting for the input. A runner (`runner`) waits
-    /// briefly for a consumer that has results to take, and for the take
-    /// lock; the helping consumer ([`Help`]) does neither. `None`, or at
-    /// least one chunk.
-    fn take_some(&self, runner: bool) -> Option<Vec<Chunk>> {
+    /// Takes the next `chunks` chunks (or fewer) from the input if it has
+    /// items and the bound has room, never waiting for the input. A runner
+    /// (`runner`) waits briefly for a consumer to make room, and for the
+    /// take lock; the helping consumer ([`Help`]) does neither. `None`, or
+    /// at least one chunk.
+    fn take_some(&self, runner: bool, chunks: usize) -> Option<Vec<Chunk>> {
         if self.stopping() || self.work.cancelled() || self.input_done.load(Ordering::SeqCst) {
             return None;
         }
-        // A runner spins briefly (about a microsecond, never yielding: a
-        // yield under CPU contention hands the core to another process for
-        // a whole time slice) for a consumer that has results to take.
+        // Out of room, a runner spins (never yielding: a yield under CPU
+        // contention hands the core to another process for a whole time
+        // slice): for a helping consumer, which makes room as soon as it
+        // finishes its chunk, up to a few chunks' time; for one that is
+        // not helping but has results to take, about a microsecond (it
+        // may be slow, and a spinning runner would take its core).
         let mut round = 0;
+        let mut deadline = None;
         let room = loop {
             let room = self.room();
-            let out_len = self.output.as_ref().map_or(0, Channel::len);
-            if room > 0 || out_len == 0 || !runner || round > SPIN_ROUNDS {
+            if room > 0 || !runner || self.stopping() {
                 break room;
             }
-            for _ in 0..1u32 << round {
-                std::hint::spin_loop();
+            if self.consumer_helps.load(Ordering::Relaxed) {
+                let d = *deadline.get_or_insert_with(|| Instant::now() + self.spin_limit());
+                if round > SPIN_ROUNDS && Instant::now() >= d {
+                    // It did not: count it as not helping until it helps
+                    // again (its runners stop spinning for it).
+                    self.consumer_helps.store(false, Ordering::Relaxed);
+                    break 0;
+                }
+            } else if round > SPIN_ROUNDS || self.output.as_ref().map_or(true, Channel::is_empty) {
+                break 0;
             }
+            spin(round);
             round += 1;
         };
         if room == 0 {
@@ -736,11 +824,12 @@ impl Stream {
         if room == 0 {
             return None;
         }
-        let max = NonZeroUsize::new(self.chunk_size().min(room)).unwrap_or(NonZeroUsize::MIN);
+        let want = self.chunk_size().saturating_mul(chunks.max(1)).min(room);
+        let max = NonZeroUsize::new(want).unwrap_or(NonZeroUsize::MIN);
         match self.input.ch.try_recv_batch(max) {
             Ok(items) => {
-                // One chunk, as a rule (reduce may make none: a partial
-                // leaf; the chunk size may change in between).
+                // `chunks` chunks, as a rule (reduce may make none: a
+                // partial leaf; the chunk size may change in between).
                 let chunks = self.make_chunks(&mut t, items);
                 drop(t);
                 (!chunks.is_empty()).then_some(chunks)
@@ -1024,25 +1113,79 @@ impl Stream {
 /// The consumer's share: a receive on the output that finds it empty runs
 /// the next chunk on the receiving thread (as a runner would, without
 /// counting as one) instead of waiting for a runner to wake it. It never
-/// waits: no room, no items, or the take lock busy, and it returns `false`.
+/// waits for a lock or for the input. With nothing to run (no room, no
+/// items, the take lock busy) while runners hold items, a consumer that
+/// has been helping spins briefly for their results (a parked consumer
+/// costs the runner's emit a wakeup, and the stream the time it takes to
+/// wake); then it returns `false` and the receive parks as usual.
 impl Help for Stream {
     fn help(&self) -> bool {
-        let queued = self.queue.lock().chunks.pop_front();
-        let chunks = match queued {
-            Some(c) => vec![c],
-            None => match self.take_some(false) {
-                Some(chunks) => chunks,
-                None => return false,
-            },
-        };
-        for chunk in chunks {
-            let done = self.run_chunk(chunk);
-            self.finish_chunk(done);
+        let mut deadline = None;
+        let mut round = 0;
+        loop {
+            let queued = self.queue.lock().chunks.pop_front();
+            let chunk = match queued {
+                Some(c) => Some(c),
+                None => {
+                    // Fewer runners than may run beside the consumer
+                    // (they stopped for lack of room or items, and the
+                    // consumer takes the room first): take their chunks
+                    // too, and start them.
+                    self.consumer_helps.store(true, Ordering::Relaxed);
+                    let missing = self.max_runners().saturating_sub(self.runners());
+                    self.take_some(false, 1 + missing).map(|mut chunks| {
+                        let first = chunks.remove(0);
+                        if !chunks.is_empty() {
+                            // (`me` is alive: the receive holds it.)
+                            match self.me.upgrade() {
+                                Some(me) => me.hand_out(chunks),
+                                None => self.queue.lock().chunks.extend(chunks),
+                            }
+                        }
+                        first
+                    })
+                }
+            };
+            if let Some(chunk) = chunk {
+                self.consumer_helps.store(true, Ordering::Relaxed);
+                let done = self.run_chunk(chunk);
+                self.finish_chunk(done);
+                // The driver may wait for room (taken items the consumer
+                // ran) or, at the end, for `outstanding == 0`.
+                self.wake_driver(WAIT_EMITS);
+                return true;
+            }
+            // Nothing to run now.
+            loop {
+                if self.output.as_ref().is_some_and(|o| !o.is_empty()) {
+                    return true; // the receive takes them
+                }
+                let give_up = !self.consumer_helps.load(Ordering::Relaxed)
+                    || self.stopping()
+                    || self.work.cancelled()
+                    || self.outstanding.load(Ordering::SeqCst) == 0
+                    || round > SPIN_ROUNDS
+                        && Instant::now()
+                            >= *deadline.get_or_insert_with(|| Instant::now() + self.spin_limit());
+                if give_up {
+                    self.consumer_helps.store(false, Ordering::Relaxed);
+                    return false;
+                }
+                spin(round);
+                round += 1;
+                if self.room() > 0 && !self.input.ch.is_empty() || self.queued() {
+                    break; // something to take: try again
+                }
+            }
         }
-        // The driver may wait for room (taken items the consumer ran) or,
-        // at the end, for `outstanding == 0`.
-        self.wake_driver();
-        true
+    }
+}
+
+/// One round of a spin wait: 1, 2, 4, .. 64 spin hints (then 64 each).
+#[inline]
+fn spin(round: u32) {
+    for _ in 0..1u32 << round.min(SPIN_ROUNDS) {
+        std::hint::spin_loop();
     }
 }
 

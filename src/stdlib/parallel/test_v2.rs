@@ -566,6 +566,62 @@ fn a_helping_consumer_keeps_the_bound_and_the_order() {
 }
 
 #[test]
+fn a_consumer_that_helps_then_lags_keeps_the_bound_and_gets_every_result() {
+    // The consumer alternates: a fast phase, where it finds the output
+    // empty and runs chunks itself (runners give it a place and stop), and
+    // a slow phase, where it sleeps with results waiting (runners run out
+    // of room, spin for it, give up and stop; it stops helping). Every
+    // switch must bring runners back, keep the bound and lose nothing.
+    let f = script_value(
+        "fn f(x) { let i = 0\n while i < 300 { i += 1 }\n x * 3 }",
+        "f",
+    );
+    for &pool in pools() {
+        for in_flight in [2usize, 8, 32] {
+            let n = 2400usize;
+            let input = feed(n as i64, None);
+            while input.ch.len() < n && !input.ch.is_closed() {
+                thread::yield_now();
+            }
+            let opts = opts_with(|o| o.in_flight = Some(in_flight));
+            let out =
+                out_channel(start(pool, Arc::clone(&input), &f, StreamOp::Map, &opts).unwrap());
+            let (tx, rx) = std::sync::mpsc::channel();
+            let consumer = thread::spawn(move || {
+                let mut received = 0usize;
+                while let Some(v) = crate::stdlib::channel::iter_next(&out).unwrap() {
+                    assert_eq!(v, Value::Int(3 * received as i64));
+                    received += 1;
+                    let taken = n - input.ch.len();
+                    assert!(
+                        taken - received <= in_flight,
+                        "in_flight {in_flight}: {taken} taken, {received} received"
+                    );
+                    // Slow for 100 items of every 400.
+                    if received % 400 >= 300 && received % 10 == 0 {
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                }
+                tx.send(received).unwrap();
+            });
+            let received = match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(received) => received,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match consumer.join() {
+                    Err(p) => std::panic::resume_unwind(p),
+                    Ok(()) => unreachable!("the consumer sends before it returns"),
+                },
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "{} workers, in_flight {in_flight}: the stream hung",
+                    pool.worker_count()
+                ),
+            };
+            consumer.join().unwrap();
+            assert_eq!(received, n, "{} workers", pool.worker_count());
+        }
+    }
+}
+
+#[test]
 fn the_consumer_runs_the_stream_while_every_worker_is_busy() {
     // The pool's only worker is held by a job: no runner can start, so
     // every item the consumer receives it ran itself (without the help,
