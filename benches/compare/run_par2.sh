@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 10's targets (data parallelism v2), side by side in one run:
-#   1. streaming parallel_map over a channel of N items of ~3 us each
+#   1. streaming parallel_map over a channel of N items of ~3 us each (K = 140)
 #      (par_stream.weft) with 2 workers, against the same map run
 #      sequentially on one thread, and against parallel_map over a list;
 #      the list call also with the "today" binary (main before issue 10)
@@ -59,11 +59,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 note "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # 1. Streaming.
-s2=$(run_checked "par_stream w=2" env WEFT_WORKERS=2 "$WEFT" "$COMPARE_DIR/par_stream.weft" "$n" 55 "$rounds")
+s2=$(run_checked "par_stream w=2" env WEFT_WORKERS=2 "$WEFT" "$COMPARE_DIR/par_stream.weft" "$n" 140 "$rounds")
 echo "$s2" | sed 's/^/[w=2] /'
-s1=$(run_checked "par_stream w=1" env WEFT_WORKERS=1 "$WEFT" "$COMPARE_DIR/par_stream.weft" "$n" 55 "$rounds" map,map256)
+s1=$(run_checked "par_stream w=1" env WEFT_WORKERS=1 "$WEFT" "$COMPARE_DIR/par_stream.weft" "$n" 140 "$rounds" map,map256)
 echo "$s1" | sed 's/^/[w=1] /'
-st=$(run_checked "par_stream today" env WEFT_WORKERS=2 "$MAIN_BIN" "$COMPARE_DIR/par_stream.weft" "$n" 55 "$rounds" list)
+st=$(run_checked "par_stream today" env WEFT_WORKERS=2 "$MAIN_BIN" "$COMPARE_DIR/par_stream.weft" "$n" 140 "$rounds" list)
 echo "$st" | sed 's/^/[today w=2] /'
 
 # 2. Peak RSS (the script's VmHWM, and /usr/bin/time's maximum RSS).
