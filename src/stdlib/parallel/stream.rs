@@ -302,6 +302,10 @@ impl Stream {
         let started = Instant::now();
         self.drive();
         let failed = self.work.failure.take();
+        // Progress and `--stats` first: once the output is closed, the
+        // script may end and print the call sites before this thread runs
+        // again.
+        self.end(started, failed.is_none());
         if let Some(out) = &self.output {
             match &failed {
                 Some(e) if !self.consumer_gone.load(Ordering::Relaxed) => {
@@ -312,7 +316,6 @@ impl Stream {
                 }
             }
         }
-        self.end(started, failed.is_none());
     }
 
     /// The driver of for_each, reduce and fold, on the calling thread: the
