@@ -68,6 +68,7 @@ use std::sync::Arc;
 
 #[cfg(test)]
 mod fast_test;
+mod body;
 mod interrupt;
 mod method_fast;
 mod owned;
@@ -75,6 +76,7 @@ mod park;
 #[cfg(test)]
 mod test;
 
+pub use body::Cont;
 pub use park::{Call, ParkedVm, Wait};
 
 /// The default limit on nested calls per thread.
@@ -154,6 +156,8 @@ pub struct Vm {
     /// Set by `Rethrow`: the unwind that follows does not add the current
     /// frame to the trace again.
     rethrowing: bool,
+    /// Bodies of `scope`/`within` run in the loop (`vm/body.rs`).
+    bodies: body::Bodies,
     /// The seeded random stream of the task running here (`random_seed`).
     rng: Option<stdlib::random::Stream>,
 }
@@ -809,6 +813,7 @@ impl Vm {
             shields: Vec::new(),
             rethrowing: false,
             rng: None,
+            bodies: body::Bodies::default(),
         }
     }
 
@@ -1123,7 +1128,8 @@ impl Vm {
             }
             self.clear_window(&f);
             self.frames.pop();
-            if fi == entry {
+            // An entry frame above `entry` is a body's (`vm/body.rs`).
+            if fi == entry || f.entry {
                 if !self.shields.is_empty() {
                     self.lift_shields(fi, 0);
                 }
@@ -1157,8 +1163,9 @@ impl Vm {
     }
 
     /// The dispatch loop. Runs until the entry frame (index `entry`)
-    /// returns.
-    fn run(&mut self, entry: usize) -> Result<Value> {
+    /// returns, or a body's frame above it ends (`vm/body.rs`, whose
+    /// `run` wraps this).
+    fn run_loop(&mut self, entry: usize) -> Result<Value> {
         let top = *self.frames.last().expect("run starts with a frame");
         let mut proto: &'static Proto = top.proto;
         let mut code: &'static [Instr] = &proto.code;

@@ -819,7 +819,7 @@ pub(crate) fn park_to_drain(
     if todo.is_empty() || !vm.can_park(Call::Native(name)) {
         return None;
     }
-    let waker = pool::current_waker()?;
+    let waker = vm.task_waker()?;
     if let Err(e) = check_cancelled() {
         return Some(Err(e));
     }
@@ -1406,7 +1406,7 @@ where
     if !vm.can_park(call) {
         return None;
     }
-    let waker = pool::current_waker()?;
+    let waker = vm.task_waker()?;
     let (kind, ids, wait) = make();
     let timer_waker = limit.map(|_| waker.clone());
     let mut op = ChanOp {

@@ -89,7 +89,7 @@ fn sleep(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     }
     if vm.can_park(Call::Native("sleep")) {
         if let (Some(waker), Some(deadline)) =
-            (crate::pool::current_waker(), Instant::now().checked_add(d))
+            (vm.task_waker(), Instant::now().checked_add(d))
         {
             let pool = crate::runtime::pool()?;
             let w = waker.clone();

@@ -354,7 +354,7 @@ impl Vm {
                 }
                 Poll::Ready(Err(e)) => {
                     drop(wait);
-                    self.unwind(e, 0)?;
+                    return self.throw_and_run(e, 0);
                 }
             }
         }

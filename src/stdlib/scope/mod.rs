@@ -125,6 +125,20 @@ pub(crate) fn link_spawned(handle: &pool::TaskHandle<task::Outcome>) {
     }
 }
 
+/// Called by `spawn` with the spawner's VM: a task spawned by a body that
+/// runs in the dispatch loop (`vm/body.rs`) is cancelled with its region
+/// (the thread-local list above only knows bodies run by a re-entry).
+pub(crate) fn link_spawned_vm(vm: &Vm, handle: &pool::TaskHandle<task::Outcome>) {
+    if let Some(token) = vm.body_region() {
+        let h = handle.clone();
+        token
+            .on_cancel(move || {
+                h.cancel();
+            })
+            .keep();
+    }
+}
+
 /// The token of the code calling a `scope`/`within` on `vm`: its region's
 /// or task's (the VM's), else the thread's (the main script's, which a
 /// Ctrl-C cancels).
@@ -465,14 +479,34 @@ fn scope(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             t.cancel();
         })
     });
-    let body = run_body(vm, &s.token.clone(), f, &[Value::Scope(Arc::clone(&s))]);
+    let handle = Value::Scope(Arc::clone(&s));
+    if vm.can_run_body(Call::Native("scope"), f) {
+        // The body runs in the task's dispatch loop (its waits park); the
+        // join follows it there.
+        let token = s.token.clone();
+        let cont = move |vm: &mut Vm, body: Result<Value>| after_scope_body(vm, s, body, outer, link);
+        return Err(vm.start_body(f.clone(), vec![handle], token, Box::new(cont)));
+    }
+    let body = run_body(vm, &s.token.clone(), f, &[handle]);
+    after_scope_body(vm, s, body, outer, link)
+}
+
+/// What `scope` does once its body ended: a failure cancels the scope,
+/// then the join (parked where the task can park, else blocking).
+fn after_scope_body(
+    vm: &mut Vm,
+    s: Arc<ScopeObj>,
+    body: Result<Value>,
+    outer: Option<CancelToken>,
+    link: Option<pool::Registration>,
+) -> Result<Value> {
     if let Err(e) = &body {
         if !(is_cancellation(e) && s.token.is_cancelled()) {
             s.fail(e.clone());
         }
     }
     if vm.can_park(Call::Native("scope")) {
-        if let Some(waker) = pool::current_waker() {
+        if let Some(waker) = vm.task_waker() {
             let mut join = Join {
                 scope: Arc::clone(&s),
                 body: Some(body),
@@ -525,18 +559,38 @@ fn within(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         // Too far to represent: no deadline.
         None => None,
     };
+    let secs = match &args[0] {
+        Value::Int(n) => n.to_string(),
+        Value::Float(x) => crate::value::format_float(*x),
+        _ => "the given time".to_string(),
+    };
+    if vm.can_run_body(Call::Native("within"), f) {
+        // The body runs in the task's dispatch loop (its waits park); the
+        // timer and the link live until it ends.
+        let cont = move |_vm: &mut Vm, r: Result<Value>| {
+            drop((_timer, _link));
+            within_outcome(r, &fired, outer.as_ref(), &secs)
+        };
+        return Err(vm.start_body(f.clone(), Vec::new(), token, Box::new(cont)));
+    }
     let r = run_body(vm, &token, f, &[]);
+    within_outcome(r, &fired, outer.as_ref(), &secs)
+}
+
+/// `within`'s result from its body's: the cancellation by its own
+/// deadline becomes `Timeout`; anything else passes unchanged.
+fn within_outcome(
+    r: Result<Value>,
+    fired: &AtomicBool,
+    outer: Option<&CancelToken>,
+    secs: &str,
+) -> Result<Value> {
     match r {
         Err(e)
             if e.kind() == ErrorKind::Cancelled
                 && fired.load(Ordering::SeqCst)
-                && !outer.as_ref().is_some_and(CancelToken::is_cancelled) =>
+                && !outer.is_some_and(CancelToken::is_cancelled) =>
         {
-            let secs = match &args[0] {
-                Value::Int(n) => n.to_string(),
-                Value::Float(x) => crate::value::format_float(*x),
-                _ => "the given time".to_string(),
-            };
             Err(Error::new(
                 ErrorKind::Timeout,
                 format!(
