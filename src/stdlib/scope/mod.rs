@@ -17,11 +17,14 @@
 //! runs (by that body's own code) is linked to the region: cancelling the
 //! region cancels it.
 //!
-//! The body is a call from this native (a re-entry of the VM), so it runs
-//! on the thread that called `scope`/`within` until it returns; waits
-//! inside it hold that thread (the pool's `blocking` lends a spare), as a
-//! wait inside a `sort` key function does. The scope's own wait for its
-//! children, after the body returned, parks the task (no thread held).
+//! In a task, the body runs in the task's own dispatch loop
+//! ([`Vm::start_body`], `src/vm/body.rs`): the native hands over the body,
+//! the region's token and a continuation (the join; the `Timeout` rule),
+//! so a wait inside the body parks the task like any of its waits, and the
+//! scope's join parks too. Elsewhere (the main script, a body reached
+//! through a native re-entry such as a `sort` key function) the body is a
+//! call from this native ([`run_body`]): waits inside it hold the thread
+//! (the pool's `blocking` lends a spare).
 //!
 //! DECISIONS where ASYNC.md is silent (asyncio's TaskGroup and trio's
 //! nursery unless noted):
