@@ -825,12 +825,13 @@ pub(crate) fn park_to_drain(
     }
     let mut op = DrainCall {
         name,
-        f,
+        then: Then::Call(f),
         args: args.to_vec(),
         todo: todo.into_iter(),
         current: None,
         got: Vec::new(),
         waker,
+        resumed: false,
     };
     match op.poll(vm) {
         Poll::Ready(r) => Some(r),
@@ -838,10 +839,81 @@ pub(crate) fn park_to_drain(
     }
 }
 
+/// `xs.extend(ch)` in a task that can park at this call, with `xs` in a
+/// register of the running frame: parks until `ch` is closed and drained,
+/// then extends `xs` in that register (the method's receiver is back
+/// there while the task is parked). `Some(Ok(list))`: the channel was
+/// already closed and drained, the caller extends `xs` with `list` now;
+/// `Some(Err(..))`: parked (the park signal) or failed; `None`: the caller
+/// drains by blocking ([`drain`]).
+pub(crate) fn park_to_extend(vm: &mut Vm, c: &Arc<ChannelObj>) -> Option<Result<Value>> {
+    if !vm.can_park(Call::Method(Method::Extend)) || vm.method_receiver().is_none() {
+        return None;
+    }
+    park_drain_then(vm, "list.extend", c, Then::Extend)
+}
+
+/// `ch2.send_batch(ch)` in a task that can park at this call: parks while
+/// `ch` is not closed and drained, then while `ch2` has no room, as
+/// `send_batch` of a list does. `None`: the caller drains by blocking.
+fn park_to_send_batch(
+    vm: &mut Vm,
+    to: &ChannelObj,
+    from: &Arc<ChannelObj>,
+) -> Option<Result<Value>> {
+    if !vm.can_park(Call::Method(Method::SendBatch)) {
+        return None;
+    }
+    let then = Then::SendBatch(to.ch.clone(), to.id(), None);
+    park_drain_then(vm, "channel.send_batch", from, then)
+}
+
+fn park_drain_then(
+    vm: &mut Vm,
+    name: &'static str,
+    c: &Arc<ChannelObj>,
+    then: Then,
+) -> Option<Result<Value>> {
+    let waker = vm.task_waker()?;
+    if let Err(e) = check_cancelled() {
+        return Some(Err(e));
+    }
+    let mut op = DrainCall {
+        name,
+        then,
+        args: vec![Value::Channel(Arc::clone(c))],
+        todo: vec![0].into_iter(),
+        current: None,
+        got: Vec::new(),
+        waker,
+        resumed: false,
+    };
+    match op.poll(vm) {
+        Poll::Ready(r) => Some(r),
+        Poll::Pending => {
+            op.resumed = true;
+            Some(Err(vm.park(Box::new(op))))
+        }
+    }
+}
+
+/// What a [`DrainCall`] does once its channels are drained.
+enum Then {
+    /// Calls the builtin with each channel replaced by its values.
+    Call(NativeFnPtr),
+    /// `xs.extend(ch)`: the values go to the receiver (or, at the first
+    /// poll, back to the method, which has the receiver out of its
+    /// register).
+    Extend,
+    /// `ch2.send_batch(ch)`: then sends them to this channel (its number),
+    /// parked as `send_batch` is.
+    SendBatch(Channel<Value>, u64, Option<Box<ChanOp>>),
+}
+
 /// A task parked in a builtin that drains channels ([`park_to_drain`]).
 struct DrainCall {
     name: &'static str,
-    f: NativeFnPtr,
+    then: Then,
     /// The call's arguments; each channel drained is replaced by its list.
     args: Vec<Value>,
     /// The positions of the channels still to drain, in order.
@@ -851,6 +923,8 @@ struct DrainCall {
     /// What it gave so far.
     got: Vec<Value>,
     waker: pool::Waker,
+    /// Polled after a park (not from the native's own call).
+    resumed: bool,
 }
 
 impl Wait for DrainCall {
@@ -888,10 +962,44 @@ impl Wait for DrainCall {
             }
         }
         let args = std::mem::take(&mut self.args);
-        Poll::Ready((self.f)(vm, &args))
+        match &mut self.then {
+            Then::Call(f) => Poll::Ready(f(vm, &args)),
+            Then::Extend => {
+                let got = args.into_iter().next().unwrap_or(Value::Nil);
+                if !self.resumed {
+                    return Poll::Ready(Ok(got));
+                }
+                if let (Some(Value::List(xs)), Value::List(ys)) = (vm.method_receiver(), &got) {
+                    let v = xs.make_mut();
+                    if let Err(e) = crate::ops::memory::reserve_list(v, ys.len()) {
+                        return Poll::Ready(Err(e));
+                    }
+                    v.extend_from_slice(ys);
+                }
+                Poll::Ready(Ok(Value::Nil))
+            }
+            Then::SendBatch(ch, id, op) => {
+                let op = op.get_or_insert_with(|| {
+                    let rest = match args.into_iter().next() {
+                        Some(Value::List(xs)) => xs.as_slice().iter().cloned().collect(),
+                        _ => VecDeque::new(),
+                    };
+                    Box::new(ChanOp {
+                        wait: TaskWait::send(ch, self.waker.clone()),
+                        kind: Kind::SendBatch(Box::new(SendBatch { rest, sent: 0 })),
+                        ids: Ids::One(*id),
+                        limit: None,
+                    })
+                });
+                op.poll(vm)
+            }
+        }
     }
 
     fn describe(&self) -> String {
+        if let Then::SendBatch(_, _, Some(op)) = &self.then {
+            return op.describe();
+        }
         let on = match &self.current {
             Some((_, c, _)) => c.id().to_string(),
             None => "?".to_string(),
@@ -1082,6 +1190,10 @@ fn send_batch(vm: &mut Vm, c: &ChannelObj, xs: &Value) -> Result<Value> {
             items.extend((0..n).map(|k| Value::Int(r.get(k as i64))));
             items
         }
+        Value::Channel(from) => match park_to_send_batch(vm, c, from) {
+            Some(r) => return r,
+            None => args::collect(FUNC, "items", xs)?,
+        },
         other => args::collect(FUNC, "items", other)?,
     };
     check_cancelled()?;

@@ -358,6 +358,28 @@ impl Vm {
         }
     }
 
+    /// The register holding the receiver of the method call being executed
+    /// (`xs` in `xs.extend(ch)`) when it is a register of the running
+    /// frame, not a temporary (not a path, not a module variable): where a
+    /// mutating method that parked finishes its work when it resumes (the
+    /// VM puts the receiver back in its register when the method returns).
+    pub fn method_receiver(&mut self) -> Option<&mut Value> {
+        let f = self.frames.last()?;
+        let ins = f.proto.code.get((f.pc as usize).checked_sub(1)?)?;
+        match *ins {
+            Instr::CallMethod { recv, site, .. }
+                if f.proto
+                    .methods
+                    .get(site as usize)
+                    .is_some_and(|s| !s.temp_recv && !s.readonly) =>
+            {
+                let at = f.base as usize + recv as usize;
+                self.stack.get_mut(at)
+            }
+            _ => None,
+        }
+    }
+
     /// Puts a native's result where its call instruction puts it.
     fn deliver_call(&mut self, v: Value) {
         let Some(f) = self.frames.last() else {
