@@ -70,6 +70,7 @@ use std::sync::Arc;
 mod fast_test;
 mod body;
 mod interrupt;
+mod select;
 mod method_fast;
 mod owned;
 mod park;
@@ -2060,6 +2061,16 @@ impl Vm {
                         captures: caps.into_boxed_slice(),
                     })),
                 );
+            }
+            Instr::Select {
+                dst,
+                start,
+                count,
+                pairs,
+                timeout,
+            } => {
+                let v = tri!(self.select_flat(base + start as usize, count, pairs, timeout));
+                set_reg(&mut reg!(dst), v);
             }
             Instr::List { dst, start, count } => {
                 let at = base + start as usize;

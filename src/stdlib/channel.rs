@@ -438,34 +438,123 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             &args[0],
         ));
     };
-    if list.is_empty() {
+    select_in(vm, list.as_slice(), args.get(1))
+}
+
+/// `select([...])` with its case list written out in the call
+/// (`Instr::Select`, compiled so that no list is built): `regs` holds the
+/// `count` cases, two registers for case `i` when bit `i` of `pairs` is
+/// set (a send case written `[ch, v]`), else one; then the timeout, if
+/// `timeout`. The same as `select` with that list in every respect.
+pub(crate) fn select_flat(
+    vm: &mut Vm,
+    regs: &[Value],
+    count: u8,
+    pairs: u8,
+    timeout: bool,
+) -> Result<Value> {
+    let mut at = [0u8; 8];
+    let mut k = 0u8;
+    for (i, slot) in at.iter_mut().enumerate().take(count as usize) {
+        *slot = k;
+        k += if pairs & (1 << i) != 0 { 2 } else { 1 };
+    }
+    let cases = Flat {
+        regs,
+        at,
+        count,
+        pairs,
+    };
+    let limit = if timeout { regs.get(k as usize) } else { None };
+    select_in(vm, cases, limit)
+}
+
+/// A select's cases as it reads them: a list's items, or registers.
+trait Cases: Copy {
+    fn count(&self) -> usize;
+    fn at(&self, i: usize) -> CaseRef<'_>;
+}
+
+/// One case: a value (a channel, or a `[ch, v]` list), or a send case
+/// written out as its two parts.
+#[derive(Clone, Copy)]
+enum CaseRef<'a> {
+    One(&'a Value),
+    Pair(&'a Value, &'a Value),
+}
+
+impl Cases for &[Value] {
+    #[inline]
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn at(&self, i: usize) -> CaseRef<'_> {
+        CaseRef::One(&self[i])
+    }
+}
+
+/// The cases of [`select_flat`].
+#[derive(Clone, Copy)]
+struct Flat<'a> {
+    regs: &'a [Value],
+    /// Where each case's first register is.
+    at: [u8; 8],
+    count: u8,
+    pairs: u8,
+}
+
+impl Cases for Flat<'_> {
+    #[inline]
+    fn count(&self) -> usize {
+        self.count as usize
+    }
+    #[inline]
+    fn at(&self, i: usize) -> CaseRef<'_> {
+        let k = self.at[i] as usize;
+        if self.pairs & (1 << i) != 0 {
+            CaseRef::Pair(&self.regs[k], &self.regs[k + 1])
+        } else {
+            CaseRef::One(&self.regs[k])
+        }
+    }
+}
+
+fn select_in<C: Cases>(vm: &mut Vm, list: C, seconds: Option<&Value>) -> Result<Value> {
+    let n = list.count();
+    if n == 0 {
         return Err(no_cases());
     }
     let mut sends = false;
-    for (i, v) in list.iter().enumerate() {
-        match v {
-            Value::Channel(_) => {}
-            Value::List(case) => match case.as_slice() {
-                [Value::Channel(_), v] => {
-                    if matches!(v, Value::Nil) {
-                        return Err(Error::value_error(format!(
-                            "select() case {i} sends nil (receivers read nil as \"closed and drained\")"
-                        )));
-                    }
-                    sends = true;
-                }
-                _ => return Err(bad_case(i, v)),
+    for i in 0..n {
+        let send = match list.at(i) {
+            CaseRef::One(Value::Channel(_)) => None,
+            CaseRef::One(Value::List(case)) => match case.as_slice() {
+                [Value::Channel(_), v] => Some(v),
+                _ => return Err(bad_case(i, &Value::List(case.clone()))),
             },
-            other => return Err(bad_case(i, other)),
+            CaseRef::Pair(Value::Channel(_), v) => Some(v),
+            CaseRef::Pair(a, b) => {
+                return Err(bad_case(i, &Value::list(vec![a.clone(), b.clone()])))
+            }
+            CaseRef::One(other) => return Err(bad_case(i, other)),
+        };
+        if let Some(v) = send {
+            if matches!(v, Value::Nil) {
+                return Err(Error::value_error(format!(
+                    "select() case {i} sends nil (receivers read nil as \"closed and drained\")"
+                )));
+            }
+            sends = true;
         }
     }
-    let limit = deadline("select", args.get(1))?;
+    let limit = deadline("select", seconds)?;
     if sends {
-        for (i, v) in list.iter().enumerate() {
+        for i in 0..n {
             // The lock-free copy of the flag: one that is stale (a close
             // racing with this select) is the same as a close while the
             // select runs, performed as the case.
-            if let Some((ch, Some(_))) = case(v) {
+            if let Some((ch, Some(_))) = case(list.at(i)) {
                 if ch.looks_closed() {
                     return Err(closed_case(i));
                 }
@@ -473,7 +562,6 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         }
     }
     check_cancelled()?;
-    let n = list.len();
     let start = fastrand::usize(..n);
     for k in 0..n {
         let i = if start + k < n {
@@ -481,7 +569,7 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         } else {
             start + k - n
         };
-        let Some((ch, offer)) = case(&list[i]) else {
+        let Some((ch, offer)) = case(list.at(i)) else {
             continue;
         };
         if let Some(what) = crate::channel::try_case(ch, offer) {
@@ -493,13 +581,14 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
 
 /// The channel of a (checked) select case and, for a send case, its value.
 #[inline]
-fn case(v: &Value) -> Option<(&Channel<Value>, Option<&Value>)> {
-    match v {
-        Value::Channel(c) => Some((&c.ch, None)),
-        Value::List(pair) => match pair.as_slice() {
+fn case(c: CaseRef<'_>) -> Option<(&Channel<Value>, Option<&Value>)> {
+    match c {
+        CaseRef::One(Value::Channel(c)) => Some((&c.ch, None)),
+        CaseRef::One(Value::List(pair)) => match pair.as_slice() {
             [Value::Channel(c), v] => Some((&c.ch, Some(v))),
             _ => None,
         },
+        CaseRef::Pair(Value::Channel(c), v) => Some((&c.ch, Some(v))),
         _ => None,
     }
 }
@@ -508,11 +597,11 @@ fn case(v: &Value) -> Option<(&Channel<Value>, Option<&Value>)> {
 /// deadline passed, or it was cancelled (`dead`: by the deadlock detector,
 /// which names the select's channels), or it had no channel.
 #[cold]
-fn select_failed(
+fn select_failed<C: Cases>(
     e: SelectError,
     dead: bool,
     limit: Option<(Instant, Duration)>,
-    list: &[Value],
+    list: C,
 ) -> Error {
     match e {
         SelectError::Timeout => timeout("select", limit.map_or(Duration::ZERO, |(_, d)| d)),
@@ -562,11 +651,11 @@ fn closed_case(i: usize) -> Error {
 }
 
 /// The numbers of the channels of a select's cases (deadlock reports).
-fn case_ids(list: &[Value]) -> Vec<u64> {
-    list.iter()
-        .filter_map(|v| match v {
-            Value::Channel(c) => Some(c.id()),
-            Value::List(pair) => match pair.first() {
+fn case_ids<C: Cases>(list: C) -> Vec<u64> {
+    (0..list.count())
+        .filter_map(|i| match list.at(i) {
+            CaseRef::One(Value::Channel(c)) | CaseRef::Pair(Value::Channel(c), _) => Some(c.id()),
+            CaseRef::One(Value::List(pair)) => match pair.first() {
                 Some(Value::Channel(c)) => Some(c.id()),
                 _ => None,
             },
@@ -580,15 +669,17 @@ fn case_ids(list: &[Value]) -> Vec<u64> {
 /// "Waiting"), scanning again from `start`.
 #[cold]
 #[inline(never)]
-fn select_wait(
+fn select_wait<C: Cases>(
     vm: &mut Vm,
-    list: &[Value],
+    list: C,
     sends: bool,
     start: usize,
     limit: Option<(Instant, Duration)>,
 ) -> Result<Value> {
-    let chans: Vec<&Channel<Value>> = list.iter().filter_map(|v| case(v).map(|c| c.0)).collect();
-    if chans.len() != list.len() {
+    let chans: Vec<&Channel<Value>> = (0..list.count())
+        .filter_map(|i| case(list.at(i)).map(|c| c.0))
+        .collect();
+    if chans.len() != list.count() {
         return Err(Error::new(ErrorKind::Error, "internal: select lost a case"));
     }
     if sends {
@@ -615,17 +706,17 @@ fn select_wait(
 
 /// The wait of a `select(cases)` with send cases: as a receive-only
 /// select's, each case a receive or a send (module docs, "Decisions").
-fn select_cases(
+fn select_cases<C: Cases>(
     vm: &mut Vm,
-    list: &[Value],
+    list: C,
     chans: Vec<&Channel<Value>>,
     start: usize,
     limit: Option<(Instant, Duration)>,
 ) -> Result<Value> {
-    let mut sides = Vec::with_capacity(list.len());
-    let mut offers = Vec::with_capacity(list.len());
-    for v in list {
-        match case(v) {
+    let mut sides = Vec::with_capacity(list.count());
+    let mut offers = Vec::with_capacity(list.count());
+    for i in 0..list.count() {
+        match case(list.at(i)) {
             Some((_, Some(offer))) => {
                 sides.push(Side::Send);
                 offers.push(Some(offer.clone()));
