@@ -642,7 +642,18 @@ fn selected(ch: &Channel<Value>, i: usize, what: Selected<Value>) -> Result<Valu
         Selected::Sent => Value::Nil,
         Selected::SendClosed(_) => return Err(closed_case(i)),
     };
-    Ok(Value::list(vec![Value::Int(i as i64), v]))
+    Ok(pair(i, v))
+}
+
+/// `[i, v]`, a select's result: one allocation (a list made from a `vec!`
+/// costs the vector's too).
+#[inline]
+fn pair(i: usize, v: Value) -> Value {
+    let mut l = crate::value::List::with_capacity(2);
+    let m = l.make_mut();
+    m.push(Value::Int(i as i64));
+    m.push(v);
+    Value::List(l)
 }
 
 #[cold]
@@ -1521,10 +1532,7 @@ impl Wait for ChanOp {
                             return Poll::Ready(Err(e));
                         }
                     }
-                    Poll::Ready(Ok(Value::list(vec![
-                        Value::Int(i as i64),
-                        v.unwrap_or(Value::Nil),
-                    ])))
+                    Poll::Ready(Ok(pair(i, v.unwrap_or(Value::Nil))))
                 }
                 Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
             },
