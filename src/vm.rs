@@ -66,14 +66,14 @@ use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+mod body;
 #[cfg(test)]
 mod fast_test;
-mod body;
 mod interrupt;
-mod select;
 mod method_fast;
 mod owned;
 mod park;
+mod select;
 #[cfg(test)]
 mod test;
 

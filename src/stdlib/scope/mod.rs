@@ -487,7 +487,8 @@ fn scope(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         // The body runs in the task's dispatch loop (its waits park); the
         // join follows it there.
         let token = s.token.clone();
-        let cont = move |vm: &mut Vm, body: Result<Value>| after_scope_body(vm, s, body, outer, link);
+        let cont =
+            move |vm: &mut Vm, body: Result<Value>| after_scope_body(vm, s, body, outer, link);
         return Err(vm.start_body(f.clone(), vec![handle], token, Box::new(cont)));
     }
     let body = run_body(vm, &s.token.clone(), f, &[handle]);
