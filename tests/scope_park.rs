@@ -70,7 +70,10 @@ fn many_bodies_parked_with_no_spare_threads() {
         );
         assert_eq!(
             (r.status, r.stdout.as_str()),
-            (0, format!("0\n{}\n{n} true\n", n / 2 * 2 + n / 2 * 2).as_str()),
+            (
+                0,
+                format!("0\n{}\n{n} true\n", n / 2 * 2 + n / 2 * 2).as_str()
+            ),
             "{w} workers; stderr:\n{}",
             r.stderr
         );
