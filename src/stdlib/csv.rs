@@ -162,14 +162,7 @@ impl Rewind {
 
 /// The error for the row at byte offset `at`: `line L, column C: what`.
 #[cold]
-fn bad_at(
-    func: &str,
-    source: &str,
-    rewind: &Rewind,
-    at: u64,
-    column: usize,
-    what: &str,
-) -> Error {
+fn bad_at(func: &str, source: &str, rewind: &Rewind, at: u64, column: usize, what: &str) -> Error {
     let line = rewind.line_at(at).unwrap_or(0);
     Error::value_error(format!(
         "{func}(): {source}line {line}, column {column}: {what}"
@@ -384,7 +377,11 @@ impl RowsProducer {
         }
         match &mut self.raw {
             Some(raw) => raw.next(),
-            None => self.rows.as_mut().expect("parsing until the switch").next_row(),
+            None => self
+                .rows
+                .as_mut()
+                .expect("parsing until the switch")
+                .next_row(),
         }
     }
 
@@ -438,7 +435,12 @@ impl RawMode {
             Err(e) => {
                 return Err(Error::new(
                     ErrorKind::IOError,
-                    format!("{}(): {}{}", self.func, self.source, super::io::os_reason(&e)),
+                    format!(
+                        "{}(): {}{}",
+                        self.func,
+                        self.source,
+                        super::io::os_reason(&e)
+                    ),
                 ))
             }
         };
@@ -628,7 +630,7 @@ impl RowDecoder {
                     return Err(Error::new(
                         ErrorKind::Error,
                         "internal error: csv.rows sent an empty record",
-                    ))
+                    ));
                 }
             }
         }
