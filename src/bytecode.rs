@@ -347,6 +347,20 @@ pub enum Instr {
         /// Offset.
         off: i32,
     },
+    /// `if not (R[a] == nil): pc += off` (a condition `x == nil`).
+    JumpIfNotNil {
+        /// Operand.
+        a: Reg,
+        /// Offset.
+        off: i32,
+    },
+    /// `if not (R[a] != nil): pc += off` (a condition `x != nil`).
+    JumpIfNil {
+        /// Operand.
+        a: Reg,
+        /// Offset.
+        off: i32,
+    },
     /// `R[dst] = R[obj][R[key]]`
     Index {
         /// Destination.

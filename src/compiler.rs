@@ -508,6 +508,8 @@ impl<'l> Compiler<'l> {
             | Instr::JumpIfNotGeI { off: o, .. }
             | Instr::JumpIfNotEqI { off: o, .. }
             | Instr::JumpIfNotNeI { off: o, .. }
+            | Instr::JumpIfNotNil { off: o, .. }
+            | Instr::JumpIfNil { off: o, .. }
             | Instr::IterNext { off: o, .. }
             | Instr::IterNext2 { off: o, .. }
             | Instr::RangeNext { off: o, .. }
@@ -2902,7 +2904,23 @@ impl<'l> Compiler<'l> {
                 l,
                 r,
             ) => {
-                if let Some(imm) = small_int(r) {
+                let nil_side = match (&l.kind, &r.kind) {
+                    (_, ExprKind::Nil) => Some(l),
+                    (ExprKind::Nil, _) => Some(r),
+                    _ => None,
+                };
+                if let (Some(x), BinOp::Eq | BinOp::Ne) = (nil_side, op) {
+                    // `x == nil` / `x != nil`: one test of the tag, no
+                    // register loaded with nil (speed only).
+                    let a = self.expr_any(x)?;
+                    self.pos = cond.pos;
+                    let off = 0;
+                    vec![self.emit(if *op == BinOp::Eq {
+                        Instr::JumpIfNotNil { a, off }
+                    } else {
+                        Instr::JumpIfNil { a, off }
+                    })]
+                } else if let Some(imm) = small_int(r) {
                     let a = self.expr_any(l)?;
                     self.pos = cond.pos;
                     let off = 0;

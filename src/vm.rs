@@ -1286,9 +1286,12 @@ impl Vm {
                     }};
                 }
 
-                let ins = code[pc];
+                // Matched through a reference (speed only): each arm loads
+                // the fields it uses, instead of every field being decoded
+                // from a copied word before the jump.
+                let ins: &'static Instr = &code[pc];
                 pc += 1;
-                match ins {
+                match *ins {
                     Instr::Nil { dst } => set_reg(&mut reg!(dst), Value::Nil),
                     Instr::Bool { dst, val } => set_reg(&mut reg!(dst), Value::Bool(val)),
                     Instr::Int { dst, val } => set_int(&mut reg!(dst), val as i64),
@@ -1554,6 +1557,16 @@ impl Vm {
                             pc = (pc as isize + off as isize) as usize;
                         }
                     }
+                    Instr::JumpIfNotNil { a, off } => {
+                        if !matches!(reg!(a), Value::Nil) {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::JumpIfNil { a, off } => {
+                        if matches!(reg!(a), Value::Nil) {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
                     Instr::Index { dst, obj, key } => {
                         let w = win!();
                         let v = match (&w[obj as usize], &w[key as usize]) {
@@ -1689,6 +1702,13 @@ impl Vm {
                             o => tri!(ops::field_get(o, name)),
                         };
                         set_reg(&mut reg!(dst), v);
+                    }
+                    Instr::List { dst, start, count } => {
+                        // In the loop, not in `cold` (speed only): small
+                        // literals such as binary-trees' `[l, r]` are hot.
+                        let at = base + start as usize;
+                        let l = List::take_from(&mut self.stack[at..at + count as usize]);
+                        set_reg(&mut reg!(dst), Value::List(l));
                     }
                     Instr::Call { dst, f, argc } => call_reg!(f, argc, dst),
                     Instr::CallGlobal { dst, f, argc, slot } => {
@@ -2071,15 +2091,6 @@ impl Vm {
             } => {
                 let v = tri!(self.select_flat(base + start as usize, count, pairs, timeout));
                 set_reg(&mut reg!(dst), v);
-            }
-            Instr::List { dst, start, count } => {
-                let at = base + start as usize;
-                let mut items = List::with_capacity(count as usize);
-                let m = items.make_mut();
-                for i in 0..count as usize {
-                    m.push(mem::take(&mut self.stack[at + i]));
-                }
-                set_reg(&mut reg!(dst), Value::List(items));
             }
             Instr::ListAppend { list, start, count } => {
                 let at = base + start as usize;
