@@ -94,8 +94,9 @@ fn an_empty_channel_costs_a_few_hundred_bytes() {
     let ch: Channel<crate::value::Value> = Channel::unbounded();
     assert_eq!(ch.shared.state.lock().queue.capacity(), 0);
     let shared = std::mem::size_of::<Shared<crate::value::Value>>();
+    // 144 B: with its reference counts in mimalloc's 160 B size class.
     assert!(
-        shared <= 320,
+        shared <= 144,
         "an empty channel's shared block is {shared} bytes"
     );
     // A bounded one makes room for a few values only, however large its
