@@ -147,6 +147,15 @@ impl Waiter {
         })
     }
 
+    /// The waker of a task's waiter ([`Waiter::for_task`]).
+    #[inline]
+    pub(crate) fn task_waker(&self) -> &crate::pool::Waker {
+        match &self.parker {
+            Parker::Task(w) => w,
+            Parker::Thread(_) => unreachable!("a task's wait holds a thread's waiter"),
+        }
+    }
+
     /// Ends the wait as claimed by position `index`; false if it had ended.
     #[inline]
     pub(crate) fn try_claim(&self, index: usize) -> bool {

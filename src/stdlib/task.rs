@@ -1194,7 +1194,8 @@ mod tests {
         // a parked task that every task carries must not grow unnoticed.
         // Upper bounds at this commit; raise them only with a reason.
         use std::mem::size_of;
-        assert!(size_of::<ParkedVm>() <= 56, "{}", size_of::<ParkedVm>());
+        // One frame inline (`Frames`): 8 B more here, one allocation less.
+        assert!(size_of::<ParkedVm>() <= 64, "{}", size_of::<ParkedVm>());
         assert!(size_of::<RunState>() <= 64, "{}", size_of::<RunState>());
         assert!(
             size_of::<ScriptTask>() <= 104,
