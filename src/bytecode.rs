@@ -347,6 +347,20 @@ pub enum Instr {
         /// Offset.
         off: i32,
     },
+    /// `if not (R[a] == nil): pc += off` (a condition `x == nil`).
+    JumpIfNotNil {
+        /// Operand.
+        a: Reg,
+        /// Offset.
+        off: i32,
+    },
+    /// `if not (R[a] != nil): pc += off` (a condition `x != nil`).
+    JumpIfNil {
+        /// Operand.
+        a: Reg,
+        /// Offset.
+        off: i32,
+    },
     /// `R[dst] = R[obj][R[key]]`
     Index {
         /// Destination.
@@ -415,6 +429,24 @@ pub enum Instr {
         argc: u8,
         /// Slot index.
         slot: u16,
+    },
+    /// `select([...])` / `select([...], seconds)` with the case list
+    /// written out in the call, the builtin `select` (not shadowed): the
+    /// cases are read from `R[start..]` without building the list (see
+    /// `stdlib::channel::select_flat`): case `i` takes two registers (a send
+    /// case written `[ch, v]`) when bit `i` of `pairs` is set, else one;
+    /// the timeout follows when `timeout` is set. Result to `R[dst]`.
+    Select {
+        /// Destination.
+        dst: Reg,
+        /// First case register.
+        start: Reg,
+        /// Case count (1 to 8).
+        count: u8,
+        /// Which cases are written-out send pairs.
+        pairs: u8,
+        /// Whether a timeout register follows the cases.
+        timeout: bool,
     },
     /// `R[recv].method(R[args..args + argc])`; `R[args - 1]` is scratch.
     CallMethod {

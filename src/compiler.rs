@@ -508,6 +508,8 @@ impl<'l> Compiler<'l> {
             | Instr::JumpIfNotGeI { off: o, .. }
             | Instr::JumpIfNotEqI { off: o, .. }
             | Instr::JumpIfNotNeI { off: o, .. }
+            | Instr::JumpIfNotNil { off: o, .. }
+            | Instr::JumpIfNil { off: o, .. }
             | Instr::IterNext { off: o, .. }
             | Instr::IterNext2 { off: o, .. }
             | Instr::RangeNext { off: o, .. }
@@ -2409,6 +2411,9 @@ impl<'l> Compiler<'l> {
         if args.len() > 250 {
             return Err(self.err(pos, "too many arguments (at most 250)"));
         }
+        if self.select_call(callee, args, dst, pos)? {
+            return Ok(());
+        }
         let f = self.alloc()?;
         let mut global = None;
         match &callee.kind {
@@ -2429,6 +2434,63 @@ impl<'l> Compiler<'l> {
             None => self.emit(Instr::Call { dst, f, argc }),
         };
         Ok(())
+    }
+
+    /// `select([c0, [c1, v], ...])`, `select([...], seconds)`: the builtin
+    /// `select` with its case list written out (1 to 8 cases) compiles to
+    /// [`Instr::Select`], which reads the cases from registers: no list is
+    /// built for the cases nor for the send pairs written `[ch, v]`. The
+    /// same evaluation order and errors as the call. False: not this shape,
+    /// nothing emitted.
+    fn select_call(&mut self, callee: &Expr, args: &[Expr], dst: Reg, pos: Pos) -> CResult<bool> {
+        let ExprKind::Name(id) = &callee.kind else {
+            return Ok(false);
+        };
+        if id.name != "select" || args.is_empty() || args.len() > 2 {
+            return Ok(false);
+        }
+        let ExprKind::List(items) = &args[0].kind else {
+            return Ok(false);
+        };
+        if items.is_empty() || items.len() > 8 {
+            return Ok(false);
+        }
+        match self.resolve_read(id)? {
+            Res::Builtin(Value::Native(n)) if n.name == "select" => {}
+            _ => return Ok(false),
+        }
+        let mark = self.mark();
+        let start = mark as Reg;
+        let mut pairs = 0u8;
+        for (i, item) in items.iter().enumerate() {
+            match &item.kind {
+                ExprKind::List(pair) if pair.len() == 2 => {
+                    pairs |= 1 << i;
+                    for e in pair {
+                        let r = self.alloc()?;
+                        self.expr_to(e, r)?;
+                    }
+                }
+                _ => {
+                    let r = self.alloc()?;
+                    self.expr_to(item, r)?;
+                }
+            }
+        }
+        if let Some(t) = args.get(1) {
+            let r = self.alloc()?;
+            self.expr_to(t, r)?;
+        }
+        self.pos = pos;
+        self.emit(Instr::Select {
+            dst,
+            start,
+            count: items.len() as u8,
+            pairs,
+            timeout: args.len() == 2,
+        });
+        self.free_to(mark);
+        Ok(true)
     }
 
     fn method_call(
@@ -2842,7 +2904,23 @@ impl<'l> Compiler<'l> {
                 l,
                 r,
             ) => {
-                if let Some(imm) = small_int(r) {
+                let nil_side = match (&l.kind, &r.kind) {
+                    (_, ExprKind::Nil) => Some(l),
+                    (ExprKind::Nil, _) => Some(r),
+                    _ => None,
+                };
+                if let (Some(x), BinOp::Eq | BinOp::Ne) = (nil_side, op) {
+                    // `x == nil` / `x != nil`: one test of the tag, no
+                    // register loaded with nil (speed only).
+                    let a = self.expr_any(x)?;
+                    self.pos = cond.pos;
+                    let off = 0;
+                    vec![self.emit(if *op == BinOp::Eq {
+                        Instr::JumpIfNotNil { a, off }
+                    } else {
+                        Instr::JumpIfNil { a, off }
+                    })]
+                } else if let Some(imm) = small_int(r) {
                     let a = self.expr_any(l)?;
                     self.pos = cond.pos;
                     let off = 0;

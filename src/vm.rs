@@ -66,15 +66,18 @@ use std::mem;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+mod body;
 #[cfg(test)]
 mod fast_test;
 mod interrupt;
 mod method_fast;
 mod owned;
 mod park;
+mod select;
 #[cfg(test)]
 mod test;
 
+pub use body::Cont;
 pub use park::{Call, ParkedVm, Wait};
 
 /// The default limit on nested calls per thread.
@@ -154,6 +157,8 @@ pub struct Vm {
     /// Set by `Rethrow`: the unwind that follows does not add the current
     /// frame to the trace again.
     rethrowing: bool,
+    /// Bodies of `scope`/`within` run in the loop (`vm/body.rs`).
+    bodies: body::Bodies,
     /// The seeded random stream of the task running here (`random_seed`).
     rng: Option<stdlib::random::Stream>,
 }
@@ -809,6 +814,7 @@ impl Vm {
             shields: Vec::new(),
             rethrowing: false,
             rng: None,
+            bodies: body::Bodies::default(),
         }
     }
 
@@ -1123,7 +1129,8 @@ impl Vm {
             }
             self.clear_window(&f);
             self.frames.pop();
-            if fi == entry {
+            // An entry frame above `entry` is a body's (`vm/body.rs`).
+            if fi == entry || f.entry {
                 if !self.shields.is_empty() {
                     self.lift_shields(fi, 0);
                 }
@@ -1157,8 +1164,9 @@ impl Vm {
     }
 
     /// The dispatch loop. Runs until the entry frame (index `entry`)
-    /// returns.
-    fn run(&mut self, entry: usize) -> Result<Value> {
+    /// returns, or a body's frame above it ends (`vm/body.rs`, whose
+    /// `run` wraps this).
+    fn run_loop(&mut self, entry: usize) -> Result<Value> {
         let top = *self.frames.last().expect("run starts with a frame");
         let mut proto: &'static Proto = top.proto;
         let mut code: &'static [Instr] = &proto.code;
@@ -1278,9 +1286,12 @@ impl Vm {
                     }};
                 }
 
-                let ins = code[pc];
+                // Matched through a reference (speed only): each arm loads
+                // the fields it uses, instead of every field being decoded
+                // from a copied word before the jump.
+                let ins: &'static Instr = &code[pc];
                 pc += 1;
-                match ins {
+                match *ins {
                     Instr::Nil { dst } => set_reg(&mut reg!(dst), Value::Nil),
                     Instr::Bool { dst, val } => set_reg(&mut reg!(dst), Value::Bool(val)),
                     Instr::Int { dst, val } => set_int(&mut reg!(dst), val as i64),
@@ -1546,6 +1557,16 @@ impl Vm {
                             pc = (pc as isize + off as isize) as usize;
                         }
                     }
+                    Instr::JumpIfNotNil { a, off } => {
+                        if !matches!(reg!(a), Value::Nil) {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
+                    Instr::JumpIfNil { a, off } => {
+                        if matches!(reg!(a), Value::Nil) {
+                            pc = (pc as isize + off as isize) as usize;
+                        }
+                    }
                     Instr::Index { dst, obj, key } => {
                         let w = win!();
                         let v = match (&w[obj as usize], &w[key as usize]) {
@@ -1681,6 +1702,13 @@ impl Vm {
                             o => tri!(ops::field_get(o, name)),
                         };
                         set_reg(&mut reg!(dst), v);
+                    }
+                    Instr::List { dst, start, count } => {
+                        // In the loop, not in `cold` (speed only): small
+                        // literals such as binary-trees' `[l, r]` are hot.
+                        let at = base + start as usize;
+                        let l = List::take_from(&mut self.stack[at..at + count as usize]);
+                        set_reg(&mut reg!(dst), Value::List(l));
                     }
                     Instr::Call { dst, f, argc } => call_reg!(f, argc, dst),
                     Instr::CallGlobal { dst, f, argc, slot } => {
@@ -2054,14 +2082,15 @@ impl Vm {
                     })),
                 );
             }
-            Instr::List { dst, start, count } => {
-                let at = base + start as usize;
-                let mut items = List::with_capacity(count as usize);
-                let m = items.make_mut();
-                for i in 0..count as usize {
-                    m.push(mem::take(&mut self.stack[at + i]));
-                }
-                set_reg(&mut reg!(dst), Value::List(items));
+            Instr::Select {
+                dst,
+                start,
+                count,
+                pairs,
+                timeout,
+            } => {
+                let v = tri!(self.select_flat(base + start as usize, count, pairs, timeout));
+                set_reg(&mut reg!(dst), v);
             }
             Instr::ListAppend { list, start, count } => {
                 let at = base + start as usize;

@@ -61,17 +61,21 @@ pair "re.find_all, 100 MB log" re_findall.weft re_findall.py "$data/app.log"
 pair "200 os.run(true), 2 workers" os_run.weft os_run.py "$data/app.log"
 
 echo
-best() { # prints the best of $runs "mode: X s" timings
-    local mode=$1 workers=$2 t best=
+best() { # script input mode workers: the best of $runs "mode: X s" timings
+    local script=$1 input=$2 mode=$3 workers=$4 t best=
     for _ in $(seq "$runs"); do
-        t=$(WEFT_WORKERS=$workers "$WEFT_BIN" "$s/re_lines.weft" "$data/app.log" "$mode" | sed -E 's/.*: ([0-9.]+) s/\1/')
+        t=$(WEFT_WORKERS=$workers "$WEFT_BIN" "$s/$script" "$input" "$mode" | sed -E 's/.*: ([0-9.]+) s/\1/')
         if [[ -z $best ]] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
     done
     echo "$best"
 }
-seq_t=$(best seq 2)
-par_t=$(best par 2)
+seq_t=$(best re_lines.weft "$data/app.log" seq 2)
+par_t=$(best re_lines.weft "$data/app.log" par 2)
 echo "re.find_all per line, 100 MB log: sequential $seq_t s, parallel_map on 2 workers $par_t s, speed-up $(awk "BEGIN{printf \"%.2f\", $seq_t / $par_t}")x"
+seq_t=$(best csv_par.weft "$data/rows.csv" seq 2)
+par_t=$(best csv_par.weft "$data/rows.csv" map4096 2)
+fold_t=$(best csv_par.weft "$data/rows.csv" fold 2)
+echo "csv.rows 1M rows: sequential $seq_t s, parallel_map (in_flight 4096) on 2 workers $par_t s, speed-up $(awk "BEGIN{printf \"%.2f\", $seq_t / $par_t}")x; parallel_fold $fold_t s, $(awk "BEGIN{printf \"%.2f\", $seq_t / $fold_t}")x"
 
 rss=$( { /usr/bin/time -f "%M" "$WEFT_BIN" "$s/fs_lines.weft" "$data/big.txt" >/dev/null; } 2>&1 | tail -1)
 echo "fs.lines over $(du -h "$data/big.txt" | cut -f1) file: peak RSS $((rss / 1024)) MiB"

@@ -562,7 +562,7 @@ impl AtomObj {
             return self.perform(vm, op, WriteGuard::held(self));
         }
         if vm.can_park(call) {
-            if let Some(waker) = pool::current_waker() {
+            if let Some(waker) = vm.task_waker() {
                 self.self_wait(method)?;
                 let w = LockWaiter::new(Parker::Task(waker));
                 if self.writer.lock_or_queue(&w) {

@@ -461,34 +461,123 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             &args[0],
         ));
     };
-    if list.is_empty() {
+    select_in(vm, list.as_slice(), args.get(1))
+}
+
+/// `select([...])` with its case list written out in the call
+/// (`Instr::Select`, compiled so that no list is built): `regs` holds the
+/// `count` cases, two registers for case `i` when bit `i` of `pairs` is
+/// set (a send case written `[ch, v]`), else one; then the timeout, if
+/// `timeout`. The same as `select` with that list in every respect.
+pub(crate) fn select_flat(
+    vm: &mut Vm,
+    regs: &[Value],
+    count: u8,
+    pairs: u8,
+    timeout: bool,
+) -> Result<Value> {
+    let mut at = [0u8; 8];
+    let mut k = 0u8;
+    for (i, slot) in at.iter_mut().enumerate().take(count as usize) {
+        *slot = k;
+        k += if pairs & (1 << i) != 0 { 2 } else { 1 };
+    }
+    let cases = Flat {
+        regs,
+        at,
+        count,
+        pairs,
+    };
+    let limit = if timeout { regs.get(k as usize) } else { None };
+    select_in(vm, cases, limit)
+}
+
+/// A select's cases as it reads them: a list's items, or registers.
+trait Cases: Copy {
+    fn count(&self) -> usize;
+    fn at(&self, i: usize) -> CaseRef<'_>;
+}
+
+/// One case: a value (a channel, or a `[ch, v]` list), or a send case
+/// written out as its two parts.
+#[derive(Clone, Copy)]
+enum CaseRef<'a> {
+    One(&'a Value),
+    Pair(&'a Value, &'a Value),
+}
+
+impl Cases for &[Value] {
+    #[inline]
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn at(&self, i: usize) -> CaseRef<'_> {
+        CaseRef::One(&self[i])
+    }
+}
+
+/// The cases of [`select_flat`].
+#[derive(Clone, Copy)]
+struct Flat<'a> {
+    regs: &'a [Value],
+    /// Where each case's first register is.
+    at: [u8; 8],
+    count: u8,
+    pairs: u8,
+}
+
+impl Cases for Flat<'_> {
+    #[inline]
+    fn count(&self) -> usize {
+        self.count as usize
+    }
+    #[inline]
+    fn at(&self, i: usize) -> CaseRef<'_> {
+        let k = self.at[i] as usize;
+        if self.pairs & (1 << i) != 0 {
+            CaseRef::Pair(&self.regs[k], &self.regs[k + 1])
+        } else {
+            CaseRef::One(&self.regs[k])
+        }
+    }
+}
+
+fn select_in<C: Cases>(vm: &mut Vm, list: C, seconds: Option<&Value>) -> Result<Value> {
+    let n = list.count();
+    if n == 0 {
         return Err(no_cases());
     }
     let mut sends = false;
-    for (i, v) in list.iter().enumerate() {
-        match v {
-            Value::Channel(_) => {}
-            Value::List(case) => match case.as_slice() {
-                [Value::Channel(_), v] => {
-                    if matches!(v, Value::Nil) {
-                        return Err(Error::value_error(format!(
-                            "select() case {i} sends nil (receivers read nil as \"closed and drained\")"
-                        )));
-                    }
-                    sends = true;
-                }
-                _ => return Err(bad_case(i, v)),
+    for i in 0..n {
+        let send = match list.at(i) {
+            CaseRef::One(Value::Channel(_)) => None,
+            CaseRef::One(Value::List(case)) => match case.as_slice() {
+                [Value::Channel(_), v] => Some(v),
+                _ => return Err(bad_case(i, &Value::List(case.clone()))),
             },
-            other => return Err(bad_case(i, other)),
+            CaseRef::Pair(Value::Channel(_), v) => Some(v),
+            CaseRef::Pair(a, b) => {
+                return Err(bad_case(i, &Value::list(vec![a.clone(), b.clone()])))
+            }
+            CaseRef::One(other) => return Err(bad_case(i, other)),
+        };
+        if let Some(v) = send {
+            if matches!(v, Value::Nil) {
+                return Err(Error::value_error(format!(
+                    "select() case {i} sends nil (receivers read nil as \"closed and drained\")"
+                )));
+            }
+            sends = true;
         }
     }
-    let limit = deadline("select", args.get(1))?;
+    let limit = deadline("select", seconds)?;
     if sends {
-        for (i, v) in list.iter().enumerate() {
+        for i in 0..n {
             // The lock-free copy of the flag: one that is stale (a close
             // racing with this select) is the same as a close while the
             // select runs, performed as the case.
-            if let Some((ch, Some(_))) = case(v) {
+            if let Some((ch, Some(_))) = case(list.at(i)) {
                 if ch.looks_closed() {
                     return Err(closed_case(i));
                 }
@@ -496,7 +585,6 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         }
     }
     check_cancelled()?;
-    let n = list.len();
     let start = fastrand::usize(..n);
     for k in 0..n {
         let i = if start + k < n {
@@ -504,7 +592,7 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         } else {
             start + k - n
         };
-        let Some((ch, offer)) = case(&list[i]) else {
+        let Some((ch, offer)) = case(list.at(i)) else {
             continue;
         };
         if let Some(what) = crate::channel::try_case(ch, offer) {
@@ -516,13 +604,14 @@ fn select(vm: &mut Vm, args: &[Value]) -> Result<Value> {
 
 /// The channel of a (checked) select case and, for a send case, its value.
 #[inline]
-fn case(v: &Value) -> Option<(&Channel<Value>, Option<&Value>)> {
-    match v {
-        Value::Channel(c) => Some((&c.ch, None)),
-        Value::List(pair) => match pair.as_slice() {
+fn case(c: CaseRef<'_>) -> Option<(&Channel<Value>, Option<&Value>)> {
+    match c {
+        CaseRef::One(Value::Channel(c)) => Some((&c.ch, None)),
+        CaseRef::One(Value::List(pair)) => match pair.as_slice() {
             [Value::Channel(c), v] => Some((&c.ch, Some(v))),
             _ => None,
         },
+        CaseRef::Pair(Value::Channel(c), v) => Some((&c.ch, Some(v))),
         _ => None,
     }
 }
@@ -531,11 +620,11 @@ fn case(v: &Value) -> Option<(&Channel<Value>, Option<&Value>)> {
 /// deadline passed, or it was cancelled (`dead`: by the deadlock detector,
 /// which names the select's channels), or it had no channel.
 #[cold]
-fn select_failed(
+fn select_failed<C: Cases>(
     e: SelectError,
     dead: bool,
     limit: Option<(Instant, Duration)>,
-    list: &[Value],
+    list: C,
 ) -> Error {
     match e {
         SelectError::Timeout => timeout("select", limit.map_or(Duration::ZERO, |(_, d)| d)),
@@ -576,7 +665,18 @@ fn selected(ch: &Channel<Value>, i: usize, what: Selected<Value>) -> Result<Valu
         Selected::Sent => Value::Nil,
         Selected::SendClosed(_) => return Err(closed_case(i)),
     };
-    Ok(Value::list(vec![Value::Int(i as i64), v]))
+    Ok(pair(i, v))
+}
+
+/// `[i, v]`, a select's result: one allocation (a list made from a `vec!`
+/// costs the vector's too).
+#[inline]
+fn pair(i: usize, v: Value) -> Value {
+    let mut l = crate::value::List::with_capacity(2);
+    let m = l.make_mut();
+    m.push(Value::Int(i as i64));
+    m.push(v);
+    Value::List(l)
 }
 
 #[cold]
@@ -585,11 +685,11 @@ fn closed_case(i: usize) -> Error {
 }
 
 /// The numbers of the channels of a select's cases (deadlock reports).
-fn case_ids(list: &[Value]) -> Vec<u64> {
-    list.iter()
-        .filter_map(|v| match v {
-            Value::Channel(c) => Some(c.id()),
-            Value::List(pair) => match pair.first() {
+fn case_ids<C: Cases>(list: C) -> Vec<u64> {
+    (0..list.count())
+        .filter_map(|i| match list.at(i) {
+            CaseRef::One(Value::Channel(c)) | CaseRef::Pair(Value::Channel(c), _) => Some(c.id()),
+            CaseRef::One(Value::List(pair)) => match pair.first() {
                 Some(Value::Channel(c)) => Some(c.id()),
                 _ => None,
             },
@@ -603,15 +703,17 @@ fn case_ids(list: &[Value]) -> Vec<u64> {
 /// "Waiting"), scanning again from `start`.
 #[cold]
 #[inline(never)]
-fn select_wait(
+fn select_wait<C: Cases>(
     vm: &mut Vm,
-    list: &[Value],
+    list: C,
     sends: bool,
     start: usize,
     limit: Option<(Instant, Duration)>,
 ) -> Result<Value> {
-    let chans: Vec<&Channel<Value>> = list.iter().filter_map(|v| case(v).map(|c| c.0)).collect();
-    if chans.len() != list.len() {
+    let chans: Vec<&Channel<Value>> = (0..list.count())
+        .filter_map(|i| case(list.at(i)).map(|c| c.0))
+        .collect();
+    if chans.len() != list.count() {
         return Err(Error::new(ErrorKind::Error, "internal: select lost a case"));
     }
     if sends {
@@ -638,17 +740,17 @@ fn select_wait(
 
 /// The wait of a `select(cases)` with send cases: as a receive-only
 /// select's, each case a receive or a send (module docs, "Decisions").
-fn select_cases(
+fn select_cases<C: Cases>(
     vm: &mut Vm,
-    list: &[Value],
+    list: C,
     chans: Vec<&Channel<Value>>,
     start: usize,
     limit: Option<(Instant, Duration)>,
 ) -> Result<Value> {
-    let mut sides = Vec::with_capacity(list.len());
-    let mut offers = Vec::with_capacity(list.len());
-    for v in list {
-        match case(v) {
+    let mut sides = Vec::with_capacity(list.count());
+    let mut offers = Vec::with_capacity(list.count());
+    for i in 0..list.count() {
+        match case(list.at(i)) {
             Some((_, Some(offer))) => {
                 sides.push(Side::Send);
                 offers.push(Some(offer.clone()));
@@ -842,18 +944,19 @@ pub(crate) fn park_to_drain(
     if todo.is_empty() || !vm.can_park(Call::Native(name)) {
         return None;
     }
-    let waker = pool::current_waker()?;
+    let waker = vm.task_waker()?;
     if let Err(e) = check_cancelled() {
         return Some(Err(e));
     }
     let mut op = DrainCall {
         name,
-        f,
+        then: Then::Call(f),
         args: args.to_vec(),
         todo: todo.into_iter(),
         current: None,
         got: Vec::new(),
         waker,
+        resumed: false,
     };
     match op.poll(vm) {
         Poll::Ready(r) => Some(r),
@@ -861,10 +964,81 @@ pub(crate) fn park_to_drain(
     }
 }
 
+/// `xs.extend(ch)` in a task that can park at this call, with `xs` in a
+/// register of the running frame: parks until `ch` is closed and drained,
+/// then extends `xs` in that register (the method's receiver is back
+/// there while the task is parked). `Some(Ok(list))`: the channel was
+/// already closed and drained, the caller extends `xs` with `list` now;
+/// `Some(Err(..))`: parked (the park signal) or failed; `None`: the caller
+/// drains by blocking ([`drain`]).
+pub(crate) fn park_to_extend(vm: &mut Vm, c: &Arc<ChannelObj>) -> Option<Result<Value>> {
+    if !vm.can_park(Call::Method(Method::Extend)) || vm.method_receiver().is_none() {
+        return None;
+    }
+    park_drain_then(vm, "list.extend", c, Then::Extend)
+}
+
+/// `ch2.send_batch(ch)` in a task that can park at this call: parks while
+/// `ch` is not closed and drained, then while `ch2` has no room, as
+/// `send_batch` of a list does. `None`: the caller drains by blocking.
+fn park_to_send_batch(
+    vm: &mut Vm,
+    to: &ChannelObj,
+    from: &Arc<ChannelObj>,
+) -> Option<Result<Value>> {
+    if !vm.can_park(Call::Method(Method::SendBatch)) {
+        return None;
+    }
+    let then = Then::SendBatch(to.ch.clone(), to.id(), None);
+    park_drain_then(vm, "channel.send_batch", from, then)
+}
+
+fn park_drain_then(
+    vm: &mut Vm,
+    name: &'static str,
+    c: &Arc<ChannelObj>,
+    then: Then,
+) -> Option<Result<Value>> {
+    let waker = vm.task_waker()?;
+    if let Err(e) = check_cancelled() {
+        return Some(Err(e));
+    }
+    let mut op = DrainCall {
+        name,
+        then,
+        args: vec![Value::Channel(Arc::clone(c))],
+        todo: vec![0].into_iter(),
+        current: None,
+        got: Vec::new(),
+        waker,
+        resumed: false,
+    };
+    match op.poll(vm) {
+        Poll::Ready(r) => Some(r),
+        Poll::Pending => {
+            op.resumed = true;
+            Some(Err(vm.park(Box::new(op))))
+        }
+    }
+}
+
+/// What a [`DrainCall`] does once its channels are drained.
+enum Then {
+    /// Calls the builtin with each channel replaced by its values.
+    Call(NativeFnPtr),
+    /// `xs.extend(ch)`: the values go to the receiver (or, at the first
+    /// poll, back to the method, which has the receiver out of its
+    /// register).
+    Extend,
+    /// `ch2.send_batch(ch)`: then sends them to this channel (its number),
+    /// parked as `send_batch` is.
+    SendBatch(Channel<Value>, u64, Option<Box<ChanOp>>),
+}
+
 /// A task parked in a builtin that drains channels ([`park_to_drain`]).
 struct DrainCall {
     name: &'static str,
-    f: NativeFnPtr,
+    then: Then,
     /// The call's arguments; each channel drained is replaced by its list.
     args: Vec<Value>,
     /// The positions of the channels still to drain, in order.
@@ -874,6 +1048,8 @@ struct DrainCall {
     /// What it gave so far.
     got: Vec<Value>,
     waker: pool::Waker,
+    /// Polled after a park (not from the native's own call).
+    resumed: bool,
 }
 
 impl Wait for DrainCall {
@@ -911,10 +1087,44 @@ impl Wait for DrainCall {
             }
         }
         let args = std::mem::take(&mut self.args);
-        Poll::Ready((self.f)(vm, &args))
+        match &mut self.then {
+            Then::Call(f) => Poll::Ready(f(vm, &args)),
+            Then::Extend => {
+                let got = args.into_iter().next().unwrap_or(Value::Nil);
+                if !self.resumed {
+                    return Poll::Ready(Ok(got));
+                }
+                if let (Some(Value::List(xs)), Value::List(ys)) = (vm.method_receiver(), &got) {
+                    let v = xs.make_mut();
+                    if let Err(e) = crate::ops::memory::reserve_list(v, ys.len()) {
+                        return Poll::Ready(Err(e));
+                    }
+                    v.extend_from_slice(ys);
+                }
+                Poll::Ready(Ok(Value::Nil))
+            }
+            Then::SendBatch(ch, id, op) => {
+                let op = op.get_or_insert_with(|| {
+                    let rest = match args.into_iter().next() {
+                        Some(Value::List(xs)) => xs.as_slice().iter().cloned().collect(),
+                        _ => VecDeque::new(),
+                    };
+                    Box::new(ChanOp {
+                        wait: TaskWait::send(ch, self.waker.clone()),
+                        kind: Kind::SendBatch(Box::new(SendBatch { rest, sent: 0 })),
+                        ids: Ids::One(*id),
+                        limit: None,
+                    })
+                });
+                op.poll(vm)
+            }
+        }
     }
 
     fn describe(&self) -> String {
+        if let Then::SendBatch(_, _, Some(op)) = &self.then {
+            return op.describe();
+        }
         let on = match &self.current {
             Some((_, c, _)) => c.id().to_string(),
             None => "?".to_string(),
@@ -1105,6 +1315,10 @@ fn send_batch(vm: &mut Vm, c: &ChannelObj, xs: &Value) -> Result<Value> {
             items.extend((0..n).map(|k| Value::Int(r.get(k as i64))));
             items
         }
+        Value::Channel(from) => match park_to_send_batch(vm, c, from) {
+            Some(r) => return r,
+            None => args::collect(FUNC, "items", xs)?,
+        },
         other => args::collect(FUNC, "items", other)?,
     };
     check_cancelled()?;
@@ -1341,10 +1555,7 @@ impl Wait for ChanOp {
                             return Poll::Ready(Err(e));
                         }
                     }
-                    Poll::Ready(Ok(Value::list(vec![
-                        Value::Int(i as i64),
-                        v.unwrap_or(Value::Nil),
-                    ])))
+                    Poll::Ready(Ok(pair(i, v.unwrap_or(Value::Nil))))
                 }
                 Poll::Ready(Err(why)) => Poll::Ready(Err(why)),
             },
@@ -1429,7 +1640,7 @@ where
     if !vm.can_park(call) {
         return None;
     }
-    let waker = pool::current_waker()?;
+    let waker = vm.task_waker()?;
     let (kind, ids, wait) = make();
     let timer_waker = limit.map(|_| waker.clone());
     let mut op = ChanOp {

@@ -36,7 +36,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::pool::blocking;
 use crate::value::{format_float, Key, Map, NativeFn, Value};
 use crate::vm::Vm;
-use std::io::Read;
+use std::io::{BufRead, Read, Seek};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 static FUNCTIONS: &[NativeFn] = &[
     NativeFn {
@@ -158,6 +160,15 @@ impl Rewind {
     }
 }
 
+/// The error for the row at byte offset `at`: `line L, column C: what`.
+#[cold]
+fn bad_at(func: &str, source: &str, rewind: &Rewind, at: u64, column: usize, what: &str) -> Error {
+    let line = rewind.line_at(at).unwrap_or(0);
+    Error::value_error(format!(
+        "{func}(): {source}line {line}, column {column}: {what}"
+    ))
+}
+
 impl<R: Read> RowReader<R> {
     fn new(func: &'static str, source: String, rewind: Rewind, input: R, s: &Settings) -> Self {
         let reader = csv::ReaderBuilder::new()
@@ -177,14 +188,10 @@ impl<R: Read> RowReader<R> {
         }
     }
 
-    /// `line` is the byte offset where the row starts.
+    /// `at` is the byte offset where the row starts.
     #[cold]
     fn bad(&self, at: u64, column: usize, what: &str) -> Error {
-        let line = self.rewind.line_at(at).unwrap_or(0);
-        Error::value_error(format!(
-            "{}(): {}line {line}, column {column}: {what}",
-            self.func, self.source
-        ))
+        bad_at(self.func, &self.source, &self.rewind, at, column, what)
     }
 
     /// The next record as strings; `None` at the end.
@@ -299,14 +306,358 @@ fn read(_: &mut Vm, args: &[Value]) -> Result<Value> {
 }
 
 /// `csv.rows(path, opts?)`: a stream of rows.
+///
+/// A plain consumer gets rows parsed by the reader thread. A parallel call
+/// given the stream itself (`parallel_map(csv.rows(p), f)`, nobody else
+/// holding it) claims it (`stream::claim`): from then on the reader only
+/// finds where each record ends, checks it (UTF-8, the header's length:
+/// the same errors, in the same order) and sends its text, and the call's
+/// runners parse the records into rows ([`RowDecoder`]), spreading the
+/// parsing over the workers.
 fn rows(_: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("csv.rows", args, 1, 2)?;
     let path = args::string("csv.rows", "path", &args[0])?;
     let s = settings("csv.rows", args.get(1))?;
+    let (mut producer, seekable) = rows_producer(path, &s)?;
+    let claimed = Arc::clone(&producer.claimed);
+    let decoder = Arc::clone(&producer.decoder);
+    let chan = stream::spawn("rows", move || producer.next())?;
+    if seekable {
+        stream::claimable(&chan, claimed, decoder);
+    }
+    Ok(chan)
+}
+
+/// The reader of `csv.rows(path)`, and whether it may be claimed (only a
+/// regular file can be read on from where the parser stopped).
+fn rows_producer(path: &str, s: &Settings) -> Result<(RowsProducer, bool)> {
     let file = super::fs::open_file("csv.rows", path)?;
+    let seekable = file.metadata().is_ok_and(|m| m.is_file());
     let rewind = Rewind::File(path.to_string());
-    let mut reader = RowReader::new("csv.rows", source(path), rewind, file, &s);
-    stream::spawn("rows", move || reader.next_row())
+    let reader = RowReader::new("csv.rows", source(path), rewind, file, s);
+    let producer = RowsProducer {
+        rows: Some(reader),
+        raw: None,
+        claimed: Arc::new(AtomicBool::new(false)),
+        decoder: Arc::new(RowDecoder {
+            delimiter: s.delimiter,
+            header: OnceLock::new(),
+        }),
+        delimiter: s.delimiter,
+    };
+    Ok((producer, seekable))
+}
+
+/// What `csv.rows`' reader thread runs: rows parsed here, until the stream
+/// is claimed; then the records' text, checked.
+struct RowsProducer {
+    /// Parsing rows (before the claim).
+    rows: Option<RowReader<std::fs::File>>,
+    /// Sending records (after it).
+    raw: Option<RawMode>,
+    claimed: Arc<AtomicBool>,
+    decoder: Arc<RowDecoder>,
+    delimiter: u8,
+}
+
+/// The raw mode's reader and what its errors name.
+struct RawMode {
+    records: RawRecords,
+    func: &'static str,
+    source: String,
+    rewind: Rewind,
+    /// The header's length, if there is one.
+    header_len: Option<usize>,
+}
+
+impl RowsProducer {
+    fn next(&mut self) -> Result<Option<Value>> {
+        if self.raw.is_none() && self.claimed.load(Ordering::Relaxed) {
+            self.switch()?;
+        }
+        match &mut self.raw {
+            Some(raw) => raw.next(),
+            None => self
+                .rows
+                .as_mut()
+                .expect("parsing until the switch")
+                .next_row(),
+        }
+    }
+
+    /// Switches to raw mode, once the header (if any) is read: the file is
+    /// read on from the byte after the last row parsed.
+    fn switch(&mut self) -> Result<()> {
+        let Some(rows) = &self.rows else {
+            return Ok(());
+        };
+        if rows.want_header && rows.header.is_none() {
+            return Ok(()); // the first call reads it
+        }
+        let RowReader {
+            func,
+            source,
+            reader,
+            header,
+            rewind,
+            ..
+        } = self.rows.take().expect("checked");
+        let at = reader.position().byte();
+        let mut file = reader.into_inner();
+        if let Err(e) = file.seek(std::io::SeekFrom::Start(at)) {
+            return Err(Error::new(
+                ErrorKind::IOError,
+                format!("{func}(): {source}{}", super::io::os_reason(&e)),
+            ));
+        }
+        let header_len = header.as_ref().map(Vec::len);
+        if let Some(h) = header {
+            let _ = self.decoder.header.set(h);
+        }
+        self.raw = Some(RawMode {
+            records: RawRecords::new(file, at, self.delimiter),
+            func,
+            source,
+            rewind,
+            header_len,
+        });
+        Ok(())
+    }
+}
+
+impl RawMode {
+    /// The next record's text, after the checks the parser makes.
+    fn next(&mut self) -> Result<Option<Value>> {
+        let at = self.records.pos;
+        let fields = match self.records.next() {
+            Ok(Some(n)) => n,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::IOError,
+                    format!(
+                        "{}(): {}{}",
+                        self.func,
+                        self.source,
+                        super::io::os_reason(&e)
+                    ),
+                ))
+            }
+        };
+        // The record is UTF-8 exactly when each of its fields is (the
+        // quotes, delimiters and line breaks around them are ASCII).
+        let Ok(text) = std::str::from_utf8(&self.records.raw) else {
+            let column = self.records.first_invalid_field();
+            return Err(bad_at(
+                self.func,
+                &self.source,
+                &self.rewind,
+                at,
+                column,
+                "invalid UTF-8",
+            ));
+        };
+        if let Some(len) = self.header_len {
+            if fields != len {
+                return Err(bad_at(
+                    self.func,
+                    &self.source,
+                    &self.rewind,
+                    at,
+                    fields.min(len) + 1,
+                    &format!("{fields} fields, but the header has {len}"),
+                ));
+            }
+        }
+        Ok(Some(Value::str(text)))
+    }
+}
+
+/// Records read with the `csv` crate's own DFA (`csv_core`), as
+/// `csv::Reader` reads them, keeping each one's bytes as they are in the
+/// file (with any blank lines before it).
+struct RawRecords {
+    input: std::io::BufReader<std::fs::File>,
+    core: csv_core::Reader,
+    /// The byte offset where the next record starts.
+    pos: u64,
+    /// The last record's bytes.
+    raw: Vec<u8>,
+    /// The last record's fields (unquoted), and where each ends.
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    fields: usize,
+    done: bool,
+}
+
+impl RawRecords {
+    fn new(file: std::fs::File, pos: u64, delimiter: u8) -> RawRecords {
+        RawRecords {
+            input: std::io::BufReader::with_capacity(64 * 1024, file),
+            core: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
+            pos,
+            raw: Vec::new(),
+            out: vec![0; 1024],
+            ends: vec![0; 32],
+            fields: 0,
+            done: false,
+        }
+    }
+
+    /// Reads the next record into `raw` (and `out`, `ends`): its number of
+    /// fields, or `None` at the end.
+    fn next(&mut self) -> std::io::Result<Option<usize>> {
+        use csv_core::ReadRecordResult::*;
+        self.raw.clear();
+        if self.done {
+            return Ok(None);
+        }
+        let (mut outlen, mut endlen) = (0, 0);
+        loop {
+            let input = self.input.fill_buf()?;
+            let (res, nin, nout, nend) =
+                self.core
+                    .read_record(input, &mut self.out[outlen..], &mut self.ends[endlen..]);
+            self.raw.extend_from_slice(&input[..nin]);
+            self.input.consume(nin);
+            self.pos += nin as u64;
+            outlen += nout;
+            endlen += nend;
+            match res {
+                InputEmpty => {}
+                OutputFull => self.out.resize(self.out.len() * 2, 0),
+                OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                Record => {
+                    self.fields = endlen;
+                    return Ok(Some(endlen));
+                }
+                End => {
+                    self.done = true;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// The 1-based number of the last record's first field that is not
+    /// UTF-8.
+    #[cold]
+    fn first_invalid_field(&self) -> usize {
+        let mut start = 0;
+        for (i, &end) in self.ends[..self.fields].iter().enumerate() {
+            if std::str::from_utf8(&self.out[start..end]).is_err() {
+                return i + 1;
+            }
+            start = end;
+        }
+        self.fields.max(1)
+    }
+}
+
+/// Parses a claimed `csv.rows` stream's records (their text, checked by
+/// the reader) into rows, on the parallel call's runners.
+#[derive(Debug)]
+struct RowDecoder {
+    delimiter: u8,
+    /// The header's names (set before the first record is sent).
+    header: OnceLock<Vec<Key>>,
+}
+
+impl stream::Decode for RowDecoder {
+    fn decode(&self, items: &mut [Value]) -> std::result::Result<(), (usize, Error)> {
+        // A parser and its buffers per thread, kept between chunks (building
+        // the DFA costs microseconds; chunks may hold a few rows).
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Option<Scratch>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        SCRATCH.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let scratch = match &mut *cell {
+                Some(s) if s.delimiter == self.delimiter => s,
+                _ => cell.insert(Scratch {
+                    delimiter: self.delimiter,
+                    core: csv_core::ReaderBuilder::new()
+                        .delimiter(self.delimiter)
+                        .build(),
+                    out: vec![0; 1024],
+                    ends: vec![0; 32],
+                }),
+            };
+            for (k, item) in items.iter_mut().enumerate() {
+                // Rows parsed before the claim are not strings.
+                let Value::Str(text) = &*item else { continue };
+                let row = self.row(scratch, text.as_bytes()).map_err(|e| (k, e))?;
+                *item = row;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A runner thread's parser for [`RowDecoder`].
+struct Scratch {
+    delimiter: u8,
+    core: csv_core::Reader,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl RowDecoder {
+    /// The row of one record's text.
+    fn row(&self, scratch: &mut Scratch, mut input: &[u8]) -> Result<Value> {
+        use csv_core::ReadRecordResult::*;
+        let Scratch {
+            core, out, ends, ..
+        } = scratch;
+        let (mut outlen, mut endlen) = (0, 0);
+        let mut at_end = false;
+        loop {
+            let (res, nin, nout, nend) =
+                core.read_record(input, &mut out[outlen..], &mut ends[endlen..]);
+            input = &input[nin..];
+            outlen += nout;
+            endlen += nend;
+            match res {
+                // The last record of a file may have no line break: the
+                // end of the input ends it.
+                InputEmpty => at_end = true,
+                OutputFull => out.resize(out.len() * 2, 0),
+                OutputEndsFull => ends.resize(ends.len() * 2, 0),
+                Record => break,
+                End => {
+                    core.reset();
+                    return Err(Error::new(
+                        ErrorKind::Error,
+                        "internal error: csv.rows sent an empty record",
+                    ));
+                }
+            }
+        }
+        if at_end {
+            core.reset();
+        }
+        let mut fields = Vec::with_capacity(endlen);
+        let mut start = 0;
+        for &end in &ends[..endlen] {
+            let text = std::str::from_utf8(&out[start..end]).map_err(|_| {
+                Error::new(
+                    ErrorKind::Error,
+                    "internal error: csv.rows sent a field that is not UTF-8",
+                )
+            })?;
+            fields.push(Value::str(text));
+            start = end;
+        }
+        let Some(header) = self.header.get() else {
+            return Ok(Value::list(fields));
+        };
+        let mut m = Map::with_capacity(header.len());
+        for (k, v) in header.iter().zip(fields) {
+            m.insert(k.clone(), v);
+        }
+        Ok(Value::map(m))
+    }
 }
 
 // ---------------------------------------------------------------------------

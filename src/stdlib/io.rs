@@ -131,14 +131,18 @@ pub(crate) fn strip_line_ending(mut line: String) -> String {
 fn read_file(_: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("read_file", args, 1, 1)?;
     let path = args::string("read_file", "path", &args[0])?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let size = usize::try_from(meta.len()).unwrap_or(usize::MAX);
-        crate::ops::memory::check(size, || {
-            format!("the contents of {}", Value::str(path).repr())
-        })?;
-    }
-    std::fs::read_to_string(path)
-        .map(Value::str)
+    let mut file = std::fs::File::open(path).map_err(|e| file_error("read", path, &e))?;
+    let size = file
+        .metadata()
+        .map(|m| usize::try_from(m.len()).unwrap_or(usize::MAX))
+        .unwrap_or(0);
+    crate::ops::memory::check(size, || {
+        format!("the contents of {}", Value::str(path).repr())
+    })?;
+    // Straight into the string's own buffer: one copy of the text in
+    // memory, not a `String` and then a copy of it.
+    crate::value::Str::read_from(&mut file, size)
+        .map(Value::Str)
         .map_err(|e| file_error("read", path, &e))
 }
 

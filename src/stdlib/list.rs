@@ -74,6 +74,18 @@ pub(crate) fn call(vm: &mut Vm, xs: &mut List, m: Method, args: &[Value]) -> Res
                     v.extend_from_slice(ys);
                 }
                 other => {
+                    if let Value::Channel(c) = other {
+                        // In a task: parks until the channel is closed and
+                        // drained (the park signal), or it already was.
+                        if let Some(r) = super::channel::park_to_extend(vm, c) {
+                            if let Value::List(ys) = r? {
+                                let v = xs.make_mut();
+                                memory::reserve_list(v, ys.len())?;
+                                v.extend_from_slice(&ys);
+                            }
+                            return Ok(Value::Nil);
+                        }
+                    }
                     let it = args::items("list.extend", "argument", other)?;
                     let v = xs.make_mut();
                     memory::reserve_list(v, it.size_hint().0)?;

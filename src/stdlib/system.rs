@@ -88,9 +88,7 @@ fn sleep(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         return Ok(Value::Nil);
     }
     if vm.can_park(Call::Native("sleep")) {
-        if let (Some(waker), Some(deadline)) =
-            (crate::pool::current_waker(), Instant::now().checked_add(d))
-        {
+        if let (Some(waker), Some(deadline)) = (vm.task_waker(), Instant::now().checked_add(d)) {
             let pool = crate::runtime::pool()?;
             let w = waker.clone();
             let timer = pool.timer_at(deadline, move || w.wake());

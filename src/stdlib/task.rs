@@ -453,6 +453,7 @@ pub(crate) fn spawn(vm: &mut Vm, args: &[Value]) -> Result<Value> {
     // items of `parallel_map` do): recursion through `spawn` ends in
     // `StackOverflow` at the same depth whichever thread runs each level.
     let task = spawn_seeded(f.clone(), &args[1..], vm.call_site(), rng, vm.depth())?;
+    super::scope::link_spawned_vm(vm, &task.handle);
     Ok(Value::Task(task))
 }
 
@@ -914,7 +915,7 @@ fn park_await(
     if !vm.can_park(Call::Native(name)) {
         return None;
     }
-    let waker = pool::current_waker()?;
+    let waker = vm.task_waker()?;
     let mut op = AwaitOp {
         tasks,
         mode,

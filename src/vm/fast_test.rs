@@ -461,3 +461,40 @@ fn captured_containers_are_indexed_in_place() {
         assert_eq!(e.kind(), kind, "{src}: {e}");
     }
 }
+
+#[test]
+fn nil_tests_in_conditions_match_the_general_comparison() {
+    // `x == nil` / `x != nil` / `nil == x` compile to a tag test; every
+    // kind of value must give what `==` gives (only nil equals nil; 0,
+    // false, "" and [] do not).
+    let src = r#"
+        fn eq(x) { if x == nil { 1 } else { 0 } }
+        fn ne(x) { if x != nil { 1 } else { 0 } }
+        fn lhs(x) { if nil == x { 1 } else { 0 } }
+        fn lhs_ne(x) { if nil != x { 1 } else { 0 } }
+        let vals = [nil, 0, false, "", [], {}, 1.5, [nil]]
+        let got = []
+        for v in vals {
+            got.push([eq(v), ne(v), lhs(v), lhs_ne(v), if v == nil { 1 } else { 0 }])
+        }
+        let n = 0
+        let xs = [1, nil, 2]
+        let i = 0
+        while xs[i] != nil { n += 1; i += 1 }
+    "#;
+    assert_eq!(
+        run_get(src, "got").to_string(),
+        "[[1, 0, 1, 0, 1], [0, 1, 0, 1, 0], [0, 1, 0, 1, 0], [0, 1, 0, 1, 0], \
+         [0, 1, 0, 1, 0], [0, 1, 0, 1, 0], [0, 1, 0, 1, 0], [0, 1, 0, 1, 0]]"
+    );
+    assert_eq!(run_get(src, "n"), Value::Int(1));
+    let p = Script::compile("<test>", "fn f(x) { if x == nil { 1 } else { 2 } }").unwrap();
+    let code = p.disassemble();
+    assert!(code.contains("JumpIfNotNil { a: 0"), "{code}");
+    let p = Script::compile("<test>", "fn f(x) { if nil != x { 1 } else { 2 } }").unwrap();
+    let code = p.disassemble();
+    assert!(code.contains("JumpIfNil { a: 0"), "{code}");
+    // The operand is evaluated once, errors included.
+    let e = run_err("let xs = []\nif xs[3] == nil { 1 }");
+    assert_eq!(e.kind(), ErrorKind::IndexError);
+}

@@ -276,6 +276,7 @@ impl Vm {
                     == Some(m)
             }
             (Instr::IterNext { .. } | Instr::IterNext2 { .. }, Call::ForIn) => true,
+            (Instr::Select { .. }, Call::Native("select")) => true,
             _ => false,
         }
     }
@@ -385,7 +386,7 @@ impl Vm {
                 }
                 Poll::Ready(Err(e)) => {
                     drop(wait);
-                    self.unwind(e, 0)?;
+                    return self.throw_and_run(e, 0);
                 }
             }
         }
@@ -404,7 +405,8 @@ impl Vm {
             Instr::Call { dst, .. }
             | Instr::CallGlobal { dst, .. }
             | Instr::CallMethod { dst, .. }
-            | Instr::CallMethodPath { dst, .. } => {
+            | Instr::CallMethodPath { dst, .. }
+            | Instr::Select { dst, .. } => {
                 set_reg(&mut self.stack[base + dst as usize], v);
             }
             // `for v in ch`: `nil` is "closed and drained" (nil is never

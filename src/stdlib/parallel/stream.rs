@@ -36,6 +36,7 @@ use crate::map::Map;
 use crate::pool::ThreadPool;
 use crate::stdlib::args;
 use crate::stdlib::channel::{ChannelObj, Help};
+use crate::stdlib::stream::Decode;
 use crate::value::{Key, Value};
 use crate::vm::{with_vm, Vm};
 
@@ -161,6 +162,9 @@ pub(super) struct Stream {
     /// Mean cost of an item in nanoseconds (f64 bits), 0 before the first
     /// chunk ends.
     cost: AtomicU64,
+    /// A claimed input stream's decoder (`csv.rows`): its raw items are
+    /// decoded by the runner that runs them (see `stdlib/stream`).
+    decode: Option<Arc<dyn Decode>>,
     /// The driver sleeps on `wake` while `waiting` is set.
     waiting: AtomicBool,
     wake_lock: Mutex<()>,
@@ -216,6 +220,9 @@ pub(super) fn run_on(
     } else {
         None
     };
+    // The stream's own handle and the caller's argument: if nobody else
+    // holds a reader's stream, its records are parsed here, on the runners.
+    let decode = crate::stdlib::stream::claim(&input, 2);
     let stream = Arc::new(Stream {
         func,
         op,
@@ -237,6 +244,7 @@ pub(super) fn run_on(
         tree: Mutex::new(TreeStack::new()),
         outstanding: AtomicUsize::new(0),
         cost: AtomicU64::new(0),
+        decode,
         waiting: AtomicBool::new(false),
         wake_lock: Mutex::new(()),
         wake: Condvar::new(),
@@ -754,10 +762,18 @@ impl Stream {
     }
 
     /// Runs the items of `chunk`.
-    fn run_chunk(&self, chunk: Chunk) -> Done {
+    fn run_chunk(&self, mut chunk: Chunk) -> Done {
         self.stats.chunk();
         let start = Instant::now();
         let count = chunk.items.len();
+        if let Some(d) = &self.decode {
+            // An item that cannot be decoded fails the stream as a failed
+            // input would, after the items before it.
+            if let Err((k, e)) = d.decode(&mut chunk.items) {
+                chunk.items.truncate(k);
+                self.work.failure.record(chunk.first + k, e);
+            }
+        }
         let mut done = Done {
             seq: chunk.seq,
             count,

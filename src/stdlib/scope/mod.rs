@@ -17,11 +17,14 @@
 //! runs (by that body's own code) is linked to the region: cancelling the
 //! region cancels it.
 //!
-//! The body is a call from this native (a re-entry of the VM), so it runs
-//! on the thread that called `scope`/`within` until it returns; waits
-//! inside it hold that thread (the pool's `blocking` lends a spare), as a
-//! wait inside a `sort` key function does. The scope's own wait for its
-//! children, after the body returned, parks the task (no thread held).
+//! In a task, the body runs in the task's own dispatch loop
+//! ([`Vm::start_body`], `src/vm/body.rs`): the native hands over the body,
+//! the region's token and a continuation (the join; the `Timeout` rule),
+//! so a wait inside the body parks the task like any of its waits, and the
+//! scope's join parks too. Elsewhere (the main script, a body reached
+//! through a native re-entry such as a `sort` key function) the body is a
+//! call from this native ([`run_body`]): waits inside it hold the thread
+//! (the pool's `blocking` lends a spare).
 //!
 //! DECISIONS where ASYNC.md is silent (asyncio's TaskGroup and trio's
 //! nursery unless noted):
@@ -116,6 +119,20 @@ pub(crate) fn link_spawned(handle: &pool::TaskHandle<task::Outcome>) {
             .map(|g| g.token.clone())
     });
     if let Some(token) = token {
+        let h = handle.clone();
+        token
+            .on_cancel(move || {
+                h.cancel();
+            })
+            .keep();
+    }
+}
+
+/// Called by `spawn` with the spawner's VM: a task spawned by a body that
+/// runs in the dispatch loop (`vm/body.rs`) is cancelled with its region
+/// (the thread-local list above only knows bodies run by a re-entry).
+pub(crate) fn link_spawned_vm(vm: &Vm, handle: &pool::TaskHandle<task::Outcome>) {
+    if let Some(token) = vm.body_region() {
         let h = handle.clone();
         token
             .on_cancel(move || {
@@ -465,14 +482,35 @@ fn scope(vm: &mut Vm, args: &[Value]) -> Result<Value> {
             t.cancel();
         })
     });
-    let body = run_body(vm, &s.token.clone(), f, &[Value::Scope(Arc::clone(&s))]);
+    let handle = Value::Scope(Arc::clone(&s));
+    if vm.can_run_body(Call::Native("scope"), f) {
+        // The body runs in the task's dispatch loop (its waits park); the
+        // join follows it there.
+        let token = s.token.clone();
+        let cont =
+            move |vm: &mut Vm, body: Result<Value>| after_scope_body(vm, s, body, outer, link);
+        return Err(vm.start_body(f.clone(), vec![handle], token, Box::new(cont)));
+    }
+    let body = run_body(vm, &s.token.clone(), f, &[handle]);
+    after_scope_body(vm, s, body, outer, link)
+}
+
+/// What `scope` does once its body ended: a failure cancels the scope,
+/// then the join (parked where the task can park, else blocking).
+fn after_scope_body(
+    vm: &mut Vm,
+    s: Arc<ScopeObj>,
+    body: Result<Value>,
+    outer: Option<CancelToken>,
+    link: Option<pool::Registration>,
+) -> Result<Value> {
     if let Err(e) = &body {
         if !(is_cancellation(e) && s.token.is_cancelled()) {
             s.fail(e.clone());
         }
     }
     if vm.can_park(Call::Native("scope")) {
-        if let Some(waker) = pool::current_waker() {
+        if let Some(waker) = vm.task_waker() {
             let mut join = Join {
                 scope: Arc::clone(&s),
                 body: Some(body),
@@ -525,18 +563,38 @@ fn within(vm: &mut Vm, args: &[Value]) -> Result<Value> {
         // Too far to represent: no deadline.
         None => None,
     };
+    let secs = match &args[0] {
+        Value::Int(n) => n.to_string(),
+        Value::Float(x) => crate::value::format_float(*x),
+        _ => "the given time".to_string(),
+    };
+    if vm.can_run_body(Call::Native("within"), f) {
+        // The body runs in the task's dispatch loop (its waits park); the
+        // timer and the link live until it ends.
+        let cont = move |_vm: &mut Vm, r: Result<Value>| {
+            drop((_timer, _link));
+            within_outcome(r, &fired, outer.as_ref(), &secs)
+        };
+        return Err(vm.start_body(f.clone(), Vec::new(), token, Box::new(cont)));
+    }
     let r = run_body(vm, &token, f, &[]);
+    within_outcome(r, &fired, outer.as_ref(), &secs)
+}
+
+/// `within`'s result from its body's: the cancellation by its own
+/// deadline becomes `Timeout`; anything else passes unchanged.
+fn within_outcome(
+    r: Result<Value>,
+    fired: &AtomicBool,
+    outer: Option<&CancelToken>,
+    secs: &str,
+) -> Result<Value> {
     match r {
         Err(e)
             if e.kind() == ErrorKind::Cancelled
                 && fired.load(Ordering::SeqCst)
-                && !outer.as_ref().is_some_and(CancelToken::is_cancelled) =>
+                && !outer.is_some_and(CancelToken::is_cancelled) =>
         {
-            let secs = match &args[0] {
-                Value::Int(n) => n.to_string(),
-                Value::Float(x) => crate::value::format_float(*x),
-                _ => "the given time".to_string(),
-            };
             Err(Error::new(
                 ErrorKind::Timeout,
                 format!(

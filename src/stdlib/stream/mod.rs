@@ -7,6 +7,8 @@ use crate::channel::{Channel, SendBatchError, SendTimeoutError};
 use crate::error::{Error, ErrorKind, Result};
 use crate::stdlib::channel::ChannelObj;
 use crate::value::Value;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -142,6 +144,66 @@ fn deliver(queue: &Channel<Value>, weak: &Weak<ChannelObj>, batch: &mut Vec<Valu
         // a full channel costs one wakeup per run, not one per item.
         std::thread::sleep(REFILL_PAUSE);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Claiming a stream: raw items decoded by the parallel calls' runners
+
+/// Turns a claimed stream's raw items into the items a plain receiver gets
+/// (`csv.rows`: a record's text into its row). Runs on the parallel calls'
+/// runners, so the parsing is spread over the workers instead of being
+/// done by the one reader thread.
+pub(crate) trait Decode: Send + Sync + std::fmt::Debug {
+    /// Decodes the raw items of `items` in place (items that are not raw,
+    /// delivered before the claim, are left as they are). `Err((k, e))`:
+    /// item `k` could not be decoded; the items before it were.
+    fn decode(&self, items: &mut [Value]) -> std::result::Result<(), (usize, Error)>;
+}
+
+/// A stream whose reader can switch to raw items.
+struct Claimable {
+    chan: Weak<ChannelObj>,
+    /// Set by the claim: the reader sends raw items from then on.
+    raw: Arc<AtomicBool>,
+    decoder: Arc<dyn Decode>,
+}
+
+/// The streams not claimed yet (pruned of dead channels on every use).
+static CLAIMABLE: Mutex<Vec<Claimable>> = Mutex::new(Vec::new());
+
+/// Registers `chan` (a stream just made by [`spawn`]) as claimable: once
+/// claimed (`raw` set), its reader sends raw items that only `decoder`
+/// understands.
+pub(crate) fn claimable(chan: &Value, raw: Arc<AtomicBool>, decoder: Arc<dyn Decode>) {
+    let Value::Channel(c) = chan else { return };
+    let mut list = CLAIMABLE.lock();
+    list.retain(|c| c.chan.strong_count() > 0);
+    list.push(Claimable {
+        chan: Arc::downgrade(c),
+        raw,
+        decoder,
+    });
+}
+
+/// Claims the stream `input` for a parallel call that takes its items,
+/// if it is claimable and nobody else can receive from it: `handles` is
+/// how many strong handles the caller accounts for (its own, and the
+/// argument it was given). From then on the reader sends raw items, and
+/// the caller must pass every chunk it takes through the decoder returned.
+/// A stream the script also holds (in a variable, a list, a closure) is
+/// never claimed: a plain receive must never see a raw item.
+pub(crate) fn claim(input: &Arc<ChannelObj>, handles: usize) -> Option<Arc<dyn Decode>> {
+    let mut list = CLAIMABLE.lock();
+    list.retain(|c| c.chan.strong_count() > 0);
+    let i = list
+        .iter()
+        .position(|c| std::ptr::eq(c.chan.as_ptr(), Arc::as_ptr(input)))?;
+    if Arc::strong_count(input) > handles {
+        return None;
+    }
+    let c = list.swap_remove(i);
+    c.raw.store(true, Ordering::SeqCst);
+    Some(c.decoder)
 }
 
 #[cfg(test)]

@@ -101,3 +101,140 @@ proptest! {
         prop_assert_eq!(back, v);
     }
 }
+
+// ---------------------------------------------------------------------------
+// csv.rows claimed by a parallel call: the reader sends records, the runners
+// parse them. Whatever the input and wherever the switch happens, the rows
+// and the error are those of the plain reader.
+
+/// A file of its own holding `bytes` (removed when dropped).
+struct TempCsv(std::path::PathBuf);
+
+impl TempCsv {
+    fn new(bytes: &[u8]) -> TempCsv {
+        use std::sync::atomic::AtomicUsize;
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "weft_csv_raw_{}_{}.csv",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, bytes).unwrap();
+        TempCsv(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempCsv {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// What a consumer of `csv.rows` gets: the rows, then the error if any.
+/// `switch`: after how many rows the stream is claimed (`None`: never),
+/// the raw items then decoded in chunks of 3 as a runner would.
+fn consume(path: &str, header: bool, switch: Option<usize>) -> (Vec<Value>, Option<String>) {
+    let (mut producer, seekable) = rows_producer(path, &opts(header)).unwrap();
+    assert!(seekable);
+    let mut items = Vec::new();
+    let mut error = None;
+    loop {
+        if switch == Some(items.len()) {
+            producer.claimed.store(true, Ordering::SeqCst);
+        }
+        match producer.next() {
+            Ok(Some(v)) => items.push(v),
+            Ok(None) => break,
+            Err(e) => {
+                error = Some(e.message().to_string());
+                break;
+            }
+        }
+    }
+    let decoder: &dyn stream::Decode = &*producer.decoder;
+    for chunk in items.chunks_mut(3) {
+        decoder.decode(chunk).unwrap();
+    }
+    (items, error)
+}
+
+#[test]
+fn a_claimed_stream_gives_the_plain_readers_rows() {
+    let text = "id,name\r\n1,\"a, \"\"b\"\"\nc\"\r\n\r\n2,x\"y\n\n3,\"\"\r4,last";
+    let f = TempCsv::new(text.as_bytes());
+    for header in [false, true] {
+        let plain = consume(f.path(), header, None);
+        assert_eq!(plain.1, None);
+        assert_eq!(plain.0.len(), if header { 4 } else { 5 });
+        for at in 0..6 {
+            assert_eq!(consume(f.path(), header, Some(at)), plain, "switch at {at}");
+        }
+    }
+    // The raw items really are records until decoded.
+    let (mut producer, _) = rows_producer(f.path(), &opts(false)).unwrap();
+    producer.claimed.store(true, Ordering::SeqCst);
+    let first = producer.next().unwrap().unwrap();
+    assert_eq!(first, Value::str("id,name\r"));
+}
+
+#[test]
+fn a_claimed_stream_reports_errors_in_place() {
+    let f = TempCsv::new(b"a,b\n1,2\n\n3,4,5\n6,7\n");
+    let plain = consume(f.path(), true, None);
+    let msg = format!(
+        "csv.rows(): {}: line 4, column 3: 3 fields, but the header has 2",
+        Value::str(f.path()).repr()
+    );
+    assert_eq!(plain.1.as_deref(), Some(msg.as_str()));
+    assert_eq!(plain.0.len(), 1);
+    for at in 0..3 {
+        assert_eq!(consume(f.path(), true, Some(at)), plain);
+    }
+    let f = TempCsv::new(b"a,b\nok,\"x\xffy\"\nz,w\n");
+    let plain = consume(f.path(), false, None);
+    let msg = format!(
+        "csv.rows(): {}: line 2, column 2: invalid UTF-8",
+        Value::str(f.path()).repr()
+    );
+    assert_eq!(plain.1.as_deref(), Some(msg.as_str()));
+    for at in 0..2 {
+        assert_eq!(consume(f.path(), false, Some(at)), plain);
+    }
+}
+
+fn csv_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        Just(b'a'),
+        Just(b'b'),
+        Just(b','),
+        Just(b','),
+        Just(b'"'),
+        Just(b'"'),
+        Just(b'\n'),
+        Just(b'\n'),
+        Just(b'\r'),
+        Just(b' '),
+        Just(0xc3),
+        Just(0xa9),
+        Just(0xff),
+    ];
+    prop::collection::vec(byte, 0..120)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn claimed_or_not_any_input_reads_the_same(
+        bytes in csv_bytes(),
+        header in any::<bool>(),
+        at in 0usize..6,
+    ) {
+        let f = TempCsv::new(&bytes);
+        let plain = consume(f.path(), header, None);
+        prop_assert_eq!(consume(f.path(), header, Some(at)), plain);
+    }
+}
