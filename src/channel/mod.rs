@@ -114,8 +114,8 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::slice;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -164,13 +164,22 @@ struct Shared<T> {
     state: Mutex<State<T>>,
     /// `usize::MAX` for an unbounded channel.
     capacity: usize,
-    /// Copies of `state.queue.len()` and `state.closed`, stored under the
-    /// lock at the end of every operation, read without it by `len()` and by
-    /// the short spin before a wait ([`wait::block`]).
-    len: AtomicUsize,
-    closed: AtomicBool,
-    /// Why the channel was closed (`reason.rs`), set before `closed`.
-    reason: Mutex<Option<T>>,
+    /// Copies of `state.queue.len()` (shifted left by one) and
+    /// `state.closed` (the low bit), stored under the lock at the end of
+    /// every operation and by `close`, read without it by `len()` and by
+    /// the short spin before a wait ([`wait::block`]). One word: the block
+    /// stays in a smaller size class (a million tasks may each have a
+    /// channel, issue 8).
+    status: AtomicUsize,
+}
+
+/// In [`Shared::status`]: the channel is closed.
+const STATUS_CLOSED: usize = 1;
+
+/// A [`Shared::status`] word.
+#[inline]
+fn status(len: usize, closed: bool) -> usize {
+    (len << 1) | usize::from(closed)
 }
 
 /// An emptied queue with room for more than this many values shrinks...
@@ -184,7 +193,7 @@ impl<T> Shared<T> {
     #[inline]
     fn finish(&self, st: &mut State<T>) -> state::Wakes {
         let len = st.queue.len();
-        self.len.store(len, Relaxed);
+        self.status.store(status(len, st.closed), Relaxed);
         if len == 0 && st.queue.capacity() > SHRINK_ABOVE {
             // A burst is over: give its memory back.
             st.queue.shrink_to(SHRINK_TO);
@@ -195,8 +204,9 @@ impl<T> Shared<T> {
     /// Whether `side` looks ready, without the lock (a hint for spinning).
     #[inline]
     fn looks_ready(&self, side: Side) -> bool {
-        let len = self.len.load(Relaxed);
-        self.closed.load(Relaxed)
+        let word = self.status.load(Relaxed);
+        let len = word >> 1;
+        word & STATUS_CLOSED != 0
             || match side {
                 Side::Recv => len > 0,
                 Side::Send => len < self.capacity,
@@ -257,9 +267,7 @@ impl<T> Channel<T> {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::new(capacity)),
                 capacity,
-                len: AtomicUsize::new(0),
-                closed: AtomicBool::new(false),
-                reason: Mutex::new(None),
+                status: AtomicUsize::new(status(0, false)),
             }),
         }
     }
@@ -277,7 +285,7 @@ impl<T> Channel<T> {
 
     /// How many values are queued now.
     pub fn len(&self) -> usize {
-        self.shared.len.load(Relaxed)
+        self.shared.status.load(Relaxed) >> 1
     }
 
     /// Whether no value is queued now.
@@ -293,7 +301,7 @@ impl<T> Channel<T> {
     /// Whether the channel has been closed, without taking its lock: a
     /// close that is racing with this call may not be seen yet.
     pub fn looks_closed(&self) -> bool {
-        self.shared.closed.load(Relaxed)
+        self.shared.status.load(Relaxed) & STATUS_CLOSED != 0
     }
 
     /// Whether both handles refer to the same channel.
@@ -313,9 +321,11 @@ impl<T> Channel<T> {
                 return false;
             }
             st.closed = true;
-            self.shared.closed.store(true, Relaxed);
-            st.receivers.claim_all(&mut woken);
-            st.senders.claim_all(&mut woken);
+            self.shared
+                .status
+                .store(status(st.queue.len(), true), Relaxed);
+            st.waiters(Side::Recv).claim_all(&mut woken);
+            st.waiters(Side::Send).claim_all(&mut woken);
         }
         for waiter in woken {
             waiter.unpark();

@@ -29,11 +29,11 @@ impl<T> Channel<T> {
     /// Returns `false` (and records nothing) if it was already closed.
     pub fn close_with(&self, reason: T) -> bool {
         {
-            let st = self.shared.state.lock();
+            let mut st = self.shared.state.lock();
             if st.closed {
                 return false;
             }
-            *self.shared.reason.lock() = Some(reason);
+            st.reason = Some(Box::new(reason));
         }
         // Another thread may close in between: the reason stays, and
         // receivers see it either way.
@@ -47,7 +47,7 @@ impl<T> Channel<T> {
     where
         T: Clone,
     {
-        self.shared.reason.lock().clone()
+        self.shared.state.lock().reason.as_deref().cloned()
     }
 
     /// Waits until the channel has room for a value (or is closed), until

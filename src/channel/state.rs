@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::waiter::{Waiter, Waiters};
+use super::waiter::{Waiter, Waiters, WaitersMut};
 
 /// Which side of a channel an operation waits on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,11 +27,21 @@ impl Side {
 }
 
 /// A channel's queue, closed flag and blocked waiters, all under one mutex.
+///
+/// Kept small (a million tasks may each have a channel, issue 8): the
+/// pending counts are `u32`s beside the lists, and the close reason, which
+/// few channels get, is boxed.
 pub(crate) struct State<T> {
     pub(crate) queue: VecDeque<T>,
     pub(crate) closed: bool,
     pub(crate) receivers: Waiters<T>,
     pub(crate) senders: Waiters<T>,
+    /// Claims made by each side not yet back under the lock
+    /// ([`WaitersMut::pending`]).
+    recv_pending: u32,
+    send_pending: u32,
+    /// Why the channel was closed (`reason.rs`), set before `closed`.
+    pub(crate) reason: Option<Box<T>>,
 }
 
 /// Waiters claimed under the lock, to unpark once it is released.
@@ -82,6 +92,9 @@ impl<T> State<T> {
             closed: false,
             receivers: Waiters::default(),
             senders: Waiters::default(),
+            recv_pending: 0,
+            send_pending: 0,
+            reason: None,
         }
     }
 
@@ -107,10 +120,10 @@ impl<T> State<T> {
     }
 
     #[inline]
-    pub(crate) fn waiters(&mut self, side: Side) -> &mut Waiters<T> {
+    pub(crate) fn waiters(&mut self, side: Side) -> WaitersMut<'_, T> {
         match side {
-            Side::Recv => &mut self.receivers,
-            Side::Send => &mut self.senders,
+            Side::Recv => self.receivers.with(&mut self.recv_pending),
+            Side::Send => self.senders.with(&mut self.send_pending),
         }
     }
 
@@ -122,16 +135,16 @@ impl<T> State<T> {
     /// sender) instead of the sender paying one per item.
     #[inline]
     pub(crate) fn wake_next(&mut self, capacity: usize) -> Wakes {
-        let receiver = if !self.receivers.is_empty() && self.queue.len() > self.receivers.pending()
-        {
-            self.receivers.claim_one()
+        let len = self.queue.len();
+        let mut receivers = self.receivers.with(&mut self.recv_pending);
+        let receiver = if !receivers.is_empty() && len > receivers.pending() {
+            receivers.claim_one()
         } else {
             None
         };
-        let sender = if !self.senders.is_empty()
-            && capacity.saturating_sub(self.queue.len()) > self.senders.pending()
-        {
-            self.senders.claim_one()
+        let mut senders = self.senders.with(&mut self.send_pending);
+        let sender = if !senders.is_empty() && capacity.saturating_sub(len) > senders.pending() {
+            senders.claim_one()
         } else {
             None
         };

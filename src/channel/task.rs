@@ -61,9 +61,39 @@ pub struct TaskWait<T> {
     /// from there the waiter is registered. Packed in `u32`s: a parked
     /// task's wait stays small (a select has far fewer than 2^31 cases).
     start: u32,
-    waiter: Option<Arc<Waiter>>,
+    /// The task's waker, or the waiter (holding it) while registered.
+    who: Who,
     registered: u32,
-    waker: Waker,
+}
+
+/// Who a [`TaskWait`] wakes: the task's waker while no registration is
+/// live, else the registered waiter, which holds the waker (its parker).
+/// One of the two, not both: 16 bytes (the waiter fits beside the waker's
+/// non-null pointer), so a parked task's channel operation stays in a
+/// smaller size class (a million may be parked, issue 8).
+enum Who {
+    Idle(Waker),
+    Waiting(Arc<Waiter>),
+}
+
+impl Who {
+    /// The registered waiter, if a registration is live.
+    #[inline]
+    fn waiter(&self) -> Option<&Arc<Waiter>> {
+        match self {
+            Who::Idle(_) => None,
+            Who::Waiting(w) => Some(w),
+        }
+    }
+
+    /// Forgets the registered waiter (its wait ended), keeping its waker.
+    #[inline]
+    fn clear(&mut self) {
+        if let Who::Waiting(w) = self {
+            let waker = w.task_waker().clone();
+            *self = Who::Idle(waker);
+        }
+    }
 }
 
 /// In [`TaskWait::start`]: the operation sends.
@@ -120,9 +150,8 @@ impl<T> TaskWait<T> {
             more,
             slots,
             start: narrow(start) | send,
-            waiter: None,
+            who: Who::Idle(waker),
             registered: 0,
-            waker,
         }
     }
 
@@ -275,7 +304,7 @@ impl<T> TaskWait<T> {
             }
         };
         loop {
-            if let Some(w) = self.waiter.clone() {
+            if let Some(w) = self.who.waiter().cloned() {
                 if let Some(why) = give_up {
                     let code = match why {
                         GiveUp::Timeout => TIMED_OUT,
@@ -295,15 +324,15 @@ impl<T> TaskWait<T> {
                 ) {
                     Settled::Waiting => return Poll::Pending,
                     Settled::Done(j, out) => {
-                        self.waiter = None;
+                        self.who.clear();
                         return Poll::Ready(Ok((j, out)));
                     }
                     Settled::Aborted(abort) => {
-                        self.waiter = None;
+                        self.who.clear();
                         return Poll::Ready(Err(abort.into()));
                     }
                     Settled::Retry(next) => {
-                        self.waiter = None;
+                        self.who.clear();
                         self.registered = 0;
                         self.start = narrow(next) | (self.start & SEND_BIT);
                     }
@@ -311,7 +340,11 @@ impl<T> TaskWait<T> {
             }
             let mut waiter = None;
             let mut registered = 0;
-            let waker = &self.waker;
+            // (`Idle` here: the last registration was settled above.)
+            let waker = match &self.who {
+                Who::Idle(k) => k,
+                Who::Waiting(w) => w.task_waker(),
+            };
             let make = || Waiter::for_task(waker.clone());
             let r = register(
                 chans,
@@ -324,15 +357,17 @@ impl<T> TaskWait<T> {
                 share,
                 perform,
             );
-            self.waiter = waiter;
+            if let Some(w) = waiter {
+                self.who = Who::Waiting(w);
+            }
             self.registered = narrow(registered);
             match r {
                 Registered::Done(i, out) => {
-                    self.waiter = None;
+                    self.who.clear();
                     return Poll::Ready(Ok((i, out)));
                 }
                 Registered::Retry(next) => {
-                    self.waiter = None;
+                    self.who.clear();
                     self.registered = 0;
                     self.start = narrow(next) | (self.start & SEND_BIT);
                     if let Some(why) = give_up {
@@ -463,7 +498,7 @@ impl<T> TaskWait<T> {
         give_up: Option<GiveUp>,
     ) -> Poll<Result<bool, GiveUp>> {
         loop {
-            let in_flight = self.waiter.is_some();
+            let in_flight = self.who.waiter().is_some();
             if !in_flight {
                 match rest.pop_front() {
                     Some(v) => self.shared_slot(v),
@@ -496,7 +531,7 @@ impl<T> Drop for TaskWait<T> {
     /// channel's wake rule runs again), so no value waits for a waiter
     /// that will never come.
     fn drop(&mut self) {
-        let Some(w) = self.waiter.take() else {
+        let Some(w) = self.who.waiter().cloned() else {
             return;
         };
         let chans: Vec<&Channel<T>> = std::iter::once(&self.first).chain(self.rest()).collect();

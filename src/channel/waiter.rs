@@ -147,6 +147,15 @@ impl Waiter {
         })
     }
 
+    /// The waker of a task's waiter ([`Waiter::for_task`]).
+    #[inline]
+    pub(crate) fn task_waker(&self) -> &crate::pool::Waker {
+        match &self.parker {
+            Parker::Task(w) => w,
+            Parker::Thread(_) => unreachable!("a task's wait holds a thread's waiter"),
+        }
+    }
+
     /// Ends the wait as claimed by position `index`; false if it had ended.
     #[inline]
     pub(crate) fn try_claim(&self, index: usize) -> bool {
@@ -210,27 +219,51 @@ pub(crate) struct Peer<T> {
     pub(crate) slots: Option<Arc<Slots<T>>>,
 }
 
-/// The waiters blocked on one side (receive or send) of one channel.
-/// Lives inside the channel's mutex.
+/// The waiters blocked on one side (receive or send) of one channel, in
+/// the channel's [`State`](super::state::State): registered, not yet
+/// claimed; served first come, first served. The side's count of pending
+/// claims lives beside it in the state (two `u32`s there keep a channel's
+/// shared block in a smaller size class than a `usize` in each list:
+/// a million tasks may each have a channel, issue 8); [`WaitersMut`]
+/// joins the two.
 pub(crate) struct Waiters<T> {
-    /// Registered, not yet claimed; served first come, first served.
     list: VecDeque<Entry<T>>,
-    /// Claimed by this channel but not yet back under its lock: each one will
-    /// retry its operation here, so this many ready items (or free slots) are
-    /// already spoken for and need no further wakeup.
-    pending: usize,
 }
 
 impl<T> Default for Waiters<T> {
     fn default() -> Self {
         Waiters {
             list: VecDeque::new(),
-            pending: 0,
         }
     }
 }
 
 impl<T> Waiters<T> {
+    /// This side's list with its pending count: `pending` is how many
+    /// waiters it claimed that are not yet back under the channel's lock
+    /// (each will retry its operation there, so this many ready items or
+    /// free slots are already spoken for and need no further wakeup).
+    #[inline]
+    pub(crate) fn with<'a>(&'a mut self, pending: &'a mut u32) -> WaitersMut<'a, T> {
+        WaitersMut {
+            list: &mut self.list,
+            pending,
+        }
+    }
+
+    /// Registered waiters (for tests and diagnostics).
+    pub(crate) fn registered(&self) -> usize {
+        self.list.len()
+    }
+}
+
+/// One side's [`Waiters`] and its pending count, borrowed from the state.
+pub(crate) struct WaitersMut<'a, T> {
+    list: &'a mut VecDeque<Entry<T>>,
+    pending: &'a mut u32,
+}
+
+impl<T> WaitersMut<'_, T> {
     /// Registers `waiter` (whose list holds this channel at `index`).
     pub(crate) fn push(
         &mut self,
@@ -275,7 +308,7 @@ impl<T> Waiters<T> {
                 break;
             };
             if entry.waiter.try_claim(entry.index) {
-                self.pending += 1;
+                *self.pending += 1;
                 return Some(Peer {
                     waiter: entry.waiter,
                     index: entry.index,
@@ -295,7 +328,7 @@ impl<T> Waiters<T> {
     /// Claims already made here whose waiter has not come back yet.
     #[inline]
     pub(crate) fn pending(&self) -> usize {
-        self.pending
+        *self.pending as usize
     }
 
     /// Claims the longest-waiting registered waiter still waiting, counting
@@ -305,7 +338,7 @@ impl<T> Waiters<T> {
     pub(crate) fn claim_one(&mut self) -> Option<Arc<Waiter>> {
         while let Some(entry) = self.list.pop_front() {
             if entry.waiter.try_claim(entry.index) {
-                self.pending += 1;
+                *self.pending += 1;
                 return Some(entry.waiter);
             }
         }
@@ -317,7 +350,7 @@ impl<T> Waiters<T> {
     pub(crate) fn claim_all(&mut self, out: &mut Vec<Arc<Waiter>>) {
         for entry in self.list.drain(..) {
             if entry.waiter.try_claim(entry.index) {
-                self.pending += 1;
+                *self.pending += 1;
                 out.push(entry.waiter);
             }
         }
@@ -326,18 +359,13 @@ impl<T> Waiters<T> {
     /// A waiter this side claimed is back under the lock.
     #[inline]
     pub(crate) fn arrived(&mut self) {
-        debug_assert!(self.pending > 0, "arrival without a claim");
-        self.pending = self.pending.saturating_sub(1);
+        debug_assert!(*self.pending > 0, "arrival without a claim");
+        *self.pending = self.pending.saturating_sub(1);
     }
 
     /// Removes every registration of `waiter`.
     pub(crate) fn remove(&mut self, waiter: &Arc<Waiter>) {
         self.list
             .retain(|entry| !Arc::ptr_eq(&entry.waiter, waiter));
-    }
-
-    /// Registered waiters (for tests and diagnostics).
-    pub(crate) fn registered(&self) -> usize {
-        self.list.len()
     }
 }

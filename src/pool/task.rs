@@ -12,7 +12,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -183,8 +183,24 @@ static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(1);
 /// How a failure is stored among the outcomes: a type no task can return.
 struct Failed(TaskError);
 
-/// Completion (`true`) and cancel (`false`) callbacks, by key.
-type Listeners = Vec<(u32, bool, Listener)>;
+/// Completion (`true`) and cancel (`false`) callbacks, by key, and the
+/// next key (kept with them: most tasks never get one, and the box lives
+/// until the task is done, so a key is never reused while registered).
+#[derive(Default)]
+struct Listeners {
+    next_key: u32,
+    list: Vec<(u32, bool, Listener)>,
+}
+
+impl Listeners {
+    /// Registers `listener` (completion if `on_done`) under a new key.
+    fn add(&mut self, on_done: bool, listener: Listener) -> u32 {
+        let key = self.next_key;
+        self.next_key = self.next_key.wrapping_add(1);
+        self.list.push((key, on_done, listener));
+        key
+    }
+}
 
 struct CoreState {
     /// The value (`Box<T>`), or a `Box<Failed>`; one fat pointer keeps the
@@ -192,9 +208,6 @@ struct CoreState {
     outcome: Option<Box<dyn Any + Send>>,
     /// Boxed: most tasks never get one.
     listeners: Option<Box<Listeners>>,
-    next_key: u32,
-    /// Threads blocked on `cv` (cancellable sleeps).
-    waiting: u32,
 }
 
 /// The function that runs a task's job, for its concrete body type.
@@ -221,6 +234,11 @@ pub(crate) struct TaskCore {
     id: AtomicU64,
     /// Lifecycle and flags (`park/README.md`).
     pub(crate) state: State,
+    /// Threads blocked on `cv` (cancellable sleeps). Changed and read only
+    /// under `inner`'s lock; an atomic beside `state` (not a field of
+    /// `CoreState`) so the task block stays in a smaller size class (a
+    /// million tasks may be parked at once).
+    waiting: AtomicU32,
     pub(crate) sched: Sched,
     inner: Mutex<CoreState>,
     cv: Condvar,
@@ -231,6 +249,7 @@ impl TaskCore {
         TaskCore {
             id: AtomicU64::new(0),
             state,
+            waiting: AtomicU32::new(0),
             sched: Sched {
                 pool,
                 job,
@@ -239,8 +258,6 @@ impl TaskCore {
             inner: Mutex::new(CoreState {
                 outcome: None,
                 listeners: None,
-                next_key: 0,
-                waiting: 0,
             }),
             cv: Condvar::new(),
         }
@@ -298,11 +315,11 @@ impl TaskCore {
         self.state.complete();
         // Cancel callbacks are stale once the task is done: drop them.
         let listeners = state.listeners.take();
-        if state.waiting > 0 {
+        if self.waiting.load(Ordering::Relaxed) > 0 {
             self.cv.notify_all();
         }
         drop(state);
-        for (_, on_done, listener) in listeners.map(|l| *l).unwrap_or_default() {
+        for (_, on_done, listener) in listeners.map(|l| l.list).unwrap_or_default() {
             if on_done {
                 listener();
             }
@@ -318,7 +335,7 @@ impl TaskCore {
         }
         let mut state = self.inner.lock();
         let mut callbacks = Vec::new();
-        if let Some(listeners) = state.listeners.as_mut() {
+        if let Some(listeners) = state.listeners.as_mut().map(|l| &mut l.list) {
             let mut i = 0;
             while i < listeners.len() {
                 if listeners[i].1 {
@@ -328,7 +345,7 @@ impl TaskCore {
                 }
             }
         }
-        if state.waiting > 0 {
+        if self.waiting.load(Ordering::Relaxed) > 0 {
             self.cv.notify_all();
         }
         if state.outcome.is_none() && self.state.claim(true).is_some() {
@@ -352,7 +369,8 @@ impl TaskCore {
     /// Blocks until cancelled or `deadline`; true if cancelled.
     pub(crate) fn wait_cancel(&self, deadline: Option<Instant>) -> bool {
         let mut state = self.inner.lock();
-        state.waiting += 1;
+        // Under the lock: `finish_locked` and `cancel_flag` read it there.
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         while !self.is_cancelled() {
             match deadline {
                 None => self.cv.wait(&mut state),
@@ -363,7 +381,8 @@ impl TaskCore {
                 }
             }
         }
-        state.waiting -= 1;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        drop(state);
         self.is_cancelled()
     }
 
@@ -376,13 +395,8 @@ impl TaskCore {
             listener();
             return None;
         }
-        let key = state.next_key;
-        state.next_key = state.next_key.wrapping_add(1);
-        state
-            .listeners
-            .get_or_insert_with(Default::default)
-            .push((key, false, listener));
-        Some(key)
+        let listeners = state.listeners.get_or_insert_with(Default::default);
+        Some(listeners.add(false, listener))
     }
 
     /// Registers a completion callback; runs it now (and returns `None`) if
@@ -394,18 +408,13 @@ impl TaskCore {
             listener();
             return None;
         }
-        let key = state.next_key;
-        state.next_key = state.next_key.wrapping_add(1);
-        state
-            .listeners
-            .get_or_insert_with(Default::default)
-            .push((key, true, listener));
-        Some(key)
+        let listeners = state.listeners.get_or_insert_with(Default::default);
+        Some(listeners.add(true, listener))
     }
 
     pub(crate) fn unregister(&self, key: u32) {
         let mut state = self.inner.lock();
-        let Some(listeners) = state.listeners.as_mut() else {
+        let Some(listeners) = state.listeners.as_mut().map(|l| &mut l.list) else {
             return;
         };
         if let Some(pos) = listeners.iter().position(|(k, _, _)| *k == key) {

@@ -93,6 +93,8 @@ use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
+
+use once_cell::race::OnceBox;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -123,6 +125,15 @@ pub struct ChannelObj {
     /// A number naming it in deadlock reports (`channel 3`), in creation
     /// order.
     id: u64,
+    /// What few channels have (a timer, a helping producer), allocated on
+    /// first use: a million tasks may each hold a channel (issue 8), so
+    /// the common channel carries one pointer for them.
+    extras: OnceBox<Extras>,
+}
+
+/// The rarely used parts of a [`ChannelObj`].
+#[derive(Debug, Default)]
+struct Extras {
     /// The pool timer feeding an `after` or `ticker` channel; cancelled
     /// when the channel is closed or dropped.
     timer: parking_lot::Mutex<Option<pool::Timer>>,
@@ -157,22 +168,31 @@ impl ChannelObj {
             ch,
             _live: super::handles::Live::new(super::handles::Kind::Channel),
             id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
-            timer: parking_lot::Mutex::new(None),
-            helper: OnceLock::new(),
+            extras: OnceBox::new(),
         })
     }
 
     /// Makes `helper` this channel's [`Help`] (once; later calls are
     /// ignored).
     pub fn set_helper(&self, helper: Weak<dyn Help>) {
-        let _ = self.helper.set(helper);
+        let _ = self.extras().helper.set(helper);
+    }
+
+    /// The channel's extras, made on first use.
+    fn extras(&self) -> &Extras {
+        self.extras.get_or_init(Box::default)
+    }
+
+    /// The channel's timer slot (made on first use).
+    fn timer(&self) -> parking_lot::MutexGuard<'_, Option<pool::Timer>> {
+        self.extras().timer.lock()
     }
 
     /// Before a receive waits: while the channel is empty, lets its
     /// producer run work on this thread.
     #[inline]
     fn help_while_empty(&self) {
-        if let Some(h) = self.helper.get() {
+        if let Some(h) = self.extras.get().and_then(|x| x.helper.get()) {
             help_slow(&self.ch, h);
         }
     }
@@ -181,8 +201,11 @@ impl ChannelObj {
     pub fn close(&self) {
         self.ch.close();
         // After `close`: a tick running now sees the channel closed before
-        // it stores its next timer (`tick`).
-        drop(self.timer.lock().take());
+        // it stores its next timer (`tick`). No extras: no timer (a tick
+        // that makes them now sees the channel closed).
+        if let Some(x) = self.extras.get() {
+            drop(x.timer.lock().take());
+        }
     }
 
     /// The channel's number (`channel 3` in deadlock reports).
@@ -779,7 +802,7 @@ fn after(_: &mut Vm, args: &[Value]) -> Result<Value> {
     match Instant::now().checked_add(d) {
         Some(at) => {
             let timer = crate::runtime::pool()?.timer_at(at, fire);
-            *c.timer.lock() = Some(timer);
+            *c.timer() = Some(timer);
         }
         // Too far to represent: it never fires.
         None => drop(fire),
@@ -817,7 +840,7 @@ fn arm_tick(
     };
     let weak = c.clone();
     let timer = pool.timer_at(at, move || tick(pool, weak, every, at));
-    let mut slot = obj.timer.lock();
+    let mut slot = obj.timer();
     // Closed meanwhile: `close` already took the slot; drop this timer.
     if !obj.ch.is_closed() {
         *slot = Some(timer);

@@ -1195,7 +1195,8 @@ mod tests {
         // a parked task that every task carries must not grow unnoticed.
         // Upper bounds at this commit; raise them only with a reason.
         use std::mem::size_of;
-        assert!(size_of::<ParkedVm>() <= 56, "{}", size_of::<ParkedVm>());
+        // One frame inline (`Frames`): 8 B more here, one allocation less.
+        assert!(size_of::<ParkedVm>() <= 64, "{}", size_of::<ParkedVm>());
         assert!(size_of::<RunState>() <= 64, "{}", size_of::<RunState>());
         assert!(
             size_of::<ScriptTask>() <= 104,
@@ -1204,7 +1205,13 @@ mod tests {
         );
         assert!(size_of::<TaskObj>() <= 40, "{}", size_of::<TaskObj>());
         assert!(size_of::<TaskInfo>() <= 32, "{}", size_of::<TaskInfo>());
+        // With its reference counts (16 B) the block is then in mimalloc's
+        // 192 B size class, not the 224 B one.
         let task = crate::pool::task_size_of::<ScriptTask>();
-        assert!(task <= 192, "{task}");
+        assert!(task <= 176, "{task}");
+        // A channel object: the timer and helper hook are boxed on first
+        // use (48 B with its reference counts, not 80).
+        let chan = size_of::<crate::stdlib::channel::ChannelObj>();
+        assert!(chan <= 32, "{chan}");
     }
 }

@@ -129,11 +129,36 @@ impl Default for ParkState {
 /// each [`Vm::resume`] with the task's depth base, sets it again.
 pub struct ParkedVm {
     stack: Box<[Value]>,
-    frames: Box<[Frame]>,
+    frames: Frames,
     /// The `try` handlers and the `finally` blocks running on their error
     /// paths, if there are any.
     guards: Option<Box<Guards>>,
     parking: Parking,
+}
+
+/// A parked VM's frames: one inline (a task parked in its own function,
+/// the common case, allocates nothing for them), or several boxed. The
+/// same size as the box alone: the tag lives in the frame's `entry` byte.
+enum Frames {
+    One(Frame),
+    Many(Box<[Frame]>),
+}
+
+impl Frames {
+    /// The innermost frame.
+    fn last(&self) -> Option<&Frame> {
+        match self {
+            Frames::One(f) => Some(f),
+            Frames::Many(fs) => fs.last(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Frames::One(_) => 1,
+            Frames::Many(fs) => fs.len(),
+        }
+    }
 }
 
 /// A parked VM's `try` handlers and `finally` shields.
@@ -287,7 +312,10 @@ impl Vm {
             .min(self.stack.len());
         let mut stack = Vec::with_capacity(top);
         stack.extend(self.stack[..top].iter_mut().map(std::mem::take));
-        let frames: Box<[Frame]> = self.frames.drain(..).collect();
+        let frames = match self.frames.len() {
+            1 => Frames::One(self.frames.pop()?),
+            _ => Frames::Many(self.frames.drain(..).collect()),
+        };
         let guards = (!self.handlers.is_empty() || !self.shields.is_empty()).then(|| {
             Box::new(Guards {
                 handlers: self.handlers.drain(..).collect(),
@@ -322,7 +350,10 @@ impl Vm {
         for (slot, v) in self.stack.iter_mut().zip(stack.into_vec()) {
             *slot = v;
         }
-        self.frames.extend(frames.into_vec());
+        match frames {
+            Frames::One(f) => self.frames.push(f),
+            Frames::Many(fs) => self.frames.extend(fs.into_vec()),
+        }
         if let Some(g) = guards {
             let Guards { handlers, shields } = *g;
             self.handlers.extend(handlers.into_vec());

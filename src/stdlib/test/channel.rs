@@ -386,3 +386,42 @@ fn close_wakes_blocked_tasks() {
         assert_eq!(full.ch.len(), 1, "the value queued before close stays");
     }
 }
+
+#[test]
+fn a_parked_channel_operation_and_a_channel_stay_small() {
+    // A million tasks parked in `recv`, each on its own channel, must fit
+    // in 1 GiB (issue 8): the parked operation (mimalloc's 96 B class) and
+    // the channel object (48 B with its reference counts: its timer and
+    // helper hook are boxed on first use) are part of each.
+    assert!(std::mem::size_of::<ChanOp>() <= 96);
+    assert!(std::mem::size_of::<ChannelObj>() <= 32);
+}
+
+#[test]
+fn a_channels_extras_are_made_on_first_use_and_keep_their_helper() {
+    #[derive(Debug)]
+    struct OneStep(std::sync::atomic::AtomicUsize);
+    impl Help for OneStep {
+        fn help(&self) -> bool {
+            self.0.fetch_add(1, Ordering::SeqCst) == 0
+        }
+    }
+    let c = ChannelObj::new(None).unwrap();
+    assert!(c.extras.get().is_none());
+    // Closing a channel that never had a timer makes no extras.
+    c.close();
+    assert!(c.extras.get().is_none());
+    let c = ChannelObj::new(None).unwrap();
+    let h: Arc<dyn Help> = Arc::new(OneStep(std::sync::atomic::AtomicUsize::new(0)));
+    c.set_helper(Arc::downgrade(&h));
+    // Set once: a second helper is ignored.
+    let other: Arc<dyn Help> = Arc::new(OneStep(std::sync::atomic::AtomicUsize::new(0)));
+    c.set_helper(Arc::downgrade(&other));
+    c.help_while_empty();
+    let first = c
+        .extras
+        .get()
+        .and_then(|x| x.helper.get())
+        .and_then(Weak::upgrade);
+    assert!(first.is_some_and(|f| Arc::ptr_eq(&f, &h)));
+}
