@@ -143,30 +143,32 @@ fn try_alloc_header(cap: usize) -> Result<NonNull<StrHeader>, CapacityError> {
     if cap == 0 {
         return Ok(NonNull::from(&EMPTY));
     }
-    let bytes = cap
-        .checked_add(std::mem::size_of::<StrHeader>())
-        .filter(|b| *b <= isize::MAX as usize)
-        .ok_or(CapacityError)?;
-    let layout = Layout::from_size_align(bytes, std::mem::align_of::<StrHeader>())
-        .map_err(|_| CapacityError)?;
-    // SAFETY: the layout's size is non-zero (the header alone is 48 bytes).
-    let p = unsafe { alloc::alloc(layout) }.cast::<StrHeader>();
-    let p = NonNull::new(p).ok_or(CapacityError)?;
-    // SAFETY: `p` was just allocated with room for a header.
-    Ok(unsafe { init_header(p, cap) })
+    try_alloc_header_with(cap, alloc::alloc)
 }
 
 /// [`try_alloc_header`] with the bytes zeroed (`cap > 0`): memory fresh
 /// from the OS is zero already, so the allocator skips the clearing.
 fn try_alloc_header_zeroed(cap: usize) -> Result<NonNull<StrHeader>, CapacityError> {
+    try_alloc_header_with(cap, alloc::alloc_zeroed)
+}
+
+/// A header with room for `cap > 0` bytes from `allocate` (`alloc` or
+/// `alloc_zeroed`), or an error when the size overflows or memory is out. Inlined, so each
+/// caller calls its allocator directly.
+#[inline(always)]
+fn try_alloc_header_with(
+    cap: usize,
+    allocate: unsafe fn(Layout) -> *mut u8,
+) -> Result<NonNull<StrHeader>, CapacityError> {
     let bytes = cap
         .checked_add(std::mem::size_of::<StrHeader>())
         .filter(|b| *b <= isize::MAX as usize)
         .ok_or(CapacityError)?;
     let layout = Layout::from_size_align(bytes, std::mem::align_of::<StrHeader>())
         .map_err(|_| CapacityError)?;
-    // SAFETY: the layout's size is non-zero (the header alone is 48 bytes).
-    let p = unsafe { alloc::alloc_zeroed(layout) }.cast::<StrHeader>();
+    // SAFETY: the layout's size is non-zero (the header alone is 48 bytes),
+    // as `alloc` and `alloc_zeroed` require.
+    let p = unsafe { allocate(layout) }.cast::<StrHeader>();
     let p = NonNull::new(p).ok_or(CapacityError)?;
     // SAFETY: `p` was just allocated with room for a header.
     Ok(unsafe { init_header(p, cap) })
