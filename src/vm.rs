@@ -954,26 +954,40 @@ impl Vm {
         }
         self.reentry += 1;
         let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
-            let base = self.top() + 1;
-            self.ensure_stack(base + proto.nregs);
-            if let (Some(c), true) = (callee, proto.needs_callee) {
-                self.stack[base - 1] = Value::Func(c.clone());
-            }
-            for (i, a) in args.iter().enumerate() {
-                self.stack[base + i] = a.clone();
-            }
-            self.frames.push(Frame {
-                proto,
-                pc: start as u32,
-                base: base as u32,
-                ret: 0,
-                entry: true,
-            });
+            self.push_entry_frame(proto, callee, args, start);
             let entry = self.frames.len() - 1;
             self.run(entry)
         });
         self.reentry -= 1;
         r
+    }
+
+    /// Pushes an entry frame for `proto` above the running frame (the
+    /// callee in the register below its window when it needs itself, the
+    /// arguments in its first registers), starting at `start`. Unwinding
+    /// and returns stop at an entry frame.
+    fn push_entry_frame(
+        &mut self,
+        proto: &'static Proto,
+        callee: Option<&Arc<Closure>>,
+        args: &[Value],
+        start: usize,
+    ) {
+        let base = self.top() + 1;
+        self.ensure_stack(base + proto.nregs);
+        if let (Some(c), true) = (callee, proto.needs_callee) {
+            self.stack[base - 1] = Value::Func(c.clone());
+        }
+        for (i, a) in args.iter().enumerate() {
+            self.stack[base + i] = a.clone();
+        }
+        self.frames.push(Frame {
+            proto,
+            pc: start as u32,
+            base: base as u32,
+            ret: 0,
+            entry: true,
+        });
     }
 
     /// The first register above the running frame's window.

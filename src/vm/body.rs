@@ -44,7 +44,7 @@
 use std::task::Poll;
 
 use super::park::Parking;
-use super::{arity_error, set_reg, stack_overflow, Frame, Vm};
+use super::{arity_error, set_reg, stack_overflow, Vm};
 use crate::bytecode::Instr;
 use crate::error::{Error, Result};
 use crate::pool::{self, CancelToken};
@@ -309,21 +309,7 @@ impl Vm {
         if self.is_cancelled() {
             return Err(Error::cancelled());
         }
-        let base = self.top() + 1;
-        self.ensure_stack(base + proto.nregs);
-        if proto.needs_callee {
-            self.stack[base - 1] = f.clone();
-        }
-        for (i, a) in args.iter().enumerate() {
-            self.stack[base + i] = a.clone();
-        }
-        self.frames.push(Frame {
-            proto,
-            pc: start as u32,
-            base: base as u32,
-            ret: 0,
-            entry: true,
-        });
+        self.push_entry_frame(proto, Some(c), args, start);
         Ok(())
     }
 
