@@ -37,8 +37,12 @@ use crate::pool::blocking;
 use crate::value::{format_float, Key, Map, NativeFn, Value};
 use crate::vm::Vm;
 use std::io::{BufRead, Read, Seek};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+
+#[path = "csv/blocks.rs"]
+mod blocks;
+use blocks::{BlockReader, BLOCKS_AHEAD, BLOCK_ROWS};
 
 static FUNCTIONS: &[NativeFn] = &[
     NativeFn {
@@ -113,6 +117,7 @@ struct RowReader<R: Read> {
 }
 
 /// How to read the input again from its start.
+#[derive(Debug)]
 enum Rewind {
     /// A string argument (a cheap handle on it).
     Text(Value),
@@ -310,20 +315,25 @@ fn read(_: &mut Vm, args: &[Value]) -> Result<Value> {
 /// A plain consumer gets rows parsed by the reader thread. A parallel call
 /// given the stream itself (`parallel_map(csv.rows(p), f)`, nobody else
 /// holding it) claims it (`stream::claim`): from then on the reader only
-/// finds where each record ends, checks it (UTF-8, the header's length:
-/// the same errors, in the same order) and sends its text, and the call's
-/// runners parse the records into rows ([`RowDecoder`]), spreading the
-/// parsing over the workers.
+/// finds where records end and sends their text, and the call's runners
+/// parse the records into rows ([`RowDecoder`]), spreading the parsing
+/// over the workers. Claimed in blocks (`parallel_map`, `_filter`,
+/// `_for_each`), the reader sends blocks of up to [`BLOCK_ROWS`] records
+/// (`blocks.rs`), checked for UTF-8, and the runners check the header's
+/// length; claimed record by record (`parallel_reduce`, `_fold`), the
+/// reader checks each record (UTF-8, the header's length). Either way the
+/// rows and the first error (its line and column) are the plain reader's.
 fn rows(_: &mut Vm, args: &[Value]) -> Result<Value> {
     arity("csv.rows", args, 1, 2)?;
     let path = args::string("csv.rows", "path", &args[0])?;
     let s = settings("csv.rows", args.get(1))?;
     let (mut producer, seekable) = rows_producer(path, &s)?;
-    let claimed = Arc::clone(&producer.claimed);
+    let mode = Arc::clone(&producer.mode);
     let decoder = Arc::clone(&producer.decoder);
-    let chan = stream::spawn("rows", move || producer.next())?;
+    let ahead = Arc::clone(&producer.ahead);
+    let chan = stream::spawn_limited("rows", ahead, move || producer.next())?;
     if seekable {
-        stream::claimable(&chan, claimed, decoder);
+        stream::claimable(&chan, mode, decoder);
     }
     Ok(chan)
 }
@@ -335,13 +345,19 @@ fn rows_producer(path: &str, s: &Settings) -> Result<(RowsProducer, bool)> {
     let seekable = file.metadata().is_ok_and(|m| m.is_file());
     let rewind = Rewind::File(path.to_string());
     let reader = RowReader::new("csv.rows", source(path), rewind, file, s);
+    let mode = Arc::new(AtomicU8::new(stream::UNCLAIMED));
     let producer = RowsProducer {
         rows: Some(reader),
         raw: None,
-        claimed: Arc::new(AtomicBool::new(false)),
+        mode: Arc::clone(&mode),
+        ahead: Arc::new(AtomicUsize::new(stream::CAPACITY)),
         decoder: Arc::new(RowDecoder {
             delimiter: s.delimiter,
             header: OnceLock::new(),
+            mode,
+            func: "csv.rows",
+            source: source(path),
+            rewind: Rewind::File(path.to_string()),
         }),
         delimiter: s.delimiter,
     };
@@ -353,16 +369,30 @@ fn rows_producer(path: &str, s: &Settings) -> Result<(RowsProducer, bool)> {
 struct RowsProducer {
     /// Parsing rows (before the claim).
     rows: Option<RowReader<std::fs::File>>,
-    /// Sending records (after it).
+    /// Sending records or blocks (after it).
     raw: Option<RawMode>,
-    claimed: Arc<AtomicBool>,
+    /// Set by the claim (`stream::CLAIMED_ITEMS`, `CLAIMED_BLOCKS`).
+    mode: Arc<AtomicU8>,
+    /// The reader's read-ahead limit: lowered to [`BLOCKS_AHEAD`] once
+    /// it sends blocks.
+    ahead: Arc<AtomicUsize>,
     decoder: Arc<RowDecoder>,
     delimiter: u8,
 }
 
+/// What the raw mode reads.
+enum RawSource {
+    /// One record at a time, checked here.
+    Records(RawRecords),
+    /// Blocks of records (checked for UTF-8 here), and the error met in
+    /// a block, to deliver after the records before it.
+    Blocks(BlockReader, Option<Error>),
+}
+
 /// The raw mode's reader and what its errors name.
 struct RawMode {
-    records: RawRecords,
+    records: RawSource,
+    delimiter: u8,
     func: &'static str,
     source: String,
     rewind: Rewind,
@@ -372,7 +402,7 @@ struct RawMode {
 
 impl RowsProducer {
     fn next(&mut self) -> Result<Option<Value>> {
-        if self.raw.is_none() && self.claimed.load(Ordering::Relaxed) {
+        if self.raw.is_none() && self.mode.load(Ordering::Relaxed) != stream::UNCLAIMED {
             self.switch()?;
         }
         match &mut self.raw {
@@ -414,8 +444,15 @@ impl RowsProducer {
         if let Some(h) = header {
             let _ = self.decoder.header.set(h);
         }
+        let records = if self.mode.load(Ordering::Relaxed) == stream::CLAIMED_BLOCKS {
+            self.ahead.store(BLOCKS_AHEAD, Ordering::Relaxed);
+            RawSource::Blocks(BlockReader::new(file, at, self.delimiter), None)
+        } else {
+            RawSource::Records(RawRecords::new(file, at, self.delimiter))
+        };
         self.raw = Some(RawMode {
-            records: RawRecords::new(file, at, self.delimiter),
+            records,
+            delimiter: self.delimiter,
             func,
             source,
             rewind,
@@ -426,28 +463,93 @@ impl RowsProducer {
 }
 
 impl RawMode {
-    /// The next record's text, after the checks the parser makes.
+    /// The next raw item.
     fn next(&mut self) -> Result<Option<Value>> {
-        let at = self.records.pos;
-        let fields = match self.records.next() {
+        match &mut self.records {
+            RawSource::Records(_) => self.next_record(),
+            RawSource::Blocks(..) => self.next_block(),
+        }
+    }
+
+    #[cold]
+    fn io_error(&self, e: &std::io::Error) -> Error {
+        Error::new(
+            ErrorKind::IOError,
+            format!(
+                "{}(): {}{}",
+                self.func,
+                self.source,
+                super::io::os_reason(e)
+            ),
+        )
+    }
+
+    /// The next block of records, `[rows, offset, text]` (see
+    /// [`RowDecoder`]); invalid UTF-8 ends the stream with the plain
+    /// reader's error, after a block of the records before it.
+    fn next_block(&mut self) -> Result<Option<Value>> {
+        let RawSource::Blocks(reader, pending) = &mut self.records else {
+            unreachable!("called in block mode")
+        };
+        if let Some(e) = pending.take() {
+            return Err(e);
+        }
+        let (rows, len) = match reader.next() {
+            Ok(Some(b)) => b,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(self.io_error(&e)),
+        };
+        let offset = reader.offset();
+        let bytes = reader.bytes(len);
+        match std::str::from_utf8(bytes) {
+            Ok(text) => {
+                let block = block_value(rows, offset, text);
+                reader.consume(len);
+                Ok(Some(block))
+            }
+            Err(e) => {
+                // The record holding the first invalid byte, and the ones
+                // before it.
+                let ends = blocks::record_ends(bytes, self.delimiter);
+                let good = ends.partition_point(|&end| end <= e.valid_up_to());
+                let start = if good == 0 { 0 } else { ends[good - 1] };
+                let end = ends.get(good).copied().unwrap_or(bytes.len());
+                let column = first_invalid_field(&bytes[start..end], self.delimiter);
+                let error = bad_at(
+                    self.func,
+                    &self.source,
+                    &self.rewind,
+                    offset + start as u64,
+                    column,
+                    "invalid UTF-8",
+                );
+                if good == 0 {
+                    return Err(error);
+                }
+                let text = std::str::from_utf8(&bytes[..start]).expect("before the invalid byte");
+                let block = block_value(good, offset, text);
+                reader.consume_part(start);
+                *pending = Some(error);
+                Ok(Some(block))
+            }
+        }
+    }
+
+    /// The next record's text, after the checks the parser makes.
+    fn next_record(&mut self) -> Result<Option<Value>> {
+        let RawSource::Records(records) = &mut self.records else {
+            unreachable!("called in record mode")
+        };
+        let at = records.pos;
+        let fields = match records.next() {
             Ok(Some(n)) => n,
             Ok(None) => return Ok(None),
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::IOError,
-                    format!(
-                        "{}(): {}{}",
-                        self.func,
-                        self.source,
-                        super::io::os_reason(&e)
-                    ),
-                ))
-            }
+            Err(e) => return Err(self.io_error(&e)),
         };
         // The record is UTF-8 exactly when each of its fields is (the
         // quotes, delimiters and line breaks around them are ASCII).
-        let Ok(text) = std::str::from_utf8(&self.records.raw) else {
-            let column = self.records.first_invalid_field();
+        let Ok(text) = std::str::from_utf8(&records.raw) else {
+            let column = records.first_invalid_field();
             return Err(bad_at(
                 self.func,
                 &self.source,
@@ -554,17 +656,96 @@ impl RawRecords {
     }
 }
 
-/// Parses a claimed `csv.rows` stream's records (their text, checked by
-/// the reader) into rows, on the parallel call's runners.
-#[derive(Debug)]
+/// The raw item of a block of `rows` records, `text`, read from byte
+/// `offset` of the file: `[rows, offset, text]` (a row is never a list
+/// whose first item is an integer; only [`RowDecoder`] sees these).
+fn block_value(rows: usize, offset: u64, text: &str) -> Value {
+    Value::list(vec![
+        Value::Int(rows as i64),
+        Value::Int(offset as i64),
+        Value::str(text),
+    ])
+}
+
+/// A block's parts, if `item` is one.
+fn as_block(item: &Value) -> Option<(usize, u64, &Value)> {
+    let Value::List(l) = item else { return None };
+    match l.as_slice() {
+        [Value::Int(rows), Value::Int(offset), text @ Value::Str(_)] => {
+            Some((*rows as usize, *offset as u64, text))
+        }
+        _ => None,
+    }
+}
+
+/// The 1-based number of the first field of `record` (one record's
+/// bytes) that is not UTF-8.
+#[cold]
+fn first_invalid_field(mut record: &[u8], delimiter: u8) -> usize {
+    use csv_core::ReadFieldResult::*;
+    let mut core = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+    let mut out = vec![0; record.len() + 1];
+    let mut field = 0;
+    loop {
+        let (res, nin, nout) = core.read_field(record, &mut out);
+        record = &record[nin..];
+        match res {
+            InputEmpty if !record.is_empty() => continue,
+            InputEmpty | OutputFull => {}
+            Field { record_end } => {
+                field += 1;
+                if std::str::from_utf8(&out[..nout]).is_err() {
+                    return field;
+                }
+                if record_end {
+                    return field;
+                }
+                continue;
+            }
+            End => return field.max(1),
+        }
+        // The end of the input: one more call ends the last field.
+        if record.is_empty() {
+            let (res, _, nout) = core.read_field(&[], &mut out);
+            if let Field { .. } = res {
+                field += 1;
+                if std::str::from_utf8(&out[..nout]).is_err() {
+                    return field;
+                }
+            }
+            return field.max(1);
+        }
+    }
+}
+
+/// Parses a claimed `csv.rows` stream's records or blocks of records
+/// (their text, checked for UTF-8 by the reader) into rows, on the
+/// parallel call's runners.
 struct RowDecoder {
     delimiter: u8,
     /// The header's names (set before the first record is sent).
     header: OnceLock<Vec<Key>>,
+    /// How the stream was claimed (blocks: the header's length is checked
+    /// here).
+    mode: Arc<AtomicU8>,
+    /// What errors name.
+    func: &'static str,
+    source: String,
+    rewind: Rewind,
+}
+
+impl std::fmt::Debug for RowDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowDecoder")
+            .field("delimiter", &self.delimiter)
+            .field("mode", &self.mode)
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 impl stream::Decode for RowDecoder {
-    fn decode(&self, items: &mut [Value]) -> std::result::Result<(), (usize, Error)> {
+    fn decode(&self, items: &mut Vec<Value>) -> std::result::Result<(), (usize, Error)> {
         // A parser and its buffers per thread, kept between chunks (building
         // the DFA costs microseconds; chunks may hold a few rows).
         thread_local! {
@@ -584,14 +765,43 @@ impl stream::Decode for RowDecoder {
                     ends: vec![0; 32],
                 }),
             };
-            for (k, item) in items.iter_mut().enumerate() {
-                // Rows parsed before the claim are not strings.
-                let Value::Str(text) = &*item else { continue };
-                let row = self.row(scratch, text.as_bytes()).map_err(|e| (k, e))?;
-                *item = row;
+            if self.max_weight() == 1 {
+                for (k, item) in items.iter_mut().enumerate() {
+                    // Rows parsed before the claim are not strings.
+                    let Value::Str(text) = &*item else { continue };
+                    let row = self.row(scratch, text.as_bytes()).map_err(|e| (k, e))?;
+                    *item = row;
+                }
+                return Ok(());
             }
+            let rows: usize = items.iter().map(|x| self.weight(x)).sum();
+            let mut out = Vec::with_capacity(rows);
+            for item in std::mem::take(items) {
+                let Some((n, offset, Value::Str(text))) = as_block(&item) else {
+                    out.push(item); // a row parsed before the claim
+                    continue;
+                };
+                if let Err(e) = self.block(scratch, n, offset, text.as_bytes(), &mut out) {
+                    let k = out.len();
+                    *items = out;
+                    return Err((k, e));
+                }
+            }
+            *items = out;
             Ok(())
         })
+    }
+
+    fn weight(&self, item: &Value) -> usize {
+        as_block(item).map_or(1, |(rows, ..)| rows)
+    }
+
+    fn max_weight(&self) -> usize {
+        if self.mode.load(Ordering::Relaxed) == stream::CLAIMED_BLOCKS {
+            BLOCK_ROWS
+        } else {
+            1
+        }
     }
 }
 
@@ -604,7 +814,106 @@ struct Scratch {
 }
 
 impl RowDecoder {
-    /// The row of one record's text.
+    /// Parses the `rows` records of a block (`text`, read from byte
+    /// `offset`), pushing their rows on `out`. A record whose length is
+    /// not the header's is the plain reader's error; `out` then holds the
+    /// rows before it.
+    fn block(
+        &self,
+        scratch: &mut Scratch,
+        rows: usize,
+        offset: u64,
+        text: &[u8],
+        out: &mut Vec<Value>,
+    ) -> Result<()> {
+        use csv_core::ReadRecordResult::*;
+        let Scratch {
+            core,
+            out: buf,
+            ends,
+            ..
+        } = scratch;
+        core.reset();
+        let first = out.len();
+        let mut input = text;
+        // Where the record being read started (with the blank lines
+        // before it: what the plain reader reports, see `Rewind`).
+        let mut start = 0;
+        let (mut outlen, mut endlen) = (0, 0);
+        loop {
+            let (res, nin, nout, nend) =
+                core.read_record(input, &mut buf[outlen..], &mut ends[endlen..]);
+            input = &input[nin..];
+            outlen += nout;
+            endlen += nend;
+            match res {
+                // The last record of a file may have no line break: the
+                // next call, with no input, ends it.
+                InputEmpty => {}
+                OutputFull => buf.resize(buf.len() * 2, 0),
+                OutputEndsFull => ends.resize(ends.len() * 2, 0),
+                Record => {
+                    let at = offset + start as u64;
+                    out.push(self.fields(&buf[..outlen], &ends[..endlen], at)?);
+                    start = text.len() - input.len();
+                    (outlen, endlen) = (0, 0);
+                }
+                End => break,
+            }
+        }
+        core.reset();
+        if out.len() - first != rows {
+            return Err(Error::new(
+                ErrorKind::Error,
+                format!(
+                    "internal error: csv.rows sent a block of {} rows counted as {rows}",
+                    out.len() - first
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The row of one record's fields (unquoted, `ends` where each ends),
+    /// read at byte `at`: checked against the header in block mode.
+    fn fields(&self, buf: &[u8], ends: &[usize], at: u64) -> Result<Value> {
+        let mut fields = Vec::with_capacity(ends.len());
+        let mut start = 0;
+        for &end in ends {
+            let text = std::str::from_utf8(&buf[start..end]).map_err(|_| {
+                Error::new(
+                    ErrorKind::Error,
+                    "internal error: csv.rows sent a field that is not UTF-8",
+                )
+            })?;
+            fields.push(Value::str(text));
+            start = end;
+        }
+        let Some(header) = self.header.get() else {
+            return Ok(Value::list(fields));
+        };
+        if fields.len() != header.len() {
+            return Err(bad_at(
+                self.func,
+                &self.source,
+                &self.rewind,
+                at,
+                fields.len().min(header.len()) + 1,
+                &format!(
+                    "{} fields, but the header has {}",
+                    fields.len(),
+                    header.len()
+                ),
+            ));
+        }
+        let mut m = Map::with_capacity(header.len());
+        for (k, v) in header.iter().zip(fields) {
+            m.insert(k.clone(), v);
+        }
+        Ok(Value::map(m))
+    }
+
+    /// The row of one record's text (record mode: the reader checked it).
     fn row(&self, scratch: &mut Scratch, mut input: &[u8]) -> Result<Value> {
         use csv_core::ReadRecordResult::*;
         let Scratch {
@@ -637,26 +946,7 @@ impl RowDecoder {
         if at_end {
             core.reset();
         }
-        let mut fields = Vec::with_capacity(endlen);
-        let mut start = 0;
-        for &end in &ends[..endlen] {
-            let text = std::str::from_utf8(&out[start..end]).map_err(|_| {
-                Error::new(
-                    ErrorKind::Error,
-                    "internal error: csv.rows sent a field that is not UTF-8",
-                )
-            })?;
-            fields.push(Value::str(text));
-            start = end;
-        }
-        let Some(header) = self.header.get() else {
-            return Ok(Value::list(fields));
-        };
-        let mut m = Map::with_capacity(header.len());
-        for (k, v) in header.iter().zip(fields) {
-            m.insert(k.clone(), v);
-        }
-        Ok(Value::map(m))
+        self.fields(&out[..outlen], &ends[..endlen], 0)
     }
 }
 

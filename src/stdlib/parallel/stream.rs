@@ -239,14 +239,20 @@ pub(super) fn run_on(
     };
     let stats = CallStats::new(vm);
     let work = Work::new_stream(vm, f, options, progress);
+    // The stream's own handle and the caller's argument: if nobody else
+    // holds a reader's stream, its records are parsed here, on the runners.
+    let decode = claim_input(&input, &op);
+    // A claimed stream of blocks: `in_flight` counts blocks (see
+    // `claimed_in_flight`), the output has room for their rows.
+    let per_item = decode.as_ref().map_or(1, |d| d.max_weight());
+    let in_flight = claimed_in_flight(in_flight, per_item, workers);
     let output = if op.emits() {
-        Some(Arc::new(ChannelObj::new(Some(in_flight))?))
+        Some(Arc::new(ChannelObj::new(Some(
+            in_flight.saturating_mul(per_item),
+        ))?))
     } else {
         None
     };
-    // The stream's own handle and the caller's argument: if nobody else
-    // holds a reader's stream, its records are parsed here, on the runners.
-    let decode = crate::stdlib::stream::claim(&input, 2);
     let stream = Arc::new_cyclic(|me| Stream {
         me: me.clone(),
         func,
@@ -259,7 +265,7 @@ pub(super) fn run_on(
         consumer: output.as_ref().map(Arc::downgrade).unwrap_or_default(),
         in_flight,
         ordered: options.ordered,
-        fixed_chunk: options.chunk_size,
+        fixed_chunk: options.chunk_size.map(|c| c.div_ceil(per_item)),
         leaf,
         workers,
         queue: Mutex::new(Queue::default()),
@@ -424,6 +430,7 @@ impl Stream {
                         {
                             self.consumer_left();
                         }
+                        self.pause_for_block_room(out);
                     }
                     None => {}
                 }
@@ -539,7 +546,43 @@ impl Stream {
     fn room(&self) -> usize {
         let outstanding = self.outstanding.load(Ordering::SeqCst);
         let out_len = self.output.as_ref().map_or(0, Channel::len);
+        let out_len = self.output_items(out_len);
         self.in_flight.saturating_sub(outstanding + out_len)
+    }
+
+    /// How many input items `out_len` results on the output count for:
+    /// as many, except for a claimed stream of blocks, where a block's
+    /// results (at most `max_weight`) count as one block (see
+    /// [`claimed_in_flight`]).
+    #[inline]
+    fn output_items(&self, out_len: usize) -> usize {
+        match &self.decode {
+            None => out_len,
+            Some(d) => out_len.div_ceil(d.max_weight()),
+        }
+    }
+
+    /// A claimed stream of blocks out of room while its output is not
+    /// full (a block's room comes back only once a block's worth of rows
+    /// is received, and the output's own wait is for one slot): pause
+    /// briefly rather than spin.
+    fn pause_for_block_room(&self, out: &Channel<Value>) {
+        if self.decode.as_ref().is_some_and(|d| d.max_weight() > 1)
+            && self.room() == 0
+            && !out.is_empty()
+        {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+
+    /// The index the items of `items` take (a claimed stream's block
+    /// stands for its rows: items are numbered by row).
+    #[inline]
+    fn weight(&self, items: &[Value]) -> usize {
+        match &self.decode {
+            Some(d) if d.max_weight() > 1 => items.iter().map(|x| d.weight(x)).sum(),
+            _ => items.len(),
+        }
     }
 
     /// How many items the driver takes at once, with `room` left: a chunk
@@ -613,7 +656,7 @@ impl Stream {
             items,
         };
         t.seq += 1;
-        t.taken += chunk.items.len();
+        t.taken += self.weight(&chunk.items);
         chunk
     }
 
@@ -1198,6 +1241,33 @@ impl Help for Stream {
             }
         }
     }
+}
+
+/// Claims `input` if it is a reader's stream nobody else holds (see
+/// `stdlib/stream`): in blocks of rows, except for reduce and fold, whose
+/// leaves are runs of items (one item per row keeps their tree the plain
+/// stream's).
+fn claim_input(input: &Arc<ChannelObj>, op: &StreamOp) -> Option<Arc<dyn Decode>> {
+    use crate::stdlib::stream::{claim, Claim};
+    let how = match op {
+        StreamOp::Reduce { .. } => Claim::Items,
+        _ => Claim::Blocks,
+    };
+    claim(input, 2, how)
+}
+
+/// `in_flight` for a claimed stream whose items are blocks of up to
+/// `per_item` rows: the blocks that hold `in_flight` rows, and at least two
+/// per worker (one running, one done). The bound then holds in blocks: at
+/// most `in_flight` blocks are taken and not yet received, their rows on
+/// the output counted as whole blocks (`Stream::output_items`), so the
+/// output (room for `in_flight * per_item` rows) never fills: each block
+/// taken yields at most `per_item` results.
+fn claimed_in_flight(in_flight: usize, per_item: usize, workers: usize) -> usize {
+    if per_item <= 1 {
+        return in_flight;
+    }
+    in_flight.div_ceil(per_item).max(2 * workers)
 }
 
 /// One round of a spin wait: 1, 2, 4, .. 64 spin hints (then 64 each).

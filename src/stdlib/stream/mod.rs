@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::stdlib::channel::ChannelObj;
 use crate::value::Value;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,18 @@ pub fn spawn<P>(name: &str, produce: P) -> Result<Value>
 where
     P: FnMut() -> Item + Send + 'static,
 {
+    spawn_limited(name, Arc::new(AtomicUsize::new(CAPACITY)), produce)
+}
+
+/// As [`spawn`], with a read-ahead limit the producer may lower while it
+/// runs (`ahead`: at most this many items wait in the channel, at most
+/// [`CAPACITY`]). A producer of big items (a claimed `csv.rows` sending
+/// blocks of rows) lowers it so that the items waiting stay a few blocks;
+/// below [`CAPACITY`] items are delivered one at a time, as soon as made.
+pub(crate) fn spawn_limited<P>(name: &str, ahead: Arc<AtomicUsize>, produce: P) -> Result<Value>
+where
+    P: FnMut() -> Item + Send + 'static,
+{
     let obj = Arc::new(ChannelObj::new(Some(CAPACITY))?);
     let weak = Arc::downgrade(&obj);
     let queue = obj.ch.clone();
@@ -44,7 +56,7 @@ where
     std::thread::Builder::new()
         .name(format!("weft-{name}"))
         .spawn(move || {
-            run(&queue, &weak, produce);
+            run(&queue, &weak, &ahead, produce);
             drop(pending);
         })
         .map_err(|e| {
@@ -57,7 +69,7 @@ where
 }
 
 /// The reader's loop.
-fn run<P>(queue: &Channel<Value>, weak: &Weak<ChannelObj>, mut produce: P)
+fn run<P>(queue: &Channel<Value>, weak: &Weak<ChannelObj>, ahead: &AtomicUsize, mut produce: P)
 where
     P: FnMut() -> Item,
 {
@@ -67,7 +79,13 @@ where
             return;
         }
         let mut end = None;
-        while batch.len() < BATCH {
+        // (With a lowered limit, items are big: each is sent as made.)
+        let size = if ahead.load(Ordering::Relaxed) < CAPACITY {
+            1
+        } else {
+            BATCH
+        };
+        while batch.len() < size {
             match produce() {
                 Ok(Some(v)) => batch.push(v),
                 Ok(None) => {
@@ -80,7 +98,7 @@ where
                 }
             }
         }
-        if !deliver(queue, weak, &mut batch) {
+        if !deliver(queue, weak, ahead, &mut batch) {
             return;
         }
         match end {
@@ -109,8 +127,14 @@ fn gone(queue: &Channel<Value>, weak: &Weak<ChannelObj>) -> bool {
 }
 
 /// Sends `batch` (emptying it); `false` if the consumer let go.
-fn deliver(queue: &Channel<Value>, weak: &Weak<ChannelObj>, batch: &mut Vec<Value>) -> bool {
+fn deliver(
+    queue: &Channel<Value>,
+    weak: &Weak<ChannelObj>,
+    ahead: &AtomicUsize,
+    batch: &mut Vec<Value>,
+) -> bool {
     let mut items = std::mem::take(batch).into_iter();
+    let mut pause = REFILL_PAUSE;
     loop {
         let left = items.len();
         if left == 0 {
@@ -118,8 +142,12 @@ fn deliver(queue: &Channel<Value>, weak: &Weak<ChannelObj>, batch: &mut Vec<Valu
         }
         // Only this thread sends, so the room can only grow until it does:
         // what fits now goes in at once (one lock, one wakeup).
-        let room = CAPACITY.saturating_sub(queue.len());
-        if room >= left.min(BATCH) {
+        let limit = ahead.load(Ordering::Relaxed).min(CAPACITY);
+        let room = limit.saturating_sub(queue.len());
+        // (Under a lowered limit, whatever fits: the batch may have been
+        // made before the limit was lowered.)
+        let need = if limit < CAPACITY { 1 } else { left.min(BATCH) };
+        if room >= need {
             let chunk: Vec<Value> = items.by_ref().take(room).collect();
             match queue.send_batch(chunk, None) {
                 Ok(()) => continue,
@@ -127,6 +155,17 @@ fn deliver(queue: &Channel<Value>, weak: &Weak<ChannelObj>, batch: &mut Vec<Valu
                     return false
                 }
             }
+        }
+        if limit < CAPACITY {
+            // A lowered limit: the channel's own wait is for its whole
+            // capacity, so poll, backing off to `CHECK_EVERY / 50` (2 ms:
+            // a few blocks of rows take longer than that to run).
+            if gone(queue, weak) {
+                return false;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(CHECK_EVERY / 50);
+            continue;
         }
         // Little or no room: wait (parked) for one slot and fill it...
         let mut v = items.next().expect("left > 0");
@@ -150,21 +189,49 @@ fn deliver(queue: &Channel<Value>, weak: &Weak<ChannelObj>, batch: &mut Vec<Valu
 // Claiming a stream: raw items decoded by the parallel calls' runners
 
 /// Turns a claimed stream's raw items into the items a plain receiver gets
-/// (`csv.rows`: a record's text into its row). Runs on the parallel calls'
-/// runners, so the parsing is spread over the workers instead of being
-/// done by the one reader thread.
+/// (`csv.rows`: a record's text into its row, or a block of records into
+/// its rows). Runs on the parallel calls' runners, so the parsing is
+/// spread over the workers instead of being done by the one reader thread.
 pub(crate) trait Decode: Send + Sync + std::fmt::Debug {
-    /// Decodes the raw items of `items` in place (items that are not raw,
-    /// delivered before the claim, are left as they are). `Err((k, e))`:
-    /// item `k` could not be decoded; the items before it were.
-    fn decode(&self, items: &mut [Value]) -> std::result::Result<(), (usize, Error)>;
+    /// Decodes the raw items of `items` in place, a block into its rows
+    /// (items that are not raw, delivered before the claim, are left as
+    /// they are). `Err((k, e))`: the `k`-th item of the result could not
+    /// be decoded; `items` holds the `k` before it.
+    fn decode(&self, items: &mut Vec<Value>) -> std::result::Result<(), (usize, Error)>;
+
+    /// How many items `item` decodes into (a block: its rows; 1 for
+    /// anything else).
+    fn weight(&self, item: &Value) -> usize;
+
+    /// The most items one raw item decodes into (1 unless the stream was
+    /// claimed with [`Claim::Blocks`]).
+    fn max_weight(&self) -> usize;
 }
+
+/// What a claimed stream's reader sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// One raw item per item (one record per row): the partition of the
+    /// items is the plain stream's (reductions over a fixed tree).
+    Items,
+    /// Raw blocks of many items (`Decode::max_weight` at most), so that
+    /// the per-item costs of the parallel call are paid per block.
+    Blocks,
+}
+
+/// Mode values of a claimable stream's shared word: not claimed yet.
+pub(crate) const UNCLAIMED: u8 = 0;
+/// Claimed with [`Claim::Items`].
+pub(crate) const CLAIMED_ITEMS: u8 = 1;
+/// Claimed with [`Claim::Blocks`].
+pub(crate) const CLAIMED_BLOCKS: u8 = 2;
 
 /// A stream whose reader can switch to raw items.
 struct Claimable {
     chan: Weak<ChannelObj>,
-    /// Set by the claim: the reader sends raw items from then on.
-    raw: Arc<AtomicBool>,
+    /// Set by the claim ([`CLAIMED_ITEMS`], [`CLAIMED_BLOCKS`]): the
+    /// reader sends raw items from then on.
+    mode: Arc<AtomicU8>,
     decoder: Arc<dyn Decode>,
 }
 
@@ -172,15 +239,15 @@ struct Claimable {
 static CLAIMABLE: Mutex<Vec<Claimable>> = Mutex::new(Vec::new());
 
 /// Registers `chan` (a stream just made by [`spawn`]) as claimable: once
-/// claimed (`raw` set), its reader sends raw items that only `decoder`
+/// claimed (`mode` set), its reader sends raw items that only `decoder`
 /// understands.
-pub(crate) fn claimable(chan: &Value, raw: Arc<AtomicBool>, decoder: Arc<dyn Decode>) {
+pub(crate) fn claimable(chan: &Value, mode: Arc<AtomicU8>, decoder: Arc<dyn Decode>) {
     let Value::Channel(c) = chan else { return };
     let mut list = CLAIMABLE.lock();
     list.retain(|c| c.chan.strong_count() > 0);
     list.push(Claimable {
         chan: Arc::downgrade(c),
-        raw,
+        mode,
         decoder,
     });
 }
@@ -189,10 +256,15 @@ pub(crate) fn claimable(chan: &Value, raw: Arc<AtomicBool>, decoder: Arc<dyn Dec
 /// if it is claimable and nobody else can receive from it: `handles` is
 /// how many strong handles the caller accounts for (its own, and the
 /// argument it was given). From then on the reader sends raw items, and
-/// the caller must pass every chunk it takes through the decoder returned.
+/// the caller must pass every chunk it takes through the decoder returned,
+/// and count each item as [`Decode::weight`] items.
 /// A stream the script also holds (in a variable, a list, a closure) is
 /// never claimed: a plain receive must never see a raw item.
-pub(crate) fn claim(input: &Arc<ChannelObj>, handles: usize) -> Option<Arc<dyn Decode>> {
+pub(crate) fn claim(
+    input: &Arc<ChannelObj>,
+    handles: usize,
+    how: Claim,
+) -> Option<Arc<dyn Decode>> {
     let mut list = CLAIMABLE.lock();
     list.retain(|c| c.chan.strong_count() > 0);
     let i = list
@@ -202,7 +274,11 @@ pub(crate) fn claim(input: &Arc<ChannelObj>, handles: usize) -> Option<Arc<dyn D
         return None;
     }
     let c = list.swap_remove(i);
-    c.raw.store(true, Ordering::SeqCst);
+    let mode = match how {
+        Claim::Items => CLAIMED_ITEMS,
+        Claim::Blocks => CLAIMED_BLOCKS,
+    };
+    c.mode.store(mode, Ordering::SeqCst);
     Some(c.decoder)
 }
 
