@@ -350,7 +350,7 @@ fn rows_producer(path: &str, s: &Settings) -> Result<(RowsProducer, bool)> {
         rows: Some(reader),
         raw: None,
         mode: Arc::clone(&mode),
-        ahead: Arc::new(AtomicUsize::new(stream::CAPACITY)),
+        ahead: Arc::new(AtomicUsize::new(stream::SLOW_START)),
         decoder: Arc::new(RowDecoder {
             delimiter: s.delimiter,
             header: OnceLock::new(),

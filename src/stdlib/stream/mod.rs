@@ -22,6 +22,12 @@ pub const BATCH: usize = 128;
 /// How long a blocked delivery waits before checking that someone still
 /// holds the channel.
 pub const CHECK_EVERY: Duration = Duration::from_millis(100);
+/// A read-ahead limit for [`spawn_limited`] that starts slow: one batch,
+/// until the consumer takes its first item (then [`CAPACITY`]). A stream
+/// that a parallel call may claim starts so: the call claims it before it
+/// takes anything, and items read before the claim are not raw (a few,
+/// not thousands, of those).
+pub const SLOW_START: usize = BATCH;
 
 /// What a producer gives: the next item, the end (`None`), or an error that
 /// ends the stream after the items before it.
@@ -74,18 +80,18 @@ where
     P: FnMut() -> Item,
 {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut sent = 0;
     loop {
         if gone(queue, weak) {
             return;
         }
+        if queue.len() < sent {
+            // The consumer took an item: the end of a slow start. (Only
+            // this thread writes `ahead`: the producer runs here.)
+            let _ = ahead.compare_exchange(SLOW_START, CAPACITY, Ordering::Relaxed, Ordering::Relaxed);
+        }
         let mut end = None;
-        // (With a lowered limit, items are big: each is sent as made.)
-        let size = if ahead.load(Ordering::Relaxed) < CAPACITY {
-            1
-        } else {
-            BATCH
-        };
-        while batch.len() < size {
+        while batch.len() < batch_size(ahead) {
             match produce() {
                 Ok(Some(v)) => batch.push(v),
                 Ok(None) => {
@@ -98,6 +104,7 @@ where
                 }
             }
         }
+        sent += batch.len();
         if !deliver(queue, weak, ahead, &mut batch) {
             return;
         }
@@ -117,6 +124,16 @@ where
                 return;
             }
         }
+    }
+}
+
+/// How many items to read before a delivery: a batch, but with a limit
+/// lowered for big items (below [`SLOW_START`]), each as soon as it is made.
+fn batch_size(ahead: &AtomicUsize) -> usize {
+    if ahead.load(Ordering::Relaxed) >= SLOW_START {
+        BATCH
+    } else {
+        1
     }
 }
 

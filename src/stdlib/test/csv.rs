@@ -135,16 +135,29 @@ impl Drop for TempCsv {
 }
 
 /// What a consumer of `csv.rows` gets: the rows, then the error if any.
-/// `switch`: after how many rows the stream is claimed (`None`: never),
-/// the raw items then decoded in chunks of 3 as a runner would.
+/// `switch`: after how many items the stream is claimed (`None`: never),
+/// in record mode; the raw items then decoded in chunks of 3 as a runner
+/// would.
 fn consume(path: &str, header: bool, switch: Option<usize>) -> (Vec<Value>, Option<String>) {
+    consume_as(path, header, switch, stream::CLAIMED_ITEMS)
+}
+
+/// As [`consume`], claimed in `mode` (`CLAIMED_ITEMS`, `CLAIMED_BLOCKS`).
+/// The first error, from the reader or the decoder, ends the rows as the
+/// parallel call ends them (the lowest index wins).
+fn consume_as(
+    path: &str,
+    header: bool,
+    switch: Option<usize>,
+    mode: u8,
+) -> (Vec<Value>, Option<String>) {
     let (mut producer, seekable) = rows_producer(path, &opts(header)).unwrap();
     assert!(seekable);
     let mut items = Vec::new();
     let mut error = None;
     loop {
         if switch == Some(items.len()) {
-            producer.claimed.store(true, Ordering::SeqCst);
+            producer.mode.store(mode, Ordering::SeqCst);
         }
         match producer.next() {
             Ok(Some(v)) => items.push(v),
@@ -156,10 +169,24 @@ fn consume(path: &str, header: bool, switch: Option<usize>) -> (Vec<Value>, Opti
         }
     }
     let decoder: &dyn stream::Decode = &*producer.decoder;
-    for chunk in items.chunks_mut(3) {
-        decoder.decode(chunk).unwrap();
+    let mut rows = Vec::new();
+    for chunk in items.chunks(3) {
+        let weight: usize = chunk.iter().map(|x| decoder.weight(x)).sum();
+        assert!(chunk.iter().all(|x| decoder.weight(x) <= decoder.max_weight()));
+        let mut chunk = chunk.to_vec();
+        match decoder.decode(&mut chunk) {
+            Ok(()) => {
+                assert_eq!(chunk.len(), weight, "a block's weight is its rows");
+                rows.extend(chunk);
+            }
+            Err((k, e)) => {
+                assert_eq!(chunk.len(), k);
+                rows.extend(chunk);
+                return (rows, Some(e.message().to_string()));
+            }
+        }
     }
-    (items, error)
+    (rows, error)
 }
 
 #[test]
@@ -176,7 +203,7 @@ fn a_claimed_stream_gives_the_plain_readers_rows() {
     }
     // The raw items really are records until decoded.
     let (mut producer, _) = rows_producer(f.path(), &opts(false)).unwrap();
-    producer.claimed.store(true, Ordering::SeqCst);
+    producer.mode.store(stream::CLAIMED_ITEMS, Ordering::SeqCst);
     let first = producer.next().unwrap().unwrap();
     assert_eq!(first, Value::str("id,name\r"));
 }
@@ -236,5 +263,152 @@ proptest! {
         let f = TempCsv::new(&bytes);
         let plain = consume(f.path(), header, None);
         prop_assert_eq!(consume(f.path(), header, Some(at)), plain);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Claimed in blocks (parallel_map, _filter, _for_each): the reader cuts the
+// file into blocks of records without parsing; the runners parse them.
+
+/// `n` records of the benchmark's shape, with quoted fields holding
+/// delimiters, doubled quotes and (every 7th) a line break, CRLF every 5th.
+fn tricky_rows(n: usize) -> String {
+    let mut s = String::from("id,name,note\n");
+    for i in 0..n {
+        let note = if i % 7 == 0 {
+            format!("\"two\nlines, \"\"{i}\"\"\"")
+        } else {
+            format!("\"n, \"\"{i}\"\"\"")
+        };
+        let end = if i % 5 == 0 { "\r\n" } else { "\n" };
+        s.push_str(&format!("{i},x\"y{i},{note}{end}"));
+        if i % 11 == 0 {
+            s.push('\n'); // a blank line
+        }
+    }
+    s
+}
+
+fn blocks(path: &str, header: bool, at: usize) -> (Vec<Value>, Option<String>) {
+    consume_as(path, header, Some(at), stream::CLAIMED_BLOCKS)
+}
+
+#[test]
+fn a_stream_claimed_in_blocks_gives_the_plain_readers_rows() {
+    // Many blocks (by rows and by bytes), records across every cut.
+    let text = tricky_rows(5000);
+    let f = TempCsv::new(text.as_bytes());
+    for header in [false, true] {
+        let plain = consume(f.path(), header, None);
+        assert_eq!(plain.1, None);
+        assert_eq!(plain.0.len(), if header { 5000 } else { 5001 });
+        for at in [0, 1, 3] {
+            assert_eq!(blocks(f.path(), header, at), plain, "switch at {at}");
+        }
+    }
+    // The raw items are blocks of at most BLOCK_ROWS records.
+    let (mut producer, _) = rows_producer(f.path(), &opts(true)).unwrap();
+    producer.mode.store(stream::CLAIMED_BLOCKS, Ordering::SeqCst);
+    // (The first call reads the header, and its first row.)
+    let first = producer.next().unwrap().unwrap();
+    assert!(as_block(&first).is_none());
+    let second = producer.next().unwrap().unwrap();
+    let (rows, offset, _) = as_block(&second).expect("a block");
+    assert_eq!(rows, BLOCK_ROWS);
+    assert!(offset > "id,name,note\n".len() as u64);
+    // A long record (bigger than a block) on its own; no final line break.
+    let long = format!("a,\"{}\"\nb,c\nd,\"e", "x\n".repeat(blocks::BLOCK_BYTES));
+    let f = TempCsv::new(long.as_bytes());
+    let plain = consume(f.path(), false, None);
+    assert_eq!(plain.0.len(), 3);
+    assert_eq!(blocks(f.path(), false, 0), plain);
+}
+
+#[test]
+fn a_stream_claimed_in_blocks_reports_errors_in_place() {
+    // A short row far into the file (found by a runner), an invalid byte
+    // (found by the reader): whichever comes first in the file is the
+    // error, after the rows before it, as from the plain reader.
+    let good = tricky_rows(3000);
+    let lines: Vec<&str> = good.split_inclusive('\n').collect();
+    let cases: Vec<Vec<u8>> = vec![
+        [lines[..2500].concat(), "9,short\n".into(), lines[2500..].concat()]
+            .concat()
+            .into_bytes(),
+        [lines[..2600].concat().into_bytes(), b"1,\xff,\"z\"\n".to_vec(), lines[2600..].concat().into_bytes()].concat(),
+        [
+            lines[..1200].concat().into_bytes(),
+            b"9,short\n".to_vec(),
+            lines[1200..2600].concat().into_bytes(),
+            b"1,\"\xff\",z\n".to_vec(),
+        ]
+        .concat(),
+        [lines[..2].concat().into_bytes(), b"1,\"a\nb\xff\",z\n".to_vec()].concat(),
+    ];
+    for bytes in cases {
+        let f = TempCsv::new(&bytes);
+        let plain = consume(f.path(), true, None);
+        assert!(plain.1.is_some());
+        assert!(plain.1.as_ref().unwrap().contains(", column "));
+        for at in [0, 2] {
+            let got = blocks(f.path(), true, at);
+            assert_eq!(got.1, plain.1, "switch at {at}");
+            assert_eq!(got.0, plain.0, "switch at {at}");
+        }
+    }
+}
+
+#[test]
+fn empty_and_header_only_files_claimed_in_blocks() {
+    for text in ["", "a,b\n", "a,b", "\n\r\n", "a,b\r\n\r\n"] {
+        let f = TempCsv::new(text.as_bytes());
+        for header in [false, true] {
+            let plain = consume(f.path(), header, None);
+            assert_eq!(blocks(f.path(), header, 0), plain, "{text:?}");
+        }
+    }
+}
+
+/// The records `csv_core` finds in `b`, and where each ends.
+fn core_record_ends(b: &[u8]) -> Vec<usize> {
+    use csv_core::ReadRecordResult::*;
+    let mut core = csv_core::Reader::new();
+    let (mut out, mut ends) = (vec![0; 4096], vec![0; 4096]);
+    let mut input = b;
+    let mut found = Vec::new();
+    loop {
+        let (res, nin, _, _) = core.read_record(input, &mut out, &mut ends);
+        input = &input[nin..];
+        match res {
+            Record => found.push(b.len() - input.len()),
+            End => return found,
+            InputEmpty | OutputFull | OutputEndsFull => {}
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn the_block_scan_finds_csv_cores_records(bytes in csv_bytes()) {
+        // csv_core ends a record when it sees the line break; at the end
+        // of the input the last one ends there.
+        let want = core_record_ends(&bytes);
+        let got = blocks::record_ends(&bytes, b',');
+        prop_assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            prop_assert!(g == w || *w == bytes.len(), "{:?} vs {:?}", got, want);
+        }
+    }
+
+    #[test]
+    fn claimed_in_blocks_any_input_reads_the_same(
+        bytes in csv_bytes(),
+        header in any::<bool>(),
+        at in 0usize..4,
+    ) {
+        let f = TempCsv::new(&bytes);
+        let plain = consume(f.path(), header, None);
+        prop_assert_eq!(blocks(f.path(), header, at), plain);
     }
 }
