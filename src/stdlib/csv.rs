@@ -383,7 +383,7 @@ struct RowsProducer {
 /// What the raw mode reads.
 enum RawSource {
     /// One record at a time, checked here.
-    Records(RawRecords),
+    Records(Box<RawRecords>),
     /// Blocks of records (checked for UTF-8 here), and the error met in
     /// a block, to deliver after the records before it.
     Blocks(BlockReader, Option<Error>),
@@ -448,7 +448,7 @@ impl RowsProducer {
             self.ahead.store(BLOCKS_AHEAD, Ordering::Relaxed);
             RawSource::Blocks(BlockReader::new(file, at, self.delimiter), None)
         } else {
-            RawSource::Records(RawRecords::new(file, at, self.delimiter))
+            RawSource::Records(Box::new(RawRecords::new(file, at, self.delimiter)))
         };
         self.raw = Some(RawMode {
             records,

@@ -88,7 +88,8 @@ where
         if queue.len() < sent {
             // The consumer took an item: the end of a slow start. (Only
             // this thread writes `ahead`: the producer runs here.)
-            let _ = ahead.compare_exchange(SLOW_START, CAPACITY, Ordering::Relaxed, Ordering::Relaxed);
+            let _ =
+                ahead.compare_exchange(SLOW_START, CAPACITY, Ordering::Relaxed, Ordering::Relaxed);
         }
         let mut end = None;
         while batch.len() < batch_size(ahead) {

@@ -172,7 +172,9 @@ fn consume_as(
     let mut rows = Vec::new();
     for chunk in items.chunks(3) {
         let weight: usize = chunk.iter().map(|x| decoder.weight(x)).sum();
-        assert!(chunk.iter().all(|x| decoder.weight(x) <= decoder.max_weight()));
+        assert!(chunk
+            .iter()
+            .all(|x| decoder.weight(x) <= decoder.max_weight()));
         let mut chunk = chunk.to_vec();
         match decoder.decode(&mut chunk) {
             Ok(()) => {
@@ -308,7 +310,9 @@ fn a_stream_claimed_in_blocks_gives_the_plain_readers_rows() {
     }
     // The raw items are blocks of at most BLOCK_ROWS records.
     let (mut producer, _) = rows_producer(f.path(), &opts(true)).unwrap();
-    producer.mode.store(stream::CLAIMED_BLOCKS, Ordering::SeqCst);
+    producer
+        .mode
+        .store(stream::CLAIMED_BLOCKS, Ordering::SeqCst);
     // (The first call reads the header, and its first row.)
     let first = producer.next().unwrap().unwrap();
     assert!(as_block(&first).is_none());
@@ -332,10 +336,19 @@ fn a_stream_claimed_in_blocks_reports_errors_in_place() {
     let good = tricky_rows(3000);
     let lines: Vec<&str> = good.split_inclusive('\n').collect();
     let cases: Vec<Vec<u8>> = vec![
-        [lines[..2500].concat(), "9,short\n".into(), lines[2500..].concat()]
-            .concat()
-            .into_bytes(),
-        [lines[..2600].concat().into_bytes(), b"1,\xff,\"z\"\n".to_vec(), lines[2600..].concat().into_bytes()].concat(),
+        [
+            lines[..2500].concat(),
+            "9,short\n".into(),
+            lines[2500..].concat(),
+        ]
+        .concat()
+        .into_bytes(),
+        [
+            lines[..2600].concat().into_bytes(),
+            b"1,\xff,\"z\"\n".to_vec(),
+            lines[2600..].concat().into_bytes(),
+        ]
+        .concat(),
         [
             lines[..1200].concat().into_bytes(),
             b"9,short\n".to_vec(),
@@ -343,7 +356,11 @@ fn a_stream_claimed_in_blocks_reports_errors_in_place() {
             b"1,\"\xff\",z\n".to_vec(),
         ]
         .concat(),
-        [lines[..2].concat().into_bytes(), b"1,\"a\nb\xff\",z\n".to_vec()].concat(),
+        [
+            lines[..2].concat().into_bytes(),
+            b"1,\"a\nb\xff\",z\n".to_vec(),
+        ]
+        .concat(),
     ];
     for bytes in cases {
         let f = TempCsv::new(&bytes);
