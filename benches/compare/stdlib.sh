@@ -73,9 +73,10 @@ seq_t=$(best re_lines.weft "$data/app.log" seq 2)
 par_t=$(best re_lines.weft "$data/app.log" par 2)
 echo "re.find_all per line, 100 MB log: sequential $seq_t s, parallel_map on 2 workers $par_t s, speed-up $(awk "BEGIN{printf \"%.2f\", $seq_t / $par_t}")x"
 seq_t=$(best csv_par.weft "$data/rows.csv" seq 2)
+def_t=$(best csv_par.weft "$data/rows.csv" map 2)
 par_t=$(best csv_par.weft "$data/rows.csv" map4096 2)
 fold_t=$(best csv_par.weft "$data/rows.csv" fold 2)
-echo "csv.rows 1M rows: sequential $seq_t s, parallel_map (in_flight 4096) on 2 workers $par_t s, speed-up $(awk "BEGIN{printf \"%.2f\", $seq_t / $par_t}")x; parallel_fold $fold_t s, $(awk "BEGIN{printf \"%.2f\", $seq_t / $fold_t}")x"
+echo "csv.rows 1M rows: sequential $seq_t s, parallel_map on 2 workers (default in_flight) $def_t s, speed-up $(awk "BEGIN{printf \"%.2f\", $seq_t / $def_t}")x; (in_flight 4096) $par_t s, $(awk "BEGIN{printf \"%.2f\", $seq_t / $par_t}")x; parallel_fold $fold_t s, $(awk "BEGIN{printf \"%.2f\", $seq_t / $fold_t}")x"
 
 rss=$( { /usr/bin/time -f "%M" "$WEFT_BIN" "$s/fs_lines.weft" "$data/big.txt" >/dev/null; } 2>&1 | tail -1)
 echo "fs.lines over $(du -h "$data/big.txt" | cut -f1) file: peak RSS $((rss / 1024)) MiB"
