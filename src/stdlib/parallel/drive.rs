@@ -126,8 +126,8 @@ impl Grid {
     /// while a result written once per item next to another thread's
     /// costs nothing worth a cache line.
     pub(super) fn for_cost(self, elapsed: Duration, done: usize) -> Grid {
-        let per_item = elapsed.as_secs_f64() / done.max(1) as f64;
-        if per_item * self.step as f64 >= LEAF_SLICE.as_secs_f64() {
+        // elapsed / done * step >= slice, in whole nanoseconds.
+        if elapsed.as_nanos() * self.step as u128 >= LEAF_SLICE.as_nanos() * done.max(1) as u128 {
             Grid { step: 1, phase: 0 }
         } else {
             self
