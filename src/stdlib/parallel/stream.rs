@@ -115,6 +115,31 @@ struct Done {
     leaves: Vec<Option<Value>>,
 }
 
+/// A thread's run of chunks: its VM, set up as the caller's (one
+/// `as_caller` for as many chunks as it runs), its `init` state (looked up
+/// when its first item runs), and the items it ran not yet counted.
+struct Runs<'v> {
+    vm: &'v mut Vm,
+    state: Option<Result<Option<Value>>>,
+    ran: usize,
+}
+
+impl Runs<'_> {
+    /// The VM, and the thread's `init` state (`init` runs on first use).
+    fn vm_and_state(&mut self, work: &Work) -> (&mut Vm, &Result<Option<Value>>) {
+        let state = match &mut self.state {
+            Some(s) => s,
+            slot => slot.insert(work.state(self.vm)),
+        };
+        (self.vm, state)
+    }
+
+    /// Counts the items run so far (progress, `--stats`).
+    fn flush(&mut self, work: &Work) {
+        work.count(mem::take(&mut self.ran));
+    }
+}
+
 /// The chunks waiting for a runner, and how many runners are alive.
 #[derive(Debug, Default)]
 struct Queue {
@@ -408,22 +433,24 @@ impl Stream {
             }
             if self.room() == 0 {
                 match &self.output {
-                    Some(out) if out.is_empty() => {
-                        // The consumer runs the items taken (`Help`): wait
-                        // until it emits them (it wakes the driver then).
-                        // (It emits before it wakes the driver: then
-                        // either the room is back or the output holds
-                        // results, and the branch below waits for room.)
+                    Some(_) if !self.idle() => {
+                        // No runner runs, yet items are taken and not
+                        // emitted: the helping consumer runs them (`Help`),
+                        // and the chunks after them wait for its emit.
+                        // Wait until it emits (it wakes the driver then):
+                        // then either there is room, or nothing is
+                        // outstanding and the output is full (the branch
+                        // below waits for the consumer to receive). (A
+                        // wait for the output's room now would return at
+                        // once, the output not being full: the driver
+                        // would spin on a core the consumer needs.)
                         self.wait_until(WAIT_EMITS, |s| {
-                            s.room() > 0
-                                || s.output.as_ref().is_some_and(|o| !o.is_empty())
-                                || s.stopping()
-                                || s.work.cancelled()
+                            s.room() > 0 || s.idle() || s.stopping() || s.work.cancelled()
                         });
                     }
                     Some(out) => {
-                        // Taken items are on the output: wait for the
-                        // consumer to take one.
+                        // Nothing outstanding: the output is full. Wait
+                        // for the consumer to take a result.
                         let deadline = Instant::now() + LIVENESS;
                         if let Err(SendTimeoutError::Closed(())) =
                             crate::pool::blocking(|| out.wait_for_room(Some(deadline), interrupt))
@@ -744,7 +771,10 @@ impl Stream {
             })),
             _ => None,
         };
-        loop {
+        // One VM set up as the caller's for all the chunks this runner
+        // runs (not one per chunk: its cancel token and flag are shared
+        // counters that every set-up bounces between the threads).
+        self.runs(|runs| loop {
             // (Pop first: the queue lock must be released before taking.)
             let queued = {
                 let mut q = self.queue.lock();
@@ -752,23 +782,26 @@ impl Stream {
                     // The helping consumer holds one of the places: give
                     // this one back. (Another runner stays, for the queued
                     // chunks: `max_runners() >= 1`.)
+                    runs.flush(&self.work);
                     q.runners -= 1;
                     return;
                 }
-                q.chunks.pop_front()
+                q.chunks.pop_front().ok_or(q.runners)
             };
             let chunk = match queued {
-                Some(c) => Some(c),
-                None => self.try_take(),
+                Ok(c) => Some(c),
+                Err(runners) => self.try_take(runners),
             };
             match chunk {
                 Some(chunk) => {
-                    let done = self.run_chunk(chunk);
+                    let done = self.run_chunk(runs, chunk);
                     self.finish_chunk(done);
                 }
                 None => {
                     let mut q = self.queue.lock();
                     if q.chunks.is_empty() {
+                        // Counted before the driver can see no runner.
+                        runs.flush(&self.work);
                         q.runners -= 1;
                         let last = q.runners == 0;
                         drop(q);
@@ -781,6 +814,32 @@ impl Stream {
                     }
                 }
             }
+        })
+    }
+
+    /// Runs `f` with this thread's VM set up as the caller's ([`Runs`]);
+    /// counts the items it ran.
+    fn runs<R>(&self, f: impl FnOnce(&mut Runs<'_>) -> R) -> R {
+        with_vm(|vm| {
+            self.work.as_caller(vm, |vm| {
+                let mut runs = Runs {
+                    vm,
+                    state: None,
+                    ran: 0,
+                };
+                let r = f(&mut runs);
+                runs.flush(&self.work);
+                r
+            })
+        })
+    }
+
+    /// Notes that the consumer helps (written only when it changes: every
+    /// thread reads this flag before each chunk).
+    #[inline]
+    fn set_helping(&self) {
+        if !self.consumer_helps.load(Ordering::Relaxed) {
+            self.consumer_helps.store(true, Ordering::Relaxed);
         }
     }
 
@@ -812,10 +871,10 @@ impl Stream {
     /// and the bound has room (waiting briefly for a consumer that has
     /// results to take), never waiting for the input. `None`: nothing to take now (the
     /// driver takes over once no runner runs).
-    fn try_take(self: &Arc<Self>) -> Option<Chunk> {
+    fn try_take(self: &Arc<Self>, runners: usize) -> Option<Chunk> {
         // Fewer runners than may run (the consumer stopped helping): take
         // their chunks too, and start them.
-        let missing = self.max_runners().saturating_sub(self.runners());
+        let missing = self.max_runners().saturating_sub(runners);
         self.take_some(true, 1 + missing).map(|mut chunks| {
             let first = chunks.remove(0);
             if !chunks.is_empty() {
@@ -896,10 +955,18 @@ impl Stream {
         }
     }
 
-    /// Runs the items of `chunk`.
-    fn run_chunk(&self, mut chunk: Chunk) -> Done {
+    /// Runs the items of `chunk` on `runs`' VM.
+    fn run_chunk(&self, runs: &mut Runs<'_>, mut chunk: Chunk) -> Done {
         self.stats.chunk();
-        let start = Instant::now();
+        // The cost per item is sampled (every chunk at first, then one in
+        // eight): `cost` is read by every thread before each chunk, and
+        // each write takes the line away from the others.
+        let sample = chunk.seq < 32 || chunk.seq % 8 == 0;
+        let start = if sample {
+            Some(Instant::now())
+        } else {
+            self.stats.clock()
+        };
         let count = chunk.items.len();
         if let Some(d) = &self.decode {
             // An item that cannot be decoded fails the stream as a failed
@@ -915,17 +982,23 @@ impl Stream {
             out: Vec::new(),
             leaves: Vec::new(),
         };
-        with_vm(|vm| {
-            self.work.as_caller(vm, |vm| match &self.op {
-                StreamOp::Reduce { identity, .. } => {
-                    self.fold_leaves(vm, &chunk, identity, &mut done.leaves)
-                }
-                _ => self.apply(vm, &chunk, &mut done.out),
-            })
-        });
-        let elapsed = start.elapsed();
-        self.stats.busy(elapsed);
-        self.note_cost(elapsed, count);
+        let ran = match &self.op {
+            StreamOp::Reduce { identity, .. } => {
+                self.fold_leaves(runs, &chunk, identity, &mut done.leaves)
+            }
+            _ => self.apply(runs, &chunk, &mut done.out),
+        };
+        runs.ran += ran;
+        if self.work.progress.is_some() {
+            runs.flush(&self.work);
+        }
+        if let Some(start) = start {
+            let elapsed = start.elapsed();
+            self.stats.busy(elapsed);
+            if sample {
+                self.note_cost(elapsed, count);
+            }
+        }
         done
     }
 
@@ -946,9 +1019,10 @@ impl Stream {
 
     /// map, filter, for_each: runs each item of `chunk`, pushing what to
     /// emit on `out`.
-    fn apply(&self, vm: &mut Vm, chunk: &Chunk, out: &mut Vec<(usize, Value)>) {
+    /// Returns how many items ran.
+    fn apply(&self, runs: &mut Runs<'_>, chunk: &Chunk, out: &mut Vec<(usize, Value)>) -> usize {
         let work = &self.work;
-        let state = work.state(vm);
+        let (vm, state) = runs.vm_and_state(work);
         let mut ran = 0;
         for (k, x) in chunk.items.iter().enumerate() {
             let i = chunk.first + k;
@@ -988,7 +1062,7 @@ impl Stream {
                 break;
             }
         }
-        work.count(ran);
+        ran
     }
 
     /// Item `i` (`x`) failed with `e`. `true`: stop the chunk.
@@ -1006,16 +1080,17 @@ impl Stream {
         work.fail(i, x.clone(), e)
     }
 
-    /// reduce, fold: folds each leaf of `chunk` from `identity`.
+    /// reduce, fold: folds each leaf of `chunk` from `identity`. Returns
+    /// how many items ran.
     fn fold_leaves(
         &self,
-        vm: &mut Vm,
+        runs: &mut Runs<'_>,
         chunk: &Chunk,
         identity: &Value,
         leaves: &mut Vec<Option<Value>>,
-    ) {
+    ) -> usize {
         let work = &self.work;
-        let state = work.state(vm);
+        let (vm, state) = runs.vm_and_state(work);
         let mut ran = 0;
         'leaves: for (l, part) in chunk.items.chunks(self.leaf).enumerate() {
             let mut acc = identity.clone();
@@ -1055,7 +1130,7 @@ impl Stream {
             }
             leaves.push(Some(acc));
         }
-        work.count(ran);
+        ran
     }
 
     /// Hands a finished chunk on: emitted (or merged) in input order, or
@@ -1185,16 +1260,19 @@ impl Help for Stream {
         let mut deadline = None;
         let mut round = 0;
         loop {
-            let queued = self.queue.lock().chunks.pop_front();
+            self.set_helping();
+            let queued = {
+                let mut q = self.queue.lock();
+                q.chunks.pop_front().ok_or(q.runners)
+            };
             let chunk = match queued {
-                Some(c) => Some(c),
-                None => {
+                Ok(c) => Some(c),
+                Err(runners) => {
                     // Fewer runners than may run beside the consumer
                     // (they stopped for lack of room or items, and the
                     // consumer takes the room first): take their chunks
                     // too, and start them.
-                    self.consumer_helps.store(true, Ordering::Relaxed);
-                    let missing = self.max_runners().saturating_sub(self.runners());
+                    let missing = self.max_runners().saturating_sub(runners);
                     self.take_some(false, 1 + missing).map(|mut chunks| {
                         let first = chunks.remove(0);
                         if !chunks.is_empty() {
@@ -1209,8 +1287,7 @@ impl Help for Stream {
                 }
             };
             if let Some(chunk) = chunk {
-                self.consumer_helps.store(true, Ordering::Relaxed);
-                let done = self.run_chunk(chunk);
+                let done = self.runs(|runs| self.run_chunk(runs, chunk));
                 self.finish_chunk(done);
                 // The driver may wait for room (taken items the consumer
                 // ran) or, at the end, for `outstanding == 0`.

@@ -172,6 +172,34 @@ fn cache_line_grid_starts_at_a_line_boundary_of_the_buffer() {
 }
 
 #[test]
+fn a_grid_cell_costlier_than_a_slice_gives_way_to_every_index() {
+    use std::time::Duration;
+    // Cells of 4 items: 3 items left in one cell cannot be split.
+    let cells = Grid::with(4, 0);
+    assert_eq!(cells.mid(1, 4), None);
+    // Items of 1 µs (a cell: 4 µs, far below a slice): the grid stays.
+    let cheap = cells.for_cost(Duration::from_micros(10), 10);
+    assert_eq!(cheap, cells);
+    assert_eq!(cheap.mid(1, 4), None);
+    // Items of 4 ms (re per line: a cell is 16 ms): any index splits.
+    let costly = cells.for_cost(Duration::from_millis(4), 1);
+    assert_eq!(costly.mid(1, 4), Some(2));
+    assert_eq!(costly.mid(2, 4), Some(3));
+    assert_eq!(costly.mid(3, 4), None);
+    // The edge: a cell of exactly one slice splits anywhere, just under
+    // it does not.
+    let slice = super::drive::LEAF_SLICE;
+    assert_eq!(cells.for_cost(slice / 4, 1), Grid::with(1, 0));
+    assert_eq!(
+        cells.for_cost(slice / 4 - Duration::from_nanos(100), 1),
+        cells
+    );
+    // No items timed (cannot happen after a pause, but must not divide
+    // by zero): the cost is read as the whole time.
+    assert_eq!(cells.for_cost(slice, 0), Grid::with(1, 0));
+}
+
+#[test]
 fn splitter_halves_its_budget_and_refills_when_stolen() {
     let mut s = Splitter::new(4);
     assert!(s.try_split(false)); // 4 -> 2
