@@ -498,3 +498,59 @@ fn nil_tests_in_conditions_match_the_general_comparison() {
     let e = run_err("let xs = []\nif xs[3] == nil { 1 }");
     assert_eq!(e.kind(), ErrorKind::IndexError);
 }
+
+#[test]
+fn constant_list_literals_are_one_immortal_constant() {
+    let p = Script::compile("<test>", "fn leaf() { [nil, nil] }\nlet r = leaf()").unwrap();
+    let code = p.disassemble();
+    assert!(
+        code.contains("Const {") && !code.contains("List {"),
+        "{code}"
+    );
+    // Items that are not literals still build the list from registers.
+    let p = Script::compile("<test>", "fn f(x) { [x, nil] }\nlet r = f(1)").unwrap();
+    assert!(p.disassemble().contains("List {"), "{}", p.disassemble());
+    // Every evaluation reads the same immortal payload: no allocation.
+    let src = "fn leaf() { [nil, 1, 2.5, true, \"s\"] }\nlet ab = [leaf(), leaf()]";
+    let Value::List(ab) = run_get(src, "ab") else {
+        panic!("not a list")
+    };
+    let (Value::List(a), Value::List(b)) = (ab[0].clone(), ab[1].clone()) else {
+        panic!("not lists")
+    };
+    assert!(List::ptr_eq(&a, &b));
+    assert!(a.strong_count() >= 1 << 60, "{}", a.strong_count());
+    assert_eq!(Value::List(a).to_string(), r#"[nil, 1, 2.5, true, "s"]"#);
+}
+
+#[test]
+fn constant_list_literals_keep_value_semantics() {
+    // Each evaluation of the literal is a list of its own: changing one
+    // (index store, push, pop, sort, nested store) changes no other, and
+    // the literal still reads the same next time.
+    let src = r#"
+        fn fresh() { [3, 1, 2] }
+        let seen = []
+        for i in range(3) {
+            let xs = fresh()
+            xs[0] = i
+            xs.push(i * 10)
+            seen.push(xs)
+        }
+        let a = fresh()
+        let b = a
+        b.sort()
+        let c = fresh()
+        c.pop()
+        let grid = [[0, 0], [0, 0]]
+        grid[1][0] = 7
+        let again = [[0, 0], [0, 0]]
+        let strs = ["a", "b"]
+        strs[1] += "c"
+        let out = [seen, a, b, c, fresh(), grid, again, strs, ["a", "b"]]
+    "#;
+    assert_eq!(
+        run_get(src, "out").to_string(),
+        r#"[[[0, 1, 2, 0], [1, 1, 2, 10], [2, 1, 2, 20]], [3, 1, 2], [1, 2, 3], [3, 1], [3, 1, 2], [[0, 0], [7, 0]], [[0, 0], [0, 0]], ["a", "bc"], ["a", "b"]]"#
+    );
+}
