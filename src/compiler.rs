@@ -2455,6 +2455,7 @@ impl<'l> Compiler<'l> {
             },
             _ => self.expr_to(callee, f)?,
         }
+        let before = self.f().code.len();
         for a in args {
             let r = self.alloc()?;
             self.expr_to(a, r)?;
@@ -2462,8 +2463,33 @@ impl<'l> Compiler<'l> {
         self.pos = pos;
         let argc = args.len() as u8;
         match global {
-            Some(slot) => self.emit(Instr::CallGlobal { dst, f, argc, slot }),
-            None => self.emit(Instr::Call { dst, f, argc }),
+            Some(slot) => {
+                // `g(x - k)`: when the argument compiled to exactly one
+                // `SubI` (so no jump lands between it and the call), the
+                // two become one `CallGlobalSubI` (speed only).
+                let code = &mut self.f().code;
+                match code[before..] {
+                    [Instr::SubI { dst: r, a, imm }]
+                        if argc == 1 && r as usize == f as usize + 1 =>
+                    {
+                        let at = code.len() - 1;
+                        code[at] = Instr::CallGlobalSubI {
+                            dst,
+                            f,
+                            a,
+                            slot,
+                            imm,
+                        };
+                        self.f().pos[at] = pos;
+                    }
+                    _ => {
+                        self.emit(Instr::CallGlobal { dst, f, argc, slot });
+                    }
+                }
+            }
+            None => {
+                self.emit(Instr::Call { dst, f, argc });
+            }
         };
         Ok(())
     }

@@ -1325,6 +1325,53 @@ impl Vm {
                     }};
                 }
 
+                /// Calls the module variable in `slot` with the arguments in
+                /// `R[f+1..]` (`CallGlobal`).
+                macro_rules! call_global {
+                    ($dst:expr, $f:expr, $argc:expr, $slot:expr) => {{
+                        let (dst, f, argc, slot): (Reg, Reg, u8, u16) = ($dst, $f, $argc, $slot);
+                        // Inline cache (speed only): skips the chain of
+                        // loads from the slot to the callee's prototype,
+                        // and the arity check (a callee is cached only
+                        // when this site passes exactly its parameters).
+                        if let Some(callee) = proto.call_cache[pc - 1].get() {
+                            enter_closure!(@checked callee, 0, f, dst);
+                            continue;
+                        }
+                        match &*proto.env.slots[slot as usize] {
+                            Slot::Once(c) => match c.get() {
+                                Some(Value::Func(clo)) => {
+                                    let callee: &'static Proto = clo.proto;
+                                    if callee.needs_callee {
+                                        set_reg(&mut reg!(f), Value::Func(clo.clone()));
+                                    } else if argc as usize == callee.nparams as usize {
+                                        // A closure that needs no callee
+                                        // register is its prototype alone.
+                                        let _ = proto.call_cache[pc - 1].set(callee);
+                                    }
+                                    enter_closure!(callee, f, argc, dst);
+                                }
+                                Some(v @ Value::Native(_)) => {
+                                    set_reg(&mut reg!(f), v.clone());
+                                    call_reg!(f, argc, dst);
+                                }
+                                Some(other) => throw!(not_callable(other)),
+                                None => throw!(unset_global(proto, slot)),
+                            },
+                            Slot::Cell(m) => {
+                                let v = m.lock().clone();
+                                match v {
+                                    Some(v) => {
+                                        set_reg(&mut reg!(f), v);
+                                        call_reg!(f, argc, dst);
+                                    }
+                                    None => throw!(unset_global(proto, slot)),
+                                }
+                            }
+                        }
+                    }};
+                }
+
                 // Matched through a reference (speed only): each arm loads
                 // the fields it uses, instead of every field being decoded
                 // from a copied word before the jump.
@@ -1750,46 +1797,39 @@ impl Vm {
                         set_reg(&mut reg!(dst), Value::List(l));
                     }
                     Instr::Call { dst, f, argc } => call_reg!(f, argc, dst),
-                    Instr::CallGlobal { dst, f, argc, slot } => {
-                        // Inline cache (speed only): skips the chain of
-                        // loads from the slot to the callee's prototype,
-                        // and the arity check (a callee is cached only
-                        // when this site passes exactly its parameters).
-                        if let Some(callee) = proto.call_cache[pc - 1].get() {
-                            enter_closure!(@checked callee, 0, f, dst);
-                            continue;
-                        }
-                        match &*proto.env.slots[slot as usize] {
-                            Slot::Once(c) => match c.get() {
-                                Some(Value::Func(clo)) => {
-                                    let callee: &'static Proto = clo.proto;
-                                    if callee.needs_callee {
-                                        set_reg(&mut reg!(f), Value::Func(clo.clone()));
-                                    } else if argc as usize == callee.nparams as usize {
-                                        // A closure that needs no callee
-                                        // register is its prototype alone.
-                                        let _ = proto.call_cache[pc - 1].set(callee);
-                                    }
-                                    enter_closure!(callee, f, argc, dst);
+                    Instr::CallGlobal { dst, f, argc, slot } => call_global!(dst, f, argc, slot),
+                    Instr::CallGlobalSubI {
+                        dst,
+                        f,
+                        a,
+                        slot,
+                        imm,
+                    } => {
+                        // `R[f+1] = R[a] - imm` as `SubI` does it, then the
+                        // call (speed only: one dispatch for `g(n - 1)`).
+                        let arg = f as usize + 1;
+                        match &reg!(a) {
+                            Value::Int(x) => match x.checked_sub(imm as i64) {
+                                Some(s) => set_int(&mut reg!(arg), s),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Sub,
+                                        &reg!(a),
+                                        &Value::Int(imm as i64)
+                                    ));
+                                    set_reg(&mut reg!(arg), v);
                                 }
-                                Some(v @ Value::Native(_)) => {
-                                    set_reg(&mut reg!(f), v.clone());
-                                    call_reg!(f, argc, dst);
-                                }
-                                Some(other) => throw!(not_callable(other)),
-                                None => throw!(unset_global(proto, slot)),
                             },
-                            Slot::Cell(m) => {
-                                let v = m.lock().clone();
-                                match v {
-                                    Some(v) => {
-                                        set_reg(&mut reg!(f), v);
-                                        call_reg!(f, argc, dst);
-                                    }
-                                    None => throw!(unset_global(proto, slot)),
-                                }
+                            Value::Float(x) => {
+                                let r = x - imm as f64;
+                                set_float(&mut reg!(arg), r);
+                            }
+                            x => {
+                                let v = tri!(binary_slow(BinOp::Sub, x, &Value::Int(imm as i64)));
+                                set_reg(&mut reg!(arg), v);
                             }
                         }
+                        call_global!(dst, f, 1, slot);
                     }
                     Instr::CallMethod {
                         dst,

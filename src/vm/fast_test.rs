@@ -554,3 +554,70 @@ fn constant_list_literals_keep_value_semantics() {
         r#"[[[0, 1, 2, 0], [1, 1, 2, 10], [2, 1, 2, 20]], [3, 1, 2], [1, 2, 3], [3, 1], [3, 1, 2], [[0, 0], [7, 0]], [[0, 0], [0, 0]], ["a", "bc"], ["a", "b"]]"#
     );
 }
+
+#[test]
+fn global_calls_with_a_subtracted_argument_are_one_instruction() {
+    let p = Script::compile(
+        "<test>",
+        "fn f(n) { if n < 1 { 0 } else { f(n - 1) } }\nlet r = f(3)",
+    )
+    .unwrap();
+    let code = p.disassemble();
+    assert!(code.contains("CallGlobalSubI"), "{code}");
+    // Not fused: two arguments, a register operand, a local callee.
+    for src in [
+        "fn g(a, b) { a }\nfn f(n) { g(n - 1, 2) }",
+        "fn g(a) { a }\nfn f(n, k) { g(n - k) }",
+        "fn f(n) { let g = fn(x) { x }\ng(n - 1) }",
+    ] {
+        let code = Script::compile("<test>", src).unwrap().disassemble();
+        assert!(!code.contains("CallGlobalSubI"), "{src}: {code}");
+    }
+}
+
+#[test]
+fn fused_subtracted_argument_calls_match_the_two_instructions() {
+    // Ints, floats, recursion through the inline cache, a native held in
+    // a module variable, defaults and a callee needing its closure.
+    let src = r#"
+        fn fib(n) { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } }
+        fn down(x) { if x < 0 { x } else { down(x - 1) } }
+        let show = str
+        fn shown(n) { show(n - 1) }
+        fn pair(a, b = 10) { [a, b] }
+        fn with_default(n) { pair(n - 3) }
+        let base = 100
+        fn uses_global(n) { base - n }
+        fn through_global(n) { uses_global(n - 1) }
+        let r = [fib(20), down(2.5), shown(5), with_default(4), through_global(1),
+                 down(-9223372036854775807 + 2)]
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        r#"[6765, -0.5, "4", [1, 10], 100, -9223372036854775805]"#
+    );
+}
+
+#[test]
+fn fused_subtracted_argument_call_errors_match_the_general_path() {
+    // The subtraction's errors: a wrong type, an overflow.
+    let e = run_err("fn f(x) { x }\nfn g(s) { f(s - 1) }\ng(\"a\")");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let plain = run_err("let s = \"a\"\nlet t = s - 1");
+    assert_eq!(e.message(), plain.message());
+    let e = run_err("fn f(x) { x }\nfn g(n) { f(n - 1) }\ng(-9223372036854775807 - 1)");
+    let plain = run_err("let n = -9223372036854775807 - 1\nlet t = n - 1");
+    assert_eq!((e.kind(), e.message()), (plain.kind(), plain.message()));
+    // The call's errors: arity, an unset or non-callable module variable,
+    // unbounded recursion.
+    let e = run_err("fn f(a, b) { a }\nfn g(n) { f(n - 1) }\ng(1)");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e = run_err("let v = 3\nfn g(n) { v(n - 1) }\ng(1)");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e = run_err("fn f(n) { f(n - 1) }\nf(1)");
+    assert!(
+        e.message().contains("stack overflow") || e.message().contains("recursion"),
+        "{}",
+        e.message()
+    );
+}
