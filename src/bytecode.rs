@@ -430,6 +430,23 @@ pub enum Instr {
         /// Slot index.
         slot: u16,
     },
+    /// `R[f+1] = R[a] - imm`, then `CallGlobal { dst, f, argc: 1, slot }`:
+    /// a one-argument call of a module function whose argument is
+    /// `local - constant`, the step of most recursions (`fib(n - 1)`).
+    /// Exists for speed only (one dispatch instead of two); the same
+    /// results and errors as the two instructions, reported at the call.
+    CallGlobalSubI {
+        /// Destination.
+        dst: Reg,
+        /// Callee scratch register; the argument goes to `R[f+1]`.
+        f: Reg,
+        /// Left operand of the subtraction.
+        a: Reg,
+        /// Slot index.
+        slot: u16,
+        /// Immediate subtracted.
+        imm: i16,
+    },
     /// `select([...])` / `select([...], seconds)` with the case list
     /// written out in the call, the builtin `select` (not shadowed): the
     /// cases are read from `R[start..]` without building the list (see

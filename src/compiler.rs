@@ -248,6 +248,30 @@ impl ConstKey {
     }
 }
 
+/// The most items a list literal of constants may have to be compiled to
+/// one constant list (longer literals build from registers as before).
+const CONSTANT_LIST_MAX: usize = 16;
+
+/// The value of a non-empty list literal whose items are all literal
+/// scalars or strings (`[nil, nil]`, `[0, 0, 0]`, `["a", 1]`), or `None`.
+fn constant_list(items: &[Expr]) -> Option<Value> {
+    if items.is_empty() || items.len() > CONSTANT_LIST_MAX {
+        return None;
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for e in items {
+        out.push(match &e.kind {
+            ExprKind::Nil => Value::Nil,
+            ExprKind::Bool(b) => Value::Bool(*b),
+            ExprKind::Int(i) => Value::Int(*i),
+            ExprKind::Float(x) => Value::Float(*x),
+            ExprKind::Str(s) => Value::from(s.as_str()),
+            _ => return None,
+        });
+    }
+    Some(Value::list(out))
+}
+
 /// How many module variables at most live in registers of the top-level
 /// frame; further ones get slots, leaving registers for temporaries.
 const MODULE_REGISTER_BUDGET: usize = 128;
@@ -2119,9 +2143,17 @@ impl<'l> Compiler<'l> {
                     }
                 }
             }
-            ExprKind::List(items) => {
-                self.seq_literal(items.iter().map(|x| (x, None)).collect(), dst, false)?
-            }
+            ExprKind::List(items) => match constant_list(items) {
+                // A literal of constants only (binary-trees' `[nil, nil]`)
+                // is one immortal constant list (speed only): loading it
+                // allocates nothing, and copy-on-write gives every use its
+                // own copy at the first change, as a fresh list would be.
+                Some(l) => {
+                    let k = self.konst(l)?;
+                    self.emit_const(dst, k);
+                }
+                None => self.seq_literal(items.iter().map(|x| (x, None)).collect(), dst, false)?,
+            },
             ExprKind::Map(pairs) => {
                 self.seq_literal(pairs.iter().map(|(k, v)| (k, Some(v))).collect(), dst, true)?
             }
@@ -2423,6 +2455,7 @@ impl<'l> Compiler<'l> {
             },
             _ => self.expr_to(callee, f)?,
         }
+        let before = self.f().code.len();
         for a in args {
             let r = self.alloc()?;
             self.expr_to(a, r)?;
@@ -2430,8 +2463,33 @@ impl<'l> Compiler<'l> {
         self.pos = pos;
         let argc = args.len() as u8;
         match global {
-            Some(slot) => self.emit(Instr::CallGlobal { dst, f, argc, slot }),
-            None => self.emit(Instr::Call { dst, f, argc }),
+            Some(slot) => {
+                // `g(x - k)`: when the argument compiled to exactly one
+                // `SubI` (so no jump lands between it and the call), the
+                // two become one `CallGlobalSubI` (speed only).
+                let code = &mut self.f().code;
+                match code[before..] {
+                    [Instr::SubI { dst: r, a, imm }]
+                        if argc == 1 && r as usize == f as usize + 1 =>
+                    {
+                        let at = code.len() - 1;
+                        code[at] = Instr::CallGlobalSubI {
+                            dst,
+                            f,
+                            a,
+                            slot,
+                            imm,
+                        };
+                        self.f().pos[at] = pos;
+                    }
+                    _ => {
+                        self.emit(Instr::CallGlobal { dst, f, argc, slot });
+                    }
+                }
+            }
+            None => {
+                self.emit(Instr::Call { dst, f, argc });
+            }
         };
         Ok(())
     }

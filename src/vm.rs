@@ -612,7 +612,20 @@ fn fetch(v: &Value) -> Fetched {
     match v {
         Value::Int(i) => Fetched::I(*i),
         Value::Float(x) => Fetched::F(*x),
-        other => Fetched::V(other.clone()),
+        other => Fetched::V(clone_hot(other)),
+    }
+}
+
+/// `v.clone()`, with the payloads that index reads and argument moves copy
+/// most (nil, lists, strings) handled inline (speed only: the derived
+/// `Value::clone` is an out-of-line call through a jump table).
+#[inline(always)]
+fn clone_hot(v: &Value) -> Value {
+    match v {
+        Value::Nil => Value::Nil,
+        Value::List(l) => Value::List(l.clone()),
+        Value::Str(s) => Value::Str(s.clone()),
+        other => other.clone(),
     }
 }
 
@@ -715,7 +728,7 @@ fn set_from(slot: &mut Value, v: &Value) {
     match *v {
         Value::Int(i) => set_int(slot, i),
         Value::Float(x) => set_float(slot, x),
-        _ => set_reg(slot, v.clone()),
+        _ => set_reg(slot, clone_hot(v)),
     }
 }
 
@@ -1019,13 +1032,25 @@ impl Vm {
     fn clear_window(&mut self, f: &Frame) {
         let lo = f.base as usize - 1;
         let hi = (f.base as usize + f.proto.nregs).min(self.stack.len());
-        for v in &mut self.stack[lo..hi] {
+        #[inline(always)]
+        fn clear(v: &mut Value) {
             if !matches!(
                 v,
                 Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_)
             ) {
                 *v = Value::Nil;
             }
+        }
+        // Two slots per step (speed only): this runs on every return, and
+        // for a window of scalars the loop's own counting was half of the
+        // work.
+        let mut pairs = self.stack[lo..hi].chunks_exact_mut(2);
+        for p in &mut pairs {
+            clear(&mut p[0]);
+            clear(&mut p[1]);
+        }
+        for v in pairs.into_remainder() {
+            clear(v);
         }
     }
 
@@ -1300,6 +1325,53 @@ impl Vm {
                     }};
                 }
 
+                /// Calls the module variable in `slot` with the arguments in
+                /// `R[f+1..]` (`CallGlobal`).
+                macro_rules! call_global {
+                    ($dst:expr, $f:expr, $argc:expr, $slot:expr) => {{
+                        let (dst, f, argc, slot): (Reg, Reg, u8, u16) = ($dst, $f, $argc, $slot);
+                        // Inline cache (speed only): skips the chain of
+                        // loads from the slot to the callee's prototype,
+                        // and the arity check (a callee is cached only
+                        // when this site passes exactly its parameters).
+                        if let Some(callee) = proto.call_cache[pc - 1].get() {
+                            enter_closure!(@checked callee, 0, f, dst);
+                            continue;
+                        }
+                        match &*proto.env.slots[slot as usize] {
+                            Slot::Once(c) => match c.get() {
+                                Some(Value::Func(clo)) => {
+                                    let callee: &'static Proto = clo.proto;
+                                    if callee.needs_callee {
+                                        set_reg(&mut reg!(f), Value::Func(clo.clone()));
+                                    } else if argc as usize == callee.nparams as usize {
+                                        // A closure that needs no callee
+                                        // register is its prototype alone.
+                                        let _ = proto.call_cache[pc - 1].set(callee);
+                                    }
+                                    enter_closure!(callee, f, argc, dst);
+                                }
+                                Some(v @ Value::Native(_)) => {
+                                    set_reg(&mut reg!(f), v.clone());
+                                    call_reg!(f, argc, dst);
+                                }
+                                Some(other) => throw!(not_callable(other)),
+                                None => throw!(unset_global(proto, slot)),
+                            },
+                            Slot::Cell(m) => {
+                                let v = m.lock().clone();
+                                match v {
+                                    Some(v) => {
+                                        set_reg(&mut reg!(f), v);
+                                        call_reg!(f, argc, dst);
+                                    }
+                                    None => throw!(unset_global(proto, slot)),
+                                }
+                            }
+                        }
+                    }};
+                }
+
                 // Matched through a reference (speed only): each arm loads
                 // the fields it uses, instead of every field being decoded
                 // from a copied word before the jump.
@@ -1317,7 +1389,7 @@ impl Vm {
                         Value::Int(i) => set_int(&mut reg!(dst), i),
                         Value::Float(x) => set_float(&mut reg!(dst), x),
                         _ => {
-                            let v = reg!(src).clone();
+                            let v = clone_hot(&reg!(src));
                             set_reg(&mut reg!(dst), v);
                         }
                     },
@@ -1594,7 +1666,7 @@ impl Vm {
                                         set_float(&mut w[dst as usize], x);
                                         continue;
                                     }
-                                    ref other => other.clone(),
+                                    ref other => clone_hot(other),
                                 }
                             }
                             (o, k) => tri!(ops::index_get(o, k)),
@@ -1725,46 +1797,39 @@ impl Vm {
                         set_reg(&mut reg!(dst), Value::List(l));
                     }
                     Instr::Call { dst, f, argc } => call_reg!(f, argc, dst),
-                    Instr::CallGlobal { dst, f, argc, slot } => {
-                        // Inline cache (speed only): skips the chain of
-                        // loads from the slot to the callee's prototype,
-                        // and the arity check (a callee is cached only
-                        // when this site passes exactly its parameters).
-                        if let Some(callee) = proto.call_cache[pc - 1].get() {
-                            enter_closure!(@checked callee, 0, f, dst);
-                            continue;
-                        }
-                        match &*proto.env.slots[slot as usize] {
-                            Slot::Once(c) => match c.get() {
-                                Some(Value::Func(clo)) => {
-                                    let callee: &'static Proto = clo.proto;
-                                    if callee.needs_callee {
-                                        set_reg(&mut reg!(f), Value::Func(clo.clone()));
-                                    } else if argc as usize == callee.nparams as usize {
-                                        // A closure that needs no callee
-                                        // register is its prototype alone.
-                                        let _ = proto.call_cache[pc - 1].set(callee);
-                                    }
-                                    enter_closure!(callee, f, argc, dst);
+                    Instr::CallGlobal { dst, f, argc, slot } => call_global!(dst, f, argc, slot),
+                    Instr::CallGlobalSubI {
+                        dst,
+                        f,
+                        a,
+                        slot,
+                        imm,
+                    } => {
+                        // `R[f+1] = R[a] - imm` as `SubI` does it, then the
+                        // call (speed only: one dispatch for `g(n - 1)`).
+                        let arg = f as usize + 1;
+                        match &reg!(a) {
+                            Value::Int(x) => match x.checked_sub(imm as i64) {
+                                Some(s) => set_int(&mut reg!(arg), s),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Sub,
+                                        &reg!(a),
+                                        &Value::Int(imm as i64)
+                                    ));
+                                    set_reg(&mut reg!(arg), v);
                                 }
-                                Some(v @ Value::Native(_)) => {
-                                    set_reg(&mut reg!(f), v.clone());
-                                    call_reg!(f, argc, dst);
-                                }
-                                Some(other) => throw!(not_callable(other)),
-                                None => throw!(unset_global(proto, slot)),
                             },
-                            Slot::Cell(m) => {
-                                let v = m.lock().clone();
-                                match v {
-                                    Some(v) => {
-                                        set_reg(&mut reg!(f), v);
-                                        call_reg!(f, argc, dst);
-                                    }
-                                    None => throw!(unset_global(proto, slot)),
-                                }
+                            Value::Float(x) => {
+                                let r = x - imm as f64;
+                                set_float(&mut reg!(arg), r);
+                            }
+                            x => {
+                                let v = tri!(binary_slow(BinOp::Sub, x, &Value::Int(imm as i64)));
+                                set_reg(&mut reg!(arg), v);
                             }
                         }
+                        call_global!(dst, f, 1, slot);
                     }
                     Instr::CallMethod {
                         dst,

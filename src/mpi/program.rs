@@ -194,7 +194,9 @@ impl Program {
 fn direct_reads(p: &Proto, out: &mut Vec<u16>) {
     for ins in p.code.iter() {
         match *ins {
-            Instr::GetGlobal { slot, .. } | Instr::CallGlobal { slot, .. } => out.push(slot),
+            Instr::GetGlobal { slot, .. }
+            | Instr::CallGlobal { slot, .. }
+            | Instr::CallGlobalSubI { slot, .. } => out.push(slot),
             Instr::SetPath { desc, .. } | Instr::CallMethodPath { desc, .. } => {
                 if let Some(PathRoot::Global(slot)) = p.paths.get(desc as usize).map(|d| d.root) {
                     out.push(slot);

@@ -375,6 +375,7 @@ impl Vm {
         match f.proto.code[f.pc as usize - 1] {
             Instr::Call { dst, .. }
             | Instr::CallGlobal { dst, .. }
+            | Instr::CallGlobalSubI { dst, .. }
             | Instr::CallMethod { dst, .. }
             | Instr::CallMethodPath { dst, .. } => {
                 set_reg(&mut self.stack[base + dst as usize], v);

@@ -498,3 +498,126 @@ fn nil_tests_in_conditions_match_the_general_comparison() {
     let e = run_err("let xs = []\nif xs[3] == nil { 1 }");
     assert_eq!(e.kind(), ErrorKind::IndexError);
 }
+
+#[test]
+fn constant_list_literals_are_one_immortal_constant() {
+    let p = Script::compile("<test>", "fn leaf() { [nil, nil] }\nlet r = leaf()").unwrap();
+    let code = p.disassemble();
+    assert!(
+        code.contains("Const {") && !code.contains("List {"),
+        "{code}"
+    );
+    // Items that are not literals still build the list from registers.
+    let p = Script::compile("<test>", "fn f(x) { [x, nil] }\nlet r = f(1)").unwrap();
+    assert!(p.disassemble().contains("List {"), "{}", p.disassemble());
+    // Every evaluation reads the same immortal payload: no allocation.
+    let src = "fn leaf() { [nil, 1, 2.5, true, \"s\"] }\nlet ab = [leaf(), leaf()]";
+    let Value::List(ab) = run_get(src, "ab") else {
+        panic!("not a list")
+    };
+    let (Value::List(a), Value::List(b)) = (ab[0].clone(), ab[1].clone()) else {
+        panic!("not lists")
+    };
+    assert!(List::ptr_eq(&a, &b));
+    assert!(a.strong_count() >= 1 << 60, "{}", a.strong_count());
+    assert_eq!(Value::List(a).to_string(), r#"[nil, 1, 2.5, true, "s"]"#);
+}
+
+#[test]
+fn constant_list_literals_keep_value_semantics() {
+    // Each evaluation of the literal is a list of its own: changing one
+    // (index store, push, pop, sort, nested store) changes no other, and
+    // the literal still reads the same next time.
+    let src = r#"
+        fn fresh() { [3, 1, 2] }
+        let seen = []
+        for i in range(3) {
+            let xs = fresh()
+            xs[0] = i
+            xs.push(i * 10)
+            seen.push(xs)
+        }
+        let a = fresh()
+        let b = a
+        b.sort()
+        let c = fresh()
+        c.pop()
+        let grid = [[0, 0], [0, 0]]
+        grid[1][0] = 7
+        let again = [[0, 0], [0, 0]]
+        let strs = ["a", "b"]
+        strs[1] += "c"
+        let out = [seen, a, b, c, fresh(), grid, again, strs, ["a", "b"]]
+    "#;
+    assert_eq!(
+        run_get(src, "out").to_string(),
+        r#"[[[0, 1, 2, 0], [1, 1, 2, 10], [2, 1, 2, 20]], [3, 1, 2], [1, 2, 3], [3, 1], [3, 1, 2], [[0, 0], [7, 0]], [[0, 0], [0, 0]], ["a", "bc"], ["a", "b"]]"#
+    );
+}
+
+#[test]
+fn global_calls_with_a_subtracted_argument_are_one_instruction() {
+    let p = Script::compile(
+        "<test>",
+        "fn f(n) { if n < 1 { 0 } else { f(n - 1) } }\nlet r = f(3)",
+    )
+    .unwrap();
+    let code = p.disassemble();
+    assert!(code.contains("CallGlobalSubI"), "{code}");
+    // Not fused: two arguments, a register operand, a local callee.
+    for src in [
+        "fn g(a, b) { a }\nfn f(n) { g(n - 1, 2) }",
+        "fn g(a) { a }\nfn f(n, k) { g(n - k) }",
+        "fn f(n) { let g = fn(x) { x }\ng(n - 1) }",
+    ] {
+        let code = Script::compile("<test>", src).unwrap().disassemble();
+        assert!(!code.contains("CallGlobalSubI"), "{src}: {code}");
+    }
+}
+
+#[test]
+fn fused_subtracted_argument_calls_match_the_two_instructions() {
+    // Ints, floats, recursion through the inline cache, a native held in
+    // a module variable, defaults and a callee needing its closure.
+    let src = r#"
+        fn fib(n) { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } }
+        fn down(x) { if x < 0 { x } else { down(x - 1) } }
+        let show = str
+        fn shown(n) { show(n - 1) }
+        fn pair(a, b = 10) { [a, b] }
+        fn with_default(n) { pair(n - 3) }
+        let base = 100
+        fn uses_global(n) { base - n }
+        fn through_global(n) { uses_global(n - 1) }
+        let r = [fib(20), down(2.5), shown(5), with_default(4), through_global(1),
+                 down(-9223372036854775807 + 2)]
+    "#;
+    assert_eq!(
+        run_get(src, "r").to_string(),
+        r#"[6765, -0.5, "4", [1, 10], 100, -9223372036854775805]"#
+    );
+}
+
+#[test]
+fn fused_subtracted_argument_call_errors_match_the_general_path() {
+    // The subtraction's errors: a wrong type, an overflow.
+    let e = run_err("fn f(x) { x }\nfn g(s) { f(s - 1) }\ng(\"a\")");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let plain = run_err("let s = \"a\"\nlet t = s - 1");
+    assert_eq!(e.message(), plain.message());
+    let e = run_err("fn f(x) { x }\nfn g(n) { f(n - 1) }\ng(-9223372036854775807 - 1)");
+    let plain = run_err("let n = -9223372036854775807 - 1\nlet t = n - 1");
+    assert_eq!((e.kind(), e.message()), (plain.kind(), plain.message()));
+    // The call's errors: arity, an unset or non-callable module variable,
+    // unbounded recursion.
+    let e = run_err("fn f(a, b) { a }\nfn g(n) { f(n - 1) }\ng(1)");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e = run_err("let v = 3\nfn g(n) { v(n - 1) }\ng(1)");
+    assert_eq!(e.kind(), ErrorKind::TypeError);
+    let e = run_err("fn f(n) { f(n - 1) }\nf(1)");
+    assert!(
+        e.message().contains("stack overflow") || e.message().contains("recursion"),
+        "{}",
+        e.message()
+    );
+}

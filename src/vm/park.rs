@@ -252,9 +252,12 @@ impl Vm {
         };
         let reg = |r: u8| self.stack.get(base + r as usize);
         match (*ins, call) {
-            (Instr::Call { f: r, .. } | Instr::CallGlobal { f: r, .. }, Call::Native(name)) => {
-                reg(r).is_some_and(|v| is_native(v, name))
-            }
+            (
+                Instr::Call { f: r, .. }
+                | Instr::CallGlobal { f: r, .. }
+                | Instr::CallGlobalSubI { f: r, .. },
+                Call::Native(name),
+            ) => reg(r).is_some_and(|v| is_native(v, name)),
             // `module.native(...)`: a member function, called in the loop.
             (Instr::CallMethod { recv, args, .. }, Call::Native(name)) => {
                 matches!(reg(recv), Some(Value::Module(_) | Value::Map(_)))
@@ -404,6 +407,7 @@ impl Vm {
         match ins {
             Instr::Call { dst, .. }
             | Instr::CallGlobal { dst, .. }
+            | Instr::CallGlobalSubI { dst, .. }
             | Instr::CallMethod { dst, .. }
             | Instr::CallMethodPath { dst, .. }
             | Instr::Select { dst, .. } => {
