@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod ast;
 pub mod bytecode;
 pub mod channel;

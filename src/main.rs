@@ -26,10 +26,10 @@ use weft::pool::{LoadOptions, ThreadPoolConfig, WorkerCount};
 use weft::runtime::RuntimeOptions;
 
 /// The binary allocates many small strings, lists and closures; mimalloc
-/// serves those faster than the system allocator (see BENCHMARKS.md). The
-/// library leaves the choice to embedders.
+/// serves those faster than the system allocator (see BENCHMARKS.md and
+/// `weft::alloc`). The library leaves the choice to embedders.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: weft::alloc::Allocator = weft::alloc::Allocator;
 
 /// Command-line options.
 #[derive(Parser, Debug)]

@@ -101,18 +101,60 @@ impl Map {
     /// Sets `k` to `v`. A new key goes last; an existing one keeps its place.
     /// Returns the old value.
     pub fn insert(&mut self, k: Key, v: Value) -> Option<Value> {
-        if let Some(i) = self.find(&k) {
-            let slot = self.slots[i]
-                .as_mut()
-                .expect("the table holds live slots only");
-            return Some(std::mem::replace(&mut slot.1, v));
+        match self.find_or_claim(&k) {
+            Ok(i) => Some(self.replace_at(i, v)),
+            Err(()) => {
+                self.slots.push(Some((k, v)));
+                None
+            }
         }
-        let i = self.slots.len();
+    }
+
+    /// Sets the key `k` borrows to `v`, making the owned key with `owned`
+    /// only when the key is new (`m[k] = v` on an existing key then copies
+    /// nothing, and reference-counted keys are not touched). Returns the old
+    /// value.
+    #[inline]
+    pub fn insert_with<Q: Hash + Equivalent<Key> + ?Sized>(
+        &mut self,
+        k: &Q,
+        v: Value,
+        owned: impl FnOnce() -> Key,
+    ) -> Option<Value> {
+        match self.find_or_claim(k) {
+            Ok(i) => Some(self.replace_at(i, v)),
+            Err(()) => {
+                self.slots.push(Some((owned(), v)));
+                None
+            }
+        }
+    }
+
+    /// One probe of the table for `k`: `Ok(slot)` when it is a key, else
+    /// `Err(())` after the table was given the index of the slot past the
+    /// end, which the caller must then push (with a key equal to `k`).
+    #[inline]
+    fn find_or_claim<Q: Hash + Equivalent<Key> + ?Sized>(&mut self, k: &Q) -> Result<usize, ()> {
         let slots = &self.slots;
-        self.table
-            .insert_unique(hash_of(&k), i, |&j| rehash(slots, j));
-        self.slots.push(Some((k, v)));
-        None
+        let next = slots.len();
+        match self.table.entry(
+            hash_of(k),
+            |&i| slots[i].as_ref().is_some_and(|(key, _)| k.equivalent(key)),
+            |&j| rehash(slots, j),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(e) => Ok(*e.get()),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert(next);
+                Err(())
+            }
+        }
+    }
+
+    fn replace_at(&mut self, i: usize, v: Value) -> Value {
+        let slot = self.slots[i]
+            .as_mut()
+            .expect("the table holds live slots only");
+        std::mem::replace(&mut slot.1, v)
     }
 
     /// Removes `k`, returning its value; the other entries keep their order.
@@ -326,6 +368,31 @@ mod test {
         m.insert(Key::str("b"), Value::Int(2));
         assert_eq!(m.insert(Key::str("a"), Value::Int(3)), Some(Value::Int(1)));
         assert_eq!(format!("{:?}", m), r#"{"a": 3, "b": 2}"#);
+    }
+
+    #[test]
+    fn insert_with_makes_the_key_only_when_it_is_new() {
+        let mut m = Map::new();
+        let mut made = 0;
+        for round in 0..3 {
+            for i in 0..50 {
+                let k = Key::str(&format!("key{i}"));
+                let old = m.insert_with(&k, Value::Int(round), || {
+                    made += 1;
+                    k.clone()
+                });
+                assert_eq!(old, (round > 0).then_some(Value::Int(round - 1)));
+            }
+        }
+        assert_eq!((made, m.len()), (50, 50));
+        assert_eq!(m.get(&Key::str("key49")), Some(&Value::Int(2)));
+        // Order kept: the first key inserted is still first.
+        assert_eq!(m.keys().next(), Some(&Key::str("key0")));
+        // After removals, a key that comes back goes last again.
+        m.remove(&Key::str("key0"));
+        m.insert_with(&Key::str("key0"), Value::Nil, || Key::str("key0"));
+        assert_eq!(m.keys().last(), Some(&Key::str("key0")));
+        assert_eq!(m.len(), 50);
     }
 
     #[test]

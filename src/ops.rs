@@ -650,8 +650,8 @@ pub fn index_set(v: &mut Value, i: &Value, x: Value) -> Result<()> {
         },
         (Value::List(_), other) => Err(index_type_error("list", other)),
         (Value::Map(m), k) => {
-            let key = Key::new(k.clone())?;
-            m.make_mut().insert(key, x);
+            let key = KeyRef::new(k)?;
+            m.make_mut().insert_with(&key, x, || Key(k.clone()));
             Ok(())
         }
         (Value::Str(_), _) => Err(Error::type_error(
@@ -731,7 +731,13 @@ impl std::hash::Hash for KeyRef<'_> {
 impl crate::map::Equivalent<Key> for KeyRef<'_> {
     #[inline]
     fn equivalent(&self, key: &Key) -> bool {
-        *self.0 == key.0
+        // Ints and strings (nearly every key) compared inline; the rest
+        // (nil, bools, floats, an int against a float) as `==` does.
+        match (self.0, &key.0) {
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (a, b) => a == b,
+        }
     }
 }
 

@@ -424,8 +424,14 @@ impl Key {
 }
 
 impl PartialEq for Key {
+    #[inline]
     fn eq(&self, other: &Key) -> bool {
-        self.0 == other.0
+        // Ints and strings (nearly every key) compared inline.
+        match (&self.0, &other.0) {
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (a, b) => a == b,
+        }
     }
 }
 
@@ -439,8 +445,9 @@ impl Hash for Key {
 }
 
 /// Hashes a value that can be a key ([`Key`], and borrowed keys that must
-/// hash the same).
-#[inline]
+/// hash the same). Always inlined: called once per map lookup, and as a
+/// call it cost more than the hashing.
+#[inline(always)]
 pub(crate) fn hash_key<H: Hasher>(v: &Value, h: &mut H) {
     match v {
         Value::Nil => h.write_u8(0),

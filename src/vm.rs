@@ -1879,6 +1879,25 @@ impl Vm {
                                     set_reg(&mut w[dst as usize], Value::Nil);
                                     continue;
                                 }
+                            } else if matches!(m, Method::Set | Method::Remove)
+                                && !s.readonly
+                                && !s.temp_recv
+                                && (recv as usize) < a
+                                && a + n <= FRAME_WINDOW
+                            {
+                                // `m.set(k, v)` / `m.remove(k)` in place
+                                // (scale5: the general path's argument
+                                // buffer cost more than the map operation).
+                                let (lo, hi) = w.split_at_mut(a);
+                                if let Some(v) =
+                                    method_fast::map_mut(m, &mut lo[recv as usize], &mut hi[..n])
+                                {
+                                    for r in &mut hi[..n] {
+                                        set_reg(r, Value::Nil);
+                                    }
+                                    set_reg(&mut w[dst as usize], v);
+                                    continue;
+                                }
                             } else if a + n <= FRAME_WINDOW {
                                 if let Some(v) =
                                     method_fast::call(m, &w[recv as usize], &w[a..a + n])

@@ -237,8 +237,11 @@ fn join(xs: &[Value], sep: &str) -> Result<Value> {
         }
     }
     let mut out = memory::str_builder(total)?;
+    // `join("")` (characters back into a string) is the common case: no
+    // separator to copy between the items.
+    let sep = (!sep.is_empty()).then_some(sep);
     for (i, x) in xs.iter().enumerate() {
-        if i > 0 {
+        if let (Some(sep), true) = (sep, i > 0) {
             out.push_str(sep);
         }
         if let Value::Str(s) = x {

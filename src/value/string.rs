@@ -122,6 +122,42 @@ fn bytes_of(h: NonNull<StrHeader>) -> *mut u8 {
     unsafe { h.as_ptr().add(1).cast::<u8>() }
 }
 
+/// Copies `n` bytes from `src` to `dst` (the ranges do not overlap). Strings
+/// are mostly short (one character, a key, a number), and for those a call
+/// to `memcpy` costs more than the copy: below 16 bytes the bytes move with
+/// at most two (overlapping) loads and stores of one width, inline.
+///
+/// # Safety
+/// `src` is valid for reading and `dst` for writing `n` bytes, and the two
+/// ranges do not overlap.
+#[inline(always)]
+unsafe fn copy_bytes(src: *const u8, dst: *mut u8, n: usize) {
+    // SAFETY: every access below stays inside `src[..n]` / `dst[..n]` (each
+    // branch's widths are at most `n`), which the caller vouches for;
+    // unaligned reads and writes are used where the width exceeds a byte.
+    unsafe {
+        if n >= 16 {
+            ptr::copy_nonoverlapping(src, dst, n);
+        } else if n >= 8 {
+            let a = ptr::read_unaligned(src.cast::<u64>());
+            let b = ptr::read_unaligned(src.add(n - 8).cast::<u64>());
+            ptr::write_unaligned(dst.cast::<u64>(), a);
+            ptr::write_unaligned(dst.add(n - 8).cast::<u64>(), b);
+        } else if n >= 4 {
+            let a = ptr::read_unaligned(src.cast::<u32>());
+            let b = ptr::read_unaligned(src.add(n - 4).cast::<u32>());
+            ptr::write_unaligned(dst.cast::<u32>(), a);
+            ptr::write_unaligned(dst.add(n - 4).cast::<u32>(), b);
+        } else if n > 0 {
+            // 1 to 3 bytes: the first, the middle and the last.
+            let (a, b, c) = (*src, *src.add(n / 2), *src.add(n - 1));
+            *dst = a;
+            *dst.add(n / 2) = b;
+            *dst.add(n - 1) = c;
+        }
+    }
+}
+
 /// Allocates a header with room for `cap` bytes and length 0. A capacity
 /// of 0 gives the empty static.
 fn alloc_header(cap: usize) -> NonNull<StrHeader> {
@@ -250,7 +286,7 @@ impl Str {
                 // SAFETY: room for `len` bytes was allocated; they are
                 // copied from a valid `str`, so the contents are UTF-8.
                 unsafe {
-                    ptr::copy_nonoverlapping(bytes.as_ptr(), bytes_of(p), bytes.len());
+                    copy_bytes(bytes.as_ptr(), bytes_of(p), bytes.len());
                     let h = &mut *p.as_ptr();
                     h.len = bytes.len();
                     h.chars = AtomicUsize::new(UNKNOWN);
@@ -364,8 +400,8 @@ impl Str {
         // string, uniquely ours); both halves are UTF-8, so the whole is.
         unsafe {
             let at = bytes_of(p);
-            ptr::copy_nonoverlapping(x.as_ptr(), at, x.len());
-            ptr::copy_nonoverlapping(y.as_ptr(), at.add(x.len()), y.len());
+            copy_bytes(x.as_ptr(), at, x.len());
+            copy_bytes(y.as_ptr(), at.add(x.len()), y.len());
             let h = &mut *p.as_ptr();
             h.len = len;
             *h.chars.get_mut() = if ca == UNKNOWN || cb == UNKNOWN {
@@ -697,7 +733,41 @@ impl Borrow<str> for Str {
 impl PartialEq for Str {
     #[inline]
     fn eq(&self, other: &Str) -> bool {
-        Str::ptr_eq(self, other) || self.as_str() == other.as_str()
+        if Str::ptr_eq(self, other) {
+            return true;
+        }
+        let (a, b) = (self.as_bytes(), other.as_bytes());
+        a.len() == b.len() && bytes_eq(a, b)
+    }
+}
+
+/// `a == b` for two byte strings of the same length. Map keys are mostly
+/// short: below 16 bytes they are compared inline with at most two
+/// (overlapping) loads of one width from each, instead of a call to `bcmp`.
+#[inline(always)]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    debug_assert_eq!(n, b.len());
+    if n >= 16 {
+        return a == b;
+    }
+    // SAFETY: both slices have `n` bytes and every read below stays inside
+    // `[..n]` (each branch's widths are at most `n`); reads are unaligned.
+    unsafe {
+        let (p, q) = (a.as_ptr(), b.as_ptr());
+        if n >= 8 {
+            let x = ptr::read_unaligned(p.cast::<u64>()) ^ ptr::read_unaligned(q.cast::<u64>());
+            let y = ptr::read_unaligned(p.add(n - 8).cast::<u64>())
+                ^ ptr::read_unaligned(q.add(n - 8).cast::<u64>());
+            (x | y) == 0
+        } else if n >= 4 {
+            let x = ptr::read_unaligned(p.cast::<u32>()) ^ ptr::read_unaligned(q.cast::<u32>());
+            let y = ptr::read_unaligned(p.add(n - 4).cast::<u32>())
+                ^ ptr::read_unaligned(q.add(n - 4).cast::<u32>());
+            (x | y) == 0
+        } else {
+            (0..n).all(|i| *p.add(i) == *q.add(i))
+        }
     }
 }
 
@@ -763,7 +833,7 @@ impl StrMut {
         // is UTF-8, so the bytes stay UTF-8; the caches are updated for the
         // new text and the stale index is freed (no other reader exists).
         unsafe {
-            ptr::copy_nonoverlapping(t.as_ptr(), bytes_of(self.0.ptr).add(len), t.len());
+            copy_bytes(t.as_ptr(), bytes_of(self.0.ptr).add(len), t.len());
             let h = &mut *self.0.ptr.as_ptr();
             h.len = need;
             *h.hash.get_mut() = 0;
@@ -917,7 +987,7 @@ impl StrBuilder {
         // bytes (checked or grown above); the bytes written are UTF-8 and
         // land after the `len` already written.
         unsafe {
-            ptr::copy_nonoverlapping(t.as_ptr(), bytes_of(self.s.ptr).add(self.len), t.len());
+            copy_bytes(t.as_ptr(), bytes_of(self.s.ptr).add(self.len), t.len());
         }
         self.len += t.len();
     }
@@ -966,6 +1036,64 @@ impl fmt::Write for StrMut {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    /// Equality of strings of every length `bytes_eq` treats differently,
+    /// differing at the first, a middle or the last byte, or not at all.
+    #[test]
+    fn equality_at_every_short_length() {
+        let text: String = ('a'..='z').chain('A'..='Z').collect();
+        for n in 0..=40 {
+            let a = Str::new(&text[1..1 + n]);
+            let same = Str::new(&text[1..1 + n]);
+            assert!(!Str::ptr_eq(&a, &same) || n <= 1);
+            assert_eq!(a, same);
+            for at in [0, n / 2, n.saturating_sub(1)] {
+                if n == 0 {
+                    continue;
+                }
+                let mut bytes = text.as_bytes()[1..1 + n].to_vec();
+                bytes[at] = b'#';
+                let other = Str::new(std::str::from_utf8(&bytes).unwrap());
+                assert_ne!(a, other, "length {n}, differing at {at}");
+            }
+            if n > 0 {
+                assert_ne!(a, Str::new(&text[1..n]), "length {n} vs {}", n - 1);
+            }
+        }
+    }
+
+    /// Every length `copy_bytes` treats differently (0, 1-3, 4-7, 8-15,
+    /// 16+), at unaligned offsets, through each string-building path that
+    /// uses it: the bytes arrive whole and nothing around them is touched.
+    #[test]
+    fn short_copies_of_every_length_are_exact() {
+        let text: String = ('a'..='z').chain('A'..='Z').collect();
+        for n in 0..=40 {
+            for off in 0..3 {
+                let t = &text[off..off + n];
+                assert_eq!(Str::new(t).as_str(), t);
+                let a = Str::new(&text[..off + 1]);
+                let cat = Str::try_concat(&a, &Str::new(t)).unwrap();
+                assert_eq!(cat.as_str(), format!("{}{t}", &text[..off + 1]));
+                let mut b = StrBuilder::try_with_capacity(2 * n + 2).unwrap();
+                b.push_str("<");
+                b.push_str(t);
+                b.push_str(t);
+                b.push_str(">");
+                assert_eq!(b.finish().as_str(), format!("<{t}{t}>"));
+                let mut m = Str::new("x");
+                m.make_mut().push_str(t);
+                assert_eq!(m.as_str(), format!("x{t}"));
+            }
+            // Straight into a buffer, with guard bytes on both sides.
+            let mut buf = [0xEEu8; 48];
+            // SAFETY: `text` has at least `n` bytes and `buf[3..3 + n]` is
+            // inside the 48-byte buffer; the two do not overlap.
+            unsafe { copy_bytes(text.as_ptr(), buf.as_mut_ptr().add(3), n) };
+            assert_eq!(&buf[3..3 + n], &text.as_bytes()[..n]);
+            assert!(buf[..3].iter().chain(&buf[3 + n..]).all(|&b| b == 0xEE));
+        }
+    }
 
     #[test]
     fn statics_and_heap_strings_read_back() {

@@ -9,11 +9,12 @@
 //! anything it does not handle exactly as the stdlib does (another receiver
 //! type, a bad key or argument, an unusual arity): the general path then runs
 //! and reports errors as usual. [`push`] does the same for `xs.push(x)` on a
-//! list the running code may mutate.
+//! list the running code may mutate, and [`map_mut`] for `m.set(k, v)` and
+//! `m.remove(k)` on a map it may mutate.
 
 use crate::ops::KeyRef;
 use crate::stdlib::Method;
-use crate::value::Value;
+use crate::value::{Key, Value};
 
 /// `recv.m(args...)` for the methods handled here, or `None`.
 #[inline]
@@ -63,5 +64,28 @@ pub(super) fn push(recv: &mut Value, x: &mut Value) -> bool {
             true
         }
         _ => false,
+    }
+}
+
+/// `m.set(k, v)` (moving `v` in) and `m.remove(k)` on a map in a register,
+/// or `None` (nothing done) for anything the general path must handle: another
+/// receiver, a key of a type maps refuse, a missing key to remove (its
+/// `KeyError`), a shared map to remove from (the general path checks the key
+/// before copying it). The caller checks that the receiver is a variable this
+/// code may mutate (not `readonly`, not a temporary).
+#[inline]
+pub(super) fn map_mut(m: Method, recv: &mut Value, args: &mut [Value]) -> Option<Value> {
+    let Value::Map(map) = recv else {
+        return None;
+    };
+    match (m, args) {
+        (Method::Set, [k, v]) => {
+            KeyRef::new(k).ok()?;
+            map.make_mut()
+                .insert(Key(std::mem::take(k)), std::mem::take(v));
+            Some(Value::Nil)
+        }
+        (Method::Remove, [k]) => map.get_mut()?.remove(&KeyRef::new(k).ok()?),
+        _ => None,
     }
 }
