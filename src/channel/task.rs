@@ -88,10 +88,14 @@ impl Who {
 
     /// Forgets the registered waiter (its wait ended), keeping its waker.
     #[inline]
+    /// The waiter goes back to the thread's spare if nobody else holds it
+    /// ([`Waiter::recycle`]).
     fn clear(&mut self) {
         if let Who::Waiting(w) = self {
             let waker = w.task_waker().clone();
-            *self = Who::Idle(waker);
+            if let Who::Waiting(w) = std::mem::replace(self, Who::Idle(waker)) {
+                Waiter::recycle(w);
+            }
         }
     }
 }
@@ -313,7 +317,7 @@ impl<T> TaskWait<T> {
                     // Fails if a channel claimed us first: honour that.
                     w.try_abort(code);
                 }
-                match settle(
+                let settled = settle(
                     chans,
                     sides,
                     self.start(),
@@ -321,7 +325,10 @@ impl<T> TaskWait<T> {
                     &w,
                     slots,
                     perform,
-                ) {
+                );
+                // Before `clear`: the waiter can then be recycled.
+                drop(w);
+                match settled {
                     Settled::Waiting => return Poll::Pending,
                     Settled::Done(j, out) => {
                         self.who.clear();

@@ -89,6 +89,7 @@
 //!   `for i, x in xs` over a list (Go allows only one variable here; Weft's
 //!   two-variable form means "index and item" for every iterable).
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -1669,8 +1670,53 @@ where
                     Err(e) => return Some(Err(e)),
                 }
             }
-            Some(Err(vm.park(Box::new(op))))
+            Some(Err(vm.park(OpBox::new(op))))
         }
+    }
+}
+
+thread_local! {
+    /// The box of the last channel wait that ended on this thread, empty,
+    /// for the next one ([`OpBox`]).
+    static SPARE_OP: Cell<Option<Box<OpBox>>> = const { Cell::new(None) };
+}
+
+/// A parked channel operation's box, reused: when its wait ends, the
+/// emptied box becomes the thread's spare and the next channel wait that
+/// parks here fills it again, so a task that parks in a loop (a ring, a
+/// ping-pong) allocates nothing for its operation.
+struct OpBox(Option<ChanOp>);
+
+impl OpBox {
+    fn new(op: ChanOp) -> Box<dyn Wait> {
+        match SPARE_OP.with(Cell::take) {
+            Some(mut spare) => {
+                spare.0 = Some(op);
+                spare
+            }
+            None => Box::new(OpBox(Some(op))),
+        }
+    }
+}
+
+impl Wait for OpBox {
+    fn poll(&mut self, vm: &mut Vm) -> Poll<Result<Value>> {
+        match &mut self.0 {
+            Some(op) => op.poll(vm),
+            None => Poll::Ready(Err(Error::new(
+                ErrorKind::Error,
+                "internal: a finished channel wait was polled",
+            ))),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.0.as_ref().map_or_else(String::new, ChanOp::describe)
+    }
+
+    fn done(mut self: Box<Self>) {
+        self.0 = None;
+        SPARE_OP.with(|s| s.set(Some(self)));
     }
 }
 

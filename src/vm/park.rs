@@ -63,6 +63,10 @@ pub trait Wait: Send {
     /// What the task waits for, for a deadlock report: `recv on channel 3`,
     /// `await task 4`, `sleep`, ...
     fn describe(&self) -> String;
+
+    /// The wait is over (its poll was ready): dropped, or its allocation
+    /// kept for the next wait of its kind on this thread.
+    fn done(self: Box<Self>) {}
 }
 
 /// Which call a native that wants to park is executing, so the VM can check
@@ -104,6 +108,11 @@ pub(super) struct ParkState {
     pub(super) depth_base: usize,
     /// `max_depth` before [`Vm::enter_task`].
     saved_max_depth: usize,
+    /// The register box of the last task resumed here, emptied (all
+    /// `nil`): [`Vm::take_parked`] fills it again when the next park needs
+    /// as many registers (a task parking in the same loop, or the next
+    /// task of a ring), so a park allocates nothing for its registers.
+    spare: Option<Box<[Value]>>,
 }
 
 impl Default for ParkState {
@@ -117,6 +126,7 @@ impl Default for ParkState {
             slice: Duration::ZERO,
             depth_base: 0,
             saved_max_depth: 0,
+            spare: None,
         }
     }
 }
@@ -310,8 +320,20 @@ impl Vm {
             .last()
             .map_or(0, |f| f.base as usize + f.proto.nregs)
             .min(self.stack.len());
-        let mut stack = Vec::with_capacity(top);
-        stack.extend(self.stack[..top].iter_mut().map(std::mem::take));
+        let stack = match self.park.spare.take() {
+            // Refill the emptied box of the last task resumed here.
+            Some(mut spare) if spare.len() == top => {
+                for (to, from) in spare.iter_mut().zip(&mut self.stack[..top]) {
+                    *to = std::mem::take(from);
+                }
+                spare
+            }
+            _ => {
+                let mut stack = Vec::with_capacity(top);
+                stack.extend(self.stack[..top].iter_mut().map(std::mem::take));
+                stack.into_boxed_slice()
+            }
+        };
         let frames = match self.frames.len() {
             1 => Frames::One(self.frames.pop()?),
             _ => Frames::Many(self.frames.drain(..).collect()),
@@ -323,7 +345,7 @@ impl Vm {
             })
         });
         Some(ParkedVm {
-            stack: stack.into_boxed_slice(),
+            stack,
             frames,
             guards,
             parking,
@@ -341,15 +363,17 @@ impl Vm {
             "resume on a busy VM"
         );
         let ParkedVm {
-            stack,
+            mut stack,
             frames,
             guards,
             parking,
         } = parked;
         self.ensure_stack(stack.len() + 1);
-        for (slot, v) in self.stack.iter_mut().zip(stack.into_vec()) {
-            *slot = v;
+        for (slot, v) in self.stack.iter_mut().zip(stack.iter_mut()) {
+            *slot = std::mem::take(v);
         }
+        // Kept for the next park on this VM (`take_parked`).
+        self.park.spare = Some(stack);
         match frames {
             Frames::One(f) => self.frames.push(f),
             Frames::Many(fs) => self.frames.extend(fs.into_vec()),
@@ -381,11 +405,11 @@ impl Vm {
                     return Err(park_signal());
                 }
                 Poll::Ready(Ok(v)) => {
-                    drop(wait);
+                    wait.done();
                     self.deliver(v);
                 }
                 Poll::Ready(Err(e)) => {
-                    drop(wait);
+                    wait.done();
                     return self.throw_and_run(e, 0);
                 }
             }
