@@ -92,7 +92,10 @@ impl Who {
     /// ([`Waiter::recycle`]).
     fn clear(&mut self) {
         if let Who::Waiting(w) = self {
-            let waker = w.task_waker().clone();
+            let waker = match Waiter::take_task_waker(w) {
+                Some(k) => k,
+                None => w.task_waker().clone(),
+            };
             if let Who::Waiting(w) = std::mem::replace(self, Who::Idle(waker)) {
                 Waiter::recycle(w);
             }

@@ -183,6 +183,22 @@ impl Waiter {
         drop(this);
     }
 
+    /// Takes the waker out of a task's waiter that nobody else holds (its
+    /// wait is over), without touching the task's reference count; the
+    /// waiter then wakes nobody (give it to [`Waiter::recycle`]). `None`
+    /// if it is shared (or not a task's).
+    #[inline]
+    pub(crate) fn take_task_waker(this: &mut Arc<Waiter>) -> Option<crate::pool::Waker> {
+        let w = Arc::get_mut(this)?;
+        match std::mem::replace(&mut w.parker, Parker::Spare) {
+            Parker::Task(k) => Some(k),
+            other => {
+                w.parker = other;
+                None
+            }
+        }
+    }
+
     /// The waker of a task's waiter ([`Waiter::for_task`]).
     #[inline]
     pub(crate) fn task_waker(&self) -> &crate::pool::Waker {
