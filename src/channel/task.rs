@@ -130,6 +130,12 @@ impl<T> std::fmt::Debug for TaskWait<T> {
     }
 }
 
+/// The shared value slot of a finished single-channel wait on an
+/// unbuffered channel, kept for a later wait ([`TaskWait::take_spare`],
+/// [`TaskWait::recv_reusing`]): a task that parks in a loop on unbuffered
+/// channels (a ping-pong) allocates no slot per park.
+pub struct SpareSlot<T>(Arc<Slots<T>>);
+
 impl<T> TaskWait<T> {
     fn new(
         first: Channel<T>,
@@ -137,6 +143,19 @@ impl<T> TaskWait<T> {
         side: Side,
         start: usize,
         waker: Waker,
+    ) -> Self {
+        TaskWait::new_reusing(first, rest, side, start, waker, &mut None)
+    }
+
+    /// [`TaskWait::new`], taking the slot of a single unbuffered channel's
+    /// wait from `spare` if there is one.
+    fn new_reusing(
+        first: Channel<T>,
+        rest: Vec<Channel<T>>,
+        side: Side,
+        start: usize,
+        waker: Waker,
+        spare: &mut Option<SpareSlot<T>>,
     ) -> Self {
         debug_assert!(start <= rest.len());
         let n = 1 + rest.len();
@@ -148,6 +167,8 @@ impl<T> TaskWait<T> {
         });
         let slots = if n == 1 && first.shared.capacity != 0 {
             None
+        } else if let (1, Some(SpareSlot(slot))) = (n, spare.take()) {
+            Some(slot)
         } else {
             Some(Arc::new(Mutex::new((0..n).map(|_| None).collect())))
         };
@@ -170,6 +191,32 @@ impl<T> TaskWait<T> {
     /// A wait to send on `ch` (also `send_batch`).
     pub fn send(ch: &Channel<T>, waker: Waker) -> Self {
         TaskWait::new(ch.clone(), Vec::new(), Side::Send, 0, waker)
+    }
+
+    /// [`TaskWait::recv`] (`send`: [`TaskWait::send`]) that takes its
+    /// value slot from `spare` if it needs one (an unbuffered channel) and
+    /// one is there.
+    pub fn recv_reusing(ch: &Channel<T>, waker: Waker, spare: &mut Option<SpareSlot<T>>) -> Self {
+        TaskWait::new_reusing(ch.clone(), Vec::new(), Side::Recv, 0, waker, spare)
+    }
+
+    /// [`TaskWait::send`] with a spare slot: see [`TaskWait::recv_reusing`].
+    pub fn send_reusing(ch: &Channel<T>, waker: Waker, spare: &mut Option<SpareSlot<T>>) -> Self {
+        TaskWait::new_reusing(ch.clone(), Vec::new(), Side::Send, 0, waker, spare)
+    }
+
+    /// After the wait ended (its poll was ready): its value slot, if it is
+    /// a single-channel wait's, empty and shared with nobody any more (no
+    /// channel lists the wait, no peer holds it), for a later wait.
+    pub fn take_spare(&mut self) -> Option<SpareSlot<T>> {
+        if self.more.is_some() || self.who.waiter().is_some() {
+            return None;
+        }
+        let slot = self.slots.as_mut()?;
+        match Arc::get_mut(slot)?.get_mut() {
+            SlotList::One(None) => self.slots.take().map(SpareSlot),
+            _ => None,
+        }
     }
 
     /// A wait to receive from whichever of `chans` is ready first (not

@@ -322,10 +322,9 @@ impl Vm {
             .min(self.stack.len());
         let stack = match self.park.spare.take() {
             // Refill the emptied box of the last task resumed here.
+            // (A swap: the box holds `nil`s, which go back to the VM.)
             Some(mut spare) if spare.len() == top => {
-                for (to, from) in spare.iter_mut().zip(&mut self.stack[..top]) {
-                    *to = std::mem::take(from);
-                }
+                spare.swap_with_slice(&mut self.stack[..top]);
                 spare
             }
             _ => {
@@ -369,10 +368,12 @@ impl Vm {
             parking,
         } = parked;
         self.ensure_stack(stack.len() + 1);
-        for (slot, v) in self.stack.iter_mut().zip(stack.iter_mut()) {
-            *slot = std::mem::take(v);
-        }
-        // Kept for the next park on this VM (`take_parked`).
+        // A swap: an idle VM's registers are all `nil` (a finished call
+        // clears its window, `take_parked` empties what it moves), so the
+        // box is left holding `nil`s, kept for the next park on this VM
+        // (`take_parked`).
+        let n = stack.len();
+        self.stack[..n].swap_with_slice(&mut stack);
         self.park.spare = Some(stack);
         match frames {
             Frames::One(f) => self.frames.push(f),
