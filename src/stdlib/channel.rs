@@ -1672,7 +1672,7 @@ where
                     Err(e) => return Some(Err(e)),
                 }
             }
-            Some(Err(vm.park(OpBox::new(op))))
+            Some(Err(vm.park(OpBox::boxed(op))))
         }
     }
 }
@@ -1706,7 +1706,7 @@ fn with_spare_slot(
 struct OpBox(Option<ChanOp>);
 
 impl OpBox {
-    fn new(op: ChanOp) -> Box<dyn Wait> {
+    fn boxed(op: ChanOp) -> Box<dyn Wait> {
         match SPARE_OP.with(Cell::take) {
             Some(mut spare) => {
                 spare.0 = Some(op);
