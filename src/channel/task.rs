@@ -213,9 +213,12 @@ impl<T> TaskWait<T> {
             return None;
         }
         let slot = self.slots.as_mut()?;
-        match Arc::get_mut(slot)?.get_mut() {
-            SlotList::One(None) => self.slots.take().map(SpareSlot),
-            _ => None,
+        // (Unshared: the lock is uncontended.)
+        let empty = matches!(&*Arc::get_mut(slot)?.lock(), SlotList::One(None));
+        if empty {
+            self.slots.take().map(SpareSlot)
+        } else {
+            None
         }
     }
 

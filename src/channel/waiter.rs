@@ -173,11 +173,14 @@ impl Waiter {
     /// it becomes this thread's spare (its waker dropped), else it is just
     /// dropped.
     #[inline]
-    pub(crate) fn recycle(mut this: Arc<Waiter>) {
+    pub(crate) fn recycle(this: Arc<Waiter>) {
         #[cfg(not(loom))]
-        if let Some(w) = Arc::get_mut(&mut this) {
-            w.parker = Parker::Spare;
-            SPARE.with(|s| s.set(Some(this)));
+        {
+            let mut this = this;
+            if let Some(w) = Arc::get_mut(&mut this) {
+                w.parker = Parker::Spare;
+                SPARE.with(|s| s.set(Some(this)));
+            }
         }
         #[cfg(loom)]
         drop(this);
