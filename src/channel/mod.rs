@@ -125,7 +125,7 @@ pub use error::{
 };
 pub use interrupt::{Interrupt, InterruptFlag, Registration, Wake};
 pub use select::{select, select_cases, try_case, try_select_cases, Selected};
-pub use task::{try_select, GiveUp, TaskWait};
+pub use task::{try_select, GiveUp, SpareSlot, TaskWait};
 
 use error::Abort;
 pub use state::Side;

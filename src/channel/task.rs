@@ -88,10 +88,17 @@ impl Who {
 
     /// Forgets the registered waiter (its wait ended), keeping its waker.
     #[inline]
+    /// The waiter goes back to the thread's spare if nobody else holds it
+    /// ([`Waiter::recycle`]).
     fn clear(&mut self) {
         if let Who::Waiting(w) = self {
-            let waker = w.task_waker().clone();
-            *self = Who::Idle(waker);
+            let waker = match Waiter::take_task_waker(w) {
+                Some(k) => k,
+                None => w.task_waker().clone(),
+            };
+            if let Who::Waiting(w) = std::mem::replace(self, Who::Idle(waker)) {
+                Waiter::recycle(w);
+            }
         }
     }
 }
@@ -123,6 +130,12 @@ impl<T> std::fmt::Debug for TaskWait<T> {
     }
 }
 
+/// The shared value slot of a finished single-channel wait on an
+/// unbuffered channel, kept for a later wait ([`TaskWait::take_spare`],
+/// [`TaskWait::recv_reusing`]): a task that parks in a loop on unbuffered
+/// channels (a ping-pong) allocates no slot per park.
+pub struct SpareSlot<T>(Arc<Slots<T>>);
+
 impl<T> TaskWait<T> {
     fn new(
         first: Channel<T>,
@@ -130,6 +143,19 @@ impl<T> TaskWait<T> {
         side: Side,
         start: usize,
         waker: Waker,
+    ) -> Self {
+        TaskWait::new_reusing(first, rest, side, start, waker, &mut None)
+    }
+
+    /// [`TaskWait::new`], taking the slot of a single unbuffered channel's
+    /// wait from `spare` if there is one.
+    fn new_reusing(
+        first: Channel<T>,
+        rest: Vec<Channel<T>>,
+        side: Side,
+        start: usize,
+        waker: Waker,
+        spare: &mut Option<SpareSlot<T>>,
     ) -> Self {
         debug_assert!(start <= rest.len());
         let n = 1 + rest.len();
@@ -141,6 +167,8 @@ impl<T> TaskWait<T> {
         });
         let slots = if n == 1 && first.shared.capacity != 0 {
             None
+        } else if let (1, Some(SpareSlot(slot))) = (n, spare.take()) {
+            Some(slot)
         } else {
             Some(Arc::new(Mutex::new((0..n).map(|_| None).collect())))
         };
@@ -163,6 +191,35 @@ impl<T> TaskWait<T> {
     /// A wait to send on `ch` (also `send_batch`).
     pub fn send(ch: &Channel<T>, waker: Waker) -> Self {
         TaskWait::new(ch.clone(), Vec::new(), Side::Send, 0, waker)
+    }
+
+    /// [`TaskWait::recv`] (`send`: [`TaskWait::send`]) that takes its
+    /// value slot from `spare` if it needs one (an unbuffered channel) and
+    /// one is there.
+    pub fn recv_reusing(ch: &Channel<T>, waker: Waker, spare: &mut Option<SpareSlot<T>>) -> Self {
+        TaskWait::new_reusing(ch.clone(), Vec::new(), Side::Recv, 0, waker, spare)
+    }
+
+    /// [`TaskWait::send`] with a spare slot: see [`TaskWait::recv_reusing`].
+    pub fn send_reusing(ch: &Channel<T>, waker: Waker, spare: &mut Option<SpareSlot<T>>) -> Self {
+        TaskWait::new_reusing(ch.clone(), Vec::new(), Side::Send, 0, waker, spare)
+    }
+
+    /// After the wait ended (its poll was ready): its value slot, if it is
+    /// a single-channel wait's, empty and shared with nobody any more (no
+    /// channel lists the wait, no peer holds it), for a later wait.
+    pub fn take_spare(&mut self) -> Option<SpareSlot<T>> {
+        if self.more.is_some() || self.who.waiter().is_some() {
+            return None;
+        }
+        let slot = self.slots.as_mut()?;
+        // (Unshared: the lock is uncontended.)
+        let empty = matches!(&*Arc::get_mut(slot)?.lock(), SlotList::One(None));
+        if empty {
+            self.slots.take().map(SpareSlot)
+        } else {
+            None
+        }
     }
 
     /// A wait to receive from whichever of `chans` is ready first (not
@@ -313,7 +370,7 @@ impl<T> TaskWait<T> {
                     // Fails if a channel claimed us first: honour that.
                     w.try_abort(code);
                 }
-                match settle(
+                let settled = settle(
                     chans,
                     sides,
                     self.start(),
@@ -321,7 +378,10 @@ impl<T> TaskWait<T> {
                     &w,
                     slots,
                     perform,
-                ) {
+                );
+                // Before `clear`: the waiter can then be recycled.
+                drop(w);
+                match settled {
                     Settled::Waiting => return Poll::Pending,
                     Settled::Done(j, out) => {
                         self.who.clear();

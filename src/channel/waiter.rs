@@ -118,6 +118,17 @@ pub(crate) struct Waiter {
 pub(crate) enum Parker {
     Thread(Thread),
     Task(crate::pool::Waker),
+    /// A task's waiter whose wait is over, kept for the thread's next task
+    /// wait ([`Waiter::recycle`]): it wakes nobody and holds no task.
+    Spare,
+}
+
+#[cfg(not(loom))]
+thread_local! {
+    /// One task waiter whose wait is over, not shared any more, for the
+    /// next task wait on this thread ([`Waiter::for_task`]): a task that
+    /// parks in a loop (a ring, a ping-pong) allocates no waiter per park.
+    static SPARE: std::cell::Cell<Option<Arc<Waiter>>> = const { std::cell::Cell::new(None) };
 }
 
 /// How a wait ended.
@@ -139,12 +150,56 @@ impl Waiter {
         })
     }
 
-    /// A waiter for a pool task: ending the wait wakes the task.
+    /// A waiter for a pool task: ending the wait wakes the task. Reuses
+    /// this thread's spare ([`Waiter::recycle`]) if there is one.
     pub(crate) fn for_task(waker: crate::pool::Waker) -> Arc<Waiter> {
+        #[cfg(not(loom))]
+        if let Some(mut spare) = SPARE.with(std::cell::Cell::take) {
+            // Unique since `recycle` (no `Weak`s exist): never `None`.
+            if let Some(w) = Arc::get_mut(&mut spare) {
+                *w.state.get_mut() = WAITING;
+                w.parker = Parker::Task(waker);
+                return spare;
+            }
+        }
         Arc::new(Waiter {
             state: AtomicUsize::new(WAITING),
             parker: Parker::Task(waker),
         })
+    }
+
+    /// Gives back a task's waiter whose wait is over: if nobody else holds
+    /// it any more (no channel lists it, no claimer is about to wake it),
+    /// it becomes this thread's spare (its waker dropped), else it is just
+    /// dropped.
+    #[inline]
+    pub(crate) fn recycle(this: Arc<Waiter>) {
+        #[cfg(not(loom))]
+        {
+            let mut this = this;
+            if let Some(w) = Arc::get_mut(&mut this) {
+                w.parker = Parker::Spare;
+                SPARE.with(|s| s.set(Some(this)));
+            }
+        }
+        #[cfg(loom)]
+        drop(this);
+    }
+
+    /// Takes the waker out of a task's waiter that nobody else holds (its
+    /// wait is over), without touching the task's reference count; the
+    /// waiter then wakes nobody (give it to [`Waiter::recycle`]). `None`
+    /// if it is shared (or not a task's).
+    #[inline]
+    pub(crate) fn take_task_waker(this: &mut Arc<Waiter>) -> Option<crate::pool::Waker> {
+        let w = Arc::get_mut(this)?;
+        match std::mem::replace(&mut w.parker, Parker::Spare) {
+            Parker::Task(k) => Some(k),
+            other => {
+                w.parker = other;
+                None
+            }
+        }
     }
 
     /// The waker of a task's waiter ([`Waiter::for_task`]).
@@ -152,7 +207,9 @@ impl Waiter {
     pub(crate) fn task_waker(&self) -> &crate::pool::Waker {
         match &self.parker {
             Parker::Task(w) => w,
-            Parker::Thread(_) => unreachable!("a task's wait holds a thread's waiter"),
+            Parker::Thread(_) | Parker::Spare => {
+                unreachable!("a task's wait holds a thread's waiter")
+            }
         }
     }
 
@@ -195,6 +252,7 @@ impl Waiter {
         match &self.parker {
             Parker::Thread(t) => t.unpark(),
             Parker::Task(w) => w.wake(),
+            Parker::Spare => {}
         }
     }
 }

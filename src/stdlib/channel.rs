@@ -89,6 +89,7 @@
 //!   `for i, x in xs` over a list (Go allows only one variable here; Weft's
 //!   two-variable form means "index and item" for every iterable).
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -100,7 +101,7 @@ use std::time::{Duration, Instant};
 
 use crate::channel::{
     Channel, GiveUp, Interrupt, RecvError, RecvTimeoutError, Registration, SelectError, Selected,
-    SendBatchError, SendError, Side, TaskWait, TryRecvError, TrySendError, Wake,
+    SendBatchError, SendError, Side, SpareSlot, TaskWait, TryRecvError, TrySendError, Wake,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{self, CancelToken};
@@ -1229,7 +1230,9 @@ fn send(vm: &mut Vm, c: &ChannelObj, v: &Value) -> Result<Value> {
     let mut slot = Some(v);
     if let Some(r) = try_park(vm, Call::Method(Method::Send), None, || {
         let v = slot.take();
-        (Kind::Send(v), Ids::One(c.id()), |w| TaskWait::send(ch, w))
+        (Kind::Send(v), Ids::One(c.id()), |w| {
+            with_spare_slot(|s| TaskWait::send_reusing(ch, w, s))
+        })
     }) {
         return r;
     }
@@ -1271,7 +1274,7 @@ fn recv(vm: &mut Vm, c: &Arc<ChannelObj>, seconds: Option<&Value>) -> Result<Val
     }
     if let Some(r) = try_park(vm, Call::Method(Method::Recv), limit, || {
         (Kind::Recv(c.clone()), Ids::One(c.id()), |w| {
-            TaskWait::recv(ch, w)
+            with_spare_slot(|s| TaskWait::recv_reusing(ch, w, s))
         })
     }) {
         return r;
@@ -1417,7 +1420,7 @@ pub fn iter_step(vm: &mut Vm, c: &Arc<ChannelObj>) -> Result<Option<Value>> {
     }
     if let Some(r) = try_park(vm, Call::ForIn, None, || {
         (Kind::ForIn(c.clone()), Ids::One(c.id()), |w| {
-            TaskWait::recv(&c.ch, w)
+            with_spare_slot(|s| TaskWait::recv_reusing(&c.ch, w, s))
         })
     }) {
         return r.map(|v| (!matches!(v, Value::Nil)).then_some(v));
@@ -1669,8 +1672,72 @@ where
                     Err(e) => return Some(Err(e)),
                 }
             }
-            Some(Err(vm.park(Box::new(op))))
+            Some(Err(vm.park(OpBox::boxed(op))))
         }
+    }
+}
+
+thread_local! {
+    /// The box of the last channel wait that ended on this thread, empty,
+    /// for the next one ([`OpBox`]).
+    static SPARE_OP: Cell<Option<Box<OpBox>>> = const { Cell::new(None) };
+    /// The value slot of the last unbuffered single-channel wait that
+    /// ended on this thread, for the next one ([`with_spare_slot`]).
+    static SPARE_SLOT: Cell<Option<SpareSlot<Value>>> = const { Cell::new(None) };
+}
+
+/// Makes a task wait with this thread's spare value slot on offer (taken
+/// only by a wait on an unbuffered channel; kept otherwise).
+fn with_spare_slot(
+    make: impl FnOnce(&mut Option<SpareSlot<Value>>) -> TaskWait<Value>,
+) -> TaskWait<Value> {
+    let mut spare = SPARE_SLOT.with(Cell::take);
+    let wait = make(&mut spare);
+    if spare.is_some() {
+        SPARE_SLOT.with(|s| s.set(spare));
+    }
+    wait
+}
+
+/// A parked channel operation's box, reused: when its wait ends, the
+/// emptied box becomes the thread's spare and the next channel wait that
+/// parks here fills it again, so a task that parks in a loop (a ring, a
+/// ping-pong) allocates nothing for its operation.
+struct OpBox(Option<ChanOp>);
+
+impl OpBox {
+    fn boxed(op: ChanOp) -> Box<dyn Wait> {
+        match SPARE_OP.with(Cell::take) {
+            Some(mut spare) => {
+                spare.0 = Some(op);
+                spare
+            }
+            None => Box::new(OpBox(Some(op))),
+        }
+    }
+}
+
+impl Wait for OpBox {
+    fn poll(&mut self, vm: &mut Vm) -> Poll<Result<Value>> {
+        match &mut self.0 {
+            Some(op) => op.poll(vm),
+            None => Poll::Ready(Err(Error::new(
+                ErrorKind::Error,
+                "internal: a finished channel wait was polled",
+            ))),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.0.as_ref().map_or_else(String::new, ChanOp::describe)
+    }
+
+    fn done(mut self: Box<Self>) {
+        if let Some(slot) = self.0.as_mut().and_then(|op| op.wait.take_spare()) {
+            SPARE_SLOT.with(|s| s.set(Some(slot)));
+        }
+        self.0 = None;
+        SPARE_OP.with(|s| s.set(Some(self)));
     }
 }
 

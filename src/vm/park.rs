@@ -63,6 +63,10 @@ pub trait Wait: Send {
     /// What the task waits for, for a deadlock report: `recv on channel 3`,
     /// `await task 4`, `sleep`, ...
     fn describe(&self) -> String;
+
+    /// The wait is over (its poll was ready): dropped, or its allocation
+    /// kept for the next wait of its kind on this thread.
+    fn done(self: Box<Self>) {}
 }
 
 /// Which call a native that wants to park is executing, so the VM can check
@@ -104,6 +108,11 @@ pub(super) struct ParkState {
     pub(super) depth_base: usize,
     /// `max_depth` before [`Vm::enter_task`].
     saved_max_depth: usize,
+    /// The register box of the last task resumed here, emptied (all
+    /// `nil`): [`Vm::take_parked`] fills it again when the next park needs
+    /// as many registers (a task parking in the same loop, or the next
+    /// task of a ring), so a park allocates nothing for its registers.
+    spare: Option<Box<[Value]>>,
 }
 
 impl Default for ParkState {
@@ -117,6 +126,7 @@ impl Default for ParkState {
             slice: Duration::ZERO,
             depth_base: 0,
             saved_max_depth: 0,
+            spare: None,
         }
     }
 }
@@ -313,8 +323,19 @@ impl Vm {
             .last()
             .map_or(0, |f| f.base as usize + f.proto.nregs)
             .min(self.stack.len());
-        let mut stack = Vec::with_capacity(top);
-        stack.extend(self.stack[..top].iter_mut().map(std::mem::take));
+        let stack = match self.park.spare.take() {
+            // Refill the emptied box of the last task resumed here.
+            // (A swap: the box holds `nil`s, which go back to the VM.)
+            Some(mut spare) if spare.len() == top => {
+                spare.swap_with_slice(&mut self.stack[..top]);
+                spare
+            }
+            _ => {
+                let mut stack = Vec::with_capacity(top);
+                stack.extend(self.stack[..top].iter_mut().map(std::mem::take));
+                stack.into_boxed_slice()
+            }
+        };
         let frames = match self.frames.len() {
             1 => Frames::One(self.frames.pop()?),
             _ => Frames::Many(self.frames.drain(..).collect()),
@@ -326,7 +347,7 @@ impl Vm {
             })
         });
         Some(ParkedVm {
-            stack: stack.into_boxed_slice(),
+            stack,
             frames,
             guards,
             parking,
@@ -344,15 +365,19 @@ impl Vm {
             "resume on a busy VM"
         );
         let ParkedVm {
-            stack,
+            mut stack,
             frames,
             guards,
             parking,
         } = parked;
         self.ensure_stack(stack.len() + 1);
-        for (slot, v) in self.stack.iter_mut().zip(stack.into_vec()) {
-            *slot = v;
-        }
+        // A swap: an idle VM's registers are all `nil` (a finished call
+        // clears its window, `take_parked` empties what it moves), so the
+        // box is left holding `nil`s, kept for the next park on this VM
+        // (`take_parked`).
+        let n = stack.len();
+        self.stack[..n].swap_with_slice(&mut stack);
+        self.park.spare = Some(stack);
         match frames {
             Frames::One(f) => self.frames.push(f),
             Frames::Many(fs) => self.frames.extend(fs.into_vec()),
@@ -384,11 +409,11 @@ impl Vm {
                     return Err(park_signal());
                 }
                 Poll::Ready(Ok(v)) => {
-                    drop(wait);
+                    wait.done();
                     self.deliver(v);
                 }
                 Poll::Ready(Err(e)) => {
-                    drop(wait);
+                    wait.done();
                     return self.throw_and_run(e, 0);
                 }
             }

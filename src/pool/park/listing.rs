@@ -3,9 +3,12 @@
 //! (a parked task of a dropped pool is finished as cancelled).
 //!
 //! One shard per pool thread plus one for threads outside the pool; a task
-//! is listed in the shard of the thread that parks it, under that shard's
-//! lock (uncontended but for the resumer of a task parked there), and
-//! remembers where (`Sched::listed`), so unlisting is O(1).
+//! is listed in the shard of the thread that first parks it, under that
+//! shard's lock (uncontended but for the thread that unlists it), and
+//! remembers where (`Sched::listed`), so unlisting is O(1). It stays
+//! listed while it runs again and parks again (a task that parks in a loop
+//! pays no lock per park), until it finishes or yields; the count of tasks
+//! parked now is kept apart ([`Listing::parked`], [`Listing::resumed`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -44,7 +47,8 @@ impl Listing {
         self.shards.len() - 1
     }
 
-    /// Lists `task` (which the caller runs: it owns `Sched::listed`).
+    /// Lists `task` (which the caller runs: it owns `Sched::listed`; it
+    /// is not listed). Not counted as parked: see [`Listing::parked`].
     pub(crate) fn insert(&self, shard: usize, task: &TaskRef) {
         let shard = shard.min(self.shards.len() - 1);
         let key = {
@@ -63,13 +67,30 @@ impl Listing {
         task.sched
             .listed
             .store(((shard as u64) << 32) | key as u64, Ordering::Relaxed);
+    }
+
+    /// A listed task is about to park: one more parked now.
+    #[inline]
+    pub(crate) fn parked(&self) {
         let now = self.now.fetch_add(1, Ordering::Relaxed) + 1;
         if now > self.peak.load(Ordering::Relaxed) {
             self.peak.fetch_max(now, Ordering::Relaxed);
         }
     }
 
+    /// A parked task (listed) runs again, or its park failed (a wake came
+    /// during its poll): one fewer parked now. It stays listed.
+    #[inline]
+    pub(crate) fn resumed(&self) {
+        // Saturating: `drain` (shutdown) resets the count under a task
+        // that may still be resumed.
+        let _ = self
+            .now
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
     /// Unlists `task` if it is listed (the caller owns its running state).
+    /// Not counted: the task is running, not parked.
     pub(crate) fn remove(&self, task: &TaskRef) {
         let at = task.sched.listed.swap(NOT_LISTED, Ordering::Relaxed);
         if at == NOT_LISTED {
@@ -84,9 +105,6 @@ impl Listing {
             }
             taken
         };
-        if taken.is_some() {
-            self.now.fetch_sub(1, Ordering::Relaxed);
-        }
         // The listing's reference is dropped outside the lock.
         drop(taken);
     }

@@ -243,10 +243,12 @@ fn run_on(task: &TaskRef, before: u32, worker: Option<&WorkerThread>) {
             }
         }
     };
+    let listed = || task.sched.listed.load(std::sync::atomic::Ordering::Relaxed) != NOT_LISTED;
     if before & STARTED != 0 {
-        // Resumed after a park (listed) or a yield (not listed).
-        if task.sched.listed.load(std::sync::atomic::Ordering::Relaxed) != NOT_LISTED {
-            with_registry(&mut |r| r.parked.remove(task));
+        // Resumed after a park (listed: it stays listed while it runs,
+        // README "Where a parked task is") or a yield (not listed).
+        if listed() {
+            with_registry(&mut |r| r.parked.resumed());
         }
     } else if task.is_cancelled() {
         // Cancelled before it ever ran: it never starts.
@@ -287,6 +289,11 @@ fn run_on(task: &TaskRef, before: u32, worker: Option<&WorkerThread>) {
         POLLING.with(|p| p.set(outer));
         restore_current(previous);
         emit(EventKind::TaskEnd { task: traced });
+        if !matches!(polled, Some(Ok(Step::Park))) && listed() {
+            // Finished or yielding: off the list (while this thread still
+            // owns the task).
+            with_registry(&mut |r| r.parked.remove(task));
+        }
         match polled {
             Some(Ok(Step::Done(value))) => {
                 count(worker, task, Counted::Completed);
@@ -307,9 +314,13 @@ fn run_on(task: &TaskRef, before: u32, worker: Option<&WorkerThread>) {
                 return;
             }
             Some(Ok(Step::Park)) => {
+                let unlisted = !listed();
                 with_registry(&mut |r| {
-                    let shard = worker.map_or(r.parked.outside_shard(), |w| w.index());
-                    r.parked.insert(shard, task);
+                    if unlisted {
+                        let shard = worker.map_or(r.parked.outside_shard(), |w| w.index());
+                        r.parked.insert(shard, task);
+                    }
+                    r.parked.parked();
                     if worker.is_none() {
                         r.external
                             .task_parks
@@ -324,7 +335,7 @@ fn run_on(task: &TaskRef, before: u32, worker: Option<&WorkerThread>) {
                     return;
                 }
                 // Woken during the poll: poll again.
-                with_registry(&mut |r| r.parked.remove(task));
+                with_registry(&mut |r| r.parked.resumed());
             }
             Some(Ok(Step::Yield)) => {
                 task.state.requeue();
