@@ -35,6 +35,8 @@ note() {
 # binary from the repository root first when BUILD is 1 and WEFT_BIN is unset.
 resolve_weft() {
     local build=$1
+    # Not passed on to weft, which warns about unknown WEFT_* variables.
+    export -n WEFT_BIN
     if [[ -n ${WEFT_BIN:-} ]]; then
         WEFT=$WEFT_BIN
         [[ $WEFT == */* ]] || WEFT=$(command -v "$WEFT" || true)

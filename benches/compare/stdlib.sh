@@ -29,6 +29,8 @@ if [[ -z ${WEFT_BIN:-} ]]; then
     if [[ $build == 1 ]]; then (cd "$root" && cargo build --release --quiet); fi
     WEFT_BIN=$root/target/release/weft
 fi
+# Not passed on to weft, which warns about unknown WEFT_* variables.
+export -n WEFT_BIN
 "$PYTHON" "$root/benches/gen_stdlib_data.py" "$data"
 s=$here/stdlib
 out=$(mktemp -d)
