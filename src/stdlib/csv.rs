@@ -165,6 +165,26 @@ impl Rewind {
     }
 }
 
+/// A record's fields as the map of the header's names to them, or the
+/// column and reason when the record has more or fewer fields than the
+/// header (both the plain reader and block mode check rows here).
+fn header_row(header: &[Key], fields: Vec<Value>) -> std::result::Result<Value, (usize, String)> {
+    if fields.len() != header.len() {
+        let column = fields.len().min(header.len()) + 1;
+        let why = format!(
+            "{} fields, but the header has {}",
+            fields.len(),
+            header.len()
+        );
+        return Err((column, why));
+    }
+    let mut m = Map::with_capacity(header.len());
+    for (k, v) in header.iter().zip(fields) {
+        m.insert(k.clone(), v);
+    }
+    Ok(Value::map(m))
+}
+
 /// The error for the row at byte offset `at`: `line L, column C: what`.
 #[cold]
 fn bad_at(func: &str, source: &str, rewind: &Rewind, at: u64, column: usize, what: &str) -> Error {
@@ -259,23 +279,10 @@ impl<R: Read> RowReader<R> {
         let Some(header) = &self.header else {
             return Ok(Some(Value::list(fields)));
         };
-        if fields.len() != header.len() {
-            let column = fields.len().min(header.len()) + 1;
-            return Err(self.bad(
-                at,
-                column,
-                &format!(
-                    "{} fields, but the header has {}",
-                    fields.len(),
-                    header.len()
-                ),
-            ));
+        match header_row(header, fields) {
+            Ok(row) => Ok(Some(row)),
+            Err((column, why)) => Err(self.bad(at, column, &why)),
         }
-        let mut m = Map::with_capacity(header.len());
-        for (k, v) in header.iter().zip(fields) {
-            m.insert(k.clone(), v);
-        }
-        Ok(Some(Value::map(m)))
     }
 
     fn all(mut self) -> Result<Value> {
@@ -892,25 +899,9 @@ impl RowDecoder {
         let Some(header) = self.header.get() else {
             return Ok(Value::list(fields));
         };
-        if fields.len() != header.len() {
-            return Err(bad_at(
-                self.func,
-                &self.source,
-                &self.rewind,
-                at,
-                fields.len().min(header.len()) + 1,
-                &format!(
-                    "{} fields, but the header has {}",
-                    fields.len(),
-                    header.len()
-                ),
-            ));
-        }
-        let mut m = Map::with_capacity(header.len());
-        for (k, v) in header.iter().zip(fields) {
-            m.insert(k.clone(), v);
-        }
-        Ok(Value::map(m))
+        header_row(header, fields).map_err(|(column, why)| {
+            bad_at(self.func, &self.source, &self.rewind, at, column, &why)
+        })
     }
 
     /// The row of one record's text (record mode: the reader checked it).
