@@ -1325,6 +1325,33 @@ impl Vm {
                     }};
                 }
 
+                /// `R[dst] = R[a] - imm` (`SubI`, and the argument of
+                /// `CallGlobalSubI`): ints (overflow goes to the slow path's
+                /// error), floats, anything else through `binary_slow`.
+                macro_rules! sub_imm {
+                    ($dst:expr, $a:expr, $imm:expr) => {{
+                        let (dst, a, imm) = ($dst, $a, $imm as i64);
+                        match &reg!(a) {
+                            Value::Int(x) => match x.checked_sub(imm) {
+                                Some(s) => set_int(&mut reg!(dst), s),
+                                None => {
+                                    let v =
+                                        tri!(binary_slow(BinOp::Sub, &reg!(a), &Value::Int(imm)));
+                                    set_reg(&mut reg!(dst), v);
+                                }
+                            },
+                            Value::Float(x) => {
+                                let r = x - imm as f64;
+                                set_float(&mut reg!(dst), r);
+                            }
+                            x => {
+                                let v = tri!(binary_slow(BinOp::Sub, x, &Value::Int(imm)));
+                                set_reg(&mut reg!(dst), v);
+                            }
+                        }
+                    }};
+                }
+
                 /// Calls the module variable in `slot` with the arguments in
                 /// `R[f+1..]` (`CallGlobal`).
                 macro_rules! call_global {
@@ -1527,27 +1554,7 @@ impl Vm {
                             set_reg(&mut reg!(dst), v);
                         }
                     },
-                    Instr::SubI { dst, a, imm } => match &reg!(a) {
-                        Value::Int(x) => match x.checked_sub(imm as i64) {
-                            Some(s) => set_int(&mut reg!(dst), s),
-                            None => {
-                                let v = tri!(binary_slow(
-                                    BinOp::Sub,
-                                    &reg!(a),
-                                    &Value::Int(imm as i64)
-                                ));
-                                set_reg(&mut reg!(dst), v);
-                            }
-                        },
-                        Value::Float(x) => {
-                            let r = x - imm as f64;
-                            set_float(&mut reg!(dst), r);
-                        }
-                        x => {
-                            let v = tri!(binary_slow(BinOp::Sub, x, &Value::Int(imm as i64)));
-                            set_reg(&mut reg!(dst), v);
-                        }
-                    },
+                    Instr::SubI { dst, a, imm } => sub_imm!(dst, a, imm),
                     Instr::BinaryI { dst, a, op, imm } => {
                         let fast = match &reg!(a) {
                             Value::Int(x) => int_fast(op, *x, imm as i64),
@@ -1807,28 +1814,7 @@ impl Vm {
                     } => {
                         // `R[f+1] = R[a] - imm` as `SubI` does it, then the
                         // call (speed only: one dispatch for `g(n - 1)`).
-                        let arg = f as usize + 1;
-                        match &reg!(a) {
-                            Value::Int(x) => match x.checked_sub(imm as i64) {
-                                Some(s) => set_int(&mut reg!(arg), s),
-                                None => {
-                                    let v = tri!(binary_slow(
-                                        BinOp::Sub,
-                                        &reg!(a),
-                                        &Value::Int(imm as i64)
-                                    ));
-                                    set_reg(&mut reg!(arg), v);
-                                }
-                            },
-                            Value::Float(x) => {
-                                let r = x - imm as f64;
-                                set_float(&mut reg!(arg), r);
-                            }
-                            x => {
-                                let v = tri!(binary_slow(BinOp::Sub, x, &Value::Int(imm as i64)));
-                                set_reg(&mut reg!(arg), v);
-                            }
-                        }
+                        sub_imm!(f as usize + 1, a, imm);
                         call_global!(dst, f, 1, slot);
                     }
                     Instr::CallMethod {
