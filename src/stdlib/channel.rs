@@ -945,24 +945,7 @@ pub(crate) fn park_to_drain(
     if todo.is_empty() || !vm.can_park(Call::Native(name)) {
         return None;
     }
-    let waker = vm.task_waker()?;
-    if let Err(e) = check_cancelled() {
-        return Some(Err(e));
-    }
-    let mut op = DrainCall {
-        name,
-        then: Then::Call(f),
-        args: args.to_vec(),
-        todo: todo.into_iter(),
-        current: None,
-        got: Vec::new(),
-        waker,
-        resumed: false,
-    };
-    match op.poll(vm) {
-        Poll::Ready(r) => Some(r),
-        Poll::Pending => Some(Err(vm.park(Box::new(op)))),
-    }
+    start_drain(vm, name, Then::Call(f), args.to_vec(), todo)
 }
 
 /// `xs.extend(ch)` in a task that can park at this call, with `xs` in a
@@ -1000,6 +983,19 @@ fn park_drain_then(
     c: &Arc<ChannelObj>,
     then: Then,
 ) -> Option<Result<Value>> {
+    start_drain(vm, name, then, vec![Value::Channel(Arc::clone(c))], vec![0])
+}
+
+/// Starts a [`DrainCall`] over the channels of `args` at the positions
+/// `todo`: drains what is ready now, parks for the rest. `None`: the task
+/// has no waker (the caller drains by blocking).
+fn start_drain(
+    vm: &mut Vm,
+    name: &'static str,
+    then: Then,
+    args: Vec<Value>,
+    todo: Vec<usize>,
+) -> Option<Result<Value>> {
     let waker = vm.task_waker()?;
     if let Err(e) = check_cancelled() {
         return Some(Err(e));
@@ -1007,8 +1003,8 @@ fn park_drain_then(
     let mut op = DrainCall {
         name,
         then,
-        args: vec![Value::Channel(Arc::clone(c))],
-        todo: vec![0].into_iter(),
+        args,
+        todo: todo.into_iter(),
         current: None,
         got: Vec::new(),
         waker,
