@@ -36,12 +36,34 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn temp_script(name: &str, src: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("weft-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(format!("{name}.weft"));
+/// A script in a fresh directory of its own: the directory, with whatever
+/// a test writes beside the script, is removed when this is dropped, also
+/// when the test fails (`tempfile::TempDir`).
+struct TempScript {
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TempScript {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+/// A fresh directory under the system temp dir, removed when dropped.
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("weft-cli-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+fn temp_script(name: &str, src: &str) -> TempScript {
+    let dir = temp_dir();
+    let path = dir.path().join(format!("{name}.weft"));
     std::fs::write(&path, src).expect("write script");
-    path
+    TempScript { path, _dir: dir }
 }
 
 #[test]
@@ -264,9 +286,8 @@ fn an_undefined_name_suggests_the_closest_one() {
 
 #[test]
 fn invalid_utf8_is_reported_at_its_line_and_column() {
-    let dir = std::env::temp_dir().join(format!("weft-cli-{}-utf8", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("bad.weft");
+    let dir = temp_dir();
+    let path = dir.path().join("bad.weft");
     std::fs::write(&path, b"print(1)\nlet s = \"ab\xffc\"\n").expect("write");
     let o = weft(&[path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
@@ -331,22 +352,18 @@ fn a_flat_chain_of_100000_operators_runs() {
 /// history file it saved.
 fn repl_in_pty(keys: &[&str]) -> (String, String) {
     // One home per call: the REPL tests run at once, on threads of one process.
-    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let home = std::env::temp_dir().join(format!("weft-cli-{}-{n}-home", std::process::id()));
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(&home).expect("temp home");
+    let home = temp_dir();
     let driver = include_str!("pty_repl.py");
     let o = Command::new("python3")
         .arg("-c")
         .arg(driver)
         .arg(env!("CARGO_BIN_EXE_weft"))
-        .arg(&home)
+        .arg(home.path())
         .args(keys)
         .output()
         .expect("python3 (with its pty module) runs the REPL test driver");
     assert!(o.status.success(), "driver failed: {}", err(&o));
-    let history = std::fs::read_to_string(home.join(".weft_history")).unwrap_or_default();
+    let history = std::fs::read_to_string(home.path().join(".weft_history")).unwrap_or_default();
     (out(&o), history)
 }
 

@@ -215,26 +215,22 @@ print(len(json.stringify(m)), json.stringify([s.slice(0, 4), 1]))
     }
 }
 
-/// Writes `src` to a fresh file under the system's temporary directory.
-fn temp_script(name: &str, src: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("weft-limits-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
-    std::fs::write(&path, src).expect("write script");
-    path
+/// Writes `src` to `name` in a fresh directory under the system's
+/// temporary directory; the directory goes when the returned guard is
+/// dropped, also when the test fails.
+fn temp_script(name: &str, src: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::Builder::new()
+        .prefix("weft-limits-")
+        .tempdir()
+        .expect("temp dir");
+    std::fs::write(dir.path().join(name), src).expect("write script");
+    (dir, name.to_string())
 }
 
-/// Runs a script file through the binary, then removes it.
-fn run_file(path: &std::path::Path) -> common::Run {
-    let run = common::weft_in(
-        path.parent().expect("a directory"),
-        &[path.file_name().and_then(|n| n.to_str()).expect("a name")],
-        &[],
-        "",
-        Duration::from_secs(60),
-    );
-    let _ = std::fs::remove_file(path);
-    run
+/// Runs a script file (from [`temp_script`]) through the binary; the
+/// caller's guard removes its directory after.
+fn run_file((dir, name): &(tempfile::TempDir, String)) -> common::Run {
+    common::weft_in(dir.path(), &[name], &[], "", Duration::from_secs(60))
 }
 
 /// A long generated script (100,000 distinct constants, field names and

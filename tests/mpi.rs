@@ -191,15 +191,27 @@ mod with_mpi {
         assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     }
 
-    /// A scratch directory with `files`.
-    fn scratch(name: &str, files: &[(&str, &str)]) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("weft-mpi-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        for (f, text) in files {
-            std::fs::write(dir.join(f), text).expect("write");
+    /// A scratch directory, removed with its files when dropped, also
+    /// when the test fails (`tempfile::TempDir`).
+    struct Scratch(tempfile::TempDir);
+
+    impl std::ops::Deref for Scratch {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            self.0.path()
         }
-        dir
+    }
+
+    /// A scratch directory with `files`.
+    fn scratch(name: &str, files: &[(&str, &str)]) -> Scratch {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("weft-mpi-{name}-"))
+            .tempdir()
+            .expect("temp dir");
+        for (f, text) in files {
+            std::fs::write(dir.path().join(f), text).expect("write");
+        }
+        Scratch(dir)
     }
 
     #[test]

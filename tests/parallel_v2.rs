@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,12 +13,16 @@ use std::time::Duration;
 
 use common::{weft_in, Run};
 
-/// A fresh directory with `name` holding `src`.
-fn script(name: &str, src: &str) -> (PathBuf, String) {
-    let dir = std::env::temp_dir().join(format!("weft-par2-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+/// A fresh directory with `name` holding `src`, and the script's file
+/// name. The directory is removed when the `TempDir` is dropped, also
+/// when the test fails.
+fn script(name: &str, src: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::Builder::new()
+        .prefix("weft-par2-")
+        .tempdir()
+        .expect("temp dir");
     let file = format!("{name}.weft");
-    std::fs::write(dir.join(&file), src).expect("write script");
+    std::fs::write(dir.path().join(&file), src).expect("write script");
     (dir, file)
 }
 
@@ -77,7 +81,7 @@ fn streaming_five_million_items_keeps_memory_bounded() {
     let (dir, file) = script("stream_memory", STREAM);
     // 5M items on 2 workers; 1M on 1 and 8 (the suite's time is shared).
     for (workers, n) in [("2", 5_000_000u64), ("1", 1_000_000), ("8", 1_000_000)] {
-        let r = run(&dir, &[&file, &n.to_string(), "64"], workers, 120);
+        let r = run(dir.path(), &[&file, &n.to_string(), "64"], workers, 120);
         assert_eq!(r.status, 0, "{}", r.stderr);
         assert_eq!(field(&r.stdout, "total:"), (n * (n + 1) / 2).to_string());
         let most: usize = field(&r.stdout, "most queued:").parse().unwrap();
@@ -95,7 +99,7 @@ fn streaming_five_million_items_keeps_memory_bounded() {
     }
     // The control: with a bound larger than the stream, the slow consumer
     // lets results pile up on the output (so the check above can fail).
-    let r = run(&dir, &[&file, "300000", "1000000"], "2", 120);
+    let r = run(dir.path(), &[&file, "300000", "1000000"], "2", 120);
     assert_eq!(r.status, 0, "{}", r.stderr);
     let most: usize = field(&r.stdout, "most queued:").parse().unwrap();
     assert!(most > 1000, "unbounded control queued only {most}");
@@ -143,7 +147,7 @@ fn a_stream_keeps_going_while_other_threads_hog_the_cpus() {
     let _hogs = Hogs::start(3);
     for (workers, n) in [("2", 300_000u64), ("1", 100_000), ("8", 100_000)] {
         let started = std::time::Instant::now();
-        let r = run(&dir, &[&file, &n.to_string(), "64"], workers, 40);
+        let r = run(dir.path(), &[&file, &n.to_string(), "64"], workers, 40);
         assert_eq!(
             r.status,
             0,
@@ -161,7 +165,7 @@ fn a_stream_keeps_going_while_other_threads_hog_the_cpus() {
 fn stats_report_each_parallel_call_site() {
     let src = "fn slow(x) {\n    let i = 0\n    while i < 200 { i += 1 }\n    x\n}\nlet a = parallel_map(range(20000), slow)\nlet b = parallel_map([1, 2, 3], fn(x) { x })\nfor i in range(3) { parallel_reduce(range(1000), fn(p, q) { p + q }, 0) }\nlet ch = channel()\nch.send_batch(range(100))\nch.close()\nfor v in parallel_map(ch, slow) { }\nprint(len(a), b)\n";
     let (dir, file) = script("stats", src);
-    let r = run(&dir, &["--stats", &file], "2", 60);
+    let r = run(dir.path(), &["--stats", &file], "2", 60);
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(r.stdout, "20000 [1, 2, 3]\n");
     let section = r
@@ -201,7 +205,7 @@ fn stats_report_each_parallel_call_site() {
         "{stream:?}"
     );
     // Without --stats: no report.
-    let r = run(&dir, &[&file], "2", 60);
+    let r = run(dir.path(), &[&file], "2", 60);
     assert!(!r.stderr.contains("call sites"), "{}", r.stderr);
 }
 
@@ -212,11 +216,11 @@ fn progress_prints_a_status_line_at_most_every_five_seconds() {
     let src = "let r = parallel_map(range(1100), fn(x) { sleep(0.01); x }, {\"progress\": true})\nprint(len(r))\n";
     let (dir, file) = script("status", src);
     std::fs::write(
-        dir.join("weft.toml"),
+        dir.path().join("weft.toml"),
         "[thread_pool]\nmax_spare_workers = 0\n",
     )
     .unwrap();
-    let r = run(&dir, &[&file], "2", 60);
+    let r = run(dir.path(), &[&file], "2", 60);
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(r.stdout, "1100\n");
     let lines: Vec<&str> = r.stderr.lines().collect();
@@ -238,7 +242,7 @@ fn the_bar_is_drawn_on_a_terminal_with_prints_above_it() {
     let weft = env!("CARGO_BIN_EXE_weft");
     let out = Command::new("script")
         .args(["-qfec", &format!("{weft} {file}"), "/dev/null"])
-        .current_dir(&dir)
+        .current_dir(dir.path())
         .env("WEFT_WORKERS", "2")
         .output()
         .expect("script runs");

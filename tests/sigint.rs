@@ -24,12 +24,33 @@ const LIMIT: Duration = Duration::from_secs(10);
 /// loaded 2-core machine (the target itself is 100 ms).
 const LOOSE_BOUND: Duration = Duration::from_secs(3);
 
-fn script(name: &str, src: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("weft-sigint-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(format!("{name}.weft"));
+/// A script in a fresh directory of its own, removed when this is
+/// dropped, also when the test fails (`tempfile::TempDir`).
+struct TempScript {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TempScript {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A fresh directory under the system temp dir, removed when dropped.
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("weft-sigint-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+fn script(name: &str, src: &str) -> TempScript {
+    let dir = temp_dir();
+    let path = dir.path().join(format!("{name}.weft"));
     std::fs::write(&path, src).expect("write script");
-    path
+    TempScript { path, _dir: dir }
 }
 
 /// A running `weft` whose stdout lines arrive on a channel.
@@ -327,15 +348,13 @@ while true { }
 /// other (0.5 s apart, `\x03` is Ctrl-C), then Ctrl-D. Returns the screen
 /// and the saved history.
 fn repl_in_pty(keys: &[&str]) -> (String, String) {
-    let home = std::env::temp_dir().join(format!("weft-sigint-{}-home", std::process::id()));
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(&home).expect("temp home");
+    let home = temp_dir();
     let driver = include_str!("pty_repl.py");
     let o = Command::new("python3")
         .arg("-c")
         .arg(driver)
         .arg(env!("CARGO_BIN_EXE_weft"))
-        .arg(&home)
+        .arg(home.path())
         .args(keys)
         .output()
         .expect("python3 (with its pty module) runs the REPL test driver");
@@ -344,7 +363,7 @@ fn repl_in_pty(keys: &[&str]) -> (String, String) {
         "REPL driver failed (a hang in the REPL?): {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let history = std::fs::read_to_string(home.join(".weft_history")).unwrap_or_default();
+    let history = std::fs::read_to_string(home.path().join(".weft_history")).unwrap_or_default();
     (String::from_utf8_lossy(&o.stdout).into_owned(), history)
 }
 
@@ -419,7 +438,7 @@ sys.stdout.write("\n[exit %d]\n" % os.waitstatus_to_exitcode(status))
         .arg("-c")
         .arg(driver)
         .arg(env!("CARGO_BIN_EXE_weft"))
-        .arg(&path)
+        .arg(&*path)
         .output()
         .expect("python3 runs the pty driver");
     let screen = String::from_utf8_lossy(&o.stdout).into_owned();

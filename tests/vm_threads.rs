@@ -176,9 +176,12 @@ fn cancelling_a_running_call_from_another_thread() {
 
 #[test]
 fn a_module_imported_from_many_threads_runs_once() {
-    let dir = std::env::temp_dir().join(format!("weft-threads-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let module = dir.join("once_mod.weft");
+    // Removed when dropped, also when the test fails.
+    let dir = tempfile::Builder::new()
+        .prefix("weft-threads-")
+        .tempdir()
+        .expect("temp dir");
+    let module = dir.path().join("once_mod.weft");
     // A slow body widens the window in which threads race to import it.
     std::fs::write(
         &module,

@@ -24,15 +24,23 @@ fn input_line_endings() {
     assert_eq!(kind(call("input", &[s("a"), s("b")])), ErrorKind::TypeError);
 }
 
-fn temp_path(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("weft-stdlib-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name).to_string_lossy().into_owned()
+/// A fresh directory under the system temp dir, removed with its files
+/// when dropped, also when the test fails.
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("weft-stdlib-test-")
+        .tempdir()
+        .unwrap()
+}
+
+fn temp_path(dir: &tempfile::TempDir, name: &str) -> String {
+    dir.path().join(name).to_string_lossy().into_owned()
 }
 
 #[test]
 fn write_then_read_a_file() {
-    let path = temp_path("round-trip.txt");
+    let dir = temp_dir();
+    let path = temp_path(&dir, "round-trip.txt");
     assert_eq!(
         ok(call("write_file", &[s(&path), s("héllo\nworld\n")])),
         Value::Nil
@@ -45,13 +53,14 @@ fn write_then_read_a_file() {
 
 #[test]
 fn file_errors_name_the_path_and_reason() {
-    let path = temp_path("does-not-exist.txt");
+    let dir = temp_dir();
+    let path = temp_path(&dir, "does-not-exist.txt");
     let (k, msg) = err(call("read_file", &[s(&path)]));
     assert_eq!(k, ErrorKind::IOError);
     assert!(msg.contains(&path) && msg.contains("No such file"), "{msg}");
     assert!(!msg.contains("os error"), "{msg}");
 
-    let dir_path = temp_path("no-such-dir/x.txt");
+    let dir_path = temp_path(&dir, "no-such-dir/x.txt");
     let (k, msg) = err(call("write_file", &[s(&dir_path), s("x")]));
     assert_eq!(k, ErrorKind::IOError);
     assert!(
@@ -59,7 +68,7 @@ fn file_errors_name_the_path_and_reason() {
         "{msg}"
     );
 
-    let bin = temp_path("binary.dat");
+    let bin = temp_path(&dir, "binary.dat");
     std::fs::write(&bin, [0xff, 0xfe, 0x00]).unwrap();
     assert_eq!(kind(call("read_file", &[s(&bin)])), ErrorKind::IOError);
     std::fs::remove_file(&bin).unwrap();
