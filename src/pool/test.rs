@@ -19,7 +19,10 @@ fn pool_with(workers: usize, stealing: bool) -> ThreadPool {
     ThreadPool::new(config).expect("valid config")
 }
 
-const SIZES: [usize; 3] = [1, 2, 16];
+/// Pool sizes each test runs with: one worker, two, and more workers than
+/// cores. Under Miri (one interpreted core, every thread a few hundred
+/// times slower) "more" is 3.
+const SIZES: [usize; 3] = if cfg!(miri) { [1, 2, 3] } else { [1, 2, 16] };
 
 /// A gate a task can block on until the test opens it.
 #[derive(Clone)]
@@ -894,6 +897,10 @@ mod topology_tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "writes a sysfs tree to disk; Miri isolates the file system"
+    )]
     fn one_node_two_cpus() {
         let tree = Tree::new("1x2").online("0-1").node(0, "0-1").allowed("0-1");
         let t = tree.read();
@@ -909,6 +916,10 @@ mod topology_tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "writes a sysfs tree to disk; Miri isolates the file system"
+    )]
     fn two_nodes_eight_cpus_each_spread_round_robin() {
         let tree = Tree::new("2x8")
             .online("0-15")
@@ -928,6 +939,10 @@ mod topology_tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "writes a sysfs tree to disk; Miri isolates the file system"
+    )]
     fn four_nodes_with_holes() {
         // Node 2 has no CPUs; CPU 5 is offline; node ids are not contiguous.
         let tree = Tree::new("4holes")
@@ -961,6 +976,10 @@ mod topology_tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "writes a sysfs tree to disk; Miri isolates the file system"
+    )]
     fn the_affinity_mask_excludes_cpus() {
         let tree = Tree::new("mask")
             .online("0-7")
@@ -979,6 +998,10 @@ mod topology_tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "writes a sysfs tree to disk; Miri isolates the file system"
+    )]
     fn no_node_directory_means_one_node() {
         let tree = Tree::new("nonuma").online("0-3");
         let t = tree.read();
@@ -988,6 +1011,10 @@ mod topology_tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "writes a sysfs tree to disk; Miri isolates the file system"
+    )]
     fn broken_trees_are_errors() {
         let missing = Tree::new("missing");
         assert!(matches!(

@@ -226,3 +226,102 @@ impl From<Map> for MapRef {
         MapRef::new(m)
     }
 }
+
+#[cfg(test)]
+mod test {
+    //! The `unsafe` paths of `MapRef` (the borrow `make_mut`/`get_mut`
+    //! hand out, the box `into_map` and `DeadMap::take` take back), run by
+    //! `cargo test` and under Miri (`.ci/miri.sh value::`).
+    use super::MapRef;
+    use crate::map::Map;
+    use crate::value::{Key, Value};
+
+    /// A map holding `n` entries, each a string key and a list with a string.
+    fn map_of(n: i64) -> Map {
+        let mut m = Map::new();
+        for i in 0..n {
+            let item = Value::list(vec![Value::str(format!("item {i}")), Value::Int(i)]);
+            m.insert(Key::str(&format!("k{i}")), item);
+        }
+        m
+    }
+
+    fn int(m: &Map, k: &str) -> Option<i64> {
+        match m.get(&Key::str(k)) {
+            Some(Value::Int(i)) => Some(*i),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_unique_map_changes_in_place_and_a_shared_one_is_copied_first() {
+        let mut a = MapRef::new(map_of(3));
+        let at = a.as_ptr();
+        a.make_mut().insert(Key::str("x"), Value::Int(1));
+        assert_eq!(a.as_ptr(), at, "unique: changed in place");
+        assert!(a.get_mut().is_some());
+
+        let b = a.clone();
+        assert_eq!(a.strong_count(), 2);
+        assert!(a.get_mut().is_none(), "shared: no in-place borrow");
+        a.make_mut().insert(Key::str("x"), Value::Int(2));
+        assert!(!MapRef::ptr_eq(&a, &b), "shared: copied before the change");
+        assert_eq!((int(&a, "x"), int(&b, "x")), (Some(2), Some(1)));
+        assert_eq!((a.strong_count(), b.strong_count()), (1, 1));
+        assert_eq!((a.len(), b.len()), (4, 4));
+        a.get_mut()
+            .expect("unique again")
+            .insert(Key::str("y"), Value::Int(3));
+        assert_eq!((a.len(), b.len()), (5, 4));
+    }
+
+    #[test]
+    fn into_map_moves_a_unique_map_out_and_copies_a_shared_one() {
+        let a = MapRef::new(map_of(4));
+        let m = a.into_map();
+        assert_eq!(m.len(), 4);
+
+        let a = MapRef::new(map_of(4));
+        let b = a.clone();
+        let mut m = a.into_map();
+        assert_eq!(b.strong_count(), 1, "the shared reference was given up");
+        m.insert(Key::str("k0"), Value::Nil);
+        assert!(matches!(b.get(&Key::str("k0")), Some(Value::List(_))));
+    }
+
+    #[test]
+    fn the_empty_map_is_shared_until_its_first_change() {
+        let mut e = MapRef::empty();
+        let f = MapRef::default();
+        assert!(MapRef::ptr_eq(&e, &f));
+        assert!(e.get_mut().is_none(), "the static is never unique");
+        e.make_mut().insert(Key::str("a"), Value::Int(1));
+        assert!(!MapRef::ptr_eq(&e, &f));
+        assert_eq!((e.len(), f.len()), (1, 0));
+        assert_eq!(f.clone().into_map().len(), 0);
+        assert_eq!(MapRef::new(Map::new()).as_ptr(), f.as_ptr());
+    }
+
+    #[test]
+    fn the_last_owner_frees_nested_values_once_on_any_thread() {
+        // Maps of maps of lists, deep enough that freeing goes through the
+        // work list (`release`), dropped by whichever thread is last.
+        let mut v = Value::map(map_of(3));
+        for depth in 0..40 {
+            let mut m = map_of(2);
+            m.insert(Key::str("inner"), v);
+            m.insert(Key::str("depth"), Value::Int(depth));
+            v = Value::map(m);
+        }
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let v = v.clone();
+                std::thread::spawn(move || drop(v))
+            })
+            .collect();
+        drop(v);
+        for t in threads {
+            t.join().expect("no panic");
+        }
+    }
+}

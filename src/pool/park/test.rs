@@ -15,7 +15,10 @@ fn pool(workers: usize) -> ThreadPool {
     ThreadPool::new(config).expect("valid config")
 }
 
-const SIZES: [usize; 3] = [1, 2, 16];
+/// Pool sizes each test runs with: one worker, two, and more workers than
+/// cores. Under Miri (one interpreted core, every thread a few hundred
+/// times slower) "more" is 3.
+const SIZES: [usize; 3] = if cfg!(miri) { [1, 2, 3] } else { [1, 2, 16] };
 
 /// Spins until `done()` holds; panics saying `what` hung after 20 s.
 fn wait_until(what: &str, done: impl Fn() -> bool) {
