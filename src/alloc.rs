@@ -102,6 +102,7 @@ mod test {
     /// allocator, checking each block's alignment and that its bytes
     /// survive `realloc`.
     #[test]
+    #[cfg_attr(miri, ignore = "calls mimalloc, C code that Miri cannot run")]
     fn blocks_are_aligned_and_keep_their_bytes() {
         let a = Allocator;
         let sizes = (1..=1024).chain([4095, 4096, 65536, 1 << 20]);
@@ -136,6 +137,7 @@ mod test {
     /// A shrinking `realloc` into a size below the alignment takes the
     /// aligned entry point and stays aligned.
     #[test]
+    #[cfg_attr(miri, ignore = "calls mimalloc, C code that Miri cannot run")]
     fn shrinking_below_the_alignment_stays_aligned() {
         let a = Allocator;
         let layout = Layout::from_size_align(64, 16).unwrap();
@@ -153,6 +155,7 @@ mod test {
     /// Blocks allocated on one thread and freed on another (the pool moves
     /// values between workers) are accepted.
     #[test]
+    #[cfg_attr(miri, ignore = "calls mimalloc, C code that Miri cannot run")]
     fn blocks_may_be_freed_on_another_thread() {
         let a = Allocator;
         let layout = Layout::from_size_align(48, 8).unwrap();
