@@ -19,7 +19,7 @@ use super::select::{perform_case, Selected};
 use super::state::{Side, State};
 use super::sync::Mutex;
 use super::wait::{register, settle, unregister, Perform, Registered, Settled, Sides};
-use super::waiter::{SlotList, Slots, Waiter, INTERRUPTED, TIMED_OUT};
+use super::waiter::{Outcome, SlotList, Slots, Waiter, INTERRUPTED, TIMED_OUT};
 use super::Channel;
 use crate::pool::Waker;
 
@@ -361,7 +361,8 @@ impl<T> TaskWait<T> {
             }
         };
         loop {
-            if let Some(w) = self.who.waiter().cloned() {
+            // (Borrowed, not cloned: no reference count per poll.)
+            if let Some(w) = self.who.waiter() {
                 if let Some(why) = give_up {
                     let code = match why {
                         GiveUp::Timeout => TIMED_OUT,
@@ -375,12 +376,10 @@ impl<T> TaskWait<T> {
                     sides,
                     self.start(),
                     self.registered as usize,
-                    &w,
+                    w,
                     slots,
                     perform,
                 );
-                // Before `clear`: the waiter can then be recycled.
-                drop(w);
                 match settled {
                     Settled::Waiting => return Poll::Pending,
                     Settled::Done(j, out) => {
@@ -448,7 +447,76 @@ impl<T> TaskWait<T> {
         &mut self,
         give_up: Option<GiveUp>,
     ) -> Poll<Result<(usize, Option<T>), GiveUp>> {
+        // No shared slots and no other channel: one buffered channel.
+        if give_up.is_none()
+            && self.slots.is_none()
+            && self.more.is_none()
+            && self.side() == Side::Recv
+        {
+            if let Some(r) = self.poll_recv_buffered() {
+                return r;
+            }
+        }
         self.poll_with(give_up, &mut super::pop)
+    }
+
+    /// [`poll_recv`](Self::poll_recv) on one buffered channel with nothing
+    /// to give up for: the steps of `poll_loop` with `register` and
+    /// `settle` written out for that case (speed only: a task parked in a
+    /// receive, the commonest wait, skips the general path's slot on the
+    /// stack, channel list and step closure). `None` (nothing done) for an
+    /// outcome only the general path handles (an abort).
+    #[inline]
+    fn poll_recv_buffered(&mut self) -> Option<Poll<Result<(usize, Option<T>), GiveUp>>> {
+        let shared = &*self.first.shared;
+        debug_assert!(shared.capacity != 0 && self.start() == 0);
+        if let Who::Waiting(w) = &self.who {
+            match w.outcome() {
+                // A spurious wake: still registered.
+                Outcome::Waiting => return Some(Poll::Pending),
+                // `settle`: arrive, take a value if one is left, pass the
+                // wake on.
+                Outcome::Claimed(0) => {
+                    let mut st = shared.state.lock();
+                    st.waiters(Side::Recv).arrived();
+                    let out = if st.ready(Side::Recv, shared.capacity) {
+                        Some(st.queue.pop_front())
+                    } else {
+                        None
+                    };
+                    let wakes = shared.finish(&mut st);
+                    drop(st);
+                    wakes.unpark();
+                    self.who.clear();
+                    self.registered = 0;
+                    if let Some(v) = out {
+                        return Some(Poll::Ready(Ok((0, v))));
+                    }
+                    // Someone else took it first: register again.
+                }
+                _ => return None,
+            }
+        }
+        // `register` (with no live registration): take a value now, or
+        // queue the waiter.
+        let mut st = shared.state.lock();
+        if st.ready(Side::Recv, shared.capacity) {
+            let v = st.queue.pop_front();
+            let wakes = shared.finish(&mut st);
+            drop(st);
+            wakes.unpark();
+            return Some(Poll::Ready(Ok((0, v))));
+        }
+        let waker = match &self.who {
+            Who::Idle(k) => k,
+            Who::Waiting(w) => w.task_waker(),
+        };
+        let w = Waiter::for_task(waker.clone());
+        st.waiters(Side::Recv).push(&w, 0, None);
+        drop(st);
+        self.who = Who::Waiting(w);
+        self.registered = 1;
+        Some(Poll::Pending)
     }
 
     /// Receives 1..=`max` values; an empty list once closed and drained.
