@@ -1247,7 +1247,7 @@ fn send(vm: &mut Vm, c: &ChannelObj, v: Value) -> Result<Value> {
     if let Some(r) = try_park(vm, Call::Method(Method::Send), None, || {
         let v = slot.take();
         (Kind::Send(v), Ids::One(c.id()), |w| {
-            with_spare_slot(|s| TaskWait::send_reusing(ch, w, s))
+            with_spare_slot(ch, |s| TaskWait::send_reusing(ch, w, s))
         })
     }) {
         return r;
@@ -1289,7 +1289,7 @@ fn recv(vm: &mut Vm, c: &Arc<ChannelObj>, seconds: Option<&Value>) -> Result<Val
     }
     if let Some(r) = try_park(vm, Call::Method(Method::Recv), limit, || {
         (Kind::Recv(c.clone()), Ids::One(c.id()), |w| {
-            with_spare_slot(|s| TaskWait::recv_reusing(ch, w, s))
+            with_spare_slot(ch, |s| TaskWait::recv_reusing(ch, w, s))
         })
     }) {
         return r;
@@ -1437,7 +1437,7 @@ pub fn iter_step(vm: &mut Vm, c: &Arc<ChannelObj>) -> Result<Option<Value>> {
     }
     if let Some(r) = try_park(vm, Call::ForIn, None, || {
         (Kind::ForIn(c.clone()), Ids::One(c.id()), |w| {
-            with_spare_slot(|s| TaskWait::recv_reusing(&c.ch, w, s))
+            with_spare_slot(&c.ch, |s| TaskWait::recv_reusing(&c.ch, w, s))
         })
     }) {
         return r.map(|v| (!matches!(v, Value::Nil)).then_some(v));
@@ -1703,11 +1703,17 @@ thread_local! {
     static SPARE_SLOT: Cell<Option<SpareSlot<Value>>> = const { Cell::new(None) };
 }
 
-/// Makes a task wait with this thread's spare value slot on offer (taken
-/// only by a wait on an unbuffered channel; kept otherwise).
+/// Makes a task wait on `ch` with this thread's spare value slot on offer
+/// (taken only by a wait on an unbuffered channel; kept otherwise). A
+/// buffered channel's wait needs no slot: the spare is not looked at.
+#[inline]
 fn with_spare_slot(
+    ch: &Channel<Value>,
     make: impl FnOnce(&mut Option<SpareSlot<Value>>) -> TaskWait<Value>,
 ) -> TaskWait<Value> {
+    if !ch.is_unbuffered() {
+        return make(&mut None);
+    }
     let mut spare = SPARE_SLOT.with(Cell::take);
     let wait = make(&mut spare);
     if spare.is_some() {
