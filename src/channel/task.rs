@@ -551,15 +551,83 @@ impl<T> TaskWait<T> {
         if let Some(v) = slot.take() {
             shared.lock()[0] = Some(v);
         }
-        let r = self
-            .poll_with(give_up, &mut super::push)
-            .map(|r| r.map(|(_, sent)| sent));
+        let fast = if give_up.is_none() && self.more.is_none() {
+            self.poll_send_unbuffered()
+        } else {
+            None
+        };
+        let r = match fast {
+            Some(r) => r,
+            None => self
+                .poll_with(give_up, &mut super::push)
+                .map(|r| r.map(|(_, sent)| sent)),
+        };
         if r.is_ready() {
             if let Some(shared) = &self.slots {
                 *slot = shared.lock()[0].take();
             }
         }
         r
+    }
+
+    /// [`poll_send`](Self::poll_send) on one unbuffered channel with
+    /// nothing to give up for, the offer already in the shared slot: the
+    /// steps of `poll_loop` with `settle`, and `register` when no receiver
+    /// waits, written out for that case (speed only: the parked send of a
+    /// ping-pong). `None` (nothing done) where the general path must act:
+    /// an abort, a closed channel or a waiting receiver to hand off to.
+    #[inline]
+    fn poll_send_unbuffered(&mut self) -> Option<Poll<Result<Result<(), T>, GiveUp>>> {
+        let shared = &*self.first.shared;
+        let slots = self.slots.as_ref()?;
+        debug_assert!(shared.capacity == 0 && self.side() == Side::Send);
+        if let Who::Waiting(w) = &self.who {
+            match w.outcome() {
+                // A spurious wake: still registered.
+                Outcome::Waiting => return Some(Poll::Pending),
+                // `settle`: arrive; sent if a receiver took the offer (or
+                // handed back if the channel was closed); pass the wake on.
+                Outcome::Claimed(0) => {
+                    let mut st = shared.state.lock();
+                    st.waiters(Side::Send).arrived();
+                    let out = {
+                        let mut list = slots.lock();
+                        let slot = &mut list[0];
+                        if slot.is_none() || st.closed {
+                            Some(super::push(0, &mut st, slot))
+                        } else {
+                            None
+                        }
+                    };
+                    let wakes = shared.finish(&mut st);
+                    drop(st);
+                    wakes.unpark();
+                    self.who.clear();
+                    self.registered = 0;
+                    if let Some(out) = out {
+                        return Some(Poll::Ready(Ok(out)));
+                    }
+                    // Not taken: register again.
+                }
+                _ => return None,
+            }
+        }
+        // `register` when the step is not ready (open, no live receiver):
+        // queue the waiter with the shared slot holding the offer.
+        let mut st = shared.state.lock();
+        if st.closed || st.waiters(Side::Recv).has_live_peer(None) {
+            return None;
+        }
+        let waker = match &self.who {
+            Who::Idle(k) => k,
+            Who::Waiting(w) => w.task_waker(),
+        };
+        let w = Waiter::for_task(waker.clone());
+        st.waiters(Side::Send).push(&w, 0, Some(slots));
+        drop(st);
+        self.who = Who::Waiting(w);
+        self.registered = 1;
+        Some(Poll::Pending)
     }
 
     /// Sends the items of `rest` in order, as many as fit per step (each
