@@ -103,6 +103,13 @@ impl Who {
     }
 }
 
+/// A receive's poll: the channel and its value (`None`: closed and
+/// drained), or why the wait gave up.
+type RecvPoll<T> = Poll<Result<(usize, Option<T>), GiveUp>>;
+
+/// A send's poll: sent, or the value back (closed), or why it gave up.
+type SendPoll<T> = Poll<Result<Result<(), T>, GiveUp>>;
+
 /// In [`TaskWait::start`]: the operation sends.
 const SEND_BIT: u32 = 1 << 31;
 
@@ -467,7 +474,7 @@ impl<T> TaskWait<T> {
     /// stack, channel list and step closure). `None` (nothing done) for an
     /// outcome only the general path handles (an abort).
     #[inline]
-    fn poll_recv_buffered(&mut self) -> Option<Poll<Result<(usize, Option<T>), GiveUp>>> {
+    fn poll_recv_buffered(&mut self) -> Option<RecvPoll<T>> {
         let shared = &*self.first.shared;
         debug_assert!(shared.capacity != 0 && self.start() == 0);
         if let Who::Waiting(w) = &self.who {
@@ -577,7 +584,7 @@ impl<T> TaskWait<T> {
     /// ping-pong). `None` (nothing done) where the general path must act:
     /// an abort, a closed channel or a waiting receiver to hand off to.
     #[inline]
-    fn poll_send_unbuffered(&mut self) -> Option<Poll<Result<Result<(), T>, GiveUp>>> {
+    fn poll_send_unbuffered(&mut self) -> Option<SendPoll<T>> {
         let shared = &*self.first.shared;
         let slots = self.slots.as_ref()?;
         debug_assert!(shared.capacity == 0 && self.side() == Side::Send);
