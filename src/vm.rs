@@ -67,6 +67,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 mod body;
+mod chan_fast;
 #[cfg(test)]
 mod fast_test;
 mod interrupt;
@@ -2485,6 +2486,9 @@ impl Vm {
     ) -> Result<Value> {
         if self.is_cancelled() {
             return Err(cancelled());
+        }
+        if let Some(r) = self.channel_method(s, base, recv, args, argc) {
+            return r;
         }
         let ri = base + recv as usize;
         let mut rv = mem::take(&mut self.stack[ri]);

@@ -247,6 +247,28 @@ fn unbuffered_send_races_close() {
 }
 
 #[test]
+fn unbuffered_try_recv_races_a_sender_and_close() {
+    // `try_recv` takes a waiting sender's offer directly (`take_offer`):
+    // against a sender that may not have registered yet and a close, the
+    // value is taken once or handed back to the sender, never both, never
+    // lost, and a sender whose offer was taken always completes.
+    loom::model(|| {
+        let ch = Channel::unbuffered();
+        let tx = ch.clone();
+        let s = thread::spawn(move || tx.send(1, None));
+        let got = ch.try_recv();
+        ch.close();
+        let sent = s.join().unwrap();
+        match (got, sent) {
+            (Ok(1), Ok(())) => {}
+            (Err(TryRecvError::Empty), Err(SendError::Closed(1))) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(ch.len(), 0);
+    });
+}
+
+#[test]
 fn select_offering_a_send_and_a_receive_at_once() {
     // One select offers to send on `a` and to receive on `b`; a peer sends
     // on `b` while a receiver takes from `a`. Exactly one case is

@@ -19,7 +19,7 @@ use super::select::{perform_case, Selected};
 use super::state::{Side, State};
 use super::sync::Mutex;
 use super::wait::{register, settle, unregister, Perform, Registered, Settled, Sides};
-use super::waiter::{SlotList, Slots, Waiter, INTERRUPTED, TIMED_OUT};
+use super::waiter::{Outcome, SlotList, Slots, Waiter, INTERRUPTED, TIMED_OUT};
 use super::Channel;
 use crate::pool::Waker;
 
@@ -102,6 +102,13 @@ impl Who {
         }
     }
 }
+
+/// A receive's poll: the channel and its value (`None`: closed and
+/// drained), or why the wait gave up.
+type RecvPoll<T> = Poll<Result<(usize, Option<T>), GiveUp>>;
+
+/// A send's poll: sent, or the value back (closed), or why it gave up.
+type SendPoll<T> = Poll<Result<Result<(), T>, GiveUp>>;
 
 /// In [`TaskWait::start`]: the operation sends.
 const SEND_BIT: u32 = 1 << 31;
@@ -361,7 +368,8 @@ impl<T> TaskWait<T> {
             }
         };
         loop {
-            if let Some(w) = self.who.waiter().cloned() {
+            // (Borrowed, not cloned: no reference count per poll.)
+            if let Some(w) = self.who.waiter() {
                 if let Some(why) = give_up {
                     let code = match why {
                         GiveUp::Timeout => TIMED_OUT,
@@ -375,12 +383,10 @@ impl<T> TaskWait<T> {
                     sides,
                     self.start(),
                     self.registered as usize,
-                    &w,
+                    w,
                     slots,
                     perform,
                 );
-                // Before `clear`: the waiter can then be recycled.
-                drop(w);
                 match settled {
                     Settled::Waiting => return Poll::Pending,
                     Settled::Done(j, out) => {
@@ -448,7 +454,76 @@ impl<T> TaskWait<T> {
         &mut self,
         give_up: Option<GiveUp>,
     ) -> Poll<Result<(usize, Option<T>), GiveUp>> {
+        // No shared slots and no other channel: one buffered channel.
+        if give_up.is_none()
+            && self.slots.is_none()
+            && self.more.is_none()
+            && self.side() == Side::Recv
+        {
+            if let Some(r) = self.poll_recv_buffered() {
+                return r;
+            }
+        }
         self.poll_with(give_up, &mut super::pop)
+    }
+
+    /// [`poll_recv`](Self::poll_recv) on one buffered channel with nothing
+    /// to give up for: the steps of `poll_loop` with `register` and
+    /// `settle` written out for that case (speed only: a task parked in a
+    /// receive, the commonest wait, skips the general path's slot on the
+    /// stack, channel list and step closure). `None` (nothing done) for an
+    /// outcome only the general path handles (an abort).
+    #[inline]
+    fn poll_recv_buffered(&mut self) -> Option<RecvPoll<T>> {
+        let shared = &*self.first.shared;
+        debug_assert!(shared.capacity != 0 && self.start() == 0);
+        if let Who::Waiting(w) = &self.who {
+            match w.outcome() {
+                // A spurious wake: still registered.
+                Outcome::Waiting => return Some(Poll::Pending),
+                // `settle`: arrive, take a value if one is left, pass the
+                // wake on.
+                Outcome::Claimed(0) => {
+                    let mut st = shared.state.lock();
+                    st.waiters(Side::Recv).arrived();
+                    let out = if st.ready(Side::Recv, shared.capacity) {
+                        Some(st.queue.pop_front())
+                    } else {
+                        None
+                    };
+                    let wakes = shared.finish(&mut st);
+                    drop(st);
+                    wakes.unpark();
+                    self.who.clear();
+                    self.registered = 0;
+                    if let Some(v) = out {
+                        return Some(Poll::Ready(Ok((0, v))));
+                    }
+                    // Someone else took it first: register again.
+                }
+                _ => return None,
+            }
+        }
+        // `register` (with no live registration): take a value now, or
+        // queue the waiter.
+        let mut st = shared.state.lock();
+        if st.ready(Side::Recv, shared.capacity) {
+            let v = st.queue.pop_front();
+            let wakes = shared.finish(&mut st);
+            drop(st);
+            wakes.unpark();
+            return Some(Poll::Ready(Ok((0, v))));
+        }
+        let waker = match &self.who {
+            Who::Idle(k) => k,
+            Who::Waiting(w) => w.task_waker(),
+        };
+        let w = Waiter::for_task(waker.clone());
+        st.waiters(Side::Recv).push(&w, 0, None);
+        drop(st);
+        self.who = Who::Waiting(w);
+        self.registered = 1;
+        Some(Poll::Pending)
     }
 
     /// Receives 1..=`max` values; an empty list once closed and drained.
@@ -483,15 +558,83 @@ impl<T> TaskWait<T> {
         if let Some(v) = slot.take() {
             shared.lock()[0] = Some(v);
         }
-        let r = self
-            .poll_with(give_up, &mut super::push)
-            .map(|r| r.map(|(_, sent)| sent));
+        let fast = if give_up.is_none() && self.more.is_none() {
+            self.poll_send_unbuffered()
+        } else {
+            None
+        };
+        let r = match fast {
+            Some(r) => r,
+            None => self
+                .poll_with(give_up, &mut super::push)
+                .map(|r| r.map(|(_, sent)| sent)),
+        };
         if r.is_ready() {
             if let Some(shared) = &self.slots {
                 *slot = shared.lock()[0].take();
             }
         }
         r
+    }
+
+    /// [`poll_send`](Self::poll_send) on one unbuffered channel with
+    /// nothing to give up for, the offer already in the shared slot: the
+    /// steps of `poll_loop` with `settle`, and `register` when no receiver
+    /// waits, written out for that case (speed only: the parked send of a
+    /// ping-pong). `None` (nothing done) where the general path must act:
+    /// an abort, a closed channel or a waiting receiver to hand off to.
+    #[inline]
+    fn poll_send_unbuffered(&mut self) -> Option<SendPoll<T>> {
+        let shared = &*self.first.shared;
+        let slots = self.slots.as_ref()?;
+        debug_assert!(shared.capacity == 0 && self.side() == Side::Send);
+        if let Who::Waiting(w) = &self.who {
+            match w.outcome() {
+                // A spurious wake: still registered.
+                Outcome::Waiting => return Some(Poll::Pending),
+                // `settle`: arrive; sent if a receiver took the offer (or
+                // handed back if the channel was closed); pass the wake on.
+                Outcome::Claimed(0) => {
+                    let mut st = shared.state.lock();
+                    st.waiters(Side::Send).arrived();
+                    let out = {
+                        let mut list = slots.lock();
+                        let slot = &mut list[0];
+                        if slot.is_none() || st.closed {
+                            Some(super::push(0, &mut st, slot))
+                        } else {
+                            None
+                        }
+                    };
+                    let wakes = shared.finish(&mut st);
+                    drop(st);
+                    wakes.unpark();
+                    self.who.clear();
+                    self.registered = 0;
+                    if let Some(out) = out {
+                        return Some(Poll::Ready(Ok(out)));
+                    }
+                    // Not taken: register again.
+                }
+                _ => return None,
+            }
+        }
+        // `register` when the step is not ready (open, no live receiver):
+        // queue the waiter with the shared slot holding the offer.
+        let mut st = shared.state.lock();
+        if st.closed || st.waiters(Side::Recv).has_live_peer(None) {
+            return None;
+        }
+        let waker = match &self.who {
+            Who::Idle(k) => k,
+            Who::Waiting(w) => w.task_waker(),
+        };
+        let w = Waiter::for_task(waker.clone());
+        st.waiters(Side::Send).push(&w, 0, Some(slots));
+        drop(st);
+        self.who = Who::Waiting(w);
+        self.registered = 1;
+        Some(Poll::Pending)
     }
 
     /// Sends the items of `rest` in order, as many as fit per step (each

@@ -191,10 +191,16 @@ impl ChannelObj {
 
     /// Before a receive waits: while the channel is empty, lets its
     /// producer run work on this thread.
+    /// Whether the channel has a producer to help (then the caller looks
+    /// at the channel again).
     #[inline]
-    fn help_while_empty(&self) {
-        if let Some(h) = self.extras.get().and_then(|x| x.helper.get()) {
-            help_slow(&self.ch, h);
+    fn help_while_empty(&self) -> bool {
+        match self.extras.get().and_then(|x| x.helper.get()) {
+            Some(h) => {
+                help_slow(&self.ch, h);
+                true
+            }
+            None => false,
         }
     }
 
@@ -1152,7 +1158,7 @@ pub(crate) fn call_in(
     match m {
         Method::Send => {
             arity("channel.send", args, 1, 1)?;
-            send(vm, c, &args[0])
+            send(vm, c, args[0].clone())
         }
         Method::Recv => {
             arity("channel.recv", args, 0, 1)?;
@@ -1211,14 +1217,28 @@ pub(crate) fn call_in(
     }
 }
 
+/// `ch.recv()` for the VM's direct method path (`src/vm/chan_fast.rs`):
+/// what the general path does for `recv` with no argument.
+pub(crate) fn recv_method(vm: &mut Vm, c: &Arc<ChannelObj>) -> Result<Value> {
+    match recv(vm, c, None)? {
+        Value::Nil => c.drained(Value::Nil),
+        v => Ok(v),
+    }
+}
+
+/// `ch.send(v)` for the VM's direct method path, `v` moved in.
+pub(crate) fn send_method(vm: &mut Vm, c: &ChannelObj, v: Value) -> Result<Value> {
+    send(vm, c, v)
+}
+
 /// `ch.send(v)`.
-fn send(vm: &mut Vm, c: &ChannelObj, v: &Value) -> Result<Value> {
+fn send(vm: &mut Vm, c: &ChannelObj, v: Value) -> Result<Value> {
     if matches!(v, Value::Nil) {
         return Err(nil_send("channel.send"));
     }
     check_cancelled()?;
     let ch = &c.ch;
-    let v = match ch.try_send(v.clone()) {
+    let v = match ch.try_send(v) {
         Ok(()) => return Ok(Value::Nil),
         Err(TrySendError::Closed(_)) => return Err(closed_send("channel.send")),
         Err(TrySendError::Full(v)) => v,
@@ -1227,7 +1247,7 @@ fn send(vm: &mut Vm, c: &ChannelObj, v: &Value) -> Result<Value> {
     if let Some(r) = try_park(vm, Call::Method(Method::Send), None, || {
         let v = slot.take();
         (Kind::Send(v), Ids::One(c.id()), |w| {
-            with_spare_slot(|s| TaskWait::send_reusing(ch, w, s))
+            with_spare_slot(ch, |s| TaskWait::send_reusing(ch, w, s))
         })
     }) {
         return r;
@@ -1260,8 +1280,7 @@ fn recv(vm: &mut Vm, c: &Arc<ChannelObj>, seconds: Option<&Value>) -> Result<Val
         Err(TryRecvError::Closed) => return c.drained(Value::Nil),
         Err(TryRecvError::Empty) => {}
     }
-    if limit.is_none() {
-        c.help_while_empty();
+    if limit.is_none() && c.help_while_empty() {
         match ch.try_recv() {
             Ok(v) => return Ok(v),
             Err(TryRecvError::Closed) => return c.drained(Value::Nil),
@@ -1270,7 +1289,7 @@ fn recv(vm: &mut Vm, c: &Arc<ChannelObj>, seconds: Option<&Value>) -> Result<Val
     }
     if let Some(r) = try_park(vm, Call::Method(Method::Recv), limit, || {
         (Kind::Recv(c.clone()), Ids::One(c.id()), |w| {
-            with_spare_slot(|s| TaskWait::recv_reusing(ch, w, s))
+            with_spare_slot(ch, |s| TaskWait::recv_reusing(ch, w, s))
         })
     }) {
         return r;
@@ -1377,8 +1396,9 @@ fn recv_batch(vm: &mut Vm, c: &Arc<ChannelObj>, max: Option<&Value>) -> Result<V
         match ch.try_recv_batch(max) {
             Ok(batch) => return Ok(Value::list(batch)),
             Err(TryRecvError::Closed) => return c.drained(Value::list(Vec::new())),
-            Err(TryRecvError::Empty) if !helped => c.help_while_empty(),
-            Err(TryRecvError::Empty) => {}
+            // A second look only if a producer was helped.
+            Err(TryRecvError::Empty) if !helped && c.help_while_empty() => {}
+            Err(TryRecvError::Empty) => break,
         }
     }
     if let Some(r) = try_park(vm, Call::Method(Method::RecvBatch), None, || {
@@ -1410,13 +1430,14 @@ pub fn iter_step(vm: &mut Vm, c: &Arc<ChannelObj>) -> Result<Option<Value>> {
         match c.ch.try_recv() {
             Ok(v) => return Ok(Some(v)),
             Err(TryRecvError::Closed) => return c.drained(Value::Nil).map(|_| None),
-            Err(TryRecvError::Empty) if !helped => c.help_while_empty(),
-            Err(TryRecvError::Empty) => {}
+            // A second look only if a producer was helped.
+            Err(TryRecvError::Empty) if !helped && c.help_while_empty() => {}
+            Err(TryRecvError::Empty) => break,
         }
     }
     if let Some(r) = try_park(vm, Call::ForIn, None, || {
         (Kind::ForIn(c.clone()), Ids::One(c.id()), |w| {
-            with_spare_slot(|s| TaskWait::recv_reusing(&c.ch, w, s))
+            with_spare_slot(&c.ch, |s| TaskWait::recv_reusing(&c.ch, w, s))
         })
     }) {
         return r.map(|v| (!matches!(v, Value::Nil)).then_some(v));
@@ -1436,7 +1457,7 @@ pub fn iter_next(c: &ChannelObj) -> Result<Option<Value>> {
 /// `Deadlock` naming `what` (`for-in on channel 3`).
 fn next_blocking(c: &ChannelObj, what: &str) -> Result<Option<Value>> {
     check_cancelled()?;
-    c.help_while_empty();
+    let _ = c.help_while_empty();
     let (r, dead) = blocking_call(false, |it| c.ch.recv(it));
     match r {
         Ok(v) => Ok(Some(v)),
@@ -1682,11 +1703,17 @@ thread_local! {
     static SPARE_SLOT: Cell<Option<SpareSlot<Value>>> = const { Cell::new(None) };
 }
 
-/// Makes a task wait with this thread's spare value slot on offer (taken
-/// only by a wait on an unbuffered channel; kept otherwise).
+/// Makes a task wait on `ch` with this thread's spare value slot on offer
+/// (taken only by a wait on an unbuffered channel; kept otherwise). A
+/// buffered channel's wait needs no slot: the spare is not looked at.
+#[inline]
 fn with_spare_slot(
+    ch: &Channel<Value>,
     make: impl FnOnce(&mut Option<SpareSlot<Value>>) -> TaskWait<Value>,
 ) -> TaskWait<Value> {
+    if !ch.is_unbuffered() {
+        return make(&mut None);
+    }
     let mut spare = SPARE_SLOT.with(Cell::take);
     let wait = make(&mut spare);
     if spare.is_some() {
