@@ -2054,7 +2054,37 @@ impl Vm {
                             x
                         ));
                     }
-                    other => {
+                    // Every other instruction is listed (speed only): an
+                    // exhaustive match lets the jump table skip its range
+                    // check on every dispatch (a catch-all arm kept it).
+                    other @ (Instr::GetCapture { .. }
+                    | Instr::GetSelf { .. }
+                    | Instr::GetSibling { .. }
+                    | Instr::SetGlobal { .. }
+                    | Instr::OpGlobal { .. }
+                    | Instr::Closure { .. }
+                    | Instr::Select { .. }
+                    | Instr::ListAppend { .. }
+                    | Instr::Map { .. }
+                    | Instr::MapAppend { .. }
+                    | Instr::Neg { .. }
+                    | Instr::SetField { .. }
+                    | Instr::SetPath { .. }
+                    | Instr::CallMethodPath { .. }
+                    | Instr::IterInit { .. }
+                    | Instr::IterNext2 { .. }
+                    | Instr::RangeInit { .. }
+                    | Instr::TryBegin { .. }
+                    | Instr::TryEnd { .. }
+                    | Instr::Throw { .. }
+                    | Instr::Import { .. }
+                    | Instr::ConstWide { .. }
+                    | Instr::GetFieldR { .. }
+                    | Instr::SetFieldR { .. }
+                    | Instr::BitNot { .. }
+                    | Instr::Unpack { .. }
+                    | Instr::FinallyEnter { .. }
+                    | Instr::Rethrow { .. }) => {
                         save_pc!();
                         tri!(self.cold(other, proto, base, &mut pc));
                     }
