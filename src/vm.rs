@@ -692,6 +692,13 @@ fn module_from_exports(name: &str, exports: Value) -> Value {
     }))
 }
 
+/// The index in `code` of the instruction `ip` points at (or would point
+/// at: one past the end is allowed). Address arithmetic only.
+#[inline(always)]
+fn pc_of(code: &[Instr], ip: *const Instr) -> usize {
+    (ip as usize).wrapping_sub(code.as_ptr() as usize) / mem::size_of::<Instr>()
+}
+
 /// Writes `v` into a register. When the register holds a scalar (the
 /// common case in arithmetic loops) the old value needs no destructor, so
 /// none is called.
@@ -1209,7 +1216,22 @@ impl Vm {
         let top = *self.frames.last().expect("run starts with a frame");
         let mut proto: &'static Proto = top.proto;
         let mut code: &'static [Instr] = &proto.code;
-        let mut pc = top.pc as usize;
+        // The next instruction, as a pointer into `code` (speed only: the
+        // dispatch reads through it without a bounds check and without
+        // reloading `code`). Invariant, what makes the read in the
+        // dispatch sound: `ip` points at an instruction of `code` whenever
+        // an instruction is read through it. It is set only
+        // - from a bounds-checked reference into `code` (`&code[pc]`), or
+        //   to `code.as_ptr()` (instruction 0: a `Code` is never empty);
+        // - one past an instruction that falls through, which is never the
+        //   last one (`Code::new` checks that the last instruction ends the
+        //   flow: return, throw, jump);
+        // - by a jump's offset, whose target `Code::new` checked to be in
+        //   `code` (`Instr::jump_offset` lists every instruction that jumps
+        //   here with `jump!`).
+        // `code` is a `&'static Code`: it never moves nor is freed, and it
+        // changes only together with `ip` (calls, returns, `reload!`).
+        let mut ip: *const Instr = &code[top.pc as usize];
         let mut base = top.base as usize;
 
         macro_rules! reg {
@@ -1228,10 +1250,16 @@ impl Vm {
                     .expect("the stack keeps a full window above every frame")
             };
         }
+        // The index of the next instruction (what frames keep).
+        macro_rules! pc {
+            () => {
+                pc_of(code, ip)
+            };
+        }
         macro_rules! save_pc {
             () => {
                 if let Some(f) = self.frames.last_mut() {
-                    f.pc = pc as u32;
+                    f.pc = pc!() as u32;
                 }
             };
         }
@@ -1240,9 +1268,17 @@ impl Vm {
                 let f = *self.frames.last().expect("a frame is running");
                 proto = f.proto;
                 code = &proto.code;
-                pc = f.pc as usize;
+                ip = &code[f.pc as usize];
                 base = f.base as usize;
             }};
+        }
+        // Jumps by an instruction's `off` (relative to the next
+        // instruction). Only for instructions `Instr::jump_offset` lists,
+        // whose targets `Code::new` checked.
+        macro_rules! jump {
+            ($off:expr) => {
+                ip = ip.wrapping_offset($off as isize)
+            };
         }
 
         loop {
@@ -1287,7 +1323,7 @@ impl Vm {
                         let nb = base + $f as usize + 1;
                         self.ensure_stack(nb + callee.nregs);
                         if let Some(fr) = self.frames.last_mut() {
-                            fr.pc = pc as u32;
+                            fr.pc = pc!() as u32;
                         }
                         self.frames.push(Frame {
                             proto: callee,
@@ -1298,7 +1334,9 @@ impl Vm {
                         });
                         proto = callee;
                         code = &callee.code;
-                        pc = start;
+                        // Instruction 0 needs no bounds check: a `Code` is
+                        // never empty.
+                        ip = if start == 0 { code.as_ptr() } else { &code[start] };
                         base = nb;
                     }};
                 }
@@ -1361,7 +1399,7 @@ impl Vm {
                         // loads from the slot to the callee's prototype,
                         // and the arity check (a callee is cached only
                         // when this site passes exactly its parameters).
-                        if let Some(callee) = proto.call_cache[pc - 1].get() {
+                        if let Some(callee) = proto.call_cache[pc!() - 1].get() {
                             enter_closure!(@checked callee, 0, f, dst);
                             continue;
                         }
@@ -1374,7 +1412,7 @@ impl Vm {
                                     } else if argc as usize == callee.nparams as usize {
                                         // A closure that needs no callee
                                         // register is its prototype alone.
-                                        let _ = proto.call_cache[pc - 1].set(callee);
+                                        let _ = proto.call_cache[pc!() - 1].set(callee);
                                     }
                                     enter_closure!(callee, f, argc, dst);
                                 }
@@ -1402,8 +1440,10 @@ impl Vm {
                 // Matched through a reference (speed only): each arm loads
                 // the fields it uses, instead of every field being decoded
                 // from a copied word before the jump.
-                let ins: &'static Instr = &code[pc];
-                pc += 1;
+                // SAFETY: `ip` points at an instruction of `code`, which
+                // lives forever: see the invariant where `ip` is declared.
+                let ins: &'static Instr = unsafe { &*ip };
+                ip = ip.wrapping_add(1);
                 match *ins {
                     Instr::Nil { dst } => set_reg(&mut reg!(dst), Value::Nil),
                     Instr::Bool { dst, val } => set_reg(&mut reg!(dst), Value::Bool(val)),
@@ -1585,26 +1625,26 @@ impl Vm {
                         let v = !reg!(src).truthy();
                         set_reg(&mut reg!(dst), Value::Bool(v));
                     }
-                    Instr::Jump { off } => pc = (pc as isize + off as isize) as usize,
+                    Instr::Jump { off } => jump!(off),
                     Instr::Loop { off } => {
                         if self.checkpoint() {
                             throw!(self.checkpoint_error());
                         }
-                        pc = (pc as isize + off as isize) as usize;
+                        jump!(off);
                     }
                     Instr::JumpIfFalse { cond, off } => {
                         if !reg!(cond).truthy() {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfTrue { cond, off } => {
                         if reg!(cond).truthy() {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNot { op, a, b, off } => {
                         if !tri!(compare(op, &reg!(a), &reg!(b))) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNotLtI { a, imm, off } => {
@@ -1613,7 +1653,7 @@ impl Vm {
                             x => tri!(compare_imm(BinOp::Lt, x, imm)),
                         };
                         if !t {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNotLtK { a, k, off } => {
@@ -1622,42 +1662,42 @@ impl Vm {
                             (x, y) => tri!(compare(BinOp::Lt, x, y)),
                         };
                         if !t {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNotLeI { a, imm, off } => {
                         if !tri!(compare_imm(BinOp::Le, &reg!(a), imm)) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNotGtI { a, imm, off } => {
                         if !tri!(compare_imm(BinOp::Gt, &reg!(a), imm)) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNotGeI { a, imm, off } => {
                         if !tri!(compare_imm(BinOp::Ge, &reg!(a), imm)) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNotEqI { a, imm, off } => {
                         if !tri!(compare_imm(BinOp::Eq, &reg!(a), imm)) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNotNeI { a, imm, off } => {
                         if !tri!(compare_imm(BinOp::Ne, &reg!(a), imm)) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNotNil { a, off } => {
                         if !matches!(reg!(a), Value::Nil) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNil { a, off } => {
                         if matches!(reg!(a), Value::Nil) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::Index { dst, obj, key } => {
@@ -2012,7 +2052,7 @@ impl Vm {
                                 set_int(&mut reg!(it + 1), ni as i64);
                                 set_reg(&mut reg!(var), v);
                             }
-                            None => pc = (pc as isize + off as isize) as usize,
+                            None => jump!(off),
                         }
                     }
                     Instr::RangeNext { base: rb, var, off } => {
@@ -2029,7 +2069,7 @@ impl Vm {
                             set_int(&mut w[var as usize], cur);
                             set_int(&mut w[rb as usize], cur.checked_add(step).unwrap_or(stop));
                         } else {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::SetPath {
@@ -2085,8 +2125,19 @@ impl Vm {
                     | Instr::Unpack { .. }
                     | Instr::FinallyEnter { .. }
                     | Instr::Rethrow { .. }) => {
+                        let mut pc = pc!();
                         save_pc!();
-                        tri!(self.cold(other, proto, base, &mut pc));
+                        let r = self.cold(other, proto, base, &mut pc);
+                        // Not read before the checks below (an error
+                        // saves it as the frame's pc, then unwinds).
+                        ip = code.as_ptr().wrapping_add(pc);
+                        tri!(r);
+                        match code.get(pc) {
+                            Some(i) => ip = i,
+                            None => throw!(Error::type_error(
+                                "internal: the code ran past its last instruction"
+                            )),
+                        }
                     }
                 }
             };
