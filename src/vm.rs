@@ -92,6 +92,10 @@ const STACK_SEGMENT: usize = 4 * 1024 * 1024;
 /// this many slots above every frame's base.
 const FRAME_WINDOW: usize = 256;
 
+/// Windows up to this many slots (callee register included) are cleared
+/// on return as one unrolled run (`Vm::clear_window`).
+const SMALL_WINDOW: usize = 8;
+
 /// How many arguments a method call passes without a heap allocation.
 const INLINE_ARGS: usize = 6;
 
@@ -699,6 +703,18 @@ fn pc_of(code: &[Instr], ip: *const Instr) -> usize {
     (ip as usize).wrapping_sub(code.as_ptr() as usize) / mem::size_of::<Instr>()
 }
 
+/// Clears a register of a popped frame (scalars need no destructor and
+/// keep nothing shared, so they are left as they are).
+#[inline(always)]
+fn clear_slot(v: &mut Value) {
+    if !matches!(
+        v,
+        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_)
+    ) {
+        *v = Value::Nil;
+    }
+}
+
 /// Writes `v` into a register. When the register holds a scalar (the
 /// common case in arithmetic loops) the old value needs no destructor, so
 /// none is called.
@@ -1035,29 +1051,43 @@ impl Vm {
 
     /// Clears the window of a frame being popped: its callee register and
     /// its registers.
-    #[inline]
+    #[inline(always)]
     fn clear_window(&mut self, f: &Frame) {
         let lo = f.base as usize - 1;
-        let hi = (f.base as usize + f.proto.nregs).min(self.stack.len());
-        #[inline(always)]
-        fn clear(v: &mut Value) {
-            if !matches!(
-                v,
-                Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_)
-            ) {
-                *v = Value::Nil;
+        // A small window (speed only: most functions have a few
+        // registers, and this runs on every return): a fixed run of
+        // `SMALL_WINDOW` slots, unrolled, with no loop counting. The slots
+        // above the window are dead (nothing lives above the frame being
+        // popped, and a popped frame's slots were cleared), so looking at
+        // them too changes nothing.
+        if f.proto.nregs < SMALL_WINDOW {
+            if let Some(w) = self
+                .stack
+                .get_mut(lo..)
+                .and_then(<[Value]>::first_chunk_mut::<SMALL_WINDOW>)
+            {
+                for v in w {
+                    clear_slot(v);
+                }
+                return;
             }
         }
-        // Two slots per step (speed only): this runs on every return, and
-        // for a window of scalars the loop's own counting was half of the
-        // work.
+        self.clear_large_window(f);
+    }
+
+    #[inline(never)]
+    fn clear_large_window(&mut self, f: &Frame) {
+        let lo = f.base as usize - 1;
+        let hi = (f.base as usize + f.proto.nregs).min(self.stack.len());
+        // Two slots per step (speed only): for a window of scalars the
+        // loop's own counting was half of the work.
         let mut pairs = self.stack[lo..hi].chunks_exact_mut(2);
         for p in &mut pairs {
-            clear(&mut p[0]);
-            clear(&mut p[1]);
+            clear_slot(&mut p[0]);
+            clear_slot(&mut p[1]);
         }
         for v in pairs.into_remainder() {
-            clear(v);
+            clear_slot(v);
         }
     }
 
@@ -1647,22 +1677,33 @@ impl Vm {
                             jump!(off);
                         }
                     }
-                    Instr::JumpIfNotLtI { a, imm, off } => {
-                        let t = match &reg!(a) {
-                            Value::Int(x) => *x < imm as i64,
-                            x => tri!(compare_imm(BinOp::Lt, x, imm)),
-                        };
-                        if !t {
-                            jump!(off);
+                    // Each arm jumps on its own (speed only): one `if !t`
+                    // after the match was merged with the other compares'
+                    // jumps into a branchless select through the stack.
+                    Instr::JumpIfNotLtI { a, imm, off } => match &reg!(a) {
+                        Value::Int(x) => {
+                            if *x >= imm as i64 {
+                                jump!(off);
+                            }
                         }
-                    }
+                        x => {
+                            if !tri!(compare_imm(BinOp::Lt, x, imm)) {
+                                jump!(off);
+                            }
+                        }
+                    },
                     Instr::JumpIfNotLtK { a, k, off } => {
-                        let t = match (&reg!(a), &proto.consts[k as usize]) {
-                            (Value::Int(x), Value::Int(y)) => x < y,
-                            (x, y) => tri!(compare(BinOp::Lt, x, y)),
-                        };
-                        if !t {
-                            jump!(off);
+                        match (&reg!(a), &proto.consts[k as usize]) {
+                            (Value::Int(x), Value::Int(y)) => {
+                                if x >= y {
+                                    jump!(off);
+                                }
+                            }
+                            (x, y) => {
+                                if !tri!(compare(BinOp::Lt, x, y)) {
+                                    jump!(off);
+                                }
+                            }
                         }
                     }
                     Instr::JumpIfNotLeI { a, imm, off } => {
