@@ -11,6 +11,15 @@
 //! it (captures, self-reference). Returning clears the callee's registers,
 //! so no stale reference keeps a list shared (copy-on-write stays O(1)).
 //!
+//! # Dispatch
+//! The loop reads instructions through a pointer into the running
+//! function's code, with no bounds check per instruction. What makes that
+//! sound is checked once, when the compiler builds the function
+//! ([`crate::bytecode::Code`]): the code is not empty, its last instruction
+//! never falls through, and every jump lands inside it. The pointer enters
+//! a function only through a bounds-checked index (calls, returns,
+//! handlers, resumption), and frames keep the index, not the pointer.
+//!
 //! # Re-entry
 //! Natives that call back into Weft (`xs.map(f)`, `sort(key)`) use
 //! [`Vm::call`], which runs a nested dispatch loop for that call only.
