@@ -2165,7 +2165,7 @@ impl Vm {
                     | Instr::IterNext2 { .. }
                     | Instr::RangeInit { .. }
                     | Instr::TryBegin { .. }
-                    | Instr::TryEnd { .. }
+                    | Instr::TryEnd
                     | Instr::Throw { .. }
                     | Instr::Import { .. }
                     | Instr::ConstWide { .. }
