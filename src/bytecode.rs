@@ -804,6 +804,100 @@ pub struct ModuleEnv {
     pub names: Box<[Box<str>]>,
 }
 
+/// A function's instructions, checked when they are built so that the
+/// VM can step through them with a pointer instead of a bounds-checked
+/// index (`vm.rs`, the dispatch loop). The only way to make a `Code` is
+/// [`Code::new`], which guarantees:
+/// - the code is not empty, and its last instruction never goes on to the
+///   next one ([`Instr::ends_flow`]), so stepping past an instruction that
+///   falls through stays inside the code;
+/// - every jump ([`Instr::jump_offset`]) lands on an instruction of the
+///   code.
+///
+/// It reads (and prints) as the slice of its instructions.
+pub struct Code(Box<[Instr]>);
+
+impl fmt::Debug for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Code {
+    /// Checks `code` (see [`Code`]); the error says what is wrong (a
+    /// compiler bug).
+    pub fn new(code: Box<[Instr]>) -> Result<Code, String> {
+        match code.last() {
+            None => return Err("a function without instructions".into()),
+            Some(last) if !last.ends_flow() => {
+                return Err(format!("the last instruction {last:?} falls through"))
+            }
+            Some(_) => {}
+        }
+        for (i, ins) in code.iter().enumerate() {
+            if let Some(off) = ins.jump_offset() {
+                let target = i as i64 + 1 + i64::from(off);
+                if target < 0 || target >= code.len() as i64 {
+                    return Err(format!(
+                        "instruction {i} ({ins:?}) jumps to {target}, outside 0..{}",
+                        code.len()
+                    ));
+                }
+            }
+        }
+        Ok(Code(code))
+    }
+}
+
+impl std::ops::Deref for Code {
+    type Target = [Instr];
+    fn deref(&self) -> &[Instr] {
+        &self.0
+    }
+}
+
+impl Instr {
+    /// The offset this instruction may jump by (relative to the next
+    /// instruction), for every instruction that has one.
+    pub fn jump_offset(&self) -> Option<i32> {
+        match *self {
+            Instr::Jump { off }
+            | Instr::Loop { off }
+            | Instr::JumpIfFalse { off, .. }
+            | Instr::JumpIfTrue { off, .. }
+            | Instr::JumpIfNot { off, .. }
+            | Instr::JumpIfNotLtI { off, .. }
+            | Instr::JumpIfNotLtK { off, .. }
+            | Instr::JumpIfNotLeI { off, .. }
+            | Instr::JumpIfNotGtI { off, .. }
+            | Instr::JumpIfNotGeI { off, .. }
+            | Instr::JumpIfNotEqI { off, .. }
+            | Instr::JumpIfNotNeI { off, .. }
+            | Instr::JumpIfNotNil { off, .. }
+            | Instr::JumpIfNil { off, .. }
+            | Instr::IterNext { off, .. }
+            | Instr::IterNext2 { off, .. }
+            | Instr::RangeNext { off, .. }
+            | Instr::TryBegin { off, .. } => Some(off),
+            _ => None,
+        }
+    }
+
+    /// Whether execution never continues with the next instruction
+    /// (returns, throws and unconditional jumps).
+    pub fn ends_flow(&self) -> bool {
+        matches!(
+            self,
+            Instr::Return { .. }
+                | Instr::ReturnNil
+                | Instr::Jump { .. }
+                | Instr::Loop { .. }
+                | Instr::Throw { .. }
+                | Instr::Rethrow { .. }
+        )
+    }
+}
+
 /// One compiled function or top-level chunk.
 pub struct Proto {
     /// The function's name (`None` for anonymous functions and top-level code).
@@ -821,8 +915,8 @@ pub struct Proto {
     pub default_entries: Box<[u32]>,
     /// Number of registers the frame needs.
     pub nregs: usize,
-    /// The code.
-    pub code: Box<[Instr]>,
+    /// The code (checked: see [`Code`]).
+    pub code: Code,
     /// Source position of each instruction.
     pub pos: Box<[Pos]>,
     /// Constants.
@@ -950,6 +1044,78 @@ mod test {
     #[test]
     fn instructions_are_eight_bytes() {
         assert_eq!(std::mem::size_of::<Instr>(), 8);
+    }
+
+    #[test]
+    fn code_that_ends_the_flow_with_jumps_inside_is_accepted() {
+        let code = Code::new(Box::new([
+            Instr::JumpIfNotLtI {
+                a: 0,
+                imm: 2,
+                off: 1,
+            },
+            Instr::Return { src: 0 },
+            Instr::Jump { off: -3 },
+        ]))
+        .expect("valid code");
+        assert_eq!(code.len(), 3);
+        assert!(matches!(code[1], Instr::Return { src: 0 }));
+        assert_eq!(format!("{code:?}"), format!("{:?}", &code[..]));
+    }
+
+    #[test]
+    fn empty_code_is_refused() {
+        let e = Code::new(Box::new([])).unwrap_err();
+        assert!(e.contains("without instructions"), "{e}");
+    }
+
+    #[test]
+    fn code_whose_last_instruction_falls_through_is_refused() {
+        for last in [
+            Instr::Nil { dst: 0 },
+            Instr::JumpIfFalse { cond: 0, off: -1 },
+            Instr::Call {
+                dst: 0,
+                f: 0,
+                argc: 0,
+            },
+        ] {
+            let e = Code::new(Box::new([Instr::Nil { dst: 0 }, last])).unwrap_err();
+            assert!(e.contains("falls through"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_jump_outside_the_code_is_refused() {
+        // One past the end, and before the start.
+        for (at, off) in [(0, 1), (0, -2), (1, -3), (1, 0)] {
+            let mut code = vec![Instr::Nil { dst: 0 }, Instr::ReturnNil];
+            code[at] = Instr::JumpIfTrue { cond: 0, off };
+            if at == 1 {
+                code[at] = Instr::Jump { off };
+            }
+            let e = Code::new(code.into_boxed_slice()).unwrap_err();
+            assert!(e.contains("outside 0..2"), "{at} {off}: {e}");
+        }
+        // Every instruction with an offset is checked.
+        for ins in [
+            Instr::Loop { off: 5 },
+            Instr::IterNext {
+                it: 0,
+                var: 1,
+                off: 5,
+            },
+            Instr::RangeNext {
+                base: 0,
+                var: 1,
+                off: 5,
+            },
+            Instr::TryBegin { err: 0, off: 5 },
+            Instr::JumpIfNil { a: 0, off: 5 },
+        ] {
+            assert_eq!(ins.jump_offset(), Some(5));
+            assert!(Code::new(Box::new([ins, Instr::ReturnNil])).is_err());
+        }
     }
 
     #[test]

@@ -979,7 +979,7 @@ impl<'l> Compiler<'l> {
             None => self.emit_exports()?,
         }
         let f = self.fns.pop().expect("main function state");
-        Ok(leak(self.build_proto(f, Vec::new())))
+        Ok(leak(self.build_proto(f, Vec::new())?))
     }
 
     fn slots_names(&self) -> Box<[Box<str>]> {
@@ -1190,14 +1190,16 @@ impl<'l> Compiler<'l> {
         Ok(idx as u16)
     }
 
-    fn build_proto(&self, f: FnState, captures: Vec<(String, CaptureSrc)>) -> Proto {
+    fn build_proto(&self, f: FnState, captures: Vec<(String, CaptureSrc)>) -> CResult<Proto> {
         let (capture_names, captures): (Vec<Box<str>>, Vec<CaptureSrc>) = captures
             .into_iter()
             .map(|(n, s)| (n.into_boxed_str(), s))
             .unzip();
         let needs_callee = f.uses_callee || !captures.is_empty();
         let call_cache = f.code.iter().map(|_| OnceLock::new()).collect();
-        Proto {
+        let code = Code::new(f.code.into_boxed_slice())
+            .map_err(|why| self.err(self.pos, format!("internal compiler error: {why}")))?;
+        Ok(Proto {
             call_cache,
             name: f.name.map(|n| n.into_boxed_str()),
             is_main: f.is_main,
@@ -1205,7 +1207,7 @@ impl<'l> Compiler<'l> {
             nparams: f.nparams,
             default_entries: f.default_entries.into_boxed_slice(),
             nregs: f.max_reg.max(f.nparams as usize).max(1),
-            code: f.code.into_boxed_slice(),
+            code,
             pos: f.pos.into_boxed_slice(),
             consts: f.consts.into_boxed_slice(),
             protos: f.protos.into_boxed_slice(),
@@ -1217,7 +1219,7 @@ impl<'l> Compiler<'l> {
             methods: f.methods.into_boxed_slice(),
             paths: f.paths.into_boxed_slice(),
             imports: f.imports.into_boxed_slice(),
-        }
+        })
     }
 
     /// Compiles a function body into an (unleaked) prototype.
@@ -1268,7 +1270,7 @@ impl<'l> Compiler<'l> {
             f.captures.borrow().clone()
         };
         self.pos = saved_pos;
-        Ok(self.build_proto(f, captures))
+        self.build_proto(f, captures)
     }
 
     /// The code that fills in missing arguments, placed after the body

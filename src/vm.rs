@@ -11,6 +11,15 @@
 //! it (captures, self-reference). Returning clears the callee's registers,
 //! so no stale reference keeps a list shared (copy-on-write stays O(1)).
 //!
+//! # Dispatch
+//! The loop reads instructions through a pointer into the running
+//! function's code, with no bounds check per instruction. What makes that
+//! sound is checked once, when the compiler builds the function
+//! ([`crate::bytecode::Code`]): the code is not empty, its last instruction
+//! never falls through, and every jump lands inside it. The pointer enters
+//! a function only through a bounds-checked index (calls, returns,
+//! handlers, resumption), and frames keep the index, not the pointer.
+//!
 //! # Re-entry
 //! Natives that call back into Weft (`xs.map(f)`, `sort(key)`) use
 //! [`Vm::call`], which runs a nested dispatch loop for that call only.
@@ -92,6 +101,10 @@ const STACK_SEGMENT: usize = 4 * 1024 * 1024;
 /// The registers one frame can name (`Reg` is a `u8`): the stack keeps
 /// this many slots above every frame's base.
 const FRAME_WINDOW: usize = 256;
+
+/// Windows up to this many slots (callee register included) are cleared
+/// on return as one unrolled run (`Vm::clear_window`).
+const SMALL_WINDOW: usize = 8;
 
 /// How many arguments a method call passes without a heap allocation.
 const INLINE_ARGS: usize = 6;
@@ -693,6 +706,25 @@ fn module_from_exports(name: &str, exports: Value) -> Value {
     }))
 }
 
+/// The index in `code` of the instruction `ip` points at (or would point
+/// at: one past the end is allowed). Address arithmetic only.
+#[inline(always)]
+fn pc_of(code: &[Instr], ip: *const Instr) -> usize {
+    (ip as usize).wrapping_sub(code.as_ptr() as usize) / mem::size_of::<Instr>()
+}
+
+/// Clears a register of a popped frame (scalars need no destructor and
+/// keep nothing shared, so they are left as they are).
+#[inline(always)]
+fn clear_slot(v: &mut Value) {
+    if !matches!(
+        v,
+        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_)
+    ) {
+        *v = Value::Nil;
+    }
+}
+
 /// Writes `v` into a register. When the register holds a scalar (the
 /// common case in arithmetic loops) the old value needs no destructor, so
 /// none is called.
@@ -1029,29 +1061,43 @@ impl Vm {
 
     /// Clears the window of a frame being popped: its callee register and
     /// its registers.
-    #[inline]
+    #[inline(always)]
     fn clear_window(&mut self, f: &Frame) {
         let lo = f.base as usize - 1;
-        let hi = (f.base as usize + f.proto.nregs).min(self.stack.len());
-        #[inline(always)]
-        fn clear(v: &mut Value) {
-            if !matches!(
-                v,
-                Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_)
-            ) {
-                *v = Value::Nil;
+        // A small window (speed only: most functions have a few
+        // registers, and this runs on every return): a fixed run of
+        // `SMALL_WINDOW` slots, unrolled, with no loop counting. The slots
+        // above the window are dead (nothing lives above the frame being
+        // popped, and a popped frame's slots were cleared), so looking at
+        // them too changes nothing.
+        if f.proto.nregs < SMALL_WINDOW {
+            if let Some(w) = self
+                .stack
+                .get_mut(lo..)
+                .and_then(<[Value]>::first_chunk_mut::<SMALL_WINDOW>)
+            {
+                for v in w {
+                    clear_slot(v);
+                }
+                return;
             }
         }
-        // Two slots per step (speed only): this runs on every return, and
-        // for a window of scalars the loop's own counting was half of the
-        // work.
+        self.clear_large_window(f);
+    }
+
+    #[inline(never)]
+    fn clear_large_window(&mut self, f: &Frame) {
+        let lo = f.base as usize - 1;
+        let hi = (f.base as usize + f.proto.nregs).min(self.stack.len());
+        // Two slots per step (speed only): for a window of scalars the
+        // loop's own counting was half of the work.
         let mut pairs = self.stack[lo..hi].chunks_exact_mut(2);
         for p in &mut pairs {
-            clear(&mut p[0]);
-            clear(&mut p[1]);
+            clear_slot(&mut p[0]);
+            clear_slot(&mut p[1]);
         }
         for v in pairs.into_remainder() {
-            clear(v);
+            clear_slot(v);
         }
     }
 
@@ -1210,7 +1256,22 @@ impl Vm {
         let top = *self.frames.last().expect("run starts with a frame");
         let mut proto: &'static Proto = top.proto;
         let mut code: &'static [Instr] = &proto.code;
-        let mut pc = top.pc as usize;
+        // The next instruction, as a pointer into `code` (speed only: the
+        // dispatch reads through it without a bounds check and without
+        // reloading `code`). Invariant, what makes the read in the
+        // dispatch sound: `ip` points at an instruction of `code` whenever
+        // an instruction is read through it. It is set only
+        // - from a bounds-checked reference into `code` (`&code[pc]`), or
+        //   to `code.as_ptr()` (instruction 0: a `Code` is never empty);
+        // - one past an instruction that falls through, which is never the
+        //   last one (`Code::new` checks that the last instruction ends the
+        //   flow: return, throw, jump);
+        // - by a jump's offset, whose target `Code::new` checked to be in
+        //   `code` (`Instr::jump_offset` lists every instruction that jumps
+        //   here with `jump!`).
+        // `code` is a `&'static Code`: it never moves nor is freed, and it
+        // changes only together with `ip` (calls, returns, `reload!`).
+        let mut ip: *const Instr = &code[top.pc as usize];
         let mut base = top.base as usize;
 
         macro_rules! reg {
@@ -1229,10 +1290,16 @@ impl Vm {
                     .expect("the stack keeps a full window above every frame")
             };
         }
+        // The index of the next instruction (what frames keep).
+        macro_rules! pc {
+            () => {
+                pc_of(code, ip)
+            };
+        }
         macro_rules! save_pc {
             () => {
                 if let Some(f) = self.frames.last_mut() {
-                    f.pc = pc as u32;
+                    f.pc = pc!() as u32;
                 }
             };
         }
@@ -1241,9 +1308,17 @@ impl Vm {
                 let f = *self.frames.last().expect("a frame is running");
                 proto = f.proto;
                 code = &proto.code;
-                pc = f.pc as usize;
+                ip = &code[f.pc as usize];
                 base = f.base as usize;
             }};
+        }
+        // Jumps by an instruction's `off` (relative to the next
+        // instruction). Only for instructions `Instr::jump_offset` lists,
+        // whose targets `Code::new` checked.
+        macro_rules! jump {
+            ($off:expr) => {
+                ip = ip.wrapping_offset($off as isize)
+            };
         }
 
         loop {
@@ -1288,7 +1363,7 @@ impl Vm {
                         let nb = base + $f as usize + 1;
                         self.ensure_stack(nb + callee.nregs);
                         if let Some(fr) = self.frames.last_mut() {
-                            fr.pc = pc as u32;
+                            fr.pc = pc!() as u32;
                         }
                         self.frames.push(Frame {
                             proto: callee,
@@ -1299,7 +1374,9 @@ impl Vm {
                         });
                         proto = callee;
                         code = &callee.code;
-                        pc = start;
+                        // Instruction 0 needs no bounds check: a `Code` is
+                        // never empty.
+                        ip = if start == 0 { code.as_ptr() } else { &code[start] };
                         base = nb;
                     }};
                 }
@@ -1362,7 +1439,7 @@ impl Vm {
                         // loads from the slot to the callee's prototype,
                         // and the arity check (a callee is cached only
                         // when this site passes exactly its parameters).
-                        if let Some(callee) = proto.call_cache[pc - 1].get() {
+                        if let Some(callee) = proto.call_cache[pc!() - 1].get() {
                             enter_closure!(@checked callee, 0, f, dst);
                             continue;
                         }
@@ -1375,7 +1452,7 @@ impl Vm {
                                     } else if argc as usize == callee.nparams as usize {
                                         // A closure that needs no callee
                                         // register is its prototype alone.
-                                        let _ = proto.call_cache[pc - 1].set(callee);
+                                        let _ = proto.call_cache[pc!() - 1].set(callee);
                                     }
                                     enter_closure!(callee, f, argc, dst);
                                 }
@@ -1403,8 +1480,10 @@ impl Vm {
                 // Matched through a reference (speed only): each arm loads
                 // the fields it uses, instead of every field being decoded
                 // from a copied word before the jump.
-                let ins: &'static Instr = &code[pc];
-                pc += 1;
+                // SAFETY: `ip` points at an instruction of `code`, which
+                // lives forever: see the invariant where `ip` is declared.
+                let ins: &'static Instr = unsafe { &*ip };
+                ip = ip.wrapping_add(1);
                 match *ins {
                     Instr::Nil { dst } => set_reg(&mut reg!(dst), Value::Nil),
                     Instr::Bool { dst, val } => set_reg(&mut reg!(dst), Value::Bool(val)),
@@ -1586,79 +1665,90 @@ impl Vm {
                         let v = !reg!(src).truthy();
                         set_reg(&mut reg!(dst), Value::Bool(v));
                     }
-                    Instr::Jump { off } => pc = (pc as isize + off as isize) as usize,
+                    Instr::Jump { off } => jump!(off),
                     Instr::Loop { off } => {
                         if self.checkpoint() {
                             throw!(self.checkpoint_error());
                         }
-                        pc = (pc as isize + off as isize) as usize;
+                        jump!(off);
                     }
                     Instr::JumpIfFalse { cond, off } => {
                         if !reg!(cond).truthy() {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfTrue { cond, off } => {
                         if reg!(cond).truthy() {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNot { op, a, b, off } => {
                         if !tri!(compare(op, &reg!(a), &reg!(b))) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
-                    Instr::JumpIfNotLtI { a, imm, off } => {
-                        let t = match &reg!(a) {
-                            Value::Int(x) => *x < imm as i64,
-                            x => tri!(compare_imm(BinOp::Lt, x, imm)),
-                        };
-                        if !t {
-                            pc = (pc as isize + off as isize) as usize;
+                    // Each arm jumps on its own (speed only): one `if !t`
+                    // after the match was merged with the other compares'
+                    // jumps into a branchless select through the stack.
+                    Instr::JumpIfNotLtI { a, imm, off } => match &reg!(a) {
+                        Value::Int(x) => {
+                            if *x >= imm as i64 {
+                                jump!(off);
+                            }
                         }
-                    }
+                        x => {
+                            if !tri!(compare_imm(BinOp::Lt, x, imm)) {
+                                jump!(off);
+                            }
+                        }
+                    },
                     Instr::JumpIfNotLtK { a, k, off } => {
-                        let t = match (&reg!(a), &proto.consts[k as usize]) {
-                            (Value::Int(x), Value::Int(y)) => x < y,
-                            (x, y) => tri!(compare(BinOp::Lt, x, y)),
-                        };
-                        if !t {
-                            pc = (pc as isize + off as isize) as usize;
+                        match (&reg!(a), &proto.consts[k as usize]) {
+                            (Value::Int(x), Value::Int(y)) => {
+                                if x >= y {
+                                    jump!(off);
+                                }
+                            }
+                            (x, y) => {
+                                if !tri!(compare(BinOp::Lt, x, y)) {
+                                    jump!(off);
+                                }
+                            }
                         }
                     }
                     Instr::JumpIfNotLeI { a, imm, off } => {
                         if !tri!(compare_imm(BinOp::Le, &reg!(a), imm)) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNotGtI { a, imm, off } => {
                         if !tri!(compare_imm(BinOp::Gt, &reg!(a), imm)) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNotGeI { a, imm, off } => {
                         if !tri!(compare_imm(BinOp::Ge, &reg!(a), imm)) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNotEqI { a, imm, off } => {
                         if !tri!(compare_imm(BinOp::Eq, &reg!(a), imm)) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNotNeI { a, imm, off } => {
                         if !tri!(compare_imm(BinOp::Ne, &reg!(a), imm)) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNotNil { a, off } => {
                         if !matches!(reg!(a), Value::Nil) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::JumpIfNil { a, off } => {
                         if matches!(reg!(a), Value::Nil) {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::Index { dst, obj, key } => {
@@ -2013,7 +2103,7 @@ impl Vm {
                                 set_int(&mut reg!(it + 1), ni as i64);
                                 set_reg(&mut reg!(var), v);
                             }
-                            None => pc = (pc as isize + off as isize) as usize,
+                            None => jump!(off),
                         }
                     }
                     Instr::RangeNext { base: rb, var, off } => {
@@ -2030,7 +2120,7 @@ impl Vm {
                             set_int(&mut w[var as usize], cur);
                             set_int(&mut w[rb as usize], cur.checked_add(step).unwrap_or(stop));
                         } else {
-                            pc = (pc as isize + off as isize) as usize;
+                            jump!(off);
                         }
                     }
                     Instr::SetPath {
@@ -2055,9 +2145,50 @@ impl Vm {
                             x
                         ));
                     }
-                    other => {
+                    // Every other instruction is listed (speed only): an
+                    // exhaustive match lets the jump table skip its range
+                    // check on every dispatch (a catch-all arm kept it).
+                    other @ (Instr::GetCapture { .. }
+                    | Instr::GetSelf { .. }
+                    | Instr::GetSibling { .. }
+                    | Instr::SetGlobal { .. }
+                    | Instr::OpGlobal { .. }
+                    | Instr::Closure { .. }
+                    | Instr::Select { .. }
+                    | Instr::ListAppend { .. }
+                    | Instr::Map { .. }
+                    | Instr::MapAppend { .. }
+                    | Instr::Neg { .. }
+                    | Instr::SetField { .. }
+                    | Instr::SetPath { .. }
+                    | Instr::CallMethodPath { .. }
+                    | Instr::IterInit { .. }
+                    | Instr::IterNext2 { .. }
+                    | Instr::RangeInit { .. }
+                    | Instr::TryBegin { .. }
+                    | Instr::TryEnd
+                    | Instr::Throw { .. }
+                    | Instr::Import { .. }
+                    | Instr::ConstWide { .. }
+                    | Instr::GetFieldR { .. }
+                    | Instr::SetFieldR { .. }
+                    | Instr::BitNot { .. }
+                    | Instr::Unpack { .. }
+                    | Instr::FinallyEnter { .. }
+                    | Instr::Rethrow { .. }) => {
+                        let mut pc = pc!();
                         save_pc!();
-                        tri!(self.cold(other, proto, base, &mut pc));
+                        let r = self.cold(other, proto, base, &mut pc);
+                        // Not read before the checks below (an error
+                        // saves it as the frame's pc, then unwinds).
+                        ip = code.as_ptr().wrapping_add(pc);
+                        tri!(r);
+                        match code.get(pc) {
+                            Some(i) => ip = i,
+                            None => throw!(Error::type_error(
+                                "internal: the code ran past its last instruction"
+                            )),
+                        }
                     }
                 }
             };

@@ -621,3 +621,54 @@ fn fused_subtracted_argument_call_errors_match_the_general_path() {
         e.message()
     );
 }
+
+#[test]
+fn returns_leave_no_reference_in_small_or_large_windows() {
+    // `small` has fewer registers than `SMALL_WINDOW` (its window is
+    // cleared as one unrolled run), `large` more (the general loop); `bad`
+    // leaves by an error (the unwinding clears its window). Afterwards the
+    // list is held exactly as often as in the same script without the
+    // calls (`list(range(2))`: not an immortal constant).
+    let base = "let xs = list(range(2))\n";
+    let calls = "
+        fn small(a) { let b = a\n let c = b\n len(c) }
+        fn large(a) {
+            let b = a\n let c = b\n let d = [b, c]\n let e = [d, d]\n let f = [e, e]
+            let g = [f, f]\n let h = [g, g]\n let i = [h, h]\n len(i)
+        }
+        fn bad(a) { let b = a\n b + 1 }
+        let n = small(xs) + large(xs)
+        let caught = try { bad(xs) } catch e { e.kind }
+    ";
+    let src = format!("{base}{calls}");
+    let p = Script::compile("<test>", &src).unwrap();
+    let listing = p.disassemble();
+    let regs = |name: &str| -> usize {
+        let head = format!("== {name} (");
+        let at = listing.find(&head).unwrap_or_else(|| panic!("{listing}")) + head.len();
+        listing[at..].split(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(regs("small") + 1 < SMALL_WINDOW, "{listing}");
+    assert!(regs("large") + 1 > SMALL_WINDOW, "{listing}");
+    assert_eq!(run_get(&src, "n"), Value::Int(4));
+    assert_eq!(run_get(&src, "caught").to_string(), "TypeError");
+    let count = |src: &str| {
+        let Value::List(xs) = run_get(src, "xs") else {
+            panic!("not a list")
+        };
+        xs.strong_count()
+    };
+    assert_eq!(count(&src), count(base));
+}
+
+#[test]
+fn jumps_to_the_first_and_last_instructions_run() {
+    // A loop whose back-edge targets instruction 0 and a function whose
+    // last instruction is the return a jump lands on.
+    let src = "
+        fn count(n) { let i = 0\n while i < n { i += 1 }\n i }
+        fn last(x) { if x { 1 } else { 2 } }
+        let r = [count(5), count(0), last(true), last(false)]
+    ";
+    assert_eq!(run_get(src, "r").to_string(), "[5, 0, 1, 2]");
+}
