@@ -74,6 +74,7 @@
 mod drive;
 mod failure;
 mod input;
+mod offer;
 pub mod options;
 mod progress;
 mod reduce;

@@ -74,7 +74,9 @@ fn run_with(
     let input = Input::new("test", input)?;
     let work = Work::new(vm, f, options, None);
     let stats = CallStats::default();
-    Call::new(&input, op, options.chunk_size, &work, &stats).run_on(vm, out, || Ok(pool))
+    Call::new(&input, op, options.chunk_size, &work, &stats)
+        .offering_to(Some(pool))
+        .run_on(vm, out, || Ok(pool))
 }
 
 fn map_on(pool: &ThreadPool, input: &Value, f: &Value, chunk: Option<usize>) -> Result<Vec<Value>> {
