@@ -383,15 +383,8 @@ impl<'a> Call<'a> {
             }
             None => {
                 let budget = Budget::Measure(MEASURE_BUDGET);
-                let slice = self.run_slice(
-                    vm,
-                    0,
-                    n,
-                    slots.as_deref_mut(),
-                    budget,
-                    grid,
-                    offer.as_ref(),
-                );
+                let slice =
+                    self.run_slice(vm, 0, n, slots.as_deref_mut(), budget, grid, offer.as_ref());
                 // The caller's items end at `hi`; the helpers ran the rest.
                 let hi = offer.as_ref().map_or(n, OfferGuard::close);
                 match slice {

@@ -83,6 +83,8 @@ mod stream;
 pub mod tree;
 mod work;
 
+#[cfg(all(test, loom))]
+mod loom_test;
 #[cfg(test)]
 mod test;
 #[cfg(test)]

@@ -646,7 +646,10 @@ fn coarse_items_from_outside_the_pool_split_evenly() {
         assert_eq!(per_thread.get(&-1), Some(&1), "{workers}: {per_thread:?}");
         let share = (n as usize).div_ceil(workers);
         for (w, k) in &per_thread {
-            assert!(*k <= share + 1, "{workers} workers: thread {w} ran {k} items: {per_thread:?}");
+            assert!(
+                *k <= share + 1,
+                "{workers} workers: thread {w} ran {k} items: {per_thread:?}"
+            );
         }
         assert_eq!(per_thread.len(), workers + 1, "{workers}: {per_thread:?}");
     }
