@@ -590,6 +590,7 @@ impl<'a> Call<'a> {
     /// at item `lo`), until done, stopped, or `budget` says to pause.
     /// Writes every slot before returning, except after a pause, where the
     /// slots from `at` on are the caller's.
+    #[allow(clippy::too_many_arguments)]
     fn run_slice(
         &self,
         vm: &mut Vm,

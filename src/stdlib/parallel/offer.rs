@@ -111,7 +111,7 @@ impl OfferGuard {
     /// its items with [`claim`](Self::claim).
     pub(super) fn open(pool: &ThreadPool, call: &Call<'_>, n: usize, keep: bool) -> OfferGuard {
         let target = Target {
-            call: call as *const Call<'_> as *const Call<'static>,
+            call: std::ptr::from_ref(call).cast::<Call<'static>>(),
             pool: pool as *const ThreadPool,
         };
         let shared = Arc::new(Shared {
