@@ -8,6 +8,10 @@
 //!    [`MEASURE_BUDGET`], or the measured cost of what is left is below
 //!    [`INLINE_WORK`], the call finishes on the caller: no task, and a
 //!    script that only ever maps small inputs never starts the pool.
+//!    From outside the pool, idle workers of a started pool take items
+//!    from the end meanwhile (one fewer than the workers: the caller
+//!    counts as one), so a coarse first item does not run alone
+//!    ([`super::offer`]).
 //! 2. **Split.** The rest goes to the pool as a binary tree of
 //!    `join_context`s. A [`Splitter`] allows `worker_count` splits along
 //!    each path and is refilled on a half that was stolen (`migrated`), so
