@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::input::Input;
-use super::offer::OfferGuard;
+use super::offer::{self, OfferGuard};
 use super::stats::CallStats;
 use super::work::{cancelled, Work};
 use crate::error::{Error, ErrorKind, Result};
@@ -374,7 +374,7 @@ impl<'a> Call<'a> {
         // From outside the pool, idle workers may help while the caller
         // measures (`offer.rs`).
         let offer = match (self.chunk, self.offer_to) {
-            (None, Some(p)) if offer_helps(p, n) => {
+            (None, Some(p)) if offer_helps(p, n) && !offer::ran_inline_last(&self.work.f) => {
                 Some(OfferGuard::open(p, self, n, slots.is_some()))
             }
             _ => None,
@@ -423,6 +423,9 @@ impl<'a> Call<'a> {
         let helped = offer.map_or(0, |o| self.merge(o, theirs, hi));
         if let (Some(why), 0) = (inline, helped) {
             self.stats.ran_inline(why);
+        }
+        if self.chunk.is_none() {
+            offer::remember(&self.work.f, inline.is_some() && helped == 0);
         }
         r?;
         match self.work.failure.take() {

@@ -34,6 +34,7 @@
 //! one that has not started: that one finds the offer closed and returns),
 //! and a running helper takes no lock but this one, briefly.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,44 @@ use super::work::cancelled;
 use crate::pool::ThreadPool;
 use crate::value::Value;
 use crate::vm::with_vm;
+
+thread_local! {
+    /// The code of the item function whose last call from this thread
+    /// stayed on it with no help ([`ran_inline_last`]); 0: none.
+    static LAST_INLINE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// What identifies the code of an item function across calls (closures
+/// made anew by each call share their compiled function); 0 if nothing
+/// does.
+fn code_key(f: &Value) -> usize {
+    match f {
+        Value::Func(c) => std::ptr::from_ref(c.proto) as usize,
+        Value::Native(n) => std::ptr::from_ref(*n) as usize,
+        _ => 0,
+    }
+}
+
+/// Whether the last call of `f`'s code from this thread ran inline with no
+/// help: then this one does not offer (spawning a helper costs a call of
+/// four tiny items about 4 µs, five times the call). A call that turns out
+/// coarse clears it, so the next call offers again.
+pub(super) fn ran_inline_last(f: &Value) -> bool {
+    let key = code_key(f);
+    key != 0 && LAST_INLINE.with(Cell::get) == key
+}
+
+/// Remembers whether this call of `f` ran inline with no help.
+pub(super) fn remember(f: &Value, inline: bool) {
+    let key = code_key(f);
+    LAST_INLINE.with(|last| {
+        if inline {
+            last.set(key);
+        } else if last.get() == key {
+            last.set(0);
+        }
+    });
+}
 
 /// The call and pool a running helper uses, their lifetimes erased.
 #[derive(Clone, Copy)]

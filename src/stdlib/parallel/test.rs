@@ -654,3 +654,43 @@ fn coarse_items_from_outside_the_pool_split_evenly() {
         assert_eq!(per_thread.len(), workers + 1, "{workers}: {per_thread:?}");
     }
 }
+
+/// How long `sleepy` sleeps, in microseconds.
+static SLEEPY_US: AtomicUsize = AtomicUsize::new(0);
+
+fn sleepy(_: &mut Vm, _: &[Value]) -> Result<Value> {
+    let us = SLEEPY_US.load(Ordering::SeqCst) as u64;
+    if us > 0 {
+        std::thread::sleep(Duration::from_micros(us));
+    }
+    Ok(Value::Nil)
+}
+static SLEEPY: NativeFn = NativeFn {
+    name: "sleepy",
+    f: sleepy,
+};
+
+#[test]
+fn a_function_whose_last_call_ran_inline_is_not_offered_until_a_call_splits() {
+    use super::offer::ran_inline_last;
+    let pool = pool(2);
+    let f = Value::Native(&SLEEPY);
+    assert!(!ran_inline_last(&f), "nothing ran yet");
+    // Four instant items: done while measuring, on the caller.
+    SLEEPY_US.store(0, Ordering::SeqCst);
+    assert_eq!(map_on(&pool, &range(0, 4), &f, None).unwrap().len(), 4);
+    assert!(ran_inline_last(&f), "an inline call is remembered");
+    // The same function with 5 ms items splits: forgotten.
+    SLEEPY_US.store(5_000, Ordering::SeqCst);
+    assert_eq!(map_on(&pool, &range(0, 8), &f, None).unwrap().len(), 8);
+    assert!(!ran_inline_last(&f), "a call that split is not inline");
+    // Another function's inline call does not count for this one.
+    assert_eq!(
+        map_on(&pool, &range(0, 4), &Value::Native(&WHO), None)
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(!ran_inline_last(&f));
+    assert!(ran_inline_last(&Value::Native(&WHO)));
+}
