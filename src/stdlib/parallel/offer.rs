@@ -35,6 +35,7 @@
 //! and a running helper takes no lock but this one, briefly.
 
 use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::drive::{Call, MEASURE_BUDGET};
 use super::work::cancelled;
+use crate::error::{Error, ErrorKind};
 use crate::pool::ThreadPool;
 use crate::value::Value;
 use crate::vm::with_vm;
@@ -290,10 +292,19 @@ fn help(shared: Arc<Shared>) {
                     work.failure.record(j, cancelled());
                     None
                 } else {
-                    match &state {
+                    // A native panic is a bug, but must not leave item
+                    // `j`'s slot unaccounted for: it becomes the call's
+                    // error (and the result vector is leaked, not read).
+                    let run = panic::catch_unwind(AssertUnwindSafe(|| match &state {
                         Ok(s) => call.item(vm, j, s.as_ref()),
                         Err(e) => call.failed_value(j, None, e.clone()),
-                    }
+                    }));
+                    run.unwrap_or_else(|_| {
+                        work.failure.mark_panicked();
+                        let e = Error::new(ErrorKind::Error, "internal error: an item panicked");
+                        work.failure.record(j, e);
+                        None
+                    })
                 };
                 let stop = out.is_none();
                 let mut inner = shared.inner.lock();
