@@ -8,6 +8,10 @@
 //!    [`MEASURE_BUDGET`], or the measured cost of what is left is below
 //!    [`INLINE_WORK`], the call finishes on the caller: no task, and a
 //!    script that only ever maps small inputs never starts the pool.
+//!    From outside the pool, idle workers of a started pool take items
+//!    from the end meanwhile (one fewer than the workers: the caller
+//!    counts as one), so a coarse first item does not run alone
+//!    ([`super::offer`]).
 //! 2. **Split.** The rest goes to the pool as a binary tree of
 //!    `join_context`s. A [`Splitter`] allows `worker_count` splits along
 //!    each path and is refilled on a half that was stolen (`migrated`), so
@@ -46,6 +50,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::input::Input;
+use super::offer::{self, OfferGuard};
 use super::stats::CallStats;
 use super::work::{cancelled, Work};
 use crate::error::{Error, ErrorKind, Result};
@@ -236,6 +241,9 @@ pub(super) struct Call<'a> {
     /// Output slots left unwritten because the work stopped (an error, a
     /// cancellation): absolute index ranges. Written nowhere on success.
     holes: Mutex<Vec<(usize, usize)>>,
+    /// The started pool whose idle workers may help while a caller from
+    /// outside it measures (`offer.rs`); `None`: no help.
+    offer_to: Option<&'a ThreadPool>,
 }
 
 impl<'a> Call<'a> {
@@ -255,7 +263,25 @@ impl<'a> Call<'a> {
             work,
             stats,
             holes: Mutex::new(Vec::new()),
+            offer_to: None,
         }
+    }
+
+    /// Lets idle workers of `pool` (if started) help while a caller from
+    /// outside it measures.
+    pub(super) fn offering_to(mut self, pool: Option<&'a ThreadPool>) -> Call<'a> {
+        self.offer_to = pool;
+        self
+    }
+
+    /// The work its items share.
+    pub(super) fn work(&self) -> &Work {
+        self.work
+    }
+
+    /// Its `--stats` counters.
+    pub(super) fn stats(&self) -> &CallStats {
+        self.stats
     }
 
     /// Runs the call on the calling thread's `vm` and the pool. `out`
@@ -263,8 +289,9 @@ impl<'a> Call<'a> {
     /// it is filled in place (nil for a failed item; for filter, whether to
     /// keep the item). Returns the first error in input order, unless
     /// failures are collected.
-    pub(super) fn run(&self, vm: &mut Vm, out: Option<&mut Vec<Value>>) -> Result<()> {
-        self.run_on(vm, out, runtime::pool)
+    pub(super) fn run(self, vm: &mut Vm, out: Option<&mut Vec<Value>>) -> Result<()> {
+        self.offering_to(runtime::started_pool())
+            .run_on(vm, out, runtime::pool)
     }
 
     /// As [`run`](Self::run), with the pool `pool()` (started only if the
@@ -344,47 +371,85 @@ impl<'a> Call<'a> {
             Some(c) => Grid::chunks(c),
             None => Grid::cache_lines(slots.as_deref(), runtime::config().cache_line_size()),
         };
-        let rest_from = self.work.as_caller(vm, |vm| match self.chunk {
-            Some(c) if n > c => Some((0, grid)),
+        // From outside the pool, idle workers may help while the caller
+        // measures (`offer.rs`).
+        let offer = match (self.chunk, self.offer_to) {
+            (None, Some(p)) if offer_helps(p, n) && !offer::ran_inline_last(&self.work.f) => {
+                Some(OfferGuard::open(p, self, n, slots.is_some()))
+            }
+            _ => None,
+        };
+        let (rest, inline, hi) = self.work.as_caller(vm, |vm| match self.chunk {
+            Some(c) if n > c => (Some((0, grid)), None, n),
             Some(_) => {
-                self.stats.ran_inline("one chunk");
-                self.run_slice(vm, 0, n, slots.as_deref_mut(), Budget::None, grid);
-                None
+                self.run_slice(vm, 0, n, slots.as_deref_mut(), Budget::None, grid, None);
+                (None, Some("one chunk"), n)
             }
             None => {
                 let budget = Budget::Measure(MEASURE_BUDGET);
-                match self.run_slice(vm, 0, n, slots.as_deref_mut(), budget, grid) {
-                    Slice::Paused { at, elapsed } if !worth_splitting(elapsed, at, n) => {
-                        self.stats.ran_inline("too little work");
-                        let rest = slots.as_deref_mut().map(|s| &mut s[at..]);
-                        self.run_slice(vm, at, n, rest, Budget::None, grid);
-                        None
+                let slice =
+                    self.run_slice(vm, 0, n, slots.as_deref_mut(), budget, grid, offer.as_ref());
+                // The caller's items end at `hi`; the helpers ran the rest.
+                let hi = offer.as_ref().map_or(n, OfferGuard::close);
+                match slice {
+                    Slice::Paused { at, elapsed } if !worth_splitting(elapsed, at, hi) => {
+                        let rest = slots.as_deref_mut().map(|s| &mut s[at..hi]);
+                        self.run_slice(vm, at, hi, rest, Budget::None, grid, None);
+                        (None, Some("too little work"), hi)
                     }
-                    Slice::Paused { at, elapsed } => Some((at, grid.for_cost(elapsed, at))),
-                    Slice::Done => {
-                        self.stats.ran_inline("done while measuring");
-                        None
+                    Slice::Paused { at, elapsed } => {
+                        (Some((at, grid.for_cost(elapsed, at))), None, hi)
                     }
-                    Slice::Stopped => None,
+                    Slice::Done => (None, Some("done while measuring"), hi),
+                    Slice::Stopped => (None, None, hi),
                 }
             }
         });
-        if let Some((from, grid)) = rest_from {
-            let rest = slots.map(|s| &mut s[from..]);
-            let pool = match pool() {
-                Ok(pool) => pool,
-                Err(e) => {
-                    self.hole(&rest, from, n);
-                    self.work.failure.record(from, e);
-                    return Err(self.work.failure.take().expect("just recorded"));
+        let (mine, theirs) = split_slots(slots, hi);
+        let r = match rest {
+            Some((from, grid)) => {
+                let rest = mine.map(|s| &mut s[from..]);
+                match pool() {
+                    Ok(pool) => self.run_on_pool(pool, from, hi, rest, grid),
+                    Err(e) => {
+                        self.hole(&rest, from, hi);
+                        self.work.failure.record(from, e);
+                        Ok(())
+                    }
                 }
-            };
-            self.run_on_pool(pool, from, n, rest, grid)?;
+            }
+            None => Ok(()),
+        };
+        let helped = offer.map_or(0, |o| self.merge(o, theirs, hi));
+        if let (Some(why), 0) = (inline, helped) {
+            self.stats.ran_inline(why);
         }
+        if self.chunk.is_none() {
+            offer::remember(&self.work.f, inline.is_some() && helped == 0);
+        }
+        r?;
         match self.work.failure.take() {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Closes `offer`, waits for its helpers and writes their results in
+    /// `theirs` (the slots of items `hi..`); an item a helper claimed and
+    /// did not run is a hole. Returns how many items the helpers ran.
+    fn merge(&self, offer: OfferGuard, theirs: Slots<'_>, hi: usize) -> usize {
+        let helped = offer.finish();
+        if let Some(theirs) = theirs {
+            for (j, v) in helped.results {
+                match v {
+                    Some(v) => {
+                        theirs[j - hi].write(v);
+                    }
+                    None => self.holes.lock().push((j, j + 1)),
+                }
+            }
+        }
+        helped.ran
     }
 
     /// Items `from..n` on the pool (step 2).
@@ -511,7 +576,7 @@ impl<'a> Call<'a> {
         let clock = self.stats.clock();
         let slice = with_vm(|vm| {
             self.work.as_caller(vm, |vm| {
-                self.run_slice(vm, lo, hi, slots.as_deref_mut(), budget, grid)
+                self.run_slice(vm, lo, hi, slots.as_deref_mut(), budget, grid, None)
             })
         });
         self.stats.busy_since(clock);
@@ -532,6 +597,7 @@ impl<'a> Call<'a> {
     /// at item `lo`), until done, stopped, or `budget` says to pause.
     /// Writes every slot before returning, except after a pause, where the
     /// slots from `at` on are the caller's.
+    #[allow(clippy::too_many_arguments)]
     fn run_slice(
         &self,
         vm: &mut Vm,
@@ -540,6 +606,7 @@ impl<'a> Call<'a> {
         mut slots: Slots<'_>,
         budget: Budget,
         grid: Grid,
+        offer: Option<&OfferGuard>,
     ) -> Slice {
         let (mut limit, pause_needs_split) = match budget {
             Budget::None => (None, false),
@@ -582,6 +649,10 @@ impl<'a> Call<'a> {
                     reported = i;
                 }
             }
+            if offer.is_some_and(|o| !o.claim(i)) {
+                // Helpers have every item from `i` on.
+                break Slice::Done;
+            }
             let slot = slots.as_deref_mut().map(|s| &mut s[i - lo]);
             if !self.step(vm, i, state.as_ref(), slot) {
                 break Slice::Stopped;
@@ -595,7 +666,9 @@ impl<'a> Call<'a> {
         };
         work.count(i - reported);
         if let Slice::Stopped = end {
-            // Item `i` failed or did not run; nor do the rest.
+            // Item `i` failed or did not run; nor do the rest (of the
+            // caller's: the helpers' items are theirs).
+            let hi = offer.map_or(hi, OfferGuard::close);
             self.hole(&slots, i, hi);
         }
         end
@@ -612,60 +685,84 @@ impl<'a> Call<'a> {
         state: Option<&Value>,
         slot: Option<&mut MaybeUninit<Value>>,
     ) -> bool {
+        match self.item(vm, i, state) {
+            Some(v) => {
+                if let Some(slot) = slot {
+                    slot.write(v);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Runs item `i`: what its slot gets (a failed item's is nil, or for
+    /// filter `false`, when failures are collected), or `None` if the work
+    /// must stop.
+    #[inline]
+    pub(super) fn item(&self, vm: &mut Vm, i: usize, state: Option<&Value>) -> Option<Value> {
         let work = self.work;
         let x = self.input.get(i);
         let keep = work.collects().then(|| x.clone());
         work.seed(vm, i);
         match work.call(vm, &work.f, state, x, None) {
-            Ok(v) => {
-                if let Some(slot) = slot {
-                    slot.write(match self.op {
-                        Op::Filter => Value::Bool(v.truthy()),
-                        _ => v,
-                    });
-                }
-                true
-            }
-            Err(e) => self.failed(i, keep, e, slot),
+            Ok(v) => Some(match self.op {
+                Op::Filter => Value::Bool(v.truthy()),
+                _ => v,
+            }),
+            Err(e) => self.failed_value(i, keep, e),
         }
     }
 
-    /// Item `i` failed with `e`.
+    /// Item `i` failed with `e` (`item`: the item, if failures are
+    /// collected; looked up if `None`): its slot's value, or `None` if the
+    /// work must stop.
     #[cold]
-    fn failed(
-        &self,
-        i: usize,
-        item: Option<Value>,
-        e: Error,
-        slot: Option<&mut MaybeUninit<Value>>,
-    ) -> bool {
-        if self.work.fail(i, item.unwrap_or_default(), e) {
-            return false;
+    pub(super) fn failed_value(&self, i: usize, item: Option<Value>, e: Error) -> Option<Value> {
+        let item = match item {
+            Some(x) => x,
+            None if self.work.collects() => self.input.get(i),
+            None => Value::Nil,
+        };
+        if self.work.fail(i, item, e) {
+            return None;
         }
-        if let Some(slot) = slot {
-            slot.write(match self.op {
-                Op::Filter => Value::Bool(false),
-                _ => Value::Nil,
-            });
-        }
-        true
+        Some(match self.op {
+            Op::Filter => Value::Bool(false),
+            _ => Value::Nil,
+        })
     }
 
     /// Every item of `lo..hi` fails with `e` (this thread's `init` threw).
     #[cold]
     fn fail_all(&self, lo: usize, hi: usize, mut slots: Slots<'_>, e: Error) -> Slice {
         for i in lo..hi {
-            let slot = slots.as_deref_mut().map(|s| &mut s[i - lo]);
-            if self.work.failure.skips(i)
-                || !self.failed(i, Some(self.input.get(i)), e.clone(), slot)
-            {
+            let v = match self.work.failure.skips(i) {
+                true => None,
+                false => self.failed_value(i, Some(self.input.get(i)), e.clone()),
+            };
+            let Some(v) = v else {
                 self.hole(&slots, i, hi);
                 return Slice::Stopped;
+            };
+            if let Some(s) = slots.as_deref_mut() {
+                s[i - lo].write(v);
             }
         }
         self.work.count(hi - lo);
         Slice::Done
     }
+}
+
+/// Whether offering items to `pool`'s idle workers can help: the caller
+/// is not one of its threads (a worker's own splits are stolen as usual),
+/// the pool steals and has a worker to spare, and there is more than one
+/// item.
+fn offer_helps(pool: &ThreadPool, n: usize) -> bool {
+    n >= 2
+        && pool.worker_count() >= 2
+        && pool.config().work_stealing()
+        && crate::pool::current_worker_index().is_none()
 }
 
 /// Whether `n - done` more items, after `done` took `elapsed`, are worth

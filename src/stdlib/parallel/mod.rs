@@ -74,6 +74,7 @@
 mod drive;
 mod failure;
 mod input;
+mod offer;
 pub mod options;
 mod progress;
 mod reduce;
@@ -82,6 +83,8 @@ mod stream;
 pub mod tree;
 mod work;
 
+#[cfg(all(test, loom))]
+mod loom_test;
 #[cfg(test)]
 mod test;
 #[cfg(test)]

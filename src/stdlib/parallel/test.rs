@@ -74,7 +74,9 @@ fn run_with(
     let input = Input::new("test", input)?;
     let work = Work::new(vm, f, options, None);
     let stats = CallStats::default();
-    Call::new(&input, op, options.chunk_size, &work, &stats).run_on(vm, out, || Ok(pool))
+    Call::new(&input, op, options.chunk_size, &work, &stats)
+        .offering_to(Some(pool))
+        .run_on(vm, out, || Ok(pool))
 }
 
 fn map_on(pool: &ThreadPool, input: &Value, f: &Value, chunk: Option<usize>) -> Result<Vec<Value>> {
@@ -578,4 +580,117 @@ fn without_stealing_parts_are_dealt_to_every_worker() {
         let err = map_on(&pool, &range(0, n), &failing, None).unwrap_err();
         assert_eq!(err.message(), "2500");
     }
+}
+
+/// Pool workers that have started an item of `coarse_who` (the barrier the
+/// caller's item waits at), and whether the caller's wait was met.
+static COARSE_STARTED: AtomicUsize = AtomicUsize::new(0);
+static COARSE_WANTED: AtomicUsize = AtomicUsize::new(0);
+static COARSE_MET: AtomicBool = AtomicBool::new(false);
+
+/// A coarse item (30 ms asleep) returning the pool thread it ran on (-1:
+/// the caller). The caller's item first waits (up to 10 s) until
+/// `COARSE_WANTED` workers have started items: it can only get there if
+/// workers help while the caller runs its first item.
+fn coarse_who(_: &mut Vm, _: &[Value]) -> Result<Value> {
+    let who = current_worker_index();
+    match who {
+        Some(_) => {
+            COARSE_STARTED.fetch_add(1, Ordering::SeqCst);
+        }
+        None => {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let wanted = COARSE_WANTED.load(Ordering::SeqCst);
+            while COARSE_STARTED.load(Ordering::SeqCst) < wanted && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            COARSE_MET.store(
+                COARSE_STARTED.load(Ordering::SeqCst) >= wanted,
+                Ordering::SeqCst,
+            );
+        }
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    Ok(Value::Int(who.map_or(-1, |i| i as i64)))
+}
+static COARSE_WHO: NativeFn = NativeFn {
+    name: "coarse_who",
+    f: coarse_who,
+};
+
+#[test]
+fn coarse_items_from_outside_the_pool_split_evenly() {
+    // 16 items of 30 ms from the test thread (outside the pool): while the
+    // caller runs its first item, `workers - 1` workers run items too (the
+    // caller counts as one thread), so no thread runs more than its share
+    // (one item of slack for who finishes first at a handover).
+    let f = Value::Native(&COARSE_WHO);
+    let n = 16;
+    for workers in [2, 4, 8] {
+        let pool = pool(workers);
+        COARSE_STARTED.store(0, Ordering::SeqCst);
+        COARSE_WANTED.store(workers - 1, Ordering::SeqCst);
+        COARSE_MET.store(false, Ordering::SeqCst);
+        let out = map_on(&pool, &range(0, n), &f, None).unwrap();
+        assert!(
+            COARSE_MET.load(Ordering::SeqCst),
+            "{workers} workers: fewer than {} workers ran items while the caller ran its first",
+            workers - 1
+        );
+        let mut per_thread = std::collections::BTreeMap::new();
+        for v in &out {
+            let Value::Int(w) = v else { panic!("{v:?}") };
+            *per_thread.entry(*w).or_insert(0usize) += 1;
+        }
+        assert_eq!(per_thread.values().sum::<usize>(), n as usize);
+        assert_eq!(per_thread.get(&-1), Some(&1), "{workers}: {per_thread:?}");
+        let share = (n as usize).div_ceil(workers);
+        for (w, k) in &per_thread {
+            assert!(
+                *k <= share + 1,
+                "{workers} workers: thread {w} ran {k} items: {per_thread:?}"
+            );
+        }
+        assert_eq!(per_thread.len(), workers + 1, "{workers}: {per_thread:?}");
+    }
+}
+
+/// How long `sleepy` sleeps, in microseconds.
+static SLEEPY_US: AtomicUsize = AtomicUsize::new(0);
+
+fn sleepy(_: &mut Vm, _: &[Value]) -> Result<Value> {
+    let us = SLEEPY_US.load(Ordering::SeqCst) as u64;
+    if us > 0 {
+        std::thread::sleep(Duration::from_micros(us));
+    }
+    Ok(Value::Nil)
+}
+static SLEEPY: NativeFn = NativeFn {
+    name: "sleepy",
+    f: sleepy,
+};
+
+#[test]
+fn a_function_whose_last_call_ran_inline_is_not_offered_until_a_call_splits() {
+    use super::offer::ran_inline_last;
+    let pool = pool(2);
+    let f = Value::Native(&SLEEPY);
+    assert!(!ran_inline_last(&f), "nothing ran yet");
+    // Four instant items: done while measuring, on the caller.
+    SLEEPY_US.store(0, Ordering::SeqCst);
+    assert_eq!(map_on(&pool, &range(0, 4), &f, None).unwrap().len(), 4);
+    assert!(ran_inline_last(&f), "an inline call is remembered");
+    // The same function with 5 ms items splits: forgotten.
+    SLEEPY_US.store(5_000, Ordering::SeqCst);
+    assert_eq!(map_on(&pool, &range(0, 8), &f, None).unwrap().len(), 8);
+    assert!(!ran_inline_last(&f), "a call that split is not inline");
+    // Another function's inline call does not count for this one.
+    assert_eq!(
+        map_on(&pool, &range(0, 4), &Value::Native(&WHO), None)
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(!ran_inline_last(&f));
+    assert!(ran_inline_last(&Value::Native(&WHO)));
 }
