@@ -47,6 +47,7 @@ mod latch;
 mod park;
 mod quiescent;
 mod registry;
+mod run_next;
 mod sleep;
 mod split;
 mod stats;

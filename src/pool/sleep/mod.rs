@@ -248,7 +248,6 @@ impl Sleep {
     }
 
     /// How many threads are announced or parked right now.
-    #[cfg(loom)]
     pub(crate) fn sleepers(&self) -> usize {
         self.sleepers.load(Ordering::Relaxed)
     }
