@@ -513,13 +513,16 @@ impl WorkerThread {
 
     /// Makes `task` (a thin task pointer owning one reference, of a task
     /// with a job, of this pool) run next on this thread: after the job
-    /// running now, before the deque. Wakes nobody (`run_next/README.md`);
-    /// the previous occupant moves to the deque, which may wake a thread.
+    /// running now, before the deque. Wakes a thread only if none
+    /// searches or watches (`run_next/README.md`); the previous occupant
+    /// moves to the deque, which may wake a thread.
     #[inline]
     pub(crate) fn push_run_next(&self, task: *const ()) {
         if let Some(old) = self.run_next().put(task as *mut ()) {
             // SAFETY: occupants are task pointers owning one reference.
             self.push(unsafe { task_job(old) });
+        } else if self.registry.stealing {
+            self.registry.sleep.notify_run_next();
         }
     }
 
@@ -819,6 +822,9 @@ impl WorkerThread {
             (true, None) => Some(parked_at + r.slice),
             (true, Some(d)) => Some(d.min(parked_at + r.slice)),
         };
+        if watch {
+            r.sleep.start_watching();
+        }
         let outcome = r.sleep.sleep_watched(
             self.index,
             latch,
@@ -831,6 +837,9 @@ impl WorkerThread {
                 }
             },
         );
+        if watch {
+            r.sleep.stop_watching();
+        }
         if outcome != SleepOutcome::NotParked {
             self.stats().bump_parks();
             if r.hook.is_some() {
