@@ -182,7 +182,9 @@ fn a_woken_task_runs_next_before_the_deque_and_counts_as_queued_work() {
     let order = Arc::new(Mutex::new(Vec::new()));
     let parked = Parked::default();
     let log = order.clone();
-    let woken = pool.spawn_resumable(park_once(&parked, move || log.lock().unwrap().push("woken")));
+    let woken = pool.spawn_resumable(park_once(&parked, move || {
+        log.lock().unwrap().push("woken")
+    }));
     let waker = parked.take_one("the task to wake");
     let (log, p) = (order.clone(), pool.clone());
     let seen = Arc::new(Mutex::new(None));
@@ -218,7 +220,10 @@ fn a_thief_takes_the_task_from_a_waker_that_runs_on() {
         let ran_on = Arc::new(AtomicUsize::new(usize::MAX));
         let r = ran_on.clone();
         let woken = pool.spawn_resumable(park_once(&parked, move || {
-            r.store(current_worker_index().expect("on a worker"), Ordering::Release);
+            r.store(
+                current_worker_index().expect("on a worker"),
+                Ordering::Release,
+            );
         }));
         let waker = parked.take_one("the task to wake");
         let before = pool.stats().stolen();
@@ -229,11 +234,18 @@ fn a_thief_takes_the_task_from_a_waker_that_runs_on() {
             wait_for("the woken task while its waker spun", || {
                 r.load(Ordering::Acquire) != usize::MAX
             });
-            assert_ne!(r.load(Ordering::Acquire), me, "ran on its waker's busy worker");
+            assert_ne!(
+                r.load(Ordering::Acquire),
+                me,
+                "ran on its waker's busy worker"
+            );
         })));
         waker_task.wait().expect("waker");
         woken.wait().expect("woken");
-        assert!(pool.stats().stolen() > before, "{workers} workers: not stolen");
+        assert!(
+            pool.stats().stolen() > before,
+            "{workers} workers: not stolen"
+        );
     }
 }
 
@@ -317,7 +329,8 @@ fn a_blocking_waker_hands_its_run_next_task_over() {
         let parked = Parked::default();
         let ran = Arc::new(AtomicBool::new(false));
         let r = ran.clone();
-        let woken = pool.spawn_resumable(park_once(&parked, move || r.store(true, Ordering::Release)));
+        let woken =
+            pool.spawn_resumable(park_once(&parked, move || r.store(true, Ordering::Release)));
         let waker = parked.take_one("the task to wake");
         let r = ran.clone();
         let waker_task = pool.spawn_resumable(Once(Some(move || {
