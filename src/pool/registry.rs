@@ -406,8 +406,11 @@ pub(crate) struct WorkerThread {
     chain_since: Cell<Option<Instant>>,
     /// Per slot, what this thread saw there last as a thief: (puts count,
     /// occupant, since when). The grace of an occupant runs from then.
-    seen: Box<[Cell<(usize, *mut (), Instant)>]>,
+    seen: Box<[Cell<Seen>]>,
 }
+
+/// What a thief saw in one run-next slot: (puts count, occupant, when).
+type Seen = (usize, *mut (), Instant);
 
 /// Clears the thread-local pointer even if the thread unwinds.
 struct CurrentGuard;
