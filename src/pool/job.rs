@@ -13,7 +13,7 @@ use std::sync::{Arc, Weak};
 use super::latch::Latch;
 use super::registry::{Registry, WorkerThread};
 use super::stats::EventKind;
-use super::task::{Body, JobFn, Task, TaskRef};
+use super::task::{Body, JobFn, Task, TaskCore, TaskRef};
 
 /// A unit of work. `worker` is the pool thread running it, or `None` when the
 /// pool is shutting down and the job must be dropped (a task is then
@@ -210,4 +210,26 @@ pub(crate) unsafe fn run_task_job<B: Body + 'static>(
     // SAFETY: the caller's contract.
     let task: Arc<Task<B>> = unsafe { Arc::from_raw(this as *const Task<B>) };
     super::park::run_job(task, worker);
+}
+
+/// The job of the task whose thin pointer is `task` (as the run-next slot
+/// keeps it), or `None` for a task without a job (never put in a slot).
+///
+/// # Safety
+/// `task` must come from `Arc::into_raw` of a task of some pool (a
+/// `TaskRef` or `Arc<Task<B>>`, cast to a thin pointer), owning one strong
+/// reference, which the returned job takes over.
+pub(crate) unsafe fn task_job(task: *const ()) -> JobRef {
+    // SAFETY: `Task` is `repr(C)` with its `TaskCore` first, so the thin
+    // pointer to the task points to its core, alive while we hold the
+    // reference.
+    let core = unsafe { &*(task as *const TaskCore) };
+    let execute = core
+        .sched
+        .job
+        .expect("weft pool: a task without a job in a run-next slot");
+    // SAFETY: `execute` is the job function of the task's concrete body
+    // type (set at spawn), `task` its data pointer with one strong
+    // reference that the job reclaims.
+    unsafe { JobRef::from_raw_parts(task, execute) }
 }

@@ -8,6 +8,10 @@
 //!   workers on its NUMA node, then from the others (random start). With
 //!   `work_stealing = false`, outside work is dealt round-robin to per-worker
 //!   queues and nobody steals.
+//! - A task woken by the task running on a worker goes to that worker's
+//!   run-next slot and runs there next, before its deque; thieves take it
+//!   only once it has waited there for a grace period, and a chain of such
+//!   hand-offs shares one time slice (`run_next/README.md`).
 //! - Idle workers spin for `spin_before_park`, then park: an idle pool uses
 //!   no CPU. New work wakes at most one parked thread and no wakeup is lost
 //!   (`sleep/README.md`).
@@ -47,6 +51,7 @@ mod latch;
 mod park;
 mod quiescent;
 mod registry;
+mod run_next;
 mod sleep;
 mod split;
 mod stats;

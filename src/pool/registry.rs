@@ -1,12 +1,15 @@
 //! The shared state of one pool (queues, sleep, spares, counters) and the
 //! pool threads' loops: find work, run it, spin, park.
 //!
-//! Find-work order for a worker: its own deque (LIFO), then the global
-//! injector (taking a batch), then victims on its NUMA node, then the others,
-//! each list starting at a random victim, then spare threads' deques. A
-//! steal takes one job, or half of a long (> 32) deque of spawned tasks. With
-//! `work_stealing = false` a worker reads only its own deque and its own
-//! inbox (where outside work is dealt round-robin).
+//! Find-work order for a worker: its run-next slot (a task woken by the
+//! task that ran here last, `run_next/README.md`), its own deque (LIFO),
+//! then the global injector (taking a batch), then victims on its NUMA
+//! node, then the others, each list starting at a random victim, then spare
+//! threads' deques, and last the run-next slots of busy threads whose
+//! occupant has waited for [`GRACE`]. A steal takes one job, or half of a
+//! long (> 32) deque of spawned tasks. With `work_stealing = false` a
+//! worker reads only its own slot, its own deque and its own inbox (where
+//! outside work is dealt round-robin).
 
 use std::cell::Cell;
 use std::ptr;
@@ -22,10 +25,11 @@ use parking_lot::{Condvar, Mutex};
 use super::blocking::Spares;
 use super::cancel::CancelToken;
 use super::config::ThreadPoolConfig;
-use super::job::JobRef;
+use super::job::{task_job, JobRef};
 use super::latch::CoreLatch;
 use super::park::listing::Listing;
 use super::quiescent::Watchers;
+use super::run_next::{RunNext, GRACE};
 use super::sleep::{Sleep, SleepOutcome};
 use super::stats::{Event, EventHook, EventKind, ExternalStats, PoolStats, SlotStats};
 use super::timer::Timers;
@@ -35,6 +39,8 @@ use super::topology::{pin_current, PinOutcome, Placement, Topology};
 /// shutdown latch. Workers own slots `0..workers`; spares use the rest.
 pub(crate) struct Slot {
     stealer: Stealer<JobRef>,
+    /// The task that runs next on this thread (`run_next/`).
+    run_next: CachePadded<RunNext>,
     /// The owning end, parked here while no thread runs in the slot.
     deque: Mutex<Option<Worker<JobRef>>>,
     stats: CachePadded<SlotStats>,
@@ -61,6 +67,9 @@ pub(crate) struct Registry {
     hook: Option<EventHook>,
     pub(crate) epoch: Instant,
     spin: Duration,
+    /// `time_slice_ms`: how long a chain of run-next hand-offs may keep
+    /// its thread while other work waits (Go's `inheritTime`).
+    slice: Duration,
     placements: Vec<Placement>,
     pinning: Mutex<Vec<PinOutcome>>,
     started: Mutex<usize>,
@@ -98,6 +107,7 @@ impl Registry {
                 let deque = Worker::new_lifo();
                 Slot {
                     stealer: deque.stealer(),
+                    run_next: CachePadded::new(RunNext::new()),
                     deque: Mutex::new(Some(deque)),
                     stats: CachePadded::new(SlotStats::default()),
                     terminate: CoreLatch::new(),
@@ -125,6 +135,7 @@ impl Registry {
             hook,
             epoch: Instant::now(),
             spin: config.spin_before_park(),
+            slice: config.time_slice(),
             pinning: Mutex::new(vec![PinOutcome::NotRequested; workers]),
             placements,
             started: Mutex::new(0),
@@ -177,6 +188,12 @@ impl Registry {
             .fetch_max(slot + 1 - self.workers, Ordering::AcqRel);
     }
 
+    /// Whether a pool thread other than the caller (a pool thread) is
+    /// neither parked nor about to park.
+    fn others_awake(&self) -> bool {
+        self.workers + self.spares.active() > self.sleep.sleepers() + 1
+    }
+
     pub(crate) fn slot_blocked(&self, slot: usize, blocked: bool) {
         self.slots[slot].blocked.store(blocked, Ordering::SeqCst);
     }
@@ -214,16 +231,20 @@ impl Registry {
     }
 
     /// Whether thread `slot` would find work (run under the sleep lock).
+    /// A run-next slot with an occupant counts: the thread keeps searching
+    /// and takes it once its grace is over, if its owner has not.
     fn has_work(&self, slot: usize) -> bool {
         let deques = || {
             self.slots[..self.live_slots()]
                 .iter()
-                .any(|s| !s.stealer.is_empty())
+                .any(|s| !s.stealer.is_empty() || !s.run_next.is_empty())
         };
         if self.stealing {
             !self.injector.is_empty() || deques()
         } else if slot < self.workers {
-            !self.inboxes[slot].is_empty() || !self.slots[slot].stealer.is_empty()
+            !self.inboxes[slot].is_empty()
+                || !self.slots[slot].stealer.is_empty()
+                || !self.slots[slot].run_next.is_empty()
         } else {
             self.inboxes.iter().any(|q| !q.is_empty()) || deques()
         }
@@ -260,22 +281,20 @@ impl Registry {
     }
 
     /// Whether any job is queued anywhere (the global queue, the inboxes,
-    /// any pool thread's deque).
+    /// any pool thread's deque or run-next slot).
     pub(crate) fn any_queued_work(&self) -> bool {
         !self.injector.is_empty()
             || self.inboxes.iter().any(|q| !q.is_empty())
             || self.slots[..self.live_slots()]
                 .iter()
-                .any(|s| !s.stealer.is_empty())
+                .any(|s| !s.stealer.is_empty() || !s.run_next.is_empty())
     }
 
     /// Whether tasks wait in the queues this pool thread serves first (its
-    /// own deque, the global queue, its inbox): then a task that has used
-    /// up its time slice yields.
+    /// run-next slot, its own deque, the global queue, its inbox): then a
+    /// task that has used up its time slice yields.
     pub(crate) fn work_waiting_for(&self, w: &WorkerThread) -> bool {
-        !w.deque.is_empty()
-            || !self.injector.is_empty()
-            || (!self.stealing && w.index < self.workers && !self.inboxes[w.index].is_empty())
+        !w.run_next().is_empty() || w.others_wait()
     }
 
     /// Drops every job still queued anywhere (after all threads exited).
@@ -292,6 +311,11 @@ impl Registry {
             drop_all(&|| inbox.steal());
         }
         for slot in self.slots.iter() {
+            if let Some(task) = slot.run_next.take() {
+                // SAFETY: a slot's occupant is a task pointer owning one
+                // reference (`WorkerThread::push_run_next`).
+                unsafe { task_job(task) }.execute(None);
+            }
             drop_all(&|| slot.stealer.steal());
         }
     }
@@ -377,7 +401,16 @@ pub(crate) struct WorkerThread {
     near: Box<[usize]>,
     far: Box<[usize]>,
     busy_since: Cell<Option<Instant>>,
+    /// Since when run-next hand-offs have kept this thread while other
+    /// work waits (`None`: not now).
+    chain_since: Cell<Option<Instant>>,
+    /// Per slot, what this thread saw there last as a thief: (puts count,
+    /// occupant, since when). The grace of an occupant runs from then.
+    seen: Box<[Cell<Seen>]>,
 }
+
+/// What a thief saw in one run-next slot: (puts count, occupant, when).
+type Seen = (usize, *mut (), Instant);
 
 /// Clears the thread-local pointer even if the thread unwinds.
 struct CurrentGuard;
@@ -391,6 +424,8 @@ impl Drop for CurrentGuard {
 impl WorkerThread {
     fn new(registry: Arc<Registry>, index: usize, deque: Worker<JobRef>) -> Self {
         let (near, far) = registry.victims(index);
+        let registry_slots = registry.slots.len();
+        let epoch = registry.epoch;
         WorkerThread {
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17) | 1),
             registry,
@@ -400,6 +435,10 @@ impl WorkerThread {
             near,
             far,
             busy_since: Cell::new(None),
+            chain_since: Cell::new(None),
+            seen: (0..registry_slots)
+                .map(|_| Cell::new((usize::MAX, ptr::null_mut(), epoch)))
+                .collect(),
         }
     }
 
@@ -469,6 +508,86 @@ impl WorkerThread {
         self.deque.pop()
     }
 
+    /// This thread's run-next slot.
+    #[inline]
+    pub(crate) fn run_next(&self) -> &RunNext {
+        &self.registry.slots[self.index].run_next
+    }
+
+    /// Makes `task` (a thin task pointer owning one reference, of a task
+    /// with a job, of this pool) run next on this thread: after the job
+    /// running now, before the deque. Wakes a thread only if none
+    /// searches or watches (`run_next/README.md`); the previous occupant
+    /// moves to the deque, which may wake a thread.
+    #[inline]
+    pub(crate) fn push_run_next(&self, task: *const ()) {
+        if let Some(old) = self.run_next().put(task as *mut ()) {
+            // SAFETY: occupants are task pointers owning one reference.
+            self.push(unsafe { task_job(old) });
+        } else if self.registry.stealing {
+            self.registry.sleep.notify_run_next();
+        }
+    }
+
+    /// Moves the run-next occupant to the deque, where thieves find it
+    /// (this thread is about to block: it cannot run it soon).
+    pub(crate) fn flush_run_next(&self) {
+        if let Some(task) = self.run_next().take() {
+            // SAFETY: occupants are task pointers owning one reference.
+            self.deque.push(unsafe { task_job(task) });
+        }
+    }
+
+    /// Whether jobs wait in this thread's deque, the global queue or its
+    /// inbox (not counting the run-next slot).
+    #[inline]
+    pub(crate) fn others_wait(&self) -> bool {
+        let r = &*self.registry;
+        !self.deque.is_empty()
+            || !r.injector.is_empty()
+            || (!r.stealing && self.index < r.workers && !r.inboxes[self.index].is_empty())
+    }
+
+    /// The owner's take of its run-next occupant. A chain of such
+    /// hand-offs inherits one time slice (Go's `inheritTime`): once it has
+    /// kept this thread for `time_slice_ms` while other jobs wait, the
+    /// occupant goes to the back of the global queue instead, and the
+    /// waiting jobs run first.
+    #[inline]
+    fn take_run_next(&self) -> Option<JobRef> {
+        let Some(task) = self.run_next().take() else {
+            self.chain_since.set(None);
+            return None;
+        };
+        // SAFETY: occupants are task pointers owning one reference.
+        let job = unsafe { task_job(task) };
+        if !self.others_wait() {
+            self.chain_since.set(None);
+            return Some(job);
+        }
+        self.chain_expired(job)
+    }
+
+    /// Others wait behind a run-next hand-off: start or check the chain's
+    /// slice.
+    #[cold]
+    fn chain_expired(&self, job: JobRef) -> Option<JobRef> {
+        let now = Instant::now();
+        match self.chain_since.get() {
+            Some(since) if now.saturating_duration_since(since) >= self.registry.slice => {
+                self.chain_since.set(None);
+                self.stats().bump_yields();
+                self.registry.inject(job);
+                None
+            }
+            Some(_) => Some(job),
+            None => {
+                self.chain_since.set(Some(now));
+                Some(job)
+            }
+        }
+    }
+
     fn next_random(&self) -> usize {
         // xorshift64
         let mut x = self.rng.get();
@@ -481,7 +600,9 @@ impl WorkerThread {
 
     #[inline]
     pub(crate) fn find_work(&self) -> Option<JobRef> {
-        self.deque.pop().or_else(|| self.find_work_elsewhere())
+        self.take_run_next()
+            .or_else(|| self.deque.pop())
+            .or_else(|| self.find_work_elsewhere())
     }
 
     fn find_work_elsewhere(&self) -> Option<JobRef> {
@@ -493,6 +614,7 @@ impl WorkerThread {
             self.steal_from(&self.near)
                 .or_else(|| self.steal_from(&self.far))
                 .or_else(|| self.steal_from_spares())
+                .or_else(|| self.steal_run_next())
         } else if self.index < r.workers {
             self.take_batch(&r.inboxes[self.index])
         } else {
@@ -504,7 +626,47 @@ impl WorkerThread {
                 .find_map(|k| self.take_batch(&r.inboxes[(start + k) % n]))
                 .or_else(|| self.steal_from(&self.near))
                 .or_else(|| self.steal_from_spares())
+                .or_else(|| self.steal_run_next())
         }
+    }
+
+    /// The last look of a thief: the run-next slot of another thread whose
+    /// occupant has sat there for [`GRACE`] (the same occupant, put by the
+    /// same put, seen twice that far apart) is taken. A fresh occupant is
+    /// left to its owner, which runs it as soon as its current job parks.
+    fn steal_run_next(&self) -> Option<JobRef> {
+        let r = &*self.registry;
+        let live = r.live_slots();
+        let mut now = None;
+        for victim in 0..live {
+            if victim == self.index {
+                continue;
+            }
+            let slot = &r.slots[victim].run_next;
+            let occupant = slot.peek();
+            if occupant.is_null() {
+                continue;
+            }
+            let puts = slot.puts();
+            let now = *now.get_or_insert_with(Instant::now);
+            let (seen_puts, seen_occupant, since) = self.seen[victim].get();
+            if seen_puts != puts || seen_occupant != occupant {
+                // New to us: its grace starts now.
+                self.seen[victim].set((puts, occupant, now));
+                continue;
+            }
+            if now.saturating_duration_since(since) < GRACE {
+                continue;
+            }
+            if let Some(task) = slot.steal(occupant) {
+                self.stats().bump_stolen();
+                self.emit(EventKind::Steal { victim });
+                // SAFETY: occupants are task pointers owning one reference;
+                // the successful swap made it ours.
+                return Some(unsafe { task_job(task) });
+            }
+        }
+        None
     }
 
     /// Takes a batch from a shared queue into the own deque; returns one.
@@ -654,10 +816,22 @@ impl WorkerThread {
         }
         r.sleep.stop_searching();
         let parked_at = Instant::now();
+        // While another thread is awake it may put a task in its run-next
+        // slot, which wakes nobody, and then run long: park for one time
+        // slice at most and come back to look (`run_next/README.md`).
+        let watch = (r.stealing || self.index >= r.workers) && r.others_awake();
+        let park_deadline = match (watch, deadline) {
+            (false, d) => d,
+            (true, None) => Some(parked_at + r.slice),
+            (true, Some(d)) => Some(d.min(parked_at + r.slice)),
+        };
+        if watch {
+            r.sleep.start_watching();
+        }
         let outcome = r.sleep.sleep_watched(
             self.index,
             latch,
-            deadline,
+            park_deadline,
             || r.has_work(self.index),
             |parked, timed| {
                 // The last thread to park may leave the pool quiescent.
@@ -666,6 +840,9 @@ impl WorkerThread {
                 }
             },
         );
+        if watch {
+            r.sleep.stop_watching();
+        }
         if outcome != SleepOutcome::NotParked {
             self.stats().bump_parks();
             if r.hook.is_some() {
@@ -673,11 +850,15 @@ impl WorkerThread {
                 r.emit_at(EventKind::Unpark, self.index, Instant::now());
             }
         }
-        outcome != SleepOutcome::TimedOut
+        outcome != SleepOutcome::TimedOut || !deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// Shutdown: drops every job left in this thread's queues.
     fn drain(&self) {
+        if let Some(task) = self.run_next().take() {
+            // SAFETY: occupants are task pointers owning one reference.
+            unsafe { task_job(task) }.execute(None);
+        }
         while let Some(job) = self.deque.pop() {
             job.execute(None);
         }

@@ -442,6 +442,11 @@ impl TaskCore {
 
 /// A task's state plus its closure, in one allocation. `B` is the closure
 /// slot (`Option<F>`); handles and tokens see it as `dyn Body`.
+///
+/// `repr(C)`: `core` is at offset 0 whatever `B` is, so a thin pointer to
+/// the task is also a pointer to its `TaskCore` (the run-next slot keeps
+/// one word per task and finds the job function there, `job::task_job`).
+#[repr(C)]
 pub(crate) struct Task<B: ?Sized> {
     core: TaskCore,
     /// Touched only by the holder of the task's one `JobRef` (which runs or

@@ -24,6 +24,10 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     let entered = WorkerThread::with_current(|worker| match worker {
         Some(w) if !w.is_blocked() => {
             w.set_blocked(true);
+            // A task woken to run next here would wait for this thread:
+            // the deque lets the spare (or any thief) take it. The fenced
+            // wake in `enter_blocking` below tells a parked thread.
+            w.flush_run_next();
             Some((Arc::clone(w.registry()), w.index()))
         }
         _ => None,

@@ -136,25 +136,39 @@ fn job_ref(task: &TaskRef) -> Option<JobRef> {
     Some(unsafe { JobRef::from_raw_parts(pointer, execute) })
 }
 
-/// Puts a task that its caller moved to `QUEUED` in a queue: the front of
-/// this worker's deque (it runs next here unless stolen), or, with `back`,
-/// from another thread, or if its pool is another, the global queue.
+/// Puts a task that its caller moved to `QUEUED` in a queue: woken by a
+/// task being polled on a worker of its pool, that worker's run-next slot
+/// (it runs there as soon as the waker parks or ends,
+/// `run_next/README.md`); woken by other code on such a worker, the front
+/// of its deque; with `back`, from another thread, or if its pool is
+/// another, the global queue.
 fn schedule(task: &TaskRef, back: bool) {
-    let Some(job) = job_ref(task) else { return };
+    if task.sched.job.is_none() {
+        return;
+    }
     let pool = task.sched.pool.as_ptr();
-    let job = WorkerThread::with_current(|w| match w {
+    let pushed = WorkerThread::with_current(|w| match w {
         Some(w) if !back && std::ptr::eq(Arc::as_ptr(w.registry()), pool) => {
-            w.push(job);
-            None
+            if POLLING.with(Cell::get).is_null() {
+                if let Some(job) = job_ref(task) {
+                    w.push(job);
+                }
+            } else {
+                // One strong reference, owned by the slot (then the job).
+                w.push_run_next(Arc::into_raw(TaskRef::clone(task)) as *const ());
+            }
+            true
         }
-        _ => Some(job),
+        _ => false,
     });
-    if let Some(job) = job {
-        match task.sched.pool.upgrade() {
-            Some(registry) => registry.inject(job),
-            // The pool is gone: the job finishes the task as cancelled.
-            None => job.execute(None),
-        }
+    if pushed {
+        return;
+    }
+    let Some(job) = job_ref(task) else { return };
+    match task.sched.pool.upgrade() {
+        Some(registry) => registry.inject(job),
+        // The pool is gone: the job finishes the task as cancelled.
+        None => job.execute(None),
     }
 }
 

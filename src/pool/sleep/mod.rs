@@ -54,6 +54,9 @@ pub(crate) struct Sleep {
     /// Threads spinning in search of work (idle but awake). Local pushes
     /// wake no sleeper while one of these is around: it will find the job.
     searching: AtomicUsize,
+    /// Threads parked for at most a time slice to come back and look at
+    /// the run-next slots of busy threads (`run_next/README.md`).
+    watching: AtomicUsize,
     state: Mutex<SleepState>,
     condvars: Box<[Condvar]>,
 }
@@ -63,6 +66,7 @@ impl Sleep {
         Sleep {
             sleepers: AtomicUsize::new(0),
             searching: AtomicUsize::new(0),
+            watching: AtomicUsize::new(0),
             state: Mutex::new(SleepState {
                 status: vec![SlotState::Awake; slots],
                 sleeping: Vec::with_capacity(slots),
@@ -187,6 +191,33 @@ impl Sleep {
         }
     }
 
+    /// A hint after putting a task in the caller's run-next slot: wakes a
+    /// parked thread only if none is searching or watching the slots (so
+    /// that a waker that then runs long cannot hold the task for good); a
+    /// thread woken so watches until the pool goes idle, so a chain of
+    /// hand-offs wakes at most one thread. No fence: a missed sleeper
+    /// costs parallelism (the owner runs the task itself), never liveness.
+    #[inline]
+    pub(crate) fn notify_run_next(&self) {
+        if self.sleepers.load(Ordering::Relaxed) != 0
+            && self.searching.load(Ordering::Relaxed) == 0
+            && self.watching.load(Ordering::Relaxed) == 0
+        {
+            self.wake_one();
+        }
+    }
+
+    /// A thread parks for a while to come back and look at the run-next
+    /// slots (ended by [`stop_watching`](Self::stop_watching)).
+    pub(crate) fn start_watching(&self) {
+        self.watching.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The watching park is over.
+    pub(crate) fn stop_watching(&self) {
+        self.watching.fetch_sub(1, Ordering::Relaxed);
+    }
+
     /// A thread starts spinning in search of work.
     pub(crate) fn start_searching(&self) {
         self.searching.fetch_add(1, Ordering::Relaxed);
@@ -248,7 +279,6 @@ impl Sleep {
     }
 
     /// How many threads are announced or parked right now.
-    #[cfg(loom)]
     pub(crate) fn sleepers(&self) -> usize {
         self.sleepers.load(Ordering::Relaxed)
     }
