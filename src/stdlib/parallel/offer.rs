@@ -44,7 +44,7 @@ use parking_lot::{Condvar, Mutex};
 use super::drive::{Call, MEASURE_BUDGET};
 use super::work::cancelled;
 use crate::error::{Error, ErrorKind};
-use crate::pool::ThreadPool;
+use crate::pool::{CancelToken, ThreadPool};
 use crate::value::Value;
 use crate::vm::with_vm;
 
@@ -273,6 +273,12 @@ fn help(shared: Arc<Shared>) {
     call.stats().chunk();
     call.stats().steal();
     let clock = call.stats().clock();
+    // The helper is a job of its own: its thread's current cancel token is
+    // its own, which nobody cancels. Its items must stop as the caller's
+    // do (`within`, Ctrl-C, a cancelled task): a wait that cannot park (a
+    // `sleep`, a channel wait outside a task) watches the thread's current
+    // token, so the call's token is made current while the items run.
+    let _token = CurrentToken::set(call.work().token().cloned());
     with_vm(|vm| {
         call.work().as_caller(vm, |vm| {
             let state = call.work().state(vm);
@@ -323,6 +329,22 @@ fn help(shared: Arc<Shared>) {
         })
     });
     call.stats().busy_since(clock);
+}
+
+/// Makes a token this thread's current cancel token until dropped (also
+/// when a helper unwinds), then puts the previous one back.
+struct CurrentToken(Option<CancelToken>);
+
+impl CurrentToken {
+    fn set(token: Option<CancelToken>) -> CurrentToken {
+        CurrentToken(crate::pool::set_current_cancel_token(token))
+    }
+}
+
+impl Drop for CurrentToken {
+    fn drop(&mut self) {
+        crate::pool::set_current_cancel_token(self.0.take());
+    }
 }
 
 /// Waits a moment (at most `left`) for the caller's budget to run out.
