@@ -1,6 +1,9 @@
 //! The `weft` command line: -e, files, argument passthrough, exit codes,
 //! --version, and the REPL fed from a pipe.
 
+#[allow(dead_code)]
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -36,34 +39,15 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// A script in a fresh directory of its own: the directory, with whatever
-/// a test writes beside the script, is removed when this is dropped, also
-/// when the test fails (`tempfile::TempDir`).
-struct TempScript {
-    path: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for TempScript {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.path
-    }
-}
+use common::TempScript;
 
 /// A fresh directory under the system temp dir, removed when dropped.
 fn temp_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("weft-cli-")
-        .tempdir()
-        .expect("temp dir")
+    common::temp_dir("weft-cli-")
 }
 
 fn temp_script(name: &str, src: &str) -> TempScript {
-    let dir = temp_dir();
-    let path = dir.path().join(format!("{name}.weft"));
-    std::fs::write(&path, src).expect("write script");
-    TempScript { path, _dir: dir }
+    TempScript::new("weft-cli-", name, src)
 }
 
 #[test]

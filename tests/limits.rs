@@ -219,10 +219,7 @@ print(len(json.stringify(m)), json.stringify([s.slice(0, 4), 1]))
 /// temporary directory; the directory goes when the returned guard is
 /// dropped, also when the test fails.
 fn temp_script(name: &str, src: &str) -> (tempfile::TempDir, String) {
-    let dir = tempfile::Builder::new()
-        .prefix("weft-limits-")
-        .tempdir()
-        .expect("temp dir");
+    let dir = common::temp_dir("weft-limits-");
     std::fs::write(dir.path().join(name), src).expect("write script");
     (dir, name.to_string())
 }

@@ -204,10 +204,7 @@ mod with_mpi {
 
     /// A scratch directory with `files`.
     fn scratch(name: &str, files: &[(&str, &str)]) -> Scratch {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("weft-mpi-{name}-"))
-            .tempdir()
-            .expect("temp dir");
+        let dir = common::temp_dir(&format!("weft-mpi-{name}-"));
         for (f, text) in files {
             std::fs::write(dir.path().join(f), text).expect("write");
         }

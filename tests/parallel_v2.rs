@@ -17,10 +17,7 @@ use common::{weft_in, Run};
 /// name. The directory is removed when the `TempDir` is dropped, also
 /// when the test fails.
 fn script(name: &str, src: &str) -> (tempfile::TempDir, String) {
-    let dir = tempfile::Builder::new()
-        .prefix("weft-par2-")
-        .tempdir()
-        .expect("temp dir");
+    let dir = common::temp_dir("weft-par2-");
     let file = format!("{name}.weft");
     std::fs::write(dir.path().join(&file), src).expect("write script");
     (dir, file)

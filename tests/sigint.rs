@@ -11,8 +11,11 @@
 //! which step. Timings are not asserted beyond a generous bound (the
 //! 100 ms target is measured in BENCHMARKS.md); the figure is printed.
 
+#[allow(dead_code)]
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -24,33 +27,15 @@ const LIMIT: Duration = Duration::from_secs(10);
 /// loaded 2-core machine (the target itself is 100 ms).
 const LOOSE_BOUND: Duration = Duration::from_secs(3);
 
-/// A script in a fresh directory of its own, removed when this is
-/// dropped, also when the test fails (`tempfile::TempDir`).
-struct TempScript {
-    path: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for TempScript {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.path
-    }
-}
+use common::TempScript;
 
 /// A fresh directory under the system temp dir, removed when dropped.
 fn temp_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("weft-sigint-")
-        .tempdir()
-        .expect("temp dir")
+    common::temp_dir("weft-sigint-")
 }
 
 fn script(name: &str, src: &str) -> TempScript {
-    let dir = temp_dir();
-    let path = dir.path().join(format!("{name}.weft"));
-    std::fs::write(&path, src).expect("write script");
-    TempScript { path, _dir: dir }
+    TempScript::new("weft-sigint-", name, src)
 }
 
 /// A running `weft` whose stdout lines arrive on a channel.

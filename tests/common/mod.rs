@@ -74,3 +74,41 @@ pub fn weft_in(
         stderr: err_reader.join().unwrap_or_default(),
     }
 }
+
+/// A fresh directory under the system temp dir whose name starts with
+/// `prefix`, removed when dropped, also when the test fails. (Not every
+/// test crate that includes this module uses it, nor [`TempScript`].)
+#[allow(dead_code)]
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// A script `NAME.weft` in a fresh directory of its own (see [`temp_dir`]):
+/// the directory, with whatever a test writes beside the script, goes when
+/// this is dropped. Derefs to the script's path.
+#[allow(dead_code)]
+pub struct TempScript {
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+#[allow(dead_code)]
+impl TempScript {
+    /// Writes `src` to `NAME.weft` in a fresh directory named `prefix...`.
+    pub fn new(prefix: &str, name: &str, src: &str) -> TempScript {
+        let dir = temp_dir(prefix);
+        let path = dir.path().join(format!("{name}.weft"));
+        std::fs::write(&path, src).expect("write script");
+        TempScript { path, _dir: dir }
+    }
+}
+
+impl std::ops::Deref for TempScript {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
