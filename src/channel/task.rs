@@ -77,6 +77,15 @@ enum Who {
 }
 
 impl Who {
+    /// The task's waker: kept while idle, or the one its waiter holds.
+    #[inline]
+    fn task_waker(&self) -> &Waker {
+        match self {
+            Who::Idle(k) => k,
+            Who::Waiting(w) => w.task_waker(),
+        }
+    }
+
     /// The registered waiter, if a registration is live.
     #[inline]
     fn waiter(&self) -> Option<&Arc<Waiter>> {
@@ -407,10 +416,7 @@ impl<T> TaskWait<T> {
             let mut waiter = None;
             let mut registered = 0;
             // (`Idle` here: the last registration was settled above.)
-            let waker = match &self.who {
-                Who::Idle(k) => k,
-                Who::Waiting(w) => w.task_waker(),
-            };
+            let waker = self.who.task_waker();
             let make = || Waiter::for_task(waker.clone());
             let r = register(
                 chans,
@@ -467,6 +473,15 @@ impl<T> TaskWait<T> {
         self.poll_with(give_up, &mut super::pop)
     }
 
+    /// The end of a fast path's `register`: `w`, just queued on the first
+    /// channel, is this wait's one live registration.
+    #[inline]
+    fn now_waiting<R>(&mut self, w: Arc<Waiter>) -> Option<Poll<R>> {
+        self.who = Who::Waiting(w);
+        self.registered = 1;
+        Some(Poll::Pending)
+    }
+
     /// [`poll_recv`](Self::poll_recv) on one buffered channel with nothing
     /// to give up for: the steps of `poll_loop` with `register` and
     /// `settle` written out for that case (speed only: a task parked in a
@@ -514,16 +529,10 @@ impl<T> TaskWait<T> {
             wakes.unpark();
             return Some(Poll::Ready(Ok((0, v))));
         }
-        let waker = match &self.who {
-            Who::Idle(k) => k,
-            Who::Waiting(w) => w.task_waker(),
-        };
-        let w = Waiter::for_task(waker.clone());
+        let w = Waiter::for_task(self.who.task_waker().clone());
         st.waiters(Side::Recv).push(&w, 0, None);
         drop(st);
-        self.who = Who::Waiting(w);
-        self.registered = 1;
-        Some(Poll::Pending)
+        self.now_waiting(w)
     }
 
     /// Receives 1..=`max` values; an empty list once closed and drained.
@@ -625,16 +634,10 @@ impl<T> TaskWait<T> {
         if st.closed || st.waiters(Side::Recv).has_live_peer(None) {
             return None;
         }
-        let waker = match &self.who {
-            Who::Idle(k) => k,
-            Who::Waiting(w) => w.task_waker(),
-        };
-        let w = Waiter::for_task(waker.clone());
+        let w = Waiter::for_task(self.who.task_waker().clone());
         st.waiters(Side::Send).push(&w, 0, Some(slots));
         drop(st);
-        self.who = Who::Waiting(w);
-        self.registered = 1;
-        Some(Poll::Pending)
+        self.now_waiting(w)
     }
 
     /// Sends the items of `rest` in order, as many as fit per step (each
