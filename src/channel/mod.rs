@@ -411,18 +411,13 @@ impl<T> Channel<T> {
             return Err(TrySendError::Closed(value));
         }
         if shared.capacity == 0 {
-            let slots = sync::Mutex::new(SlotList::one(Some(value)));
-            let step = wait::step(shared, &mut st, Side::Send, 0, None, &slots, &mut push);
-            drop(st);
-            return match step {
-                wait::Step::Done(_, wakes) => {
+            return match self.give_offer(&mut st, value) {
+                Ok(wakes) => {
+                    drop(st);
                     wakes.unpark();
                     Ok(())
                 }
-                _ => match slots.into_inner().take_first() {
-                    Some(v) => Err(TrySendError::Full(v)),
-                    None => Ok(()),
-                },
+                Err(v) => Err(TrySendError::Full(v)),
             };
         }
         if st.queue.len() >= shared.capacity {
@@ -608,6 +603,38 @@ impl<T> Channel<T> {
         Some((offer, shared.finish(st).with(peer.waiter)))
     }
 
+    /// [`try_send`](Self::try_send)'s hand-off on an open unbuffered
+    /// channel: `value` goes straight into the slot of the longest-waiting
+    /// live receiver, which is claimed (counted pending: it arrives in
+    /// `settle`); the wakes to do after the unlock (that receiver, and what
+    /// the wake rule claimed). The same steps as `wait::step`'s hand-off
+    /// with no waiter of its own, without the detour of the value through
+    /// the queue (speed only: the send of a ping-pong or a thread ring to a
+    /// parked receiver). `Err(value)` if no receiver waits.
+    #[inline]
+    fn give_offer(&self, st: &mut State<T>, value: T) -> Result<state::Wakes, T> {
+        let shared = &*self.shared;
+        debug_assert!(shared.capacity == 0 && !st.closed);
+        let peer = {
+            let mut receivers = st.waiters(Side::Recv);
+            if !receivers.has_live_peer(None) {
+                return Err(value);
+            }
+            match receivers.claim_peer(None) {
+                Some(peer) => peer,
+                None => return Err(value),
+            }
+        };
+        debug_assert!(peer.slots.is_some(), "an unbuffered receiver without slots");
+        match &peer.slots {
+            Some(s) => s.lock()[peer.index] = Some(value),
+            // Not reached (every wait registered on an unbuffered channel
+            // shares its slots); never lose the value.
+            None => st.enqueue(value),
+        }
+        Ok(shared.finish(st).with(peer.waiter))
+    }
+
     /// The next value if one is queued now (or, unbuffered, if a sender is
     /// waiting: its value is taken).
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
@@ -623,23 +650,20 @@ impl<T> Channel<T> {
                 None => Err(TryRecvError::Empty),
             };
         }
-        let pulled = self.pull(&mut st);
+        // No `pull` here: it takes a waiting sender's offer in exactly the
+        // cases `take_offer` does (an open unbuffered channel, nothing
+        // queued, a live sender), so after `take_offer` found none it would
+        // find none either.
         match st.queue.pop_front() {
             Some(v) => {
                 let wakes = shared.finish(&mut st);
                 drop(st);
                 wakes.unpark();
-                if let Some(w) = pulled {
-                    w.unpark();
-                }
                 Ok(v)
             }
             None => {
                 let closed = st.closed;
                 drop(st);
-                if let Some(w) = pulled {
-                    w.unpark();
-                }
                 Err(if closed {
                     TryRecvError::Closed
                 } else {

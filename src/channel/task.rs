@@ -469,6 +469,14 @@ impl<T> TaskWait<T> {
             if let Some(r) = self.poll_recv_buffered() {
                 return r;
             }
+        } else if give_up.is_none()
+            && self.more.is_none()
+            && self.side() == Side::Recv
+            && self.first.shared.capacity == 0
+        {
+            if let Some(r) = self.poll_recv_unbuffered() {
+                return r;
+            }
         }
         self.poll_with(give_up, &mut super::pop)
     }
@@ -531,6 +539,63 @@ impl<T> TaskWait<T> {
         }
         let w = Waiter::for_task(self.who.task_waker().clone());
         st.waiters(Side::Recv).push(&w, 0, None);
+        drop(st);
+        self.now_waiting(w)
+    }
+
+    /// [`poll_recv`](Self::poll_recv) on one unbuffered channel with
+    /// nothing to give up for: the steps of `poll_loop` with `settle`, and
+    /// `register` when no sender waits, written out for that case (speed
+    /// only: the parked receive of a ping-pong). A value a sender handed
+    /// over (in the shared slot) is taken from the slot directly; the
+    /// general path moves it to the front of the empty-or-not queue and
+    /// pops it back, which leaves the queue as it was and gives the same
+    /// value. `None` (nothing done) where the general path must act: an
+    /// abort, a closed channel, a value left queued, or a waiting sender to
+    /// take the offer of.
+    #[inline]
+    fn poll_recv_unbuffered(&mut self) -> Option<RecvPoll<T>> {
+        let shared = &*self.first.shared;
+        let slots = self.slots.as_ref()?;
+        debug_assert!(shared.capacity == 0 && self.side() == Side::Recv && self.start() == 0);
+        if let Who::Waiting(w) = &self.who {
+            match w.outcome() {
+                // A spurious wake: still registered.
+                Outcome::Waiting => return Some(Poll::Pending),
+                // `settle`: arrive; the value handed over, or (none: the
+                // claim came from the wake rule) a queued value or the
+                // close if there is one; pass the wake on.
+                Outcome::Claimed(0) => {
+                    let mut st = shared.state.lock();
+                    st.waiters(Side::Recv).arrived();
+                    let handed = slots.lock()[0].take();
+                    let out = match handed {
+                        Some(v) => Some(Some(v)),
+                        None if st.ready(Side::Recv, 0) => Some(st.queue.pop_front()),
+                        None => None,
+                    };
+                    let wakes = shared.finish(&mut st);
+                    drop(st);
+                    wakes.unpark();
+                    self.who.clear();
+                    self.registered = 0;
+                    if let Some(v) = out {
+                        return Some(Poll::Ready(Ok((0, v))));
+                    }
+                    // Someone else took it first: register again.
+                }
+                _ => return None,
+            }
+        }
+        // `register` when the step is not ready (open, nothing queued, no
+        // live sender): queue the waiter with the shared (empty) slot a
+        // sender hands its value to.
+        let mut st = shared.state.lock();
+        if st.closed || !st.queue.is_empty() || st.waiters(Side::Send).has_live_peer(None) {
+            return None;
+        }
+        let w = Waiter::for_task(self.who.task_waker().clone());
+        st.waiters(Side::Recv).push(&w, 0, Some(slots));
         drop(st);
         self.now_waiting(w)
     }
