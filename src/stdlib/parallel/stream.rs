@@ -220,6 +220,10 @@ pub(super) struct Stream {
     /// of the `workers` places and at most `workers - 1` runners run
     /// (at least one).
     consumer_helps: AtomicBool,
+    /// The helping consumer's VM, set up as the caller's once
+    /// ([`Work::prepare`]) and kept for all the chunks it runs (see
+    /// [`Stream::consumer_runs`]).
+    consumer_vm: Mutex<Option<Box<Vm>>>,
 }
 
 /// Starts a stream call of `func` over `input` applying `f` from the
@@ -306,6 +310,7 @@ pub(super) fn run_on(
         wake: Condvar::new(),
         consumer_gone: AtomicBool::new(false),
         consumer_helps: AtomicBool::new(false),
+        consumer_vm: Mutex::new(None),
     });
     match output {
         Some(out) => {
@@ -834,6 +839,39 @@ impl Stream {
         })
     }
 
+    /// As [`runs`](Self::runs), for the helping consumer: on the VM the
+    /// stream keeps for it, set up as the caller's once rather than per
+    /// chunk (its chunks are as small as two items, and a set-up clones
+    /// and drops the cancel token, whose count shares a cache line with
+    /// the flag every runner reads at each loop back-edge). A second
+    /// consumer helping at the same time (several tasks receive from the
+    /// output) uses its thread's VM as a runner does. A VM left inside a
+    /// call (a panic unwound through it) is dropped, not kept.
+    fn consumer_runs<R>(&self, f: impl FnOnce(&mut Runs<'_>) -> R) -> R {
+        let Some(mut slot) = self.consumer_vm.try_lock() else {
+            return self.runs(f);
+        };
+        let mut vm = slot.take().unwrap_or_else(|| {
+            let mut vm = Box::<Vm>::default();
+            self.work.prepare(&mut vm);
+            vm
+        });
+        let r = self.work.as_caller_prepared(&mut vm, |vm| {
+            let mut runs = Runs {
+                vm,
+                state: None,
+                ran: 0,
+            };
+            let r = f(&mut runs);
+            runs.flush(&self.work);
+            r
+        });
+        if vm.depth() == 0 && !vm.is_parked() {
+            *slot = Some(vm);
+        }
+        r
+    }
+
     /// Notes that the consumer helps (written only when it changes: every
     /// thread reads this flag before each chunk).
     #[inline]
@@ -1287,7 +1325,7 @@ impl Help for Stream {
                 }
             };
             if let Some(chunk) = chunk {
-                let done = self.runs(|runs| self.run_chunk(runs, chunk));
+                let done = self.consumer_runs(|runs| self.run_chunk(runs, chunk));
                 self.finish_chunk(done);
                 // The driver may wait for room (taken items the consumer
                 // ran) or, at the end, for `outstanding == 0`.

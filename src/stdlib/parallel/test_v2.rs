@@ -689,6 +689,126 @@ fn the_consumer_runs_the_stream_while_every_worker_is_busy() {
     );
 }
 
+/// Receives everything from `out` with `for v in ch`'s step (which helps
+/// the stream) on a thread of its own, within 20 s: the values, or a panic
+/// naming what hung.
+fn drain_helping(out: &Arc<ChannelObj>, what: &str) -> Vec<Value> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let consumer = {
+        let out = Arc::clone(out);
+        thread::spawn(move || {
+            let mut got = Vec::new();
+            while let Some(v) = crate::stdlib::channel::iter_next(&out).unwrap() {
+                got.push(v);
+            }
+            tx.send(got).unwrap();
+        })
+    };
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(got) => {
+            consumer.join().unwrap();
+            got
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match consumer.join() {
+            Err(p) => std::panic::resume_unwind(p),
+            Ok(()) => unreachable!("the consumer sends before it returns"),
+        },
+        Err(_) => panic!("{what}: the helping consumer hung"),
+    }
+}
+
+#[test]
+fn the_helping_consumer_runs_failing_and_deep_items_on_its_kept_vm() {
+    // The consumer keeps one VM for all the chunks it runs. Items that
+    // throw, and items that overflow the call depth, leave it usable: the
+    // items after them get their results, with the caller's depth budget.
+    // With the pool's only worker held, the consumer runs every item.
+    let f = script_value(
+        "fn d(n) { if n == 0 { 0 } else { 1 + d(n - 1) } }\n\
+         fn f(x) { if x % 5 == 0 { throw \"bad \" + str(x) }\n\
+         if x % 7 == 0 { d(1000000000) } else { d(20) + x } }",
+        "f",
+    );
+    let n = 300i64;
+    let check = |got: &[Value], what: &str| {
+        assert_eq!(got.len(), n as usize, "{what}");
+        let field = |v: &Value, k: &str| match v {
+            Value::Map(m) => m.get(&Key::str(k)).cloned().unwrap(),
+            other => panic!("{what}: not an outcome map: {other:?}"),
+        };
+        for (i, v) in got.iter().enumerate() {
+            let x = i as i64;
+            assert_eq!(field(v, "index"), Value::Int(x), "{what}");
+            match (field(v, "result"), field(v, "error")) {
+                (Value::Nil, Value::Error(e)) if x % 5 == 0 => {
+                    assert_eq!(e.message, format!("bad {x}"), "{what}");
+                }
+                (Value::Nil, Value::Error(e)) if x % 7 == 0 => {
+                    assert_eq!(e.kind, ErrorKind::StackOverflow, "{what}: item {x}");
+                }
+                (r, Value::Nil) if x % 5 != 0 && x % 7 != 0 => {
+                    assert_eq!(r, Value::Int(20 + x), "{what}: item {x}");
+                }
+                other => panic!("{what}: item {x} gave {other:?}"),
+            }
+        }
+    };
+    let opts = opts_with(|o| o.errors = ErrorMode::Collect);
+    // Every item on the consumer: the only worker is held.
+    let pool = static_pool(1);
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    drop(pool.spawn(move || {
+        started_tx.send(()).unwrap();
+        let _ = held.recv();
+    }));
+    started
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the blocking job starts");
+    let input = feed(n, None);
+    while input.ch.len() < n as usize && !input.ch.is_closed() {
+        thread::yield_now();
+    }
+    let out = out_channel(start(pool, Arc::clone(&input), &f, StreamOp::Map, &opts).unwrap());
+    // The driver's first chunk is queued for the held runner; the
+    // consumer pops it (see the test above).
+    while input.ch.len() == n as usize {
+        thread::yield_now();
+    }
+    thread::sleep(Duration::from_millis(50));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let consumer = {
+        let out = Arc::clone(&out);
+        thread::spawn(move || {
+            let mut got = Vec::new();
+            for _ in 0..n {
+                got.push(crate::stdlib::channel::iter_next(&out).unwrap().unwrap());
+            }
+            tx.send(got).unwrap();
+            // The end comes once the held worker's runner has stopped.
+            crate::stdlib::channel::iter_next(&out).unwrap()
+        })
+    };
+    let got = rx.recv_timeout(Duration::from_secs(20));
+    release.send(()).unwrap();
+    let got = got.expect("the consumer running every item on its kept VM hung");
+    check(&got, "1 worker, held");
+    assert_eq!(consumer.join().unwrap(), None, "the output closes");
+    // And beside the runners, on every pool.
+    for &pool in pools() {
+        for in_flight in [None, Some(3)] {
+            let opts = opts_with(|o| {
+                o.errors = ErrorMode::Collect;
+                o.in_flight = in_flight;
+            });
+            let what = format!("{} workers, in_flight {in_flight:?}", pool.worker_count());
+            let out =
+                out_channel(start(pool, feed(n, Some(16)), &f, StreamOp::Map, &opts).unwrap());
+            check(&drain_helping(&out, &what), &what);
+        }
+    }
+}
+
 #[test]
 fn a_failing_item_delivers_what_came_before_then_the_error() {
     let f = script_value(

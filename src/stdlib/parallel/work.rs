@@ -293,6 +293,35 @@ impl Work {
         r
     }
 
+    /// Sets up `vm`, a VM kept by one party across many runs of items
+    /// (a stream's helping consumer), as the caller's once: the caller's
+    /// cancellation and remaining call depth, as [`as_caller`](Self::as_caller)
+    /// installs them for one run. Each run then goes through
+    /// [`as_caller_prepared`](Self::as_caller_prepared). (Installing the
+    /// cancel token and flag clones them: their shared counts sit next to
+    /// the flags every thread running items reads at each call and loop
+    /// back-edge, so doing it per run of two items slowed the others.)
+    pub fn prepare(&self, vm: &mut Vm) {
+        vm.set_cancel_flag(self.flag.clone());
+        vm.set_cancel_token(self.token.clone());
+        vm.set_max_depth(vm.depth().saturating_add(self.depth_left));
+    }
+
+    /// Runs `f` on `vm`, set up by [`prepare`](Self::prepare), as
+    /// [`as_caller`](Self::as_caller) would: installs what belongs to the
+    /// thread (the call's `limit`, the count of calls whose items run here)
+    /// and starts with no random stream (each item installs its own).
+    pub fn as_caller_prepared<R>(&self, vm: &mut Vm, f: impl FnOnce(&mut Vm) -> R) -> R {
+        let old_limit = LIMIT.with(|l| l.replace(Some(self.limit)));
+        INSIDE_ITEMS.with(|n| n.set(n.get() + 1));
+        vm.set_rng(None);
+        let r = f(vm);
+        vm.set_rng(None);
+        INSIDE_ITEMS.with(|n| n.set(n.get() - 1));
+        LIMIT.with(|l| l.set(old_limit));
+        r
+    }
+
     /// Before item `i` runs on `vm` (inside [`as_caller`](Self::as_caller)):
     /// after `random_seed`, installs the item's own random stream, so what
     /// it draws depends on `i` only, not on the thread or the order.
