@@ -125,13 +125,12 @@ pub(crate) fn call(s: &Str, m: Method, args: &[Value]) -> Result<Value> {
 }
 
 /// `text.split(sep)` for a non-empty `sep`: the parts between the matches
-/// (found with `memmem`; a match of a UTF-8 needle in UTF-8 text always
+/// (found with [`Matches`]; a match of a UTF-8 needle in UTF-8 text always
 /// starts and ends on character boundaries), in a list of exactly the
 /// right size.
 fn split(text: &str, sep: &str) -> Result<Value> {
-    let finder = memmem::Finder::new(sep.as_bytes());
     let hay = text.as_bytes();
-    let n = finder.find_iter(hay).count() + 1;
+    let n = Matches::new(hay, sep.as_bytes()).count() + 1;
     check_parts(n, || n)?;
     let mut parts = List::try_with_capacity(n).map_err(|_| {
         Error::new(
@@ -141,7 +140,7 @@ fn split(text: &str, sep: &str) -> Result<Value> {
     })?;
     let out = parts.make_mut();
     let mut at = 0;
-    for m in finder.find_iter(hay) {
+    for m in Matches::new(hay, sep.as_bytes()) {
         out.push(Value::str(&text[at..m]));
         at = m + sep.len();
     }
@@ -149,16 +148,79 @@ fn split(text: &str, sep: &str) -> Result<Value> {
     Ok(Value::List(parts))
 }
 
+/// The start of every non-overlapping match of a non-empty `needle` in
+/// `hay`, left to right. A one-byte needle (a split on `","`, a replace of
+/// `"1"`) is looked for with [`find_byte`] and counted with `memchr`'s
+/// vectorised count; a longer one with `memmem`. Both give the same
+/// positions: only the cost differs.
+enum Matches<'a> {
+    /// A one-byte needle: the bytes left to search and their offset in
+    /// the whole haystack.
+    Byte { rest: &'a [u8], at: usize, b: u8 },
+    /// A longer needle.
+    Bytes(memmem::FindIter<'a, 'a>),
+}
+
+impl<'a> Matches<'a> {
+    fn new(hay: &'a [u8], needle: &'a [u8]) -> Matches<'a> {
+        match needle {
+            [b] => Matches::Byte {
+                rest: hay,
+                at: 0,
+                b: *b,
+            },
+            _ => Matches::Bytes(memmem::find_iter(hay, needle)),
+        }
+    }
+}
+
+impl Iterator for Matches<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            Matches::Byte { rest, at, b } => {
+                let i = find_byte(rest, *b)?;
+                let m = *at + i;
+                *rest = &rest[i + 1..];
+                *at = m + 1;
+                Some(m)
+            }
+            Matches::Bytes(it) => it.next(),
+        }
+    }
+
+    fn count(self) -> usize {
+        match self {
+            Matches::Byte { rest, b, .. } => memchr::memchr_iter(b, rest).count(),
+            Matches::Bytes(it) => it.count(),
+        }
+    }
+}
+
+/// The first `b` in `hay`. The parts between separators are mostly short
+/// (a number, a word), and for those a plain scan of the first bytes costs
+/// less than starting a SIMD search, which takes over after 16 bytes.
+#[inline]
+fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
+    const HEAD: usize = 16;
+    let head = hay.len().min(HEAD);
+    if let Some(i) = hay[..head].iter().position(|&c| c == b) {
+        return Some(i);
+    }
+    memchr::memchr(b, &hay[head..]).map(|i| i + head)
+}
+
 /// `s.replace(from, to)` for a non-empty `from`: the string itself when
 /// nothing matches, else one allocation of the exact result size.
 fn replace(s: &Str, from: &str, to: &str) -> Result<Value> {
     let text = s.as_str();
-    let finder = memmem::Finder::new(from.as_bytes());
     let hay = text.as_bytes();
-    let Some(first) = finder.find(hay) else {
+    let Some(first) = Matches::new(hay, from.as_bytes()).next() else {
         return Ok(Value::Str(s.clone()));
     };
-    let n = 1 + finder.find_iter(&hay[first + from.len()..]).count();
+    let n = 1 + Matches::new(&hay[first + from.len()..], from.as_bytes()).count();
     let total = if to.len() >= from.len() {
         n.checked_mul(to.len() - from.len())
             .and_then(|grow| text.len().checked_add(grow))
@@ -173,7 +235,7 @@ fn replace(s: &Str, from: &str, to: &str) -> Result<Value> {
     };
     let mut out = memory::str_builder(total)?;
     let mut at = 0;
-    for m in finder.find_iter(&hay[first..]) {
+    for m in Matches::new(&hay[first..], from.as_bytes()) {
         let m = first + m;
         out.push_str(&text[at..m]);
         out.push_str(to);
@@ -228,4 +290,87 @@ fn check_replace(text: &str, from: &str, to: &str) -> Result<()> {
     };
     let total = text.len().saturating_add(n.saturating_mul(grow));
     memory::check(total, || format!("a string of {total} bytes"))
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    /// What `Matches` must give: `str::match_indices`' starts.
+    fn reference(hay: &str, needle: &str) -> Vec<usize> {
+        hay.match_indices(needle).map(|(i, _)| i).collect()
+    }
+
+    fn check(hay: &str, needle: &str) {
+        let got: Vec<usize> = Matches::new(hay.as_bytes(), needle.as_bytes()).collect();
+        let want = reference(hay, needle);
+        assert_eq!(got, want, "matches of {needle:?} in {hay:?}");
+        assert_eq!(
+            Matches::new(hay.as_bytes(), needle.as_bytes()).count(),
+            want.len(),
+            "count of {needle:?} in {hay:?}"
+        );
+    }
+
+    #[test]
+    fn one_byte_needles_match_as_str_does() {
+        let long = "x".repeat(40);
+        let cases = [
+            String::new(),
+            ",".into(),
+            ",,".into(),
+            "a,b,,c".into(),
+            ",a,".into(),
+            "no separator here".into(),
+            format!("{long},{long},"),
+            format!(",{long}"),
+            format!("short,{long},s,{long}{long},"),
+            "héllo,wörld,ñ".into(),
+            "x".repeat(15) + "," + &"y".repeat(16) + "," + &"z".repeat(17),
+        ];
+        for hay in &cases {
+            check(hay, ",");
+        }
+    }
+
+    #[test]
+    fn longer_needles_take_the_memmem_path() {
+        // A multi-byte character is one char but several bytes: memmem.
+        check("aéb", "é");
+        check("a::b::::c", "::");
+        check("ONEONEXONE", "ONE");
+        check("aaaa", "aa");
+        check("", "ab");
+        check("ab", "abc");
+    }
+
+    #[test]
+    fn split_and_replace_give_the_same_results_on_both_paths() {
+        let long = "7".repeat(33);
+        let text = format!("1,{long},,12,{long}1");
+        let Value::List(parts) = split(&text, ",").unwrap() else {
+            panic!("split gives a list")
+        };
+        let want: Vec<&str> = text.split(',').collect();
+        let got: Vec<&str> = parts
+            .iter()
+            .map(|v| match v {
+                Value::Str(s) => s.as_str(),
+                other => panic!("a part is {other:?}"),
+            })
+            .collect();
+        assert_eq!(got, want);
+        for (from, to) in [
+            ("1", "one"),
+            ("7", ""),
+            (",", ";;"),
+            ("12", "x"),
+            ("9", "z"),
+        ] {
+            let Value::Str(out) = replace(&Str::new(&text), from, to).unwrap() else {
+                panic!("replace gives a string")
+            };
+            assert_eq!(out.as_str(), text.replace(from, to), "replace {from:?}");
+        }
+    }
 }
