@@ -1079,10 +1079,13 @@ impl Vm {
         // popped, and a popped frame's slots were cleared), so looking at
         // them too changes nothing.
         if f.proto.nregs < SMALL_WINDOW {
+            // One compare (`lo + SMALL_WINDOW <= len`, which `ensure_stack`
+            // keeps true): the range's length is known, so the conversion
+            // to an array checks nothing more.
             if let Some(w) = self
                 .stack
-                .get_mut(lo..)
-                .and_then(<[Value]>::first_chunk_mut::<SMALL_WINDOW>)
+                .get_mut(lo..lo + SMALL_WINDOW)
+                .and_then(|w| <&mut [Value; SMALL_WINDOW]>::try_from(w).ok())
             {
                 for v in w {
                     clear_slot(v);
