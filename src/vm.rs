@@ -34,8 +34,12 @@
 //! load) or, for variables top-level code reassigns, a per-variable lock.
 //!
 //! # Cancellation
-//! [`Vm::set_cancel_flag`] installs a flag checked (one relaxed load) at
-//! every call and loop back-edge; when it is set the VM throws `Cancelled`.
+//! [`Vm::set_cancel_flag`] installs a flag checked at every call and loop
+//! back-edge; when it is set the VM throws `Cancelled`. (The checkpoint
+//! itself counts down and looks at the flag every 1024 checkpoints; after
+//! every native and every install the VM looks at once, so a cancellation
+//! made by this thread stops it at the next checkpoint and one made by
+//! another thread within 1024 checkpoints.)
 //! [`Vm::set_cancel_token`] does the same with a pool task's
 //! [`CancelToken`](crate::pool::CancelToken) (a spawned task's VM has its
 //! task's token installed while it runs); either one stops the VM.
@@ -900,7 +904,9 @@ impl Vm {
     /// throws `Cancelled` at the next call or loop back-edge. Returns the
     /// previous flag.
     pub fn set_cancel_flag(&mut self, flag: Option<Arc<AtomicBool>>) -> Option<Arc<AtomicBool>> {
-        mem::replace(&mut self.cancel, flag)
+        let old = mem::replace(&mut self.cancel, flag);
+        self.note_cancel();
+        old
     }
 
     /// How many calls are active on this VM (Weft frames plus native
@@ -916,7 +922,9 @@ impl Vm {
         &mut self,
         token: Option<crate::pool::CancelToken>,
     ) -> Option<crate::pool::CancelToken> {
-        mem::replace(&mut self.token, token)
+        let old = mem::replace(&mut self.token, token);
+        self.note_cancel();
+        old
     }
 
     /// The installed cancellation token, if any.
@@ -1071,10 +1079,13 @@ impl Vm {
         // popped, and a popped frame's slots were cleared), so looking at
         // them too changes nothing.
         if f.proto.nregs < SMALL_WINDOW {
+            // One compare (`lo + SMALL_WINDOW <= len`, which `ensure_stack`
+            // keeps true): the range's length is known, so the conversion
+            // to an array checks nothing more.
             if let Some(w) = self
                 .stack
-                .get_mut(lo..)
-                .and_then(<[Value]>::first_chunk_mut::<SMALL_WINDOW>)
+                .get_mut(lo..lo + SMALL_WINDOW)
+                .and_then(|w| <&mut [Value; SMALL_WINDOW]>::try_from(w).ok())
             {
                 for v in w {
                     clear_slot(v);
@@ -1246,6 +1257,7 @@ impl Vm {
         if let Some((cancel, token)) = s.saved {
             self.cancel = cancel;
             self.token = token;
+            self.note_cancel();
         }
     }
 
@@ -1395,7 +1407,9 @@ impl Vm {
                                     throw!(cancelled());
                                 }
                                 save_pc!();
-                                let v = tri!(self.call_native(n, fv + 1, $argc as usize));
+                                let r = self.call_native(n, fv + 1, $argc as usize);
+                                self.note_cancel();
+                                let v = tri!(r);
                                 set_reg(&mut reg!($dst), v);
                             }
                             other => throw!(not_callable(other)),
@@ -1771,6 +1785,18 @@ impl Vm {
                         };
                         set_reg(&mut w[dst as usize], v);
                     }
+                    Instr::GetCapture { dst, idx } => {
+                        // In the loop, not in `cold` (speed only): ping-pong
+                        // and the thread-ring read two captures per pass,
+                        // and the call to `cold` cost more than the read.
+                        let v = {
+                            let Value::Func(c) = &self.stack[base - 1] else {
+                                throw!(missing_closure())
+                            };
+                            c.captures.get(idx as usize).map_or(Value::Nil, clone_hot)
+                        };
+                        set_reg(&mut reg!(dst), v);
+                    }
                     Instr::IndexCapture { dst, idx, key } => {
                         let f = {
                             let Value::Func(c) = &self.stack[base - 1] else {
@@ -1995,7 +2021,9 @@ impl Vm {
                             }
                         }
                         save_pc!();
-                        let v = tri!(self.builtin_method(s, base, recv, args, argc));
+                        let r = self.builtin_method(s, base, recv, args, argc);
+                        self.note_cancel();
+                        let v = tri!(r);
                         set_reg(&mut reg!(dst), v);
                     }
                     Instr::Return { src } => {
@@ -2148,8 +2176,7 @@ impl Vm {
                     // Every other instruction is listed (speed only): an
                     // exhaustive match lets the jump table skip its range
                     // check on every dispatch (a catch-all arm kept it).
-                    other @ (Instr::GetCapture { .. }
-                    | Instr::GetSelf { .. }
+                    other @ (Instr::GetSelf { .. }
                     | Instr::GetSibling { .. }
                     | Instr::SetGlobal { .. }
                     | Instr::OpGlobal { .. }
@@ -2179,6 +2206,9 @@ impl Vm {
                         let mut pc = pc!();
                         save_pc!();
                         let r = self.cold(other, proto, base, &mut pc);
+                        // Some cold instructions run natives (method paths,
+                        // imports, `select`).
+                        self.note_cancel();
                         // Not read before the checks below (an error
                         // saves it as the frame's pc, then unwinds).
                         ip = code.as_ptr().wrapping_add(pc);
@@ -2231,13 +2261,6 @@ impl Vm {
             };
         }
         match ins {
-            Instr::GetCapture { dst, idx } => {
-                let v = match self.running_closure(base) {
-                    Ok(c) => c.captures.get(idx as usize).cloned().unwrap_or_default(),
-                    Err(e) => throw!(e),
-                };
-                set_reg(&mut reg!(dst), v);
-            }
             Instr::GetSelf { dst } => {
                 let v = self.stack[base - 1].clone();
                 set_reg(&mut reg!(dst), v);

@@ -132,8 +132,21 @@ impl Running {
             std::thread::sleep(Duration::from_millis(1));
         };
         let took = since.elapsed();
-        let rest: Vec<String> = self.lines.try_iter().collect();
         let err = self.stderr.join().unwrap_or_default();
+        // The reader thread may not have read what the child printed just
+        // before it exited (seen on a loaded machine: an empty `rest` with
+        // status 0): take lines until it reaches the end of stdout.
+        let mut rest = Vec::new();
+        loop {
+            match self.lines.recv_timeout(LIMIT) {
+                Ok(line) => rest.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "{}: stdout still open {LIMIT:?} after the exit ({step})",
+                    self.what
+                ),
+            }
+        }
         (status.code().unwrap_or(-1), rest, err, took)
     }
 }

@@ -32,7 +32,9 @@
 //!
 //! # Time slices
 //! At each Weft call and loop back-edge the VM counts down; every
-//! [`TICKS`] checkpoints it looks at the clock. A task's VM that has run
+//! [`TICKS`] checkpoints it looks at the clock (and at its cancel token
+//! and flag: see `Vm::checkpoint` for how a cancellation is still seen
+//! at the next checkpoint). A task's VM that has run
 //! for its slice (`time_slice_ms`) while other tasks wait in its worker's
 //! queues yields: it parks with nothing to wait for, with `pc` back on the
 //! instruction, and goes to the back of the queue. Work that is alone on
@@ -484,6 +486,13 @@ impl Vm {
     /// The check at each Weft call and loop back-edge: true if the VM must
     /// stop there (cancelled, or its time slice is over); then
     /// [`checkpoint_error`](Self::checkpoint_error) says how.
+    ///
+    /// One counter (speed only: this runs on every call): the cancel token
+    /// and flag are looked at every [`TICKS`] checkpoints, with the clock.
+    /// A cancellation made on this thread is seen at the next checkpoint all
+    /// the same: whatever can cancel runs in a native, and the VM calls
+    /// [`note_cancel`](Self::note_cancel) after natives, after installing a
+    /// token or flag, and after a `finally` block gives them back.
     #[inline(always)]
     pub(super) fn checkpoint(&self) -> bool {
         let t = self.park.ticks.get();
@@ -491,13 +500,28 @@ impl Vm {
             return self.checkpoint_slow();
         }
         self.park.ticks.set(t - 1);
-        self.is_cancelled()
+        false
+    }
+
+    /// After code that may have cancelled this VM (a native, a token or
+    /// flag installed): if it is cancelled, the next checkpoint stops.
+    #[inline(always)]
+    pub(super) fn note_cancel(&self) {
+        if self.is_cancelled() {
+            self.park.ticks.set(0);
+        }
     }
 
     #[cold]
     #[inline(never)]
     fn checkpoint_slow(&self) -> bool {
         let p = &self.park;
+        if self.is_cancelled() {
+            // The counter stays at zero: while the VM is cancelled every
+            // checkpoint stops (a caught `Cancelled` is thrown again at the
+            // next call or loop iteration).
+            return true;
+        }
         p.ticks.set(TICKS);
         if p.parkable && self.reentry == 1 && !p.slice.is_zero() {
             let now = Instant::now();
@@ -513,7 +537,7 @@ impl Vm {
                 }
             }
         }
-        self.is_cancelled()
+        false
     }
 
     /// What a checkpoint that said "stop" throws: `Cancelled`, or the park

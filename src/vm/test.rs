@@ -410,3 +410,91 @@ fn a_parked_frame_stays_small() {
     assert!(std::mem::size_of::<super::Frame>() <= 24);
     assert!(std::mem::size_of::<super::Handler>() <= 12);
 }
+
+/// A native that cancels the VM that calls it (sets its cancel flag), as
+/// `s.cancel()` or a scope's failure cancels the running task's token.
+fn cancel_me(vm: &mut Vm, _: &[Value]) -> Result<Value> {
+    if let Some(f) = &vm.cancel {
+        f.store(true, Ordering::Relaxed);
+    }
+    Ok(Value::Nil)
+}
+
+static CANCEL_ME: NativeFn = NativeFn {
+    name: "cancel_me",
+    f: cancel_me,
+};
+
+/// Calls the top-level function `name` of `src` with `cancel_me` on a VM
+/// with a (clear) cancel flag installed.
+fn call_with_cancel_me(src: &str, name: &str) -> Result<Value> {
+    let mut s = Script::compile("<test>", src).expect("compiles");
+    s.run().expect("defines the functions");
+    let f = s.get(name).expect("the function");
+    let mut vm = Vm::new();
+    vm.set_cancel_flag(Some(Arc::new(AtomicBool::new(false))));
+    vm.call(&f, &[Value::Native(&CANCEL_ME)])
+}
+
+#[test]
+fn a_cancellation_by_this_thread_stops_the_next_call_and_loop_iteration() {
+    // The checkpoint looks at the flag only every `TICKS` checkpoints; a
+    // native that cancels makes the very next one look.
+    let e = call_with_cancel_me("fn one() { 1 }\nfn f(stop) { stop()\n one() }", "f")
+        .expect_err("the call after the cancellation throws");
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    let e = call_with_cancel_me(
+        "fn f(stop) { let n = 0\n stop()\n while n < 100 { n += 1 }\n n }",
+        "f",
+    )
+    .expect_err("the first loop iteration after the cancellation throws");
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    // Not cancelled: the same code runs to its end.
+    let v = call_with_cancel_me(
+        "fn f(stop) { let n = 0\n while n < 100 { n += 1 }\n n }",
+        "f",
+    )
+    .expect("runs");
+    assert_eq!(v, Value::Int(100));
+}
+
+#[test]
+fn a_caught_cancellation_is_thrown_again_at_the_next_call() {
+    let e = call_with_cancel_me(
+        "fn one() { 1 }\nfn f(stop) { stop()\n try { one() } catch e { }\n one() }",
+        "f",
+    )
+    .expect_err("still cancelled after the catch");
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+}
+
+#[test]
+fn a_flag_set_by_another_thread_stops_a_spinning_loop_and_recursion() {
+    // The flag is looked at every `TICKS` checkpoints: a loop without calls
+    // and a recursion both stop soon after another thread sets it.
+    for (src, name) in [
+        ("fn spin() { while true { } }", "spin"),
+        (
+            "fn down(n) { if n == 0 { 0 } else { down(n - 1) } }\nfn spin() { while true { down(50) } }",
+            "spin",
+        ),
+    ] {
+        let mut s = Script::compile("<test>", src).expect("compiles");
+        s.run().expect("defines spin");
+        let f = s.get(name).expect("spin");
+        let flag = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mine = flag.clone();
+        std::thread::spawn(move || {
+            let mut vm = Vm::new();
+            vm.set_cancel_flag(Some(mine));
+            let _ = tx.send(vm.call(&f, &[]).map_err(|e| e.kind()));
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        flag.store(true, Ordering::Relaxed);
+        let r = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("hung: {src} did not stop within 20 s of the flag"));
+        assert_eq!(r, Err(ErrorKind::Cancelled), "{src}");
+    }
+}
