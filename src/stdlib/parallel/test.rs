@@ -622,8 +622,13 @@ static COARSE_WHO: NativeFn = NativeFn {
 fn coarse_items_from_outside_the_pool_split_evenly() {
     // 16 items of 30 ms from the test thread (outside the pool): while the
     // caller runs its first item, `workers - 1` workers run items too (the
-    // caller counts as one thread), so no thread runs more than its share
-    // (one item of slack for who finishes first at a handover).
+    // caller counts as one thread), and every worker runs items. How many
+    // each runs after that depends on the OS scheduler: on a loaded machine
+    // a worker that is not given a core for an item's time leaves its items
+    // to the others (seen: 6 items on one of 4 workers at load 24), so the
+    // bound per thread is twice the even share: it catches one thread
+    // running most of the items; that helpers start while the caller runs
+    // its first item is what `COARSE_MET` checks.
     let f = Value::Native(&COARSE_WHO);
     let n = 16;
     for workers in [2, 4, 8] {
@@ -647,7 +652,7 @@ fn coarse_items_from_outside_the_pool_split_evenly() {
         let share = (n as usize).div_ceil(workers);
         for (w, k) in &per_thread {
             assert!(
-                *k <= share + 1,
+                *k <= 2 * share,
                 "{workers} workers: thread {w} ran {k} items: {per_thread:?}"
             );
         }
