@@ -201,6 +201,16 @@ impl<T> Shared<T> {
         st.wake_next(self.capacity)
     }
 
+    /// [`finish`](Self::finish) an operation, unlock, then wake whoever the
+    /// wake rule picked (outside the lock, so a woken thread does not
+    /// find it held).
+    #[inline]
+    fn release(&self, mut st: sync::MutexGuard<'_, State<T>>) {
+        let wakes = self.finish(&mut st);
+        drop(st);
+        wakes.unpark();
+    }
+
     /// Whether `side` looks ready, without the lock (a hint for spinning).
     #[inline]
     fn looks_ready(&self, side: Side) -> bool {
@@ -357,9 +367,7 @@ impl<T> Channel<T> {
             let mut st = shared.state.lock();
             if st.ready(side, shared.capacity) {
                 let out = perform(0, &mut st, &mut slot);
-                let wakes = shared.finish(&mut st);
-                drop(st);
-                wakes.unpark();
+                shared.release(st);
                 return (Ok(out), slot);
             }
         }
@@ -424,9 +432,7 @@ impl<T> Channel<T> {
             return Err(TrySendError::Full(value));
         }
         st.enqueue(value);
-        let wakes = shared.finish(&mut st);
-        drop(st);
-        wakes.unpark();
+        shared.release(st);
         Ok(())
     }
 
@@ -656,9 +662,7 @@ impl<T> Channel<T> {
         // find none either.
         match st.queue.pop_front() {
             Some(v) => {
-                let wakes = shared.finish(&mut st);
-                drop(st);
-                wakes.unpark();
+                shared.release(st);
                 Ok(v)
             }
             None => {

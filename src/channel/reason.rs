@@ -118,9 +118,7 @@ impl<T> Channel<T> {
         }
         let n = max.get().min(st.queue.len());
         let batch: Vec<T> = st.queue.drain(..n).collect();
-        let wakes = shared.finish(&mut st);
-        drop(st);
-        wakes.unpark();
+        shared.release(st);
         if let Some(w) = pulled {
             w.unpark();
         }

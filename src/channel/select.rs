@@ -176,9 +176,7 @@ pub fn try_case<T: Clone>(chan: &Channel<T>, offer: Option<&T>) -> Option<Select
             }
         }
     };
-    let wakes = shared.finish(&mut st);
-    drop(st);
-    wakes.unpark();
+    shared.release(st);
     Some(out)
 }
 

@@ -5,7 +5,7 @@
 //! here; `Arc` stays `std::sync::Arc` (loom's `Arc` cannot hold `dyn Fn`).
 
 #[cfg(not(loom))]
-pub(crate) use parking_lot::Mutex;
+pub(crate) use parking_lot::{Mutex, MutexGuard};
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::AtomicUsize;
 #[cfg(not(loom))]
@@ -15,6 +15,9 @@ pub(crate) use std::thread::{current, park, park_timeout, Thread};
 pub(crate) use loom::sync::atomic::AtomicUsize;
 #[cfg(loom)]
 pub(crate) use loom::thread::{current, park, Thread};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::MutexGuard;
 
 /// loom's mutex behind parking_lot's (non-poisoning) `lock()` signature.
 #[cfg(loom)]

@@ -514,9 +514,7 @@ impl<T> TaskWait<T> {
                     } else {
                         None
                     };
-                    let wakes = shared.finish(&mut st);
-                    drop(st);
-                    wakes.unpark();
+                    shared.release(st);
                     self.who.clear();
                     self.registered = 0;
                     if let Some(v) = out {
@@ -532,9 +530,7 @@ impl<T> TaskWait<T> {
         let mut st = shared.state.lock();
         if st.ready(Side::Recv, shared.capacity) {
             let v = st.queue.pop_front();
-            let wakes = shared.finish(&mut st);
-            drop(st);
-            wakes.unpark();
+            shared.release(st);
             return Some(Poll::Ready(Ok((0, v))));
         }
         let w = Waiter::for_task(self.who.task_waker().clone());
@@ -574,9 +570,7 @@ impl<T> TaskWait<T> {
                         None if st.ready(Side::Recv, 0) => Some(st.queue.pop_front()),
                         None => None,
                     };
-                    let wakes = shared.finish(&mut st);
-                    drop(st);
-                    wakes.unpark();
+                    shared.release(st);
                     self.who.clear();
                     self.registered = 0;
                     if let Some(v) = out {
@@ -680,9 +674,7 @@ impl<T> TaskWait<T> {
                             None
                         }
                     };
-                    let wakes = shared.finish(&mut st);
-                    drop(st);
-                    wakes.unpark();
+                    shared.release(st);
                     self.who.clear();
                     self.registered = 0;
                     if let Some(out) = out {
@@ -847,9 +839,7 @@ pub fn try_select<T>(chans: &[&Channel<T>], start: usize) -> Option<(usize, Opti
             let pulled = chans[i].pull(&mut st);
             if st.ready(Side::Recv, 0) {
                 let v = st.queue.pop_front();
-                let wakes = shared.finish(&mut st);
-                drop(st);
-                wakes.unpark();
+                shared.release(st);
                 if let Some(w) = pulled {
                     w.unpark();
                 }
@@ -863,9 +853,7 @@ pub fn try_select<T>(chans: &[&Channel<T>], start: usize) -> Option<(usize, Opti
         }
         if st.ready(Side::Recv, shared.capacity) {
             let v = st.queue.pop_front();
-            let wakes = shared.finish(&mut st);
-            drop(st);
-            wakes.unpark();
+            shared.release(st);
             return Some((i, v));
         }
     }

@@ -338,9 +338,7 @@ pub(crate) fn settle<T, R>(
                     None
                 }
             };
-            let wakes = shared.finish(&mut st);
-            drop(st);
-            wakes.unpark();
+            shared.release(st);
             if n > 1 {
                 unregister(chans, sides, start, registered, waiter);
             }
