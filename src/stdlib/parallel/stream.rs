@@ -825,18 +825,20 @@ impl Stream {
     /// Runs `f` with this thread's VM set up as the caller's ([`Runs`]);
     /// counts the items it ran.
     fn runs<R>(&self, f: impl FnOnce(&mut Runs<'_>) -> R) -> R {
-        with_vm(|vm| {
-            self.work.as_caller(vm, |vm| {
-                let mut runs = Runs {
-                    vm,
-                    state: None,
-                    ran: 0,
-                };
-                let r = f(&mut runs);
-                runs.flush(&self.work);
-                r
-            })
-        })
+        with_vm(|vm| self.work.as_caller(vm, |vm| self.counted(vm, f)))
+    }
+
+    /// Runs `f` on `vm` (already set up as the caller's) and counts the
+    /// items it ran.
+    fn counted<R>(&self, vm: &mut Vm, f: impl FnOnce(&mut Runs<'_>) -> R) -> R {
+        let mut runs = Runs {
+            vm,
+            state: None,
+            ran: 0,
+        };
+        let r = f(&mut runs);
+        runs.flush(&self.work);
+        r
     }
 
     /// As [`runs`](Self::runs), for the helping consumer: on the VM the
@@ -856,16 +858,9 @@ impl Stream {
             self.work.prepare(&mut vm);
             vm
         });
-        let r = self.work.as_caller_prepared(&mut vm, |vm| {
-            let mut runs = Runs {
-                vm,
-                state: None,
-                ran: 0,
-            };
-            let r = f(&mut runs);
-            runs.flush(&self.work);
-            r
-        });
+        let r = self
+            .work
+            .as_caller_prepared(&mut vm, |vm| self.counted(vm, f));
         if vm.depth() == 0 && !vm.is_parked() {
             *slot = Some(vm);
         }
