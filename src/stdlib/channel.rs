@@ -235,10 +235,17 @@ impl ChannelObj {
     }
 }
 
+/// Calls `h`'s [`Help::help`] while `ch` is empty and open, until it has
+/// nothing to do. (`looks_closed`, not `is_closed`: this runs at every
+/// receive that finds the output empty, and the channel's lock is the one
+/// the producer's sends take. A close it misses costs one more `help`: a
+/// stream's has nothing to run once its driver has closed the output, and
+/// at most one chunk, whose send fails, when another task closed it. The
+/// receive then sees the close under the lock.)
 #[cold]
 fn help_slow(ch: &Channel<Value>, h: &Weak<dyn Help>) {
     if let Some(h) = h.upgrade() {
-        while ch.is_empty() && !ch.is_closed() && h.help() {}
+        while ch.is_empty() && !ch.looks_closed() && h.help() {}
     }
 }
 

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
 
 use super::options::Options;
@@ -193,15 +194,22 @@ pub(super) struct Stream {
     /// Items per leaf (reduce, fold).
     leaf: usize,
     workers: usize,
-    queue: Mutex<Queue>,
-    take: Mutex<Taker>,
+    // Written per chunk: `queue`, `take`, `emit`, `outstanding` and the
+    // consumer's `consumer_vm` lock each have a cache line of their own,
+    // away from the read-mostly fields that every thread reads per chunk
+    // or per item (`cost`, `consumer_helps`, `in_flight`, the work's
+    // function, token and failure): a write to a line takes it from every
+    // other thread, and these are written by one thread while another
+    // runs items.
+    queue: CachePadded<Mutex<Queue>>,
+    take: CachePadded<Mutex<Taker>>,
     /// The input was found closed and drained.
     input_done: AtomicBool,
-    emit: Mutex<Emit>,
+    emit: CachePadded<Mutex<Emit>>,
     /// reduce, fold: the leaves merged so far, in tree order.
     tree: Mutex<TreeStack<Value>>,
     /// Items taken from the input and not yet emitted (or dropped).
-    outstanding: AtomicUsize,
+    outstanding: CachePadded<AtomicUsize>,
     /// Mean cost of an item in nanoseconds (f64 bits), 0 before the first
     /// chunk ends.
     cost: AtomicU64,
@@ -223,7 +231,7 @@ pub(super) struct Stream {
     /// The helping consumer's VM, set up as the caller's once
     /// ([`Work::prepare`]) and kept for all the chunks it runs (see
     /// [`Stream::consumer_runs`]).
-    consumer_vm: Mutex<Option<Box<Vm>>>,
+    consumer_vm: CachePadded<Mutex<Option<Box<Vm>>>>,
 }
 
 /// Starts a stream call of `func` over `input` applying `f` from the
@@ -297,12 +305,12 @@ pub(super) fn run_on(
         fixed_chunk: options.chunk_size.map(|c| c.div_ceil(per_item)),
         leaf,
         workers,
-        queue: Mutex::new(Queue::default()),
-        take: Mutex::new(Taker::default()),
+        queue: CachePadded::new(Mutex::new(Queue::default())),
+        take: CachePadded::new(Mutex::new(Taker::default())),
         input_done: AtomicBool::new(false),
-        emit: Mutex::new(Emit::default()),
+        emit: CachePadded::new(Mutex::new(Emit::default())),
         tree: Mutex::new(TreeStack::new()),
-        outstanding: AtomicUsize::new(0),
+        outstanding: CachePadded::new(AtomicUsize::new(0)),
         cost: AtomicU64::new(0),
         decode,
         waiting: AtomicU8::new(0),
@@ -310,7 +318,7 @@ pub(super) fn run_on(
         wake: Condvar::new(),
         consumer_gone: AtomicBool::new(false),
         consumer_helps: AtomicBool::new(false),
-        consumer_vm: Mutex::new(None),
+        consumer_vm: CachePadded::new(Mutex::new(None)),
     });
     match output {
         Some(out) => {

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, ThreadId};
 
+use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
 use super::failure::Failure;
@@ -98,8 +99,11 @@ pub(super) struct Work {
     /// stream derived from it and `i` (see `stdlib/random.rs`), whichever
     /// thread runs it.
     rng_key: Option<u64>,
-    /// Items that ran (for `--stats`).
-    pub items_run: AtomicU64,
+    /// Items that ran (for `--stats`). On a cache line of its own: a
+    /// stream's helping consumer adds to it after each chunk it runs,
+    /// while runners read the work's other fields (`f`, `failure`) per
+    /// item.
+    pub items_run: CachePadded<AtomicU64>,
 }
 
 impl Work {
@@ -162,7 +166,7 @@ impl Work {
             limit: LIMIT.with(Cell::get).unwrap_or(vm.max_depth()),
             progress,
             rng_key: vm.rng_mut().map(crate::stdlib::random::Stream::fork_key),
-            items_run: AtomicU64::new(0),
+            items_run: CachePadded::new(AtomicU64::new(0)),
         }
     }
 

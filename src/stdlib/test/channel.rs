@@ -397,6 +397,56 @@ fn a_parked_channel_operation_and_a_channel_stay_small() {
     assert!(std::mem::size_of::<ChannelObj>() <= 32);
 }
 
+/// `help_while_empty` calls the helper while the channel is empty and
+/// open, until it says there is nothing to do or values arrive; never on
+/// a closed channel (the close read without the channel's lock).
+#[test]
+fn a_helper_runs_while_the_channel_is_empty_and_open() {
+    /// Says "helped" `steps` times, sending a value at step `send_at`.
+    #[derive(Debug)]
+    struct Steps {
+        calls: std::sync::atomic::AtomicUsize,
+        steps: usize,
+        send_at: Option<(usize, Channel<Value>)>,
+    }
+    impl Help for Steps {
+        fn help(&self) -> bool {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some((at, ch)) = &self.send_at {
+                if n == *at {
+                    ch.try_send(Value::Int(1)).unwrap();
+                }
+            }
+            n <= self.steps
+        }
+    }
+    // How many times `help_while_empty` called the helper.
+    let helped = |c: &ChannelObj, steps, send_at: Option<usize>| {
+        let h = Arc::new(Steps {
+            calls: std::sync::atomic::AtomicUsize::new(0),
+            steps,
+            send_at: send_at.map(|at| (at, c.ch.clone())),
+        });
+        let dyn_h: Arc<dyn Help> = h.clone();
+        c.set_helper(Arc::downgrade(&dyn_h));
+        assert!(c.help_while_empty(), "the channel has a helper");
+        h.calls.load(Ordering::SeqCst)
+    };
+    // Open and empty: called until it says there is nothing to do.
+    let c = ChannelObj::new(Some(4)).unwrap();
+    assert_eq!(helped(&c, 3, None), 4);
+    // A value arrives at the second step: no third call.
+    let c = ChannelObj::new(Some(4)).unwrap();
+    assert_eq!(helped(&c, 10, Some(2)), 2);
+    assert_eq!(c.ch.len(), 1);
+    // Closed (by this thread, so the lock-free look sees it): never called.
+    let c = ChannelObj::new(Some(4)).unwrap();
+    c.close();
+    assert_eq!(helped(&c, 10, None), 0);
+    // No helper: nothing to do.
+    assert!(!ChannelObj::new(Some(4)).unwrap().help_while_empty());
+}
+
 #[test]
 fn a_channels_extras_are_made_on_first_use_and_keep_their_helper() {
     #[derive(Debug)]
