@@ -136,7 +136,11 @@ unsafe fn copy_bytes(src: *const u8, dst: *mut u8, n: usize) {
     // branch's widths are at most `n`), which the caller vouches for;
     // unaligned reads and writes are used where the width exceeds a byte.
     unsafe {
-        if n >= 16 {
+        if n == 1 {
+            // One character (`s[i]`, the items of `chars`, a join of
+            // characters): the commonest length, checked first.
+            *dst = *src;
+        } else if n >= 16 {
             ptr::copy_nonoverlapping(src, dst, n);
         } else if n >= 8 {
             let a = ptr::read_unaligned(src.cast::<u64>());
@@ -149,7 +153,7 @@ unsafe fn copy_bytes(src: *const u8, dst: *mut u8, n: usize) {
             ptr::write_unaligned(dst.cast::<u32>(), a);
             ptr::write_unaligned(dst.add(n - 4).cast::<u32>(), b);
         } else if n > 0 {
-            // 1 to 3 bytes: the first, the middle and the last.
+            // 2 or 3 bytes: the first, the middle and the last.
             let (a, b, c) = (*src, *src.add(n / 2), *src.add(n - 1));
             *dst = a;
             *dst.add(n / 2) = b;

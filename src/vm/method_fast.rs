@@ -4,7 +4,7 @@
 //! registers into a buffer and goes through the stdlib dispatcher
 //! ([`crate::stdlib::call_method`]). For a few read-only methods that loops
 //! call on every iteration (`m.get(k)`, `m.has(k)`, `s.slice(a, b)` on an
-//! ASCII string) that detour costs more than the method itself, so the VM
+//! ASCII string, `xs.copy()`) that detour costs more than the method itself, so the VM
 //! first tries [`call`] on the borrowed registers. It answers `None` for
 //! anything it does not handle exactly as the stdlib does (another receiver
 //! type, a bad key or argument, an unusual arity): the general path then runs
@@ -29,6 +29,10 @@ pub(super) fn call(m: Method, recv: &Value, args: &[Value]) -> Option<Value> {
         (Value::Map(map), Method::Has, [k]) => {
             Some(Value::Bool(map.contains_key(&KeyRef::new(k).ok()?)))
         }
+        // `xs.copy()` / `m.copy()`: another reference, copied on the first
+        // write (fannkuch copies a list per permutation; the general path's
+        // argument buffer cost more than the copy).
+        (Value::List(_) | Value::Map(_), Method::Copy, []) => Some(recv.clone()),
         (Value::Str(s), Method::Slice, [Value::Int(a), Value::Int(b)]) => {
             // ASCII only (characters are bytes) and indexes already in
             // range: exactly what `slice_bounds` leaves unchanged.
