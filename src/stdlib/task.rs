@@ -3,10 +3,12 @@
 //!
 //! # How a task runs
 //! `spawn(f, ...args)` hands the pool a closure that runs `f(...args)` on a
-//! pool thread with one of that thread's VMs ([`with_vm`]: a worker reuses
-//! its VMs, so a task costs no VM set-up) and the task's
-//! [`CancelToken`](crate::pool::CancelToken) installed in that VM, so a
-//! cancelled task stops at its next call or loop iteration. A native panic
+//! pool thread with one of that thread's VMs ([`crate::vm::with_vm`]'s
+//! cache: a worker reuses its VMs, so a task costs no VM set-up) and the
+//! task's [`CancelToken`](crate::pool::CancelToken) installed in that VM,
+//! so a cancelled task stops at its next call or loop iteration. A task
+//! that parks again after a resumption may keep its VM, parked as it is,
+//! and resume on it in place ([`HeldVm`], `src/vm/park.rs`). A native panic
 //! inside the task is caught here and becomes an error of kind `Error`
 //! whose message is the panic's message.
 //!
