@@ -92,7 +92,7 @@ mod select;
 mod test;
 
 pub use body::Cont;
-pub use park::{Call, ParkedVm, Wait};
+pub use park::{Call, HeldVm, ParkedVm, Wait};
 
 /// The default limit on nested calls per thread.
 pub const DEFAULT_MAX_DEPTH: usize = 10_000;
@@ -248,12 +248,28 @@ const MAX_IDLE_VMS: usize = 8;
 /// `with_vm` has another one (a native should use the `&mut Vm` it was
 /// given instead). If `f` panics the VM is dropped, not reused.
 pub fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> R {
-    let mut vm: Box<Vm> = THREAD_VMS
+    let mut vm = take_thread_vm();
+    let r = f(&mut vm);
+    give_back_vm(vm);
+    r
+}
+
+/// One of this thread's idle VMs (or a new one), for code that keeps it
+/// longer than a [`with_vm`] call: a task that parks holding its VM
+/// (`park::HeldVm`). Hand it back with [`give_back_vm`].
+#[inline]
+pub(crate) fn take_thread_vm() -> Box<Vm> {
+    THREAD_VMS
         .try_with(|vms| vms.borrow_mut().pop())
         .ok()
         .flatten()
-        .unwrap_or_default();
-    let r = f(&mut vm);
+        .unwrap_or_default()
+}
+
+/// Puts `vm` back among this thread's idle VMs if it is idle (no frames,
+/// not parked) and there is room; drops it otherwise.
+#[inline]
+pub(crate) fn give_back_vm(mut vm: Box<Vm>) {
     if vm.frames.is_empty() && vm.reentry == 0 && !vm.is_parked() {
         vm.cancel = None;
         vm.token = None;
@@ -264,7 +280,6 @@ pub fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> R {
             }
         });
     }
-    r
 }
 
 /// Calls any callable value on the current thread, with this thread's VM.

@@ -269,6 +269,29 @@ fn unbuffered_try_recv_races_a_sender_and_close() {
 }
 
 #[test]
+fn unbuffered_try_send_races_a_receiver_and_close() {
+    // The send-side twin of the model above: `try_send` hands its value
+    // straight to a parked receiver (`give_offer`). Against a receiver
+    // that may not have registered yet and a close, the value is received
+    // once or handed back to the caller (`Full`), never both, never lost,
+    // and a receiver that was not given it sees the close.
+    loom::model(|| {
+        let ch = Channel::unbuffered();
+        let rx = ch.clone();
+        let r = thread::spawn(move || rx.recv(None));
+        let sent = ch.try_send(1);
+        ch.close();
+        let got = r.join().unwrap();
+        match (sent, got) {
+            (Ok(()), Ok(1)) => {}
+            (Err(TrySendError::Full(1)), Err(RecvError::Closed)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(ch.len(), 0);
+    });
+}
+
+#[test]
 fn select_offering_a_send_and_a_receive_at_once() {
     // One select offers to send on `a` and to receive on `b`; a peer sends
     // on `b` while a receiver takes from `a`. Exactly one case is

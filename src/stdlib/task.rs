@@ -3,10 +3,12 @@
 //!
 //! # How a task runs
 //! `spawn(f, ...args)` hands the pool a closure that runs `f(...args)` on a
-//! pool thread with one of that thread's VMs ([`with_vm`]: a worker reuses
-//! its VMs, so a task costs no VM set-up) and the task's
-//! [`CancelToken`](crate::pool::CancelToken) installed in that VM, so a
-//! cancelled task stops at its next call or loop iteration. A native panic
+//! pool thread with one of that thread's VMs ([`crate::vm::with_vm`]'s
+//! cache: a worker reuses its VMs, so a task costs no VM set-up) and the
+//! task's [`CancelToken`](crate::pool::CancelToken) installed in that VM,
+//! so a cancelled task stops at its next call or loop iteration. A task
+//! that parks again after a resumption may keep its VM, parked as it is,
+//! and resume on it in place ([`HeldVm`], `src/vm/park.rs`). A native panic
 //! inside the task is caught here and becomes an error of kind `Error`
 //! whose message is the panic's message.
 //!
@@ -77,7 +79,7 @@ use super::task_registry::{self, TaskInfo};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{self, TaskHandle, WaitAnyError, WaitAnyTimeoutError, WaitTimeoutError};
 use crate::value::{NativeFn, Value};
-use crate::vm::{with_vm, Call, CallSite, ParkedVm, Vm, Wait};
+use crate::vm::{give_back_vm, take_thread_vm, Call, CallSite, HeldVm, ParkedVm, Vm, Wait};
 use std::cell::Cell;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -200,6 +202,10 @@ enum RunState {
     Start(Value, Args),
     /// Parked (or yielded) in the middle.
     Parked(ParkedVm),
+    /// Parked (or yielded) in the middle, its whole VM kept as it is (a
+    /// task that parks again after a resumption: `src/vm/park.rs`,
+    /// "Holding the VM").
+    Held(HeldVm),
     /// Finished (or being run).
     Done,
 }
@@ -256,36 +262,74 @@ impl pool::Resumable for ScriptTask {
         let outer_updates =
             super::atom::enter_task(self.rare.as_ref().and_then(|r| r.updates.as_ref()));
         let slice = crate::runtime::config().time_slice();
-        let state = std::mem::replace(&mut self.state, RunState::Done);
         let depth_base = self.depth_base;
         let rng = self.rare.as_mut().and_then(|r| r.rng.take());
+        let state = &mut self.state;
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            with_vm(|vm| {
+            // Sets the task up on `vm` before a run, and after it takes
+            // back what the task keeps (as the compact park does).
+            let enter = |vm: &mut Vm, rng| {
                 vm.set_cancel_token(pool::current_cancel_token());
                 vm.set_rng(rng);
                 vm.enter_task(slice, depth_base);
-                let r = match state {
-                    RunState::Start(f, args) => vm.call(&f, args.as_slice()),
-                    RunState::Parked(p) => vm.resume(p),
-                    RunState::Done => Err(Error::new(
-                        ErrorKind::Error,
-                        "internal: a finished task was resumed",
-                    )),
-                };
+            };
+            let leave = |vm: &mut Vm| {
                 let yielding = vm.is_yielding();
-                let parked = vm.take_parked();
                 vm.leave_task();
                 let token = vm.set_cancel_token(None);
                 let rng = vm.set_rng(None);
-                (r, parked.map(|p| (p, yielding, rng)), token)
-            })
+                (yielding, token, rng)
+            };
+            if let RunState::Held(held) = state {
+                // Parked holding its VM: resume it in place.
+                let vm = held.vm();
+                enter(vm, rng);
+                let r = vm.resume_held();
+                let parked = vm.is_parked();
+                let (yielding, token, rng) = leave(vm);
+                if !parked {
+                    // Done: the VM goes back to this thread's cache.
+                    *state = RunState::Done;
+                }
+                return (r, parked.then_some((yielding, rng)), token);
+            }
+            let mut vm = take_thread_vm();
+            enter(&mut vm, rng);
+            let resumed = matches!(state, RunState::Parked(_));
+            let r = match std::mem::replace(state, RunState::Done) {
+                RunState::Start(f, args) => vm.call(&f, args.as_slice()),
+                RunState::Parked(p) => vm.resume(p),
+                RunState::Held(_) | RunState::Done => Err(Error::new(
+                    ErrorKind::Error,
+                    "internal: a finished task was resumed",
+                )),
+            };
+            let (yielding, token, rng) = leave(&mut vm);
+            if !vm.is_parked() {
+                give_back_vm(vm);
+                return (r, None, token);
+            }
+            // Parked again after a resumption: keep the VM whole if it may
+            // be held; a first park (or no room) takes the compact form.
+            let vm = if resumed { HeldVm::hold(vm) } else { Err(vm) };
+            *state = match vm {
+                Ok(held) => RunState::Held(held),
+                Err(mut vm) => {
+                    let parked = vm.take_parked();
+                    give_back_vm(vm);
+                    match parked {
+                        Some(p) => RunState::Parked(p),
+                        None => RunState::Done,
+                    }
+                }
+            };
+            (r, Some((yielding, rng)), token)
         }));
         super::atom::leave_task(outer_updates);
         CURRENT_OWNER.with(|c| c.set(outer));
         drop(on_thread);
         let (outcome, token) = match ran {
-            Ok((_, Some((parked, yielding, rng)), _)) => {
-                self.state = RunState::Parked(parked);
+            Ok((_, Some((yielding, rng)), _)) => {
                 if let Some(rng) = rng {
                     self.rare
                         .get_or_insert_with(|| {
@@ -307,10 +351,14 @@ impl pool::Resumable for ScriptTask {
                 };
             }
             Ok((r, None, token)) => (r, token),
-            Err(payload) => (
-                Err(Error::new(ErrorKind::Error, panic_text(payload.as_ref()))),
-                pool::current_cancel_token(),
-            ),
+            Err(payload) => {
+                // The run panicked: whatever VM it had is gone with it.
+                self.state = RunState::Done;
+                (
+                    Err(Error::new(ErrorKind::Error, panic_text(payload.as_ref()))),
+                    pool::current_cancel_token(),
+                )
+            }
         };
         if let Err(e) = &outcome {
             let cancelled = e.kind() == ErrorKind::Cancelled
@@ -334,19 +382,16 @@ impl pool::Resumable for ScriptTask {
             Some(site) => format!(", spawned at {}", site.location()),
             None => String::new(),
         };
-        match &self.state {
-            RunState::Parked(p) => {
-                let what = p
-                    .describe()
-                    .unwrap_or_else(|| "nothing (yielded)".to_string());
-                let at = p
-                    .call_site()
-                    .map(|s| format!(" at {}", s.location()))
-                    .unwrap_or_default();
-                format!("{what}{at}{spawned}")
-            }
-            _ => format!("not started{spawned}"),
-        }
+        let (what, at) = match &self.state {
+            RunState::Parked(p) => (p.describe(), p.call_site()),
+            RunState::Held(h) => (h.describe(), h.call_site()),
+            _ => return format!("not started{spawned}"),
+        };
+        let what = what.unwrap_or_else(|| "nothing (yielded)".to_string());
+        let at = at
+            .map(|s| format!(" at {}", s.location()))
+            .unwrap_or_default();
+        format!("{what}{at}{spawned}")
     }
 }
 

@@ -30,6 +30,22 @@
 //! thrown from the call site, exactly as if the native had returned it.
 //! Then the dispatch loop goes on.
 //!
+//! # Holding the VM (speed only)
+//! A task that parks again and again (a ping-pong, a ring, a consumer in
+//! a loop) would move its registers and frames out of a VM at every park
+//! and into another at every resume. Instead, a task that parks *after a
+//! resumption* may keep its whole VM, parked as it is, in a [`HeldVm`]:
+//! its next resume runs on that VM in place ([`Vm::resume_held`]), on any
+//! thread, and when the task ends the VM goes back to the cache of the
+//! thread it ended on. A task's first park always takes the compact form
+//! (most tasks park once or never), and at most [`MAX_HELD_VMS`] VMs are
+//! held in the process at once (each holds its stack, ~16 KB, while a
+//! compact [`ParkedVm`] holds only the registers in use: a million parked
+//! tasks stay small). What a script sees is the same in both forms: the
+//! held VM is in exactly the state [`Vm::take_parked`] would have moved
+//! out, and [`Vm::resume_held`] does what [`Vm::resume`] does after
+//! moving it back in.
+//!
 //! # Time slices
 //! At each Weft call and loop back-edge the VM counts down; every
 //! [`TICKS`] checkpoints it looks at the clock (and at its cancel token
@@ -42,6 +58,7 @@
 //! script are never sliced.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -201,6 +218,91 @@ impl ParkedVm {
             Parking::Wait(w) => Some(w.describe()),
             Parking::Yield => None,
         }
+    }
+}
+
+/// VMs held by parked (or running) tasks at most, process-wide (see the
+/// module docs, "Holding the VM"). A soft bound: two threads may pass it
+/// by one each at the same instant.
+pub const MAX_HELD_VMS: usize = 64;
+
+/// A held VM's stack (registers) at most: a VM grown by deep recursion is
+/// not held (its task parks in the compact form).
+const MAX_HELD_STACK: usize = 4096;
+
+/// VMs held now ([`HeldVm`] values alive).
+static HELD_VMS: AtomicUsize = AtomicUsize::new(0);
+
+/// A parked task's whole VM, kept by the task (see the module docs,
+/// "Holding the VM"). Counted in [`MAX_HELD_VMS`] while it exists; dropped,
+/// its VM goes back to the current thread's cache if idle.
+pub struct HeldVm {
+    /// Always `Some` until dropped.
+    vm: Option<Box<Vm>>,
+}
+
+impl HeldVm {
+    /// Keeps `vm`, parked, whole for its task: `Err(vm)` (unchanged) if it
+    /// is not parked, its stack is large, or [`MAX_HELD_VMS`] are held.
+    /// Call after [`Vm::leave_task`] and with the cancel token taken out
+    /// (as before [`Vm::take_parked`]).
+    pub fn hold(mut vm: Box<Vm>) -> std::result::Result<HeldVm, Box<Vm>> {
+        if !vm.is_parked()
+            || vm.stack.len() > MAX_HELD_STACK
+            || HELD_VMS.load(Ordering::Relaxed) >= MAX_HELD_VMS
+        {
+            return Err(vm);
+        }
+        HELD_VMS.fetch_add(1, Ordering::Relaxed);
+        // As a VM put back in a thread's cache: the flag goes (a `finally`
+        // shield keeps its own copy).
+        vm.cancel = None;
+        Ok(HeldVm { vm: Some(vm) })
+    }
+
+    /// The held VM.
+    #[inline]
+    pub fn vm(&mut self) -> &mut Vm {
+        self.vm.as_mut().expect("a held VM is there until dropped")
+    }
+
+    /// Where the task waits (the call it parked in), as
+    /// [`ParkedVm::call_site`].
+    pub fn call_site(&self) -> Option<CallSite> {
+        let f = self.vm.as_ref()?.frames.last()?;
+        Some(CallSite {
+            proto: f.proto,
+            pc: f.pc,
+        })
+    }
+
+    /// What the task waits for, as [`ParkedVm::describe`].
+    pub fn describe(&self) -> Option<String> {
+        match self.vm.as_ref()?.park.parking.as_ref()? {
+            Parking::Wait(w) => Some(w.describe()),
+            Parking::Yield => None,
+        }
+    }
+
+    /// VMs held now, process-wide (tests).
+    pub fn count() -> usize {
+        HELD_VMS.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for HeldVm {
+    fn drop(&mut self) {
+        HELD_VMS.fetch_sub(1, Ordering::Relaxed);
+        if let Some(vm) = self.vm.take() {
+            super::give_back_vm(vm);
+        }
+    }
+}
+
+impl std::fmt::Debug for HeldVm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.vm.as_ref().map_or(0, |vm| vm.frames.len());
+        write!(f, "<held vm: {n} frames>")
     }
 }
 
@@ -396,6 +498,30 @@ impl Vm {
                 self.token = None;
             }
             self.shields = shields;
+        }
+        self.reentry += 1;
+        let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.continue_parked(parking));
+        self.reentry -= 1;
+        r
+    }
+
+    /// Resumes the parked task this VM holds in place ([`HeldVm`]): what
+    /// [`resume`](Self::resume) does once the state is moved back in
+    /// (polls the wait, delivers the result, runs on). Call
+    /// [`enter_task`](Self::enter_task) and install the task's cancel
+    /// token first, as for `resume`.
+    pub fn resume_held(&mut self) -> Result<Value> {
+        debug_assert!(self.reentry == 0, "resume_held on a busy VM");
+        let Some(parking) = self.park.parking.take() else {
+            return Err(Error::new(
+                ErrorKind::Error,
+                "internal: a held VM was resumed while not parked",
+            ));
+        };
+        if self.shields.iter().any(|s| s.saved.is_some()) {
+            // As in `resume`: parked in a shielded `finally` block.
+            self.cancel = None;
+            self.token = None;
         }
         self.reentry += 1;
         let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.continue_parked(parking));
