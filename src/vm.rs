@@ -102,9 +102,14 @@ const RED_ZONE: usize = 128 * 1024;
 /// Size of each Rust stack segment added for deep native re-entry.
 const STACK_SEGMENT: usize = 4 * 1024 * 1024;
 
-/// The registers one frame can name (`Reg` is a `u8`): the stack keeps
-/// this many slots above every frame's base.
+/// The registers one frame can name (`Reg` is a `u8`).
 const FRAME_WINDOW: usize = 256;
+
+/// The slots the stack keeps above every frame's base: the registers a
+/// frame can name, and one more for `R[f + 1]`, the first argument of a
+/// call whose callee is in the last register (the dispatch loop writes it
+/// through its raw register window, `Vm::run_loop`'s `regs`).
+const REG_WINDOW: usize = FRAME_WINDOW + 1;
 
 /// Windows up to this many slots (callee register included) are cleared
 /// on return as one unrolled run (`Vm::clear_window`).
@@ -732,14 +737,20 @@ fn pc_of(code: &[Instr], ip: *const Instr) -> usize {
     (ip as usize).wrapping_sub(code.as_ptr() as usize) / mem::size_of::<Instr>()
 }
 
+/// Whether `v` is a scalar: no destructor, nothing shared.
+#[inline(always)]
+fn is_scalar(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_)
+    )
+}
+
 /// Clears a register of a popped frame (scalars need no destructor and
 /// keep nothing shared, so they are left as they are).
 #[inline(always)]
 fn clear_slot(v: &mut Value) {
-    if !matches!(
-        v,
-        Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_)
-    ) {
+    if !is_scalar(v) {
         *v = Value::Nil;
     }
 }
@@ -1066,13 +1077,13 @@ impl Vm {
             .map_or(0, |f| f.base as usize + f.proto.nregs)
     }
 
-    /// Makes the stack hold at least `n` slots, plus [`FRAME_WINDOW`] more
+    /// Makes the stack hold at least `n` slots, plus [`REG_WINDOW`] more
     /// so that the register window of a frame whose registers end at `n`
     /// (or below) is always in bounds.
     #[inline]
     fn ensure_stack(&mut self, n: usize) {
-        if self.stack.len() < n + FRAME_WINDOW {
-            self.grow_stack(n + FRAME_WINDOW);
+        if self.stack.len() < n + REG_WINDOW {
+            self.grow_stack(n + REG_WINDOW);
         }
     }
 
@@ -1102,8 +1113,15 @@ impl Vm {
                 .get_mut(lo..lo + SMALL_WINDOW)
                 .and_then(|w| <&mut [Value; SMALL_WINDOW]>::try_from(w).ok())
             {
-                for v in w {
-                    clear_slot(v);
+                // One branch for the whole window (speed only): windows of
+                // scalars, the common case, are left as they are after
+                // eight compares whose results are or-ed, not eight
+                // branches.
+                let shared = w.iter().fold(false, |any, v| any | !is_scalar(v));
+                if shared {
+                    for v in w {
+                        clear_slot(v);
+                    }
                 }
                 return;
             }
@@ -1320,22 +1338,96 @@ impl Vm {
         // changes only together with `ip` (calls, returns, `reload!`).
         let mut ip: *const Instr = &code[top.pc as usize];
         let mut base = top.base as usize;
+        // The running frame's register window: a pointer to `R[0]`, i.e.
+        // `self.stack[base]` (speed only: the hot instructions reach their
+        // registers through it with neither a bounds check nor a load of
+        // `self.stack`, and keep it in a machine register). Invariant, what
+        // makes every read and write through it (`r!`, `rm!`, `r1m!`,
+        // `win!`) sound:
+        // - `regs == self.stack.as_mut_ptr() + base` and `base + REG_WINDOW
+        //   <= self.stack.len()`: `refresh!` checks the length (growing
+        //   the stack if needed) and derives the pointer; `rederive!` does
+        //   the same right after `ensure_stack` made room;
+        // - the stack's buffer has not moved, and no other reference to it
+        //   has been used, since: an instruction that does anything else
+        //   with `self.stack` or calls anything that could grow or replace
+        //   it (natives, methods, `cold`, `unwind`, calls and returns)
+        //   either re-derives `regs` itself before it next uses it, or
+        //   falls through to the `refresh!` at the bottom of the dispatch
+        //   loop. Only the instructions that end with `continue` skip that
+        //   refresh: each one touches the stack through `regs` alone, or
+        //   re-derives it (`enter_closure!`, `call_reg!`, `Return`).
+        // `Vec::as_mut_ptr` creates no reference to the buffer, so deriving
+        // the pointer again does not invalidate it either.
+        let mut regs: *mut Value;
 
+        // `R[i]` through the stack (bounds-checked), for the instructions
+        // that also call into the VM.
         macro_rules! reg {
             ($i:expr) => {
                 self.stack[base + ($i as usize)]
             };
         }
-        // The running frame's register window as a fixed-size array (speed
-        // only): one bounds check per instruction instead of one per
-        // register access, since a `u8` register index is always below 256
-        // (`ensure_stack` keeps `FRAME_WINDOW` slots above every frame's
-        // base). Valid until the stack may grow: not across calls.
+        // Re-establishes `regs`' invariant after the stack may have grown
+        // or `base` changed.
+        macro_rules! refresh {
+            () => {{
+                self.ensure_stack(base);
+                regs = self.stack.as_mut_ptr().wrapping_add(base);
+            }};
+        }
+        // `refresh!` right after an `ensure_stack(n)` with `n >= base`,
+        // which already made the room.
+        macro_rules! rederive {
+            () => {{
+                regs = self.stack.as_mut_ptr().wrapping_add(base);
+            }};
+        }
+        // `&R[i]` through `regs`. `i` is a `u8`, so below `REG_WINDOW`.
+        macro_rules! r {
+            ($i:expr) => {{
+                let i: u8 = $i;
+                // SAFETY: `regs` points at `base + REG_WINDOW <=
+                // self.stack.len()` initialised slots of the stack's
+                // buffer, unmoved and not otherwise borrowed since it was
+                // derived (the invariant where `regs` is declared); `i <
+                // REG_WINDOW`.
+                unsafe { &*regs.add(i as usize) }
+            }};
+        }
+        // `&mut R[i]` through `regs`.
+        macro_rules! rm {
+            ($i:expr) => {{
+                let i: u8 = $i;
+                // SAFETY: as in `r!`; as with the bounds-checked `reg!`
+                // these replace, no other reference into the window is
+                // used while this one lives.
+                unsafe { &mut *regs.add(i as usize) }
+            }};
+        }
+        // `&mut R[i + 1]` through `regs` (a call's first argument).
+        macro_rules! r1m {
+            ($i:expr) => {{
+                let i: u8 = $i;
+                // SAFETY: as in `rm!`; `i + 1 <= FRAME_WINDOW <
+                // REG_WINDOW`.
+                unsafe { &mut *regs.add(i as usize + 1) }
+            }};
+        }
+        // The running frame's registers as a fixed-size array (speed
+        // only): a `u8` register index needs no bounds check. One per
+        // instruction at most, not used after anything that may touch the
+        // stack (the borrow checker cannot see that: it is checked by
+        // reading, see the invariant of `regs`).
         macro_rules! win {
-            () => {
-                <&mut [Value; FRAME_WINDOW]>::try_from(&mut self.stack[base..base + FRAME_WINDOW])
-                    .expect("the stack keeps a full window above every frame")
-            };
+            () => {{
+                // SAFETY: `regs` points at `REG_WINDOW >= FRAME_WINDOW`
+                // initialised slots, unmoved and not otherwise borrowed
+                // since it was derived (the invariant where `regs` is
+                // declared); the array reference is the only one into the
+                // window while it lives.
+                unsafe { &mut *regs.cast::<[Value; FRAME_WINDOW]>() }
+            }};
         }
         // The index of the next instruction (what frames keep).
         macro_rules! pc {
@@ -1368,6 +1460,7 @@ impl Vm {
             };
         }
 
+        refresh!();
         loop {
             let err: Error = 'dispatch: loop {
                 macro_rules! tri {
@@ -1425,6 +1518,8 @@ impl Vm {
                         // never empty.
                         ip = if start == 0 { code.as_ptr() } else { &code[start] };
                         base = nb;
+                        // `ensure_stack(nb + nregs)` above made the room.
+                        rederive!();
                     }};
                 }
                 /// Calls whatever is in `R[f]`.
@@ -1446,6 +1541,8 @@ impl Vm {
                                 self.note_cancel();
                                 let v = tri!(r);
                                 set_reg(&mut reg!($dst), v);
+                                // The native may have grown the stack.
+                                refresh!();
                             }
                             other => throw!(not_callable(other)),
                         }
@@ -1455,25 +1552,26 @@ impl Vm {
                 /// `R[dst] = R[a] - imm` (`SubI`, and the argument of
                 /// `CallGlobalSubI`): ints (overflow goes to the slow path's
                 /// error), floats, anything else through `binary_slow`.
+                /// `$dst` is the destination register's `&mut`, written
+                /// each time it is used (`rm!(d)` or `r1m!(f)`).
                 macro_rules! sub_imm {
                     ($dst:expr, $a:expr, $imm:expr) => {{
-                        let (dst, a, imm) = ($dst, $a, $imm as i64);
-                        match &reg!(a) {
+                        let (a, imm) = ($a, $imm as i64);
+                        match r!(a) {
                             Value::Int(x) => match x.checked_sub(imm) {
-                                Some(s) => set_int(&mut reg!(dst), s),
+                                Some(s) => set_int($dst, s),
                                 None => {
-                                    let v =
-                                        tri!(binary_slow(BinOp::Sub, &reg!(a), &Value::Int(imm)));
-                                    set_reg(&mut reg!(dst), v);
+                                    let v = tri!(binary_slow(BinOp::Sub, r!(a), &Value::Int(imm)));
+                                    set_reg($dst, v);
                                 }
                             },
                             Value::Float(x) => {
                                 let r = x - imm as f64;
-                                set_float(&mut reg!(dst), r);
+                                set_float($dst, r);
                             }
                             x => {
                                 let v = tri!(binary_slow(BinOp::Sub, x, &Value::Int(imm)));
-                                set_reg(&mut reg!(dst), v);
+                                set_reg($dst, v);
                             }
                         }
                     }};
@@ -1534,30 +1632,46 @@ impl Vm {
                 let ins: &'static Instr = unsafe { &*ip };
                 ip = ip.wrapping_add(1);
                 match *ins {
-                    Instr::Nil { dst } => set_reg(&mut reg!(dst), Value::Nil),
-                    Instr::Bool { dst, val } => set_reg(&mut reg!(dst), Value::Bool(val)),
-                    Instr::Int { dst, val } => set_int(&mut reg!(dst), val as i64),
+                    // The instructions that end with `continue` reach the
+                    // stack through `regs` alone (see its invariant).
+                    Instr::Nil { dst } => {
+                        set_reg(rm!(dst), Value::Nil);
+                        continue;
+                    }
+                    Instr::Bool { dst, val } => {
+                        set_reg(rm!(dst), Value::Bool(val));
+                        continue;
+                    }
+                    Instr::Int { dst, val } => {
+                        set_int(rm!(dst), val as i64);
+                        continue;
+                    }
                     Instr::Const { dst, k } => {
                         let c: &'static Value = &proto.consts[k as usize];
-                        set_from(&mut reg!(dst), c);
+                        set_from(rm!(dst), c);
+                        continue;
                     }
-                    Instr::Move { dst, src } => match reg!(src) {
-                        Value::Int(i) => set_int(&mut reg!(dst), i),
-                        Value::Float(x) => set_float(&mut reg!(dst), x),
-                        _ => {
-                            let v = clone_hot(&reg!(src));
-                            set_reg(&mut reg!(dst), v);
+                    Instr::Move { dst, src } => {
+                        match *r!(src) {
+                            Value::Int(i) => set_int(rm!(dst), i),
+                            Value::Float(x) => set_float(rm!(dst), x),
+                            _ => {
+                                let v = clone_hot(r!(src));
+                                set_reg(rm!(dst), v);
+                            }
                         }
-                    },
+                        continue;
+                    }
                     Instr::GetGlobal { dst, slot } => {
                         let v = match &*proto.env.slots[slot as usize] {
                             Slot::Once(c) => c.get().cloned(),
                             Slot::Cell(m) => m.lock().clone(),
                         };
                         match v {
-                            Some(v) => reg!(dst) = v,
+                            Some(v) => *rm!(dst) = v,
                             None => throw!(unset_global(proto, slot)),
                         }
+                        continue;
                     }
                     Instr::Add { dst, a, b } => {
                         let w = win!();
@@ -1589,6 +1703,7 @@ impl Vm {
                                 }
                             },
                         }
+                        continue;
                     }
                     Instr::Sub { dst, a, b } => {
                         let w = win!();
@@ -1620,6 +1735,7 @@ impl Vm {
                                 }
                             },
                         }
+                        continue;
                     }
                     Instr::Mul { dst, a, b } => {
                         let w = win!();
@@ -1651,6 +1767,7 @@ impl Vm {
                                 }
                             },
                         }
+                        continue;
                     }
                     Instr::Binary { dst, a, b, op } => {
                         let w = win!();
@@ -1661,42 +1778,50 @@ impl Vm {
                                 set_reg(&mut w[dst as usize], v);
                             }
                         }
+                        continue;
                     }
-                    Instr::AddI { dst, a, imm } => match &reg!(a) {
-                        Value::Int(x) => match x.checked_add(imm as i64) {
-                            Some(s) => set_int(&mut reg!(dst), s),
-                            None => {
-                                let v = tri!(binary_slow(
-                                    BinOp::Add,
-                                    &reg!(a),
-                                    &Value::Int(imm as i64)
-                                ));
-                                set_reg(&mut reg!(dst), v);
+                    Instr::AddI { dst, a, imm } => {
+                        match r!(a) {
+                            Value::Int(x) => match x.checked_add(imm as i64) {
+                                Some(s) => set_int(rm!(dst), s),
+                                None => {
+                                    let v = tri!(binary_slow(
+                                        BinOp::Add,
+                                        r!(a),
+                                        &Value::Int(imm as i64)
+                                    ));
+                                    set_reg(rm!(dst), v);
+                                }
+                            },
+                            Value::Float(x) => {
+                                let r = x + imm as f64;
+                                set_float(rm!(dst), r);
                             }
-                        },
-                        Value::Float(x) => {
-                            let r = x + imm as f64;
-                            set_float(&mut reg!(dst), r);
+                            x => {
+                                let v = tri!(binary_slow(BinOp::Add, x, &Value::Int(imm as i64)));
+                                set_reg(rm!(dst), v);
+                            }
                         }
-                        x => {
-                            let v = tri!(binary_slow(BinOp::Add, x, &Value::Int(imm as i64)));
-                            set_reg(&mut reg!(dst), v);
-                        }
-                    },
-                    Instr::SubI { dst, a, imm } => sub_imm!(dst, a, imm),
+                        continue;
+                    }
+                    Instr::SubI { dst, a, imm } => {
+                        sub_imm!(rm!(dst), a, imm);
+                        continue;
+                    }
                     Instr::BinaryI { dst, a, op, imm } => {
-                        let fast = match &reg!(a) {
+                        let fast = match r!(a) {
                             Value::Int(x) => int_fast(op, *x, imm as i64),
                             x @ Value::Float(_) => binary_fast(op, x, &Value::Int(imm as i64)),
                             _ => None,
                         };
                         match fast {
-                            Some(n) => set_num(&mut reg!(dst), n),
+                            Some(n) => set_num(rm!(dst), n),
                             None => {
-                                let v = tri!(binary_slow(op, &reg!(a), &Value::Int(imm as i64)));
-                                set_reg(&mut reg!(dst), v);
+                                let v = tri!(binary_slow(op, r!(a), &Value::Int(imm as i64)));
+                                set_reg(rm!(dst), v);
                             }
                         }
+                        continue;
                     }
                     Instr::OpAssign { dst, src, op } => {
                         let w = win!();
@@ -1709,50 +1834,62 @@ impl Vm {
                             let rhs = w[src as usize].clone();
                             tri!(ops::binary_in_place(op, &mut w[dst as usize], &rhs));
                         }
+                        continue;
                     }
                     Instr::Not { dst, src } => {
-                        let v = !reg!(src).truthy();
-                        set_reg(&mut reg!(dst), Value::Bool(v));
+                        let v = !r!(src).truthy();
+                        set_reg(rm!(dst), Value::Bool(v));
+                        continue;
                     }
-                    Instr::Jump { off } => jump!(off),
+                    Instr::Jump { off } => {
+                        jump!(off);
+                        continue;
+                    }
                     Instr::Loop { off } => {
                         if self.checkpoint() {
                             throw!(self.checkpoint_error());
                         }
                         jump!(off);
+                        continue;
                     }
                     Instr::JumpIfFalse { cond, off } => {
-                        if !reg!(cond).truthy() {
+                        if !r!(cond).truthy() {
                             jump!(off);
                         }
+                        continue;
                     }
                     Instr::JumpIfTrue { cond, off } => {
-                        if reg!(cond).truthy() {
+                        if r!(cond).truthy() {
                             jump!(off);
                         }
+                        continue;
                     }
                     Instr::JumpIfNot { op, a, b, off } => {
-                        if !tri!(compare(op, &reg!(a), &reg!(b))) {
+                        if !tri!(compare(op, r!(a), r!(b))) {
                             jump!(off);
                         }
+                        continue;
                     }
                     // Each arm jumps on its own (speed only): one `if !t`
                     // after the match was merged with the other compares'
                     // jumps into a branchless select through the stack.
-                    Instr::JumpIfNotLtI { a, imm, off } => match &reg!(a) {
-                        Value::Int(x) => {
-                            if *x >= imm as i64 {
-                                jump!(off);
+                    Instr::JumpIfNotLtI { a, imm, off } => {
+                        match r!(a) {
+                            Value::Int(x) => {
+                                if *x >= imm as i64 {
+                                    jump!(off);
+                                }
+                            }
+                            x => {
+                                if !tri!(compare_imm(BinOp::Lt, x, imm)) {
+                                    jump!(off);
+                                }
                             }
                         }
-                        x => {
-                            if !tri!(compare_imm(BinOp::Lt, x, imm)) {
-                                jump!(off);
-                            }
-                        }
-                    },
+                        continue;
+                    }
                     Instr::JumpIfNotLtK { a, k, off } => {
-                        match (&reg!(a), &proto.consts[k as usize]) {
+                        match (r!(a), &proto.consts[k as usize]) {
                             (Value::Int(x), Value::Int(y)) => {
                                 if x >= y {
                                     jump!(off);
@@ -1764,41 +1901,49 @@ impl Vm {
                                 }
                             }
                         }
+                        continue;
                     }
                     Instr::JumpIfNotLeI { a, imm, off } => {
-                        if !tri!(compare_imm(BinOp::Le, &reg!(a), imm)) {
+                        if !tri!(compare_imm(BinOp::Le, r!(a), imm)) {
                             jump!(off);
                         }
+                        continue;
                     }
                     Instr::JumpIfNotGtI { a, imm, off } => {
-                        if !tri!(compare_imm(BinOp::Gt, &reg!(a), imm)) {
+                        if !tri!(compare_imm(BinOp::Gt, r!(a), imm)) {
                             jump!(off);
                         }
+                        continue;
                     }
                     Instr::JumpIfNotGeI { a, imm, off } => {
-                        if !tri!(compare_imm(BinOp::Ge, &reg!(a), imm)) {
+                        if !tri!(compare_imm(BinOp::Ge, r!(a), imm)) {
                             jump!(off);
                         }
+                        continue;
                     }
                     Instr::JumpIfNotEqI { a, imm, off } => {
-                        if !tri!(compare_imm(BinOp::Eq, &reg!(a), imm)) {
+                        if !tri!(compare_imm(BinOp::Eq, r!(a), imm)) {
                             jump!(off);
                         }
+                        continue;
                     }
                     Instr::JumpIfNotNeI { a, imm, off } => {
-                        if !tri!(compare_imm(BinOp::Ne, &reg!(a), imm)) {
+                        if !tri!(compare_imm(BinOp::Ne, r!(a), imm)) {
                             jump!(off);
                         }
+                        continue;
                     }
                     Instr::JumpIfNotNil { a, off } => {
-                        if !matches!(reg!(a), Value::Nil) {
+                        if !matches!(*r!(a), Value::Nil) {
                             jump!(off);
                         }
+                        continue;
                     }
                     Instr::JumpIfNil { a, off } => {
-                        if matches!(reg!(a), Value::Nil) {
+                        if matches!(*r!(a), Value::Nil) {
                             jump!(off);
                         }
+                        continue;
                     }
                     Instr::Index { dst, obj, key } => {
                         let w = win!();
@@ -1819,6 +1964,7 @@ impl Vm {
                             (o, k) => tri!(ops::index_get(o, k)),
                         };
                         set_reg(&mut w[dst as usize], v);
+                        continue;
                     }
                     Instr::GetCapture { dst, idx } => {
                         // In the loop, not in `cold` (speed only): ping-pong
@@ -1847,14 +1993,14 @@ impl Vm {
                         set_fetched(&mut reg!(dst), f);
                     }
                     Instr::IndexI { dst, obj, imm } => {
-                        let f = match list_item(&reg!(obj), imm as i64) {
+                        let f = match list_item(r!(obj), imm as i64) {
                             Some(v) => fetch(v),
-                            None => Fetched::V(tri!(ops::index_get(
-                                &reg!(obj),
-                                &Value::Int(imm as i64)
-                            ))),
+                            None => {
+                                Fetched::V(tri!(ops::index_get(r!(obj), &Value::Int(imm as i64))))
+                            }
                         };
-                        set_fetched(&mut reg!(dst), f);
+                        set_fetched(rm!(dst), f);
+                        continue;
                     }
                     Instr::Index2I { dst, obj, key, imm } => {
                         let w = win!();
@@ -1869,6 +2015,7 @@ impl Vm {
                             ))),
                         };
                         set_fetched(&mut w[dst as usize], f);
+                        continue;
                     }
                     Instr::Index2 { dst, obj, k1, k2 } => {
                         let w = win!();
@@ -1883,6 +2030,7 @@ impl Vm {
                             ))),
                         };
                         set_fetched(&mut w[dst as usize], f);
+                        continue;
                     }
                     Instr::SetIndex2I {
                         root,
@@ -1914,6 +2062,7 @@ impl Vm {
                                 tri!(path_set(&mut w[root as usize], &keys, 0, op, x));
                             }
                         }
+                        continue;
                     }
                     Instr::SetIndex { obj, key, val } => {
                         let w = win!();
@@ -1931,6 +2080,7 @@ impl Vm {
                         }
                         let k = w[key as usize].clone();
                         tri!(ops::index_set(&mut w[obj as usize], &k, x));
+                        continue;
                     }
                     Instr::GetField { dst, obj, name } => {
                         let Value::Str(name) = &proto.consts[name as usize] else {
@@ -1955,8 +2105,16 @@ impl Vm {
                         let l = List::take_from(&mut self.stack[at..at + count as usize]);
                         set_reg(&mut reg!(dst), Value::List(l));
                     }
-                    Instr::Call { dst, f, argc } => call_reg!(f, argc, dst),
-                    Instr::CallGlobal { dst, f, argc, slot } => call_global!(dst, f, argc, slot),
+                    // Calls leave `regs` re-derived (`enter_closure!`,
+                    // `call_reg!`).
+                    Instr::Call { dst, f, argc } => {
+                        call_reg!(f, argc, dst);
+                        continue;
+                    }
+                    Instr::CallGlobal { dst, f, argc, slot } => {
+                        call_global!(dst, f, argc, slot);
+                        continue;
+                    }
                     Instr::CallGlobalSubI {
                         dst,
                         f,
@@ -1966,8 +2124,9 @@ impl Vm {
                     } => {
                         // `R[f+1] = R[a] - imm` as `SubI` does it, then the
                         // call (speed only: one dispatch for `g(n - 1)`).
-                        sub_imm!(f as usize + 1, a, imm);
+                        sub_imm!(r1m!(f), a, imm);
                         call_global!(dst, f, 1, slot);
+                        continue;
                     }
                     Instr::CallMethod {
                         dst,
@@ -2068,7 +2227,7 @@ impl Vm {
                         // and the caller's frame is read once. Same steps as
                         // the general path below: drop this frame's
                         // handlers, pop it, clear its window, write `R[ret]`.
-                        if let Value::Int(i) = reg!(src) {
+                        if let Value::Int(i) = *r!(src) {
                             let depth = self.frames.len() - 1;
                             while let Some(h) = self.handlers.last() {
                                 if h.frame as usize >= depth {
@@ -2084,16 +2243,17 @@ impl Vm {
                             }
                             reload!();
                             set_int(&mut self.stack[f.ret as usize], i);
+                            refresh!();
                             continue;
                         }
                         // Scalars are moved field by field (`Fetched`): a
                         // 16-byte copy of a register whose payload was just
                         // written alone (by an arithmetic fast path) stalls
                         // on store forwarding.
-                        let v = match reg!(src) {
+                        let v = match *r!(src) {
                             Value::Int(i) => Fetched::I(i),
                             Value::Float(x) => Fetched::F(x),
-                            _ => Fetched::V(mem::take(&mut reg!(src))),
+                            _ => Fetched::V(mem::take(rm!(src))),
                         };
                         let depth = self.frames.len() - 1;
                         while let Some(h) = self.handlers.last() {
@@ -2185,6 +2345,7 @@ impl Vm {
                         } else {
                             jump!(off);
                         }
+                        continue;
                     }
                     Instr::SetPath {
                         root,
@@ -2256,6 +2417,9 @@ impl Vm {
                         }
                     }
                 }
+                // Every instruction that did not `continue` may have
+                // touched the stack otherwise or grown it.
+                refresh!();
             };
             save_pc!();
             if self.park.parking.is_some() {
@@ -2264,7 +2428,10 @@ impl Vm {
                 return Err(err);
             }
             match self.unwind(err, entry) {
-                Ok(()) => reload!(),
+                Ok(()) => {
+                    reload!();
+                    refresh!();
+                }
                 Err(e) => return Err(e),
             }
         }

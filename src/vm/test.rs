@@ -498,3 +498,30 @@ fn a_flag_set_by_another_thread_stops_a_spinning_loop_and_recursion() {
         assert_eq!(r, Err(ErrorKind::Cancelled), "{src}");
     }
 }
+
+/// The dispatch loop reaches registers through a raw window pointer that
+/// must be re-derived whenever the stack may have grown: deep recursion
+/// grows it many times during calls, and a native re-entry (`map`) grows it
+/// under a frame that then goes on using its registers.
+#[test]
+fn registers_survive_stack_growth_in_calls_and_native_reentry() {
+    let src = "fn deep(n) { if n == 0 { 0 } else { 1 + deep(n - 1) } }\n\
+               fn keep(n) {\n let a = n * 2\n let b = deep(n)\n \
+               let c = [n].map(fn(x) { deep(x) + a })[0]\n a + b + c\n}\n\
+               let r = [keep(10), keep(3000), keep(10)]";
+    assert_eq!(show(&run_get(src, "r")), "[60, 18000, 60]");
+}
+
+/// A frame near the register limit (250 locals) calling with its last
+/// registers, recursively (the callee's argument is written above the
+/// caller's window start by up to 255 slots), while the stack grows.
+#[test]
+fn wide_frames_call_with_their_last_registers() {
+    let mut src = String::from("fn g(n) { if n < 1 { 0 } else { g(n - 1) + 1 } }\nfn wide(n) {\n");
+    for i in 0..250 {
+        src.push_str(&format!(" let v{i} = n + {i}\n"));
+    }
+    src.push_str(" g(n - 1) + v0 + v249\n}\nlet r = [wide(2000), wide(1)]");
+    // g(1999) + 2000 + 2249; g(0) + 1 + 250.
+    assert_eq!(show(&run_get(&src, "r")), "[6248, 251]");
+}
