@@ -616,7 +616,7 @@ impl<'a> Call<'a> {
         let work = self.work;
         let state = match work.state(vm) {
             Ok(s) => s,
-            Err(e) => return self.fail_all(lo, hi, slots, e),
+            Err(e) => return self.fail_all(lo, hi, slots, e, offer),
         };
         let start = limit.map(|_| Instant::now());
         let shown = work.progress.is_some();
@@ -733,10 +733,25 @@ impl<'a> Call<'a> {
         })
     }
 
-    /// Every item of `lo..hi` fails with `e` (this thread's `init` threw).
+    /// Every item of `lo..hi` fails with `e` (this thread's `init` threw),
+    /// but those the offer's helpers took: each item is claimed from
+    /// `offer` first, as [`run_slice`](Self::run_slice) does, so an item is
+    /// failed (and its slot written) by one thread only.
     #[cold]
-    fn fail_all(&self, lo: usize, hi: usize, mut slots: Slots<'_>, e: Error) -> Slice {
+    fn fail_all(
+        &self,
+        lo: usize,
+        hi: usize,
+        mut slots: Slots<'_>,
+        e: Error,
+        offer: Option<&OfferGuard>,
+    ) -> Slice {
         for i in lo..hi {
+            if offer.is_some_and(|o| !o.claim(i)) {
+                // Helpers have every item from `i` on.
+                self.work.count(i - lo);
+                return Slice::Done;
+            }
             let v = match self.work.failure.skips(i) {
                 true => None,
                 false => self.failed_value(i, Some(self.input.get(i)), e.clone()),
