@@ -242,7 +242,22 @@ print(\"ready\")
 await(b)
 ";
     for workers in [1, 2, 8] {
-        let (status, err, took) = interrupt_once("with_tasks", src, workers);
+        // The report waits 50 ms for the cancelled tasks to stop, then
+        // lists one that has not as "still running (not stopped yet)": on
+        // a loaded machine (8 workers squeezed onto 2 busy cores) the
+        // spinner may not get a core in time. That is the documented
+        // fallback, not what this test is about: run again, up to 3 times.
+        let run = || interrupt_once("with_tasks", src, workers);
+        let (mut status, mut err, mut took) = run();
+        for _ in 0..2 {
+            if !err.contains("task 1 still running (not stopped yet)") {
+                break;
+            }
+            eprintln!(
+                "with_tasks [{workers} workers]: the spinner had not stopped in 50 ms; again"
+            );
+            (status, err, took) = run();
+        }
         assert_interrupted("with_tasks", status, &err, took, "10");
         // With one worker the spinner holds it and `nap` never starts: it
         // is cancelled while queued and is not "running".
