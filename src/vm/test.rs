@@ -512,6 +512,21 @@ fn registers_survive_stack_growth_in_calls_and_native_reentry() {
     assert_eq!(show(&run_get(src, "r")), "[60, 18000, 60]");
 }
 
+/// The same as the test above, small enough for Miri (`.ci/miri.sh
+/// vm::test::registers_survive_a_stack_move`): the stack starts at 1,024
+/// slots, so `deep(400)` moves its buffer during calls, and `deep(1200)`
+/// inside `map` moves it again under a native re-entry, after which the
+/// frame of `keep` reads its registers through the dispatch loop's
+/// register window (`regs`), which must have been derived again.
+#[test]
+fn registers_survive_a_stack_move() {
+    let src = "fn deep(n) { if n == 0 { 0 } else { 1 + deep(n - 1) } }\n\
+               fn keep(n) {\n let a = n * 2\n let b = deep(n)\n \
+               let c = [n].map(fn(x) { deep(x * 3) + a })[0]\n a + b + c\n}\n\
+               let r = [keep(10), keep(400), keep(10)]";
+    assert_eq!(show(&run_get(src, "r")), "[80, 3200, 80]");
+}
+
 /// A frame near the register limit (250 locals) calling with its last
 /// registers, recursively (the callee's argument is written above the
 /// caller's window start by up to 255 slots), while the stack grows.
