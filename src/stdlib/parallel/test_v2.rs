@@ -621,12 +621,9 @@ fn a_consumer_that_helps_then_lags_keeps_the_bound_and_gets_every_result() {
     }
 }
 
-#[test]
-fn the_consumer_runs_the_stream_while_every_worker_is_busy() {
-    // The pool's only worker is held by a job: no runner can start, so
-    // every item the consumer receives it ran itself (without the help,
-    // nothing arrives until the worker is free).
-    let pool = static_pool(1);
+/// Holds one worker of `pool` with a job that waits until the returned
+/// sender sends (or is dropped); returns once the job has started.
+fn hold_a_worker(pool: &ThreadPool) -> std::sync::mpsc::Sender<()> {
     let (release, held) = std::sync::mpsc::channel::<()>();
     let (started_tx, started) = std::sync::mpsc::channel::<()>();
     drop(pool.spawn(move || {
@@ -636,6 +633,16 @@ fn the_consumer_runs_the_stream_while_every_worker_is_busy() {
     started
         .recv_timeout(Duration::from_secs(20))
         .expect("the blocking job starts");
+    release
+}
+
+#[test]
+fn the_consumer_runs_the_stream_while_every_worker_is_busy() {
+    // The pool's only worker is held by a job: no runner can start, so
+    // every item the consumer receives it ran itself (without the help,
+    // nothing arrives until the worker is free).
+    let pool = static_pool(1);
+    let release = hold_a_worker(pool);
     let f = script_value("fn f(x) { x + 1 }", "f");
     let n = 500usize;
     let input = feed(n as i64, None);
@@ -756,15 +763,7 @@ fn the_helping_consumer_runs_failing_and_deep_items_on_its_kept_vm() {
     let opts = opts_with(|o| o.errors = ErrorMode::Collect);
     // Every item on the consumer: the only worker is held.
     let pool = static_pool(1);
-    let (release, held) = std::sync::mpsc::channel::<()>();
-    let (started_tx, started) = std::sync::mpsc::channel::<()>();
-    drop(pool.spawn(move || {
-        started_tx.send(()).unwrap();
-        let _ = held.recv();
-    }));
-    started
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the blocking job starts");
+    let release = hold_a_worker(pool);
     let input = feed(n, None);
     while input.ch.len() < n as usize && !input.ch.is_closed() {
         thread::yield_now();
