@@ -258,25 +258,32 @@ fn a_ping_pong_pair_does_not_starve_a_queued_task() {
         let pool = Arc::new(pool_with(workers, |c| c.with_time_slice_ms(1)));
         let stop = Arc::new(AtomicBool::new(false));
         let hops = Arc::new(AtomicUsize::new(0));
-        let slots: Arc<[Mutex<Option<Waker>>; 2]> = Arc::new([Mutex::new(None), Mutex::new(None)]);
+        // One lock over both slots: taking the other's waker and leaving
+        // one's own is one step, so two resumes running at once on two
+        // workers cannot both find the other's slot empty and both park
+        // with nobody to wake them (which hung the test, not the pool).
+        let slots: Arc<Mutex<[Option<Waker>; 2]>> = Arc::new(Mutex::new([None, None]));
 
         struct Pong {
             me: usize,
             stop: Arc<AtomicBool>,
             hops: Arc<AtomicUsize>,
-            slots: Arc<[Mutex<Option<Waker>>; 2]>,
+            slots: Arc<Mutex<[Option<Waker>; 2]>>,
         }
         impl Resumable for Pong {
             type Output = ();
             fn resume(&mut self) -> Step<()> {
-                let other = self.slots[1 - self.me].lock().unwrap().take();
+                let mut slots = self.slots.lock().unwrap();
+                let other = slots[1 - self.me].take();
                 if self.stop.load(Ordering::Acquire) {
+                    drop(slots);
                     if let Some(w) = other {
                         w.wake();
                     }
                     return Step::Done(());
                 }
-                *self.slots[self.me].lock().unwrap() = current_waker();
+                slots[self.me] = current_waker();
+                drop(slots);
                 self.hops.fetch_add(1, Ordering::Relaxed);
                 if let Some(w) = other {
                     w.wake();
@@ -309,10 +316,14 @@ fn a_ping_pong_pair_does_not_starve_a_queued_task() {
         }
         third.wait().expect("third");
         // Wake whichever of the pair is parked last, so both finish.
-        for s in slots.iter() {
-            if let Some(w) = s.lock().unwrap().take() {
-                w.wake();
-            }
+        let parked: Vec<Waker> = slots
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
+        for w in parked {
+            w.wake();
         }
         for t in pair {
             t.wait().expect("pong");
